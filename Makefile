@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test bench system lint clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages the tests drive for real (Dovecot, tinyproxy, Chromium); no-op when present.
+system:
+	bash scripts/install-system-deps
+
+run: $(STAMP)
+	$(VENV)/bin/mailcore demo
+
+test: $(STAMP) system
+	$(VENV)/bin/ruff check mailcore console tests bench
+	$(VENV)/bin/ruff format --check mailcore console tests bench
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider
+
+bench: $(STAMP) system
+	$(PY) bench/extract.py
+	$(PY) bench/compose.py
+	$(PY) bench/imap.py
+	$(PY) bench/console.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache

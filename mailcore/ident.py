@@ -1,0 +1,85 @@
+"""Resource identifiers carried by outbound mail and found again in replies.
+
+One module owns the three formats so that composing and extracting cannot drift apart:
+- Reply-To subaddress: ``reply+<id>@example.com`` (local part and separator configurable);
+- subject tag: ``[<id>] Subject``;
+- Message-IDs: ``<mc.<id>.<token>@domain>``, thread root ``<mc.<id>.thread@domain>``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+# Short, mail-safe ids: they travel in local parts, subjects and Message-IDs.
+ID_RE = r"[A-Za-z0-9][A-Za-z0-9_-]{2,63}"
+_ID_FULL = re.compile(rf"^{ID_RE}$")
+_SUBJECT_TAG = re.compile(rf"\[({ID_RE})\]")
+_MSGID = re.compile(rf"<mc\.({ID_RE})\.[A-Za-z0-9]+@[^>\s]+>")
+
+
+@dataclass(frozen=True)
+class IdentScheme:
+    """How identifiers are written; the defaults are what `compose` and `extract` use."""
+
+    local_part: str = "reply"
+    separator: str = "+"
+    domain: str = "example.com"
+
+    def reply_address(self, resource_id: str) -> str:
+        return f"{self.local_part}{self.separator}{check_id(resource_id)}@{self.domain}"
+
+    def from_address(self, address: str) -> str | None:
+        """The id in ``reply+<id>@domain``, whatever the domain and case of the local part."""
+        local = address.strip().strip("<>").rsplit("@", 1)[0]
+        prefix = self.local_part + self.separator
+        if not local.lower().startswith(prefix.lower()):
+            return None
+        candidate = local[len(prefix) :]
+        return candidate if _ID_FULL.match(candidate) else None
+
+
+DEFAULT_SCHEME = IdentScheme()
+
+
+def check_id(resource_id: str) -> str:
+    """Return the id unchanged, or raise ValueError saying what a valid id looks like."""
+    if not _ID_FULL.match(resource_id):
+        raise ValueError(
+            f"invalid resource id {resource_id!r}: use 3-64 letters, digits, '-' or '_',"
+            " starting with a letter or digit"
+        )
+    return resource_id
+
+
+def subject_tag(resource_id: str) -> str:
+    return f"[{check_id(resource_id)}]"
+
+
+def tagged_subject(resource_id: str, subject: str) -> str:
+    """Subject with the tag in front, once, however many times it is replied to."""
+    tag = subject_tag(resource_id)
+    return subject if tag in subject else f"{tag} {subject}"
+
+
+def from_subject(subject: str) -> str | None:
+    m = _SUBJECT_TAG.search(subject or "")
+    return m.group(1) if m else None
+
+
+def new_message_id(resource_id: str, domain: str) -> str:
+    return f"<mc.{check_id(resource_id)}.{secrets.token_hex(8)}@{domain}>"
+
+
+def thread_root(resource_id: str, domain: str) -> str:
+    return f"<mc.{check_id(resource_id)}.thread@{domain}>"
+
+
+def from_message_ids(*headers: str | None) -> str | None:
+    """The id of the last of our Message-IDs found in In-Reply-To / References values."""
+    for value in headers:
+        found = _MSGID.findall(value or "")
+        if found:
+            return str(found[-1])
+    return None

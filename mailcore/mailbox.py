@@ -1,0 +1,60 @@
+"""The `Mailbox` interface the engine and the console run on, whatever the backend.
+
+Implementations: `mailcore.imap.ImapMailbox` (a real server) and `mailcore.maildir.MaildirMailbox`
+(a local folder tree, the embedded default). UIDs are per folder, ascending, stable while the
+folder's UIDVALIDITY is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a list needs of one message, obtained without downloading its body."""
+
+    uid: int
+    date: datetime | None
+    sender: str
+    subject: str
+    size: int
+    flags: tuple[str, ...] = ()
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    """Where moved messages went: old UID -> new UID in the destination (None when unknown)."""
+
+    moved: dict[int, int | None] = field(default_factory=dict)
+
+
+class Mailbox(Protocol):
+    def ensure_folder(self, folder: str) -> None:
+        """Create the folder if it does not exist."""
+
+    def uidvalidity(self, folder: str) -> int:
+        """The folder's UIDVALIDITY; it changes when UIDs are renumbered."""
+
+    def uids(self, folder: str) -> list[int]:
+        """UIDs of messages not flagged \\Deleted, ascending."""
+
+    def summaries(self, folder: str, uids: Sequence[int]) -> list[Summary]:
+        """Summaries for these UIDs (missing UIDs are skipped), in the order given."""
+
+    def fetch(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
+        """Raw bytes by UID, without setting \\Seen; missing UIDs are absent from the result."""
+
+    def move(self, folder: str, uids: Sequence[int], dest: str) -> MoveResult:
+        """Move UIDs to `dest` (created if missing); the source copy goes only once the
+        destination copy is confirmed."""
+
+    def append(self, folder: str, raw: bytes, flags: Sequence[str] = ()) -> int | None:
+        """Store a message; returns its UID when the backend tells it."""
+
+    def close(self) -> None:
+        """Release the connection; safe to call twice."""
