@@ -1,0 +1,123 @@
+"""The operator console: a Flask app over mailcore (failed mailbox, templates, history, admin)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.wrappers import Response
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+csrf = CSRFProtect()
+
+# Blueprints written by other modules; registered when their module is present.
+OPTIONAL_BLUEPRINTS = ("console.authoring", "console.history", "console.admin")
+
+# Strict policy for every console page: no inline script, nothing from elsewhere.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'self'; frame-src 'self'; frame-ancestors 'self'; form-action 'self'; "
+    "base-uri 'none'"
+)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the console app; `overrides` update the Flask config (tests inject services)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=os.environ.get("MAILCORE_SECRET_KEY") or None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        PER_PAGE=50,
+        MAILCORE_SETTINGS=None,  # a mailcore.config.Settings; loaded from the environment if None
+        MAILCORE_SERVICES=None,  # a ready console.services.Services (tests, demo)
+        MAX_CONTENT_LENGTH=5 * 1024 * 1024,
+    )
+    if overrides:
+        app.config.update(overrides)
+    if not app.config["SECRET_KEY"]:
+        # Sessions then die with the process: fine for a demo, not for production.
+        log.warning("MAILCORE_SECRET_KEY is not set: using a random key for this process")
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    if os.environ.get("MAILCORE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+
+    csrf.init_app(app)
+
+    from console import auth, operator
+
+    auth.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(operator.bp)
+    for name in OPTIONAL_BLUEPRINTS:
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        app.register_blueprint(module.bp)
+
+    _register_pages(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _register_pages(app: Flask) -> None:
+    @app.route("/")
+    def index() -> ResponseReturnValue:
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        if current_user.has_role("operator"):
+            return redirect(url_for("operator.failed_list"))
+        if current_user.has_role("author") and "authoring" in app.blueprints:
+            return redirect(url_for("authoring.index"))
+        return render_template("home.html")
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err: CSRFError) -> ResponseReturnValue:
+        return render_template("error.html", code=400, message=err.description), 400
+
+    @app.errorhandler(403)
+    def forbidden(_err: Exception) -> ResponseReturnValue:
+        message = "Your role does not give access to this page."
+        return render_template("error.html", code=403, message=message), 403
+
+    @app.errorhandler(404)
+    def not_found(_err: Exception) -> ResponseReturnValue:
+        message = "Nothing here: the message may have been moved or the link is outdated."
+        return render_template("error.html", code=404, message=message), 404
+
+    @app.context_processor
+    def nav() -> dict[str, Any]:
+        return {"has_blueprint": lambda name: name in app.blueprints}
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    # Routes that serve mail content set their own, stricter policy.
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if response.mimetype == "text/html":
+        headers.setdefault("Cache-Control", "no-store")
+    return response

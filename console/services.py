@@ -1,0 +1,92 @@
+"""The mailcore objects one console app works with, built once from mailcore Settings.
+
+Views reach mailcore only through `services()`: the Engine (failed mailbox, re-submission),
+the History (timelines), the Accounts and the TemplateStore.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+
+from mailcore.accounts import Accounts
+
+if TYPE_CHECKING:
+    from mailcore.engine import Engine
+    from mailcore.history import History
+    from mailcore.mailbox import Mailbox
+    from mailcore.registry import Registry
+
+log = logging.getLogger(__name__)
+
+_EXTENSION = "mailcore.services"
+_lock = threading.Lock()
+
+
+@dataclass
+class Services:
+    settings: Any
+    mailbox: Mailbox
+    registry: Registry
+    history: History
+    engine: Engine
+    accounts: Accounts
+    templates: Any = None  # mailcore.template_store.TemplateStore when available
+    poller: Any = field(default=None, repr=False)  # console.commands.Poller when polling
+
+    def close(self) -> None:
+        """Stop polling and release the mailbox connection."""
+        if self.poller is not None:
+            self.poller.stop()
+        self.mailbox.close()
+
+
+def build_services(settings: Any, registry: Registry | None = None) -> Services:
+    """Open the mailbox and the database named by `settings` and wire the engine on them."""
+    from mailcore.config import open_mailbox
+    from mailcore.engine import Engine
+    from mailcore.history import History
+    from mailcore.registry import registry as default_registry
+
+    registry = registry if registry is not None else default_registry
+    history = History(settings.database_url, retention_days=settings.retention_days)
+    mailbox = open_mailbox(settings)
+    folders = getattr(settings, "folders", None)
+    engine = (
+        Engine(mailbox, registry, history, folders)
+        if folders
+        else Engine(mailbox, registry, history)
+    )
+    accounts = Accounts(history.engine, history)
+    templates = None
+    if importlib.util.find_spec("mailcore.template_store") is not None:
+        from mailcore.template_store import TemplateStore
+
+        templates = TemplateStore(history.engine, history)
+    return Services(settings, mailbox, registry, history, engine, accounts, templates)
+
+
+def services(app: Flask | None = None) -> Services:
+    """The app's services, built on first use from MAILCORE_SERVICES or MAILCORE_SETTINGS."""
+    app = app if app is not None else current_app
+    found = app.extensions.get(_EXTENSION)
+    if found is not None:
+        return found
+    with _lock:
+        found = app.extensions.get(_EXTENSION)
+        if found is None:
+            found = app.config.get("MAILCORE_SERVICES")
+            if found is None:
+                settings = app.config.get("MAILCORE_SETTINGS")
+                if settings is None:
+                    from mailcore.config import Settings
+
+                    settings = Settings.load()
+                found = build_services(settings)
+            app.extensions[_EXTENSION] = found
+    return found
