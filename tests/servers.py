@@ -1,0 +1,410 @@
+"""Private, throw-away mail servers for the test suite: a Dovecot IMAP server and a tinyproxy.
+
+Each runs from a config file in a temporary directory, on free loopback ports, and is stopped by
+the process id this module started -- never by name. Dovecot offers plain IMAP (with STARTTLS)
+and IMAPS with a self-signed certificate for 127.0.0.1 and "localhost"; clients trust it through
+`ca_file`, never by turning verification off. Users live in a passwd-file, so `new_user()` gives
+each test an isolated account in a few microseconds (Dovecot re-reads the file when it changes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ipaddress
+import itertools
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from imapclient import IMAPClient
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
+TINYPROXY = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
+HOST = "127.0.0.1"
+# A second loopback address the IMAPS listener also answers on; it is not in the certificate,
+# which gives tests a genuine host-name mismatch.
+OTHER_HOST = "127.0.0.2"
+
+
+class ServerError(RuntimeError):
+    """A test server did not start; the message includes its log."""
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (the caller binds it soon after)."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_greeting(host: str, port: int, timeout: float = 10.0, tls: bool = False) -> None:
+    """Block until something accepts on host:port (and, for plain IMAP, greets with `* OK`)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1.0) as s:
+                if not tls:
+                    s.settimeout(2.0)
+                    if not s.recv(64).startswith(b"* OK"):
+                        raise OSError("no IMAP greeting")
+                return
+        except OSError as e:
+            last = e
+            time.sleep(0.05)
+    raise TimeoutError(f"{host}:{port} did not accept within {timeout}s: {last}")
+
+
+def make_certificate(directory: Path, names: Sequence[str] = ("localhost", HOST)) -> Path:
+    """Write a self-signed cert.pem/key.pem for `names` (DNS names or IPs); returns cert.pem."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mailcore test server")])
+    sans: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            sans.append(x509.DNSName(name))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = directory / "cert.pem"
+    key_path = directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path
+
+
+@dataclass(frozen=True)
+class Account:
+    """One IMAP login on the test Dovecot."""
+
+    username: str
+    password: str
+    host: str
+    port: int
+
+    def client(self) -> IMAPClient:
+        """A logged-in imapclient session on the plain port (the caller logs out)."""
+        c = IMAPClient(self.host, self.port, ssl=False, timeout=10)
+        c.login(self.username, self.password)
+        return c
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[IMAPClient]:
+        """A logged-in imapclient session, logged out on exit."""
+        c = self.client()
+        try:
+            yield c
+        finally:
+            with contextlib.suppress(Exception):
+                c.logout()
+
+    def append(self, folder: str, raw: bytes, flags: Sequence[str] = ()) -> int:
+        """APPEND one raw message (creating the folder); returns its UID."""
+        return self.append_many(folder, [raw], flags)[0]
+
+    def append_many(
+        self, folder: str, raws: Iterable[bytes], flags: Sequence[str] = ()
+    ) -> list[int]:
+        """APPEND messages over one session (creating the folder); returns their UIDs in order."""
+        uids: list[int] = []
+        with self.session() as c:
+            if folder.upper() != "INBOX" and not c.folder_exists(folder):
+                c.create_folder(folder)
+            for raw in raws:
+                resp = c.append(folder, raw, flags=flags)
+                uids.append(_appenduid(resp))
+        return uids
+
+    def imap_url(self, *, tls: bool = False, port: int | None = None) -> str:
+        """imap(s)://user:password@host:port/ for this account."""
+        scheme = "imaps" if tls else "imap"
+        query = "" if tls else "?security=plain"
+        return f"{scheme}://{self.username}:{self.password}@{self.host}:{port or self.port}/{query}"
+
+
+def _appenduid(resp: bytes) -> int:
+    # b"[APPENDUID <validity> <uid>] Append completed."
+    text = resp.decode() if isinstance(resp, bytes) else str(resp)
+    start = text.index("[APPENDUID ") + len("[APPENDUID ")
+    return int(text[start : text.index("]", start)].split()[1])
+
+
+def message(
+    subject: str = "Test",
+    body: str = "Hello.\r\n",
+    sender: str = "alice@example.org",
+    to: str = "ops@example.com",
+    message_id: str | None = None,
+    extra_headers: str = "",
+) -> bytes:
+    """A small, valid RFC 5322 message; a unique Message-ID unless one is given."""
+    mid = message_id or f"<{secrets.token_hex(8)}@test.example.org>"
+    return (
+        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+        f"Date: Mon, 06 May 2024 10:00:00 +0000\r\nMessage-ID: {mid}\r\n"
+        f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n{extra_headers}"
+        f"\r\n{body}"
+    ).encode()
+
+
+_CONF = """\
+protocols = imap
+listen = {host}
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+ssl = yes
+ssl_cert = <{d}/cert.pem
+ssl_key = <{d}/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{d}/mail/%u
+mail_fsync = never
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+first_valid_uid = 100
+protocol imap {{
+  mail_max_userip_connections = 100
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = {host}
+    port = {port}
+  }}
+  inet_listener imaps {{
+    address = {host}, {other}
+    port = {imaps_port}
+    ssl = yes
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/users
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={d}/home/%u
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+"""
+
+
+@dataclass
+class Dovecot:
+    """A running private Dovecot; `stop()` ends it."""
+
+    root: Path
+    host: str
+    port: int
+    imaps_port: int
+    ca_file: str
+    process: subprocess.Popen[bytes]
+    users: dict[str, str] = field(default_factory=dict)
+    _counter: Iterator[int] = field(default_factory=itertools.count)
+
+    @property
+    def conf(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    def log(self) -> str:
+        """The server log (auth failures, disconnects, errors)."""
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def new_user(self, prefix: str = "u") -> Account:
+        """Create a fresh account with an empty mailbox; tests never share one."""
+        name = f"{prefix}{next(self._counter)}-{secrets.token_hex(3)}"
+        password = secrets.token_urlsafe(12)
+        self.users[name] = password
+        with (self.root / "users").open("a") as f:
+            f.write(f"{name}:{{PLAIN}}{password}\n")
+        return Account(name, password, self.host, self.port)
+
+    fresh_account = new_user
+
+    def kick(self, username: str) -> None:
+        """Drop every live IMAP session of `username` server-side (Dovecot sends BYE)."""
+        subprocess.run(
+            [DOVEADM, "-c", str(self.conf), "kick", username],
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )
+
+    def stop(self, remove: bool = True) -> None:
+        """Stop the master (it takes its children along) and remove its files; idempotent."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_dovecot(root: Path | None = None, attempts: int = 3) -> Dovecot:
+    """Start a private Dovecot and wait until it greets.
+
+    `root` must be reachable by the unprivileged dovecot users (pytest's tmp_path is not: its
+    parents are mode 0700); by default a fresh directory under the system temp dir is used.
+    """
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix="mailcore-dovecot-"))
+    root.mkdir(parents=True, exist_ok=True)
+    for sub in ("run", "state", "mail", "home"):
+        (root / sub).mkdir(exist_ok=True)
+    ca_file = make_certificate(root)
+    (root / "users").write_text("")
+    os.chmod(root, 0o755)  # dovenull/dovecot must reach run/, mail/ and home/
+    shutil.chown(root / "mail", "dovecot", "dovecot")
+    shutil.chown(root / "home", "dovecot", "dovecot")
+    error = ""
+    for _ in range(attempts):
+        port, imaps_port = free_port(), free_port()
+        conf = root / "dovecot.conf"
+        conf.write_text(
+            _CONF.format(d=root, host=HOST, other=OTHER_HOST, port=port, imaps_port=imaps_port)
+        )
+        (root / "dovecot.log").write_text("")
+        proc = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for_greeting(HOST, port, timeout=10)
+            wait_for_greeting(HOST, imaps_port, timeout=5, tls=True)
+        except TimeoutError as e:
+            proc.terminate()
+            _, stderr = proc.communicate(timeout=10)
+            log = (root / "dovecot.log").read_text(errors="replace")
+            error = (
+                f"{e}\n--- dovecot stderr ---\n{stderr.decode(errors='replace')}"
+                f"\n--- dovecot.log ---\n{log}"
+            )
+            if "in use" not in error:
+                break
+            continue
+        return Dovecot(root, HOST, port, imaps_port, str(ca_file), proc)
+    raise ServerError(f"dovecot did not start:\n{error}")
+
+
+@dataclass
+class Tinyproxy:
+    """A running private tinyproxy allowing CONNECT to the given ports."""
+
+    root: Path
+    host: str
+    port: int
+    pid: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def log(self) -> str:
+        path = self.root / "tinyproxy.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self, remove: bool = True) -> None:
+        """Stop it by the pid it wrote and remove its files; idempotent."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, 15)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_tinyproxy(
+    connect_ports: Sequence[int], root: Path | None = None, attempts: int = 3
+) -> Tinyproxy:
+    """Start a private tinyproxy that CONNECTs only to `connect_ports` on loopback."""
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix="mailcore-tinyproxy-"))
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o777)  # tinyproxy drops privileges to nobody and writes its log here
+    error = ""
+    for _ in range(attempts):
+        port = free_port()
+        pidfile = root / "tinyproxy.pid"
+        pidfile.unlink(missing_ok=True)
+        lines = [
+            f"Port {port}",
+            f"Listen {HOST}",
+            "Timeout 60",
+            f'PidFile "{pidfile}"',
+            f'LogFile "{root / "tinyproxy.log"}"',
+            "LogLevel Info",
+            "MaxClients 50",
+            f"Allow {HOST}",
+            *(f"ConnectPort {p}" for p in connect_ports),
+        ]
+        conf = root / "tinyproxy.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        result = subprocess.run(
+            [TINYPROXY, "-c", str(conf)], capture_output=True, timeout=10, check=False
+        )
+        try:
+            wait_for_greeting(HOST, port, timeout=5, tls=True)
+            deadline = time.monotonic() + 5
+            while not pidfile.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            pid = int(pidfile.read_text().strip())
+        except (TimeoutError, FileNotFoundError, ValueError) as e:
+            log = (
+                (root / "tinyproxy.log").read_text(errors="replace")
+                if (root / "tinyproxy.log").exists()
+                else ""
+            )
+            error = f"{e}\n{result.stderr.decode(errors='replace')}\n--- tinyproxy.log ---\n{log}"
+            continue
+        return Tinyproxy(root, HOST, port, pid)
+    raise ServerError(f"tinyproxy did not start:\n{error}")
