@@ -1,0 +1,667 @@
+"""Inbound mail -> everything a handler needs: payload, visible text, attachments, identifier.
+
+`extract` is pure (bytes in, `Extraction` out) and never raises: what is wrong with a message is
+reported in `Extraction.defects`. It is on the hot path of every poll, so it parses with the
+fast compat32 policy, decodes only the headers it needs, converts HTML only when there is no
+text/plain part and leaves attachment bytes encoded until `Attachment.data()` is called.
+"""
+
+from __future__ import annotations
+
+import email
+import email.errors
+import email.header
+import email.utils
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from email.message import Message
+from enum import StrEnum
+from functools import partial
+from typing import Any
+
+from mailcore.charsets import decode_text, fix_surrogates
+from mailcore.htmltext import html_to_text
+from mailcore.ident import DEFAULT_SCHEME, IdentScheme, from_message_ids, from_subject
+from mailcore.keys import apply_aliases, normalize_key, normalize_keys
+from mailcore.payload import document_payload, key_lines_payload
+from mailcore.quoting import split_reply
+
+__all__ = [
+    "Attachment",
+    "Extraction",
+    "Headers",
+    "PayloadSource",
+    "apply_aliases",
+    "extract",
+    "normalize_key",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class PayloadSource(StrEnum):
+    """Where the payload was found."""
+
+    JSON_PART = "json-part"
+    TEXT_DOCUMENT = "text-document"  # YAML or JSON document in the text
+    KEY_LINES = "key-lines"
+    NONE = "none"
+
+
+def _no_data() -> bytes:
+    return b""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A non-body part; `data()` decodes its transfer encoding only when called."""
+
+    filename: str | None
+    content_type: str
+    size: int
+    content_id: str | None
+    inline: bool
+    _loader: Callable[[], bytes] = field(default=_no_data, repr=False, compare=False)
+
+    def data(self) -> bytes:
+        """The decoded bytes of the part."""
+        return self._loader()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "size": self.size,
+            "content_id": self.content_id,
+            "inline": self.inline,
+        }
+
+
+@dataclass(frozen=True)
+class Headers:
+    """The decoded headers that matter; addresses are bare ``user@domain`` strings."""
+
+    from_: str
+    to: list[str]
+    cc: list[str]
+    delivered_to: list[str]
+    subject: str
+    date: datetime | None
+    message_id: str | None
+    in_reply_to: str | None
+    references: list[str]
+    auto_submitted: str | None
+    from_name: str = ""  # display name of the sender, "" when none
+    reply_to: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": self.from_,
+            "from_name": self.from_name,
+            "to": self.to,
+            "cc": self.cc,
+            "delivered_to": self.delivered_to,
+            "reply_to": self.reply_to,
+            "subject": self.subject,
+            "date": self.date.isoformat() if self.date else None,
+            "message_id": self.message_id,
+            "in_reply_to": self.in_reply_to,
+            "references": self.references,
+            "auto_submitted": self.auto_submitted,
+        }
+
+
+EMPTY_HEADERS = Headers("", [], [], [], "", None, None, None, [], None)
+
+
+@dataclass
+class Extraction:
+    """Everything found in one inbound message."""
+
+    headers: Headers
+    payload: dict[str, Any] | None
+    payload_source: PayloadSource
+    text: str  # visible text: signature and quoted history removed
+    signature: str
+    quoted: str
+    html: str | None  # the raw HTML of the first text/html part, if any
+    text_from_html: bool  # True when `text` came from HTML (no text/plain)
+    attachments: list[Attachment]  # inline images included, with inline=True
+    identifier: str | None
+    identifier_source: str | None  # "subaddress" | "subject" | "references"
+    auto_reply: bool
+    auto_reply_reason: str | None
+    defects: list[str]
+
+    @property
+    def inline_images(self) -> list[Attachment]:
+        return [a for a in self.attachments if a.inline and a.content_type.startswith("image/")]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary (attachment metadata only, never their bytes)."""
+        return {
+            "headers": self.headers.to_json(),
+            "payload": _jsonable(self.payload),
+            "payload_source": self.payload_source.value,
+            "text": self.text,
+            "signature": self.signature,
+            "quoted": self.quoted,
+            "html": self.html,
+            "text_from_html": self.text_from_html,
+            "attachments": [a.to_json() for a in self.attachments],
+            "identifier": self.identifier,
+            "identifier_source": self.identifier_source,
+            "auto_reply": self.auto_reply,
+            "auto_reply_reason": self.auto_reply_reason,
+            "defects": self.defects,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# extract
+
+
+def extract(raw: bytes, *, scheme: IdentScheme = DEFAULT_SCHEME) -> Extraction:
+    """Parse one raw message; never raises (problems are listed in `defects`)."""
+    try:
+        return _Extractor(raw, scheme).run()
+    except RecursionError:
+        return _failed(raw, scheme, "message nested too deeply to parse")
+    except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; see defects
+        logger.exception("extract failed on a %d-byte message", len(raw))
+        return _failed(raw, scheme, f"extraction failed: {type(exc).__name__}: {exc}")
+
+
+def _failed(raw: bytes, scheme: IdentScheme, reason: str) -> Extraction:
+    headers = EMPTY_HEADERS
+    defects = [reason]
+    try:
+        msg = email.message_from_bytes(raw)
+        headers = _read_headers(_raw_headers(msg), defects)
+    except Exception:  # noqa: BLE001 - best effort only; the reason is already recorded
+        pass
+    identifier, source = _identify(headers, scheme)
+    return Extraction(
+        headers=headers,
+        payload=None,
+        payload_source=PayloadSource.NONE,
+        text="",
+        signature="",
+        quoted="",
+        html=None,
+        text_from_html=False,
+        attachments=[],
+        identifier=identifier,
+        identifier_source=source,
+        auto_reply=False,
+        auto_reply_reason=None,
+        defects=defects,
+    )
+
+
+_TEXT_BODY = frozenset({"text/plain", "text/html"})
+_BOUNCE_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
+
+
+class _Extractor:
+    def __init__(self, raw: bytes, scheme: IdentScheme) -> None:
+        self.raw = raw
+        self.scheme = scheme
+        self.defects: list[str] = []
+        self.plain: list[str] = []
+        self.html_parts: list[str] = []
+        self.json_parts: list[Message] = []
+        self.attachments: list[Attachment] = []
+        self.has_dsn = False
+
+    def run(self) -> Extraction:
+        msg = email.message_from_bytes(self.raw)
+        raw_headers = _raw_headers(msg)
+        headers = _read_headers(raw_headers, self.defects)
+        self._walk(msg, "message", depth=0)
+
+        html = self.html_parts[0] if self.html_parts else None
+        text_from_html = False
+        if self.plain:
+            full_text = "\n".join(self.plain)
+        elif self.html_parts:
+            full_text = "\n\n".join(html_to_text(h) for h in self.html_parts)
+            text_from_html = True
+        else:
+            full_text = ""
+        reply = split_reply(full_text)
+
+        payload, source = self._payload(reply.visible)
+        identifier, id_source = _identify(headers, self.scheme)
+        auto_reason = self._auto_reply_reason(msg, raw_headers, headers)
+        return Extraction(
+            headers=headers,
+            payload=payload,
+            payload_source=source,
+            text=reply.visible,
+            signature=reply.signature,
+            quoted=reply.quoted,
+            html=html,
+            text_from_html=text_from_html,
+            attachments=self.attachments,
+            identifier=identifier,
+            identifier_source=id_source,
+            auto_reply=auto_reason is not None,
+            auto_reply_reason=auto_reason,
+            defects=self.defects,
+        )
+
+    # -- MIME tree ---------------------------------------------------------------------------
+
+    def _walk(self, part: Message, where: str, depth: int) -> None:
+        self._note_defects(part, where)
+        if depth > 50:
+            self.defects.append(f"{where}: MIME nesting deeper than 50 levels; rest ignored")
+            return
+        ctype = part.get_content_type()
+        if ctype in _BOUNCE_TYPES:
+            self.has_dsn = True
+        if part.is_multipart():
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                for k, sub in enumerate(payload, 1):
+                    if isinstance(sub, Message):
+                        self._walk(sub, f"{where}/{k}" if where != "message" else f"part {k}",
+                                   depth + 1)  # fmt: skip
+            return
+        disposition = _disposition(part)
+        filename = _filename(part, self.defects, where)
+        if ctype in _TEXT_BODY and disposition != "attachment" and filename is None:
+            text = self._decode_text(part, where)
+            if ctype == "text/plain":
+                self.plain.append(_unflow(text, part) if text else text)
+            else:
+                self.html_parts.append(text)
+            return
+        if ctype == "application/json" or (
+            ctype == "text/json" or (filename or "").lower().endswith(".json")
+        ):
+            self.json_parts.append(part)
+        self.attachments.append(self._attachment(part, ctype, filename, disposition, where))
+
+    def _note_defects(self, part: Message, where: str) -> None:
+        for defect in getattr(part, "defects", ()):
+            self.defects.append(f"{where}: {_describe_defect(defect)}")
+
+    def _decode_text(self, part: Message, where: str) -> str:
+        data = _payload_bytes(part)
+        self._note_defects_after_decode(part, where)
+        text, problem = decode_text(data, part.get_content_charset())
+        if problem:
+            self.defects.append(f"{where}: {problem}")
+        return text
+
+    def _note_defects_after_decode(self, part: Message, where: str) -> None:
+        # Decoding registers new defects (bad base64 padding...) on the part itself.
+        seen = getattr(part, "_mc_seen_defects", None)
+        defects = getattr(part, "defects", [])
+        start = seen if isinstance(seen, int) else 0
+        for defect in defects[start:]:
+            text = f"{where}: {_describe_defect(defect)}"
+            if text not in self.defects:
+                self.defects.append(text)
+
+    def _attachment(
+        self, part: Message, ctype: str, filename: str | None, disposition: str | None, where: str
+    ) -> Attachment:
+        content_id = part.get("Content-ID")
+        cid = str(content_id).strip().strip("<>").strip() or None if content_id else None
+        inline = disposition == "inline" or (disposition is None and cid is not None)
+        if ctype == "message/rfc822" or part.get_content_maintype() == "message":
+            inner = part.get_payload()
+            inner_msg = inner[0] if isinstance(inner, list) and inner else None
+
+            data = _as_bytes(inner_msg) if isinstance(inner_msg, Message) else _payload_bytes(part)
+            return Attachment(filename, ctype, len(data), cid, inline, partial(bytes, data))
+        return Attachment(
+            filename=filename,
+            content_type=ctype,
+            size=_encoded_size(part),
+            content_id=cid,
+            inline=inline,
+            _loader=partial(_payload_bytes, part),
+        )
+
+    # -- payload -----------------------------------------------------------------------------
+
+    def _payload(self, visible: str) -> tuple[dict[str, Any] | None, PayloadSource]:
+        for part in self.json_parts:
+            data = _payload_bytes(part)
+            text, problem = decode_text(data, part.get_content_charset() or "utf-8")
+            if problem:
+                self.defects.append(f"JSON part: {problem}")
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                self.defects.append(f"JSON part is not valid JSON: {exc}")
+                continue
+            if isinstance(value, dict):
+                return self._normalized(value), PayloadSource.JSON_PART
+            self.defects.append(f"JSON part holds a {type(value).__name__}, not an object")
+        if not visible:
+            return None, PayloadSource.NONE
+        found, problem = document_payload(visible)
+        if found is not None:
+            return self._normalized(found), PayloadSource.TEXT_DOCUMENT
+        if problem:
+            self.defects.append(problem)
+        lines = key_lines_payload(visible)
+        if lines:
+            return self._normalized(lines), PayloadSource.KEY_LINES
+        return None, PayloadSource.NONE
+
+    def _normalized(self, payload: dict[Any, Any]) -> dict[str, Any] | None:
+        normalized, problems = normalize_keys(payload)
+        self.defects.extend(problems)
+        return normalized or None
+
+    # -- auto replies --------------------------------------------------------------------------
+
+    def _auto_reply_reason(
+        self, msg: Message, raw: dict[str, list[str]], headers: Headers
+    ) -> str | None:
+        auto = (headers.auto_submitted or "").strip().lower()
+        if auto and auto.split(";")[0].strip() != "no":
+            return f"Auto-Submitted: {headers.auto_submitted}"
+        if msg.get_content_type() == "multipart/report" or self.has_dsn:
+            report = (msg.get_param("report-type") or "") if msg.is_multipart() else ""
+            kind = str(report).lower() or "delivery-status"
+            return f"delivery status notification (multipart/report; report-type={kind})"
+        for name in ("x-autoreply", "x-autorespond", "x-autogenerated", "x-auto-response"):
+            if name in raw:
+                value = _unfold(raw[name][0]).strip()
+                if value.lower() not in ("no", "false", "0"):
+                    return f"{_display(name)}: {value}"
+        precedence = _unfold(raw.get("precedence", [""])[0]).strip().lower()
+        if precedence in ("auto_reply", "bulk", "junk"):
+            return f"Precedence: {precedence}"
+        return_path = _unfold(raw.get("return-path", [""])[0]).strip()
+        sender = headers.from_.lower()
+        if return_path == "<>" and sender.split("@")[0] in ("mailer-daemon", "postmaster"):
+            return "bounce from the mail system (null Return-Path, MAILER-DAEMON sender)"
+        subject = headers.subject.strip().lower()
+        if subject.startswith(_AUTO_SUBJECTS):
+            return f"automatic reply subject: {headers.subject.strip()[:80]}"
+        return None
+
+
+_AUTO_SUBJECTS = (
+    "automatic reply:",
+    "auto-reply:",
+    "autoreply:",
+    "out of office:",
+    "out of office reply",
+    "réponse automatique",
+    "automatische antwort:",
+    "abwesenheitsnotiz",
+    "undeliverable:",
+    "undelivered mail returned to sender",
+    "delivery status notification (failure)",
+    "mail delivery failed",
+    "non remis :",
+    "unzustellbar:",
+)
+
+
+def _display(name: str) -> str:
+    return "-".join(w.capitalize() for w in name.split("-"))
+
+
+# --------------------------------------------------------------------------------------------
+# headers
+
+_WANTED = frozenset(
+    {
+        "from", "to", "cc", "delivered-to", "x-original-to", "reply-to", "subject", "date",
+        "message-id", "in-reply-to", "references", "auto-submitted", "x-autoreply",
+        "x-autorespond", "x-autogenerated", "x-auto-response", "precedence", "return-path",
+    }
+)  # fmt: skip
+_FOLD = re.compile(r"\r?\n[ \t]")
+_MSGID_TOKEN = re.compile(r"<[^<>\s]+>")
+
+
+def _raw_headers(msg: Message) -> dict[str, list[str]]:
+    """The raw values of the headers we use, by lower-cased name, in order."""
+    out: dict[str, list[str]] = {}
+    for name, value in msg.raw_items():
+        key = name.lower()
+        if key in _WANTED:
+            out.setdefault(key, []).append(str(value))
+    return out
+
+
+def _unfold(value: str) -> str:
+    return _FOLD.sub(" ", value).replace("\r", "").replace("\n", " ")
+
+
+def _decode_header(value: str, defects: list[str], name: str) -> str:
+    """Unfolded, RFC 2047-decoded header text; raw 8-bit bytes decoded as utf-8."""
+    value, had_8bit = fix_surrogates(_unfold(value))
+    if had_8bit:
+        defects.append(f"{name} header: raw 8-bit bytes (decoded as utf-8)")
+    if "=?" not in value:
+        return value.strip()
+    try:
+        parts = email.header.decode_header(value)
+    except (email.errors.HeaderParseError, ValueError, LookupError) as exc:
+        defects.append(f"{name} header: undecodable encoded word ({exc})")
+        return value.strip()
+    pieces: list[str] = []
+    previous_encoded = False
+    for chunk, charset in parts:
+        if isinstance(chunk, str):
+            pieces.append(chunk)
+            previous_encoded = False
+            continue
+        if charset is None:
+            text = chunk.decode("ascii", "replace")
+            encoded = False
+        else:
+            text, problem = decode_text(chunk, charset)
+            if problem:
+                defects.append(f"{name} header: {problem}")
+            encoded = True
+        # decode_header drops the space between an encoded word and plain text; restore it.
+        if (
+            pieces
+            and (encoded or previous_encoded)
+            and not pieces[-1].endswith((" ", "\t"))
+            and not text.startswith((" ", "\t"))
+        ):
+            pieces.append(" ")
+        pieces.append(text)
+        previous_encoded = encoded
+    return "".join(pieces).strip()
+
+
+def _addresses(values: list[str], defects: list[str], name: str) -> list[tuple[str, str]]:
+    decoded = [_decode_header(v, defects, name) for v in values]
+    try:
+        pairs = email.utils.getaddresses(decoded)
+    except Exception as exc:  # noqa: BLE001 - getaddresses has raised on hostile input before
+        defects.append(f"{name} header: unparsable address list ({exc})")
+        return []
+    out = []
+    for display, addr in pairs:
+        addr = addr.strip()
+        if addr:
+            out.append((display.strip(), addr))
+    return out
+
+
+def _read_headers(raw: dict[str, list[str]], defects: list[str]) -> Headers:
+    def first(name: str) -> str | None:
+        values = raw.get(name)
+        return values[0] if values else None
+
+    senders = _addresses(raw.get("from", []), defects, "From")
+    from_name, from_addr = senders[0] if senders else ("", "")
+    if not senders and "from" in raw:
+        defects.append("From header: no address found")
+    date_value = first("date")
+    parsed_date: datetime | None = None
+    if date_value is not None:
+        try:
+            parsed_date = email.utils.parsedate_to_datetime(_unfold(date_value).strip())
+        except (TypeError, ValueError, IndexError, OverflowError):
+            defects.append(f"Date header: unparsable date {_unfold(date_value).strip()[:60]!r}")
+    subject_raw = first("subject")
+    message_id = first("message-id")
+    in_reply_to = first("in-reply-to")
+    references = " ".join(_unfold(v) for v in raw.get("references", []))
+    auto = first("auto-submitted")
+    delivered = [a for _, a in _addresses(raw.get("delivered-to", []), defects, "Delivered-To")]
+    delivered += [a for _, a in _addresses(raw.get("x-original-to", []), defects, "X-Original-To")]
+    return Headers(
+        from_=from_addr,
+        to=[a for _, a in _addresses(raw.get("to", []), defects, "To")],
+        cc=[a for _, a in _addresses(raw.get("cc", []), defects, "Cc")],
+        delivered_to=delivered,
+        subject=_decode_header(subject_raw, defects, "Subject") if subject_raw else "",
+        date=parsed_date,
+        message_id=_msgid(message_id),
+        in_reply_to=_msgid(in_reply_to),
+        references=_MSGID_TOKEN.findall(references) or references.split(),
+        auto_submitted=_unfold(auto).strip() if auto is not None else None,
+        from_name=from_name,
+        reply_to=[a for _, a in _addresses(raw.get("reply-to", []), defects, "Reply-To")],
+    )
+
+
+def _msgid(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text, _ = fix_surrogates(_unfold(value))
+    found = _MSGID_TOKEN.search(text)
+    return found.group(0) if found else (text.strip() or None)
+
+
+def _identify(headers: Headers, scheme: IdentScheme) -> tuple[str | None, str | None]:
+    for address in (*headers.to, *headers.delivered_to, *headers.cc):
+        found = scheme.from_address(address)
+        if found:
+            return found, "subaddress"
+    found = from_subject(headers.subject)
+    if found:
+        return found, "subject"
+    found = from_message_ids(headers.in_reply_to, " ".join(headers.references))
+    if found:
+        return found, "references"
+    return None, None
+
+
+# --------------------------------------------------------------------------------------------
+# parts
+
+
+def _disposition(part: Message) -> str | None:
+    value = part.get("Content-Disposition")
+    if value is None:
+        return None
+    kind = str(value).split(";", 1)[0].strip().lower()
+    return kind or None
+
+
+def _filename(part: Message, defects: list[str], where: str) -> str | None:
+    try:
+        name = part.get_filename()
+        if name is None:
+            name = part.get_param("name")  # type: ignore[assignment]
+            if isinstance(name, tuple):
+                name = email.utils.collapse_rfc2231_value(name)
+    except Exception as exc:  # noqa: BLE001 - malformed RFC 2231 parameters
+        defects.append(f"{where}: unreadable filename ({exc})")
+        return None
+    if name is None:
+        return None
+    text = _decode_header(str(name), defects, f"{where} filename")
+    return text or None
+
+
+def _payload_bytes(part: Message) -> bytes:
+    data = part.get_payload(decode=True)
+    if isinstance(data, bytes):
+        return data
+    payload = part.get_payload()
+    if isinstance(payload, str):
+        return payload.encode("utf-8", "surrogateescape")
+    return b""
+
+
+def _as_bytes(msg: Message) -> bytes:
+    try:
+        return msg.as_bytes()
+    except Exception:  # noqa: BLE001 - re-serializing a damaged message can fail
+        return msg.as_string().encode("utf-8", "surrogateescape")
+
+
+def _encoded_size(part: Message) -> int:
+    """Decoded size without decoding: exact for base64, decoded for the rest (small)."""
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    payload = part.get_payload()
+    if cte == "base64" and isinstance(payload, str):
+        chars = len(payload)
+        for ws in ("\n", "\r", " ", "\t"):
+            chars -= payload.count(ws)
+        padding = payload.rstrip().count("=", -3) if chars else 0
+        padding = len(payload.rstrip()) - len(payload.rstrip().rstrip("="))
+        return max(0, chars * 3 // 4 - min(padding, 2))
+    return len(_payload_bytes(part))
+
+
+def _unflow(text: str, part: Message) -> str:
+    """Join the soft line breaks of format=flowed text (RFC 3676)."""
+    if str(part.get_param("format") or "").lower() != "flowed":
+        return text
+    delsp = str(part.get_param("delsp") or "").lower() == "yes"
+    out: list[str] = []
+    buffer = ""
+    for line in text.splitlines():
+        if line.startswith(" "):
+            line = line[1:]  # space-stuffing
+        if line.endswith(" ") and line.rstrip() != "--":
+            buffer += line[:-1] if delsp else line
+            continue
+        out.append(buffer + line)
+        buffer = ""
+    if buffer:
+        out.append(buffer)
+    return "\n".join(out)
+
+
+def _describe_defect(defect: Any) -> str:
+    name = type(defect).__name__
+    doc = (type(defect).__doc__ or "").strip().splitlines()
+    detail = str(defect).strip() if isinstance(defect, BaseException) else ""
+    text = doc[0].rstrip(".") if doc else name
+    if detail and detail not in text:
+        text = f"{text} ({detail})"
+    return f"{text} [{name}]"
+
+
+def iter_parts(msg: Message) -> Iterator[Message]:  # pragma: no cover - debugging helper
+    yield from msg.walk()

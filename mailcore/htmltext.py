@@ -1,0 +1,176 @@
+"""HTML mail body -> readable plain text (what an operator would see, as lines)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
+
+logger = logging.getLogger(__name__)
+
+_DROP = frozenset(
+    {"script", "style", "head", "title", "meta", "link", "noscript", "template", "svg", "object"}
+)
+# Elements that start and end a line.
+_BLOCK = frozenset(
+    {
+        "address", "article", "aside", "center", "dd", "details", "dialog", "div", "dl", "dt",
+        "fieldset", "figcaption", "figure", "footer", "form", "header", "main", "nav", "section",
+        "summary", "tr", "caption", "body", "html", "tbody", "thead", "tfoot",
+    }
+)  # fmt: skip
+# Elements separated from their neighbours by a blank line.
+_PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "pre", "hr"})
+_SKIPPED_STRINGS = (Comment, CData, Declaration, Doctype, ProcessingInstruction)
+_SPACES = re.compile(r"\s+")
+_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
+class _Lines:
+    """Accumulates inline text into lines, with blockquote depth as ``> `` prefixes."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.current: list[str] = []
+        self.depth = 0
+        self.line_depth = 0
+
+    def text(self, s: str) -> None:
+        if not self.current:
+            self.line_depth = self.depth
+        self.current.append(s)
+
+    def newline(self) -> None:
+        if self.current:
+            line = _SPACES.sub(" ", "".join(self.current)).strip()
+            self.current = []
+            if line:
+                self.lines.append("> " * self.line_depth + line)
+
+    def raw_line(self, line: str) -> None:
+        self.lines.append("> " * self.depth + line)
+
+    def blank(self) -> None:
+        self.newline()
+        if self.lines and self.lines[-1].strip(" >"):
+            self.lines.append(">" * self.depth if self.depth else "")
+
+
+def html_to_text(html: str) -> str:
+    """Readable text: scripts and styles dropped, blocks on their own lines, blockquotes as
+    ``> `` lines, links as ``text (url)``, list items as ``- item``, table cells separated by
+    `` | ``. Never raises on malformed HTML."""
+    try:
+        soup = BeautifulSoup(html, "lxml")
+    except Exception:  # noqa: BLE001 - lxml may refuse exotic input; html.parser never does
+        logger.debug("lxml failed on HTML body, falling back to html.parser", exc_info=True)
+        soup = BeautifulSoup(html, "html.parser")
+    out = _Lines()
+    _walk(soup, out, pre=False)
+    out.newline()
+    while out.lines and not out.lines[-1].strip(" >"):
+        out.lines.pop()
+    return "\n".join(out.lines)
+
+
+def _walk(node: Tag, out: _Lines, pre: bool) -> None:
+    for child in node.children:
+        if isinstance(child, NavigableString):
+            if isinstance(child, _SKIPPED_STRINGS):
+                continue
+            if pre:
+                _pre_text(str(child), out)
+            else:
+                out.text(str(child))
+            continue
+        if not isinstance(child, Tag):
+            continue
+        name = child.name
+        if name in _DROP:
+            continue
+        style = child.get("style")
+        if isinstance(style, str) and _HIDDEN.search(style):
+            continue
+        if child.has_attr("hidden"):
+            continue
+        if name == "br":
+            if pre:
+                out.newline()
+            else:
+                out.text("\n")
+                out.newline()
+            continue
+        if name == "img":
+            alt = child.get("alt")
+            if isinstance(alt, str) and alt.strip():
+                out.text(f"[{alt.strip()}]")
+            continue
+        if name == "hr":
+            out.blank()
+            out.raw_line("---")
+            out.blank()
+            continue
+        if name == "blockquote":
+            out.blank()
+            out.depth += 1
+            _walk(child, out, pre)
+            out.newline()
+            out.depth -= 1
+            out.blank()
+            continue
+        if name == "a":
+            _link(child, out, pre)
+            continue
+        if name == "li":
+            out.newline()
+            out.text("- ")
+            _walk(child, out, pre)
+            out.newline()
+            continue
+        if name in ("td", "th"):
+            if out.current and "".join(out.current).strip():
+                out.text(" | ")
+            _walk(child, out, pre)
+            continue
+        if name in _PARAGRAPH:
+            out.blank()
+            _walk(child, out, pre or name == "pre")
+            out.blank()
+            continue
+        if name in _BLOCK:
+            out.newline()
+            _walk(child, out, pre)
+            out.newline()
+            continue
+        _walk(child, out, pre)
+
+
+def _pre_text(s: str, out: _Lines) -> None:
+    parts = s.split("\n")
+    for i, part in enumerate(parts):
+        if i:
+            # Keep preformatted spacing: flush the line as is, blank lines included.
+            line = "".join(out.current) if out.current else ""
+            out.current = []
+            out.lines.append("> " * out.depth + line.rstrip())
+        if part:
+            out.text(part)
+
+
+def _link(a: Tag, out: _Lines, pre: bool) -> None:
+    start = len(out.current)
+    _walk(a, out, pre)
+    text = _SPACES.sub(" ", "".join(out.current[start:])).strip()
+    href = a.get("href")
+    if not isinstance(href, str):
+        return
+    href = href.strip()
+    if not href or href.startswith("#") or href.lower().startswith("javascript:"):
+        return
+    shown = href[7:] if href.lower().startswith("mailto:") else href
+    if not text:
+        out.text(shown)
+    elif shown.rstrip("/") != text.rstrip("/"):
+        out.text(f" ({shown})")

@@ -1,0 +1,160 @@
+"""Split a reply into what the sender wrote, their signature, and the quoted history."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# "On Mon, 4 Mar 2024 at 10:00, Jane <jane@x.org> wrote:" and its translations; clients wrap
+# it over two or three lines, so it is matched on joined lines.
+_ATTRIBUTION = re.compile(
+    r"""^\s*(?:
+        (?:On|Am|Le|El|Il|Op|Em|Den|På|W\s+dniu)\s(?=[^\n]*\d).{3,300}?
+          (?:wrote|schrieb|a\s+écrit|escribió|ha\s+scritto|schreef|escreveu|skrev|napisał)
+          (?:\s.{0,80})?\s?:
+        |
+        .{0,200}@.{0,200}?\s(?:wrote|schrieb|a\s+écrit|escribió|ha\s+scritto|schreef)\s?:
+      )\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_ATTRIBUTION_END = re.compile(
+    r"(?:wrote|schrieb|a\s+écrit|escribió|ha\s+scritto|schreef|escreveu|skrev|napisał)"
+    r"(?:\s.{0,80})?\s?:\s*$",
+    re.IGNORECASE,
+)
+_ATTRIBUTION_START = re.compile(r"^\s*(?:On|Am|Le|El|Il|Op|Em|Den|På|W\s+dniu)\s", re.IGNORECASE)
+
+# Outlook-style header block: "From: ..." then "Sent: ..."/"Date: ..." within a few lines (a
+# date header is required: "From: Paris / To: Lyon" is a payload, not history).
+_HEADER_FROM = re.compile(
+    r"^\s*\*?\s*(?:From|De|Von|Van|Da|Od|Från|Fra|Lähettäjä)\s*\*?\s*:\s*\*?\s*\S", re.IGNORECASE
+)
+_HEADER_NEXT = re.compile(
+    r"^\s*\*?\s*(?:Sent|Date|Envoyé|Gesendet|Datum|Verzonden|Inviato|Data|Enviado|Fecha|"
+    r"Skickat|Sendt|Lähetetty|Date\s+d'envoi)\s*\*?\s*:",
+    re.IGNORECASE,
+)
+_ORIGINAL = re.compile(
+    r"^\s*-{2,}\s*(?:Original\s+Message|Message\s+d'origine|Ursprüngliche\s+Nachricht|"
+    r"Mensaje\s+original|Messaggio\s+originale|Oorspronkelijk\s+bericht|Originalmeddelande|"
+    r"Reply\s+message|Message\s+original)\s*-{2,}\s*$",
+    re.IGNORECASE,
+)
+_UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
+
+_SIG_DELIMITER = re.compile(r"^(?:--|__|—)\s*$")
+_MOBILE_SIGNATURE = re.compile(
+    r"""^\s*(?:
+        Sent\s+from\s+(?:my\s+)?(?:iPhone|iPad|Android|Samsung|Galaxy|BlackBerry|mobile|phone|
+            Mail\s+for\s+Windows|Outlook|Yahoo\s+Mail|ProtonMail|Proton\s+Mail|Gmail)
+        |Sent\s+from\s+my\s+\S+
+        |Get\s+Outlook\s+for\s+(?:iOS|Android)
+        |Envoyé\s+(?:de|depuis)\s+(?:mon|ma|l'application|Outlook|Yahoo)\b
+        |Von\s+meinem\s+\S+(?:\s+\S+)?\s+gesendet
+        |Gesendet\s+(?:von|mit)\s+(?:meinem|der|Outlook)\b
+        |Enviado\s+desde\s+mi\b
+        |Inviato\s+da\b
+        |Verzonden\s+(?:vanaf|met)\b
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message text split in three; joining them gives back the lines of the original."""
+
+    visible: str
+    signature: str
+    quoted: str
+
+
+def split_reply(text: str) -> Reply:
+    """Visible text, signature (from its delimiter on) and quoted history of a message text."""
+    lines = text.splitlines()
+    n = len(lines)
+    visible: list[str] = []
+    quoted: list[str] = []
+    i = 0
+    cut = n  # index where everything after is history
+    while i < n:
+        line = lines[i]
+        stripped = line.lstrip()
+        if stripped.startswith(">"):
+            quoted.append(line)
+            i += 1
+            continue
+        header_len = _history_start(lines, i)
+        if header_len:
+            # An attribution followed by a ">" block covers just that block (bottom-posting and
+            # interleaved replies keep the text after it); anything else is top-posted history.
+            j = i + header_len
+            while j < n and not lines[j].strip():
+                j += 1
+            is_attribution = _ATTRIBUTION_START.match(line) or _ATTRIBUTION.match(line)
+            if is_attribution and j < n and lines[j].lstrip().startswith(">"):
+                quoted.extend(lines[i:j])
+                i = j
+                continue
+            cut = i
+            break
+        visible.append(line)
+        i += 1
+    quoted.extend(lines[cut:])
+    body, signature = _split_signature(visible)
+    return Reply(
+        visible=_trim("\n".join(body)),
+        signature=_trim("\n".join(signature)),
+        quoted=_trim("\n".join(quoted)),
+    )
+
+
+def _history_start(lines: list[str], i: int) -> int:
+    """Number of lines of the history header starting at line i (0 if none starts there)."""
+    line = lines[i]
+    if len(line) > 400:
+        return 0
+    if _ORIGINAL.match(line):
+        return 1
+    if _UNDERSCORES.match(line):
+        nxt = _next_content(lines, i + 1)
+        return 1 if nxt is not None and _HEADER_FROM.match(lines[nxt]) else 0
+    if _HEADER_FROM.match(line):
+        for k in range(i + 1, min(i + 5, len(lines))):
+            if _HEADER_NEXT.match(lines[k]):
+                return 1
+        return 0
+    if _ATTRIBUTION_START.match(line):
+        joined = line
+        for extra in range(3):
+            if _ATTRIBUTION.match(joined):
+                return extra + 1
+            if i + extra + 1 >= len(lines):
+                break
+            nxt_line = lines[i + extra + 1]
+            if not nxt_line.strip() or nxt_line.lstrip().startswith(">"):
+                break
+            joined = joined.rstrip() + " " + nxt_line.strip()
+        return 0
+    # "jane@example.org wrote:" with no leading "On <date>".
+    if "@" in line and _ATTRIBUTION_END.search(line) and _ATTRIBUTION.match(line):
+        return 1
+    return 0
+
+
+def _next_content(lines: list[str], start: int) -> int | None:
+    for k in range(start, min(start + 3, len(lines))):
+        if lines[k].strip():
+            return k
+    return None
+
+
+def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
+    for k, line in enumerate(lines):
+        if _SIG_DELIMITER.match(line) or _MOBILE_SIGNATURE.match(line):
+            return lines[:k], lines[k:]
+    return lines, []
+
+
+def _trim(text: str) -> str:
+    return text.strip("\n").rstrip()
