@@ -75,12 +75,13 @@ class UnknownTemplate(MailcoreError, KeyError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One reason a template cannot be saved; `line` is 1-based in the body, None for subject."""
+    """One reason a template cannot be saved; `line` is 1-based in `source` when known."""
 
     line: int | None
     message: str
     kind: str  # "syntax" | "undefined" | "unsafe" | "refused" | "data"
     name: str | None = None  # the placeholder, for "undefined"
+    source: str = "body"  # "subject" | "body" | "sample data" | "name"
 
 
 class TemplateHasErrors(TemplateError):
@@ -145,25 +146,49 @@ Checker = Callable[[str, str, str, Mapping[str, Any]], list[Problem]]
 
 
 def check_template(name: str, subject: str, body: str, data: Mapping[str, Any]) -> list[Problem]:
-    """Everything that would keep this template from rendering cleanly on `data`."""
-    # Imported here: compose pulls in Markdown, bleach and css-inline, which the store's
-    # readers (history page, version list) never need.
-    from mailcore.compose import Template, preview
+    """Everything that would keep this template from rendering cleanly on `data`.
 
-    result = preview(Template(name=name, subject=subject, body=body), dict(data))
+    Stricter than sending: markup the sanitizer would remove ("unsafe") is an error here, so
+    what is stored is exactly what partners receive.
+    """
+    # Imported here: templating pulls in Markdown and bleach, which the store's readers
+    # (history page, version list) never need.
+    from mailcore.templating import Template, render_all
+
+    result = render_all(Template(name=name, subject=subject, body=body), dict(data))
     problems = []
     for p in result.problems:
-        placeholder: str | None = getattr(p, "name", None) or (
-            _placeholder(p.message) if p.kind == "undefined" else None
-        )
-        problems.append(Problem(p.line, p.message, p.kind, placeholder))
+        placeholder = _placeholder(p.message) if p.kind == "undefined" else None
+        problems.append(Problem(p.line, p.message, p.kind, placeholder, p.source))
     return problems
 
 
 def _placeholder(message: str) -> str | None:
-    """The quoted name in a message such as "'plate' is undefined"."""
-    found = re.search(r"""['"`]([A-Za-z_][\w.]*)['"`]""", message)
-    return found.group(1) if found else None
+    """The name in a message such as "undefined placeholder {{ owner.name }}"."""
+    found = re.search(r"\{\{\s*([^\s}]+)\s*\}\}|['\"`]([A-Za-z_][\w.]*)['\"`]", message)
+    return (found.group(1) or found.group(2)) if found else None
+
+
+def field_problems(name: str, subject: str, sample_data: Any) -> list[Problem]:
+    """Problems of the name, subject and sample data themselves, before any rendering."""
+    found: list[Problem] = []
+    if not NAME_RE.match(name):
+        found.append(
+            Problem(
+                None,
+                "the name must be 1-64 lowercase letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit",
+                "refused",
+                source="name",
+            )
+        )
+    if not subject.strip():
+        found.append(Problem(None, "the subject is empty", "refused", source="subject"))
+    if not isinstance(sample_data, Mapping):
+        found.append(
+            Problem(None, "sample data must be a JSON object", "data", source="sample data")
+        )
+    return found
 
 
 class TemplateStore:
@@ -253,20 +278,8 @@ class TemplateStore:
         self, name: str, subject: str, body: str, sample_data: Mapping[str, Any]
     ) -> list[Problem]:
         """What would keep `save` from accepting this template (empty when it is fine)."""
-        found: list[Problem] = []
-        if not NAME_RE.match(name):
-            found.append(
-                Problem(
-                    None,
-                    "name must be 1-64 lowercase letters, digits, '.', '_' or '-', "
-                    "starting with a letter or digit",
-                    "refused",
-                )
-            )
-        if not subject.strip():
-            found.append(Problem(None, "the subject is empty", "refused"))
+        found = field_problems(name, subject, sample_data)
         if not isinstance(sample_data, Mapping):
-            found.append(Problem(None, "sample data must be a JSON object", "data"))
             return found
         return found + self.checker(name, subject, body, sample_data)
 

@@ -185,3 +185,19 @@ def test_sample_data_prefers_the_schema_examples_and_names_strings_after_their_k
     sample = sample_from_schema(SCHEMAS[1])
     assert sample == {"ref": "VEH-42"}
     assert sample_from_schema(SCHEMAS[0])["plate_number"] == "Plate number"
+
+
+def test_markup_the_sanitizer_would_remove_is_an_error_with_its_line(store: TemplateStore) -> None:
+    body = 'Hello {{ name }},\n\n<b onclick="steal()">ready</b>\n'
+    with pytest.raises(TemplateHasErrors) as caught:
+        store.save("ready", "Vehicle", body, DATA, "", "alice")
+    [unsafe] = caught.value.problems
+    assert (unsafe.kind, unsafe.line) == ("unsafe", 3)
+    assert "onclick" in unsafe.message
+
+
+def test_an_undefined_placeholder_in_the_subject_is_reported_as_such(store: TemplateStore) -> None:
+    with pytest.raises(TemplateHasErrors) as caught:
+        store.save("ready", "Vehicle {{ owner.name }}", BODY, DATA, "", "alice")
+    [problem] = caught.value.problems
+    assert (problem.source, problem.name, problem.line) == ("subject", "owner", 1)
