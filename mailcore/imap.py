@@ -1,0 +1,833 @@
+"""`ImapMailbox`: the Mailbox interface on a real IMAP server, through imapclient.
+
+Always UID commands; bodies are fetched with BODY.PEEK (never sets \\Seen) and only when asked;
+summaries come from a few header fields, RFC822.SIZE, FLAGS and INTERNALDATE. Moves use UID
+MOVE when offered, else UID COPY, confirm the copy (COPYUID, else the Message-ID in the
+destination), flag the source \\Deleted and UID EXPUNGE exactly those UIDs -- never a bare
+EXPUNGE, so other clients' \\Deleted mail is left alone; without UIDPLUS nothing is expunged.
+
+Connections are TLS with certificate verification by default (STARTTLS or plain only when
+configured), optionally through an HTTP CONNECT or SOCKS5 proxy. A dropped connection is
+re-opened with exponential backoff and the operation retried when that is safe: reads always;
+moves and appends after re-checking what the server already did. One lock serialises the public
+operations, so the engine and the console can share an instance.
+
+UIDVALIDITY: the value first seen for a folder (or last returned by `uidvalidity()`) is
+remembered; when the server's differs, the next operation given UIDs (summaries, fetch, move)
+raises `UidValidityChanged` once, and `uidvalidity()` returns the new value.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import functools
+import imaplib
+import logging
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from imapclient import IMAPClient
+from imapclient.exceptions import CapabilityError, LoginError
+
+from mailcore.errors import ConfigError, ConnectionLost, MailboxError, UidValidityChanged
+from mailcore.mailbox import MoveResult, Summary
+from mailcore.proxy import ProxyIMAPClient, ProxySpec, parse_proxy
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SECURITIES = ("tls", "starttls", "plain")
+DELETED = b"\\Deleted"
+_HEADER_FIELDS = b"BODY[HEADER.FIELDS (DATE FROM SUBJECT MESSAGE-ID)]"
+_SUMMARY_ITEMS = [
+    "FLAGS",
+    "INTERNALDATE",
+    "RFC822.SIZE",
+    "BODY.PEEK[HEADER.FIELDS (DATE FROM SUBJECT MESSAGE-ID)]",
+]
+_MID_ITEM = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+_MID_KEY = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
+_COPYUID = re.compile(rb"\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]", re.IGNORECASE)
+_APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
+_HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.default)
+
+
+@dataclass
+class ImapConfig:
+    """How to reach and log in to one IMAP account."""
+
+    host: str
+    port: int | None = None
+    security: str = "tls"  # "tls" | "starttls" | "plain"
+    username: str = ""
+    password: str | None = field(default=None, repr=False)
+    oauth2_token: str | None = field(default=None, repr=False)
+    proxy: str | None = None  # "http://host:port" or "socks5://host:port"
+    timeout: float = 30.0
+    use_move: bool = True
+    ca_file: str | None = None
+    batch_size: int = 500
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITIES:
+            raise ConfigError(
+                f"IMAP security {self.security!r} is not one of {', '.join(SECURITIES)}"
+            )
+        if not self.host:
+            raise ConfigError("IMAP host is empty")
+        if self.batch_size < 1:
+            raise ConfigError(f"IMAP batch_size must be at least 1, not {self.batch_size}")
+        if self.proxy:
+            parse_proxy(self.proxy)  # fail at configuration time, not at the first poll
+
+    @property
+    def effective_port(self) -> int:
+        """The configured port, or 993 for TLS and 143 otherwise."""
+        return self.port or (993 if self.security == "tls" else 143)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.effective_port}"
+
+    @classmethod
+    def from_url(cls, url: str, **overrides: Any) -> ImapConfig:
+        """Parse `imaps://user:pass@host:993/` (TLS) or `imap://user@host/?security=starttls`.
+
+        `imap://` defaults to STARTTLS; `?security=plain` sends the password in clear. Other
+        query parameters (timeout, use_move, ca_file, batch_size, proxy) and keyword overrides
+        set the remaining fields; user and password are percent-decoded.
+        """
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("imap", "imaps"):
+            raise ConfigError(f"IMAP URL must start with imaps:// or imap://, not {scheme!r}://")
+        try:
+            port = parts.port
+        except ValueError as e:
+            raise ConfigError(f"IMAP URL has a bad port: {e}") from None
+        settings: dict[str, Any] = {
+            "host": parts.hostname or "",
+            "port": port,
+            "security": "tls" if scheme == "imaps" else "starttls",
+            "username": unquote(parts.username) if parts.username else "",
+            "password": unquote(parts.password) if parts.password is not None else None,
+        }
+        known = {f.name for f in fields(cls)}
+        for key, value in parse_qsl(parts.query):
+            if key not in known or key in ("host", "port", "username", "password"):
+                raise ConfigError(f"IMAP URL: unknown parameter {key!r}")
+            settings[key] = _coerce(key, value)
+        settings.update(overrides)
+        return cls(**settings)
+
+
+def _coerce(key: str, value: str) -> Any:
+    try:
+        if key == "timeout":
+            return float(value)
+        if key == "batch_size":
+            return int(value)
+    except ValueError:
+        raise ConfigError(f"IMAP URL: {key}={value!r} is not a number") from None
+    if key == "use_move":
+        if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ConfigError(f"IMAP URL: use_move={value!r} is not true or false")
+        return value.lower() in ("1", "true", "yes")
+    return value
+
+
+# Errors after which the connection is unusable but the server may well answer again.
+_DROPPED: tuple[type[BaseException], ...] = (
+    imaplib.IMAP4.abort,
+    ConnectionError,
+    TimeoutError,
+    socket.timeout,
+    BrokenPipeError,
+    EOFError,
+)
+
+
+def _is_drop(e: BaseException) -> bool:
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return False
+    if isinstance(e, _DROPPED):
+        return True
+    # A TLS record torn mid-stream is a drop; a failed handshake is a configuration problem
+    # and is reported by _connect_error instead.
+    return (isinstance(e, ssl.SSLError) and "EOF" in str(e)) or type(e) is OSError
+
+
+class _Retry(Exception):
+    """Internal: the connection dropped; reconnect and run again."""
+
+
+@dataclass
+class _BatchState:
+    """What a move of one batch has done so far, so a retry can pick up safely."""
+
+    uids: list[int]
+    dest_uidnext: int | None = None  # destination UIDNEXT before anything was copied
+    sent: bool = False  # MOVE/COPY may have reached the server
+    message_ids: dict[int, str | None] = field(default_factory=dict)
+    moved: dict[int, int | None] = field(default_factory=dict)
+
+
+class ImapMailbox:
+    """The Mailbox interface on an IMAP account (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: ImapConfig,
+        *,
+        retries: int = 4,
+        backoff: float = 0.25,
+        max_backoff: float = 8.0,
+    ) -> None:
+        self.config = config
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._lock = threading.RLock()
+        self._client: IMAPClient | None = None
+        self._selected: str | None = None
+        self._current: dict[str, int] = {}  # UIDVALIDITY the server reported at the last SELECT
+        self._known: dict[str, int] = {}  # UIDVALIDITY the caller's UIDs belong to
+        self._capabilities: frozenset[str] = frozenset()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> ImapMailbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ImapMailbox {self.config.username}@{self.config.address}>"
+
+    def connect(self) -> None:
+        """Connect and log in now (otherwise the first operation does)."""
+        self._run("connect", lambda c: None)
+
+    def close(self) -> None:
+        """Log out and close the connection; safe to call twice (a later operation reconnects)."""
+        with self._lock:
+            client, self._client, self._selected = self._client, None, None
+            if client is None:
+                return
+            try:
+                client.logout()
+            except Exception as e:  # already gone: just release the socket
+                log.debug("logout from %s failed (%s); closing the socket", self.config.address, e)
+                try:
+                    client.shutdown()
+                except Exception:
+                    log.debug("socket shutdown failed", exc_info=True)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Capabilities the server advertised after login (upper case), empty before."""
+        return self._capabilities
+
+    def _connection(self) -> IMAPClient:
+        if self._client is None:
+            self._client = self._open()
+        return self._client
+
+    def _open(self) -> IMAPClient:
+        cfg = self.config
+        context = ssl.create_default_context(cafile=cfg.ca_file)
+        proxy: ProxySpec | None = parse_proxy(cfg.proxy) if cfg.proxy else None
+        client: IMAPClient | None = None
+        try:
+            client = ProxyIMAPClient(
+                cfg.host,
+                cfg.effective_port,
+                proxy=proxy,
+                ssl=cfg.security == "tls",
+                ssl_context=context,
+                timeout=cfg.timeout,
+            )
+            if cfg.security == "starttls":
+                client.starttls(context)
+            self._login(client)
+            client.normalise_times = False  # keep INTERNALDATE's time zone
+            self._capabilities = frozenset(
+                (c.decode() if isinstance(c, bytes) else str(c)).upper()
+                for c in client.capabilities()
+            )
+        except BaseException as e:
+            if client is not None:
+                try:
+                    client.shutdown()
+                except Exception:
+                    log.debug("shutdown after failed connect", exc_info=True)
+            if isinstance(e, MailboxError | KeyboardInterrupt | SystemExit):
+                raise
+            if isinstance(e, Exception) and _is_drop(e):
+                raise _Retry(self._connect_error(e)) from e
+            raise self._connect_error(e) from e
+        via = f" through {proxy.url}" if proxy else ""
+        log.info("connected to %s as %s (%s%s)", cfg.address, cfg.username, cfg.security, via)
+        return client
+
+    def _login(self, client: IMAPClient) -> None:
+        cfg = self.config
+        try:
+            if cfg.oauth2_token:
+                client.oauth2_login(cfg.username, cfg.oauth2_token)
+            elif cfg.password is not None:
+                client.login(cfg.username, cfg.password)
+            else:
+                raise MailboxError(
+                    f"no password or OAuth2 token configured for {cfg.username!r} on {cfg.address}"
+                )
+        except LoginError as e:
+            how = "OAuth2 token" if cfg.oauth2_token else "password"
+            raise MailboxError(
+                f"{cfg.address} refused the login of {cfg.username!r}: {_text(e)} "
+                f"-- check the user name and {how}"
+            ) from None  # the server's echo of the command may hold the secret
+        except imaplib.IMAP4.error as e:
+            if isinstance(e, imaplib.IMAP4.abort):
+                raise
+            raise MailboxError(
+                f"{cfg.address} refused the login of {cfg.username!r}: {_text(e)}"
+            ) from None
+
+    def _connect_error(self, e: BaseException) -> MailboxError:
+        cfg = self.config
+        where = f"cannot connect to {cfg.address}"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            reason = e.verify_message or str(e)
+            if "mismatch" in reason or "not valid for" in reason:
+                hint = "check the host name (it must match the server certificate)"
+                reason = f"certificate verify failed (hostname mismatch: {reason})"
+            else:
+                hint = "check the host name, or set ca_file to the CA that signed its certificate"
+                reason = f"certificate verify failed ({reason})"
+            return MailboxError(f"{where}: {reason} -- {hint}")
+        if isinstance(e, ssl.SSLError):
+            return MailboxError(
+                f"{where}: TLS handshake failed ({e.reason or e}) -- is port {cfg.effective_port} "
+                f"{'IMAPS' if cfg.security == 'tls' else 'IMAP with STARTTLS'}? "
+                "(security=tls is usually port 993, starttls port 143)"
+            )
+        if isinstance(e, CapabilityError):
+            return MailboxError(
+                f"{where}: the server does not offer STARTTLS -- use security=tls (port 993), "
+                "or security=plain only on a trusted network"
+            )
+        if isinstance(e, socket.gaierror):
+            return ConnectionLost(f"{where}: unknown host ({e.strerror}) -- check the host name")
+        if isinstance(e, ConnectionRefusedError):
+            return ConnectionLost(
+                f"{where}: connection refused -- check the port and that the server is running"
+            )
+        if isinstance(e, TimeoutError | socket.timeout):
+            return ConnectionLost(
+                f"{where}: timed out after {cfg.timeout:g}s -- check the host, port and firewall"
+            )
+        if isinstance(e, OSError | imaplib.IMAP4.abort):
+            return ConnectionLost(f"{where}: {_text(e)}")
+        return MailboxError(f"{where}: {_text(e)}")
+
+    def _drop(self) -> None:
+        client, self._client, self._selected = self._client, None, None
+        if client is not None:
+            try:
+                client.shutdown()
+            except Exception:
+                log.debug("shutdown of a dropped connection failed", exc_info=True)
+
+    def _run(self, what: str, op: Callable[[IMAPClient], T]) -> T:
+        """Run `op` under the lock, reconnecting with exponential backoff when the connection
+        drops. `op` must be safe to run again (it re-checks state if it changes anything)."""
+        with self._lock:
+            attempt = 0
+            while True:
+                try:
+                    client = self._connection()
+                    # imaplib keeps unclaimed untagged responses (EXPUNGE, EXISTS...) forever
+                    client._imap.untagged_responses.clear()
+                    return op(client)
+                except _Retry as e:
+                    self._drop()
+                    problem: BaseException = e
+                except MailboxError:
+                    raise
+                except imaplib.IMAP4.abort as e:  # includes BYE and torn connections
+                    self._drop()
+                    problem = e
+                except imaplib.IMAP4.error as e:
+                    raise MailboxError(f"{what} on {self.config.address} failed: {_text(e)}") from e
+                except Exception as e:
+                    if not _is_drop(e):
+                        raise
+                    self._drop()
+                    problem = e
+                if attempt >= self.retries:
+                    raise ConnectionLost(
+                        f"{what}: connection to {self.config.address} lost ({_text(problem)}); "
+                        f"gave up after {attempt + 1} attempts -- is the server up?"
+                    ) from problem
+                delay = min(self.max_backoff, self.backoff * 2**attempt)
+                attempt += 1
+                log.warning(
+                    "%s: connection to %s lost (%s); reconnecting in %.2gs (attempt %d of %d)",
+                    what,
+                    self.config.address,
+                    _text(problem),
+                    delay,
+                    attempt,
+                    self.retries,
+                )
+                time.sleep(delay)
+
+    # -- folders ------------------------------------------------------------------------------
+
+    def _select(self, client: IMAPClient, folder: str, *, uids_from_caller: bool) -> bool:
+        """Select `folder` (if not already); False when it does not exist.
+
+        With `uids_from_caller`, raise UidValidityChanged when the folder was renumbered since
+        the caller got its UIDs.
+        """
+        if self._selected != folder:
+            self._selected = None
+            try:
+                response = client.select_folder(folder)
+            except imaplib.IMAP4.abort:
+                raise
+            except imaplib.IMAP4.error as e:
+                if b"NONEXISTENT" in _bytes(e) or not client.folder_exists(folder):
+                    return False
+                raise
+            self._selected = folder
+            validity = int(response[b"UIDVALIDITY"])
+            self._current[folder] = validity
+            self._known.setdefault(folder, validity)
+        if uids_from_caller and self._current[folder] != self._known[folder]:
+            old, new = self._known[folder], self._current[folder]
+            self._known[folder] = new
+            raise UidValidityChanged(
+                f"folder {folder!r} on {self.config.address} was renumbered (UIDVALIDITY "
+                f"{old} -> {new}): UIDs listed before are void -- list the folder again"
+            )
+        return True
+
+    def _ensure(self, client: IMAPClient, folder: str) -> None:
+        if folder.upper() == "INBOX" or client.folder_exists(folder):
+            return
+        try:
+            client.create_folder(folder)
+            log.info("created folder %r on %s", folder, self.config.address)
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as e:
+            if not client.folder_exists(folder):  # someone else may just have created it
+                raise MailboxError(
+                    f"cannot create folder {folder!r} on {self.config.address}: {_text(e)}"
+                ) from e
+
+    def ensure_folder(self, folder: str) -> None:
+        """Create the folder if it does not exist."""
+        self._run(f"create folder {folder!r}", lambda c: self._ensure(c, folder))
+
+    def uidvalidity(self, folder: str) -> int:
+        """The folder's UIDVALIDITY; it changes when UIDs are renumbered."""
+
+        def op(client: IMAPClient) -> int:
+            if self._selected == folder:
+                value = self._current[folder]
+            else:
+                try:
+                    status = client.folder_status(folder, ["UIDVALIDITY"])
+                except imaplib.IMAP4.abort:
+                    raise
+                except imaplib.IMAP4.error as e:
+                    raise MailboxError(
+                        f"no folder {folder!r} on {self.config.address}: {_text(e)}"
+                    ) from e
+                value = int(status[b"UIDVALIDITY"])
+            self._known[folder] = value
+            return value
+
+        return self._run(f"uidvalidity of {folder!r}", op)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def uids(self, folder: str) -> list[int]:
+        """UIDs of messages not flagged \\Deleted, ascending ([] when the folder is missing)."""
+
+        def op(client: IMAPClient) -> list[int]:
+            if not self._select(client, folder, uids_from_caller=False):
+                return []
+            return sorted(int(u) for u in client.search(["UNDELETED"]))
+
+        return self._run(f"list {folder!r}", op)
+
+    def search_from(self, folder: str, sender: str) -> list[int]:
+        """UIDs (ascending, not \\Deleted) whose From contains `sender` (server-side search)."""
+
+        def op(client: IMAPClient) -> list[int]:
+            if not self._select(client, folder, uids_from_caller=False):
+                return []
+            charset = None if sender.isascii() else "UTF-8"
+            return sorted(int(u) for u in client.search(["UNDELETED", "FROM", sender], charset))
+
+        return self._run(f"search {folder!r}", op)
+
+    def summaries(self, folder: str, uids: Sequence[int]) -> list[Summary]:
+        """Summaries for these UIDs (missing UIDs are skipped), in the order given; no bodies."""
+        wanted = _unique(uids)
+        if not wanted:
+            return []
+
+        def op(client: IMAPClient) -> list[Summary]:
+            if not self._select(client, folder, uids_from_caller=True):
+                return []
+            found: dict[int, Summary] = {}
+            for batch in _chunks(wanted, self.config.batch_size):
+                for uid, data in client.fetch(batch, _SUMMARY_ITEMS).items():
+                    found[int(uid)] = _summary(int(uid), data)
+            return [found[u] for u in wanted if u in found]
+
+        return self._run(f"list {folder!r}", op)
+
+    def fetch(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
+        """Raw bytes by UID, without setting \\Seen; missing UIDs are absent from the result."""
+        wanted = _unique(uids)
+        if not wanted:
+            return {}
+
+        def op(client: IMAPClient) -> dict[int, bytes]:
+            if not self._select(client, folder, uids_from_caller=True):
+                return {}
+            out: dict[int, bytes] = {}
+            for batch in _chunks(wanted, self.config.batch_size):
+                for uid, data in client.fetch(batch, ["BODY.PEEK[]"]).items():
+                    body = data.get(b"BODY[]")
+                    if body is not None:
+                        out[int(uid)] = bytes(body)
+            return out
+
+        return self._run(f"fetch from {folder!r}", op)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def append(self, folder: str, raw: bytes, flags: Sequence[str] = ()) -> int | None:
+        """Store a message (creating the folder); returns its UID from APPENDUID, if sent.
+
+        A retry after a dropped connection first looks for the message (by Message-ID) among
+        those that arrived since, so a message is never stored twice; a message without a
+        Message-ID is not retried.
+        """
+        message_id = _message_id(raw)
+        state: dict[str, Any] = {"uidnext": None, "sent": False}
+
+        def op(client: IMAPClient) -> int | None:
+            self._ensure(client, folder)
+            if state["sent"]:
+                if message_id is None:
+                    raise ConnectionLost(
+                        f"append to {folder!r} on {self.config.address}: the connection dropped "
+                        "while storing a message without Message-ID; it may or may not be there"
+                    )
+                found = self._find_new(client, folder, state["uidnext"], [message_id])
+                if message_id in found:
+                    return found[message_id]
+            if state["uidnext"] is None:
+                state["uidnext"] = _status_uidnext(client, folder)
+            state["sent"] = True
+            response = client.append(folder, raw, flags=tuple(flags))
+            match = _APPENDUID.search(_bytes(response))
+            return int(match.group(2)) if match else None
+
+        return self._run(f"append to {folder!r}", op)
+
+    def move(self, folder: str, uids: Sequence[int], dest: str) -> MoveResult:
+        """Move UIDs to `dest` (created if missing), in batches; the source copy goes only once
+        the destination copy is confirmed. UIDs missing or already \\Deleted are skipped."""
+        wanted = _unique(uids)
+        if not wanted:
+            return MoveResult()
+        moved: dict[int, int | None] = {}
+        with self._lock:
+            self._run(f"create folder {dest!r}", lambda c: self._ensure(c, dest))
+            if dest == folder:
+                present = set(self.uids(folder))
+                return MoveResult({u: u for u in wanted if u in present})
+            for batch in _chunks(wanted, self.config.batch_size):
+                state = _BatchState(batch)
+                self._run(
+                    f"move from {folder!r} to {dest!r}",
+                    functools.partial(self._move_batch, folder=folder, dest=dest, st=state),
+                )
+                moved.update(state.moved)
+        return MoveResult(moved)
+
+    def _move_batch(self, client: IMAPClient, folder: str, dest: str, st: _BatchState) -> None:
+        if not self._select(client, folder, uids_from_caller=True):
+            return
+        info = client.fetch(st.uids, ["FLAGS", _MID_ITEM]) if st.uids else {}
+        if not st.sent:
+            st.message_ids = {int(u): _message_id(d.get(_MID_KEY, b"")) for u, d in info.items()}
+            skipped = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
+            if skipped:
+                log.warning("not moving %s from %r: already flagged \\Deleted", skipped, folder)
+            todo = [u for u in st.uids if u in info and u not in skipped]
+            st.uids = todo
+            if not todo:
+                return
+            st.dest_uidnext = _status_uidnext(client, dest)
+            st.sent = True
+            self._transfer(client, folder, dest, todo, st)
+            return
+        # Retry after a drop: work out what the interrupted attempt already did.
+        gone = [u for u in st.uids if u not in info]
+        flagged = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
+        pending = [u for u in st.uids if u in info and DELETED not in info[u][b"FLAGS"]]
+        mids = [m for u in gone + pending if (m := st.message_ids.get(u))]
+        in_dest = self._find_new(client, dest, st.dest_uidnext, mids)
+        for u in gone:
+            st.moved.setdefault(u, in_dest.get(st.message_ids.get(u) or ""))
+        already = [u for u in pending if (st.message_ids.get(u) or "") in in_dest]
+        for u in already:
+            st.moved[u] = in_dest[st.message_ids[u] or ""]
+        self._select(client, folder, uids_from_caller=True)  # _find_new selected `dest`
+        if flagged or already:  # their copies are confirmed; finish removing the originals
+            self._remove(client, folder, flagged + already)
+        rest = [u for u in pending if u not in already]
+        if rest:
+            self._transfer(client, folder, dest, rest, st)
+
+    def _transfer(
+        self, client: IMAPClient, folder: str, dest: str, uids: list[int], st: _BatchState
+    ) -> None:
+        uidset = _uidset(uids)
+        mailbox = client._normalise_folder(dest)
+        imap = client._imap
+        if self.config.use_move and "MOVE" in self._capabilities:
+            imap.untagged_responses.pop("COPYUID", None)
+            typ, data = imap._simple_command("UID", "MOVE", uidset, mailbox)
+            codes = imap.untagged_responses.pop("COPYUID", [])
+            if typ != "OK":
+                raise MailboxError(
+                    f"moving {len(uids)} message(s) from {folder!r} to {dest!r} on "
+                    f"{self.config.address} was refused: {_text(data)}"
+                )
+            mapping = _copyuid(b" ".join(b"[COPYUID " + _bytes(c) + b"]" for c in codes))
+            for u in uids:
+                st.moved[u] = mapping.get(u)
+            if len(mapping) < len(uids):
+                self._fill_from_dest(client, dest, uids, st)
+            return
+        typ, data = imap._simple_command("UID", "COPY", uidset, mailbox)
+        if typ != "OK":
+            raise MailboxError(
+                f"copying {len(uids)} message(s) from {folder!r} to {dest!r} on "
+                f"{self.config.address} was refused: {_text(data)}"
+            )
+        confirmed: dict[int, int | None] = dict(_copyuid(b" ".join(_bytes(d) for d in data)))
+        missing: list[int] = []
+        if len(confirmed) < len(uids):
+            # No COPYUID: confirm by Message-ID among what arrived in `dest` since.
+            self._fill_from_dest(client, dest, uids, st)
+            self._select(client, folder, uids_from_caller=True)  # _find_new selected `dest`
+            for u in uids:
+                if u in confirmed:
+                    continue
+                if st.moved.get(u) is not None:
+                    confirmed[u] = st.moved[u]
+                elif st.message_ids.get(u) is None:
+                    # Nothing to recognise it by: the server's OK for COPY is all there is.
+                    log.info("copy of UID %d to %r trusted on the server's OK", u, dest)
+                    confirmed[u] = None
+                else:
+                    missing.append(u)
+        st.moved.update(confirmed)
+        self._remove(client, folder, [u for u in uids if u in confirmed])
+        if missing:
+            raise MailboxError(
+                f"copy of UID(s) {_uidset(missing)} from {folder!r} to {dest!r} on "
+                f"{self.config.address} could not be confirmed; those originals were left in place"
+            )
+
+    def _remove(self, client: IMAPClient, folder: str, uids: list[int]) -> None:
+        """Flag `uids` \\Deleted and expunge exactly those (UIDPLUS), never others."""
+        if not uids:
+            return
+        client.add_flags(uids, [DELETED], silent=True)
+        if "UIDPLUS" in self._capabilities:
+            client.uid_expunge(uids)
+        else:
+            log.warning(
+                "%s has no UIDPLUS: %d moved message(s) left flagged \\Deleted in %r (expunging "
+                "would also remove other clients' deleted mail)",
+                self.config.address,
+                len(uids),
+                folder,
+            )
+
+    def _fill_from_dest(
+        self, client: IMAPClient, dest: str, uids: list[int], st: _BatchState
+    ) -> None:
+        mids = [m for u in uids if (m := st.message_ids.get(u))]
+        found = self._find_new(client, dest, st.dest_uidnext, mids)
+        for u in uids:
+            mid = st.message_ids.get(u)
+            if mid and mid in found and st.moved.get(u) is None:
+                st.moved[u] = found[mid]
+
+    def _find_new(
+        self, client: IMAPClient, folder: str, since_uid: int | None, message_ids: Iterable[str]
+    ) -> dict[str, int]:
+        """Message-ID -> UID among messages of `folder` with UID >= since_uid (one FETCH)."""
+        wanted = set(message_ids)
+        if not wanted:
+            return {}
+        self._selected = None
+        client.select_folder(folder, readonly=True)
+        first = since_uid or 1
+        found: dict[str, int] = {}
+        for uid, data in client.fetch(f"{first}:*", [_MID_ITEM]).items():
+            mid = _message_id(data.get(_MID_KEY, b""))
+            # "n:*" also matches the highest UID when all are below n
+            if int(uid) >= first and mid in wanted:
+                found.setdefault(mid, int(uid))
+        return found
+
+
+# -- helpers (pure) -------------------------------------------------------------------------
+
+
+def _summary(uid: int, data: dict[bytes, Any]) -> Summary:
+    header = bytes(data.get(_HEADER_FIELDS, b"") or b"")
+    msg = _HEADER_PARSER.parsebytes(header)
+    date: datetime | None = None
+    try:
+        value = msg["date"]
+        date = value.datetime if value is not None else None
+    except (TypeError, ValueError, AttributeError, IndexError):
+        date = None
+    if date is None:
+        internal = data.get(b"INTERNALDATE")
+        date = internal if isinstance(internal, datetime) else None
+    return Summary(
+        uid=uid,
+        date=date,
+        sender=_header_text(msg, "from"),
+        subject=_header_text(msg, "subject"),
+        size=int(data.get(b"RFC822.SIZE", 0)),
+        flags=tuple(f.decode() if isinstance(f, bytes) else str(f) for f in data.get(b"FLAGS", ())),
+        message_id=_message_id(header),
+    )
+
+
+def _header_text(msg: Any, name: str) -> str:
+    try:
+        value = msg[name]
+    except (TypeError, ValueError, IndexError):  # malformed beyond the parser's repair
+        raw = msg.get_all(name, failobj=[""])
+        return str(raw[0]).strip() if raw else ""
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _message_id(raw: bytes) -> str | None:
+    """The Message-ID header of a raw message or header block, or None."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    match = re.search(rb"^message-id:[ \t]*((?:.|\r?\n[ \t])*)", head, re.IGNORECASE | re.MULTILINE)
+    if not match:
+        return None
+    value = b" ".join(match.group(1).split()).decode("ascii", "replace").strip()
+    return value or None
+
+
+def _copyuid(text: bytes) -> dict[int, int]:
+    """Source UID -> destination UID from every COPYUID response code in `text`."""
+    mapping: dict[int, int] = {}
+    for match in _COPYUID.finditer(text):
+        src, dst = _expand(match.group(2)), _expand(match.group(3))
+        if len(src) == len(dst):
+            mapping.update(zip(src, dst, strict=True))
+    return mapping
+
+
+def _expand(uidset: bytes) -> list[int]:
+    out: list[int] = []
+    for part in uidset.decode().split(","):
+        if ":" in part:
+            a, b = (int(x) for x in part.split(":"))
+            out.extend(range(a, b + 1) if a <= b else range(a, b - 1, -1))
+        elif part:
+            out.append(int(part))
+    return out
+
+
+def _uidset(uids: Iterable[int]) -> str:
+    """Compact IMAP UID set: [1, 2, 3, 7] -> "1:3,7"."""
+    ordered = sorted(set(uids))
+    parts: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def _status_uidnext(client: IMAPClient, folder: str) -> int | None:
+    status = client.folder_status(folder, ["UIDNEXT"])
+    value = status.get(b"UIDNEXT")
+    return int(value) if value is not None else None
+
+
+def _unique(uids: Sequence[int]) -> list[int]:
+    seen: set[int] = set()
+    out: list[int] = []
+    for u in uids:
+        u = int(u)
+        if u < 1:
+            raise ValueError(f"UIDs are positive integers, not {u}")
+        if u not in seen:
+            seen.add(u)
+            out.append(u)
+    return out
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, BaseException) and value.args:
+        return _bytes(value.args[0])
+    if isinstance(value, list | tuple):
+        return b" ".join(_bytes(v) for v in value)
+    return str(value).encode("utf-8", "replace")
+
+
+def _text(value: Any) -> str:
+    """A server response or exception as readable text."""
+    return _bytes(value).decode("utf-8", "replace").strip() or type(value).__name__

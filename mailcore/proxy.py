@@ -1,0 +1,182 @@
+"""TCP connections through an HTTP CONNECT or SOCKS5 proxy, and an IMAP client that uses them.
+
+One setting, `proxy = "http://host:port"` (or `socks5://`, `socks5h://` to let the proxy resolve
+names, credentials as `user:pass@`), sends the whole IMAP session through a tunnel. For IMAPS and
+STARTTLS the TLS session runs inside the tunnel and the certificate is still checked against the
+IMAP server's host name, so the proxy sees only ciphertext.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from imapclient import IMAPClient
+from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
+from python_socks.sync import Proxy
+
+from mailcore.errors import ConfigError, MailboxError
+
+log = logging.getLogger(__name__)
+
+_SCHEMES = {
+    "http": (ProxyType.HTTP, None),
+    "socks5": (ProxyType.SOCKS5, False),  # names resolved here, the proxy gets an IP
+    "socks5h": (ProxyType.SOCKS5, True),  # the proxy resolves names (e.g. internal DNS)
+    "socks4": (ProxyType.SOCKS4, False),
+}
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    """A parsed proxy URL."""
+
+    type: ProxyType
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    rdns: bool | None = None
+    url: str = ""  # for messages, credentials removed
+
+    def proxy(self) -> Proxy:
+        """The python-socks connector for this proxy."""
+        return Proxy(
+            self.type, self.host, self.port, self.username or None, self.password or None, self.rdns
+        )
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def parse_proxy(url: str) -> ProxySpec:
+    """Parse `http://host:port`, `socks5://user:pass@host:port`, ...; ConfigError when malformed."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        raise ConfigError(
+            f"proxy {redact(url)!r}: unsupported scheme {scheme!r} "
+            "-- use http://host:port, socks5://host:port or socks5h://host:port"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise ConfigError(
+            f"proxy {redact(url)!r}: give both a host and a port, e.g. http://proxy:3128"
+        )
+    proxy_type, rdns = _SCHEMES[scheme]
+
+    return ProxySpec(
+        type=proxy_type,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        rdns=rdns,
+        url=redact(url),
+    )
+
+
+def open_connection(
+    host: str, port: int, *, proxy: str | ProxySpec | None = None, timeout: float | None = None
+) -> socket.socket:
+    """A connected TCP socket to host:port, through `proxy` when given.
+
+    Proxy failures raise MailboxError naming the proxy (never its password); plain socket
+    errors of a direct connection propagate as OSError for the caller to classify.
+    """
+    if proxy is None:
+        return socket.create_connection((host, port), timeout=timeout)
+    spec = parse_proxy(proxy) if isinstance(proxy, str) else proxy
+    where = f"{host}:{port} through proxy {spec.url}"
+    try:
+        sock = spec.proxy().connect(host, port, timeout=timeout)
+    except ProxyTimeoutError as e:
+        raise MailboxError(
+            f"cannot connect to {where}: timed out -- is the proxy reachable?"
+        ) from e
+    except ProxyConnectionError as e:
+        raise MailboxError(
+            f"cannot connect to {where}: {e} -- check the proxy host and port"
+        ) from e
+    except ProxyError as e:
+        raise MailboxError(
+            f"cannot connect to {where}: the proxy refused ({e}) "
+            "-- check that it allows tunnels to this host and port"
+        ) from e
+    log.debug("tunnel to %s:%s open through %s", host, port, spec.url)
+    return sock
+
+
+class TunnelIMAP4(imaplib.IMAP4):
+    """imaplib.IMAP4 whose socket is opened by `open_connection` (direct or through a proxy),
+    wrapped in TLS for the IMAP server's host name when `ssl_context` is given (IMAPS)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        proxy: str | ProxySpec | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._proxy = proxy
+        self._tls_context = ssl_context
+        self._connect_timeout = timeout
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = open_connection(
+            self.host,
+            self.port,
+            proxy=self._proxy,
+            timeout=timeout if timeout is not None else self._connect_timeout,
+        )
+        if self._tls_context is None:
+            return sock
+        try:
+            return self._tls_context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+class ProxyIMAPClient(IMAPClient):
+    """IMAPClient whose connection goes through `proxy` (or straight when None).
+
+    Same arguments as IMAPClient plus `proxy`; `ssl=True` means IMAPS (TLS from the first
+    byte), and `starttls()` works unchanged since imaplib upgrades the tunnelled socket.
+    """
+
+    def __init__(self, host: str, port: int, *, proxy: str | ProxySpec | None = None, **kw: Any):
+        self._proxy_spec = parse_proxy(proxy) if isinstance(proxy, str) else proxy
+        super().__init__(host, port, **kw)
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:  # noqa: N802 -- imapclient's hook name
+        connect_timeout = getattr(self._timeout, "connect", None)
+        context = None
+        if self.ssl:
+            context = self.ssl_context or ssl.create_default_context()
+        return TunnelIMAP4(
+            self.host,
+            self.port,
+            proxy=self._proxy_spec,
+            ssl_context=context,
+            timeout=connect_timeout,
+        )
