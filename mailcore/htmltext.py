@@ -36,6 +36,7 @@ class _Lines:
         self.current: list[str] = []
         self.depth = 0
         self.line_depth = 0
+        self.pre = 0  # inside <pre>: keep spaces and empty lines
 
     def text(self, s: str) -> None:
         if not self.current:
@@ -43,19 +44,29 @@ class _Lines:
         self.current.append(s)
 
     def newline(self) -> None:
-        if self.current:
-            line = _SPACES.sub(" ", "".join(self.current)).strip()
+        if self.current and self.pre:
+            self.lines.append("> " * self.line_depth + "".join(self.current).rstrip())
+            self.current = []
+        elif self.current:
+            joined = "".join(self.current)
+            line = _SPACES.sub(" ", joined).strip()
             self.current = []
             if line:
                 self.lines.append("> " * self.line_depth + line)
+            elif "\xa0" in joined:
+                # <div>&nbsp;</div> is how webmails write an empty line.
+                self.blank_line()
+
+    def blank_line(self) -> None:
+        if self.lines and self.lines[-1].strip(" >"):
+            self.lines.append(">" * self.depth if self.depth else "")
 
     def raw_line(self, line: str) -> None:
         self.lines.append("> " * self.depth + line)
 
     def blank(self) -> None:
         self.newline()
-        if self.lines and self.lines[-1].strip(" >"):
-            self.lines.append(">" * self.depth if self.depth else "")
+        self.blank_line()
 
 
 def html_to_text(html: str) -> str:
@@ -96,11 +107,12 @@ def _walk(node: Tag, out: _Lines, pre: bool) -> None:
         if child.has_attr("hidden"):
             continue
         if name == "br":
-            if pre:
+            if out.current and "".join(out.current).strip():
                 out.newline()
             else:
-                out.text("\n")
-                out.newline()
+                # <div><br></div>: an empty line, as Gmail and Outlook write them.
+                out.current = []
+                out.blank_line()
             continue
         if name == "img":
             alt = child.get("alt")
@@ -134,9 +146,17 @@ def _walk(node: Tag, out: _Lines, pre: bool) -> None:
                 out.text(" | ")
             _walk(child, out, pre)
             continue
+        if name == "pre":
+            out.blank()
+            out.pre += 1
+            _walk(child, out, True)
+            out.newline()
+            out.pre -= 1
+            out.blank()
+            continue
         if name in _PARAGRAPH:
             out.blank()
-            _walk(child, out, pre or name == "pre")
+            _walk(child, out, pre)
             out.blank()
             continue
         if name in _BLOCK:
@@ -148,11 +168,10 @@ def _walk(node: Tag, out: _Lines, pre: bool) -> None:
 
 
 def _pre_text(s: str, out: _Lines) -> None:
-    parts = s.split("\n")
-    for i, part in enumerate(parts):
+    for i, part in enumerate(s.split("\n")):
         if i:
-            # Keep preformatted spacing: flush the line as is, blank lines included.
-            line = "".join(out.current) if out.current else ""
+            # Keep preformatted spacing: every line break is a line, empty ones included.
+            line = "".join(out.current)
             out.current = []
             out.lines.append("> " * out.depth + line.rstrip())
         if part:

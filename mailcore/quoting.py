@@ -124,6 +124,12 @@ def _history_start(lines: list[str], i: int) -> int:
             if _HEADER_NEXT.match(lines[k]):
                 return 1
         return 0
+    if _HEADER_NEXT.match(line):
+        # Some webmails (web.de, GMX) put the date first: "Gesendet: ... / Von: ...".
+        for k in range(i + 1, min(i + 3, len(lines))):
+            if _HEADER_FROM.match(lines[k]):
+                return 1
+        return 0
     if _ATTRIBUTION_START.match(line):
         joined = line
         for extra in range(3):
@@ -156,5 +162,9 @@ def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
     return lines, []
 
 
+_BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n){2,}")
+
+
 def _trim(text: str) -> str:
-    return text.strip("\n").rstrip()
+    # Removing a quoted block leaves blank lines on both sides: keep one.
+    return _BLANK_RUNS.sub("\n\n", text.strip("\n").rstrip())
