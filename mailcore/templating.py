@@ -1,0 +1,472 @@
+"""User-written mail templates: a subject and a Markdown body with ``{{ placeholders }}``.
+
+Rendering runs in Jinja's immutable sandbox: attribute tricks such as
+``{{ ''.__class__.__mro__ }}`` or ``{{ cycler.__init__.__globals__ }}`` are refused, huge
+``*``/``**`` results and over-long output are refused too. Every undefined placeholder is
+collected (with its dotted path and line) instead of stopping at the first one.
+
+Values never become markup: each ``{{ ... }}`` output is replaced by an inert marker while the
+template runs, Markdown and the HTML allowlist of `mailcore.sanitize` apply to the author's
+text only, and the values are put back afterwards -- HTML-escaped in the HTML (URLs checked
+against the allowed protocols), verbatim in the text part. Macro output inserted with
+``{{ macro() }}`` is a value like any other, so it is shown as text, not as Markdown.
+
+Compiled templates and the Markdown+cleaning of a rendered body are cached by source, so a
+preview on every keystroke and bulk sending of one template are both cheap.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import html as _html
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import TracebackType
+from typing import Any
+
+import markdown
+from jinja2 import Template as JinjaTemplate
+from jinja2 import TemplateSyntaxError, Undefined
+from jinja2 import nodes as jnodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing
+
+from mailcore import sanitize
+from mailcore.errors import TemplateError
+
+log = logging.getLogger(__name__)
+
+MAX_OUTPUT = 1_000_000  # characters a template may produce
+MAX_POWER_BITS = 4096  # bits of an integer `**` result
+MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists")
+
+# Private-use code points stand for values while Markdown and cleaning run; they are
+# removed from templates and values beforehand so nobody can forge one.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_MARK = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
+_FORGED = re.compile(f"[{_OPEN}{_CLOSE}]")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a template. `line` is 1-based in `source` ("subject" or "body")."""
+
+    line: int | None
+    message: str
+    kind: str  # "syntax" | "undefined" | "unsafe" | "refused"
+    source: str = "body"
+
+
+@dataclass
+class Template:
+    """A user-editable template: the subject and the Markdown body both take placeholders."""
+
+    name: str
+    subject: str
+    body: str
+
+
+@dataclass
+class Rendered:
+    """A rendered template: `markdown` is the text part, `html` the sanitized body fragment."""
+
+    subject: str
+    markdown: str
+    html: str
+    problems: list[Problem] = field(default_factory=list)  # only "unsafe" ones
+
+
+@dataclass
+class RenderResult:
+    """Everything rendering produced, problems included; what `preview` builds on."""
+
+    subject: str
+    markdown: str
+    html: str
+    problems: list[Problem]
+
+    @property
+    def fatal(self) -> list[Problem]:
+        return [p for p in self.problems if p.kind != "unsafe"]
+
+
+# --- the sandbox ------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    """What one render collects; held in a ContextVar so threads do not mix."""
+
+    values: list[str] = field(default_factory=list)
+    value_lines: list[int | None] = field(default_factory=list)
+    where: str = "body"  # which source is running: "subject" or "body"
+    undefined: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    refused: dict[tuple[str, str], int | None] = field(default_factory=dict)
+
+
+_STATE: contextvars.ContextVar[_State | None] = contextvars.ContextVar("mc_state", default=None)
+
+
+def _template_line() -> int | None:
+    """The template line being executed, from the innermost template frame on the stack."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        tmpl = frame.f_globals.get("__jinja_template__")
+        if tmpl is not None:
+            return int(tmpl.get_corresponding_lineno(frame.f_lineno))
+        # Constant folding while compiling: the node being evaluated knows its line.
+        node = frame.f_locals.get("self")
+        if isinstance(node, jnodes.Node) and getattr(node, "lineno", None):
+            return int(node.lineno)
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+class _PathDict(dict[str, Any]):
+    """A data mapping that knows its dotted path, so undefined keys are named in full."""
+
+    __slots__ = ("_mc_path",)
+    _mc_path: str
+
+
+def _wrap(value: Any, path: str) -> Any:
+    if isinstance(value, Mapping):
+        wrapped = _PathDict(
+            (str(k), _wrap(v, f"{path}.{k}" if path else str(k))) for k, v in value.items()
+        )
+        wrapped._mc_path = path
+        return wrapped
+    if isinstance(value, list | tuple):
+        return [_wrap(v, f"{path}[]") for v in value]
+    return value
+
+
+class _CollectingUndefined(Undefined):
+    """Records its name (or the refusal it stands for) and renders as nothing."""
+
+    __slots__ = ()
+
+    def _record(self) -> None:
+        state = _STATE.get()
+        if state is None:
+            return
+        if self._undefined_exception is SecurityError:
+            state.refused.setdefault((state.where, str(self._undefined_hint)), _template_line())
+            return
+        name = self._undefined_name or "?"
+        obj = self._undefined_obj
+        if isinstance(obj, _PathDict):
+            name = f"{obj._mc_path}.{name}" if obj._mc_path else name
+        elif obj is not missing and obj is not None:
+            # An attribute of something that is not data (a loop variable, a string...).
+            name = f"{type(obj).__name__}.{name}"
+        state.undefined.setdefault((state.where, name), _template_line())
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
+        self._record()
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = _fail_with_undefined_error
+    __mul__ = __rmul__ = __div__ = __rdiv__ = _fail_with_undefined_error
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = _fail_with_undefined_error
+    __mod__ = __rmod__ = __pos__ = __neg__ = __call__ = _fail_with_undefined_error
+    __getitem__ = __lt__ = __le__ = __gt__ = __ge__ = _fail_with_undefined_error
+    __int__ = __float__ = __complex__ = __pow__ = __rpow__ = _fail_with_undefined_error
+
+    def __getattr__(self, name: str) -> Any:
+        if name[:2] == "__":
+            raise AttributeError(name)
+        return self._fail_with_undefined_error()
+
+    def __str__(self) -> str:
+        self._record()
+        return ""
+
+    def __iter__(self) -> Iterator[Any]:
+        self._record()
+        return iter(())
+
+    def __bool__(self) -> bool:
+        self._record()
+        return False
+
+    def __len__(self) -> int:
+        self._record()
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        self._record()
+        return type(self) is type(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return id(type(self))
+
+
+def _finalize(value: Any) -> str:
+    """Turn each ``{{ }}`` output into a marker; the value is kept aside."""
+    if isinstance(value, Undefined):
+        return str(value)
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    state = _STATE.get()
+    if state is None:  # constant folded at compile time: the author's own literal
+        return _FORGED.sub("", text)
+    if _OPEN in text:  # e.g. macro output: resolve the values it already holds
+        text = _MARK.sub(lambda m: state.values[int(m[1])], text)
+    frame = sys._getframe(1)
+    tmpl = frame.f_globals.get("__jinja_template__")
+    state.value_lines.append(tmpl.get_corresponding_lineno(frame.f_lineno) if tmpl else None)
+    state.values.append(text)
+    return f"{_OPEN}{len(state.values) - 1}{_CLOSE}"
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, plus limits on `*` and `**` so a template cannot eat memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and max(left.bit_length(), 1) * right > MAX_POWER_BITS
+            ):
+                raise SecurityError("the result of ** is too large")
+            return left**right
+        for seq, count in ((left, right), (right, left)):
+            sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
+            if sized and len(seq) * count > MAX_OUTPUT:
+                raise SecurityError("the result of * is too large")
+        return left * right
+
+
+_ENV = _Sandbox(
+    undefined=_CollectingUndefined,
+    # No constant folding: it would evaluate (and hide) refused attributes at compile time.
+    optimized=False,
+    finalize=_finalize,
+    autoescape=False,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@lru_cache(maxsize=512)
+def _compile(source: str) -> tuple[JinjaTemplate, _State]:
+    """The compiled template, and what constant folding already found (refused attributes
+    and undefined names of literals are evaluated at compile time, then cached)."""
+    found = _State()
+    token = _STATE.set(found)
+    try:
+        return _ENV.from_string(_FORGED.sub("", source)), found
+    finally:
+        _STATE.reset(token)
+
+
+# --- Markdown -> clean HTML ---------------------------------------------------------------
+
+
+class _Converters(threading.local):
+    def __init__(self) -> None:
+        self.md = markdown.Markdown(
+            extensions=list(MARKDOWN_EXTENSIONS),
+            extension_configs={"tables": {"use_align_attribute": True}},
+            output_format="html",
+        )
+
+
+_converters = _Converters()
+
+
+@lru_cache(maxsize=1024)
+def _markdown_html(marked: str) -> tuple[str, tuple[str, ...]]:
+    """Markdown of the author's text (values are markers) to allowlisted HTML, and removals."""
+    md = _converters.md
+    md.reset()
+    cleaned, removed = sanitize.clean_html(md.convert(marked))
+    return cleaned, tuple(removed)
+
+
+_ATTR = re.compile(rf"""(\s*)([\w:.-]+)=(?:"([^"]*{_OPEN}[^"]*)"|'([^']*{_OPEN}[^']*)')""")
+_PRE = re.compile(r"<pre\b.*?</pre>", re.DOTALL | re.IGNORECASE)
+
+
+def _fill_html(marked_html: str, state: _State, problems: list[Problem]) -> str:
+    """Put the values back into clean HTML: escaped, and URLs checked."""
+    values = state.values
+
+    def attribute(m: re.Match[str]) -> str:
+        space, name, raw = m[1], m[2], m[3] if m[3] is not None else m[4]
+        value = _MARK.sub(lambda v: values[int(v[1])], _html.unescape(raw))
+        if name.lower() in sanitize.URL_ATTRIBUTES and not sanitize.is_safe_url(value):
+            first = _MARK.search(raw)
+            line = state.value_lines[int(first[1])] if first else None
+            problems.append(Problem(line, f"unsafe link {value[:40]!r} removed", "unsafe"))
+            return ""
+        return f'{space}{name}="{sanitize.escape(value)}"'
+
+    filled = _ATTR.sub(attribute, marked_html)
+    pre_spans = [m.span() for m in _PRE.finditer(filled)]
+
+    def text(m: re.Match[str]) -> str:
+        escaped = sanitize.escape(values[int(m[1])])
+        if "\n" in escaped and not any(a <= m.start() < b for a, b in pre_spans):
+            escaped = escaped.replace("\n", "<br>\n")
+        return escaped
+
+    return _MARK.sub(text, filled)
+
+
+def _fill_text(marked: str, state: _State) -> str:
+    return _MARK.sub(lambda m: state.values[int(m[1])], marked)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _error_line(exc: BaseException) -> int | None:
+    """The template line of an exception raised while rendering (Jinja rewrites tracebacks)."""
+    line = None
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _run(source: str, data: Mapping[str, Any], where: str, problems: list[Problem]) -> str | None:
+    """Render one template source to marked text; None when it could not run."""
+    try:
+        tmpl, found = _compile(source)
+    except TemplateSyntaxError as exc:
+        problems.append(Problem(exc.lineno, f"syntax error: {exc.message}", "syntax", where))
+        return None
+    state = _STATE.get()
+    if state is not None:
+        for (_, hint), line in found.refused.items():
+            state.refused.setdefault((where, hint), line)
+        for (_, name), line in found.undefined.items():
+            state.undefined.setdefault((where, name), line)
+    out: list[str] = []
+    size = 0
+    try:
+        for chunk in tmpl.generate(data):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise SecurityError(f"the template produces more than {MAX_OUTPUT} characters")
+            out.append(chunk)
+    except SecurityError as exc:
+        problems.append(Problem(_error_line(exc), f"refused: {exc}", "refused", where))
+        return None
+    except OverflowError as exc:  # the sandbox's range() limit
+        problems.append(Problem(_error_line(exc), f"refused: {exc}", "refused", where))
+        return None
+    except Exception as exc:  # noqa: BLE001 -- any runtime error is the template's fault
+        message = f"cannot render: {type(exc).__name__}: {exc}"
+        problems.append(Problem(_error_line(exc), message, "syntax", where))
+        return None
+    return "".join(out)
+
+
+def _source_line(source: str, needle: str) -> int | None:
+    index = source.lower().find(needle.lower())
+    return None if index < 0 else source.count("\n", 0, index) + 1
+
+
+_NEEDLE = re.compile(r"<(\w+)>|^'([^']+)' attribute|unsafe link '([^']+?)…?'")
+
+
+def render_all(template: Template, data: Mapping[str, Any]) -> RenderResult:
+    """Render subject, text and HTML; never raises, every problem is in the result."""
+    problems: list[Problem] = []
+    state = _State()
+    token = _STATE.set(state)
+    try:
+        wrapped = _wrap({k: _clean_value(v) for k, v in data.items()}, "")
+        state.where = "subject"
+        subject_marked = _run(template.subject, wrapped, "subject", problems)
+        state.where = "body"
+        body_marked = _run(template.body, wrapped, "body", problems)
+    finally:
+        _STATE.reset(token)
+    for (where, hint), line in state.refused.items():
+        problems.append(Problem(line, f"refused: {hint}", "refused", where))
+    undefined = sorted(state.undefined.items(), key=lambda kv: (kv[0][0] != "subject", kv[1] or 0))
+    for (where, name), line in undefined:
+        message = f"undefined placeholder {{{{ {name} }}}}"
+        problems.append(Problem(line, message, "undefined", where))
+
+    subject = " ".join(_fill_text(subject_marked or "", state).split())
+    text, html = "", ""
+    if body_marked is not None:
+        plain, removed_text = sanitize.strip_markup(body_marked)
+        text = _fill_text(plain, state)
+        marked_html, removed = _markdown_html(body_marked)
+        for message in sanitize.dedupe([*removed, *removed_text]):
+            m = _NEEDLE.search(message)
+            needle = next((g for g in m.groups() if g), "") if m else ""
+            if m and m[1]:
+                needle = f"<{needle}"
+            line = _source_line(template.body, needle) if needle else None
+            problems.append(Problem(line, message, "unsafe"))
+        html = _fill_html(marked_html, state, problems)
+    return RenderResult(subject, text, html, problems)
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _FORGED.sub("", value)
+    if isinstance(value, Mapping):
+        return {k: _clean_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_value(v) for v in value]
+    return value
+
+
+def render(template: Template, data: Mapping[str, Any]) -> Rendered:
+    """Render a template; raises TemplateError naming every undefined placeholder, or the
+    syntax error / refused construct with its line."""
+    result = render_all(template, data)
+    fatal = result.fatal
+    if fatal:
+        raise error_from(fatal)
+    return Rendered(result.subject, result.markdown, result.html, result.problems)
+
+
+def error_from(problems: list[Problem]) -> TemplateError:
+    """One TemplateError for fatal problems: all listed, undefined names in `names`."""
+    names = [
+        p.message.removeprefix("undefined placeholder {{ ").removesuffix(" }}")
+        for p in problems
+        if p.kind == "undefined"
+    ]
+    first = next((p for p in problems if p.kind != "undefined"), problems[0])
+    parts = [
+        f"{p.source} line {p.line}: {p.message}" if p.line else f"{p.source}: {p.message}"
+        for p in problems
+    ]
+    return TemplateError("; ".join(parts), line=first.line, names=names)
+
+
+def check(template: Template) -> list[Problem]:
+    """Syntax problems of a template, without data (for saving a template)."""
+    problems: list[Problem] = []
+    for where, source in (("subject", template.subject), ("body", template.body)):
+        try:
+            _compile(source)  # syntax only
+        except TemplateSyntaxError as exc:
+            problems.append(Problem(exc.lineno, f"syntax error: {exc.message}", "syntax", where))
+    return problems
