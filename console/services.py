@@ -6,6 +6,7 @@ the History (timelines), the Accounts and the TemplateStore.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
 import threading
@@ -53,15 +54,11 @@ def build_services(settings: Any, registry: Registry | None = None) -> Services:
     from mailcore.history import History
     from mailcore.registry import registry as default_registry
 
-    registry = registry if registry is not None else default_registry
+    if registry is None:
+        registry = load_registry(settings.handlers) if settings.handlers else default_registry
     history = History(settings.database_url, retention_days=settings.retention_days)
     mailbox = open_mailbox(settings)
-    folders = getattr(settings, "folders", None)
-    engine = (
-        Engine(mailbox, registry, history, folders)
-        if folders
-        else Engine(mailbox, registry, history)
-    )
+    engine = Engine(mailbox, registry, history, settings.folders, settings.scheme)
     accounts = Accounts(history.engine, history)
     templates = None
     if importlib.util.find_spec("mailcore.template_store") is not None:
@@ -69,6 +66,21 @@ def build_services(settings: Any, registry: Registry | None = None) -> Services:
 
         templates = TemplateStore(history.engine, history)
     return Services(settings, mailbox, registry, history, engine, accounts, templates)
+
+
+def load_registry(target: str) -> Registry:
+    """The Registry named "package.module:attribute" (the `handlers` setting)."""
+    from mailcore.errors import ConfigError
+    from mailcore.registry import Registry
+
+    module_name, _, attr = target.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"handlers = {target!r} cannot be loaded: {exc}") from None
+    if not isinstance(found, Registry):
+        raise ConfigError(f"handlers = {target!r} is not a mailcore.registry.Registry")
+    return found
 
 
 def services(app: Flask | None = None) -> Services:

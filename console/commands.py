@@ -1,0 +1,197 @@
+"""`mailcore demo`, `mailcore serve` and `mailcore create-user`."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+log = logging.getLogger(__name__)
+
+
+class Poller:
+    """Runs engine.poll_once() every `interval` seconds in a daemon thread."""
+
+    def __init__(self, engine: Any, interval: float) -> None:
+        self.engine = engine
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mailcore-poller", daemon=True)
+
+    def start(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=self.interval + 5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                outcomes = self.engine.poll_once()
+                if outcomes:
+                    log.info("poll: %d message(s) handled", len(outcomes))
+            except Exception:  # keep polling: the next round may succeed (server back up)
+                log.exception("poll failed; retrying in %.0f s", self.interval)
+
+
+def _serve(app: Any, host: str, port: int) -> None:
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+def ensure_admin(accounts: Any, username: str = "admin") -> str | None:
+    """Create the first admin when there is no account; returns its password (shown once)."""
+    if accounts.count() > 0:
+        return None
+    password = secrets.token_urlsafe(12)
+    accounts.create(username, password, "admin", by="first-run")
+    return password
+
+
+@click.command()
+@click.option("--data", "data_dir", default="demo-data", show_default=True, type=click.Path())
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--reset", is_flag=True, help="Start again from the sample mails.")
+@click.option("--poll-interval", default=10.0, show_default=True, help="Seconds between polls.")
+def demo(data_dir: str, host: str, port: int, reset: bool, poll_interval: float) -> None:
+    """The console on a local demo mailbox seeded with sample mails; no server needed."""
+    from console import create_app
+    from console.demo import Office, build_registry, sample_mails
+    from console.services import build_services
+    from mailcore.config import Settings
+
+    root = Path(data_dir).resolve()
+    if reset and root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    key_file = root / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32), encoding="utf-8")
+        key_file.chmod(0o600)
+    settings = Settings(
+        maildir=str(root / "mail"), database_url=f"sqlite:///{root / 'mailcore.db'}"
+    )
+    svc = build_services(settings, registry=build_registry(Office(root / "office.json")))
+    seeded = root / ".seeded"
+    if not seeded.exists():
+        svc.mailbox.ensure_folder(settings.folders.inbox)
+        for _name, raw in sample_mails():
+            svc.mailbox.append(settings.folders.inbox, raw)
+        seeded.touch()
+    outcomes = svc.engine.poll_once()
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    password = ensure_admin(svc.accounts)
+    svc.poller = Poller(svc.engine, poll_interval).start()
+    app = create_app(
+        {"SECRET_KEY": key_file.read_text(encoding="utf-8").strip(), "MAILCORE_SERVICES": svc}
+    )
+    url = f"http://{host}:{port}/"
+    click.echo(f"mailcore demo: mailbox {settings.maildir}, database {root / 'mailcore.db'}")
+    if counts:
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        click.echo(f"first poll: {summary}")
+    if password:
+        click.echo("")
+        click.echo("  First run: an admin account was created. The password is shown only now:")
+        click.echo("    username: admin")
+        click.echo(f"    password: {password}")
+        click.echo("  (more users: mailcore create-user --role operator NAME)")
+    click.echo("")
+    click.echo(f"  Console: {url}")
+    click.echo(
+        f"  New mail: drop .eml files in {settings.maildir}/new (polled every {poll_interval:g} s)"
+    )
+    click.echo("")
+    try:
+        _serve(app, host, port)
+    finally:
+        svc.close()
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(exists=True), help="TOML settings file.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--poll/--no-poll",
+    default=False,
+    show_default=True,
+    help="Also poll the mailbox in a background thread (else run `mailcore poll` separately).",
+)
+def serve(config_path: str | None, host: str, port: int, poll: bool) -> None:
+    """The console on the configured mailbox and database (MAILCORE_* settings)."""
+    from console import create_app
+    from console.services import build_services
+    from mailcore.config import Settings
+    from mailcore.errors import ConfigError
+
+    try:
+        settings = Settings.load(config_path)
+        svc = build_services(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    console_cfg = settings.section("console")
+    overrides: dict[str, Any] = {"MAILCORE_SERVICES": svc, "MAILCORE_SETTINGS": settings}
+    if console_cfg.get("secret_key"):
+        overrides["SECRET_KEY"] = console_cfg["secret_key"]
+    if poll:
+        svc.poller = Poller(svc.engine, settings.poll_interval).start()
+    password = ensure_admin(svc.accounts)
+    if password:
+        click.echo(f"First run: created user 'admin' with password {password} (shown only now).")
+    click.echo(f"Console: http://{host}:{port}/")
+    try:
+        _serve(create_app(overrides), host, port)
+    finally:
+        svc.close()
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(["operator", "author", "admin"]),
+    default="operator",
+    show_default=True,
+)
+@click.option("--email", default=None)
+@click.option("--config", "config_path", type=click.Path(exists=True), help="TOML settings file.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(
+    username: str, role: str, email: str | None, config_path: str | None, password_stdin: bool
+) -> None:
+    """Create a console user (the password is asked for, never passed as an argument)."""
+    from mailcore.accounts import AccountError, Accounts
+    from mailcore.config import Settings
+    from mailcore.errors import ConfigError
+    from mailcore.history import History
+
+    try:
+        settings = Settings.load(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    history = History(settings.database_url)
+    try:
+        user = Accounts(history.engine, history).create(
+            username, password, role, email=email, by="cli"
+        )
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {user.role} {user.username!r}")

@@ -1,0 +1,143 @@
+"""Pure helpers turning mailcore values into what the console templates display.
+
+Payload text in JSON or YAML, schema errors attached to payload fields, before/after diffs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+SYNTAXES = ("json", "yaml")
+_REQUIRED = re.compile(r"^'([^']+)' is a required property")
+
+
+class PayloadSyntaxError(ValueError):
+    """The edited payload text does not parse; `line` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def dump_payload(payload: Any, syntax: str = "json") -> str:
+    """The payload as editable text."""
+    if payload is None:
+        payload = {}
+    if syntax == "yaml":
+        return yaml.safe_dump(
+            payload, sort_keys=False, allow_unicode=True, default_flow_style=False
+        )
+    return json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+
+
+def parse_payload(text: str, syntax: str = "json") -> dict[str, Any]:
+    """Parse edited payload text into an object; raises PayloadSyntaxError saying where."""
+    if not text.strip():
+        raise PayloadSyntaxError('the payload is empty: enter an object such as {"key": "value"}')
+    if syntax == "yaml":
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise PayloadSyntaxError(f"YAML: {problem}", line) from None
+    else:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PayloadSyntaxError(f"JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
+    if not isinstance(value, dict):
+        raise PayloadSyntaxError(
+            "the payload must be an object (key: value pairs), not a list or a value"
+        )
+    return value
+
+
+def normalize_path(path: str) -> str:
+    """'$.owner.name', '/owner/name', 'owner[0]' -> 'owner.name' / 'owner.0' (display form)."""
+    path = path.strip()
+    if path.startswith("$"):
+        path = path[1:]
+    path = re.sub(r"\[(\d+)\]", r".\1", path).replace("/", ".")
+    return ".".join(p for p in path.split(".") if p)
+
+
+@dataclass
+class FieldRow:
+    """One leaf of the payload, with the schema errors about it."""
+
+    path: str
+    value: Any
+    errors: list[str] = field(default_factory=list)
+    missing: bool = False
+
+    @property
+    def display(self) -> str:
+        if self.missing:
+            return "(missing)"
+        if isinstance(self.value, str):
+            return self.value
+        return json.dumps(self.value, ensure_ascii=False, default=str)
+
+
+def _leaves(value: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
+    if isinstance(value, Mapping) and value:
+        for key, item in value.items():
+            yield from _leaves(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and value and any(isinstance(v, Mapping) for v in value):
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{prefix}.{i}" if prefix else str(i))
+    else:
+        yield prefix, value
+
+
+def field_rows(
+    payload: Mapping[str, Any] | None, errors: Iterable[tuple[str, str]]
+) -> tuple[list[FieldRow], list[str]]:
+    """Payload leaves with their errors attached, plus errors that concern no single field.
+
+    A "'vin' is a required property" error becomes a row for the missing `vin` field.
+    """
+    rows = {path: FieldRow(path, value) for path, value in _leaves(payload or {}) if path}
+    general: list[str] = []
+    for raw_path, message in errors:
+        path = normalize_path(raw_path)
+        required = _REQUIRED.match(message)
+        if required:
+            missing = f"{path}.{required.group(1)}" if path else required.group(1)
+            row = rows.setdefault(missing, FieldRow(missing, None, missing=True))
+            row.errors.append("required: this field is missing")
+            continue
+        target = rows.get(path)
+        if target is None:
+            # An error about an object or list: attach to its first leaf below it, if any.
+            target = (
+                next((r for p, r in rows.items() if p.startswith(path + ".")), None)
+                if path
+                else None
+            )
+        if target is None:
+            general.append(f"{path}: {message}" if path else message)
+        else:
+            target.errors.append(message)
+    return list(rows.values()), general
+
+
+def diff_lines(before: Any, after: Any) -> list[tuple[str, str]]:
+    """A line diff of two payloads as (kind, line) with kind in '+', '-', ' '."""
+    a = dump_payload(before, "json").splitlines() if before is not None else []
+    b = dump_payload(after, "json").splitlines() if after is not None else []
+    out: list[tuple[str, str]] = []
+    for line in difflib.unified_diff(a, b, lineterm="", n=1):
+        if line.startswith(("---", "+++", "@@")):
+            continue
+        out.append((line[:1] or " ", line[1:]))
+    return out
