@@ -1,0 +1,201 @@
+"""User management for admins: list, create, enable/disable, change role, reset a password.
+
+Every change goes through mailcore.accounts.Accounts, which records it in the history
+(kind "admin", actor = the admin), so "who gave Bob admin rights?" has an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
+
+from console.roles import role_required
+from console.services import services
+from mailcore.accounts import MIN_PASSWORD_LENGTH, ROLES, AccountError
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+ROLE_CHOICES = [
+    ("operator", "operator — fixes failed mail"),
+    ("author", "author — edits outbound templates"),
+    ("admin", "admin — everything, including accounts"),
+]
+assert [r for r, _ in ROLE_CHOICES] == list(ROLES)
+
+_PASSWORD_HELP = f"At least {MIN_PASSWORD_LENGTH} characters."
+
+
+class CreateUserForm(FlaskForm):
+    username = StringField(
+        "Username",
+        validators=[
+            DataRequired(message="Enter a username."),
+            Regexp(
+                r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$",
+                message="Use 2-64 letters, digits, '.', '_', '@' or '-', starting with a "
+                "letter or digit.",
+            ),
+        ],
+    )
+    email = EmailField(
+        "E-mail (for test sends)",
+        validators=[Optional(), Email(message="Enter an address such as ada@example.com.")],
+    )
+    role = SelectField("Role", choices=ROLE_CHOICES, default="operator")
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired(message="Enter a password."),
+            Length(min=MIN_PASSWORD_LENGTH, message=f"Too short: {_PASSWORD_HELP.lower()}"),
+        ],
+        description=_PASSWORD_HELP,
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[EqualTo("password", message="The two passwords differ: type them again.")],
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ActiveForm(FlaskForm):
+    """Enable or disable: the button carries the target state."""
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(message="Enter a password."),
+            Length(min=MIN_PASSWORD_LENGTH, message=f"Too short: {_PASSWORD_HELP.lower()}"),
+        ],
+    )
+
+
+def _me() -> str:
+    return str(current_user.username)
+
+
+def _recent_admin_events(limit: int = 15) -> list[Any]:
+    """The latest account changes, for context on the users page."""
+    history = services().history
+    try:
+        return list(history.events(kind="admin", limit=limit))
+    except TypeError:  # a History without the kind filter: pick them out of recent events
+        return [e for e in history.events(limit=500) if e.kind == "admin"][:limit]
+
+
+def _render(create: CreateUserForm | None = None, status: int = 200, **extra: Any) -> Any:
+    users = services().accounts.list()
+    role_forms = {u.username: RoleForm(formdata=None, role=u.role) for u in users}
+    return (
+        render_template(
+            "admin/users.html",
+            users=users,
+            role_forms=role_forms,
+            active_form=ActiveForm(),
+            create=create or CreateUserForm(formdata=None),
+            password_form=PasswordForm(formdata=None),
+            events=_recent_admin_events(),
+            **extra,
+        ),
+        status,
+    )
+
+
+@bp.get("/")
+@role_required("admin")
+def index() -> ResponseReturnValue:
+    """The user list, the creation form, and the latest account changes."""
+    return _render()
+
+
+@bp.post("/users")
+@role_required("admin")
+def create() -> ResponseReturnValue:
+    form = CreateUserForm()
+    if not form.validate():
+        return _render(form, 422)
+    try:
+        user = services().accounts.create(
+            form.username.data or "",
+            form.password.data or "",
+            form.role.data or "operator",
+            email=form.email.data or None,
+            by=_me(),
+        )
+    except AccountError as e:
+        message = str(e)
+        target = form.password if "password" in message else form.username
+        if "role" in message:
+            target = form.role
+        target.errors = [*target.errors, message[:1].upper() + message[1:] + "."]
+        return _render(form, 422)
+    flash(f"User {user.username} created with role {user.role}.", "success")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<username>/role")
+@role_required("admin")
+def set_role(username: str) -> ResponseReturnValue:
+    user = services().accounts.by_name(username)
+    if user is None:
+        abort(404)
+    form = RoleForm()
+    if not form.validate():
+        flash(f"Role of {username} not changed: choose one of {', '.join(ROLES)}.", "error")
+        return redirect(url_for("admin.index"))
+    try:
+        updated = services().accounts.set_role(username, form.role.data or "", by=_me())
+    except AccountError as e:
+        flash(f"Role of {username} not changed: {e}.", "error")
+        return redirect(url_for("admin.index"))
+    flash(f"{updated.username} is now {updated.role}.", "success")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<username>/active")
+@role_required("admin")
+def set_active(username: str) -> ResponseReturnValue:
+    form = ActiveForm()
+    if not form.validate():
+        abort(400)
+    active = request.form.get("active") == "1"
+    if not active and username.lower() == _me().lower():
+        flash("You cannot disable your own account: ask another admin.", "error")
+        return redirect(url_for("admin.index"))
+    try:
+        updated = services().accounts.set_active(username, active, by=_me())
+    except AccountError as e:
+        flash(f"{username} not changed: {e}.", "error")
+        return redirect(url_for("admin.index"))
+    flash(f"{updated.username} {'enabled' if updated.active else 'disabled'}.", "success")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<username>/password")
+@role_required("admin")
+def set_password(username: str) -> ResponseReturnValue:
+    form = PasswordForm()
+    if not form.validate():
+        errors = "; ".join(form.password.errors) or "invalid form"
+        flash(f"Password of {username} not changed: {errors}", "error")
+        return redirect(url_for("admin.index"))
+    try:
+        services().accounts.set_password(username, form.password.data or "", by=_me())
+    except AccountError as e:
+        flash(f"Password of {username} not changed: {e}.", "error")
+        return redirect(url_for("admin.index"))
+    flash(f"Password of {username} changed; tell them through another channel.", "success")
+    return redirect(url_for("admin.index"))

@@ -1,0 +1,581 @@
+"""The template editor: subject + Markdown body + sample data, with a live preview of every
+alternative partners receive (HTML at desktop and mobile widths, text, JSON, raw MIME).
+
+A template is saved only when it renders cleanly on its sample data; every problem is shown
+with its line, next to the field it concerns, while typing. Versions are immutable; any can
+be restored or compared. Views stay thin: the store is `mailcore.template_store`, rendering
+is `mailcore.compose.preview`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from console.roles import role_required
+from console.services import services
+from mailcore.errors import ConfigError, MailcoreError
+from mailcore.template_store import (
+    NAME_RE,
+    Problem,
+    TemplateConflict,
+    TemplateHasErrors,
+    TemplateStore,
+    UnknownTemplate,
+    Version,
+    as_problem,
+    field_problems,
+    sample_from_schema,
+)
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("authoring", __name__, url_prefix="/templates")
+
+ROLES = ("author",)  # admins pass every role check
+FRAME_CACHE_SIZE = 256
+# The previewed mail runs under its own policy: its inline styles are what partners see, but
+# nothing may run or load from elsewhere; `sandbox` repeats the iframe's attribute server-side.
+FRAME_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
+)
+TEST_RESOURCE_ID = "TEST-0"
+# Names that would collide with the editor's own pages.
+RESERVED = frozenset({"new", "sample", "preview", "save", "test", "frame"})
+DEFAULT_BODY = "Hello,\n\nWrite the message here. Placeholders look like {{ name }}.\n"
+
+
+class TemplateForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=64)])
+    handler = SelectField("Handler", choices=[], validators=[Optional()], validate_choice=False)
+    subject = StringField("Subject", validators=[Length(max=998)])
+    body = TextAreaField("Body (Markdown)")
+    sample_data = TextAreaField("Sample data (JSON)")
+    note = StringField("Change note", validators=[Length(max=500)])
+    base = HiddenField()
+
+
+class ActionForm(FlaskForm):
+    """A button-only POST (restore): the CSRF token only."""
+
+
+# -- rendering the editor's state ------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """Everything the preview pane shows for one state of the editor."""
+
+    data: dict[str, Any] | None
+    problems: list[Problem]
+    preview: Any = None  # mailcore.compose.Preview
+    frame: str | None = None  # token of the cached HTML for the iframes
+    by_source: dict[str, list[Problem]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def parse_sample(text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The sample data object, or a problem saying where the JSON is wrong."""
+    if not text.strip():
+        return {}, []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        message = f"not valid JSON: {e.msg} (column {e.colno})"
+        return None, [Problem(e.lineno, message, "data", source="sample data")]
+    if not isinstance(value, dict):
+        return None, [
+            Problem(
+                1,
+                'sample data must be a JSON object, e.g. {"name": "Ada"}',
+                "data",
+                source="sample data",
+            )
+        ]
+    return value, []
+
+
+def evaluate(name: str, subject: str, body: str, sample_text: str) -> Evaluation:
+    """Render the template on its sample data and collect every problem (never raises)."""
+    from mailcore.compose import Template, preview
+
+    data, problems = parse_sample(sample_text)
+    problems += field_problems(name, subject, data if data is not None else {})
+    result = None
+    if data is not None:
+        result = preview(
+            Template(name=name or "preview", subject=subject, body=body), data, **_preview_kwargs()
+        )
+        problems += [as_problem(p) for p in result.problems]
+    by_source: dict[str, list[Problem]] = {}
+    for p in problems:
+        by_source.setdefault(p.source, []).append(p)
+    frame = _frames().put(result.html) if result is not None and result.html else None
+    return Evaluation(data, problems, result, frame, by_source)
+
+
+def _preview_kwargs() -> dict[str, Any]:
+    """Sender and identifier scheme as configured, so the preview's headers are the real ones."""
+    settings = services().settings
+    kwargs: dict[str, Any] = {}
+    scheme = getattr(settings, "scheme", None)
+    if scheme is not None:
+        kwargs["scheme"] = scheme
+    sender = _configured_sender(settings)
+    if sender:
+        kwargs["sender"] = sender
+    return kwargs
+
+
+def _configured_sender(settings: Any) -> str | None:
+    section = settings.section("smtp") if hasattr(settings, "section") else {}
+    sender = section.get("sender")
+    return str(sender) if sender else None
+
+
+class FrameCache:
+    """Rendered HTML previews by content hash, for the sandboxed iframes to load.
+
+    The iframe cannot use `srcdoc`: it would inherit the console's CSP, which blocks the
+    inline styles every mail relies on. Bounded LRU; per process (a miss shows a hint).
+    """
+
+    def __init__(self, size: int = FRAME_CACHE_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, html: str) -> str:
+        key = hashlib.sha256(html.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        with self._lock:
+            self._items[key] = html
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            html = self._items.get(key)
+            if html is not None:
+                self._items.move_to_end(key)
+            return html
+
+
+def _frames(app: Flask | None = None) -> FrameCache:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    cache = app.extensions.get("mailcore.frames")
+    if cache is None:
+        cache = app.extensions.setdefault("mailcore.frames", FrameCache())
+    return cache
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _store() -> TemplateStore:
+    store = services().templates
+    if store is None:
+        abort(503)
+    return store
+
+
+def _me() -> str:
+    return str(current_user.username)
+
+
+def _handler_choices() -> list[tuple[str, str]]:
+    try:
+        names = list(services().registry.names())
+    except Exception:  # no registry configured: templates still work without one
+        names = []
+    return [("", "— none —"), *[(n, n) for n in names]]
+
+
+def _schema_of(handler: str | None) -> dict[str, Any] | None:
+    if not handler:
+        return None
+    try:
+        spec = services().registry.get(handler)
+    except (KeyError, MailcoreError):
+        return None
+    return spec.schema
+
+
+def last_payload(handler: str) -> dict[str, Any] | None:
+    """The newest payload the handler really received, from the history (None if none)."""
+    history = services().history
+    for state in history.messages(handler=handler, status="processed", limit=20):
+        if isinstance(state.payload, dict) and state.payload:
+            return state.payload
+    for event in history.events(handler=handler, limit=50):
+        for value in (event.after, event.before):
+            if isinstance(value, dict) and isinstance(value.get("payload"), dict):
+                return dict(value["payload"])
+            if isinstance(value, dict) and value and event.kind in ("corrected", "extracted"):
+                return value
+    return None
+
+
+def sample_for(handler: str | None, source: str = "schema") -> dict[str, Any]:
+    """Sample data for a new template: the last real payload or an example from the schema."""
+    if handler and source == "history":
+        found = last_payload(handler)
+        if found is not None:
+            return found
+    schema = _schema_of(handler)
+    if schema:
+        value = sample_from_schema(schema)
+        if isinstance(value, dict):
+            return value
+    return {"name": "Ada Lovelace"}
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _form_from_version(version: Version) -> TemplateForm:
+    return TemplateForm(
+        formdata=None,
+        name=version.name,
+        handler=version.handler or "",
+        subject=version.subject,
+        body=version.body,
+        sample_data=_dump(version.sample_data),
+        base=str(version.number),
+    )
+
+
+def _editor(
+    form: TemplateForm,
+    current: Version | None,
+    status: int = 200,
+    refused: list[Problem] | None = None,
+) -> ResponseReturnValue:
+    form.handler.choices = _handler_choices()
+    ev = evaluate(
+        form.name.data or "",
+        form.subject.data or "",
+        form.body.data or "",
+        form.sample_data.data or "",
+    )
+    user = getattr(current_user, "user", None)
+    return (
+        render_template(
+            "authoring/editor.html",
+            form=form,
+            ev=ev,
+            current=current,
+            refused=refused,
+            my_email=getattr(user, "email", None),
+            versions=_store().versions(current.name)[:10] if current else [],
+        ),
+        status,
+    )
+
+
+# -- views -----------------------------------------------------------------------------
+
+
+@bp.get("/")
+@role_required(*ROLES)
+def index() -> ResponseReturnValue:
+    """Every template with its latest version."""
+    return render_template(
+        "authoring/index.html", summaries=_store().summaries(), handlers=_handler_choices()[1:]
+    )
+
+
+@bp.get("/new")
+@role_required(*ROLES)
+def new() -> ResponseReturnValue:
+    """An empty editor; sample data pre-filled from the chosen handler."""
+    handler = request.args.get("handler") or ""
+    source = request.args.get("sample", "schema")
+    form = TemplateForm(
+        formdata=None,
+        name=request.args.get("name", ""),
+        handler=handler,
+        subject="",
+        body=DEFAULT_BODY,
+        sample_data=_dump(sample_for(handler or None, source)),
+        base="0",
+    )
+    return _editor(form, None)
+
+
+@bp.get("/<name>")
+@role_required(*ROLES)
+def edit(name: str) -> ResponseReturnValue:
+    """The editor on the latest version (or ?version=N to start from an older one)."""
+    store = _store()
+    try:
+        latest = store.get(name)
+        start = store.get(name, request.args.get("version", type=int) or latest.number)
+    except UnknownTemplate:
+        abort(404)
+    form = _form_from_version(start)
+    form.base.data = str(latest.number)
+    return _editor(form, latest)
+
+
+@bp.post("/preview")
+@role_required(*ROLES)
+def preview() -> ResponseReturnValue:
+    """The preview pane for the posted editor state (htmx, on every pause in typing)."""
+    form = TemplateForm()
+    ev = evaluate(
+        form.name.data or "",
+        form.subject.data or "",
+        form.body.data or "",
+        form.sample_data.data or "",
+    )
+    return render_template("authoring/_preview.html", ev=ev, oob=True)
+
+
+@bp.get("/sample")
+@role_required(*ROLES)
+def sample() -> ResponseReturnValue:
+    """Sample data for a handler as the editor's textarea (htmx swap)."""
+    handler = request.args.get("handler") or None
+    source = request.args.get("sample", "schema")
+    data = sample_for(handler, source)
+    found = source != "history" or (handler is not None and last_payload(handler) is not None)
+    html = render_template(
+        "authoring/_sample.html", text=_dump(data), source=source, found=found, handler=handler
+    )
+    # The editor form listens for this to refresh the preview with the new data.
+    return html, 200, {"HX-Trigger-After-Settle": "sample-loaded"}
+
+
+@bp.get("/frame/<key>")
+@role_required(*ROLES)
+def frame(key: str) -> ResponseReturnValue:
+    """The HTML alternative of a preview, served for a sandboxed iframe under its own CSP."""
+    html = _frames().get(key)
+    if html is None:
+        html = (
+            "<!doctype html><p style='font-family:sans-serif;color:#555'>"
+            "This preview expired: type in the editor to refresh it.</p>"
+        )
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = FRAME_CSP
+    response.headers["Cache-Control"] = "private, max-age=600"
+    return response
+
+
+@bp.post("/save")
+@role_required(*ROLES)
+def save() -> ResponseReturnValue:
+    """Save a new version, or show the editor again with what must be fixed first."""
+    form = TemplateForm()
+    store = _store()
+    name = (form.name.data or "").strip()
+    form.name.data = name
+    current = store.latest(name) if NAME_RE.match(name) else None
+    if not form.validate():
+        return _editor(form, current, 422)
+    if name in RESERVED:
+        form.name.errors = [f"{name!r} is reserved for the editor's pages: choose another name."]
+        return _editor(form, current, 422)
+    data, problems = parse_sample(form.sample_data.data or "")
+    if data is None:
+        return _editor(form, current, 422, problems)
+    base = int(form.base.data) if (form.base.data or "").isdigit() else None
+    if current is not None and base == 0:
+        # A "new template" form whose name is already taken: do not overwrite silently.
+        form.name.errors = [
+            f"A template named {name!r} already exists: choose another name, or open it to edit it."
+        ]
+        return _editor(form, current, 409)
+    # The preview may know problems the store does not check (composition, headers).
+    ev = evaluate(name, form.subject.data or "", form.body.data or "", form.sample_data.data or "")
+    if ev.problems:
+        return _editor(form, current, 422, ev.problems)
+    try:
+        version = store.save(
+            name,
+            form.subject.data or "",
+            form.body.data or "",
+            data,
+            (form.note.data or "").strip(),
+            _me(),
+            handler=form.handler.data or None,
+            base=base or None,
+        )
+    except TemplateHasErrors as e:
+        return _editor(form, current, 422, e.problems)
+    except TemplateConflict as e:
+        flash(str(e), "error")
+        return _editor(form, current, 409)
+    if current is not None and version.number == current.number:
+        flash("Nothing changed since the last version: nothing saved.", "info")
+    else:
+        flash(f"Saved {name} as version {version.number}.", "success")
+    return redirect(url_for("authoring.edit", name=name))
+
+
+@bp.post("/test")
+@role_required(*ROLES)
+def send_test() -> ResponseReturnValue:
+    """Send the editor's current state to the author's own address (htmx; result inline)."""
+    form = TemplateForm()
+    user = getattr(current_user, "user", None)
+    to = getattr(user, "email", None)
+    if not to:
+        return _test_result(
+            False,
+            "Your account has no e-mail address to send the test to: ask an admin to add one "
+            "on the Users page.",
+        )
+    name = form.name.data or "preview"
+    ev = evaluate(name, form.subject.data or "", form.body.data or "", form.sample_data.data or "")
+    if ev.problems or ev.data is None:
+        return _test_result(False, "Fix the problems listed in the preview before sending a test.")
+    try:
+        _send(name, form.subject.data or "", form.body.data or "", ev.data, to)
+    except MailcoreError as e:
+        log.warning("test send of %s to %s failed: %s", name, to, e)
+        return _test_result(False, str(e))
+    log.info("test of template %s sent to %s by %s", name, to, _me())
+    return _test_result(True, f"Test sent to {to}.")
+
+
+def smtp_settings() -> Any:
+    """The configured SMTP server (mailcore.smtp.SmtpConfig), or raise ConfigError saying
+    which setting to set."""
+    from mailcore.smtp import SmtpConfig
+
+    settings = services().settings
+    section = settings.section("smtp") if hasattr(settings, "section") else {}
+    url = section.get("url")
+    if not url:
+        raise ConfigError(
+            "no SMTP server configured: set MAILCORE_SMTP_URL (or url in the [smtp] table of "
+            "the config file), e.g. smtps://user@smtp.example.com:465/"
+        )
+    extra = {k: v for k, v in section.items() if k not in ("url", "sender")}
+    return SmtpConfig.from_url(url, **extra)
+
+
+def _send(name: str, subject: str, body: str, data: dict[str, Any], to: str) -> None:
+    from mailcore.compose import Template, compose
+    from mailcore.smtp import send
+
+    smtp = smtp_settings()
+    settings = services().settings
+    sender = _configured_sender(settings) or getattr(smtp, "username", None)
+    if not sender:
+        raise ConfigError(
+            "no sender address configured: set MAILCORE_SMTP_SENDER (or sender in [smtp])"
+        )
+    message = compose(
+        Template(name=name, subject=subject, body=body),
+        data,
+        to,
+        TEST_RESOURCE_ID,
+        sender=sender,
+        scheme=settings.scheme,
+    )
+    message["X-Mailcore-Test"] = f"template {name} previewed by {_me()}"
+    send(message, smtp)
+
+
+def _test_result(ok: bool, message: str) -> ResponseReturnValue:
+    return render_template("authoring/_test_result.html", ok=ok, message=message)
+
+
+@bp.get("/<name>/versions")
+@role_required(*ROLES)
+def versions(name: str) -> ResponseReturnValue:
+    """Every version with who, when and why; restore and compare from here."""
+    found = _store().versions(name)
+    if not found:
+        abort(404)
+    return render_template(
+        "authoring/versions.html", name=name, versions=found, action_form=ActionForm()
+    )
+
+
+@bp.get("/<name>/versions/<int:number>")
+@role_required(*ROLES)
+def show_version(name: str, number: int) -> ResponseReturnValue:
+    """One saved version, read-only, with its preview."""
+    store = _store()
+    try:
+        version = store.get(name, number)
+    except UnknownTemplate:
+        abort(404)
+    latest = store.latest(name)
+    ev = evaluate(name, version.subject, version.body, _dump(version.sample_data))
+    return render_template(
+        "authoring/version.html",
+        version=version,
+        latest=latest,
+        ev=ev,
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/<name>/versions/<int:number>/restore")
+@role_required(*ROLES)
+def restore(name: str, number: int) -> ResponseReturnValue:
+    """Make an old version current again (as a new version, recorded)."""
+    form = ActionForm()
+    if not form.validate():
+        abort(400)
+    try:
+        version = _store().restore(name, number, by=_me())
+    except UnknownTemplate:
+        abort(404)
+    except TemplateHasErrors as e:
+        flash(f"Version {number} cannot be restored as it is: {e}", "error")
+        return redirect(url_for("authoring.versions", name=name))
+    flash(f"Version {number} restored as version {version.number}.", "success")
+    return redirect(url_for("authoring.versions", name=name))
+
+
+@bp.get("/<name>/diff")
+@role_required(*ROLES)
+def diff(name: str) -> ResponseReturnValue:
+    """The unified diff between two versions (?a=1&b=3; defaults: previous and latest)."""
+    store = _store()
+    found = store.versions(name)
+    if not found:
+        abort(404)
+    b = request.args.get("b", type=int) or found[0].number
+    a = request.args.get("a", type=int) or max(1, b - 1)
+    try:
+        text = store.diff(name, a, b)
+    except UnknownTemplate:
+        abort(404)
+    lines = [(line[:1], line) for line in text.splitlines()]
+    return render_template("authoring/diff.html", name=name, a=a, b=b, lines=lines, versions=found)
