@@ -470,3 +470,46 @@ def check(template: Template) -> list[Problem]:
         except TemplateSyntaxError as exc:
             problems.append(Problem(exc.lineno, f"syntax error: {exc.message}", "syntax", where))
     return problems
+
+
+# --- template files -------------------------------------------------------------------------
+
+TEMPLATE_FILE_HELP = """A template file looks like a short e-mail: a Subject line,
+a blank line, then the Markdown body:
+
+\b
+    Subject: Vehicle {{ plate }} is ready
+
+\b
+    Dear {{ owner.name }},
+    your vehicle **{{ plate }}** is ready.
+
+Only the `Subject:` header is known (case-insensitive); the body is Markdown with
+{{ placeholders }}. A file without a Subject line is all body, with an empty subject."""
+
+
+def parse_template_file(text: str, name: str) -> tuple[Template, int]:
+    """A Template from a template file's text, and the file line where the body starts.
+
+    Raises TemplateError for an unknown header (probably a body missing its blank line).
+    """
+    lines = text.splitlines(keepends=True)
+    if not lines or not re.match(r"(?i)subject\s*:", lines[0]):
+        return Template(name, "", text), 1
+    subject = ""
+    for index, line in enumerate(lines):
+        stripped = line.rstrip("\r\n")
+        if not stripped.strip():
+            return Template(name, subject, "".join(lines[index + 1 :])), index + 2
+        if line[:1] in (" ", "\t"):  # folded subject
+            subject += " " + stripped.strip()
+            continue
+        key, sep, value = stripped.partition(":")
+        if not sep or key.strip().lower() != "subject":
+            raise TemplateError(
+                f"line {index + 1}: unknown header {key.strip()!r}; a template file starts with"
+                " 'Subject: ...' and a blank line before the body",
+                line=index + 1,
+            )
+        subject = value.strip()
+    return Template(name, subject, ""), len(lines) + 1

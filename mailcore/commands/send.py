@@ -1,0 +1,145 @@
+"""`mailcore send TEMPLATE --data ... --to ... --id ...`: compose a mail and send it by SMTP."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from mailcore.templating import TEMPLATE_FILE_HELP
+
+PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
+
+
+@click.command(epilog=TEMPLATE_FILE_HELP)
+@click.argument("template", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(allow_dash=True, dir_okay=False),
+    required=True,
+    help="JSON object with the values ('-' for stdin).",
+)
+@click.option("--to", "to", multiple=True, required=True, help="Recipient (repeatable).")
+@click.option("--cc", "cc", multiple=True, help="Copy recipient (repeatable).")
+@click.option(
+    "--id",
+    "resource_id",
+    required=True,
+    help="Resource identifier (in Reply-To, subject tag and Message-IDs).",
+)
+@click.option("--from", "sender", required=True, help='Sender, e.g. "Acme <ops@acme.example>".')
+@click.option("--domain", required=True, help="Domain of reply+<id>@ addresses and Message-IDs.")
+@click.option("--smtp-host", required=True)
+@click.option(
+    "--smtp-port",
+    type=int,
+    default=None,
+    help="Default: 587 with STARTTLS, 465 with TLS, 25 plain.",
+)
+@click.option(
+    "--starttls",
+    "security",
+    flag_value="starttls",
+    default=True,
+    help="STARTTLS on a plain connection (default).",
+)
+@click.option("--tls", "security", flag_value="tls", help="TLS from the start (smtps).")
+@click.option(
+    "--plain", "security", flag_value="plain", help="No encryption (trusted local relay only)."
+)
+@click.option("--user", default="", help=f"Login; the password comes from ${PASSWORD_ENV}.")
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Trust this CA for the server certificate.",
+)
+@click.option(
+    "--auto/--no-auto",
+    default=True,
+    show_default=True,
+    help="Mark the mail Auto-Submitted: auto-generated.",
+)
+@click.option(
+    "--sign-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Sign with S/MIME: PEM certificate (chain).",
+)
+@click.option(
+    "--sign-key",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="PEM private key for --sign-cert.",
+)
+@click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="File to attach (repeatable).",
+)
+def send(
+    template: str,
+    data_path: str,
+    to: tuple[str, ...],
+    cc: tuple[str, ...],
+    resource_id: str,
+    sender: str,
+    domain: str,
+    smtp_host: str,
+    smtp_port: int | None,
+    security: str,
+    user: str,
+    ca_file: str | None,
+    auto: bool,
+    sign_cert: str | None,
+    sign_key: str | None,
+    attach: tuple[str, ...],
+) -> None:
+    """Render TEMPLATE with --data and send it to --to by SMTP."""
+    from mailcore.commands.render import describe, load_data, load_template
+    from mailcore.compose import compose
+    from mailcore.errors import MailcoreError, TemplateError
+    from mailcore.ident import IdentScheme
+    from mailcore.smtp import SmtpConfig
+    from mailcore.smtp import send as smtp_send
+
+    if bool(sign_cert) != bool(sign_key):
+        raise click.UsageError("--sign-cert and --sign-key go together")
+    tmpl, body_line = load_template(template)
+    data = load_data(data_path)
+    password = os.environ.get(PASSWORD_ENV)
+    if user and password is None:
+        raise click.UsageError(f"--user given but ${PASSWORD_ENV} is not set")
+    try:
+        smtp = SmtpConfig(smtp_host, smtp_port, security, user, password, ca_file=ca_file)
+        message = compose(
+            tmpl,
+            data,
+            list(to),
+            resource_id,
+            sender=sender,
+            cc=list(cc),
+            scheme=IdentScheme(domain=domain),
+            automatic=auto,
+            attachments=attach,
+        )
+        payload: object = message
+        if sign_cert and sign_key:
+            from mailcore.smime import Signer, sign
+
+            payload = sign(message, Signer.from_files(sign_cert, sign_key))
+        smtp_send(payload, smtp)  # type: ignore[arg-type]
+    except TemplateError as exc:
+        from mailcore.compose import preview
+
+        for problem in preview(tmpl, data).problems:
+            click.echo(describe(problem, template, body_line), err=True)
+        raise click.ClickException(f"{template} cannot be rendered: {exc}") from exc
+    except (MailcoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"sent {message['Message-ID']} to {', '.join(to + cc)}", err=True)
+    sys.exit(0)
