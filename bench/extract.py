@@ -1,0 +1,170 @@
+"""Benchmark `mailcore.extract.extract` against the stdlib floor on the same messages.
+
+The floor is what any extraction must at least do: `email.message_from_bytes`, walk the parts
+and decode every one of them (transfer encoding, and charset for text parts). The target is
+extract within 3x of the floor on ordinary text+html mail with a few attachments.
+
+Run: .venv/bin/python bench/extract.py [--seconds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import random
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mailcore.extract import extract  # noqa: E402
+
+WORDS = (  # noqa: SIM905 - a sentence is easier to edit than a list of words
+    "vehicle registration owner mileage contract lease invoice garage tyres brakes inspection "
+    "delivery handover keys insurance claim damage bumper mirror windscreen service interval "
+    "please could you confirm the date and send us the documents before Friday thanks regards "
+    "we have received your request and will process it as soon as possible in the meantime "
+    "réception véhicule propriétaire kilométrage Übergabe Fahrzeug Halter prüfen"
+).split()
+
+
+def sentence(rng: random.Random) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(6, 16))]
+    return " ".join(words).capitalize() + "."
+
+
+def paragraph(rng: random.Random) -> str:
+    return " ".join(sentence(rng) for _ in range(rng.randint(2, 5)))
+
+
+def body_text(rng: random.Random, size: int) -> str:
+    parts: list[str] = []
+    while sum(len(p) for p in parts) < size:
+        parts.append(paragraph(rng))
+    return "\n\n".join(parts)
+
+
+def to_html(text: str) -> str:
+    paras = "".join(
+        f'<p style="margin:0 0 12px 0;font-family:Arial">{p.replace(chr(10), "<br>")}</p>\n'
+        for p in text.split("\n\n")
+    )
+    return (
+        "<html><head><style>p{color:#222}</style></head><body>"
+        f'<div class="content">{paras}</div>'
+        '<div class="footer">Fleet desk &middot; <a href="https://example.com">example.com</a>'
+        "</div></body></html>"
+    )
+
+
+def ordinary(rng: random.Random, k: int) -> bytes:
+    """One ordinary message: ~9 KB of text+html; some replies, YAML, attachments."""
+    kind = k % 4
+    msg = EmailMessage()
+    msg["From"] = f"Sender {k} <sender{k}@customer.example>"
+    msg["To"] = f"Fleet desk <reply+VEH-{1000 + k}@example.com>"
+    msg["Subject"] = f"Re: [VEH-{1000 + k}] Vehicle {k}"
+    msg["Date"] = format_datetime(datetime(2024, 3, 1, tzinfo=UTC) + timedelta(hours=k))
+    msg["Message-ID"] = make_msgid(domain="customer.example")
+    text = body_text(rng, 3400)
+    if kind == 1:
+        text = (
+            f"plate_number: AB-{k:03d}-CD\nowner: Sender {k}\nmileage: {10000 + k}\n---\n"
+            f"{text}\n\n-- \nSender {k}\nACME Logistics\n"
+        )
+    elif kind == 2:
+        quoted = "\n".join("> " + line for line in body_text(rng, 1200).splitlines())
+        text = (
+            f"Plate number: AB-{k:03d}-CD\n\n{text}\n\nSent from my iPhone\n\n"
+            f"On Mon, Mar 4, 2024 at 5:02 PM Fleet desk <fleet@example.com> wrote:\n\n{quoted}\n"
+        )
+    msg.set_content(text)
+    msg.add_alternative(to_html(text), subtype="html")
+    if kind in (0, 3):
+        for n in range(1 + k % 3):
+            blob = rng.randbytes(rng.randint(2000, 6000))
+            msg.add_attachment(
+                blob, maintype="application", subtype="pdf", filename=f"document-{n}.pdf"
+            )
+    return msg.as_bytes()
+
+
+def html_only(rng: random.Random, k: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Webmail user {k} <user{k}@webmail.example>"
+    msg["To"] = "fleet@example.com"
+    msg["Subject"] = f"[VEH-{2000 + k}] Handover"
+    msg["Message-ID"] = make_msgid(domain="webmail.example")
+    text = f"Kennzeichen: B-XY {k}\nHalter: User {k}\n\n" + body_text(rng, 3000)
+    msg.set_content(to_html(text), subtype="html")
+    return msg.as_bytes()
+
+
+def floor(raw: bytes) -> None:
+    """The stdlib minimum: parse, walk, decode every part."""
+    msg = email.message_from_bytes(raw)
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        data = part.get_payload(decode=True)
+        if part.get_content_maintype() == "text" and isinstance(data, bytes):
+            data.decode(part.get_content_charset() or "ascii", "replace")
+
+
+def run_extract(raw: bytes) -> None:
+    extract(raw).text  # noqa: B018 - the visible text is part of the work measured
+
+
+def rate(func: Callable[[bytes], None], corpus: list[bytes], seconds: float) -> float:
+    """Messages per second, best of three runs of about `seconds` / 3 each."""
+    for raw in corpus[:5]:
+        func(raw)  # warm caches and imports
+    best = 0.0
+    for _ in range(3):
+        count = 0
+        start = time.perf_counter()
+        deadline = start + seconds / 3
+        while True:
+            for raw in corpus:
+                func(raw)
+            count += len(corpus)
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        best = max(best, count / (now - start))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    args = parser.parse_args()
+    rng = random.Random(20240304)
+    corpus = [ordinary(rng, k) for k in range(40)]
+    html_corpus = [html_only(rng, k) for k in range(20)]
+    avg = sum(map(len, corpus)) / len(corpus)
+    avg_html = sum(map(len, html_corpus)) / len(html_corpus)
+
+    floor_rate = rate(floor, corpus, args.seconds)
+    extract_rate = rate(run_extract, corpus, args.seconds)
+    html_floor = rate(floor, html_corpus, args.seconds)
+    html_rate = rate(run_extract, html_corpus, args.seconds)
+    ratio = floor_rate / extract_rate
+    print(f"ordinary corpus: {len(corpus)} messages, {avg / 1024:.1f} KB average")
+    print(f"  stdlib floor (parse + walk + decode): {floor_rate:9.0f} msg/s")
+    print(f"  mailcore extract:                     {extract_rate:9.0f} msg/s")
+    print(f"  extract is {ratio:.2f}x slower than the floor (target: <= 3x)")
+    print(f"HTML-only corpus: {len(html_corpus)} messages, {avg_html / 1024:.1f} KB average")
+    print(f"  stdlib floor:                         {html_floor:9.0f} msg/s")
+    print(f"  mailcore extract (HTML -> text):      {html_rate:9.0f} msg/s")
+    print(f"  extract is {html_floor / html_rate:.2f}x slower than the floor on HTML-only mail")
+    sys.exit(0 if ratio <= 3.0 else 1)
+
+
+if __name__ == "__main__":
+    main()

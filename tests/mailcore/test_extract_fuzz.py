@@ -1,0 +1,107 @@
+"""Property tests: extract never raises on damaged messages; normalize_key is a canonical form."""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailcore.extract import Extraction, apply_aliases, extract, normalize_key
+
+FIXTURES = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "mail").glob("*.eml"))
+SAMPLES = [p.read_bytes() for p in FIXTURES]
+
+# Bytes that matter to MIME parsers: boundaries, header syntax, encodings, line ends.
+INTERESTING = [b"\n", b"\r\n", b"--", b":", b";", b"=", b"=?", b"?=", b'"', b"<", b">", b"\x00",
+               b"\xff", b"\xc3", b"boundary=", b"base64", b"charset=", b"multipart/", b"\t",
+               b"Content-Type: ", b"Content-Transfer-Encoding: ", b"---\n", b"> "]  # fmt: skip
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    raw = bytearray(draw(st.sampled_from(SAMPLES)))
+    for _ in range(draw(st.integers(1, 6))):
+        op = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "duplicate"]))
+        pos = draw(st.integers(0, max(len(raw) - 1, 0)))
+        if op == "flip" and raw:
+            raw[pos] = draw(st.integers(0, 255))
+        elif op == "truncate":
+            del raw[pos:]
+        elif op == "insert":
+            chunk = draw(st.one_of(st.sampled_from(INTERESTING), st.binary(max_size=16)))
+            raw[pos:pos] = chunk
+        elif op == "delete":
+            del raw[pos : pos + draw(st.integers(1, 64))]
+        elif op == "duplicate":
+            raw[pos:pos] = raw[pos : pos + draw(st.integers(1, 200))]
+    return bytes(raw)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_extract_never_raises_on_mutated_messages(raw: bytes) -> None:
+    result = extract(raw)
+    assert isinstance(result, Extraction)
+    assert not any(d.startswith("extraction failed") for d in result.defects), result.defects
+    json.dumps(result.to_json(), ensure_ascii=False)
+    for attachment in result.attachments:
+        assert isinstance(attachment.data(), bytes)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=2000))
+def test_extract_never_raises_on_arbitrary_bytes(raw: bytes) -> None:
+    result = extract(raw)
+    assert not any(d.startswith("extraction failed") for d in result.defects), result.defects
+
+
+KEY_TEXT = st.text(
+    alphabet=st.sampled_from(string.ascii_letters + string.digits + " -_.:/'()éèÉüÜßçØ\t"),
+    max_size=30,
+)
+
+
+@given(st.text(max_size=40))
+def test_normalize_key_is_idempotent(key: str) -> None:
+    once = normalize_key(key)
+    assert normalize_key(once) == once
+
+
+@given(st.text(max_size=40))
+def test_normalize_key_output_is_lowercase_words_joined_by_single_underscores(key: str) -> None:
+    out = normalize_key(key)
+    assert "__" not in out
+    assert not out.startswith("_") and not out.endswith("_")
+    assert " " not in out
+    assert out == out.casefold() or normalize_key(out) == out
+
+
+@given(KEY_TEXT)
+def test_normalize_key_ignores_case(key: str) -> None:
+    assert normalize_key(key.upper()) == normalize_key(key.lower()) == normalize_key(key)
+
+
+@given(
+    st.lists(st.text(alphabet=string.ascii_letters + string.digits, min_size=1), min_size=1,
+             max_size=4),
+    st.lists(st.sampled_from([" ", "-", "_", ".", ": ", " - ", "  ", "/", "\t"]), min_size=3,
+             max_size=3),
+)  # fmt: skip
+def test_normalize_key_treats_any_separator_run_as_one(words: list[str], seps: list[str]) -> None:
+    canonical = "_".join(w.lower() for w in words)
+    spelled = ""
+    for k, word in enumerate(words):
+        spelled += (seps[k % 3] if k else "") + word
+    assert normalize_key(spelled) == canonical
+    assert normalize_key(f"  {spelled}:") == canonical
+
+
+@given(st.dictionaries(KEY_TEXT, st.integers(), max_size=6))
+def test_apply_aliases_is_idempotent(payload: dict[str, int]) -> None:
+    aliases = {"plate_number": ["immatriculation", "Kennzeichen"]}
+    once = apply_aliases(payload, aliases)
+    assert apply_aliases(once, aliases) == once
+    assert all(normalize_key(k) == k for k in once)
