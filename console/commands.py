@@ -7,6 +7,7 @@ import secrets
 import shutil
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,20 +59,23 @@ def ensure_admin(accounts: Any, username: str = "admin") -> str | None:
     return password
 
 
-@click.command()
-@click.option("--data", "data_dir", default="demo-data", show_default=True, type=click.Path())
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--reset", is_flag=True, help="Start again from the sample mails.")
-@click.option("--poll-interval", default=10.0, show_default=True, help="Seconds between polls.")
-def demo(data_dir: str, host: str, port: int, reset: bool, poll_interval: float) -> None:
-    """The console on a local demo mailbox seeded with sample mails; no server needed."""
-    from console import create_app
+@dataclass
+class DemoEnv:
+    root: Path
+    settings: Any
+    services: Any
+    secret_key: str
+    counts: dict[str, int]  # first poll: status -> number of messages
+    password: str | None  # the first-run admin's password, None when accounts existed
+
+
+def prepare_demo(root: Path, *, reset: bool = False) -> DemoEnv:
+    """Seed the demo mailbox under `root` (once), poll it, and ensure an admin exists."""
     from console.demo import Office, build_registry, sample_mails
     from console.services import build_services
     from mailcore.config import Settings
 
-    root = Path(data_dir).resolve()
+    root = root.resolve()
     if reset and root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -89,15 +93,30 @@ def demo(data_dir: str, host: str, port: int, reset: bool, poll_interval: float)
         for _name, raw in sample_mails():
             svc.mailbox.append(settings.folders.inbox, raw)
         seeded.touch()
-    outcomes = svc.engine.poll_once()
     counts: dict[str, int] = {}
-    for outcome in outcomes:
+    for outcome in svc.engine.poll_once():
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     password = ensure_admin(svc.accounts)
+    secret = key_file.read_text(encoding="utf-8").strip()
+    return DemoEnv(root, settings, svc, secret, counts, password)
+
+
+@click.command()
+@click.option("--data", "data_dir", default="demo-data", show_default=True, type=click.Path())
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--reset", is_flag=True, help="Start again from the sample mails.")
+@click.option("--poll-interval", default=10.0, show_default=True, help="Seconds between polls.")
+def demo(data_dir: str, host: str, port: int, reset: bool, poll_interval: float) -> None:
+    """The console on a local demo mailbox seeded with sample mails; no server needed."""
+    from console import create_app
+
+    demo_env = prepare_demo(Path(data_dir), reset=reset)
+    svc, settings = demo_env.services, demo_env.settings
     svc.poller = Poller(svc.engine, poll_interval).start()
-    app = create_app(
-        {"SECRET_KEY": key_file.read_text(encoding="utf-8").strip(), "MAILCORE_SERVICES": svc}
-    )
+    app = create_app({"SECRET_KEY": demo_env.secret_key, "MAILCORE_SERVICES": svc})
+    root = demo_env.root
+    counts, password = demo_env.counts, demo_env.password
     url = f"http://{host}:{port}/"
     click.echo(f"mailcore demo: mailbox {settings.maildir}, database {root / 'mailcore.db'}")
     if counts:
@@ -108,12 +127,13 @@ def demo(data_dir: str, host: str, port: int, reset: bool, poll_interval: float)
         click.echo("  First run: an admin account was created. The password is shown only now:")
         click.echo("    username: admin")
         click.echo(f"    password: {password}")
-        click.echo("  (more users: mailcore create-user --role operator NAME)")
+        click.echo(
+            "  More users: the Admin page, or MAILCORE_DATABASE_URL="
+            f"sqlite:///{root / 'mailcore.db'} mailcore create-user --role operator NAME"
+        )
     click.echo("")
     click.echo(f"  Console: {url}")
-    click.echo(
-        f"  New mail: drop .eml files in {settings.maildir}/new (polled every {poll_interval:g} s)"
-    )
+    click.echo(f"  The demo mailbox is polled every {poll_interval:g} s.")
     click.echo("")
     try:
         _serve(app, host, port)

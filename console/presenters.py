@@ -16,6 +16,7 @@ import yaml
 
 SYNTAXES = ("json", "yaml")
 _REQUIRED = re.compile(r"^'([^']+)' is a required property")
+_UNEXPECTED = re.compile(r"\(((?:'[^']+'(?:, )?)+) (?:was|were) unexpected\)")
 
 
 class PayloadSyntaxError(ValueError):
@@ -111,11 +112,20 @@ def field_rows(
     for raw_path, message in errors:
         path = normalize_path(raw_path)
         required = _REQUIRED.match(message)
-        if required:
-            missing = f"{path}.{required.group(1)}" if path else required.group(1)
-            row = rows.setdefault(missing, FieldRow(missing, None, missing=True))
+        if required or (message.strip() == "is required" and path not in rows):
+            if required:
+                path = f"{path}.{required.group(1)}" if path else required.group(1)
+            row = rows.setdefault(path, FieldRow(path, None, missing=True))
             row.errors.append("required: this field is missing")
             continue
+        unexpected = _UNEXPECTED.search(message)
+        if unexpected:
+            names = re.findall(r"'([^']+)'", unexpected.group(1))
+            found = [rows[n] for n in (f"{path}.{k}" if path else k for k in names) if n in rows]
+            for row in found:
+                row.errors.append("not in the schema: a typo, or a field to remove")
+            if found:
+                continue
         target = rows.get(path)
         if target is None:
             # An error about an object or list: attach to its first leaf below it, if any.

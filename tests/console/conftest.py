@@ -1,0 +1,186 @@
+"""Console fixtures: an app on real mailcore objects, served for real, driven by a real Chromium.
+
+    def test_x(console_env):                      # app + services + users, Maildir mailbox
+        client = console_env.client("olivia")     # a test client logged in as the operator
+
+    @pytest.mark.browser
+    def test_y(page, login):                      # Chromium on the app served on 127.0.0.1
+        login(page, "olivia")
+        page.goto("/failed/")
+
+Override `console_env` in a test module to serve another app (e.g. one on Dovecot).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from console import create_app
+from console.demo import Office, build_registry
+from console.services import Services
+
+# One account per role; passwords long enough for the accounts policy.
+USERS = {
+    "olivia": ("operator", "olivia-operator-pw"),
+    "arthur": ("author", "arthur-author-pw"),
+    "ada": ("admin", "ada-admin-password"),
+}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    """The CSRF token of the page at `path` (from the meta tag every page carries)."""
+    html = client.get(path).get_data(as_text=True)
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+@dataclass
+class ConsoleEnv:
+    app: Flask
+    services: Services
+    office: Office
+    users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(USERS))
+
+    def client(self, username: str | None = None) -> FlaskClient:
+        """A test client, logged in through the login form as `username` when given."""
+        client = self.app.test_client()
+        if username is not None:
+            response = client.post(
+                "/login",
+                data={
+                    "username": username,
+                    "password": self.password(username),
+                    "csrf_token": csrf_token(client, "/login"),
+                },
+            )
+            assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    def password(self, username: str) -> str:
+        return self.users[username][1]
+
+
+def make_services(mailbox: Any, db_path: Path, registry: Any = None) -> tuple[Services, Office]:
+    """Engine, history and accounts on `mailbox` and a SQLite file, with the demo handlers."""
+    from mailcore.accounts import Accounts
+    from mailcore.engine import Engine
+    from mailcore.history import History
+
+    office = Office()
+    registry = registry if registry is not None else build_registry(office)
+    history = History(f"sqlite:///{db_path}")
+    engine = Engine(mailbox, registry, history)
+    accounts = Accounts(history.engine, history)
+    templates = None
+    try:
+        from mailcore.template_store import TemplateStore
+
+        templates = TemplateStore(history.engine, history)
+    except ImportError:  # pragma: no cover - the store ships with mailcore
+        pass
+    svc = Services(None, mailbox, registry, history, engine, accounts, templates)
+    return svc, office
+
+
+@pytest.fixture
+def app_factory(tmp_path: Path) -> Iterator[Callable[..., ConsoleEnv]]:
+    """Factory: app_factory(mailbox=None, **flask_config) -> ConsoleEnv with the three users.
+
+    Without a mailbox, a MaildirMailbox in tmp_path is used."""
+    made: list[ConsoleEnv] = []
+
+    def make(mailbox: Any = None, **config: Any) -> ConsoleEnv:
+        if mailbox is None:
+            from mailcore.maildir import MaildirMailbox
+
+            mailbox = MaildirMailbox(tmp_path / f"mail{len(made)}")
+        svc, office = make_services(mailbox, tmp_path / f"console{len(made)}.db")
+        for name, (role, password) in USERS.items():
+            svc.accounts.create(name, password, role, by="test")
+        app = create_app(
+            {"TESTING": True, "SECRET_KEY": "test-secret", "MAILCORE_SERVICES": svc, **config}
+        )
+        env = ConsoleEnv(app, svc, office)
+        made.append(env)
+        return env
+
+    yield make
+    for env in made:
+        env.services.close()
+
+
+@pytest.fixture
+def console_env(app_factory: Callable[..., ConsoleEnv]) -> ConsoleEnv:
+    """The console on a local Maildir; override in a module for another mailbox."""
+    return app_factory()
+
+
+@pytest.fixture
+def live_server(console_env: ConsoleEnv) -> Iterator[str]:
+    """The console_env app served on 127.0.0.1 (free port) in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, console_env.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per worker (Debian's /usr/bin/chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: str) -> Iterator[Any]:
+    """A fresh browser context (1280 px wide) whose relative URLs go to the live server."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    pg = context.new_page()
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def login(console_env: ConsoleEnv) -> Callable[..., None]:
+    """login(page, username, password=None): log in through the form (password from USERS)."""
+
+    def do(page: Any, username: str, password: str | None = None) -> None:
+        page.goto("/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password or console_env.password(username))
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+
+    return do
