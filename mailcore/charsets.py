@@ -63,7 +63,11 @@ def decode_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
     try:
         return data.decode("utf-8"), f"declared {label} but bytes are utf-8"
     except UnicodeDecodeError:
+        pass
+    try:
         return data.decode(info.name, "replace"), f"invalid {label} bytes replaced"
+    except Exception:  # noqa: BLE001 - some codecs (idna...) refuse the "replace" handler
+        return _best_effort(data), f"charset {label!r} failed to decode"
 
 
 def _utf8_or_best(data: bytes) -> str:

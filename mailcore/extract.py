@@ -15,7 +15,7 @@ import email.utils
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from email.message import Message
@@ -219,6 +219,7 @@ def _failed(raw: bytes, scheme: IdentScheme, reason: str) -> Extraction:
 
 _TEXT_BODY = frozenset({"text/plain", "text/html"})
 _BOUNCE_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
+_ENCRYPTED = frozenset({"application/pgp-encrypted", "application/x-pkcs7-mime"})
 _RETURNED_HEADERS = frozenset({"text/rfc822-headers", "message/rfc822", "message/global"})
 
 
@@ -316,6 +317,8 @@ class _Extractor:
             else:
                 self.html_parts.append(text)
             return
+        if ctype in _ENCRYPTED or (ctype == "application/pkcs7-mime" and _enveloped(part)):
+            self.defects.append(f"{where}: encrypted content ({ctype}) cannot be read")
         if ctype == "application/json" or (
             ctype == "text/json" or (filename or "").lower().endswith(".json")
         ):
@@ -327,22 +330,15 @@ class _Extractor:
             self.defects.append(f"{where}: {_describe_defect(defect)}")
 
     def _decode_text(self, part: Message, where: str) -> str:
+        known = len(getattr(part, "defects", ()))
         data = _payload_bytes(part)
-        self._note_defects_after_decode(part, where)
+        # Decoding registers new defects (bad base64 padding...) on the part itself.
+        for defect in getattr(part, "defects", ())[known:]:
+            self.defects.append(f"{where}: {_describe_defect(defect)}")
         text, problem = decode_text(data, part.get_content_charset())
         if problem:
             self.defects.append(f"{where}: {problem}")
         return text
-
-    def _note_defects_after_decode(self, part: Message, where: str) -> None:
-        # Decoding registers new defects (bad base64 padding...) on the part itself.
-        seen = getattr(part, "_mc_seen_defects", None)
-        defects = getattr(part, "defects", [])
-        start = seen if isinstance(seen, int) else 0
-        for defect in defects[start:]:
-            text = f"{where}: {_describe_defect(defect)}"
-            if text not in self.defects:
-                self.defects.append(text)
 
     def _attachment(
         self, part: Message, ctype: str, filename: str | None, disposition: str | None, where: str
@@ -656,6 +652,11 @@ def _recover_multipart(part: Message) -> Message | None:
     return rebuilt
 
 
+def _enveloped(part: Message) -> bool:
+    smime_type = str(part.get_param("smime-type") or "").lower()
+    return smime_type in ("", "enveloped-data", "authenveloped-data")
+
+
 def _payload_bytes(part: Message) -> bytes:
     data = part.get_payload(decode=True)
     if isinstance(data, bytes):
@@ -681,7 +682,6 @@ def _encoded_size(part: Message) -> int:
         chars = len(payload)
         for ws in ("\n", "\r", " ", "\t"):
             chars -= payload.count(ws)
-        padding = payload.rstrip().count("=", -3) if chars else 0
         padding = len(payload.rstrip()) - len(payload.rstrip().rstrip("="))
         return max(0, chars * 3 // 4 - min(padding, 2))
     return len(_payload_bytes(part))
@@ -715,7 +715,3 @@ def _describe_defect(defect: Any) -> str:
     if detail and detail not in text:
         text = f"{text} ({detail})"
     return f"{text} [{name}]"
-
-
-def iter_parts(msg: Message) -> Iterator[Message]:  # pragma: no cover - debugging helper
-    yield from msg.walk()

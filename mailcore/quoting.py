@@ -42,19 +42,23 @@ _ORIGINAL = re.compile(
 )
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 
-_SIG_DELIMITER = re.compile(r"^(?:--|__|—)\s*$")
+# "-- " is the standard (RFC 3676); "--", "__..." and "—" are what people type instead. "---" is
+# a YAML document marker or a rule, not a signature.
+_SIG_DELIMITER = re.compile(r"^(?:--|_{2,}|—)\s*$")
 _MOBILE_SIGNATURE = re.compile(
     r"""^\s*(?:
-        Sent\s+from\s+(?:my\s+)?(?:iPhone|iPad|Android|Samsung|Galaxy|BlackBerry|mobile|phone|
-            Mail\s+for\s+Windows|Outlook|Yahoo\s+Mail|ProtonMail|Proton\s+Mail|Gmail)
-        |Sent\s+from\s+my\s+\S+
+        Sent\s+from\s+(?:my\s+)?(?:iPhone|iPad|Android|Samsung|Galaxy|BlackBerry|Huawei|
+            Xiaomi|Pixel|Windows\s+Phone|mobile|phone|smartphone|tablet|
+            Mail\s+for\s+Windows|Outlook|Yahoo\s+Mail|ProtonMail|Proton\s+Mail|Gmail)\b
+        |Sent\s+from\s+my\s+\S+(?:\s+\S+)?\s*$
         |Get\s+Outlook\s+for\s+(?:iOS|Android)
-        |Envoyé\s+(?:de|depuis)\s+(?:mon|ma|l'application|Outlook|Yahoo)\b
+        |Envoyé\s+(?:de|depuis)\s+(?:mon|ma)\s+\S+(?:\s+\S+)?\s*$
+        |Envoyé\s+(?:de|depuis)\s+(?:l'application|Outlook|Yahoo|Mail\s+pour)\b
         |Von\s+meinem\s+\S+(?:\s+\S+)?\s+gesendet
         |Gesendet\s+(?:von|mit)\s+(?:meinem|der|Outlook)\b
-        |Enviado\s+desde\s+mi\b
-        |Inviato\s+da\b
-        |Verzonden\s+(?:vanaf|met)\b
+        |Enviado\s+desde\s+mi\s+\S+(?:\s+\S+)?\s*$
+        |Inviato\s+da\s+(?:iPhone|iPad|Android|Outlook|Samsung)\b
+        |Verzonden\s+(?:vanaf|met)\s+(?:mijn\s+)?(?:iPhone|iPad|Android|Outlook|Samsung)\b
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
