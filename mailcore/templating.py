@@ -121,9 +121,10 @@ def _template_line() -> int | None:
         if tmpl is not None:
             return int(tmpl.get_corresponding_lineno(frame.f_lineno))
         # Constant folding while compiling: the node being evaluated knows its line.
-        node = frame.f_locals.get("self")
-        if isinstance(node, jnodes.Node) and getattr(node, "lineno", None):
-            return int(node.lineno)
+        for name in ("self", "child", "node"):
+            node = frame.f_locals.get(name)
+            if isinstance(node, jnodes.Node) and getattr(node, "lineno", None):
+                return int(node.lineno)
         frame = frame.f_back  # type: ignore[assignment]
     return None
 

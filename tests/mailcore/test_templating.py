@@ -1,0 +1,252 @@
+"""Templates: sandbox, undefined and syntax reporting, and markup that never gets through."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailcore import sanitize
+from mailcore.errors import TemplateError
+from mailcore.templating import (
+    Template,
+    _compile,
+    check,
+    parse_template_file,
+    render,
+    render_all,
+)
+
+
+class Elements(HTMLParser):
+    """Every element and attribute of an HTML text, as a browser's parser would see them."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str, str]] = []
+        self.text: list[str] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs += [(tag, name, value or "") for name, value in attrs]
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def assert_inert(html: str) -> None:
+    """No element outside the allowlist, no event handler, no style, no unsafe URL."""
+    found = Elements(html)
+    assert set(found.tags) <= sanitize.ALLOWED_TAGS, set(found.tags) - sanitize.ALLOWED_TAGS
+    for tag, name, value in found.attrs:
+        assert not name.startswith("on"), (tag, name)
+        assert name in sanitize.ALLOWED_ATTRIBUTES.get(tag, ()), (tag, name)
+        if name in ("href", "src"):
+            assert sanitize.is_safe_url(value), (tag, name, value)
+            assert "javascript" not in value.lower().replace(" ", "")
+
+
+HOSTILE_DATA = {
+    "name": '<script>alert("name")</script>',
+    "note": '<img src=x onerror="alert(1)"><a href="javascript:alert(2)">x</a>',
+    "url": "javascript:alert(3)",
+    "url2": " JaVaScRiPt:alert(4)",
+    "md": "[click](javascript:alert(5)) ![p](http://tracker.example/p.gif) **bold**",
+}
+
+HOSTILE_TEMPLATE = Template(
+    "hostile",
+    "Hello {{ name }}",
+    """# Hi {{ name }}
+
+{{ note }}
+
+[link]({{ url }}) [other]({{ url2 }}) <a href="{{ url }}">raw</a>
+
+{{ md }}
+
+<script>alert("template")</script>
+<p onclick="alert(6)" onmouseover="alert(7)" style="color:red">styled</p>
+<a href="javascript:alert(8)">bad</a> [bad md](javascript:alert(9))
+<iframe src="https://evil.example"></iframe>
+<svg onload="alert(10)"><circle/></svg>
+<a href="java&#x09;script:alert(11)">entity</a>
+""",
+)
+
+
+def test_hostile_data_and_template_produce_no_active_markup() -> None:
+    result = render_all(HOSTILE_TEMPLATE, HOSTILE_DATA)
+    assert_inert(result.html)
+    # The values are shown as text, not interpreted.
+    text = "".join(Elements(result.html).text)
+    assert '<script>alert("name")</script>' in text
+    assert "[click](javascript:alert(5))" in text
+    # The text part is text/plain: values stay verbatim (they are data, shown as characters),
+    # while the author's own markup is gone from it too.
+    assert '<script>alert("name")</script>' in result.markdown
+    for gone in ('alert("template")', "alert(6)", "alert(8)", "alert(9)", "alert(10)", "<iframe"):
+        assert gone not in result.markdown, gone
+    assert "styled" in result.markdown
+
+
+def test_removed_markup_is_reported_as_unsafe_with_lines() -> None:
+    result = render_all(HOSTILE_TEMPLATE, HOSTILE_DATA)
+    unsafe = [p for p in result.problems if p.kind == "unsafe"]
+    messages = " | ".join(p.message for p in unsafe)
+    assert "<script> element removed" in messages
+    assert "'onclick' attribute removed from <p>" in messages
+    assert "'style' attribute removed" in messages
+    assert "<iframe> element removed" in messages
+    assert "javascript:alert(3)" in messages  # the user's URL, refused at its placeholder
+    script = next(p for p in unsafe if p.message == "<script> element removed")
+    assert script.line == 9
+    user_link = next(p for p in unsafe if "alert(3)" in p.message)
+    assert user_link.line == 5
+    assert not result.fatal
+
+
+def test_values_cannot_inject_markdown() -> None:
+    t = Template("t", "s", "Dear {{ name }},\n\n{{ items }}\n")
+    rendered = render(t, {"name": "**Boss** [x](https://phish.example)", "items": "# not a title"})
+    found = Elements(rendered.html)
+    assert "strong" not in found.tags and "a" not in found.tags and "h1" not in found.tags
+    assert "**Boss** [x](https://phish.example)" in rendered.markdown  # verbatim in text
+
+
+def test_user_link_with_safe_protocol_is_kept_and_escaped() -> None:
+    t = Template("t", "s", '[site]({{ url }}) <a title="{{ t }}" href="{{ url }}">b</a>')
+    rendered = render(t, {"url": 'https://a.example/?x=1&y="2"', "t": 'q"><script>'})
+    assert_inert(rendered.html)
+    hrefs = [v for tag, name, v in Elements(rendered.html).attrs if name == "href"]
+    assert hrefs == ['https://a.example/?x=1&y="2"'] * 2
+    assert ("a", "title", 'q"><script>') in Elements(rendered.html).attrs
+
+
+SANDBOX_ESCAPES = [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ cycler.__init__.__globals__ }}",
+    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ joiner.__init__.__globals__ }}",
+    "{{ lipsum.__globals__['os'] }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ ''|attr('__class__') }}",
+    "{{ '{0.__class__}'.format(1) }}",
+    "{{ [].append(1) }}",
+    "{{ 10 ** 100000 }}",
+    "{{ 'x' * 100000000 }}",
+    "{% for i in range(10000000) %}{% endfor %}",
+    "{% for i in range(1000) %}{% for j in range(1000) %}xx{% endfor %}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("source", SANDBOX_ESCAPES)
+def test_sandbox_escapes_are_refused(source: str) -> None:
+    t = Template("t", "Subject", f"line one\n{source}\n")
+    with pytest.raises(TemplateError) as caught:
+        render(t, {})
+    assert "refused" in str(caught.value)
+    problems = render_all(t, {}).problems
+    refused = [p for p in problems if p.kind == "refused"]
+    assert refused, problems
+    assert all(p.line in (2, None) for p in refused)
+    assert refused[0].line == 2 or "range" in source or "*" in source
+
+
+def test_refusal_is_reported_again_when_the_template_is_cached() -> None:
+    t = Template("t", "s", "{{ ''.__class__ }}")
+    first = render_all(t, {}).problems
+    second = render_all(t, {}).problems
+    assert first == second and first[0].kind == "refused"
+
+
+def test_every_undefined_placeholder_is_reported_by_name_and_line() -> None:
+    t = Template(
+        "t",
+        "About {{ plate }} for {{ ownr }}",
+        "Dear {{ owner.nmae }},\n{{ plate }}\n"
+        "{% for l in lines %}{{ l.price }} {{ l.qty }}{% endfor %}\n"
+        "{{ missing_total + 1 }} {{ other|upper }}\n{% if flag %}x{% endif %}\n",
+    )
+    data = {"plate": "AB", "owner": {"name": "Ada"}, "lines": [{"price": 1}]}
+    with pytest.raises(TemplateError) as caught:
+        render(t, data)
+    assert caught.value.names == [
+        "ownr",
+        "owner.nmae",
+        "lines[].qty",
+        "missing_total",
+        "other",
+        "flag",
+    ]
+    problems = {p.message: (p.line, p.source) for p in render_all(t, data).problems}
+    assert problems["undefined placeholder {{ ownr }}"] == (1, "subject")
+    assert problems["undefined placeholder {{ owner.nmae }}"] == (1, "body")
+    assert problems["undefined placeholder {{ lines[].qty }}"] == (3, "body")
+    assert problems["undefined placeholder {{ flag }}"] == (5, "body")
+
+
+def test_default_filter_and_defined_test_do_not_count_as_undefined() -> None:
+    t = Template("t", "s", "{{ nick|default('friend') }}{% if x is defined %}{{ x }}{% endif %}")
+    assert render(t, {}).markdown == "friend"
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        ("ok\nok\n{{ name \n", 3),
+        ("ok\n{% if x %}\nnever closed\n", 3),
+        ("{% for %}", 1),
+        ("a\nb\nc\n{{ x | }}", 4),
+    ],
+)
+def test_syntax_errors_carry_their_line(body: str, line: int) -> None:
+    t = Template("t", "s", body)
+    with pytest.raises(TemplateError) as caught:
+        render(t, {"x": 1, "name": 2})
+    assert caught.value.line == line
+    assert [p.kind for p in check(t)] == ["syntax"]
+
+
+def test_compiled_templates_are_cached_by_source() -> None:
+    t = Template("t", "s {{ a }}", "unique body for cache test {{ a }}")
+    render(t, {"a": 1})
+    hits = _compile.cache_info().hits
+    render(Template("other name", t.subject, t.body), {"a": 2})
+    assert _compile.cache_info().hits == hits + 2
+
+
+def test_macros_are_inserted_as_text() -> None:
+    t = Template("t", "s", "{% macro b(x) %}**{{ x }}**{% endmacro %}{{ b(v) }}")
+    rendered = render(t, {"v": "<i>v</i>"})
+    assert "**<i>v</i>**" in "".join(Elements(rendered.html).text)
+    assert_inert(rendered.html)
+
+
+def test_template_file_subject_and_body_line() -> None:
+    template, body_line = parse_template_file("Subject: Hi {{ a }}\n\nBody\n", "x")
+    assert (template.subject, template.body, body_line) == ("Hi {{ a }}", "Body\n", 3)
+    assert parse_template_file("# just a body\n", "y")[0].subject == ""
+    with pytest.raises(TemplateError):
+        parse_template_file("Subject: a\nDear x\n", "z")
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=st.text())
+def test_any_value_is_shown_verbatim_and_never_becomes_markup(value: str) -> None:
+    t = Template("t", "{{ v }}", "Value: {{ v }}\n\n[x]({{ v }})\n")
+    result = render_all(t, {"v": value})
+    found = Elements(result.html)
+    assert set(found.tags) <= {"p", "br", "a"}
+    assert_inert(result.html)
+    clean = value.replace("\ue000", "").replace("\ue001", "")
+    if clean.strip() and "\r" not in clean and "\x00" not in clean:
+        assert " ".join(clean.split()) in " ".join("".join(found.text).split())
+    assert "\n" not in result.subject
