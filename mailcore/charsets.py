@@ -49,7 +49,7 @@ def decode_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
             return data.decode("latin-1"), None
     try:
         info = codecs.lookup(label)
-    except LookupError:
+    except (LookupError, ValueError, TypeError):  # ValueError: NUL in the label
         return _utf8_or_best(data), f"unknown charset {label!r}"
     if not getattr(info, "_is_text_encoding", True):
         # "base64", "rot13", "zlib"...: codecs Python knows but which are not charsets.

@@ -36,6 +36,12 @@ def test_unknown_label() -> None:
     assert problem == "unknown charset 'x-unknown'"
 
 
+def test_label_with_nul_byte_is_unknown() -> None:
+    text, problem = decode_text(b"ok", "utf\x00-8")
+    assert text == "ok"
+    assert problem is not None and "unknown charset" in problem
+
+
 def test_non_text_codec_labels_are_unknown() -> None:
     for label in ("base64", "rot13", "zlib", "hex"):
         text, problem = decode_text(b"hello", label)
