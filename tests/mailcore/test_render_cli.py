@@ -1,0 +1,140 @@
+"""`mailcore render` and `mailcore send` from the command line."""
+
+from __future__ import annotations
+
+import json
+from email import message_from_string, policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mailcore.cli import main
+from tests.mailcore.smtp_server import smtp_server
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "templates"
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    template = tmp_path / "ready.md"
+    template.write_text("Subject: Vehicle {{ plate }}\n\nDear {{ owner }},\n\n**{{ plate }}**\n")
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps({"plate": "AB-123", "owner": "Zoë"}), encoding="utf-8")
+    return template, data
+
+
+def run(*args: str, **kw: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), **kw)  # type: ignore[arg-type]
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_render_prints_the_whole_message(files: tuple[Path, Path]) -> None:
+    template, data = files
+    code, out, _ = run("render", str(template), "--data", str(data), "--id", "a74e22bb")
+    assert code == 0
+    msg = message_from_string(out, policy=policy.default)
+    assert msg["Subject"] == "[a74e22bb] Vehicle AB-123"
+    assert msg.get_content_type() == "multipart/alternative"
+
+
+@pytest.mark.parametrize(
+    ("part", "expected"),
+    [
+        ("text", "Dear Zoë,\n\n**AB-123**\n"),
+        ("subject", "[preview] Vehicle AB-123\n"),
+    ],
+)
+def test_render_prints_one_part(files: tuple[Path, Path], part: str, expected: str) -> None:
+    template, data = files
+    code, out, _ = run("render", str(template), "--data", str(data), "--part", part)
+    assert (code, out) == (0, expected)
+
+
+def test_render_json_and_html_parts(files: tuple[Path, Path]) -> None:
+    template, data = files
+    _, out, _ = run("render", str(template), "--data", str(data), "--part", "json")
+    assert json.loads(out) == {"plate": "AB-123", "owner": "Zoë"}
+    _, out, _ = run("render", str(template), "--data", str(data), "--part", "html")
+    assert out.startswith("<!DOCTYPE html>") and "<strong>AB-123</strong>" in out
+
+
+def test_problems_point_at_file_lines(tmp_path: Path) -> None:
+    template = tmp_path / "bad.md"
+    template.write_text("Subject: Hi {{ who }}\n\nline 3\n{{ nope }}\n<script>x</script>\n")
+    code, _, err = run("render", str(template))
+    assert code == 1
+    lines = err.splitlines()
+    assert f"{template}:1: undefined: undefined placeholder {{{{ who }}}}" in lines
+    assert f"{template}:4: undefined: undefined placeholder {{{{ nope }}}}" in lines
+    assert f"{template}:5: unsafe: <script> element removed" in lines
+
+
+def test_example_template_renders_cleanly() -> None:
+    code, out, err = run(
+        "render",
+        str(EXAMPLES / "vehicle-ready.md"),
+        "--data",
+        str(EXAMPLES / "vehicle-ready.json"),
+        "--part",
+        "text",
+    )
+    assert (code, err) == (0, "")
+    assert "| **Total** | **354.90 €** |" in out
+
+
+def test_send_delivers_through_smtp(files: tuple[Path, Path]) -> None:
+    template, data = files
+    with smtp_server() as server:
+        code, _, err = run(
+            "send",
+            str(template),
+            "--data",
+            str(data),
+            "--to",
+            "p@garage.example",
+            "--id",
+            "a74e22bb",
+            "--from",
+            "Acme <ops@acme.example>",
+            "--domain",
+            "acme.example",
+            "--smtp-host",
+            server.host,
+            "--smtp-port",
+            str(server.port),
+            "--plain",
+        )
+    assert code == 0, err
+    (got,) = server.recorder.messages
+    assert got.rcpt_tos == ["p@garage.example"]
+    assert b"Reply-To: reply+a74e22bb@acme.example" in got.data
+    assert b"Auto-Submitted: auto-generated" in got.data
+
+
+def test_send_reports_refusal_and_missing_password(files: tuple[Path, Path]) -> None:
+    template, data = files
+    base = [
+        "send",
+        str(template),
+        "--data",
+        str(data),
+        "--to",
+        "nobody@garage.example",
+        "--id",
+        "a74e22bb",
+        "--from",
+        "ops@acme.example",
+        "--domain",
+        "acme.example",
+    ]
+    with smtp_server() as server:
+        server.recorder.refuse.add("nobody@garage.example")
+        code, _, err = run(
+            *base, "--smtp-host", server.host, "--smtp-port", str(server.port), "--plain"
+        )
+    assert code == 1 and "nobody@garage.example (550" in err
+    code, _, err = run(
+        *base, "--smtp-host", "127.0.0.1", "--user", "ops", env={"MAILCORE_SMTP_PASSWORD": None}
+    )
+    assert code == 2 and "MAILCORE_SMTP_PASSWORD" in err
