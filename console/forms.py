@@ -11,6 +11,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -19,6 +20,11 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")])
     remember = BooleanField("Keep me signed in on this device")
     next = HiddenField()
+
+
+def choices(first_label: str, names: list[str]) -> list[SelectChoice]:
+    """Select options: an empty first option, then one per name."""
+    return [SelectChoice("", first_label), *(SelectChoice(n, n) for n in names)]
 
 
 class LogoutForm(FlaskForm):
@@ -40,7 +46,11 @@ class PayloadForm(FlaskForm):
     payload = TextAreaField(
         "Payload", validators=[DataRequired(message="The payload cannot be empty.")]
     )
-    syntax = SelectField("Format", choices=[("json", "JSON"), ("yaml", "YAML")], default="json")
+    syntax = SelectField(
+        "Format",
+        choices=[SelectChoice("json", "JSON"), SelectChoice("yaml", "YAML")],
+        default="json",
+    )
     handler = SelectField("Handler", choices=[], validators=[Optional()])
 
 

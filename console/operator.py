@@ -24,7 +24,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from console.forms import ActionForm, BulkForm, FilterForm, PayloadForm, RejectForm
+from console.forms import ActionForm, BulkForm, FilterForm, PayloadForm, RejectForm, choices
 from console.mailview import frame_document, safe_html
 from console.presenters import (
     SYNTAXES,
@@ -72,7 +72,7 @@ def _filters() -> dict[str, str]:
 def failed_list() -> ResponseReturnValue:
     svc = services()
     form = FilterForm(request.args)
-    form.handler.choices = [("", "All handlers"), *((n, n) for n in svc.registry.names())]
+    form.handler.choices = choices("All handlers", svc.registry.names())
     filters = _filters()
     page_no = max(request.args.get("page", 1, type=int) or 1, 1)
     per_page = request.args.get("per_page", 0, type=int) or int(current_app.config["PER_PAGE"])
@@ -144,7 +144,7 @@ def _editor_context(
     svc = services()
     handler = inspection.handler if handler is None else handler
     form = PayloadForm()
-    form.handler.choices = [("", "(route as received)"), *((n, n) for n in svc.registry.names())]
+    form.handler.choices = choices("(route as received)", svc.registry.names())
     form.handler.data = handler or ""
     form.syntax.data = syntax
     if payload is None and text is None:

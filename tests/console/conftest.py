@@ -47,7 +47,7 @@ CHROMIUM_ARGS = [
 
 def csrf_token(client: FlaskClient, path: str) -> str:
     """The CSRF token of the page at `path` (from the meta tag every page carries)."""
-    html = client.get(path).get_data(as_text=True)
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)
     found = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
     assert found, f"no CSRF token on {path}"
     return found.group(1)

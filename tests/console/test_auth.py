@@ -1,0 +1,212 @@
+"""Login, roles, CSRF and security headers of the console (Flask test client, real stores)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from console.demo import sample_mails
+from tests.console.conftest import ConsoleEnv, csrf_token
+
+
+@pytest.fixture
+def env(console_env: ConsoleEnv) -> ConsoleEnv:
+    """The console with the demo mails polled, so the failed folder has messages."""
+    svc = console_env.services
+    for _name, raw in sample_mails():
+        svc.mailbox.append("INBOX", raw)
+    svc.engine.poll_once()
+    return console_env
+
+
+def first_failed_uid(env: ConsoleEnv) -> int:
+    return env.services.engine.failed_page(1, 1).items[0].summary.uid
+
+
+def protected_urls(env: ConsoleEnv) -> list[str]:
+    """Every GET page of the console that needs no URL argument but a login."""
+    uid = first_failed_uid(env)
+    urls = ["/failed/", f"/failed/{uid}", f"/failed/{uid}/html", f"/failed/{uid}/raw"]
+    urls.append(f"/failed/{uid}/attachments/0")
+    for rule in env.app.url_map.iter_rules():
+        if (
+            "GET" in (rule.methods or ())
+            and not rule.arguments
+            and rule.endpoint
+            not in (
+                "static",
+                "auth.login",
+                "index",
+            )
+        ):
+            urls.append(rule.rule)
+    return sorted(set(urls))
+
+
+def test_every_page_requires_login(env: ConsoleEnv) -> None:
+    client = env.client()
+    urls = protected_urls(env)
+    assert len(urls) >= 5
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert "/login" in response.headers["Location"], url
+
+
+def test_posts_require_login(env: ConsoleEnv) -> None:
+    client = env.client()
+    token = csrf_token(client, "/login")
+    uid = first_failed_uid(env)
+    response = client.post(f"/failed/{uid}/resubmit", data={"payload": "{}", "csrf_token": token})
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert uid in env.services.mailbox.uids("failed")
+
+
+def test_wrong_password_is_refused(env: ConsoleEnv) -> None:
+    client = env.client()
+    response = client.post(
+        "/login",
+        data={
+            "username": "olivia",
+            "password": "not-her-password",
+            "csrf_token": csrf_token(client, "/login"),
+        },
+    )
+    assert response.status_code == 401
+    assert "Wrong username or password" in response.get_data(as_text=True)
+    assert client.get("/failed/").status_code == 302
+
+
+def test_unknown_user_and_disabled_account_are_refused(env: ConsoleEnv) -> None:
+    accounts = env.services.accounts
+    assert accounts.authenticate("nobody", "whatever-password") is None
+    accounts.set_active("olivia", False, by="ada")
+    assert accounts.authenticate("olivia", env.password("olivia")) is None
+
+
+def test_right_password_logs_in_and_logout_needs_post(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    assert client.get("/failed/").status_code == 200
+    assert client.get("/logout").status_code == 405  # a link cannot log anyone out
+    token = csrf_token(client, "/failed/")
+    client.post("/logout", data={"csrf_token": token})
+    assert client.get("/failed/").status_code == 302
+
+
+def test_open_redirect_after_login_is_refused(env: ConsoleEnv) -> None:
+    client = env.client()
+    response = client.post(
+        "/login",
+        data={
+            "username": "olivia",
+            "password": env.password("olivia"),
+            "next": "https://evil.example/phish",
+            "csrf_token": csrf_token(client, "/login"),
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_operator_cannot_reach_admin_pages(env: ConsoleEnv) -> None:
+    admin_urls = [
+        r.rule
+        for r in env.app.url_map.iter_rules()
+        if r.endpoint.startswith("admin.") and not r.arguments and "GET" in (r.methods or ())
+    ]
+    if not admin_urls:
+        pytest.skip("the admin blueprint is not installed")
+    operator = env.client("olivia")
+    admin = env.client("ada")
+    for url in admin_urls:
+        assert operator.get(url).status_code == 403, url
+    assert admin.get(admin_urls[0]).status_code == 200
+
+
+def test_author_cannot_reach_the_failed_mailbox(env: ConsoleEnv) -> None:
+    author = env.client("arthur")
+    uid = first_failed_uid(env)
+    assert author.get("/failed/").status_code == 403
+    assert author.get(f"/failed/{uid}").status_code == 403
+    token = csrf_token(author, "/")
+    response = author.post(f"/failed/{uid}/reject", data={"note": "spam", "csrf_token": token})
+    assert response.status_code == 403
+    assert uid in env.services.mailbox.uids("failed")
+
+
+def test_admin_passes_operator_checks(env: ConsoleEnv) -> None:
+    assert env.client("ada").get("/failed/").status_code == 200
+
+
+def test_post_without_csrf_token_is_refused(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    uid = first_failed_uid(env)
+    response = client.post(f"/failed/{uid}/reject", data={"note": "spam"})
+    assert response.status_code == 400
+    response = client.post(
+        f"/failed/{uid}/reject", data={"note": "spam"}, headers={"X-CSRFToken": "forged"}
+    )
+    assert response.status_code == 400
+    assert uid in env.services.mailbox.uids("failed")
+
+
+def test_login_form_without_csrf_token_is_refused(env: ConsoleEnv) -> None:
+    client = env.client()
+    response = client.post(
+        "/login", data={"username": "olivia", "password": env.password("olivia")}
+    )
+    assert response.status_code == 400
+
+
+def test_htmx_header_token_is_accepted(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    uid = first_failed_uid(env)
+    token = csrf_token(client, f"/failed/{uid}")
+    response = client.post(
+        f"/failed/{uid}/validate",
+        data={
+            "payload": '{"plate_number": "AB-123-CD"}',
+            "syntax": "json",
+            "handler": "vehicle_registration",
+        },
+        headers={"X-CSRFToken": token, "HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert "required: this field is missing" in response.get_data(as_text=True)
+
+
+def test_security_headers(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    response = client.get("/failed/")
+    csp = response.headers["Content-Security-Policy"]
+    assert (
+        "script-src 'self'" in csp
+        and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    )
+    assert "frame-ancestors 'self'" in csp
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    html = response.get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "inline script in a page"
+    assert not re.search(r"\son[a-z]+=", html), "inline event handler in a page"
+    uid = first_failed_uid(env)
+    frame = client.get(f"/failed/{uid}/html")
+    if frame.status_code == 200:
+        assert frame.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_session_cookie_is_httponly_and_samesite(env: ConsoleEnv) -> None:
+    client = env.client()
+    response = client.post(
+        "/login",
+        data={
+            "username": "olivia",
+            "password": env.password("olivia"),
+            "csrf_token": csrf_token(client, "/login"),
+        },
+    )
+    cookie = next(
+        v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session=")
+    )
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
