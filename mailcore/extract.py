@@ -243,7 +243,7 @@ class _Extractor:
 
         html = self.html_parts[0] if self.html_parts else None
         text_from_html = False
-        if self.plain:
+        if any(p.strip() for p in self.plain) or (self.plain and not self.html_parts):
             full_text = "\n".join(self.plain)
         elif self.html_parts:
             full_text = "\n\n".join(html_to_text(h) for h in self.html_parts)
@@ -338,7 +338,7 @@ class _Extractor:
         text, problem = decode_text(data, part.get_content_charset())
         if problem:
             self.defects.append(f"{where}: {problem}")
-        return text
+        return text.lstrip("\ufeff")
 
     def _attachment(
         self, part: Message, ctype: str, filename: str | None, disposition: str | None, where: str

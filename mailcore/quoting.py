@@ -34,13 +34,19 @@ _HEADER_NEXT = re.compile(
     r"Skickat|Sendt|Lähetetty|Date\s+d'envoi)\s*\*?\s*:",
     re.IGNORECASE,
 )
+_HEADER_SUBJECT = re.compile(
+    r"^\s*\*?\s*(?:Subject|Objet|Betreff|Onderwerp|Oggetto|Asunto|Assunto|Ämne|Emne|Aihe)"
+    r"\s*\*?\s*:",
+    re.IGNORECASE,
+)
 _ORIGINAL = re.compile(
     r"^\s*-{2,}\s*(?:Original\s+Message|Message\s+d'origine|Ursprüngliche\s+Nachricht|"
     r"Mensaje\s+original|Messaggio\s+originale|Oorspronkelijk\s+bericht|Originalmeddelande|"
     r"Reply\s+message|Message\s+original)\s*-{2,}\s*$",
     re.IGNORECASE,
 )
-_UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
+# Outlook's rule above its header block: underscores in text, "---" once converted from HTML.
+_RULE = re.compile(r"^\s*(?:_{10,}|-{3,})\s*$")
 
 # "-- " is the standard (RFC 3676); "--", "__..." and "—" are what people type instead. "---" is
 # a YAML document marker or a rule, not a signature.
@@ -120,20 +126,11 @@ def _history_start(lines: list[str], i: int) -> int:
         return 0
     if _ORIGINAL.match(line):
         return 1
-    if _UNDERSCORES.match(line):
+    if _RULE.match(line):
         nxt = _next_content(lines, i + 1)
-        return 1 if nxt is not None and _HEADER_FROM.match(lines[nxt]) else 0
-    if _HEADER_FROM.match(line):
-        for k in range(i + 1, min(i + 5, len(lines))):
-            if _HEADER_NEXT.match(lines[k]):
-                return 1
-        return 0
-    if _HEADER_NEXT.match(line):
-        # Some webmails (web.de, GMX) put the date first: "Gesendet: ... / Von: ...".
-        for k in range(i + 1, min(i + 3, len(lines))):
-            if _HEADER_FROM.match(lines[k]):
-                return 1
-        return 0
+        return 1 if nxt is not None and _is_header_block(lines, nxt) else 0
+    if _HEADER_FROM.match(line) or _HEADER_NEXT.match(line):
+        return 1 if _is_header_block(lines, i) else 0
     if _ATTRIBUTION_START.match(line):
         joined = line
         for extra in range(3):
@@ -150,6 +147,17 @@ def _history_start(lines: list[str], i: int) -> int:
     if "@" in line and _ATTRIBUTION_END.search(line) and _ATTRIBUTION.match(line):
         return 1
     return 0
+
+
+def _is_header_block(lines: list[str], i: int) -> bool:
+    """A From line and a date line (either order, some webmails put the date first) within a
+    few lines, and an address in the From line or a Subject line: "From: Paris / Date: May 1 /
+    To: Lyon" is somebody's travel request, not a quoted message."""
+    block = lines[i : i + 6]
+    from_line = next((x for x in block[:3] if _HEADER_FROM.match(x)), None)
+    if from_line is None or not any(_HEADER_NEXT.match(x) for x in block[:5]):
+        return False
+    return "@" in from_line or any(_HEADER_SUBJECT.match(x) for x in block)
 
 
 def _next_content(lines: list[str], start: int) -> int | None:

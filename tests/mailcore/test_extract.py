@@ -472,3 +472,22 @@ def test_to_json_shape() -> None:
     assert data["headers"]["date"] == "2024-03-05T12:20:03+01:00"
     assert data["attachments"][0]["size"] == 100
     json.dumps(data, ensure_ascii=False)
+
+
+def test_empty_text_plain_falls_back_to_html() -> None:
+    result = extract(build("\n", "<div>Plate: Z-9</div>"))
+    assert result.text_from_html is True
+    assert result.payload == {"plate": "Z-9"}
+
+
+def test_outlook_html_only_reply_is_split() -> None:
+    html = (
+        "<div>Plate: K-1</div><div>Jonas</div><hr>"
+        '<div id="divRplyFwdMsg"><b>From:</b> Desk &lt;d@example.com&gt;<br>'
+        "<b>Sent:</b> Monday, March 4, 2024 5:02 PM<br><b>To:</b> Jonas</div>"
+        "<div>Plate: (please fill in)</div>"
+    )
+    result = extract(build(html=html))
+    assert result.text == "Plate: K-1\nJonas"
+    assert result.quoted.startswith("---\n\nFrom: Desk")
+    assert result.payload == {"plate": "K-1"}

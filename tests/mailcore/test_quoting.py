@@ -107,3 +107,20 @@ def test_blank_line_runs_left_by_removed_quotes_are_collapsed() -> None:
 def test_empty_text() -> None:
     reply = split_reply("")
     assert (reply.visible, reply.signature, reply.quoted) == ("", "", "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "From: Paris\nDate: 2024-05-01\nTo: Lyon",
+        "---\nfrom: Paris\ndate: 2024-05-01\nto: Lyon\n---",
+        "Date: tomorrow\nFrom: the depot\nSeats: 4",
+    ],
+)
+def test_travel_requests_are_not_history(text: str) -> None:
+    assert split_reply(text).visible == text.strip()
+
+
+def test_exchange_header_block_without_address_needs_a_subject() -> None:
+    text = "ok\n\nFrom: Schmidt, Jonas\nSent: Monday\nTo: Desk\nSubject: plates\n\nold"
+    assert split_reply(text).visible == "ok"
