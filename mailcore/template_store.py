@@ -156,14 +156,17 @@ def check_template(name: str, subject: str, body: str, data: Mapping[str, Any]) 
     from mailcore.templating import Template, render_all
 
     result = render_all(Template(name=name, subject=subject, body=body), dict(data))
-    problems = []
-    for p in result.problems:
-        placeholder = _placeholder(p.message) if p.kind == "undefined" else None
-        problems.append(Problem(p.line, p.message, p.kind, placeholder, p.source))
-    return problems
+    return [as_problem(p) for p in result.problems]
 
 
-def _placeholder(message: str) -> str | None:
+def as_problem(found: Any) -> Problem:
+    """A store Problem from a templating or compose problem (line, message, kind, source)."""
+    kind = str(found.kind)
+    name = placeholder_name(found.message) if kind == "undefined" else None
+    return Problem(found.line, str(found.message), kind, name, getattr(found, "source", "body"))
+
+
+def placeholder_name(message: str) -> str | None:
     """The name in a message such as "undefined placeholder {{ owner.name }}"."""
     found = re.search(r"\{\{\s*([^\s}]+)\s*\}\}|['\"`]([A-Za-z_][\w.]*)['\"`]", message)
     return (found.group(1) or found.group(2)) if found else None
@@ -465,6 +468,9 @@ def sample_from_schema(schema: Mapping[str, Any], _depth: int = 0, _key: str = "
         fmt = schema.get("format")
         if fmt in _FORMAT_EXAMPLES:
             return _FORMAT_EXAMPLES[fmt]
+        hinted = _described_example(schema)
+        if hinted is not None:
+            return hinted
         text = str(schema.get("title") or _key.replace("_", " ").capitalize() or "text")
         minimum, maximum = int(schema.get("minLength", 0)), schema.get("maxLength")
         text = text.ljust(minimum, "x")
@@ -476,3 +482,23 @@ def sample_from_schema(schema: Mapping[str, Any], _depth: int = 0, _key: str = "
     if kind == "boolean":
         return True
     return None
+
+
+_EG = re.compile(r"\b(?:e\.g\.|for example|example:|ex\.)\s*[:,]?\s*([^\s,;()]+)", re.I)
+
+
+def _described_example(schema: Mapping[str, Any]) -> str | None:
+    """An example written in the description ("French format, e.g. AB-123-CD"), if it fits
+    the schema's pattern."""
+    found = _EG.search(str(schema.get("description") or ""))
+    if not found:
+        return None
+    value = found.group(1).rstrip(".")
+    pattern = schema.get("pattern")
+    if pattern:
+        try:
+            if not re.search(str(pattern), value):
+                return None
+        except re.error:
+            return None
+    return value

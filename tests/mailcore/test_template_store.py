@@ -201,3 +201,14 @@ def test_an_undefined_placeholder_in_the_subject_is_reported_as_such(store: Temp
         store.save("ready", "Vehicle {{ owner.name }}", BODY, DATA, "", "alice")
     [problem] = caught.value.problems
     assert (problem.source, problem.name, problem.line) == ("subject", "owner", 1)
+
+
+def test_sample_strings_use_an_example_from_the_description_when_it_fits_the_pattern() -> None:
+    plate = {
+        "type": "string",
+        "pattern": "^[A-Z]{2}-[0-9]{3}-[A-Z]{2}$",
+        "description": "French SIV format, e.g. AB-123-CD",
+    }
+    assert sample_from_schema(plate) == "AB-123-CD"
+    wrong = {**plate, "description": "e.g. ab123cd"}
+    assert sample_from_schema(wrong, _key="plate") == "Plate"
