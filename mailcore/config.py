@@ -1,0 +1,255 @@
+"""Settings: a TOML file, overridden by ``MAILCORE_*`` environment variables (the environment wins).
+
+File layout (every key optional; top-level keys are the `Settings` fields)::
+
+    imap_url = "imaps://ops@mail.example.com/"   # or: maildir = "/var/lib/mailcore/mail"
+    imap_password = "..."                        # better: MAILCORE_IMAP_PASSWORD
+    proxy = "socks5://127.0.0.1:1080"
+    database_url = "sqlite:///mailcore.db"
+    retention_days = 365
+    poll_interval = 60
+    handlers = "myapp.mail:registry"
+
+    [folders]          # inbox, processed, failed, auto, rejected
+    failed = "Failed"
+
+    [ident]            # how reply identifiers are written: reply+<id>@domain
+    domain = "example.com"
+
+Environment: ``MAILCORE_<FIELD>`` (``MAILCORE_DATABASE_URL``), ``MAILCORE_FOLDERS_<NAME>``
+(``MAILCORE_FOLDERS_FAILED``) and ``MAILCORE_IDENT_<NAME>``; ``MAILCORE_CONFIG`` names the file.
+Other tables (``[console]``...) are kept as they are in `Settings.sections` for their owners,
+with ``MAILCORE_<TABLE>_<KEY>`` overriding them too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mailcore.errors import ConfigError
+from mailcore.ident import IdentScheme
+
+if TYPE_CHECKING:
+    from mailcore.mailbox import Mailbox
+
+ENV_PREFIX = "MAILCORE_"
+
+
+@dataclass(frozen=True)
+class Folders:
+    """Where the engine files messages."""
+
+    inbox: str = "INBOX"
+    processed: str = "processed"
+    failed: str = "failed"
+    auto: str = "auto-replies"
+    rejected: str = "rejected"
+
+
+@dataclass(frozen=True)
+class Ident:
+    """How identifiers are written in reply addresses (see `mailcore.ident.IdentScheme`)."""
+
+    local_part: str = "reply"
+    separator: str = "+"
+    domain: str = "example.com"
+
+
+@dataclass
+class Settings:
+    """Everything the poller, the console and the demo need to run."""
+
+    imap_url: str | None = None
+    imap_password: str | None = None  # overrides the URL's password; never logged
+    imap_oauth2_token: str | None = None
+    maildir: str | None = None
+    proxy: str | None = None
+    ca_file: str | None = None
+    use_move: bool = True
+    imap_timeout: float = 30.0
+    folders: Folders = field(default_factory=Folders)
+    ident: Ident = field(default_factory=Ident)
+    database_url: str = "sqlite:///mailcore.db"
+    retention_days: int | None = 365
+    poll_interval: float = 60.0
+    batch_size: int = 200
+    handlers: str | None = None  # "module:attribute" of a mailcore.registry.Registry
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str | None = None  # the file read, for messages
+
+    @property
+    def scheme(self) -> IdentScheme:
+        return IdentScheme(self.ident.local_part, self.ident.separator, self.ident.domain)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Read `path` (or $MAILCORE_CONFIG, or nothing), then apply MAILCORE_* variables."""
+        env = os.environ if env is None else env
+        path = path or env.get(ENV_PREFIX + "CONFIG") or None
+        data: dict[str, Any] = {}
+        source = None
+        if path is not None:
+            source = os.fspath(path)
+            try:
+                data = tomllib.loads(Path(source).read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise ConfigError(f"config file {source} does not exist") from None
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(f"config file {source} is not valid TOML: {e}") from None
+        return cls.from_mapping(data, env, source=source)
+
+    @classmethod
+    def from_mapping(
+        cls,
+        data: Mapping[str, Any],
+        env: Mapping[str, str] | None = None,
+        source: str | None = None,
+    ) -> Settings:
+        """Settings from parsed TOML `data` with `env` overrides, checking every value."""
+        env = {} if env is None else env
+        where = source or "settings"
+        hints = typing.get_type_hints(cls)
+        plain = {f.name for f in dataclasses.fields(cls)} - {"folders", "ident", "sections"}
+        plain.discard("source")
+        values: dict[str, Any] = {}
+        sections: dict[str, dict[str, Any]] = {}
+        for key, value in data.items():
+            if key in plain:
+                values[key] = _coerce(key, value, hints[key], where)
+            elif isinstance(value, dict):
+                sections[key] = dict(value)
+            else:
+                raise ConfigError(
+                    f"unknown setting {key!r} in {where}; known: {', '.join(sorted(plain))}"
+                )
+        for name in sorted(plain):
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = _coerce(name, raw, hints[name], ENV_PREFIX + name.upper())
+        # Any other MAILCORE_<TABLE>_<KEY> sets a key of a table: [folders], [ident], [console]...
+        for var, raw in env.items():
+            rest = var[len(ENV_PREFIX) :].lower()
+            if not var.startswith(ENV_PREFIX) or rest in plain or rest == "config":
+                continue
+            table, sep, key = rest.partition("_")
+            if sep and key:
+                sections.setdefault(table, {})[key] = raw
+        folders = _table(Folders, sections.pop("folders", {}), where, "folders")
+        ident = _table(Ident, sections.pop("ident", {}), where, "ident")
+        sections = {k: v for k, v in sections.items() if v}
+        settings = cls(**values, folders=folders, ident=ident, sections=sections, source=source)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise ConfigError naming the first setting that cannot work."""
+        if self.imap_url and self.maildir:
+            raise ConfigError("set either imap_url or maildir, not both")
+        if self.imap_url and not self.imap_url.startswith(("imap://", "imaps://")):
+            raise ConfigError(
+                f"imap_url must start with imap:// or imaps://, not {self.imap_url!r}"
+            )
+        if self.proxy and not self.proxy.startswith(("http://", "socks5://", "socks4://")):
+            raise ConfigError(
+                f"proxy must be http://host:port or socks5://host:port: {self.proxy!r}"
+            )
+        if "://" not in self.database_url:
+            raise ConfigError(
+                f"database_url must be a URL such as sqlite:///mailcore.db: {self.database_url!r}"
+            )
+        if self.retention_days is not None and self.retention_days < 1:
+            raise ConfigError("retention_days must be at least 1 (or unset to keep everything)")
+        if self.poll_interval <= 0:
+            raise ConfigError("poll_interval must be a positive number of seconds")
+        if not 1 <= self.batch_size <= 10_000:
+            raise ConfigError("batch_size must be between 1 and 10000")
+        if self.handlers and ":" not in self.handlers:
+            raise ConfigError(
+                f"handlers must look like 'package.module:registry': {self.handlers!r}"
+            )
+        names = dataclasses.astuple(self.folders)
+        if len(set(names)) != len(names) or not all(names):
+            raise ConfigError(f"folder names must be distinct and non-empty: {self.folders}")
+
+    def section(self, name: str) -> dict[str, Any]:
+        """Another component's table (e.g. ``[console]``), with its environment overrides."""
+        return dict(self.sections.get(name, {}))
+
+
+def _coerce(name: str, value: Any, hint: Any, where: str) -> Any:
+    """`value` as the type of setting `name`, or a ConfigError saying what was expected."""
+    args = typing.get_args(hint)
+    optional = type(None) in args or isinstance(hint, types.UnionType) and type(None) in args
+    target = next((a for a in args if a is not type(None)), hint)
+    if value is None or (optional and isinstance(value, str) and value.strip() == ""):
+        if optional:
+            return None
+        raise ConfigError(f"{name} in {where} cannot be empty")
+    try:
+        if target is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError
+        if target is int and not isinstance(value, bool):
+            return int(value)
+        if target is float and not isinstance(value, bool):
+            return float(value)
+        if target is str and isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
+    except ValueError:
+        pass
+    kind = getattr(target, "__name__", str(target))
+    raise ConfigError(f"{name} in {where} must be a {kind}, got {value!r}")
+
+
+def _table(cls: Any, data: Mapping[str, Any], where: str, table: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(sorted(unknown))} in [{table}] of {where};"
+            f" known: {', '.join(sorted(known))}"
+        )
+    return cls(**{k: _coerce(f"{table}.{k}", v, str, where) for k, v in data.items()})
+
+
+def open_mailbox(settings: Settings) -> Mailbox:
+    """The mailbox the settings describe: IMAP when imap_url is set, else the local Maildir."""
+    if settings.imap_url:
+        from mailcore.imap import ImapConfig, ImapMailbox
+
+        overrides: dict[str, Any] = {
+            "use_move": settings.use_move,
+            "timeout": settings.imap_timeout,
+        }
+        for key, value in (
+            ("password", settings.imap_password),
+            ("oauth2_token", settings.imap_oauth2_token),
+            ("proxy", settings.proxy),
+            ("ca_file", settings.ca_file),
+        ):
+            if value:
+                overrides[key] = value
+        try:
+            config = ImapConfig.from_url(settings.imap_url, **overrides)
+        except ValueError as e:
+            raise ConfigError(f"imap_url: {e}") from None
+        return ImapMailbox(config)
+    from mailcore.maildir import MaildirMailbox
+
+    return MaildirMailbox(settings.maildir or "mail")

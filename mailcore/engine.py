@@ -1,0 +1,637 @@
+"""The processing engine: extract -> route -> validate -> handle -> move -> record, per message.
+
+A poll takes a batch of UIDs from the inbox in one fetch, decides every message, writes the
+batch's history in one transaction, then moves with ONE call per destination folder and records
+where each message went. Successes go to `processed`, auto-replies to `auto`, everything else
+to `failed` with a reason an operator can act on; one bad message never stops a batch.
+
+Idempotency: a message is known by `message_key`, the SHA-256 of its raw bytes (so its
+Message-ID too). The "handled" mark is committed before the move; a message whose handler
+already succeeded -- a crash between handling and moving, or between the copy and the delete of
+a move -- is filed again without calling the handler (outcome ``duplicate``). The engine never
+deletes: the Mailbox removes a source only once its copy is confirmed.
+
+Operators' actions (the console): `failed_page`, `inspect`, `validate`, `resubmit` (a corrected
+payload), `rerun` (unchanged payload, after a handler fix) and `reject`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mailcore.config import Folders
+from mailcore.errors import HandlerFailed, MailboxError, RoutingError
+from mailcore.extract import Extraction, extract
+from mailcore.history import History, MessageState, now
+from mailcore.ident import DEFAULT_SCHEME, IdentScheme
+from mailcore.mailbox import Mailbox, Summary
+from mailcore.registry import HandlerContext, HandlerSpec, Registry
+
+__all__ = [
+    "Engine",
+    "FailedItem",
+    "FailedPage",
+    "Folders",
+    "Inspection",
+    "Outcome",
+    "message_key",
+]
+
+logger = logging.getLogger(__name__)
+
+ErrorList = list[tuple[str, str]]
+DEFAULT_FOLDERS = Folders()
+_MAX_REASON = 2000
+
+
+def message_key(raw: bytes) -> str:
+    """The identity of a message: SHA-256 of its raw bytes (headers, Message-ID included)."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message."""
+
+    uid: int
+    status: str  # "processed" | "failed" | "auto" | "duplicate" | "rejected"
+    handler: str | None = None
+    reason: str | None = None
+    new_uid: int | None = None
+    errors: ErrorList = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FailedItem:
+    summary: Summary
+    handler: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class FailedPage:
+    items: list[FailedItem]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True)
+class Inspection:
+    uid: int
+    folder: str
+    raw: bytes
+    extraction: Extraction
+    handler: str | None
+    reason: str | None
+    payload: dict[str, Any] | None  # aliased payload, or the last one an operator submitted
+    errors: ErrorList
+    schema: dict[str, Any] | None
+    message_key: str
+
+
+@dataclass
+class _Work:
+    """One message's trip through the pipeline, before it is moved."""
+
+    uid: int
+    key: str
+    status: str = "failed"
+    dest: str | None = None  # None: stays where it is
+    handler: str | None = None
+    reason: str | None = None
+    errors: ErrorList = field(default_factory=list)
+    handled: bool = False
+    facts: dict[str, Any] = field(default_factory=dict)  # message_id, sender, subject, identifier
+    events: list[dict[str, Any]] = field(default_factory=list)
+    payload: dict[str, Any] | None = None  # set when an operator supplied it
+
+    def outcome(self, new_uid: int | None = None) -> Outcome:
+        return Outcome(self.uid, self.status, self.handler, self.reason, new_uid, self.errors)
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+def schema_reason(handler: str, errors: ErrorList) -> str:
+    listed = "; ".join(f"{path}: {message}" for path, message in errors[:10])
+    more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+    return f"payload does not match the schema of handler {handler!r}: {listed}{more}"
+
+
+class Engine:
+    """Runs messages through their handlers and files them; see the module docstring."""
+
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        registry: Registry,
+        history: History,
+        folders: Folders = DEFAULT_FOLDERS,
+        scheme: IdentScheme = DEFAULT_SCHEME,
+    ) -> None:
+        self.mailbox = mailbox
+        self.registry = registry
+        self.history = history
+        self.folders = folders
+        self.scheme = scheme
+        self._ready = False
+        # Operators' actions on one message must not interleave (no double handler call when
+        # two people press "resubmit" at once); polling takes the inbox only, so runs beside.
+        self._fix_lock = threading.Lock()
+
+    # -- polling -------------------------------------------------------------------------
+
+    def _ensure_folders(self) -> None:
+        if not self._ready:
+            f = self.folders
+            for name in (f.inbox, f.processed, f.failed, f.auto, f.rejected):
+                self.mailbox.ensure_folder(name)
+            self._ready = True
+
+    def poll_once(self, batch_size: int = 200) -> list[Outcome]:
+        """Process up to `batch_size` of the oldest inbox messages; returns their outcomes."""
+        self._ensure_folders()
+        inbox = self.folders.inbox
+        uids = self.mailbox.uids(inbox)[:batch_size]
+        if not uids:
+            return []
+        validity = self.mailbox.uidvalidity(inbox)
+        raws = self.mailbox.fetch(inbox, uids)
+        return self._run(inbox, validity, [(u, raws[u]) for u in uids if u in raws], "engine")
+
+    def _run(
+        self,
+        folder: str,
+        validity: int,
+        items: Sequence[tuple[int, bytes]],
+        actor: str,
+        payloads: Mapping[int, dict[str, Any]] | None = None,
+        handler: str | None = None,
+    ) -> list[Outcome]:
+        """Decide every message, record the batch, then move once per destination."""
+        keys = {uid: message_key(raw) for uid, raw in items}
+        known = self.history.states(keys.values())
+        works: list[_Work] = []
+        handled_now: set[str] = set()
+        for uid, raw in items:
+            state = known.get(keys[uid])
+            if keys[uid] in handled_now:  # the same bytes twice in one batch
+                state = None
+            work = self._decide(
+                uid,
+                raw,
+                keys[uid],
+                state,
+                folder,
+                validity,
+                actor,
+                payload=(payloads or {}).get(uid),
+                handler=handler,
+                already=keys[uid] in handled_now,
+            )
+            if work.handled:
+                handled_now.add(work.key)
+            works.append(work)
+        self.history.record_batch(
+            [e for w in works for e in w.events],
+            [self._state_row(w, folder, validity) for w in works],
+        )
+        return self._move(folder, works, actor)
+
+    def _state_row(self, w: _Work, folder: str, validity: int) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "message_key": w.key,
+            **w.facts,
+            "handler": w.handler,
+            "status": w.status,
+            "reason": w.reason,
+            "errors": w.errors,
+            "folder": folder,
+            "uidvalidity": validity,
+            "uid": w.uid,
+        }
+        if w.handled:
+            row["handled"] = True
+        if w.payload is not None:
+            row["payload"] = w.payload
+        if any(e["kind"] == "received" for e in w.events):
+            row["received_at"] = now()
+        return row
+
+    def _move(self, folder: str, works: Sequence[_Work], actor: str) -> list[Outcome]:
+        by_dest: dict[str, list[_Work]] = defaultdict(list)
+        for w in works:
+            if w.dest and w.dest != folder:
+                by_dest[w.dest].append(w)
+        new_uids: dict[int, int | None] = {}
+        events: list[dict[str, Any]] = []
+        states: list[dict[str, Any]] = []
+        error: Exception | None = None
+        for dest, group in by_dest.items():
+            try:
+                result = self.mailbox.move(folder, [w.uid for w in group], dest)
+                validity = self.mailbox.uidvalidity(dest)
+            except Exception as exc:  # the other destinations still get their messages
+                logger.error("moving %d message(s) to %r failed: %s", len(group), dest, exc)
+                error = error or exc
+                continue
+            for w in group:
+                if w.uid not in result.moved:
+                    continue  # vanished meanwhile (another client moved it)
+                new = result.moved[w.uid]
+                new_uids[w.uid] = new
+                events.append(
+                    {
+                        "kind": "moved",
+                        "message_key": w.key,
+                        "message_id": w.facts.get("message_id"),
+                        "handler": w.handler,
+                        "folder": dest,
+                        "uidvalidity": validity,
+                        "uid": new,
+                        "reason": f"from {folder} uid {w.uid}",
+                        "actor": actor,
+                    }
+                )
+                states.append(
+                    {"message_key": w.key, "folder": dest, "uidvalidity": validity, "uid": new}
+                )
+        if events:
+            self.history.record_batch(events, states)
+        if error is not None:
+            raise error
+        return [w.outcome(new_uids.get(w.uid)) for w in works]
+
+    def _decide(
+        self,
+        uid: int,
+        raw: bytes,
+        key: str,
+        state: MessageState | None,
+        folder: str,
+        validity: int,
+        actor: str,
+        *,
+        payload: dict[str, Any] | None = None,
+        handler: str | None = None,
+        already: bool = False,
+    ) -> _Work:
+        """Run one message through extract/route/validate/handle; never raises."""
+        work = _Work(uid, key)
+        where = {"message_key": key, "folder": folder, "uidvalidity": validity, "uid": uid}
+        try:
+            if already or (state is not None and state.handled):
+                # Handled before (crash before its move finished, or a second copy).
+                work.facts = {
+                    "message_id": state.message_id if state else None,
+                    "sender": state.sender if state else None,
+                    "subject": state.subject if state else None,
+                    "identifier": state.identifier if state else None,
+                }
+                work.handler = state.handler if state else None
+                work.status, work.dest = "duplicate", self.folders.processed
+                work.reason = "already handled; filed without calling the handler again"
+                work.events.append(
+                    {**where, **work.facts, "kind": "duplicate", "status": "duplicate",
+                     "handler": work.handler, "reason": work.reason, "actor": actor}
+                )  # fmt: skip
+                return work
+            self._pipeline(work, raw, where, state, actor, payload, handler)
+        except Exception as exc:  # a bug in extraction or here: file the message, keep going
+            logger.exception("processing uid %s of %s failed unexpectedly", uid, folder)
+            self._fail(work, where, actor, f"internal error: {type(exc).__name__}: {exc}")
+        if work.status == "failed":
+            work.dest = self.folders.failed
+            work.handled = False
+        return work
+
+    def _fail(
+        self,
+        work: _Work,
+        where: dict[str, Any],
+        actor: str,
+        reason: str,
+        errors: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        work.status, work.reason, work.errors = "failed", _clip(reason), list(errors)
+        work.events.append(
+            {**where, **work.facts, "kind": "failed", "status": "failed", "handler": work.handler,
+             "reason": work.reason, "errors": work.errors or None, "actor": actor}
+        )  # fmt: skip
+
+    def _pipeline(
+        self,
+        work: _Work,
+        raw: bytes,
+        where: dict[str, Any],
+        state: MessageState | None,
+        actor: str,
+        payload: dict[str, Any] | None,
+        handler: str | None,
+    ) -> None:
+        ex = extract(raw, scheme=self.scheme)
+        h = ex.headers
+        work.facts = {
+            "message_id": h.message_id,
+            "sender": h.from_[:512] or None,
+            "subject": h.subject,
+            "identifier": ex.identifier,
+        }
+        base = {**where, **work.facts, "actor": actor}
+        if state is None:
+            work.events.append({**base, "kind": "received"})
+        work.events.append(
+            {**base, "kind": "extracted",
+             "after": {"payload_source": str(ex.payload_source), "defects": ex.defects[:20],
+                       "identifier_source": ex.identifier_source}}
+        )  # fmt: skip
+        if ex.auto_reply and payload is None and handler is None:
+            work.status, work.dest = "auto", self.folders.auto
+            work.reason = ex.auto_reply_reason or "auto-reply"
+            work.events.append(
+                {**base, "kind": "auto-reply", "status": "auto", "reason": work.reason}
+            )
+            return
+        spec, via, why = self._route(ex, handler, state)
+        if spec is None:
+            self._fail(work, where, actor, why or "no handler")
+            return
+        work.handler = spec.name
+        work.events.append({**base, "kind": "routed", "handler": spec.name, "reason": f"by {via}"})
+        if payload is not None:
+            data: dict[str, Any] | None = spec.prepare(payload)
+            work.payload = data
+        elif state is not None and state.payload is not None:
+            data = state.payload  # what an operator last submitted
+        elif ex.payload is not None:
+            data = spec.prepare(ex.payload)
+        elif spec.requires_payload:
+            detail = "; ".join(ex.defects[:3])
+            self._fail(
+                work,
+                where,
+                actor,
+                "no payload found: the message has no JSON part, YAML/JSON document or"
+                " key: value lines" + (f" ({detail})" if detail else ""),
+            )
+            return
+        else:
+            data = {}
+        assert data is not None
+        errors = spec.validate(data)
+        if errors:
+            self._fail(work, where, actor, schema_reason(spec.name, errors), errors)
+            return
+        ctx = HandlerContext(
+            handler=spec.name,
+            payload=data,
+            extraction=ex,
+            identifier=ex.identifier,
+            uid=work.uid,
+            folder=where["folder"],
+            message_key=work.key,
+            actor=actor,
+        )
+        try:
+            result = spec.func(ctx)
+        except HandlerFailed as exc:
+            self._fail(work, where, actor, str(exc) or f"handler {spec.name!r} refused the payload")
+            return
+        except Exception as exc:
+            logger.warning("handler %r raised on uid %s: %r", spec.name, work.uid, exc)
+            self._fail(
+                work, where, actor, f"handler {spec.name!r} raised {type(exc).__name__}: {exc}"
+            )
+            return
+        work.status, work.dest, work.handled = "processed", self.folders.processed, True
+        work.events.append(
+            {**base, "kind": "handled", "status": "processed", "handler": spec.name,
+             "after": result if isinstance(result, dict) else None}
+        )  # fmt: skip
+
+    def _route(
+        self, ex: Extraction, handler: str | None, state: MessageState | None
+    ) -> tuple[HandlerSpec | None, str | None, str | None]:
+        if handler is not None:
+            if handler not in self.registry:
+                return None, None, f"unknown handler {handler!r}"
+            return self.registry.get(handler), "operator", None
+        if state is not None and state.handler in self.registry and state.status == "failed":
+            # A rerun keeps the handler the message was routed (or resubmitted) to.
+            return self.registry.get(state.handler or ""), "history", None
+        found = self.registry.route(ex)
+        return found.spec, found.via, found.reason
+
+    # -- the failed folder ---------------------------------------------------------------
+
+    def failed_page(
+        self,
+        page: int = 1,
+        per_page: int = 50,
+        *,
+        sender: str | None = None,
+        reason: str | None = None,
+        handler: str | None = None,
+    ) -> FailedPage:
+        """One page of the failed folder, newest first, with each message's reason and handler.
+
+        Lists UIDs (cheap), fetches summaries for the page only, and joins the history by
+        location (folder, UIDVALIDITY, UID), falling back to the Message-ID.
+        """
+        self._ensure_folders()
+        folder = self.folders.failed
+        page, per_page = max(1, page), max(1, per_page)
+        selected = self.mailbox.uids(folder)
+        validity = self.mailbox.uidvalidity(folder)
+        if reason or handler:
+            wanted = self.history.uids_where(folder, validity, reason=reason, handler=handler)
+            selected = [u for u in selected if u in wanted]
+        if sender:
+            search = getattr(self.mailbox, "search_from", None)
+            if search is not None:
+                matching = set(search(folder, sender))
+            else:
+                matching = self.history.uids_where(folder, validity, sender=sender)
+            selected = [u for u in selected if u in matching]
+        selected.sort(reverse=True)
+        chosen = selected[(page - 1) * per_page : page * per_page]
+        summaries = self.mailbox.summaries(folder, chosen)
+        states = self.history.states_at(folder, validity, chosen)
+        unknown = [
+            s.message_id for s in summaries if s.message_id and not _same(states.get(s.uid), s)
+        ]
+        by_mid = self.history.states_by_message_id(unknown) if unknown else {}
+        items = []
+        for s in summaries:
+            st = states.get(s.uid)
+            if not _same(st, s):
+                st = by_mid.get(s.message_id or "")
+            items.append(FailedItem(s, st.handler if st else None, st.reason if st else None))
+        return FailedPage(items, len(selected), page, per_page)
+
+    def inspect(self, uid: int, folder: str | None = None) -> Inspection:
+        """Everything the console shows about one message (default folder: failed)."""
+        folder = folder or self.folders.failed
+        raw = self._fetch_one(folder, uid)
+        ex = extract(raw, scheme=self.scheme)
+        key = message_key(raw)
+        state = self.history.state(key)
+        name = state.handler if state and state.handler else None
+        if name is None:
+            found = self.registry.route(ex)
+            name = found.spec.name if found.spec else None
+        spec = self.registry.get(name) if name and name in self.registry else None
+        payload: dict[str, Any] | None = ex.payload
+        if state is not None and state.payload is not None:
+            payload = state.payload
+        elif spec is not None and ex.payload is not None:
+            payload = spec.prepare(ex.payload)
+        errors = spec.validate(payload) if spec and payload is not None else []
+        if not errors and state is not None and state.status == "failed":
+            errors = state.errors
+        return Inspection(
+            uid=uid,
+            folder=folder,
+            raw=raw,
+            extraction=ex,
+            handler=name,
+            reason=state.reason if state else None,
+            payload=payload,
+            errors=errors,
+            schema=spec.schema if spec else None,
+            message_key=key,
+        )
+
+    def validate(self, handler: str | None, payload: Any) -> ErrorList:
+        """Schema errors of `payload` for `handler` as (json-path, message); [] when valid."""
+        if handler is None:
+            return [] if isinstance(payload, dict) else [("$", "the payload must be an object")]
+        if handler not in self.registry:
+            return [("$", f"unknown handler {handler!r}")]
+        spec = self.registry.get(handler)
+        if not isinstance(payload, dict):
+            return spec.validate(payload) or [("$", "the payload must be an object")]
+        return spec.validate(spec.prepare(payload))
+
+    def resubmit(
+        self, uid: int, payload: dict[str, Any], by: str, handler: str | None = None
+    ) -> Outcome:
+        """Run the handler on an operator's corrected payload for a failed message.
+
+        Records "corrected" (before/after, the user) and "resubmitted"; on success the message
+        moves to processed, on failure it stays in failed with the new reason.
+        """
+        folder = self.folders.failed
+        with self._fix_lock:
+            raw = self._fetch_one(folder, uid)
+            key = message_key(raw)
+            state = self.history.state(key)
+            name = handler or (state.handler if state else None)
+            if name is None:
+                found = self.registry.route(extract(raw, scheme=self.scheme))
+                if found.spec is None:
+                    raise RoutingError(found.reason or "no handler; choose one")
+                name = found.spec.name
+            if name not in self.registry:
+                raise RoutingError(f"unknown handler {name!r}")
+            spec = self.registry.get(name)
+            before = self.inspect(uid, folder).payload
+            after = spec.prepare(payload)
+            validity = self.mailbox.uidvalidity(folder)
+            meta = {
+                "message_key": key,
+                "message_id": state.message_id if state else None,
+                "sender": state.sender if state else None,
+                "subject": state.subject if state else None,
+                "identifier": state.identifier if state else None,
+                "handler": name,
+                "folder": folder,
+                "uidvalidity": validity,
+                "uid": uid,
+                "actor": by,
+            }
+            marks = []
+            if after != before:
+                marks.append({**meta, "kind": "corrected", "before": before, "after": after})
+            marks.append({**meta, "kind": "resubmitted"})
+            self.history.record_batch(marks, [{"message_key": key, "payload": after}])
+            return self._run(folder, validity, [(uid, raw)], by, {uid: after}, name)[0]
+
+    def rerun(self, uids: Sequence[int], by: str) -> list[Outcome]:
+        """Run failed messages again with their payload unchanged (after a handler fix)."""
+        folder = self.folders.failed
+        with self._fix_lock:
+            raws = self.mailbox.fetch(folder, list(uids))
+            missing = [u for u in uids if u not in raws]
+            if missing:
+                logger.info("rerun: uid(s) %s are no longer in %s", missing, folder)
+            validity = self.mailbox.uidvalidity(folder)
+            items = [(u, raws[u]) for u in uids if u in raws]
+            if not items:
+                return []
+            self.history.record_batch(
+                [
+                    {"kind": "resubmitted", "message_key": message_key(raw), "folder": folder,
+                     "uidvalidity": validity, "uid": u, "actor": by, "reason": "rerun"}
+                    for u, raw in items
+                ]
+            )  # fmt: skip
+            return self._run(folder, validity, items, by)
+
+    def reject(self, uid: int, note: str, by: str) -> Outcome:
+        """File a failed message under `rejected`, with the operator's note."""
+        folder = self.folders.failed
+        with self._fix_lock:
+            self._ensure_folders()
+            raw = self._fetch_one(folder, uid)
+            key = message_key(raw)
+            state = self.history.state(key)
+            result = self.mailbox.move(folder, [uid], self.folders.rejected)
+            if uid not in result.moved:
+                raise MailboxError(f"message {uid} is no longer in {folder!r}")
+            new_uid = result.moved[uid]
+            dest, validity = self.folders.rejected, self.mailbox.uidvalidity(self.folders.rejected)
+            note = _clip(note) or "rejected"
+            handler = state.handler if state else None
+            self.history.record(
+                "rejected",
+                message_key=key,
+                message_id=state.message_id if state else None,
+                sender=state.sender if state else None,
+                subject=state.subject if state else None,
+                identifier=state.identifier if state else None,
+                handler=handler,
+                status="rejected",
+                reason=note,
+                folder=dest,
+                uidvalidity=validity,
+                uid=new_uid,
+                actor=by,
+            )
+            return Outcome(uid, "rejected", handler, note, new_uid)
+
+    def _fetch_one(self, folder: str, uid: int) -> bytes:
+        raw = self.mailbox.fetch(folder, [uid]).get(uid)
+        if raw is None:
+            raise MailboxError(f"message {uid} is no longer in {folder!r}")
+        return raw
+
+
+def _same(state: MessageState | None, summary: Summary) -> bool:
+    """Whether a state found by location belongs to this message (guards stale UIDs)."""
+    if state is None:
+        return False
+    return not (state.message_id and summary.message_id) or state.message_id == summary.message_id

@@ -1,0 +1,450 @@
+"""The processing history: an event log plus one current-state row per message (SQLAlchemy Core).
+
+`mc_events` records everything that happened (received, extracted, routed, handled, failed,
+moved, auto-reply, duplicate, corrected, resubmitted, rejected, and other stores' events such as
+``admin``), with who did it and, for corrections, the payload before and after.
+`mc_messages` holds where each message is now and why, keyed by `message_key` (a digest of the
+raw bytes, so a copy of the same message is the same key): the console's lookups -- the failure
+reason of a UID in `failed`, "was this handled already?" -- are one indexed query.
+
+SQLite (a file) by default, PostgreSQL by URL; tables live on `mailcore.db.METADATA`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from mailcore.db import METADATA, connect
+
+logger = logging.getLogger(__name__)
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+_UTC_DT = sa.DateTime(timezone=True)
+
+events_table = sa.Table(
+    "mc_events",
+    METADATA,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("at", _UTC_DT, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("message_key", sa.String(64)),
+    sa.Column("message_id", sa.String(998)),
+    sa.Column("status", sa.String(16)),
+    sa.Column("handler", sa.String(128)),
+    sa.Column("sender", sa.String(512)),
+    sa.Column("subject", sa.Text),
+    sa.Column("identifier", sa.String(128)),
+    sa.Column("folder", sa.String(255)),
+    sa.Column("uidvalidity", sa.BigInteger),
+    sa.Column("uid", sa.BigInteger),
+    sa.Column("reason", sa.Text),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("before", sa.JSON),
+    sa.Column("after", sa.JSON),
+    sa.Column("errors", sa.JSON),
+    sa.Index("ix_mc_events_key", "message_key", "id"),
+    sa.Index("ix_mc_events_at", "at"),
+    sa.Index("ix_mc_events_status_at", "status", "at"),
+    sa.Index("ix_mc_events_handler_at", "handler", "at"),
+    sa.Index("ix_mc_events_identifier", "identifier"),
+)
+
+messages_table = sa.Table(
+    "mc_messages",
+    METADATA,
+    sa.Column("message_key", sa.String(64), primary_key=True),
+    sa.Column("message_id", sa.String(998)),
+    sa.Column("sender", sa.String(512)),
+    sa.Column("subject", sa.Text),
+    sa.Column("identifier", sa.String(128)),
+    sa.Column("handler", sa.String(128)),
+    sa.Column("status", sa.String(16)),
+    sa.Column("reason", sa.Text),
+    sa.Column("errors", sa.JSON),
+    sa.Column("payload", sa.JSON),  # the last payload an operator submitted, if any
+    sa.Column("handled", sa.Boolean, nullable=False, default=False),
+    sa.Column("folder", sa.String(255)),
+    sa.Column("uidvalidity", sa.BigInteger),
+    sa.Column("uid", sa.BigInteger),
+    sa.Column("received_at", _UTC_DT),
+    sa.Column("updated_at", _UTC_DT, nullable=False),
+    sa.Index("ix_mc_messages_location", "folder", "uidvalidity", "uid"),
+    sa.Index("ix_mc_messages_message_id", "message_id"),
+    sa.Index("ix_mc_messages_status", "status", "updated_at"),
+    sa.Index("ix_mc_messages_handler", "handler"),
+    sa.Index("ix_mc_messages_identifier", "identifier"),
+)
+
+EVENT_COLUMNS = frozenset(c.name for c in events_table.columns) - {"id"}
+STATE_COLUMNS = frozenset(c.name for c in messages_table.columns)
+# Statuses still subject to action; their state rows outlive the retention period.
+_OPEN_STATUSES = ("failed",)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the event log."""
+
+    id: int
+    at: datetime
+    kind: str
+    message_key: str | None
+    message_id: str | None
+    status: str | None
+    handler: str | None
+    sender: str | None
+    subject: str | None
+    identifier: str | None
+    folder: str | None
+    uidvalidity: int | None
+    uid: int | None
+    reason: str | None
+    actor: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    errors: list[tuple[str, str]] | None
+
+
+@dataclass(frozen=True)
+class MessageState:
+    """Where a message is now, and why."""
+
+    message_key: str
+    message_id: str | None
+    sender: str | None
+    subject: str | None
+    identifier: str | None
+    handler: str | None
+    status: str | None
+    reason: str | None
+    errors: list[tuple[str, str]]
+    payload: dict[str, Any] | None
+    handled: bool
+    folder: str | None
+    uidvalidity: int | None
+    uid: int | None
+    received_at: datetime | None
+    updated_at: datetime
+
+
+def _errors(value: Any) -> list[tuple[str, str]]:
+    return [(str(p), str(m)) for p, m in value or []]
+
+
+def _event(row: Any) -> Event:
+    m = row._mapping
+    return Event(
+        **{f.name: m[f.name] for f in fields(Event) if f.name not in {"at", "errors"}},
+        at=_utc(m["at"]) or now(),
+        errors=_errors(m["errors"]) if m["errors"] is not None else None,
+    )
+
+
+def _state(row: Any) -> MessageState:
+    m = row._mapping
+    return MessageState(
+        **{
+            f.name: m[f.name]
+            for f in fields(MessageState)
+            if f.name not in {"errors", "received_at", "updated_at", "handled"}
+        },
+        errors=_errors(m["errors"]),
+        handled=bool(m["handled"]),
+        received_at=_utc(m["received_at"]),
+        updated_at=_utc(m["updated_at"]) or now(),
+    )
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class History:
+    """The event log and message states; thread-safe through SQLAlchemy's pool."""
+
+    def __init__(
+        self,
+        url: str = "sqlite:///mailcore.db",
+        retention_days: int | None = None,
+        *,
+        engine: sa.Engine | None = None,
+    ) -> None:
+        self._engine = engine if engine is not None else connect(url)
+        if engine is not None:
+            METADATA.create_all(engine)
+        self.retention_days = retention_days
+        self._dialect = self._engine.dialect.name
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine; other stores (accounts, templates) share it."""
+        return self._engine
+
+    # -- writing -------------------------------------------------------------------------
+
+    def record(self, kind: str, **fields: Any) -> None:
+        """Log one event; with a message_key, the message's state takes the fields given too."""
+        state = {k: v for k, v in fields.items() if k in STATE_COLUMNS and v is not None}
+        if fields.get("message_key") is None or kind in {"admin"}:
+            state = {}
+        self.record_batch([{"kind": kind, **fields}], [state] if state else [])
+
+    def record_batch(
+        self, events: Sequence[Mapping[str, Any]], states: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        """Insert events and upsert message states in one transaction.
+
+        Each state mapping holds message_key and the columns to set; others keep their value.
+        """
+        stamp = now()
+        rows = []
+        for e in events:
+            unknown = set(e) - EVENT_COLUMNS
+            if unknown:
+                raise ValueError(f"unknown event field(s): {', '.join(sorted(unknown))}")
+            row = dict.fromkeys(EVENT_COLUMNS)
+            row.update(e)
+            row["at"] = row["at"] or stamp
+            row["actor"] = row["actor"] or "engine"
+            rows.append(row)
+        with self._engine.begin() as conn:
+            if rows:
+                conn.execute(events_table.insert(), rows)
+            self._upsert(conn, states, stamp)
+
+    def _upsert(self, conn: sa.Connection, states: Sequence[Mapping[str, Any]], stamp: datetime):
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for s in states:
+            unknown = set(s) - STATE_COLUMNS
+            if unknown or "message_key" not in s:
+                raise ValueError(f"bad state fields: {sorted(unknown) or 'no message_key'}")
+            row = {"updated_at": stamp, **s}
+            groups[tuple(sorted(row))].append(row)
+        for cols, group in groups.items():
+            if self._dialect in {"sqlite", "postgresql"}:
+                from sqlalchemy.dialects import postgresql, sqlite
+
+                dml: Any = sqlite if self._dialect == "sqlite" else postgresql
+                stmt = dml.insert(messages_table)
+                update = {c: stmt.excluded[c] for c in cols if c != "message_key"}
+                conn.execute(
+                    stmt.on_conflict_do_update(index_elements=["message_key"], set_=update),
+                    [{"handled": False, **r} for r in group] if "handled" not in cols else group,
+                )
+                continue
+            # Portable fallback: update, then insert what did not exist.
+            for r in group:
+                done = conn.execute(
+                    messages_table.update()
+                    .where(messages_table.c.message_key == r["message_key"])
+                    .values({k: v for k, v in r.items() if k != "message_key"})
+                )
+                if not done.rowcount:
+                    conn.execute(messages_table.insert().values({"handled": False, **r}))
+
+    # -- message states ------------------------------------------------------------------
+
+    def state(self, message_key: str) -> MessageState | None:
+        """The current state of one message, or None if never seen."""
+        return self.states([message_key]).get(message_key)
+
+    def states(self, keys: Iterable[str]) -> dict[str, MessageState]:
+        """Current states by message_key (unknown keys are absent)."""
+        out: dict[str, MessageState] = {}
+        t = messages_table
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                for row in conn.execute(sa.select(t).where(t.c.message_key.in_(chunk))):
+                    out[row.message_key] = _state(row)
+        return out
+
+    def states_at(
+        self, folder: str, uidvalidity: int, uids: Iterable[int]
+    ) -> dict[int, MessageState]:
+        """States of the messages now at these UIDs of `folder` (indexed on the location)."""
+        out: dict[int, MessageState] = {}
+        t = messages_table
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(uids)):
+                q = sa.select(t).where(
+                    t.c.folder == folder, t.c.uidvalidity == uidvalidity, t.c.uid.in_(chunk)
+                )
+                for row in conn.execute(q.order_by(t.c.updated_at)):
+                    out[int(row.uid)] = _state(row)
+        return out
+
+    def states_by_message_id(
+        self, message_ids: Iterable[str], folder: str | None = None
+    ) -> dict[str, MessageState]:
+        """Latest state per Message-ID (optionally only for messages now in `folder`)."""
+        out: dict[str, MessageState] = {}
+        t = messages_table
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(message_ids))):
+                q = sa.select(t).where(t.c.message_id.in_(chunk))
+                if folder is not None:
+                    q = q.where(t.c.folder == folder)
+                for row in conn.execute(q.order_by(t.c.updated_at)):
+                    out[row.message_id] = _state(row)
+        return out
+
+    def uids_where(
+        self,
+        folder: str,
+        uidvalidity: int,
+        *,
+        reason: str | None = None,
+        handler: str | None = None,
+        sender: str | None = None,
+    ) -> set[int]:
+        """UIDs in `folder` whose state matches: reason and sender as case-insensitive
+        substrings, handler exactly."""
+        t = messages_table
+        q = sa.select(t.c.uid).where(
+            t.c.folder == folder, t.c.uidvalidity == uidvalidity, t.c.uid.is_not(None)
+        )
+        if reason:
+            q = q.where(t.c.reason.ilike(f"%{_like(reason)}%", escape="\\"))
+        if handler:
+            q = q.where(t.c.handler == handler)
+        if sender:
+            q = q.where(t.c.sender.ilike(f"%{_like(sender)}%", escape="\\"))
+        with self._engine.connect() as conn:
+            return {int(u) for (u,) in conn.execute(q)}
+
+    def messages(
+        self,
+        *,
+        status: str | None = None,
+        handler: str | None = None,
+        sender: str | None = None,
+        identifier: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[MessageState]:
+        """Message states, most recently updated first."""
+        t = messages_table
+        q = sa.select(t)
+        if status:
+            q = q.where(t.c.status == status)
+        if handler:
+            q = q.where(t.c.handler == handler)
+        if sender:
+            q = q.where(t.c.sender.ilike(f"%{_like(sender)}%", escape="\\"))
+        if identifier:
+            q = q.where(t.c.identifier == identifier)
+        q = q.order_by(t.c.updated_at.desc()).limit(limit).offset(offset)
+        with self._engine.connect() as conn:
+            return [_state(r) for r in conn.execute(q)]
+
+    # -- events --------------------------------------------------------------------------
+
+    def events(
+        self,
+        *,
+        message_key: str | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        handler: str | None = None,
+        sender: str | None = None,
+        identifier: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Event]:
+        """Events matching every filter given, newest first."""
+        t = events_table
+        q = sa.select(t)
+        for col, value in (
+            (t.c.message_key, message_key),
+            (t.c.kind, kind),
+            (t.c.status, status),
+            (t.c.handler, handler),
+            (t.c.identifier, identifier),
+            (t.c.actor, actor),
+        ):
+            if value is not None:
+                q = q.where(col == value)
+        if sender:
+            q = q.where(t.c.sender.ilike(f"%{_like(sender)}%", escape="\\"))
+        if since is not None:
+            q = q.where(t.c.at >= since)
+        if until is not None:
+            q = q.where(t.c.at < until)
+        q = q.order_by(t.c.at.desc(), t.c.id.desc()).limit(limit).offset(offset)
+        with self._engine.connect() as conn:
+            return [_event(r) for r in conn.execute(q)]
+
+    def timeline(self, message_key: str) -> list[Event]:
+        """Everything that happened to one message, oldest first."""
+        t = events_table
+        q = sa.select(t).where(t.c.message_key == message_key).order_by(t.c.id)
+        with self._engine.connect() as conn:
+            return [_event(r) for r in conn.execute(q)]
+
+    def counts_per_day(self, since: datetime, until: datetime) -> list[tuple[date, str, int]]:
+        """(day, status, count) of outcomes (processed, failed, auto, duplicate, rejected)."""
+        t = events_table
+        day = sa.func.date(t.c.at)
+        q = (
+            sa.select(day, t.c.status, sa.func.count())
+            .where(t.c.status.is_not(None), t.c.at >= since, t.c.at < until)
+            .group_by(day, t.c.status)
+            .order_by(day, t.c.status)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(q).all()
+        out = []
+        for d, status, n in rows:
+            out.append((d if isinstance(d, date) else date.fromisoformat(str(d)), status, int(n)))
+        return out
+
+    def purge(self, older_than: datetime | None = None) -> int:
+        """Delete events older than the retention period (and states of settled messages).
+
+        Failed messages keep their state row however old, since they still wait for someone.
+        Returns the number of events deleted; does nothing without a retention setting.
+        """
+        if older_than is None:
+            if self.retention_days is None:
+                return 0
+            older_than = now() - timedelta(days=self.retention_days)
+        with self._engine.begin() as conn:
+            deleted = conn.execute(events_table.delete().where(events_table.c.at < older_than))
+            m = messages_table
+            conn.execute(
+                m.delete().where(
+                    m.c.updated_at < older_than,
+                    sa.or_(m.c.status.is_(None), m.c.status.not_in(_OPEN_STATUSES)),
+                )
+            )
+        logger.info("purged %d history events older than %s", deleted.rowcount, older_than)
+        return int(deleted.rowcount or 0)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._engine.dispose()
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

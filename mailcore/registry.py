@@ -1,0 +1,328 @@
+"""Business handlers by name, how messages are routed to them, and how their payloads are checked.
+
+    registry = Registry()
+
+    @registry.handler("vehicle", prefix="VEH-", schema={...}, aliases={"plate": ["kennzeichen"]})
+    def vehicle(ctx: HandlerContext) -> dict | None:
+        ...  # raise HandlerFailed("reason shown to operators") to refuse
+
+Routing, most specific first: the identifier's prefix (longest wins), a recipient subaddress
+(``ops+vehicle@``), a subject keyword, a ``match(extraction)`` callable, then the default handler.
+Schemas are JSON Schema Draft 2020-12; errors come back as (json-path, message) pairs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import getaddresses
+from typing import TYPE_CHECKING, Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+if TYPE_CHECKING:
+    from mailcore.extract import Extraction
+
+logger = logging.getLogger(__name__)
+
+ErrorList = list[tuple[str, str]]
+HandlerFunc = Callable[["HandlerContext"], "dict[str, Any] | None"]
+_REQUIRED = re.compile(r"^'(.+)' is a required property$")
+_MAX_MESSAGE = 300
+
+
+@dataclass(frozen=True)
+class Route:
+    """The ways a message can reach one handler; any one of them is enough."""
+
+    prefix: str | None = None
+    subaddress: str | None = None
+    subject_keyword: str | None = None
+    match: Callable[[Extraction], bool] | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.prefix:
+            parts.append(f"identifier prefix {self.prefix!r}")
+        if self.subaddress:
+            parts.append(f"subaddress +{self.subaddress}")
+        if self.subject_keyword:
+            parts.append(f"subject keyword {self.subject_keyword!r}")
+        if self.match:
+            parts.append(f"match {getattr(self.match, '__name__', 'callable')}")
+        return ", ".join(parts) or "default only"
+
+
+@dataclass
+class HandlerContext:
+    """What a handler gets: the checked payload and the message it came from."""
+
+    handler: str
+    payload: dict[str, Any]
+    extraction: Extraction
+    identifier: str | None
+    uid: int | None
+    folder: str
+    message_key: str
+    actor: str = "engine"  # "engine", or the console user who resubmitted
+
+    @property
+    def sender(self) -> str:
+        return self.extraction.headers.from_
+
+    @property
+    def subject(self) -> str:
+        return self.extraction.headers.subject
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """One registered handler."""
+
+    name: str
+    func: HandlerFunc
+    schema: dict[str, Any] | None = None
+    aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    route: Route = field(default_factory=Route)
+    requires_payload: bool = True
+    coerce: bool = True  # "42" -> 42 where the schema wants a number (key-lines payloads)
+    validator: Draft202012Validator | None = field(default=None, compare=False, repr=False)
+
+    def prepare(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The payload with keys normalized and aliased, and scalars coerced to the schema."""
+        from mailcore.extract import apply_aliases
+
+        out = apply_aliases(dict(payload), self.aliases) if self.aliases else dict(payload)
+        if self.coerce and self.schema:
+            out = _coerce(out, self.schema)
+        return dict(out)
+
+    def validate(self, payload: Any) -> ErrorList:
+        """(json-path, message) pairs, sorted by path; [] when valid or without a schema."""
+        if self.validator is None:
+            return []
+        return schema_errors(self.validator, payload)
+
+
+@dataclass(frozen=True)
+class RouteResult:
+    """Which handler takes a message and why, or why none does."""
+
+    spec: HandlerSpec | None
+    via: str | None  # "prefix" | "subaddress" | "subject" | "match" | "default"
+    reason: str | None  # set when spec is None
+
+
+def json_path(path: Sequence[str | int]) -> str:
+    """``$.items[0].qty`` for the path ['items', 0, 'qty']."""
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            out += f".{part}"
+        else:
+            out += "[" + repr(part) + "]"
+    return out
+
+
+def schema_errors(validator: Draft202012Validator, payload: Any) -> ErrorList:
+    """Every schema violation as (json-path, message), missing properties at their own path."""
+    errors: ErrorList = []
+    for error in validator.iter_errors(payload):
+        path: list[str | int] = list(error.absolute_path)
+        message = error.message
+        found = _REQUIRED.match(message) if error.validator == "required" else None
+        if found:
+            path.append(found.group(1))
+            message = "is required"
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 1] + "…"
+        errors.append((json_path(path), message))
+    return sorted(set(errors))
+
+
+def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
+    """Convert strings to the number/boolean type the schema asks for, where unambiguous."""
+    wanted = schema.get("type")
+    types = set(wanted) if isinstance(wanted, list) else {wanted}
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        return {
+            k: _coerce(v, props[k]) if isinstance(props.get(k), Mapping) else v
+            for k, v in value.items()
+        }
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        return [_coerce(v, schema["items"]) for v in value]
+    if not isinstance(value, str) or "string" in types:
+        return value
+    text = value.strip()
+    if "integer" in types and re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if "number" in types and re.fullmatch(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?", text):
+        return float(text.replace(",", "."))
+    if "boolean" in types and text.lower() in {"true", "yes", "false", "no"}:
+        return text.lower() in {"true", "yes"}
+    return value
+
+
+def _recipients(extraction: Extraction) -> list[str]:
+    h = extraction.headers
+    return [addr for _, addr in getaddresses([*h.to, *h.cc, *h.delivered_to]) if addr]
+
+
+class Registry:
+    """Handlers by name, in registration order; at most one default."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, HandlerSpec] = {}
+        self.default: str | None = None
+        self.subaddress_separator = "+"
+
+    def handler(
+        self,
+        name: str,
+        *,
+        prefix: str | None = None,
+        subaddress: str | None = None,
+        subject_keyword: str | None = None,
+        match: Callable[[Extraction], bool] | None = None,
+        schema: dict[str, Any] | None = None,
+        aliases: Mapping[str, Sequence[str]] | None = None,
+        default: bool = False,
+        requires_payload: bool = True,
+        coerce: bool = True,
+    ) -> Callable[[HandlerFunc], HandlerFunc]:
+        """Decorator registering `func` under `name`; see `add` for the arguments."""
+
+        def register(func: HandlerFunc) -> HandlerFunc:
+            self.add(
+                name,
+                func,
+                prefix=prefix,
+                subaddress=subaddress,
+                subject_keyword=subject_keyword,
+                match=match,
+                schema=schema,
+                aliases=aliases,
+                default=default,
+                requires_payload=requires_payload,
+                coerce=coerce,
+            )
+            return func
+
+        return register
+
+    def add(
+        self,
+        name: str,
+        func: HandlerFunc,
+        *,
+        prefix: str | None = None,
+        subaddress: str | None = None,
+        subject_keyword: str | None = None,
+        match: Callable[[Extraction], bool] | None = None,
+        schema: dict[str, Any] | None = None,
+        aliases: Mapping[str, Sequence[str]] | None = None,
+        default: bool = False,
+        requires_payload: bool = True,
+        coerce: bool = True,
+    ) -> HandlerSpec:
+        """Register a handler; a bad schema or a second default is refused here, not at run time."""
+        if not name or name in self._specs:
+            raise ValueError(f"handler name {name!r} is empty or already registered")
+        if default and self.default is not None:
+            raise ValueError(f"{self.default!r} is already the default handler")
+        route = Route(prefix, subaddress, subject_keyword, match)
+        if not default and route == Route():
+            raise ValueError(
+                f"handler {name!r} needs a route: prefix, subaddress, subject_keyword, match"
+                " or default=True"
+            )
+        validator = None
+        if schema is not None:
+            try:
+                Draft202012Validator.check_schema(schema)
+            except SchemaError as e:
+                raise ValueError(f"schema of handler {name!r} is invalid: {e.message}") from None
+            validator = Draft202012Validator(schema)
+        spec = HandlerSpec(
+            name=name,
+            func=func,
+            schema=schema,
+            aliases=dict(aliases or {}),
+            route=route,
+            requires_payload=requires_payload,
+            coerce=coerce,
+            validator=validator,
+        )
+        self._specs[name] = spec
+        if default:
+            self.default = name
+        return spec
+
+    def get(self, name: str) -> HandlerSpec:
+        """The handler called `name`; KeyError names the ones that exist."""
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise KeyError(f"no handler {name!r}; registered: {', '.join(self._specs)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def route(self, extraction: Extraction) -> RouteResult:
+        """Pick the handler for a message, or say why there is none."""
+        specs = list(self._specs.values())
+        ident = extraction.identifier
+        if ident:
+            prefixed = [
+                s
+                for s in specs
+                if s.route.prefix and ident.upper().startswith(s.route.prefix.upper())
+            ]
+            if prefixed:
+                best = max(prefixed, key=lambda s: len(s.route.prefix or ""))
+                return RouteResult(best, "prefix", None)
+        subs = {
+            local.split(self.subaddress_separator, 1)[1].lower()
+            for local in (a.rsplit("@", 1)[0] for a in _recipients(extraction))
+            if self.subaddress_separator in local
+        }
+        for s in specs:
+            if s.route.subaddress and s.route.subaddress.lower() in subs:
+                return RouteResult(s, "subaddress", None)
+        subject = extraction.headers.subject or ""
+        for s in specs:
+            kw = s.route.subject_keyword
+            if kw and re.search(rf"(?<!\w){re.escape(kw)}(?!\w)", subject, re.IGNORECASE):
+                return RouteResult(s, "subject", None)
+        for s in specs:
+            if s.route.match is None:
+                continue
+            try:
+                if s.route.match(extraction):
+                    return RouteResult(s, "match", None)
+            except Exception:
+                logger.exception("route match of handler %r raised; treated as no match", s.name)
+        if self.default is not None:
+            return RouteResult(self._specs[self.default], "default", None)
+        if ident:
+            reason = f"unknown identifier {ident!r}: no handler takes its prefix"
+        else:
+            reason = (
+                "no handler matches: no known identifier (reply address, [tag] in the subject"
+                " or thread reference), subaddress, subject keyword or custom route"
+            )
+        return RouteResult(None, None, reason)
+
+
+# The registry handlers register on by default (`mailcore poll` and the console use it unless the
+# `handlers` setting names another).
+registry = Registry()
