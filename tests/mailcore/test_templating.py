@@ -250,3 +250,14 @@ def test_any_value_is_shown_verbatim_and_never_becomes_markup(value: str) -> Non
     if clean.strip() and "\r" not in clean and "\x00" not in clean:
         assert " ".join(clean.split()) in " ".join("".join(found.text).split())
     assert "\n" not in result.subject
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["{{ v|safe }}", "{{ [v, v]|join(', ') }}", "{{ v|e }}", "{{ v|urlize }}", "{{ v|tojson }}"],
+)
+def test_filters_cannot_turn_values_into_markup(body: str) -> None:
+    rendered = render(Template("t", "s", body), {"v": "<script>x()</script>[a](javascript:y)"})
+    assert_inert(rendered.html)
+    assert "script" not in Elements(rendered.html).tags
+    assert "a" not in Elements(rendered.html).tags
