@@ -603,10 +603,11 @@ class ImapMailbox:
         gone = [u for u in st.uids if u not in info]
         flagged = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
         pending = [u for u in st.uids if u in info and DELETED not in info[u][b"FLAGS"]]
-        mids = [m for u in gone + pending if (m := st.message_ids.get(u))]
+        mids = [m for u in st.uids if (m := st.message_ids.get(u))]
         in_dest = self._find_new(client, dest, st.dest_uidnext, mids)
-        for u in gone:
-            st.moved.setdefault(u, in_dest.get(st.message_ids.get(u) or ""))
+        for u in gone + flagged:
+            if st.moved.get(u) is None:
+                st.moved[u] = in_dest.get(st.message_ids.get(u) or "")
         already = [u for u in pending if (st.message_ids.get(u) or "") in in_dest]
         for u in already:
             st.moved[u] = in_dest[st.message_ids[u] or ""]
@@ -706,11 +707,13 @@ class ImapMailbox:
         client.select_folder(folder, readonly=True)
         first = since_uid or 1
         found: dict[str, int] = {}
-        for uid, data in client.fetch(f"{first}:*", [_MID_ITEM]).items():
-            mid = _message_id(data.get(_MID_KEY, b""))
-            # "n:*" also matches the highest UID when all are below n
-            if int(uid) >= first and mid in wanted:
-                found.setdefault(mid, int(uid))
+        # "n:*" also matches the highest UID when all are below n
+        recent = [u for u in client.search(["UID", f"{first}:*"]) if int(u) >= first]
+        for batch in _chunks(sorted(int(u) for u in recent), self.config.batch_size):
+            for uid, data in client.fetch(batch, [_MID_ITEM]).items():
+                mid = _message_id(data.get(_MID_KEY, b""))
+                if mid in wanted:
+                    found.setdefault(mid, int(uid))
         return found
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ipaddress
-import itertools
 import os
 import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -179,6 +179,16 @@ def message(
     ).encode()
 
 
+USER_BATCH = 200
+
+
+def _new_credentials(start: int, count: int) -> list[tuple[str, str]]:
+    return [
+        (f"u{n}-{secrets.token_hex(3)}", secrets.token_urlsafe(12))
+        for n in range(start, start + count)
+    ]
+
+
 _CONF = """\
 protocols = imap
 listen = {host}
@@ -190,6 +200,7 @@ ssl_cert = <{d}/cert.pem
 ssl_key = <{d}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 mail_location = maildir:{d}/mail/%u
 mail_fsync = never
 default_internal_user = dovecot
@@ -213,6 +224,10 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  # no growing delays after the tests' deliberate login failures
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 passdb {{
   driver = passwd-file
@@ -240,7 +255,8 @@ class Dovecot:
     ca_file: str
     process: subprocess.Popen[bytes]
     users: dict[str, str] = field(default_factory=dict)
-    _counter: Iterator[int] = field(default_factory=itertools.count)
+    _pool: list[Account] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def conf(self) -> Path:
@@ -251,14 +267,26 @@ class Dovecot:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def new_user(self, prefix: str = "u") -> Account:
-        """Create a fresh account with an empty mailbox; tests never share one."""
-        name = f"{prefix}{next(self._counter)}-{secrets.token_hex(3)}"
-        password = secrets.token_urlsafe(12)
-        self.users[name] = password
+    def new_user(self) -> Account:
+        """A fresh account with an empty mailbox, never handed out before."""
+        with self._lock:
+            if not self._pool:
+                self.add_users(USER_BATCH)
+                # Dovecot re-reads the passwd-file at most once a second: wait for the next one
+                time.sleep(1.1)
+            return self._pool.pop(0)
+
+    def add_users(self, count: int) -> None:
+        """Append `count` unused accounts to the passwd-file and the pool."""
+        credentials = _new_credentials(len(self.users), count)
         with (self.root / "users").open("a") as f:
-            f.write(f"{name}:{{PLAIN}}{password}\n")
-        return Account(name, password, self.host, self.port)
+            f.write("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in credentials))
+        for username, password in credentials:
+            self._register(username, password)
+
+    def _register(self, username: str, password: str) -> None:
+        self.users[username] = password
+        self._pool.append(Account(username, password, self.host, self.port))
 
     fresh_account = new_user
 
@@ -296,7 +324,9 @@ def start_dovecot(root: Path | None = None, attempts: int = 3) -> Dovecot:
     for sub in ("run", "state", "mail", "home"):
         (root / sub).mkdir(exist_ok=True)
     ca_file = make_certificate(root)
-    (root / "users").write_text("")
+    # Accounts exist before Dovecot first reads the file; later batches need a reload (1 s).
+    initial = _new_credentials(0, USER_BATCH)
+    (root / "users").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in initial))
     os.chmod(root, 0o755)  # dovenull/dovecot must reach run/, mail/ and home/
     shutil.chown(root / "mail", "dovecot", "dovecot")
     shutil.chown(root / "home", "dovecot", "dovecot")
@@ -327,7 +357,10 @@ def start_dovecot(root: Path | None = None, attempts: int = 3) -> Dovecot:
             if "in use" not in error:
                 break
             continue
-        return Dovecot(root, HOST, port, imaps_port, str(ca_file), proc)
+        server = Dovecot(root, HOST, port, imaps_port, str(ca_file), proc)
+        for username, password in initial:
+            server._register(username, password)
+        return server
     raise ServerError(f"dovecot did not start:\n{error}")
 
 
