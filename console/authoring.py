@@ -230,17 +230,23 @@ def _schema_of(handler: str | None) -> dict[str, Any] | None:
 
 
 def last_payload(handler: str) -> dict[str, Any] | None:
-    """The newest payload the handler really received, from the history (None if none)."""
-    history = services().history
-    for state in history.messages(handler=handler, status="processed", limit=20):
+    """The newest payload the handler really processed (None if none is found).
+
+    The history keeps where each processed message is filed, and the payload an operator
+    submitted; otherwise the payload is extracted again from the filed message.
+    """
+    svc = services()
+    for state in svc.history.messages(handler=handler, status="processed", limit=10):
         if isinstance(state.payload, dict) and state.payload:
-            return state.payload
-    for event in history.events(handler=handler, limit=50):
-        for value in (event.after, event.before):
-            if isinstance(value, dict) and isinstance(value.get("payload"), dict):
-                return dict(value["payload"])
-            if isinstance(value, dict) and value and event.kind in ("corrected", "extracted"):
-                return value
+            return dict(state.payload)
+        if state.folder is None or state.uid is None:
+            continue
+        try:
+            found = svc.engine.inspect(int(state.uid), state.folder)
+        except MailcoreError:  # moved or deleted since: try an older one
+            continue
+        if found.message_key == state.message_key and isinstance(found.payload, dict):
+            return dict(found.payload)
     return None
 
 

@@ -281,6 +281,9 @@ class TimelineStep:
 _TITLES = {
     "received": "Received",
     "extracted": "Extracted",
+    "routed": "Routed",
+    "handled": "Handled",
+    "auto-reply": "Filed as auto-reply",
     "processed": "Processed",
     "failed": "Failed",
     "corrected": "Corrected",

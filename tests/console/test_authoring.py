@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from console.demo import MAILS_DIR
 from mailcore.config import Settings
 from tests.console.conftest import ConsoleEnv, csrf_token
 from tests.servers import free_port
@@ -111,9 +112,7 @@ def test_the_preview_html_is_served_to_its_iframe_under_a_sandboxing_csp(
 def test_sample_data_is_generated_from_the_handler_schema(console_env: ConsoleEnv) -> None:
     author = console_env.client("arthur")
     response = author.get("/templates/sample?handler=vehicle_registration&sample=schema")
-    text = re.search(r"<textarea[^>]*>(.*?)</textarea>", response.get_data(as_text=True), re.S)
-    assert text is not None
-    data = json.loads(text.group(1).replace("&#34;", '"'))
+    data = sample_textarea(response.get_data(as_text=True))
     assert {"plate_number", "vin", "owner", "category"} <= set(data)
     assert data["category"] == "car"  # first enum value
     assert response.headers["HX-Trigger-After-Settle"] == "sample-loaded"
@@ -228,3 +227,29 @@ def test_send_a_test_delivers_the_rendered_mail_to_the_author(
     assert (mail_from, rcpts) == ("registrations@example.com", ["erin@example.com"])
     assert b"Vehicle AB-123-CD registered" in raw
     assert b"X-Mailcore-Test: template registered previewed by erin" in raw
+
+
+def sample_textarea(html: str) -> dict[str, Any]:
+    found = re.search(r"<textarea[^>]*>(.*?)</textarea>", html, re.S)
+    assert found is not None
+    return dict(json.loads(found.group(1).replace("&#34;", '"')))
+
+
+def test_sample_data_can_be_the_last_payload_really_processed(console_env: ConsoleEnv) -> None:
+    from tests.console.test_history import CORRECTED, seed_correction
+
+    author = console_env.client("arthur")
+    url = "/templates/sample?handler=vehicle_registration&sample=history"
+    empty = author.get(url).get_data(as_text=True)
+    assert "No processed payload for vehicle_registration in the history yet" in empty
+
+    mailbox = console_env.services.mailbox
+    mailbox.ensure_folder("INBOX")
+    mailbox.append("INBOX", (MAILS_DIR / "01-thunderbird-json-attachment.eml").read_bytes())
+    console_env.services.engine.poll_once()
+    # Extracted again from the message filed in `processed`.
+    assert sample_textarea(author.get(url).get_data(as_text=True))["owner"] == "Claire Fontaine"
+
+    seed_correction(console_env)
+    # The payload an operator corrected and re-submitted is newer.
+    assert sample_textarea(author.get(url).get_data(as_text=True)) == CORRECTED
