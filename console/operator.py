@@ -76,7 +76,7 @@ def failed_list() -> ResponseReturnValue:
     filters = _filters()
     page_no = max(request.args.get("page", 1, type=int) or 1, 1)
     per_page = request.args.get("per_page", 0, type=int) or int(current_app.config["PER_PAGE"])
-    per_page = min(max(per_page, 10), 200)
+    per_page = min(max(per_page, 1), 200)
     page = svc.engine.failed_page(page_no, per_page, **filters)
     pages = max(math.ceil(page.total / page.per_page), 1) if page.per_page else 1
     context = {

@@ -1,0 +1,221 @@
+"""The failed mailbox through the Flask test client, on a local Maildir with the demo mails."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from console.commands import create_user
+from console.demo import sample_mails
+from console.mailview import safe_html
+from console.presenters import PayloadSyntaxError, field_rows, parse_payload
+from mailcore.accounts import AccountError
+from tests.console.conftest import ConsoleEnv, csrf_token
+
+
+@pytest.fixture
+def env(console_env: ConsoleEnv) -> ConsoleEnv:
+    for _name, raw in sample_mails():
+        console_env.services.mailbox.append("INBOX", raw)
+    console_env.services.engine.poll_once()
+    return console_env
+
+
+def uid_of(env: ConsoleEnv, subject_part: str) -> int:
+    for item in env.services.engine.failed_page(1, 200).items:
+        if subject_part in item.summary.subject:
+            return item.summary.uid
+    raise AssertionError(f"no failed mail about {subject_part!r}")
+
+
+def test_list_shows_failed_mails_newest_first_with_reason_and_handler(env: ConsoleEnv) -> None:
+    html = env.client("olivia").get("/failed/").get_data(as_text=True)
+    assert "5 messages" in html
+    assert html.index("Question about my registration") < html.index("VEH-1044")
+    assert "unknown identifier VEH-9913" in html and "vehicle_registration" in html
+
+
+def test_htmx_filter_returns_only_the_results_partial(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    response = client.get(
+        "/failed/?reason=no+payload", headers={"HX-Request": "true", "HX-Target": "results"}
+    )
+    html = response.get_data(as_text=True)
+    assert "<html" not in html and "1 message matching" in html
+    assert "VEH-1044" in html and "VEH-9913" not in html
+    by_sender = client.get("/failed/?sender=gmail").get_data(as_text=True)
+    assert "VEH-9913" in by_sender and "VEH-1044" not in by_sender
+
+
+def test_pagination(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    assert "page 1 of 1" in client.get("/failed/").get_data(as_text=True)
+    html = client.get("/failed/?per_page=2&page=3").get_data(as_text=True)
+    assert "page 3 of 3" in html and "VEH-1044" in html and html.count('name="uid"') == 1
+    assert 'href="/failed/?page=2&amp;per_page=2"' in html
+
+
+def test_detail_shows_both_sides_and_errors_by_field(env: ConsoleEnv) -> None:
+    uid = uid_of(env, "VEH-1046")
+    html = env.client("olivia").get(f"/failed/{uid}").get_data(as_text=True)
+    assert "What arrived" in html and "What we understood" in html
+    assert 'sandbox src="/failed/' in html and "allow-scripts" not in html
+    assert 'data-path="plate_numbr"' in html and "not in the schema" in html
+    assert 'data-path="plate_number"' in html and "this field is missing" in html
+    assert "1 remote reference" in html  # the tracking pixel
+
+
+def test_html_frame_embeds_cid_images_and_blocks_remote_ones(env: ConsoleEnv) -> None:
+    uid = uid_of(env, "VEH-1046")
+    response = env.client("olivia").get(f"/failed/{uid}/html")
+    body = response.get_data(as_text=True)
+    assert "data:image/png;base64," in body
+    assert "tracking.flotte-roux.example" not in body
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "sandbox" in response.headers["Content-Security-Policy"]
+
+
+def test_raw_source_and_attachment_download(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    uid = uid_of(env, "VEH-1044")
+    raw = client.get(f"/failed/{uid}/raw", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Message-ID: &lt;DB9P195MB1322" in raw
+    pdf = client.get(f"/failed/{uid}/attachments/0?inline=1")
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    download = client.get(f"/failed/{uid}/attachments/0")
+    assert download.mimetype == "application/octet-stream"
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert client.get(f"/failed/{uid}/attachments/9").status_code == 404
+    assert client.get("/failed/99999").status_code == 404
+
+
+def test_convert_to_yaml_keeps_the_edits(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    uid = uid_of(env, "VEH-1045")
+    token = csrf_token(client, f"/failed/{uid}")
+    response = client.post(
+        f"/failed/{uid}/convert",
+        data={"payload": '{"owner": "Edited Owner"}', "current_syntax": "json", "syntax": "yaml"},
+        headers={"X-CSRFToken": token, "HX-Request": "true"},
+    )
+    html = response.get_data(as_text=True)
+    assert "owner: Edited Owner" in html and "Payload (YAML)" in html
+
+
+def test_resubmit_without_javascript_moves_the_mail(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    uid = uid_of(env, "VEH-1046")
+    token = csrf_token(client, f"/failed/{uid}")
+    payload = (
+        '{"plate_number": "PQ-321-RS", "vin": "VF1FL000123456789",'
+        ' "owner": "Flotte Roux SAS", "category": "van"}'
+    )
+    response = client.post(
+        f"/failed/{uid}/resubmit",
+        data={"payload": payload, "syntax": "json", "handler": "", "csrf_token": token},
+    )
+    assert response.status_code == 303
+    assert uid not in env.services.mailbox.uids("failed")
+    assert len(env.services.mailbox.uids("processed")) == 5
+    page = client.get("/failed/").get_data(as_text=True)
+    assert "re-submitted and processed" in page and "VEH-1046" not in page
+
+
+def test_resubmit_with_broken_json_says_where(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    uid = uid_of(env, "VEH-1045")
+    token = csrf_token(client, f"/failed/{uid}")
+    response = client.post(
+        f"/failed/{uid}/resubmit",
+        data={"payload": '{"owner": "x",\n}', "syntax": "json", "csrf_token": token},
+    )
+    assert response.status_code == 422
+    assert "Line 2" in response.get_data(as_text=True)
+    assert uid in env.services.mailbox.uids("failed")
+
+
+def test_reject_needs_a_note_then_moves_to_rejected(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    uid = uid_of(env, "Question about my registration")
+    token = csrf_token(client, f"/failed/{uid}")
+    client.post(f"/failed/{uid}/reject", data={"note": "", "csrf_token": token})
+    assert uid in env.services.mailbox.uids("failed")
+    response = client.post(
+        f"/failed/{uid}/reject", data={"note": "asked by phone", "csrf_token": token}
+    )
+    assert response.status_code == 303
+    assert uid not in env.services.mailbox.uids("failed")
+    assert len(env.services.mailbox.uids("rejected")) == 1
+    rejected = [e for e in env.services.history.events(limit=100) if e.kind == "rejected"]
+    assert rejected[0].actor == "olivia" and rejected[0].reason == "asked by phone"
+
+
+def test_bulk_rerun_of_a_selection(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    env.office.records.clear()
+    uids = [uid_of(env, "VEH-1044"), uid_of(env, "VEH-9913")]
+    token = csrf_token(client, "/failed/")
+    response = client.post(
+        "/failed/rerun", data={"uid": [str(u) for u in uids], "csrf_token": token}
+    )
+    assert response.status_code == 303
+    page = client.get("/failed/").get_data(as_text=True)
+    assert "Re-run of 2 message(s): 0 processed, 2 still failing" in page
+    assert set(uids) <= set(env.services.mailbox.uids("failed"))
+
+
+def test_parse_payload_reports_yaml_line() -> None:
+    assert parse_payload("a: 1\nb: [2]", "yaml") == {"a": 1, "b": [2]}
+    with pytest.raises(PayloadSyntaxError) as info:
+        parse_payload("a: 1\nb: [2", "yaml")
+    assert info.value.line is not None
+    with pytest.raises(PayloadSyntaxError):
+        parse_payload("[1, 2]", "json")
+
+
+def test_field_rows_attach_nested_errors() -> None:
+    rows, general = field_rows(
+        {"owner": {"name": "x"}, "items": [{"qty": 0}]},
+        [("$.owner.name", "too short"), ("$.items[0].qty", "below minimum"), ("$", "odd")],
+    )
+    by_path = {r.path: r.errors for r in rows}
+    assert by_path == {"owner.name": ["too short"], "items.0.qty": ["below minimum"]}
+    assert general == ["odd"]
+
+
+def test_safe_html_drops_handlers_and_remote_urls() -> None:
+    safe = safe_html(
+        '<img src="https://t.example/p.gif" onerror="x()"><p style="background:url(//e/x)">t</p>'
+        '<a href="javascript:x()">j</a><script>x()</script>'
+    )
+    assert "onerror" not in safe.html and "script" not in safe.html
+    assert "t.example" not in safe.html and "//e/x" not in safe.html
+    assert "javascript" not in safe.html
+    assert safe.blocked == ["https://t.example/p.gif", "//e/x"]
+
+
+def test_accounts_guard_the_last_admin(env: ConsoleEnv) -> None:
+    accounts = env.services.accounts
+    with pytest.raises(AccountError, match="last active admin"):
+        accounts.set_role("ada", "operator", by="ada")
+    with pytest.raises(AccountError, match="too short"):
+        accounts.create("bob", "short", "operator")
+    with pytest.raises(AccountError, match="taken"):
+        accounts.create("OLIVIA", "long-enough-password", "operator")
+
+
+def test_create_user_command(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "users.db"
+    monkeypatch.setenv("MAILCORE_DATABASE_URL", f"sqlite:///{db}")
+    result = CliRunner().invoke(
+        create_user, ["carol", "--role", "admin", "--password-stdin"], input="carol-password-1\n"
+    )
+    assert result.exit_code == 0, result.output
+    from mailcore.accounts import Accounts
+    from mailcore.db import connect
+
+    accounts = Accounts(connect(f"sqlite:///{db}"))
+    user = accounts.authenticate("carol", "carol-password-1")
+    assert user is not None and user.role == "admin"
+    again = CliRunner().invoke(create_user, ["carol", "--password-stdin"], input="x\n")
+    assert again.exit_code != 0 and "too short" in again.output
