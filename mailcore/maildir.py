@@ -56,6 +56,8 @@ _FLAG_TO_LETTER = {v.lower(): k for k, v in _LETTER_TO_FLAG.items()}
 # two changes within one timestamp tick would otherwise look like one.
 _SETTLE_SECONDS = 1.0
 _SUMMARY_CACHE = 50_000
+# The uidlist is rewritten once it holds this many lines more than twice the live messages.
+COMPACT_SLACK = 1000
 _HEADER_READ = 8192
 
 
@@ -148,12 +150,15 @@ class MaildirMailbox:
     def _folder(self, folder: str, create: bool = False) -> _Folder:
         path = self._dir(folder)
         state = self._folders.get(path)
-        if state is None:
+        if state is None or not os.path.isdir(os.path.join(path, "cur")):
             if not os.path.isdir(os.path.join(path, "cur")):
                 if not create:
                     raise MailboxError(f"folder {folder!r} does not exist in {self.root}")
                 self.ensure_folder(folder)
-            state = self._folders[path] = _Folder(path)
+            # A folder deleted and made again must not reuse its old UIDVALIDITY.
+            state = self._folders[path] = _Folder(
+                path, uidvalidity=state.uidvalidity if state else 0
+            )
         self._sync(state)
         return state
 
@@ -174,6 +179,9 @@ class MaildirMailbox:
         try:
             st = os.stat(path)
         except FileNotFoundError:
+            state.key_uid.clear()
+            state.uid_key.clear()
+            state.next_uid, state.log_lines, state.log_id = 1, 0, (0, 0)
             return False
         inode, done = state.log_id
         if st.st_ino != inode or st.st_size < done:  # rewritten (compacted) or replaced
@@ -227,7 +235,8 @@ class MaildirMailbox:
         """UIDs for these keys, giving the next ones to keys that have none yet."""
         with self._file_lock(state):
             if not self._read_log(state):
-                state.uidvalidity = int(time.time())
+                # Never the value this folder had before, even within the same second.
+                state.uidvalidity = max(int(time.time()), state.uidvalidity + 1)
                 self._write_log(state, f"V{state.uidvalidity}\n", fresh=True)
             missing = [k for k in dict.fromkeys(keys) if k not in state.key_uid]
             if missing:
@@ -237,7 +246,7 @@ class MaildirMailbox:
         return {k: state.key_uid[k] for k in keys}
 
     def _maybe_compact(self, state: _Folder) -> None:
-        if state.log_lines <= 2 * len(state.files) + 1000:
+        if state.log_lines <= 2 * len(state.files) + COMPACT_SLACK:
             return
         # List afresh under the lock: another process may have filed messages we have not seen.
         present = {
@@ -267,9 +276,10 @@ class MaildirMailbox:
                         continue
                     files[entry.name.split(":", 1)[0]] = (sub, entry.name)
         state.files = files
-        self._read_log(state)
-        if not state.uidvalidity or any(k not in state.key_uid for k in files):
-            self._assign(state, sorted(k for k in files if k not in state.key_uid))
+        has_log = self._read_log(state)
+        missing = sorted(k for k in files if k not in state.key_uid)
+        if not has_log or missing:
+            self._assign(state, missing)
         settled = time.time_ns() - max(stamp) > _SETTLE_SECONDS * 1e9
         state.dir_stamp = stamp if settled else None
 

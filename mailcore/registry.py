@@ -323,6 +323,22 @@ class Registry:
         return RouteResult(None, None, reason)
 
 
+def load_registry(target: str) -> Registry:
+    """The Registry named ``package.module:attribute`` (the `handlers` setting)."""
+    import importlib
+
+    from mailcore.errors import ConfigError
+
+    module_name, _, attr = target.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attr or "registry")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"handlers = {target!r} cannot be loaded: {exc}") from None
+    if not isinstance(found, Registry):
+        raise ConfigError(f"handlers = {target!r} is not a mailcore.registry.Registry")
+    return found
+
+
 # The registry handlers register on by default (`mailcore poll` and the console use it unless the
 # `handlers` setting names another).
 registry = Registry()

@@ -1,0 +1,154 @@
+"""`mailcore poll`: run the inbox through the handlers, once, in a loop, or woken by IMAP IDLE."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from mailcore.config import Settings, open_mailbox
+from mailcore.engine import Engine, Outcome
+from mailcore.errors import ConfigError, MailboxError, MailcoreError
+from mailcore.history import History
+from mailcore.mailbox import Mailbox
+from mailcore.registry import Registry, load_registry
+
+logger = logging.getLogger(__name__)
+
+# Servers drop an IDLE after 30 minutes of silence (RFC 2177): renew well before.
+IDLE_RENEW_SECONDS = 25 * 60
+PURGE_EVERY_SECONDS = 3600
+
+
+def summary_line(outcomes: list[Outcome], seconds: float) -> str:
+    """``12 messages in 0.08s (150/s): 10 processed, 1 failed, 1 auto``."""
+    counts = Counter(o.status for o in outcomes)
+    order = ["processed", "failed", "auto", "duplicate", "rejected"]
+    parts = [f"{counts[s]} {s}" for s in order if counts[s]]
+    rate = f"{len(outcomes) / seconds:.0f}/s" if seconds > 0 else "-"
+    return f"{len(outcomes)} messages in {seconds:.2f}s ({rate}): {', '.join(parts)}"
+
+
+class Idler:
+    """Waits for new mail with IMAP IDLE on a second connection (the engine keeps the first)."""
+
+    def __init__(self, mailbox: Mailbox, folder: str) -> None:
+        from mailcore.imap import ImapMailbox
+
+        if not isinstance(mailbox, ImapMailbox):
+            raise ConfigError("--idle needs an IMAP mailbox (set imap_url)")
+        self.folder = folder
+        # A private ImapMailbox gives the same TLS, proxy, login and reconnect behaviour.
+        self._box = ImapMailbox(mailbox.config)
+
+    def wait(self, timeout: float, pending: Callable[[], bool]) -> bool:
+        """Block until the server reports a change in the folder or `timeout` passes.
+
+        `pending()` is asked once IDLE is running, so mail that arrived after the last poll
+        but before IDLE began is not left waiting for the timeout.
+        """
+        client: Any = self._box._connection()  # the IDLE conversation needs the raw client
+        client.select_folder(self.folder, readonly=True)
+        client.idle()
+        try:
+            if pending():
+                return True
+            return bool(client.idle_check(timeout=timeout))
+        finally:
+            client.idle_done()
+
+    def close(self) -> None:
+        self._box.close()
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings.")
+@click.option("--handlers", help="The Registry to use, as package.module:attribute.")
+@click.option("--loop", is_flag=True, help="Keep polling every --interval seconds.")
+@click.option("--idle", is_flag=True, help="Keep running, woken by IMAP IDLE on new mail.")
+@click.option("--interval", type=float, help="Seconds between polls (default: poll_interval).")
+@click.option("--batch-size", type=int, help="Messages per batch (default: batch_size).")
+@click.option("--max-polls", type=int, hidden=True, help="Stop after this many polls (tests).")
+def poll(
+    config_path: str | None,
+    handlers: str | None,
+    loop: bool,
+    idle: bool,
+    interval: float | None,
+    batch_size: int | None,
+    max_polls: int | None,
+) -> None:
+    """Process the inbox: each message to its handler, then to processed, failed or auto."""
+    try:
+        settings = Settings.load(config_path)
+        target = handlers or settings.handlers
+        registry = load_registry(target) if target else _default_registry()
+    except MailcoreError as e:
+        raise click.ClickException(str(e)) from None
+    if not registry.names():
+        raise click.ClickException(
+            "no handlers registered: every message would be filed as failed."
+            " Name your Registry with --handlers package.module:registry (or `handlers`)."
+        )
+    history = History(settings.database_url, retention_days=settings.retention_days)
+    mailbox = open_mailbox(settings)
+    engine = Engine(mailbox, registry, history, settings.folders, settings.scheme)
+    size = batch_size or settings.batch_size
+    pause = interval if interval is not None else settings.poll_interval
+    idler: Idler | None = None
+    polls, last_purge = 0, 0.0
+    try:
+        if idle:
+            idler = Idler(mailbox, settings.folders.inbox)
+        while True:
+            polls += 1
+            try:
+                _drain(engine, size)
+            except MailboxError as e:
+                if not (loop or idle):
+                    raise
+                logger.error("poll failed, retrying in %.0fs: %s", pause, e)
+            if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
+                history.purge()
+                last_purge = time.monotonic()
+            if not (loop or idle) or (max_polls is not None and polls >= max_polls):
+                break
+            if idler is not None:
+                idler.wait(
+                    min(pause, IDLE_RENEW_SECONDS),
+                    lambda: bool(mailbox.uids(settings.folders.inbox)),
+                )
+            else:
+                time.sleep(pause)
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    except MailcoreError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        if idler is not None:
+            with contextlib.suppress(Exception):
+                idler.close()
+        mailbox.close()
+        history.close()
+
+
+def _drain(engine: Engine, size: int) -> None:
+    """Poll until the inbox holds no more than one partial batch; a line per batch."""
+    while True:
+        started = time.perf_counter()
+        outcomes = engine.poll_once(size)
+        if outcomes:
+            click.echo(summary_line(outcomes, time.perf_counter() - started))
+        if len(outcomes) < size:
+            return
+
+
+def _default_registry() -> Registry:
+    from mailcore.registry import registry
+
+    return registry
