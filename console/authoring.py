@@ -32,7 +32,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from console.roles import role_required
@@ -211,12 +211,12 @@ def _me() -> str:
     return str(current_user.username)
 
 
-def _handler_choices() -> list[tuple[str, str]]:
+def _handler_choices() -> list[SelectChoice]:
     try:
         names = list(services().registry.names())
     except Exception:  # no registry configured: templates still work without one
         names = []
-    return [("", "— none —"), *[(n, n) for n in names]]
+    return [SelectChoice("", "— none —"), *[SelectChoice(n) for n in names]]
 
 
 def _schema_of(handler: str | None) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField
+from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from console.roles import role_required
@@ -98,13 +98,12 @@ class Query:
 
 def _form() -> HistoryFilter:
     form = HistoryFilter(request.args, meta={"csrf": False})
-    status_choices = [("", "Any status"), *[(s, s) for s in STATUSES]]
-    form.status.choices = status_choices
+    form.status.choices = [SelectChoice("", "Any status"), *[SelectChoice(s) for s in STATUSES]]
     try:
         names = list(services().registry.names())
     except Exception:  # a console without handlers still shows the history
         names = []
-    form.handler.choices = [("", "Any handler"), *[(n, n) for n in names]]
+    form.handler.choices = [SelectChoice("", "Any handler"), *[SelectChoice(n) for n in names]]
     return form
 
 
