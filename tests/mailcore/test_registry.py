@@ -1,0 +1,135 @@
+"""Registry: routing by identifier prefix, subaddress, subject keyword, callable and default;
+schemas (Draft 2020-12) with errors as (json-path, message); aliases and coercion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mailcore.errors import ConfigError
+from mailcore.extract import extract
+from mailcore.registry import HandlerContext, Registry, json_path, load_registry
+from tests.servers import message
+
+
+def noop(ctx: HandlerContext) -> None:
+    return None
+
+
+def make() -> Registry:
+    r = Registry()
+    r.add("vehicle", noop, prefix="VEH-")
+    r.add("vehicle-eu", noop, prefix="VEH-EU-")
+    r.add("orders", noop, subaddress="orders")
+    r.add("invoices", noop, subject_keyword="invoice")
+    r.add("big", noop, match=lambda ex: len(ex.text) > 50)
+    return r
+
+
+def routed(r: Registry, raw: bytes) -> Any:
+    return r.route(extract(raw))
+
+
+def test_longest_identifier_prefix_wins():
+    r = make()
+    assert routed(r, message(subject="[VEH-EU-42] x")).spec.name == "vehicle-eu"
+    found = routed(r, message(subject="[veh-42] x"))
+    assert (found.spec.name, found.via) == ("vehicle", "prefix")
+
+
+def test_subaddress_keyword_and_callable_routes():
+    r = make()
+    assert routed(r, message(to="Ops <ops+Orders@example.com>")).spec.name == "orders"
+    assert routed(r, message(subject="Your Invoice 12")).spec.name == "invoices"
+    # A keyword is a whole word: "invoices2024" is not "invoice".
+    assert routed(r, message(subject="invoices2024")).spec is None
+    assert routed(r, message(body="x" * 80 + "\r\n")).spec.name == "big"
+
+
+def test_unknown_identifier_and_no_route_give_reasons():
+    r = make()
+    unknown = routed(r, message(subject="[ZZZ-1] x"))
+    assert unknown.spec is None and "unknown identifier 'ZZZ-1'" in (unknown.reason or "")
+    nothing = routed(r, message(subject="hello"))
+    assert nothing.spec is None and (nothing.reason or "").startswith("no handler matches")
+
+
+def test_default_handler_catches_the_rest_and_only_one_is_allowed():
+    r = make()
+    r.add("catch-all", noop, default=True)
+    assert routed(r, message(subject="hello")).via == "default"
+    with pytest.raises(ValueError, match="already the default"):
+        r.add("other", noop, default=True)
+
+
+def test_a_raising_match_is_no_match():
+    r = Registry()
+
+    def bad(ex: Any) -> bool:
+        raise RuntimeError("bug")
+
+    r.add("bad", noop, match=bad)
+    assert routed(r, message()).spec is None
+
+
+def test_registration_refuses_bad_schema_duplicate_name_and_missing_route():
+    r = Registry()
+    with pytest.raises(ValueError, match="schema of handler 'x' is invalid"):
+        r.add("x", noop, prefix="X-", schema={"type": "no-such-type"})
+    r.add("y", noop, prefix="Y-")
+    with pytest.raises(ValueError, match="already registered"):
+        r.add("y", noop, prefix="Z-")
+    with pytest.raises(ValueError, match="needs a route"):
+        r.add("z", noop)
+    with pytest.raises(KeyError, match="no handler 'nope'"):
+        r.get("nope")
+
+
+SCHEMA = {
+    "type": "object",
+    "required": ["plate", "items"],
+    "additionalProperties": False,
+    "properties": {
+        "plate": {"type": "string"},
+        "weight": {"type": "number"},
+        "urgent": {"type": "boolean"},
+        "items": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"qty": {"type": "integer"}}},
+        },
+    },
+}
+
+
+def test_schema_errors_are_json_paths_with_messages():
+    r = Registry()
+    spec = r.add("v", noop, prefix="V-", schema=SCHEMA)
+    errors = spec.validate({"items": [{"qty": "many"}], "colour": "red"})
+    assert errors == [
+        ("$", "Additional properties are not allowed ('colour' was unexpected)"),
+        ("$.items[0].qty", "'many' is not of type 'integer'"),
+        ("$.plate", "is required"),
+    ]
+    assert spec.validate({"plate": "A", "items": []}) == []
+
+
+def test_prepare_applies_aliases_and_coerces_strings_to_schema_types():
+    r = Registry()
+    spec = r.add("v", noop, prefix="V-", schema=SCHEMA, aliases={"plate": ["kennzeichen"]})
+    out = spec.prepare(
+        {"Kennzeichen": "AB 1", "weight": "12,5", "urgent": "yes", "items": [{"qty": "3"}]}
+    )
+    assert out == {"plate": "AB 1", "weight": 12.5, "urgent": True, "items": [{"qty": 3}]}
+
+
+def test_json_path_quotes_odd_keys():
+    assert json_path(["a", 0, "b c"]) == "$.a[0]['b c']"
+
+
+def test_load_registry_names_what_is_wrong():
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        load_registry("no.such.module:registry")
+    with pytest.raises(ConfigError, match="is not a mailcore.registry.Registry"):
+        load_registry("mailcore.registry:json_path")
+    assert isinstance(load_registry("mailcore.registry:registry"), Registry)
