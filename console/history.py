@@ -381,7 +381,7 @@ def bar_chart(
     counts: Iterable[tuple[date, str, int]],
     first: date,
     last: date,
-    width: int = 720,
+    width: int = 1000,
     plot_height: int = 160,
 ) -> Chart:
     """Stacked bars of events per day and status, from `first` to `last` inclusive.

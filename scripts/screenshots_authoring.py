@@ -1,0 +1,177 @@
+"""Screenshots of the template editor and the admins' history for the README.
+
+    .venv/bin/python scripts/screenshots_authoring.py [--out docs/screenshots]
+
+Seeds a throw-away demo (the same mails as `make run`), has operator "alice" correct and
+re-submit the failed VEH-1045 mail through the Engine, saves two versions of a template, and
+adds two weeks of earlier outcomes so the chart has something to show (those are recorded
+directly in the history: the demo mailbox only holds today's mails). Then serves the app on
+127.0.0.1 and drives the system Chromium with Playwright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import secrets
+import sys
+import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from console import create_app  # noqa: E402
+from console.commands import prepare_demo  # noqa: E402
+
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+SUBJECT = "Registration of {{ plate_number }} received"
+BODY = """\
+## Registration received
+
+Hello {{ owner }},
+
+we received the registration request for the **{{ category }}** with plate
+**{{ plate_number }}** (VIN `{{ vin }}`).
+
+| Field | Value |
+|---|---|
+| First registration | {{ first_registration }} |
+| Mileage | {{ mileage_km }} km |
+
+{% if notes %}Your note: *{{ notes }}*{% endif %}
+
+We will write again once the certificate is issued.
+"""
+SAMPLE = {
+    "plate_number": "AB-123-CD",
+    "vin": "VF1RFB00X57123456",
+    "owner": "Claire Fontaine",
+    "category": "car",
+    "first_registration": "2019-04-02",
+    "mileage_km": 48200,
+    "notes": "Please send the certificate by post.",
+}
+CORRECTION = {
+    "plate_number": "AB-123-CD",
+    "vin": "VF3ABCDEF12345678",
+    "owner": "Hugo Petit",
+    "category": "motorcycle",
+    "mileage_km": 23000,
+}
+
+
+def seed(services: Any) -> None:
+    """A correction by alice, two template versions, and earlier days for the chart."""
+    accounts = services.accounts
+    for name, role in (("alice", "operator"), ("arthur", "author")):
+        if accounts.by_name(name) is None:
+            accounts.create(name, secrets.token_urlsafe(12), role, by="admin")
+    engine = services.engine
+    page = engine.failed_page(per_page=100)
+    for item in page.items:
+        if "VEH-1045" in item.summary.subject:
+            engine.resubmit(item.summary.uid, dict(CORRECTION), by="alice")
+    store = services.templates
+    store.save(
+        "registration-received",
+        SUBJECT,
+        BODY.replace("We will write again", "We write again"),
+        SAMPLE,
+        "first version",
+        "arthur",
+        handler="vehicle_registration",
+    )
+    store.save(
+        "registration-received",
+        SUBJECT,
+        BODY,
+        SAMPLE,
+        "clearer last sentence",
+        "arthur",
+        handler="vehicle_registration",
+    )
+    rng = random.Random(1045)
+    now = datetime.now(UTC)
+    events = []
+    for days_ago in range(1, 15):
+        day = now - timedelta(days=days_ago)
+        for status, mean in (("processed", 9), ("failed", 2), ("auto", 1), ("rejected", 0.4)):
+            for _ in range(max(0, round(rng.gauss(mean, mean / 3 + 0.5)))):
+                at = day.replace(hour=rng.randint(7, 18), minute=rng.randint(0, 59))
+                events.append(
+                    {
+                        "kind": "handled" if status == "processed" else status,
+                        "status": status,
+                        "at": at,
+                        "handler": "vehicle_registration",
+                        "sender": f"garage{rng.randint(1, 40)}@example.net",
+                        "subject": f"Re: [VEH-{rng.randint(1040, 1059)}] Registration request",
+                    }
+                )
+    services.history.record_batch(events)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--width", type=int, default=1440)
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        demo = prepare_demo(Path(tmp) / "demo-data")
+        seed(demo.services)
+        password = secrets.token_urlsafe(12)
+        demo.services.accounts.create("ada", password, "admin", by="screenshots")
+        app = create_app({"SECRET_KEY": demo.secret_key, "MAILCORE_SERVICES": demo.services})
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+                page = browser.new_page(viewport={"width": args.width, "height": 900})
+                page.goto(f"{base}/login")
+                page.fill("input[name=username]", "ada")
+                page.fill("input[name=password]", password)
+                page.click("button[type=submit]")
+                page.wait_for_url(lambda url: "/login" not in url)
+
+                page.goto(f"{base}/templates/registration-received")
+                # Type a line so the screenshot shows the live preview (and its problem list).
+                body = page.locator("#body")
+                body.click()
+                page.keyboard.press("Control+End")
+                body.press_sequentially("\nKind regards, {{ office_name }}")
+                page.locator("#problems-body .error").wait_for()
+                page.frame_locator("iframe.mail-frame.desktop").locator("table.card").wait_for()
+                page.wait_for_timeout(300)
+                page.screenshot(path=str(out / "editor.png"), full_page=True)
+
+                page.goto(f"{base}/history/?sender=carrosserie")
+                page.wait_for_selector("figure.chart svg rect")
+                page.screenshot(path=str(out / "history.png"), full_page=True)
+                browser.close()
+        finally:
+            server.shutdown()
+            demo.services.close()
+    print(f"wrote {out / 'editor.png'} and {out / 'history.png'}")
+
+
+if __name__ == "__main__":
+    main()
