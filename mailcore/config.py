@@ -233,10 +233,12 @@ def open_mailbox(settings: Settings) -> Mailbox:
     if settings.imap_url:
         from mailcore.imap import ImapConfig, ImapMailbox
 
-        overrides: dict[str, Any] = {
-            "use_move": settings.use_move,
-            "timeout": settings.imap_timeout,
-        }
+        # Only what the settings change: parameters in the URL's query string hold otherwise.
+        overrides: dict[str, Any] = {}
+        if not settings.use_move:
+            overrides["use_move"] = False
+        if settings.imap_timeout != Settings.imap_timeout:
+            overrides["timeout"] = settings.imap_timeout
         for key, value in (
             ("password", settings.imap_password),
             ("oauth2_token", settings.imap_oauth2_token),

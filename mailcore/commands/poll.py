@@ -58,7 +58,13 @@ class Idler:
         try:
             if pending():
                 return True
-            return bool(client.idle_check(timeout=timeout))
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                # Only EXISTS means new mail; "OK Still here" and flag changes do not.
+                for response in client.idle_check(timeout=left):
+                    if len(response) > 1 and response[1] == b"EXISTS":
+                        return True
+            return False
         finally:
             client.idle_done()
 

@@ -93,3 +93,8 @@ class CrashBeforeMove:
 
     def move(self, folder: str, uids: Sequence[int], dest: str) -> MoveResult:
         raise ConnectionError("killed between handling and moving")
+
+
+# A module-level registry for `mailcore poll --handlers tests.mailcore.engine_support:registry`.
+CALLS = Calls()
+registry = make_registry(CALLS)

@@ -36,7 +36,23 @@ def mailbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mailbox]
     else:
         dovecot = request.getfixturevalue("dovecot")
         account = ready_account(dovecot)
+        request.node.mc_account = account  # for `external` deliveries
         yield request.getfixturevalue("make_imap_mailbox")(account)
+
+
+@pytest.fixture
+def external(mailbox: Mailbox, request: pytest.FixtureRequest) -> Callable[[bytes], None]:
+    """Deliver into INBOX as another party would: an MTA's file, another IMAP session."""
+    account = getattr(request.node, "mc_account", None)
+
+    def deliver(raw: bytes) -> None:
+        if account is not None:
+            account.append("INBOX", raw)
+        else:
+            assert isinstance(mailbox, MaildirMailbox)
+            (Path(mailbox.root) / "new" / f"{time.time_ns()}.M1P1.mta").write_bytes(raw)
+
+    return deliver
 
 
 def ready_account(dovecot: Any) -> Any:
@@ -156,6 +172,14 @@ def test_extractor_bug_is_recorded_and_the_batch_goes_on(
     outcomes = engine.poll_once()
     assert [o.status for o in outcomes] == ["failed", "processed"]
     assert outcomes[0].reason == "internal error: ValueError: extractor bug"
+
+
+def test_mail_arriving_between_polls_is_seen(engine: Engine, mailbox: Mailbox, external):
+    external(vehicle_mail(plate="FIRST"))
+    assert [o.status for o in engine.poll_once()] == ["processed"]
+    external(vehicle_mail(plate="SECOND"))
+    assert [o.status for o in engine.poll_once()] == ["processed"]
+    assert len(mailbox.uids(FOLDERS.processed)) == 2
 
 
 def test_batches_take_the_oldest_first(engine: Engine, mailbox: Mailbox):
