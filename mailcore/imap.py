@@ -278,6 +278,8 @@ class ImapMailbox:
                     client.shutdown()
                 except Exception:
                     log.debug("shutdown after failed connect", exc_info=True)
+            if isinstance(e, ConnectionLost):  # e.g. the proxy is unreachable: may come back
+                raise _Retry(str(e)) from e
             if isinstance(e, MailboxError | KeyboardInterrupt | SystemExit):
                 raise
             if isinstance(e, Exception) and _is_drop(e):

@@ -8,6 +8,7 @@ IMAP server's host name, so the proxy sees only ciphertext.
 
 from __future__ import annotations
 
+import base64
 import imaplib
 import logging
 import socket
@@ -20,7 +21,7 @@ from imapclient import IMAPClient
 from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
 from python_socks.sync import Proxy
 
-from mailcore.errors import ConfigError, MailboxError
+from mailcore.errors import ConfigError, ConnectionLost, MailboxError
 
 log = logging.getLogger(__name__)
 
@@ -97,21 +98,24 @@ def open_connection(
 ) -> socket.socket:
     """A connected TCP socket to host:port, through `proxy` when given.
 
-    Proxy failures raise MailboxError naming the proxy (never its password); plain socket
-    errors of a direct connection propagate as OSError for the caller to classify.
+    An unreachable proxy raises ConnectionLost, a refusal by the proxy MailboxError, both
+    naming the proxy (never its password); socket errors of a direct connection propagate as
+    OSError for the caller to classify.
     """
     if proxy is None:
         return socket.create_connection((host, port), timeout=timeout)
     spec = parse_proxy(proxy) if isinstance(proxy, str) else proxy
     where = f"{host}:{port} through proxy {spec.url}"
+    if spec.type == ProxyType.HTTP:
+        return _http_connect(spec, host, port, timeout, where)
     try:
         sock = spec.proxy().connect(host, port, timeout=timeout)
     except ProxyTimeoutError as e:
-        raise MailboxError(
+        raise ConnectionLost(
             f"cannot connect to {where}: timed out -- is the proxy reachable?"
         ) from e
     except ProxyConnectionError as e:
-        raise MailboxError(
+        raise ConnectionLost(
             f"cannot connect to {where}: {e} -- check the proxy host and port"
         ) from e
     except ProxyError as e:
@@ -121,6 +125,73 @@ def open_connection(
         ) from e
     log.debug("tunnel to %s:%s open through %s", host, port, spec.url)
     return sock
+
+
+def _http_connect(
+    spec: ProxySpec, host: str, port: int, timeout: float | None, where: str
+) -> socket.socket:
+    """Open an HTTP CONNECT tunnel, consuming exactly the proxy's answer.
+
+    python-socks reads the answer with one recv(), which can swallow the first bytes the
+    server sends through the tunnel -- fatal for IMAP, whose server speaks first. Here the
+    header is peeked at and only its own bytes are consumed.
+    """
+    try:
+        sock = socket.create_connection((spec.host, spec.port), timeout=timeout)
+    except TimeoutError as e:
+        raise ConnectionLost(
+            f"cannot connect to {where}: timed out -- is the proxy reachable?"
+        ) from e
+    except OSError as e:
+        raise ConnectionLost(
+            f"cannot connect to {where}: {e.strerror or e} -- check the proxy host and port"
+        ) from e
+    try:
+        target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        request = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
+        if spec.username is not None:
+            token = base64.b64encode(f"{spec.username}:{spec.password or ''}".encode()).decode()
+            request.append(f"Proxy-Authorization: Basic {token}")
+        sock.sendall(("\r\n".join(request) + "\r\n\r\n").encode("ascii"))
+        head = _read_http_head(sock)
+    except OSError as e:
+        sock.close()
+        raise ConnectionLost(
+            f"cannot connect to {where}: the proxy dropped the tunnel ({e})"
+        ) from e
+    except BaseException:
+        sock.close()
+        raise
+    status = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or parts[1] != "200":
+        sock.close()
+        raise MailboxError(
+            f"cannot connect to {where}: the proxy refused ({status.strip() or 'no answer'}) "
+            "-- check that it allows tunnels to this host and port"
+        )
+    log.debug("tunnel to %s:%s open through %s", host, port, spec.url)
+    return sock
+
+
+def _read_http_head(sock: socket.socket, limit: int = 16384) -> bytes:
+    """Read up to and including the blank line ending an HTTP response head, not a byte more."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        peek = sock.recv(4096, socket.MSG_PEEK)
+        if not peek:
+            raise ConnectionResetError("the proxy closed the connection")
+        end = (head + peek).find(b"\r\n\r\n")
+        want = end + 4 - len(head) if end >= 0 else len(peek)
+        while want > 0:
+            chunk = sock.recv(want)
+            if not chunk:
+                raise ConnectionResetError("the proxy closed the connection")
+            head += chunk
+            want -= len(chunk)
+        if len(head) > limit:
+            raise ConnectionResetError("the proxy's answer is too long")
+    return head
 
 
 class TunnelIMAP4(imaplib.IMAP4):

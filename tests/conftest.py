@@ -11,12 +11,23 @@ so nobody sees anybody else's mail. Browser and SMTP fixtures live next to their
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.servers import Account, Dovecot, Tinyproxy, message, start_dovecot, start_tinyproxy
+from tests.servers import (
+    DANTED,
+    Account,
+    Dante,
+    Dovecot,
+    Tinyproxy,
+    message,
+    start_dante,
+    start_dovecot,
+    start_tinyproxy,
+)
 
 if TYPE_CHECKING:
     from mailcore.imap import ImapConfig, ImapMailbox
@@ -38,6 +49,18 @@ def dovecot() -> Iterator[Dovecot]:
 def tinyproxy(dovecot: Dovecot) -> Iterator[Tinyproxy]:
     """A private HTTP CONNECT proxy (.url) allowed to reach both Dovecot ports."""
     proxy = start_tinyproxy([dovecot.port, dovecot.imaps_port])
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def dante() -> Iterator[Dante]:
+    """A private SOCKS5 proxy (.url), allowed to reach loopback; skips without dante-server."""
+    if not os.access(DANTED, os.X_OK):
+        pytest.skip("dante-server is not installed (make system installs it)")
+    proxy = start_dante()
     try:
         yield proxy
     finally:

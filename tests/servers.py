@@ -199,7 +199,7 @@ ssl = yes
 ssl_cert = <{d}/cert.pem
 ssl_key = <{d}/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 auth_failure_delay = 0
 mail_location = maildir:{d}/mail/%u
 mail_fsync = never
@@ -441,3 +441,75 @@ def start_tinyproxy(
             continue
         return Tinyproxy(root, HOST, port, pid)
     raise ServerError(f"tinyproxy did not start:\n{error}")
+
+
+@dataclass
+class Dante:
+    """A running private Dante SOCKS5 server allowing CONNECT to loopback only."""
+
+    root: Path
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"socks5://{self.host}:{self.port}"
+
+    def log(self) -> str:
+        path = self.root / "danted.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self, remove: bool = True) -> None:
+        """Stop it (SIGTERM to the process this module started) and remove its files."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+DANTED = shutil.which("danted") or "/usr/sbin/danted"
+
+
+def start_dante(root: Path | None = None, attempts: int = 3) -> Dante:
+    """Start a private Dante SOCKS5 server (Debian package dante-server) on a free port."""
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix="mailcore-dante-"))
+    error = ""
+    for _ in range(attempts):
+        port = free_port()
+        conf = root / "danted.conf"
+        conf.write_text(
+            f"logoutput: {root / 'danted.log'}\n"
+            f"internal: {HOST} port = {port}\n"
+            f"external: {HOST}\n"
+            "socksmethod: none\nclientmethod: none\n"
+            "user.privileged: root\nuser.unprivileged: nobody\n"
+            f"client pass {{\n  from: {HOST}/32 to: 0.0.0.0/0\n}}\n"
+            f"socks pass {{\n  from: {HOST}/32 to: 127.0.0.0/8\n"
+            "  command: connect\n  log: connect\n}\n"
+        )
+        proc = subprocess.Popen(
+            [DANTED, "-f", str(conf), "-p", str(root / "danted.pid"), "-N", "1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for_greeting(HOST, port, timeout=10, tls=True)
+        except TimeoutError as e:
+            proc.terminate()
+            _, stderr = proc.communicate(timeout=10)
+            log = (
+                (root / "danted.log").read_text(errors="replace")
+                if (root / "danted.log").exists()
+                else ""
+            )
+            error = f"{e}\n{stderr.decode(errors='replace')}\n--- danted.log ---\n{log}"
+            continue
+        return Dante(root, HOST, port, proc)
+    raise ServerError(f"danted did not start:\n{error}")

@@ -387,6 +387,25 @@ def test_wrong_password_is_refused_without_echoing_it(dovecot: Dovecot, account:
     assert not isinstance(info.value, ConnectionLost)
 
 
+def test_xoauth2_login_sends_the_token(
+    dovecot: Dovecot, account: Account, make_imap_mailbox: MakeMailbox
+) -> None:
+    # This Dovecot checks an XOAUTH2 token like a password, which is enough to see the
+    # SASL exchange work end to end.
+    mailbox = make_imap_mailbox(account, password=None, oauth2_token=account.password)
+
+    assert mailbox.uids("INBOX") == []
+    assert "method=XOAUTH2" in login_line(dovecot, account.username)
+
+
+def test_rejected_oauth2_token_is_reported_without_it(dovecot: Dovecot, account: Account) -> None:
+    config = imap_config(dovecot, account, password=None, oauth2_token="expired-token-123")
+
+    with pytest.raises(MailboxError, match="check the user name and OAuth2 token") as info:
+        ImapMailbox(config).uids("INBOX")
+    assert "expired-token-123" not in str(info.value)
+
+
 # -- TLS --------------------------------------------------------------------------------------
 
 
