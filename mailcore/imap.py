@@ -559,7 +559,7 @@ class ImapMailbox:
             state["sent"] = True
             response = client.append(folder, raw, flags=tuple(flags))
             match = _APPENDUID.search(_bytes(response))
-            return int(match.group(2)) if match else None
+            return int(match.group(2)) if match and "UIDPLUS" in self._capabilities else None
 
         return self._run(f"append to {folder!r}", op)
 
@@ -635,7 +635,7 @@ class ImapMailbox:
                     f"moving {len(uids)} message(s) from {folder!r} to {dest!r} on "
                     f"{self.config.address} was refused: {_text(data)}"
                 )
-            mapping = _copyuid(b" ".join(b"[COPYUID " + _bytes(c) + b"]" for c in codes))
+            mapping = self._copyuid(b" ".join(b"[COPYUID " + _bytes(c) + b"]" for c in codes))
             for u in uids:
                 st.moved[u] = mapping.get(u)
             if len(mapping) < len(uids):
@@ -647,7 +647,7 @@ class ImapMailbox:
                 f"copying {len(uids)} message(s) from {folder!r} to {dest!r} on "
                 f"{self.config.address} was refused: {_text(data)}"
             )
-        confirmed: dict[int, int | None] = dict(_copyuid(b" ".join(_bytes(d) for d in data)))
+        confirmed: dict[int, int | None] = dict(self._copyuid(b" ".join(_bytes(d) for d in data)))
         missing: list[int] = []
         if len(confirmed) < len(uids):
             # No COPYUID: confirm by Message-ID among what arrived in `dest` since.
@@ -671,6 +671,10 @@ class ImapMailbox:
                 f"copy of UID(s) {_uidset(missing)} from {folder!r} to {dest!r} on "
                 f"{self.config.address} could not be confirmed; those originals were left in place"
             )
+
+    def _copyuid(self, text: bytes) -> dict[int, int]:
+        # A server that does not advertise UIDPLUS makes no promise about COPYUID codes.
+        return _copyuid(text) if "UIDPLUS" in self._capabilities else {}
 
     def _remove(self, client: IMAPClient, folder: str, uids: list[int]) -> None:
         """Flag `uids` \\Deleted and expunge exactly those (UIDPLUS), never others."""

@@ -37,6 +37,8 @@ HOST = "127.0.0.1"
 # A second loopback address the IMAPS listener also answers on; it is not in the certificate,
 # which gives tests a genuine host-name mismatch.
 OTHER_HOST = "127.0.0.2"
+# The plain listener also answers on this address, where it offers only basic IMAP4rev1.
+BASIC_HOST = "127.0.0.3"
 
 
 class ServerError(RuntimeError):
@@ -212,7 +214,7 @@ protocol imap {{
 }}
 service imap-login {{
   inet_listener imap {{
-    address = {host}
+    address = {host}, {basic}
     port = {port}
   }}
   inet_listener imaps {{
@@ -237,6 +239,12 @@ userdb {{
   driver = static
   args = uid=dovecot gid=dovecot home={d}/home/%u
 }}
+# On BASIC_HOST the server advertises neither MOVE nor UIDPLUS, like old servers do.
+local {basic} {{
+  protocol imap {{
+    imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN
+  }}
+}}
 namespace inbox {{
   inbox = yes
   separator = /
@@ -257,6 +265,8 @@ class Dovecot:
     users: dict[str, str] = field(default_factory=dict)
     _pool: list[Account] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    basic_host: str = BASIC_HOST  # same server and port, without MOVE and UIDPLUS
 
     @property
     def conf(self) -> Path:
@@ -335,7 +345,14 @@ def start_dovecot(root: Path | None = None, attempts: int = 3) -> Dovecot:
         port, imaps_port = free_port(), free_port()
         conf = root / "dovecot.conf"
         conf.write_text(
-            _CONF.format(d=root, host=HOST, other=OTHER_HOST, port=port, imaps_port=imaps_port)
+            _CONF.format(
+                d=root,
+                host=HOST,
+                other=OTHER_HOST,
+                basic=BASIC_HOST,
+                port=port,
+                imaps_port=imaps_port,
+            )
         )
         (root / "dovecot.log").write_text("")
         proc = subprocess.Popen(

@@ -259,6 +259,34 @@ def test_move_skips_missing_and_already_deleted_uids(
     assert deleted in flags_of(account, "INBOX")  # not ours to move or expunge
 
 
+def test_without_uidplus_copies_are_confirmed_by_message_id_and_nothing_is_expunged(
+    dovecot: Dovecot,
+    account: Account,
+    make_imap_mailbox: MakeMailbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    raws = [message(subject="with id"), b"From: a@example.org\r\nSubject: no id\r\n\r\nx\r\n"]
+    uids = account.append_many("INBOX", raws)
+    mailbox = make_imap_mailbox(account, host=dovecot.basic_host)  # no MOVE, no UIDPLUS
+    mailbox.connect()
+    assert not {"MOVE", "UIDPLUS"} & mailbox.capabilities
+
+    with caplog.at_level(logging.DEBUG):
+        result = mailbox.move("INBOX", uids, "processed")
+
+    dest = mailbox.uids("processed")
+    assert len(dest) == 2
+    assert result.moved[uids[0]] in dest  # found again by its Message-ID
+    assert result.moved[uids[1]] is None  # nothing to recognise it by: trusted on COPY's OK
+    assert mailbox.uids("INBOX") == []
+    # Left flagged, not expunged: EXPUNGE would also remove other clients' deleted mail.
+    assert all(b"\\Deleted" in flags for flags in flags_of(account, "INBOX").values())
+    assert len(flags_of(account, "INBOX")) == 2
+    assert not any("EXPUNGE" in c for c in commands(caplog))
+    assert "no UIDPLUS" in caplog.text
+    assert mailbox.append("sent", raws[0]) is None  # no APPENDUID promised either
+
+
 def test_interrupted_copy_is_finished_on_retry_without_duplicating(
     account: Account, make_imap_mailbox: MakeMailbox
 ) -> None:
