@@ -404,12 +404,17 @@ class ImapMailbox:
 
     # -- folders ------------------------------------------------------------------------------
 
-    def _select(self, client: IMAPClient, folder: str, *, uids_from_caller: bool) -> bool:
+    def _select(
+        self, client: IMAPClient, folder: str, *, uids_from_caller: bool, sync: bool = False
+    ) -> bool:
         """Select `folder` (if not already); False when it does not exist.
 
         With `uids_from_caller`, raise UidValidityChanged when the folder was renumbered since
-        the caller got its UIDs.
+        the caller got its UIDs. With `sync`, a folder already selected is brought up to date
+        (NOOP): servers such as Dovecot do not show a SEARCH the mail that arrived since.
         """
+        if self._selected == folder and sync:
+            client.noop()
         if self._selected != folder:
             self._selected = None
             try:
@@ -472,13 +477,20 @@ class ImapMailbox:
 
         return self._run(f"uidvalidity of {folder!r}", op)
 
+    def refresh(self, folder: str) -> None:
+        """Bring the session's view of `folder` up to date (uids() already does this)."""
+        self._run(
+            f"refresh {folder!r}",
+            lambda c: self._select(c, folder, uids_from_caller=False, sync=True),
+        )
+
     # -- reading ------------------------------------------------------------------------------
 
     def uids(self, folder: str) -> list[int]:
         """UIDs of messages not flagged \\Deleted, ascending ([] when the folder is missing)."""
 
         def op(client: IMAPClient) -> list[int]:
-            if not self._select(client, folder, uids_from_caller=False):
+            if not self._select(client, folder, uids_from_caller=False, sync=True):
                 return []
             return sorted(int(u) for u in client.search(["UNDELETED"]))
 
@@ -488,7 +500,7 @@ class ImapMailbox:
         """UIDs (ascending, not \\Deleted) whose From contains `sender` (server-side search)."""
 
         def op(client: IMAPClient) -> list[int]:
-            if not self._select(client, folder, uids_from_caller=False):
+            if not self._select(client, folder, uids_from_caller=False, sync=True):
                 return []
             charset = None if sender.isascii() else "UTF-8"
             return sorted(int(u) for u in client.search(["UNDELETED", "FROM", sender], charset))

@@ -277,8 +277,12 @@ class Dovecot:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def new_user(self) -> Account:
-        """A fresh account with an empty mailbox, never handed out before."""
+    def new_user(self, prefix: str = "") -> Account:
+        """A fresh account with an empty mailbox, never handed out before.
+
+        Accounts come from a pool loaded with the server (so logins work at once); `prefix`
+        is accepted for readability at call sites but names are always u<N>-<hex>.
+        """
         with self._lock:
             if not self._pool:
                 self.add_users(USER_BATCH)

@@ -153,6 +153,18 @@ def test_uids_leave_out_deleted_messages_and_missing_folders_are_empty(
     assert imap_mailbox.fetch("no-such-folder", [1]) == {}
 
 
+def test_uids_see_mail_that_arrived_while_the_folder_stayed_selected(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    first = account.append("INBOX", message())
+    assert imap_mailbox.uids("INBOX") == [first]
+
+    second = account.append("INBOX", message(sender="late@example.org"))
+
+    assert imap_mailbox.uids("INBOX") == [first, second]
+    assert imap_mailbox.search_from("INBOX", "late@example.org") == [second]
+
+
 def test_search_from_matches_the_sender_on_the_server(
     account: Account, imap_mailbox: ImapMailbox
 ) -> None:
