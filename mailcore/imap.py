@@ -23,6 +23,7 @@ import email.parser
 import email.policy
 import functools
 import imaplib
+import ipaddress
 import logging
 import re
 import socket
@@ -252,7 +253,18 @@ class ImapMailbox:
 
     def _open(self) -> IMAPClient:
         cfg = self.config
-        context = ssl.create_default_context(cafile=cfg.ca_file)
+        try:
+            context = ssl.create_default_context(cafile=cfg.ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise ConfigError(
+                f"IMAP ca_file {cfg.ca_file!r} cannot be used ({e}) -- give a PEM file "
+                "holding the certificate of the CA that signed the server's certificate"
+            ) from e
+        if cfg.security == "plain" and not _is_loopback(cfg.host):
+            log.warning(
+                "%s: security=plain sends the password unencrypted; use tls or starttls",
+                cfg.address,
+            )
         proxy: ProxySpec | None = parse_proxy(cfg.proxy) if cfg.proxy else None
         client: IMAPClient | None = None
         try:
@@ -733,6 +745,15 @@ class ImapMailbox:
                 if mid in wanted:
                     found.setdefault(mid, int(uid))
         return found
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # -- helpers (pure) -------------------------------------------------------------------------

@@ -486,6 +486,13 @@ def test_wrong_host_name_is_refused_as_a_mismatch(dovecot: Dovecot, account: Acc
         mailbox.uids("INBOX")
 
 
+def test_unreadable_ca_file_is_a_configuration_error(dovecot: Dovecot, account: Account) -> None:
+    config = imap_config(dovecot, account, security="tls", ca_file="/nonexistent/ca.pem")
+
+    with pytest.raises(ConfigError, match="ca_file '/nonexistent/ca.pem' cannot be used"):
+        ImapMailbox(config).uids("INBOX")
+
+
 def test_tls_to_a_plain_port_explains_the_port_mix_up(dovecot: Dovecot, account: Account) -> None:
     mailbox = ImapMailbox(imap_config(dovecot, account, security="tls", port=dovecot.port))
 
