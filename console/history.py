@@ -154,6 +154,7 @@ def index() -> ResponseReturnValue:
         "form": form,
         "events": events,
         "page": page,
+        "per_page": PER_PAGE,
         "has_next": has_next,
         "args": args,
         "chart": chart,

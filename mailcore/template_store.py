@@ -54,16 +54,17 @@ sa.event.listen(
         "BEGIN SELECT RAISE(ABORT, 'template versions are immutable'); END"
     ).execute_if(dialect="sqlite"),
 )
-sa.event.listen(
-    template_versions,
-    "after_create",
-    sa.DDL(
-        "CREATE OR REPLACE FUNCTION template_versions_immutable() RETURNS trigger AS $$ "
-        "BEGIN RAISE EXCEPTION 'template versions are immutable'; END $$ LANGUAGE plpgsql; "
-        "CREATE TRIGGER template_versions_immutable BEFORE UPDATE ON template_versions "
-        "FOR EACH ROW EXECUTE FUNCTION template_versions_immutable()"
-    ).execute_if(dialect="postgresql"),
-)
+for _statement in (
+    "CREATE OR REPLACE FUNCTION template_versions_immutable() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION 'template versions are immutable'; END $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER template_versions_immutable BEFORE UPDATE ON template_versions "
+    "FOR EACH ROW EXECUTE FUNCTION template_versions_immutable()",
+):
+    sa.event.listen(
+        template_versions,
+        "after_create",
+        sa.DDL(_statement).execute_if(dialect="postgresql"),
+    )
 
 
 class UnknownTemplate(MailcoreError, KeyError):

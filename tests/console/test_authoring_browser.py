@@ -39,10 +39,10 @@ def test_typing_updates_the_html_and_text_previews(page: Any, login: Callable[..
     page.locator("#preview-text", has_text="ok. Bye.").wait_for()
     assert page.locator("#preview-text").is_visible()
 
-    page.click("label[for=tab-mobile]")
+    page.click("label[for=tab-mobile]")  # the textarea's blur refreshes the preview again
     mobile = page.locator("iframe.mail-frame.mobile")
-    assert mobile.is_visible()
-    assert mobile.bounding_box()["width"] <= 400
+    mobile.wait_for(state="visible")
+    assert mobile.evaluate("e => e.getBoundingClientRect().width") <= 400
     assert page.locator("iframe.mail-frame.desktop").get_attribute("sandbox") == ""
 
 
