@@ -19,8 +19,10 @@ raises `UidValidityChanged` once, and `uidvalidity()` returns the new value.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
+import contextlib
+import email.errors
+import email.header
+import email.utils
 import functools
 import imaplib
 import ipaddress
@@ -61,7 +63,6 @@ _MID_ITEM = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
 _MID_KEY = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
 _COPYUID = re.compile(rb"\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]", re.IGNORECASE)
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
-_HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.default)
 
 
 @dataclass
@@ -761,34 +762,69 @@ def _is_loopback(host: str) -> bool:
 
 def _summary(uid: int, data: dict[bytes, Any]) -> Summary:
     header = bytes(data.get(_HEADER_FIELDS, b"") or b"")
-    msg = _HEADER_PARSER.parsebytes(header)
+    fields = _header_fields(header)
     date: datetime | None = None
-    try:
-        value = msg["date"]
-        date = value.datetime if value is not None else None
-    except (TypeError, ValueError, AttributeError, IndexError):
-        date = None
+    if "date" in fields:
+        try:
+            date = email.utils.parsedate_to_datetime(fields["date"])
+        except (TypeError, ValueError, IndexError):
+            date = None
     if date is None:
         internal = data.get(b"INTERNALDATE")
         date = internal if isinstance(internal, datetime) else None
     return Summary(
         uid=uid,
         date=date,
-        sender=_header_text(msg, "from"),
-        subject=_header_text(msg, "subject"),
+        sender=_decode_words(fields.get("from", "")),
+        subject=_decode_words(fields.get("subject", "")),
         size=int(data.get(b"RFC822.SIZE", 0)),
         flags=tuple(f.decode() if isinstance(f, bytes) else str(f) for f in data.get(b"FLAGS", ())),
         message_id=_message_id(header),
     )
 
 
-def _header_text(msg: Any, name: str) -> str:
+def _header_fields(header: bytes) -> dict[str, str]:
+    """Lower-case name -> unfolded raw value (the first occurrence) of a header block.
+
+    Deliberately small: the summary needs four fields for thousands of messages, and the
+    full email header registry costs several times more per message.
+    """
     try:
-        value = msg[name]
-    except (TypeError, ValueError, IndexError):  # malformed beyond the parser's repair
-        raw = msg.get_all(name, failobj=[""])
-        return str(raw[0]).strip() if raw else ""
-    return " ".join(str(value).split()) if value is not None else ""
+        text = header.decode("utf-8")  # RFC 6532 allows UTF-8 in headers
+    except UnicodeDecodeError:
+        text = header.decode("latin-1")
+    fields: dict[str, str] = {}
+    name: str | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            if name is None and fields:
+                break
+            continue
+        if line[0] in " \t":
+            if name is not None:
+                fields[name] += " " + line.strip()
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            name = None
+            continue
+        name = key.strip().lower()
+        if name in fields:
+            name = None  # keep the first occurrence
+        else:
+            fields[name] = value.strip()
+    return fields
+
+
+def _decode_words(value: str) -> str:
+    """Decode RFC 2047 encoded words ("=?utf-8?q?Caf=C3=A9?=") and normalise white space."""
+    if "=?" in value:
+        # undecodable: keep it as sent rather than lose it
+        with contextlib.suppress(
+            email.errors.HeaderParseError, LookupError, UnicodeError, ValueError
+        ):
+            value = str(email.header.make_header(email.header.decode_header(value)))
+    return " ".join(value.split())
 
 
 def _message_id(raw: bytes) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.header
 import functools
 import logging
 import re
@@ -15,11 +16,13 @@ from hypothesis import strategies as st
 
 from mailcore.errors import ConfigError, ConnectionLost, MailboxError, UidValidityChanged
 from mailcore.imap import (
+    _HEADER_FIELDS,
     ImapConfig,
     ImapMailbox,
     _BatchState,
     _expand,
     _message_id,
+    _summary,
     _uidset,
 )
 from tests.conftest import imap_config
@@ -532,6 +535,22 @@ def test_config_from_url_reads_scheme_credentials_and_options() -> None:
 def test_config_from_url_rejects_bad_settings(url: str) -> None:
     with pytest.raises(ConfigError):
         ImapConfig.from_url(url)
+
+
+@given(st.binary(max_size=400))
+def test_summary_parsing_never_raises_on_arbitrary_headers(header: bytes) -> None:
+    summary = _summary(7, {_HEADER_FIELDS: header, b"RFC822.SIZE": 10})
+    assert summary.uid == 7 and isinstance(summary.subject, str)
+
+
+@given(st.text(st.characters(blacklist_categories=["Cc", "Cs", "Zl", "Zp"]), max_size=80))
+def test_encoded_subjects_decode_to_their_text(subject: str) -> None:
+    encoded = email.header.Header(subject, "utf-8").encode()
+    header = f"Subject: {encoded}\r\n\r\n".encode()
+
+    summary = _summary(1, {_HEADER_FIELDS: header})
+
+    assert summary.subject == " ".join(subject.split())
 
 
 @given(st.lists(st.integers(min_value=1, max_value=10_000), max_size=60))
