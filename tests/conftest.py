@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: a private Dovecot, a tinyproxy, fresh accounts, ImapMailbox.
+"""Shared fixtures: private Dovecot, tinyproxy and Dante servers, fresh accounts, ImapMailbox.
 
 Servers are session-scoped (one per xdist worker, on free ports); each test gets its own account
 so nobody sees anybody else's mail. Browser and SMTP fixtures live next to their tests
