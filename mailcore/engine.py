@@ -271,8 +271,6 @@ class Engine:
                     {
                         "kind": "moved",
                         "message_key": w.key,
-                        "message_id": w.facts.get("message_id"),
-                        "handler": w.handler,
                         "folder": dest,
                         "uidvalidity": validity,
                         "uid": new,
@@ -364,9 +362,11 @@ class Engine:
             "subject": h.subject,
             "identifier": ex.identifier,
         }
-        base = {**where, **work.facts, "actor": actor}
+        # Who/what facts go on the "received" and outcome rows; the steps between need only
+        # the message key (the timeline joins them), which keeps the per-message write small.
+        base = {**where, "actor": actor}
         if state is None:
-            work.events.append({**base, "kind": "received"})
+            work.events.append({**base, **work.facts, "kind": "received"})
         work.events.append(
             {**base, "kind": "extracted",
              "after": {"payload_source": str(ex.payload_source), "defects": ex.defects[:20],
@@ -376,7 +376,13 @@ class Engine:
             work.status, work.dest = "auto", self.folders.auto
             work.reason = ex.auto_reply_reason or "auto-reply"
             work.events.append(
-                {**base, "kind": "auto-reply", "status": "auto", "reason": work.reason}
+                {
+                    **base,
+                    **work.facts,
+                    "kind": "auto-reply",
+                    "status": "auto",
+                    "reason": work.reason,
+                }
             )
             return
         spec, via, why = self._route(ex, handler, state)
@@ -432,7 +438,7 @@ class Engine:
             return
         work.status, work.dest, work.handled = "processed", self.folders.processed, True
         work.events.append(
-            {**base, "kind": "handled", "status": "processed", "handler": spec.name,
+            {**base, **work.facts, "kind": "handled", "status": "processed", "handler": spec.name,
              "after": result if isinstance(result, dict) else None}
         )  # fmt: skip
 
