@@ -165,26 +165,12 @@ class Engine:
         """Process up to `batch_size` of the oldest inbox messages; returns their outcomes."""
         self._ensure_folders()
         inbox = self.folders.inbox
-        self._refresh(inbox)
         uids = self.mailbox.uids(inbox)[:batch_size]
         if not uids:
             return []
         validity = self.mailbox.uidvalidity(inbox)
         raws = self.mailbox.fetch(inbox, uids)
         return self._run(inbox, validity, [(u, raws[u]) for u in uids if u in raws], "engine")
-
-    def _refresh(self, folder: str) -> None:
-        """Make sure the listing that follows sees mail that arrived since the last one.
-
-        An IMAP server need not report new messages to a session that keeps a folder selected
-        and only searches it; a mailbox offering `refresh(folder)` (a NOOP) does the job,
-        otherwise an IMAP session is re-opened (its next command selects the folder afresh).
-        """
-        refresh = getattr(self.mailbox, "refresh", None)
-        if callable(refresh):
-            refresh(folder)
-        elif type(self.mailbox).__name__ == "ImapMailbox":
-            self.mailbox.close()
 
     def _run(
         self,
