@@ -10,6 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mailcore.errors import ConfigError
+
 METADATA = sa.MetaData()
 
 
@@ -23,9 +25,33 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def connect(url: str) -> sa.Engine:
-    """An engine for `url` with every declared table created."""
-    engine = sa.create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    """An engine for `url` with every declared table created.
+
+    ``postgresql://`` and ``postgres://`` (how hosting platforms often spell it) use psycopg 3,
+    the ``postgres`` extra; a missing driver is a ConfigError.
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    try:
+        parsed = sa.make_url(url)
+        if parsed.drivername == "postgresql":  # SQLAlchemy 2.0 would pick psycopg2
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        if parsed.get_backend_name() == "sqlite":
+            engine = sa.create_engine(parsed)
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            # Server connections die behind the pool (restarts, idle timeouts in proxies);
+            # a poller running for weeks must not fail its next batch on a dead one.
+            engine = sa.create_engine(parsed, pool_pre_ping=True)
+    except (ImportError, sa.exc.NoSuchModuleError, sa.exc.ArgumentError) as e:
+        hint = " (pip install 'mailcore[postgres]')" if "postgres" in url else ""
+        raise ConfigError(f"cannot use database {_safe(url)}: {e}{hint}") from e
     METADATA.create_all(engine)
     return engine
+
+
+def _safe(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(unparseable URL)"

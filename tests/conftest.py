@@ -1,18 +1,24 @@
-"""Shared fixtures: private Dovecot, tinyproxy and Dante servers, fresh accounts, ImapMailbox.
+"""Shared fixtures: private Dovecot, tinyproxy, Dante and PostgreSQL servers, fresh accounts,
+ImapMailbox, fresh databases.
 
 Servers are session-scoped (one per xdist worker, on free ports); each test gets its own account
-so nobody sees anybody else's mail. Browser and SMTP fixtures live next to their tests
+so nobody sees anybody else's mail, and its own database. `database_url` runs a test twice: on a
+SQLite file and on PostgreSQL. Browser and SMTP fixtures live next to their tests
 (tests/console/conftest.py and the compose tests), not here.
 
     def test_x(account, imap_mailbox):
         uid = account.append("INBOX", message(subject="hi"))   # raw APPEND, returns the UID
         assert imap_mailbox.uids("INBOX") == [uid]             # ImapMailbox on the same account
+
+    def test_y(database_url):                                  # [sqlite] and [postgresql]
+        history = History(database_url)
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,10 +28,13 @@ from tests.servers import (
     Account,
     Dante,
     Dovecot,
+    Postgres,
     Tinyproxy,
     message,
+    postgres_bin_dir,
     start_dante,
     start_dovecot,
+    start_postgres,
     start_tinyproxy,
 )
 
@@ -65,6 +74,35 @@ def dante() -> Iterator[Dante]:
         yield proxy
     finally:
         proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A private PostgreSQL cluster: .create_database() -> URL, .url(db), .log(); skips only
+    when the server is not installed (Debian package postgresql; make system installs it)."""
+    if postgres_bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed (make system installs it)")
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: Postgres) -> Iterator[str]:
+    """postgresql+psycopg://... of a fresh, empty database, dropped after the test."""
+    url = postgres.create_database()
+    yield url
+    postgres.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database's URL: a SQLite file, then (second run) a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mailcore.db'}"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Private, throw-away mail servers for the test suite: a Dovecot IMAP server and a tinyproxy.
+"""Private, throw-away servers for the test suite: Dovecot IMAP, tinyproxy, Dante, PostgreSQL.
 
 Each runs from a config file in a temporary directory, on free loopback ports, and is stopped by
 the process id this module started -- never by name. Dovecot offers plain IMAP (with STARTTLS)
@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -68,6 +69,23 @@ def wait_for_greeting(host: str, port: int, timeout: float = 10.0, tls: bool = F
             last = e
             time.sleep(0.05)
     raise TimeoutError(f"{host}:{port} did not accept within {timeout}s: {last}")
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def stop_process(process: subprocess.Popen[bytes], root: Path | None = None) -> None:
+    """SIGTERM a server this module started (SIGKILL if it lingers), then remove `root`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def make_certificate(directory: Path, names: Sequence[str] = ("localhost", HOST)) -> Path:
@@ -274,8 +292,7 @@ class Dovecot:
 
     def log(self) -> str:
         """The server log (auth failures, disconnects, errors)."""
-        path = self.root / "dovecot.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        return _read(self.root / "dovecot.log")
 
     def new_user(self, prefix: str = "") -> Account:
         """A fresh account with an empty mailbox, never handed out before.
@@ -315,15 +332,7 @@ class Dovecot:
 
     def stop(self, remove: bool = True) -> None:
         """Stop the master (it takes its children along) and remove its files; idempotent."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if remove:
-            shutil.rmtree(self.root, ignore_errors=True)
+        stop_process(self.process, self.root if remove else None)
 
 
 def start_dovecot(root: Path | None = None, attempts: int = 3) -> Dovecot:
@@ -370,7 +379,7 @@ def start_dovecot(root: Path | None = None, attempts: int = 3) -> Dovecot:
         except TimeoutError as e:
             proc.terminate()
             _, stderr = proc.communicate(timeout=10)
-            log = (root / "dovecot.log").read_text(errors="replace")
+            log = _read(root / "dovecot.log")
             error = (
                 f"{e}\n--- dovecot stderr ---\n{stderr.decode(errors='replace')}"
                 f"\n--- dovecot.log ---\n{log}"
@@ -399,8 +408,7 @@ class Tinyproxy:
         return f"http://{self.host}:{self.port}"
 
     def log(self) -> str:
-        path = self.root / "tinyproxy.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        return _read(self.root / "tinyproxy.log")
 
     def stop(self, remove: bool = True) -> None:
         """Stop it by the pid it wrote and remove its files; idempotent."""
@@ -453,11 +461,7 @@ def start_tinyproxy(
                 time.sleep(0.02)
             pid = int(pidfile.read_text().strip())
         except (TimeoutError, FileNotFoundError, ValueError) as e:
-            log = (
-                (root / "tinyproxy.log").read_text(errors="replace")
-                if (root / "tinyproxy.log").exists()
-                else ""
-            )
+            log = _read(root / "tinyproxy.log")
             error = f"{e}\n{result.stderr.decode(errors='replace')}\n--- tinyproxy.log ---\n{log}"
             continue
         return Tinyproxy(root, HOST, port, pid)
@@ -478,20 +482,11 @@ class Dante:
         return f"socks5://{self.host}:{self.port}"
 
     def log(self) -> str:
-        path = self.root / "danted.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        return _read(self.root / "danted.log")
 
     def stop(self, remove: bool = True) -> None:
         """Stop it (SIGTERM to the process this module started) and remove its files."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if remove:
-            shutil.rmtree(self.root, ignore_errors=True)
+        stop_process(self.process, self.root if remove else None)
 
 
 DANTED = shutil.which("danted") or "/usr/sbin/danted"
@@ -525,12 +520,188 @@ def start_dante(root: Path | None = None, attempts: int = 3) -> Dante:
         except TimeoutError as e:
             proc.terminate()
             _, stderr = proc.communicate(timeout=10)
-            log = (
-                (root / "danted.log").read_text(errors="replace")
-                if (root / "danted.log").exists()
-                else ""
-            )
+            log = _read(root / "danted.log")
             error = f"{e}\n{stderr.decode(errors='replace')}\n--- danted.log ---\n{log}"
             continue
         return Dante(root, HOST, port, proc)
     raise ServerError(f"danted did not start:\n{error}")
+
+
+SERVER_TIMEZONE = "Pacific/Kiritimati"  # UTC+14, no daylight saving
+
+
+def postgres_bin_dir() -> Path | None:
+    """The newest Debian PostgreSQL server's bin directory (package postgresql), if any."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@dataclass
+class Postgres:
+    """A running private PostgreSQL cluster; `stop()` ends it.
+
+    The tests log in as `role` (a password, over TCP, no superuser); `create_database()` gives
+    each test an empty database owned by it, through an admin session as the superuser.
+    """
+
+    root: Path
+    bin_dir: Path
+    host: str
+    port: int
+    role: str
+    password: str
+    superuser_password: str
+    pid: int
+    _admin: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, database: str, driver: str = "psycopg") -> str:
+        """SQLAlchemy URL of `database` for the test role."""
+        return (
+            f"postgresql+{driver}://{self.role}:{self.password}@{self.host}:{self.port}/{database}"
+        )
+
+    def log(self) -> str:
+        """The server log (refused logins, SQL errors)."""
+        return _read(self.root / "postgres.log")
+
+    def _execute(self, sql: str) -> None:
+        import psycopg
+
+        with self._lock:
+            if self._admin is None or self._admin.closed:
+                self._admin = psycopg.connect(
+                    host=self.host,
+                    port=self.port,
+                    user="postgres",
+                    password=self.superuser_password,
+                    dbname="postgres",
+                    autocommit=True,
+                )
+            self._admin.execute(sql)
+
+    def create_database(self, name: str | None = None) -> str:
+        """A new empty database owned by the test role; returns its SQLAlchemy URL."""
+        name = name or f"t_{secrets.token_hex(6)}"
+        # template0: a pristine copy, whatever earlier tests did to template1.
+        self._execute(f'CREATE DATABASE "{name}" OWNER "{self.role}" TEMPLATE template0')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop `name`, ending any session a test left open on it."""
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self, remove: bool = True) -> None:
+        """Stop the postmaster this module started (immediate: nothing to keep); idempotent."""
+        with self._lock:
+            if self._admin is not None:
+                with contextlib.suppress(Exception):
+                    self._admin.close()
+                self._admin = None
+        data = self.root / "data"
+        if (data / "postmaster.pid").exists():
+            result = subprocess.run(
+                [*_as_postgres(), str(self.bin_dir / "pg_ctl"), "-D", str(data), "-m",
+                 "immediate", "-w", "-t", "20", "stop"],
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )  # fmt: skip
+            if result.returncode != 0:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, 9)
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _as_postgres() -> list[str]:
+    # initdb and postgres refuse to run as root: run them as the package's `postgres` user.
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+def start_postgres(root: Path | None = None, attempts: int = 3) -> Postgres:
+    """Start a private PostgreSQL cluster on a free loopback port (fsync off: throw-away data).
+
+    Logins are password-checked (scram-sha-256) for everyone, over TCP only; the Unix socket
+    lives in the private directory, so the system cluster (if any) is never touched.
+    """
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        raise ServerError("PostgreSQL is not installed (Debian package postgresql)")
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix="mailcore-postgres-"))
+    root.mkdir(parents=True, exist_ok=True)
+    run_dir, data = root / "run", root / "data"
+    run_dir.mkdir(exist_ok=True)
+    superuser_password = secrets.token_urlsafe(16)
+    pwfile = root / "pwfile"
+    pwfile.write_text(superuser_password + "\n")
+    if os.geteuid() == 0:
+        for path in (root, run_dir, pwfile):
+            shutil.chown(path, "postgres", "postgres")
+    initdb = subprocess.run(
+        [*_as_postgres(), str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres",
+         f"--pwfile={pwfile}", "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
+         "--no-sync", "--no-instructions"],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    pwfile.unlink()
+    if initdb.returncode != 0:
+        raise ServerError(
+            f"initdb failed:\n{initdb.stdout.decode(errors='replace')}"
+            f"{initdb.stderr.decode(errors='replace')}"
+        )
+    log = root / "postgres.log"
+    error = ""
+    for _ in range(attempts):
+        port = free_port()
+        options = (
+            f"-p {port} -k {run_dir} -c listen_addresses={HOST} -c fsync=off "
+            "-c full_page_writes=off -c synchronous_commit=off -c max_connections=60 "
+            # A zone far from UTC, as a server set up abroad has: code that lets the server's
+            # zone leak into dates (day buckets, naive timestamps) fails the tests.
+            f"-c timezone={SERVER_TIMEZONE}"
+        )
+        started = subprocess.run(
+            [*_as_postgres(), str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
+             "-t", "30", "-o", options, "start"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )  # fmt: skip
+        if started.returncode != 0:
+            error = (
+                f"{started.stdout.decode(errors='replace')}{started.stderr.decode(errors='replace')}"
+                f"\n--- postgres.log ---\n{_read(log)}"
+            )
+            if "in use" in error:
+                continue
+            break
+        pid = int((data / "postmaster.pid").read_text().split()[0])
+        server = Postgres(
+            root,
+            bin_dir,
+            HOST,
+            port,
+            "mailcore",
+            secrets.token_urlsafe(16),
+            superuser_password,
+            pid,
+        )
+        try:
+            server._execute(f"CREATE ROLE {server.role} LOGIN PASSWORD '{server.password}'")
+        except Exception as e:
+            server.stop(remove=False)
+            error = f"{e}\n--- postgres.log ---\n{server.log()}"
+            break
+        return server
+    shutil.rmtree(root, ignore_errors=True)
+    raise ServerError(f"postgres did not start:\n{error}")

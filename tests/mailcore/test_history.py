@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,8 +13,9 @@ from mailcore.history import History, events_table
 
 
 @pytest.fixture
-def history(tmp_path: Path) -> Iterator[History]:
-    h = History(f"sqlite:///{tmp_path / 'h.db'}", retention_days=30)
+def history(database_url: str) -> Iterator[History]:
+    """On SQLite, then on PostgreSQL (see tests/conftest.py)."""
+    h = History(database_url, retention_days=30)
     yield h
     h.close()
 
@@ -114,4 +114,4 @@ def test_purge_applies_retention_but_keeps_failed_states(history: History):
     assert history.purge() == 4
     assert [e.message_key for e in history.events()] == ["k3"]
     assert history.state("k1") is None and history.state("k2") is not None
-    assert History(f"sqlite:///{history.engine.url.database}").purge() == 0  # no retention set
+    assert History(engine=history.engine).purge() == 0  # no retention set

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
@@ -41,8 +41,11 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def store(tmp_path: Path, recorder: Recorder) -> TemplateStore:
-    return TemplateStore(connect(f"sqlite:///{tmp_path / 'history.db'}"), history=recorder)
+def store(database_url: str, recorder: Recorder) -> Iterator[TemplateStore]:
+    """On SQLite, then on PostgreSQL (see tests/conftest.py)."""
+    db = connect(database_url)
+    yield TemplateStore(db, history=recorder)
+    db.dispose()
 
 
 def test_saving_appends_versions_and_keeps_old_ones_unchanged(store: TemplateStore) -> None:
