@@ -61,6 +61,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
 
+    # Behind a reverse proxy every client would share the proxy's address, and one guesser
+    # would lock everyone out: trust X-Forwarded-For from that many proxies, no more.
+    hops = int(os.environ.get("MAILCORE_TRUSTED_PROXIES", "0") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
     csrf.init_app(app)
 
     from console import auth, operator

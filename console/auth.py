@@ -11,7 +11,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 
 from console.forms import LoginForm, LogoutForm
 from console.services import services
-from mailcore.accounts import User
+from mailcore.accounts import LoginThrottled, User
 
 log = logging.getLogger(__name__)
 
@@ -97,16 +97,26 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-    if form.validate_on_submit():
-        user = services().accounts.authenticate(form.username.data or "", form.password.data or "")
-        if user is None:
-            form.password.errors = ["Wrong username or password (or the account is disabled)."]
-        else:
-            login_user(ConsoleUser(user), remember=bool(form.remember.data))
-            log.info("login: %s", user.username)
-            return redirect(_safe_next(form.next.data) or url_for("index"))
+    headers: dict[str, str] = {}
     status = 401 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form), status
+    if form.validate_on_submit():
+        try:
+            user = services().accounts.login(
+                form.username.data or "", form.password.data or "", request.remote_addr
+            )
+        except LoginThrottled as exc:
+            message = str(exc)
+            form.password.errors = [message[:1].upper() + message[1:] + "."]
+            status = 429
+            headers["Retry-After"] = str(int(exc.retry_after.total_seconds()) + 1)
+        else:
+            if user is None:
+                form.password.errors = ["Wrong username or password (or the account is disabled)."]
+            else:
+                login_user(ConsoleUser(user), remember=bool(form.remember.data))
+                log.info("login: %s", user.username)
+                return redirect(_safe_next(form.next.data) or url_for("index"))
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.route("/logout", methods=["POST"])

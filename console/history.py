@@ -44,6 +44,21 @@ STATUS_COLOURS = {
     "resubmitted": "#0072B2",
     "moved": "#E69F00",
 }
+# The event kinds one may filter on (the steps every message goes through are left out).
+KINDS = (
+    ("received", "Received"),
+    ("failed", "Failed"),
+    ("handled", "Handled"),
+    ("moved", "Moved"),
+    ("corrected", "Corrected"),
+    ("resubmitted", "Re-submitted"),
+    ("rejected", "Rejected"),
+    ("duplicate", "Duplicate"),
+    ("auto-reply", "Auto-reply"),
+    ("admin", "Account changes"),
+    ("auth", "Logins (failures, lockouts)"),
+    ("template", "Template changes"),
+)
 CSV_COLUMNS = (
     "at",
     "kind",
@@ -73,6 +88,7 @@ class HistoryFilter(FlaskForm):
     until = DateField("To (inclusive)", validators=[Optional()])
     status = SelectField("Status", choices=[], validators=[Optional()])
     handler = SelectField("Handler", choices=[], validators=[Optional()])
+    kind = SelectField("Event", choices=[], validators=[Optional()])
     sender = StringField("Sender", validators=[Optional(), Length(max=200)])
     identifier = StringField("Identifier", validators=[Optional(), Length(max=200)])
 
@@ -91,6 +107,7 @@ class Query:
     handler: str | None = None
     sender: str | None = None
     identifier: str | None = None
+    kind: str | None = None
 
     def kwargs(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
@@ -104,6 +121,7 @@ def _form() -> HistoryFilter:
     except Exception:  # a console without handlers still shows the history
         names = []
     form.handler.choices = [SelectChoice("", "Any handler"), *[SelectChoice(n) for n in names]]
+    form.kind.choices = [SelectChoice("", "Any event"), *[SelectChoice(k, t) for k, t in KINDS]]
     return form
 
 
@@ -114,6 +132,7 @@ def query_from(form: HistoryFilter) -> Query:
         handler=form.handler.data or None,
         sender=(form.sender.data or "").strip() or None,
         identifier=(form.identifier.data or "").strip() or None,
+        kind=form.kind.data or None,
     )
     if form.since.data:
         q.since = datetime.combine(form.since.data, time.min, tzinfo=UTC)
@@ -144,9 +163,12 @@ def index() -> ResponseReturnValue:
     events = rows[:PER_PAGE]
     chart_until = (query.until or _tomorrow()).date()
     chart_since = query.since.date() if query.since else chart_until - timedelta(DEFAULT_DAYS)
+    # The chart follows the same filters as the table (its own period when none is given).
+    filters = {k: v for k, v in query.kwargs().items() if k not in ("since", "until", "kind")}
     counts = history.counts_per_day(
         datetime.combine(chart_since, time.min, tzinfo=UTC),
         datetime.combine(chart_until, time.min, tzinfo=UTC),
+        **filters,
     )
     chart = bar_chart(counts, chart_since, chart_until - timedelta(days=1))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
@@ -158,6 +180,7 @@ def index() -> ResponseReturnValue:
         "has_next": has_next,
         "args": args,
         "chart": chart,
+        "chart_filtered": bool(filters),
         "colours": STATUS_COLOURS,
     }
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results":
@@ -294,6 +317,7 @@ _TITLES = {
     "auto": "Filed as auto-reply",
     "duplicate": "Duplicate",
     "admin": "Account change",
+    "auth": "Login",
     "template": "Template change",
 }
 

@@ -3,14 +3,22 @@
 Roles: ``operator`` (fixes failed mail), ``author`` (edits outbound templates), ``admin``
 (everything, including managing accounts). Changes made by someone are recorded in the
 history (kind ``admin``) when a History is given.
+
+Logins go through `Accounts.login`, which throttles guessing: after `ThrottlePolicy.per_user`
+failures for one username (or `per_address` from one client address) within the window, that
+username (address) is locked out for a minute, then for twice as long after each further
+failure. Failures and lockouts are recorded in the history (kind ``auth``), never a password.
+The state lives in the database, so every worker process of the console shares it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -40,6 +48,18 @@ users_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+throttle_table = sa.Table(
+    "console_login_throttle",
+    METADATA,
+    # "user:<lowercased name>" or "address:<client address>"
+    sa.Column("key", sa.String(320), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("window_start", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("lockouts", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 # Checked against when the user does not exist, so both paths cost one hash verification
 # and response time does not reveal which usernames exist.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -47,6 +67,81 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 class AccountError(MailcoreError):
     """An account operation was refused (unknown user, bad role, weak password, last admin)."""
+
+
+class LoginThrottled(AccountError):
+    """Too many failed logins: refused without checking the password, for `retry_after`."""
+
+    def __init__(self, scope: str, retry_after: timedelta) -> None:
+        self.scope = scope  # "user" or "address"
+        self.retry_after = retry_after
+        whose = "for this account" if scope == "user" else "from your network address"
+        super().__init__(
+            f"too many failed attempts {whose}; try again in {describe_wait(retry_after)}"
+        )
+
+
+def describe_wait(wait: timedelta) -> str:
+    """'1 minute', '4 minutes', '2 hours': rounded up, so the user never comes back too early."""
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    if minutes >= 120:
+        hours = math.ceil(minutes / 60)
+        return f"{hours} hours"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """When failed logins lock a username or a client address out, and for how long."""
+
+    per_user: int = 5  # failures within `window` that lock a username
+    per_address: int = 20  # ... that lock a client address (an office NAT has many users)
+    window: timedelta = timedelta(minutes=15)
+    first_lockout: timedelta = timedelta(minutes=1)
+    max_lockout: timedelta = timedelta(hours=1)
+
+    def lockout(self, count: int) -> timedelta:
+        """The length of the `count`-th lockout in a row: doubling, up to max_lockout."""
+        return min(self.first_lockout * 2 ** min(max(count, 1) - 1, 20), self.max_lockout)
+
+
+@dataclass(frozen=True)
+class ThrottleState:
+    """Failed logins of one username or address (pure data; `after_failure` moves it on)."""
+
+    failures: int = 0  # failures since window_start
+    window_start: datetime | None = None
+    lockouts: int = 0  # lockouts in a row, each twice as long as the one before
+    locked_until: datetime | None = None
+
+    def wait(self, now: datetime) -> timedelta:
+        """How long attempts are still refused (zero when they are allowed)."""
+        if self.locked_until is None or self.locked_until <= now:
+            return timedelta(0)
+        return self.locked_until - now
+
+    def after_failure(self, now: datetime, limit: int, policy: ThrottlePolicy) -> ThrottleState:
+        """The state after one more failed attempt at `now` (`limit`: failures that lock)."""
+        lockouts = self.lockouts
+        if self.locked_until is not None and now - self.locked_until > policy.window:
+            lockouts = 0  # quiet for a whole window after the last lockout: forgiven
+        if lockouts:
+            # Straight out of a lockout: one more failure locks again, for twice as long.
+            return ThrottleState(0, None, lockouts + 1, now + policy.lockout(lockouts + 1))
+        failures, start = self.failures, self.window_start
+        if start is None or now - start > policy.window:
+            failures, start = 0, now
+        failures += 1
+        if failures >= limit:
+            return ThrottleState(0, None, 1, now + policy.lockout(1))
+        return ThrottleState(failures, start, 0, None)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands DateTime(timezone=True) back without its zone; it was stored as UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -79,10 +174,19 @@ def check_password_strength(password: str) -> None:
 class Accounts:
     """Account store on the shared database."""
 
-    def __init__(self, db: sa.Engine, history: History | None = None) -> None:
+    def __init__(
+        self,
+        db: sa.Engine,
+        history: History | None = None,
+        *,
+        throttle: ThrottlePolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.db = db
         self.history = history
-        METADATA.create_all(db, tables=[users_table])
+        self.throttle = throttle or ThrottlePolicy()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        METADATA.create_all(db, tables=[users_table, throttle_table])
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -109,9 +213,10 @@ class Accounts:
         return self._user(row) if row else None
 
     def list(self) -> list[User]:
-        """Every account, by name."""
+        """Every account, by name (case-insensitively, whatever the database's collation)."""
+        t = users_table
         with self.db.connect() as conn:
-            rows = conn.execute(sa.select(users_table).order_by(users_table.c.username)).all()
+            rows = conn.execute(sa.select(t).order_by(sa.func.lower(t.c.username), t.c.id)).all()
         return [self._user(r) for r in rows]
 
     def count(self) -> int:
@@ -141,6 +246,99 @@ class Accounts:
             log.info("login refused for %s: account disabled", row.username)
             return None
         return self._user(row)
+
+    def login(self, username: str, password: str, address: str | None = None) -> User | None:
+        """`authenticate`, throttled per username and per client `address`.
+
+        Raises LoginThrottled while either is locked out (the password is not even checked),
+        and when this failure is the one that locks it. Returns None for a plain failure.
+        """
+        now = self.clock()
+        keys = {"user": "user:" + username.strip().lower()[:300]}
+        if address:
+            keys["address"] = "address:" + address[:300]
+        states = self._throttle_states(list(keys.values()))
+        for scope, key in keys.items():
+            wait = states.get(key, ThrottleState()).wait(now)
+            if wait:
+                log.info("login refused: %s locked for %s more", key.split(":")[0], wait)
+                raise LoginThrottled(scope, wait)
+        user = self.authenticate(username, password)
+        if user is not None:
+            with self.db.begin() as conn:
+                conn.execute(throttle_table.delete().where(throttle_table.c.key == keys["user"]))
+            return user
+        limits = {"user": self.throttle.per_user, "address": self.throttle.per_address}
+        locked: LoginThrottled | None = None
+        new_states = {}
+        for scope, key in keys.items():
+            new = states.get(key, ThrottleState()).after_failure(now, limits[scope], self.throttle)
+            new_states[key] = new
+            if new.wait(now) and locked is None:
+                locked = LoginThrottled(scope, new.wait(now))
+        self._save_throttle_states(new_states, now)
+        self._record_failure(username, address, locked, now)
+        if locked is not None:
+            raise locked
+        return None
+
+    def _throttle_states(self, keys: Sequence[str]) -> dict[str, ThrottleState]:
+        t = throttle_table
+        with self.db.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.key.in_(keys))).all()
+        return {
+            r.key: ThrottleState(r.failures, _utc(r.window_start), r.lockouts, _utc(r.locked_until))
+            for r in rows
+        }
+
+    def _save_throttle_states(self, states: dict[str, ThrottleState], now: datetime) -> None:
+        t = throttle_table
+        # A row idle for a window plus the longest lockout has nothing left to say.
+        stale = now - self.throttle.window - self.throttle.max_lockout
+        for attempt in range(2):
+            try:
+                with self.db.begin() as conn:
+                    conn.execute(t.delete().where(t.c.updated_at < stale))
+                    for key, state in states.items():
+                        values = {
+                            "failures": state.failures,
+                            "window_start": state.window_start,
+                            "lockouts": state.lockouts,
+                            "locked_until": state.locked_until,
+                            "updated_at": now,
+                        }
+                        done = conn.execute(t.update().where(t.c.key == key).values(**values))
+                        if not done.rowcount:
+                            conn.execute(t.insert().values(key=key, **values))
+                return
+            except sa.exc.IntegrityError:
+                # Two failures for a new key at once: the other inserted first; update it.
+                if attempt:
+                    raise
+
+    def _record_failure(
+        self,
+        username: str,
+        address: str | None,
+        locked: LoginThrottled | None,
+        now: datetime,
+    ) -> None:
+        # An unknown name is often a password typed into the wrong field: never store it.
+        known = self.by_name(username)
+        who = known.username if known is not None else "(unknown user)"
+        where = f" from {address}" if address else ""
+        log.info("login failed for %s%s", who, where)
+        if self.history is None:
+            return
+        after: dict[str, Any] = {"user": who, "address": address}
+        events = [("auth", f"failed login for {who}{where}")]
+        if locked is not None:
+            after["locked_for_seconds"] = int(locked.retry_after.total_seconds())
+            after["locked_scope"] = locked.scope
+            target = who if locked.scope == "user" else f"address {address}"
+            events.append(("auth", f"locked out {target} for {describe_wait(locked.retry_after)}"))
+        for kind, reason in events:
+            self.history.record(kind, actor=who, reason=reason, after=after, at=now)
 
     # -- changes ---------------------------------------------------------------------------
 

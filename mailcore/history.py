@@ -421,21 +421,40 @@ class History:
         with self._engine.connect() as conn:
             return [_event(r) for r in conn.execute(q)]
 
-    def counts_per_day(self, since: datetime, until: datetime) -> list[tuple[date, str, int]]:
-        """(day, status, count) of outcomes (processed, failed, auto, duplicate, rejected)."""
+    def counts_per_day(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        status: str | None = None,
+        handler: str | None = None,
+        sender: str | None = None,
+        identifier: str | None = None,
+    ) -> list[tuple[date, str, int]]:
+        """(day, status, count) of outcomes (processed, failed, auto, duplicate, rejected).
+
+        The filters mean what they mean for `events`: status, handler and identifier exactly,
+        sender as a case-insensitive substring."""
         t = events_table
         day = sa.func.date(t.c.at)
-        q = (
-            sa.select(day, t.c.status, sa.func.count())
-            .where(t.c.status.is_not(None), t.c.at >= _utc(since), t.c.at < _utc(until))
-            .group_by(day, t.c.status)
-            .order_by(day, t.c.status)
+        q = sa.select(day, t.c.status, sa.func.count()).where(
+            t.c.status.is_not(None), t.c.at >= _utc(since), t.c.at < _utc(until)
         )
+        for col, value in (
+            (t.c.status, status),
+            (t.c.handler, handler),
+            (t.c.identifier, identifier),
+        ):
+            if value is not None:
+                q = q.where(col == value)
+        if sender:
+            q = q.where(t.c.sender.ilike(f"%{_like(sender)}%", escape="\\"))
+        q = q.group_by(day, t.c.status).order_by(day, t.c.status)
         with self._engine.connect() as conn:
             rows = conn.execute(q).all()
         out = []
-        for d, status, n in rows:
-            out.append((d if isinstance(d, date) else date.fromisoformat(str(d)), status, int(n)))
+        for d, outcome, n in rows:
+            out.append((d if isinstance(d, date) else date.fromisoformat(str(d)), outcome, int(n)))
         return out
 
     def purge(self, older_than: datetime | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -210,3 +211,31 @@ def test_session_cookie_is_httponly_and_samesite(env: ConsoleEnv) -> None:
         v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session=")
     )
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_repeated_wrong_passwords_lock_the_account_with_a_clear_message(env: ConsoleEnv) -> None:
+    client = env.client()
+
+    def attempt(password: str) -> Any:
+        return client.post(
+            "/login",
+            data={
+                "username": "olivia",
+                "password": password,
+                "csrf_token": csrf_token(client, "/login"),
+            },
+        )
+
+    for _ in range(4):
+        assert attempt("wrong-password").status_code == 401
+    locked = attempt("wrong-password")
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) > 0
+    message = "Too many failed attempts for this account; try again in 1 minute."
+    assert message in locked.get_data(as_text=True)
+    # Refused even with the right password while locked: guessing gains nothing.
+    again = attempt(env.password("olivia"))
+    assert again.status_code == 429 and message in again.get_data(as_text=True)
+    assert client.get("/failed/").status_code == 302
+    # Other accounts from the same address still log in.
+    assert env.client("ada").get("/failed/").status_code == 200

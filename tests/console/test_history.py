@@ -11,7 +11,7 @@ import pytest
 
 from console.demo import MAILS_DIR
 from console.history import _csv_value, bar_chart
-from tests.console.conftest import ConsoleEnv
+from tests.console.conftest import ConsoleEnv, csrf_token
 
 CORRECTED = {
     "plate_number": "AB-123-CD",
@@ -152,3 +152,37 @@ def test_the_history_page_draws_the_chart_as_inline_svg(
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in html
     assert "<rect" in html and "processed" in html
     assert "<script" not in html.split("<main")[1]  # nothing the CSP would block
+
+
+def chart_html(html: str) -> str:
+    return html.split('<figure class="chart')[1].split("</figure>")[0]
+
+
+def test_the_chart_follows_the_page_filters(console_env: ConsoleEnv, seeded: Seeded) -> None:
+    admin = console_env.client("ada")
+    everything = chart_html(admin.get("/history/").get_data(as_text=True))
+    assert "processed <strong>" in everything and "failed <strong>" in everything
+    assert "all mail" in everything
+    failed_only = chart_html(admin.get("/history/?status=failed").get_data(as_text=True))
+    assert "failed <strong>" in failed_only
+    assert "processed <strong>" not in failed_only
+    assert "matching the filters" in failed_only
+    nobody = chart_html(admin.get("/history/?sender=nobody-at-all").get_data(as_text=True))
+    assert "<rect x=" not in nobody and "(0 in the period)" in nobody
+
+
+def test_admins_find_failed_logins_and_lockouts_in_the_history(console_env: ConsoleEnv) -> None:
+    client = console_env.app.test_client()
+    for _ in range(5):
+        client.post(
+            "/login",
+            data={
+                "username": "olivia",
+                "password": "not-her-password",
+                "csrf_token": csrf_token(client, "/login"),
+            },
+        )
+    html = console_env.client("ada").get("/history/?kind=auth").get_data(as_text=True)
+    assert html.count("failed login for olivia from 127.0.0.1") == 5
+    assert "locked out olivia for 1 minute" in html
+    assert "not-her-password" not in html

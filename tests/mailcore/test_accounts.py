@@ -1,0 +1,173 @@
+"""Accounts: login throttling per username and per client address, with an injected clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mailcore.accounts import (
+    Accounts,
+    LoginThrottled,
+    ThrottlePolicy,
+    ThrottleState,
+    describe_wait,
+)
+from mailcore.history import History
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+POLICY = ThrottlePolicy(per_user=3, per_address=5, window=timedelta(minutes=15))
+PASSWORD = "correct-horse-battery"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def fail(state: ThrottleState, now: datetime, times: int = 1) -> ThrottleState:
+    for _ in range(times):
+        state = state.after_failure(now, POLICY.per_user, POLICY)
+    return state
+
+
+# -- the pure state machine ---------------------------------------------------------------
+
+
+def test_failures_below_the_limit_do_not_lock() -> None:
+    state = fail(ThrottleState(), T0, 2)
+    assert state.failures == 2
+    assert state.wait(T0) == timedelta(0)
+
+
+def test_the_limit_locks_for_the_first_lockout() -> None:
+    state = fail(ThrottleState(), T0, 3)
+    assert state.wait(T0) == POLICY.first_lockout
+    assert state.wait(T0 + POLICY.first_lockout) == timedelta(0)
+
+
+def test_failures_spread_over_more_than_the_window_never_lock() -> None:
+    state = ThrottleState()
+    for i in range(10):
+        state = fail(state, T0 + i * (POLICY.window / 2 + timedelta(seconds=1)))
+        assert state.wait(T0 + i * POLICY.window) == timedelta(0)
+
+
+def test_each_failure_after_a_lockout_locks_again_twice_as_long() -> None:
+    state = fail(ThrottleState(), T0, 3)
+    now = T0
+    waits = []
+    for _ in range(4):
+        now = state.locked_until or now
+        state = fail(state, now)
+        waits.append(state.wait(now))
+    assert waits == [timedelta(minutes=m) for m in (2, 4, 8, 16)]
+
+
+def test_lockouts_are_capped_at_the_maximum() -> None:
+    assert POLICY.lockout(40) == POLICY.max_lockout
+    assert POLICY.lockout(1) == POLICY.first_lockout
+
+
+def test_a_quiet_window_after_a_lockout_forgives() -> None:
+    state = fail(ThrottleState(), T0, 3)
+    later = (state.locked_until or T0) + POLICY.window + timedelta(seconds=1)
+    state = fail(state, later)
+    assert state.wait(later) == timedelta(0)
+    assert state.lockouts == 0
+
+
+def test_waits_are_described_rounded_up() -> None:
+    assert describe_wait(timedelta(seconds=5)) == "1 minute"
+    assert describe_wait(timedelta(minutes=3, seconds=1)) == "4 minutes"
+    assert describe_wait(timedelta(hours=3)) == "3 hours"
+
+
+# -- Accounts.login on a database -----------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def accounts(database_url: str, clock: Clock) -> Iterator[Accounts]:
+    history = History(database_url)
+    store = Accounts(history.engine, history, throttle=POLICY, clock=clock)
+    store.create("alice", PASSWORD, "operator")
+    store.create("bob", PASSWORD, "operator")
+    yield store
+    history.close()
+
+
+def test_login_locks_the_username_after_the_limit_even_for_the_right_password(
+    accounts: Accounts, clock: Clock
+) -> None:
+    assert accounts.login("alice", "wrong-1", "10.0.0.1") is None
+    assert accounts.login("Alice", "wrong-2", "10.0.0.2") is None
+    with pytest.raises(LoginThrottled, match="for this account; try again in 1 minute") as exc:
+        accounts.login("alice", "wrong-3", "10.0.0.3")
+    assert exc.value.scope == "user"
+    clock.advance(seconds=30)
+    with pytest.raises(LoginThrottled, match="try again in 1 minute"):
+        accounts.login("alice", PASSWORD, "10.0.0.4")
+    # Another account from the same addresses is not affected.
+    assert accounts.login("bob", PASSWORD, "10.0.0.1") is not None
+    clock.advance(seconds=31)
+    assert accounts.login("alice", PASSWORD, "10.0.0.4") is not None
+
+
+def test_a_failure_straight_after_a_lockout_locks_for_twice_as_long(
+    accounts: Accounts, clock: Clock
+) -> None:
+    for i in range(2):
+        accounts.login("alice", f"wrong-{i}")
+    with pytest.raises(LoginThrottled):
+        accounts.login("alice", "wrong-2")
+    clock.advance(minutes=1, seconds=1)
+    with pytest.raises(LoginThrottled, match="try again in 2 minutes"):
+        accounts.login("alice", "wrong-3")
+
+
+def test_a_successful_login_clears_the_username_failures(accounts: Accounts, clock: Clock) -> None:
+    for _ in range(2):
+        assert accounts.login("alice", "wrong") is None
+    assert accounts.login("alice", PASSWORD) is not None
+    for _ in range(2):
+        assert accounts.login("alice", "wrong") is None  # counting starts again
+
+
+def test_one_address_guessing_many_usernames_is_locked(accounts: Accounts) -> None:
+    for name in ("u1", "u2", "u3", "u4"):
+        assert accounts.login(name, "guess", "192.0.2.9") is None
+    with pytest.raises(LoginThrottled, match="from your network address") as exc:
+        accounts.login("u5", "guess", "192.0.2.9")
+    assert exc.value.scope == "address"
+    with pytest.raises(LoginThrottled):
+        accounts.login("alice", PASSWORD, "192.0.2.9")
+    assert accounts.login("alice", PASSWORD, "192.0.2.10") is not None
+
+
+def test_failures_and_lockouts_are_in_the_history_without_passwords(accounts: Accounts) -> None:
+    assert accounts.history is not None
+    accounts.login("alice", "secret-guess-1", "10.1.1.1")
+    accounts.login("alice", "secret-guess-2", "10.1.1.1")
+    with pytest.raises(LoginThrottled):
+        accounts.login("alice", "secret-guess-3", "10.1.1.1")
+    accounts.login("hunter2-typed-as-name", "x", "10.1.1.1")
+    events = accounts.history.events(kind="auth")
+    reasons = [e.reason for e in events]
+    assert reasons.count("failed login for alice from 10.1.1.1") == 3
+    assert "locked out alice for 1 minute" in reasons
+    assert "failed login for (unknown user) from 10.1.1.1" in reasons
+    text = repr(events)
+    assert "secret-guess" not in text and "hunter2" not in text
+    assert all(e.at >= T0 for e in events)
