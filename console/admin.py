@@ -7,6 +7,7 @@ Every change goes through mailcore.accounts.Accounts, which records it in the hi
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -162,13 +163,12 @@ def set_role(username: str) -> ResponseReturnValue:
     if not form.validate():
         flash(f"Role of {username} not changed: choose one of {', '.join(ROLES)}.", "error")
         return redirect(url_for("admin.index"))
-    try:
+
+    def change() -> str:
         updated = services().accounts.set_role(username, form.role.data or "", by=_me())
-    except AccountError as e:
-        flash(f"Role of {username} not changed: {e}.", "error")
-        return redirect(url_for("admin.index"))
-    flash(f"{updated.username} is now {updated.role}.", "success")
-    return redirect(url_for("admin.index"))
+        return f"{updated.username} is now {updated.role}."
+
+    return _account_change(change, f"Role of {username} not changed")
 
 
 @bp.post("/users/<username>/active")
@@ -181,13 +181,12 @@ def set_active(username: str) -> ResponseReturnValue:
     if not active and username.lower() == _me().lower():
         flash("You cannot disable your own account: ask another admin.", "error")
         return redirect(url_for("admin.index"))
-    try:
+
+    def change() -> str:
         updated = services().accounts.set_active(username, active, by=_me())
-    except AccountError as e:
-        flash(f"{username} not changed: {e}.", "error")
-        return redirect(url_for("admin.index"))
-    flash(f"{updated.username} {'enabled' if updated.active else 'disabled'}.", "success")
-    return redirect(url_for("admin.index"))
+        return f"{updated.username} {'enabled' if updated.active else 'disabled'}."
+
+    return _account_change(change, f"{username} not changed")
 
 
 @bp.post("/users/<username>/password")
@@ -198,10 +197,20 @@ def set_password(username: str) -> ResponseReturnValue:
         errors = "; ".join(form.password.errors) or "invalid form"
         flash(f"Password of {username} not changed: {errors}", "error")
         return redirect(url_for("admin.index"))
-    try:
+
+    def change() -> str:
         services().accounts.set_password(username, form.password.data or "", by=_me())
+        return f"Password of {username} changed; tell them through another channel."
+
+    return _account_change(change, f"Password of {username} not changed")
+
+
+def _account_change(change: Callable[[], str], refused: str) -> ResponseReturnValue:
+    """Run one account change; flash what it did, or `refused` and why; back to the list."""
+    try:
+        done = change()
     except AccountError as e:
-        flash(f"Password of {username} not changed: {e}.", "error")
-        return redirect(url_for("admin.index"))
-    flash(f"Password of {username} changed; tell them through another channel.", "success")
+        flash(f"{refused}: {e}.", "error")
+    else:
+        flash(done, "success")
     return redirect(url_for("admin.index"))

@@ -17,7 +17,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -406,28 +406,32 @@ class Accounts:
         """Change a user's role; the last active admin cannot be demoted."""
         _check_role(role)
         user = self._require(username)
-        if user.role == "admin" and role != "admin" and user.active and self._active_admins() <= 1:
-            raise AccountError("cannot demote the last active admin: promote another user first")
-        updated = self._update(user, role=role)
-        self._audit(
-            by,
-            f"changed role of {user.username} from {user.role} to {role}",
-            {"user": user.username, "role": role},
-            before={"user": user.username, "role": user.role},
-        )
-        return updated
+        reason = f"changed role of {user.username} from {user.role} to {role}"
+        return self._change(user, "role", role, by, reason, refused="demote")
 
     def set_active(self, username: str, active: bool, by: str) -> User:
         """Enable or disable an account; the last active admin cannot be disabled."""
         user = self._require(username)
-        if user.role == "admin" and user.active and not active and self._active_admins() <= 1:
-            raise AccountError("cannot disable the last active admin: promote another user first")
-        updated = self._update(user, active=active)
+        reason = f"{'enabled' if active else 'disabled'} user {user.username}"
+        return self._change(user, "active", active, by, reason, refused="disable")
+
+    def _change(
+        self, user: User, field: str, value: Any, by: str, reason: str, refused: str
+    ) -> User:
+        """Set one field and record it with its value before and after; refuses a change
+        that would leave no active admin (`refused` names it: "demote", "disable")."""
+        after = replace(user, **{field: value})
+        was_admin, stays_admin = user.has_role("admin"), after.role == "admin" and after.active
+        if was_admin and not stays_admin and self._active_admins() <= 1:
+            raise AccountError(
+                f"cannot {refused} the last active admin: promote another user first"
+            )
+        updated = self._update(user, **{field: value})
         self._audit(
             by,
-            f"{'enabled' if active else 'disabled'} user {user.username}",
-            {"user": user.username, "active": active},
-            before={"user": user.username, "active": user.active},
+            reason,
+            {"user": user.username, field: value},
+            before={"user": user.username, field: getattr(user, field)},
         )
         return updated
 

@@ -4,14 +4,41 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from mailcore.templating import TEMPLATE_FILE_HELP, Problem, Template, parse_template_file
 
+F = TypeVar("F", bound=Callable[..., Any])
 PARTS = ("message", "html", "text", "json", "subject")
+EXISTING_FILE = click.Path(exists=True, dir_okay=False)
+
+# The arguments every template command takes (`render`, `send`).
+template_argument = click.argument("template", type=EXISTING_FILE)
+
+
+def data_option(*, required: bool = False) -> Callable[[F], F]:
+    """--data FILE: the JSON object a template is rendered with."""
+    return click.option(
+        "--data",
+        "data_path",
+        type=click.Path(allow_dash=True, dir_okay=False),
+        required=required,
+        help="JSON object with the values ('-' for stdin).",
+    )
+
+
+def id_option(**kwargs: Any) -> Callable[[F], F]:
+    """--id: the resource the mail is about."""
+    return click.option(
+        "--id",
+        "resource_id",
+        help="Resource identifier (in Reply-To, subject tag and Message-IDs).",
+        **kwargs,
+    )
 
 
 def load_template(path: str) -> tuple[Template, int]:
@@ -56,13 +83,8 @@ def describe(problem: Problem, path: str, body_line: int) -> str:
 
 
 @click.command(epilog=TEMPLATE_FILE_HELP)
-@click.argument("template", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--data",
-    "data_path",
-    type=click.Path(allow_dash=True, dir_okay=False),
-    help="JSON object with the values ('-' for stdin).",
-)
+@template_argument
+@data_option()
 @click.option(
     "--part",
     type=click.Choice(PARTS),
@@ -71,13 +93,7 @@ def describe(problem: Problem, path: str, body_line: int) -> str:
     help="Print only this part (html: the full page as a browser shows it).",
 )
 @click.option("--to", "to", multiple=True, default=("partner@example.com",), show_default=True)
-@click.option(
-    "--id",
-    "resource_id",
-    default="preview",
-    show_default=True,
-    help="Resource identifier (in Reply-To, subject tag and Message-IDs).",
-)
+@id_option(default="preview", show_default=True)
 @click.option("--from", "sender", default="mailcore <noreply@example.com>", show_default=True)
 @click.option("--domain", default=None, help="Domain of reply addresses and Message-IDs.")
 def render(

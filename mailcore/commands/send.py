@@ -7,28 +7,18 @@ import sys
 
 import click
 
+from mailcore.commands.render import EXISTING_FILE, data_option, id_option, template_argument
 from mailcore.templating import TEMPLATE_FILE_HELP
 
 PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
 
 
 @click.command(epilog=TEMPLATE_FILE_HELP)
-@click.argument("template", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--data",
-    "data_path",
-    type=click.Path(allow_dash=True, dir_okay=False),
-    required=True,
-    help="JSON object with the values ('-' for stdin).",
-)
+@template_argument
+@data_option(required=True)
 @click.option("--to", "to", multiple=True, required=True, help="Recipient (repeatable).")
 @click.option("--cc", "cc", multiple=True, help="Copy recipient (repeatable).")
-@click.option(
-    "--id",
-    "resource_id",
-    required=True,
-    help="Resource identifier (in Reply-To, subject tag and Message-IDs).",
-)
+@id_option(required=True)
 @click.option("--from", "sender", required=True, help='Sender, e.g. "Acme <ops@acme.example>".')
 @click.option("--domain", required=True, help="Domain of reply+<id>@ addresses and Message-IDs.")
 @click.option("--smtp-host", required=True)
@@ -51,10 +41,7 @@ PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
 )
 @click.option("--user", default="", help=f"Login; the password comes from ${PASSWORD_ENV}.")
 @click.option(
-    "--ca-file",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="Trust this CA for the server certificate.",
+    "--ca-file", type=EXISTING_FILE, default=None, help="Trust this CA for the server certificate."
 )
 @click.option(
     "--auto/--no-auto",
@@ -64,21 +51,18 @@ PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
 )
 @click.option(
     "--sign-cert",
-    type=click.Path(exists=True, dir_okay=False),
+    type=EXISTING_FILE,
     default=None,
     help="Sign with S/MIME: PEM certificate (chain).",
 )
 @click.option(
-    "--sign-key",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="PEM private key for --sign-cert.",
+    "--sign-key", type=EXISTING_FILE, default=None, help="PEM private key for --sign-cert."
 )
 @click.option(
     "--attach",
     "attach",
     multiple=True,
-    type=click.Path(exists=True, dir_okay=False),
+    type=EXISTING_FILE,
     help="File to attach (repeatable).",
 )
 def send(
