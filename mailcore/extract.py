@@ -176,6 +176,111 @@ def _jsonable(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
+# parsing
+
+
+class _Message(Message):
+    """A compat32 Message whose header look-ups use an index.
+
+    Extraction asks a part for its content type, disposition, parameters and encoding a dozen
+    times, and Message scans every header for each (a reply carries 30: Received, DKIM...).
+    The index is dropped by every method that changes the header list.
+    """
+
+    _headers: list[tuple[str, Any]]  # Message's own list of (name, value)
+    _index: dict[str, int] | None = None
+
+    def _positions(self) -> dict[str, int]:
+        index = self._index
+        if index is None:
+            index = {}
+            for k, (name, _) in enumerate(self._headers):
+                index.setdefault(name.lower(), k)
+            self._index = index
+        return index
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        k = self._positions().get(name.lower())
+        if k is None:
+            return failobj
+        return self.policy.header_fetch_parse(*self._headers[k])
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._positions()
+
+    def __setitem__(self, name: str, val: Any) -> None:
+        super().__setitem__(name, val)
+        self._index = None
+
+    def __delitem__(self, name: str) -> None:
+        super().__delitem__(name)
+        self._index = None
+
+    def set_raw(self, name: str, value: Any) -> None:
+        super().set_raw(name, value)
+        self._index = None
+
+    def add_header(self, _name: str, _value: str, **_params: Any) -> None:
+        super().add_header(_name, _value, **_params)
+        self._index = None
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        super().replace_header(_name, _value)
+        self._index = None
+
+    def set_boundary(self, boundary: str) -> None:
+        super().set_boundary(boundary)
+        self._index = None
+
+
+_NOT_SPLIT = ("multipart", "message")
+# A header field as the feed parser splits it (compat32): name, ":", blanks, then the value with
+# its continuation lines. A block that is not a run of these (a "From " line, a line without a
+# colon, a continuation first...) is left to the feed parser.
+_FIELD = {
+    sep: (
+        re.compile(rf"(?:[\041-\071\073-\176]+:[^\r\n]*{sep}(?:[ \t][^\r\n]*{sep})*)+"),
+        re.compile(rf"^([\041-\071\073-\176]+):[ \t]*([^\r\n]*(?:{sep}[ \t][^\r\n]*)*){sep}", re.M),
+    )
+    for sep in ("\r\n", "\n")
+}
+
+
+def _parse(raw: bytes) -> Message:
+    """`email.message_from_bytes(raw)` (compat32), about twice as fast on a plain message.
+
+    The feed parser reads everything line by line; for a single-part message whose header
+    block is clean (one kind of line ending, only header lines) the headers are split here the
+    way it would, and the body attached whole. Anything else takes the feed parser.
+    """
+    end = raw.find(b"\r\n\r\n")
+    if end > 0:
+        sep, head, body = "\r\n", raw[: end + 2], raw[end + 4 :]
+        crlf = head.count(b"\r\n")
+        simple = head.count(b"\r") == crlf and head.count(b"\n") == crlf
+    else:
+        end = raw.find(b"\n\n")
+        sep, head, body = "\n", raw[: end + 1], raw[end + 2 :]
+        simple = end > 0 and b"\r" not in head
+    headers = _header_pairs(head.decode("ascii", "surrogateescape"), sep) if simple else None
+    if headers is not None:
+        msg = _Message()
+        msg._headers = headers
+        if msg.get_content_maintype() not in _NOT_SPLIT:
+            msg.set_payload(body.decode("ascii", "surrogateescape"))
+            return msg
+    return email.message_from_bytes(raw, _class=_Message)
+
+
+def _header_pairs(head: str, sep: str) -> list[tuple[str, str]] | None:
+    """(name, value) as the compat32 parser stores them, or None for anything unusual."""
+    block, field = _FIELD[sep]
+    if block.fullmatch(head) is None:
+        return None
+    return field.findall(head)
+
+
+# --------------------------------------------------------------------------------------------
 # extract
 
 
@@ -236,7 +341,7 @@ class _Extractor:
         self.returned: Message | None = None  # the bounced message (headers) in a DSN
 
     def run(self) -> Extraction:
-        msg = email.message_from_bytes(self.raw)
+        msg = _parse(self.raw)
         raw_headers = _raw_headers(msg)
         headers = _read_headers(raw_headers, self.defects)
         self._walk(msg, "message", depth=0)
@@ -527,8 +632,24 @@ def _decode_header(value: str, defects: list[str], name: str) -> str:
     return "".join(pieces).strip()
 
 
+# One plain address, with or without a plain display name: read here, as getaddresses would.
+_SIMPLE_ADDRESS = re.compile(
+    r"(?:([A-Za-z0-9_.'-]+(?: [A-Za-z0-9_.'-]+)*) ?)?(<?)"
+    r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)(>?)"
+)
+
+
 def _addresses(values: list[str], defects: list[str], name: str) -> list[tuple[str, str]]:
     decoded = [_decode_header(v, defects, name) for v in values]
+    simple = []
+    for value in decoded:
+        m = _SIMPLE_ADDRESS.fullmatch(value)
+        if m is None or bool(m[2]) != bool(m[4]) or (m[1] is not None and not m[2]):
+            break
+        simple.append((m[1] or "", m[3]))
+    else:
+        return simple  # the usual case; getaddresses costs 10-20 us a header
     try:
         pairs = email.utils.getaddresses(decoded)
     except Exception as exc:  # noqa: BLE001 - getaddresses has raised on hostile input before
@@ -617,11 +738,7 @@ def _disposition(part: Message) -> str | None:
 
 def _filename(part: Message, defects: list[str], where: str) -> str | None:
     try:
-        name = part.get_filename()
-        if name is None:
-            name = part.get_param("name")  # type: ignore[assignment]
-            if isinstance(name, tuple):
-                name = email.utils.collapse_rfc2231_value(name)
+        name = part.get_filename()  # falls back to Content-Type's "name" itself
     except Exception as exc:  # noqa: BLE001 - malformed RFC 2231 parameters
         defects.append(f"{where}: unreadable filename ({exc})")
         return None

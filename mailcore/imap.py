@@ -612,13 +612,22 @@ class ImapMailbox:
     def _move_batch(self, client: IMAPClient, folder: str, dest: str, st: _BatchState) -> None:
         if not self._select(client, folder, uids_from_caller=True):
             return
-        info = client.fetch(st.uids, ["FLAGS", _MID_ITEM]) if st.uids else {}
         if not st.sent:
-            st.message_ids = {int(u): _message_id(d.get(_MID_KEY, b"")) for u, d in info.items()}
-            skipped = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
+            if self._atomic_move():
+                # UID MOVE reports every new UID (COPYUID), so the Message-IDs -- needed only
+                # to recognise copies -- are fetched on a retry, from what is still here.
+                live = {int(u) for u in client.search(["UID", _uidset(st.uids), "UNDELETED"])}
+                skipped = [u for u in st.uids if u not in live]
+                todo = [u for u in st.uids if u in live]
+            else:
+                info = client.fetch(st.uids, ["FLAGS", _MID_ITEM])
+                st.message_ids = {
+                    int(u): _message_id(d.get(_MID_KEY, b"")) for u, d in info.items()
+                }
+                skipped = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
+                todo = [u for u in st.uids if u in info and u not in skipped]
             if skipped:
-                log.warning("not moving %s from %r: already flagged \\Deleted", skipped, folder)
-            todo = [u for u in st.uids if u in info and u not in skipped]
+                log.info("not moving %s from %r: gone or flagged \\Deleted", skipped, folder)
             st.uids = todo
             if not todo:
                 return
@@ -627,6 +636,9 @@ class ImapMailbox:
             self._transfer(client, folder, dest, todo, st)
             return
         # Retry after a drop: work out what the interrupted attempt already did.
+        info = client.fetch(st.uids, ["FLAGS", _MID_ITEM]) if st.uids else {}
+        for u, d in info.items():
+            st.message_ids.setdefault(int(u), _message_id(d.get(_MID_KEY, b"")))
         gone = [u for u in st.uids if u not in info]
         flagged = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
         pending = [u for u in st.uids if u in info and DELETED not in info[u][b"FLAGS"]]
@@ -696,6 +708,11 @@ class ImapMailbox:
                 f"copy of UID(s) {_uidset(missing)} from {folder!r} to {dest!r} on "
                 f"{self.config.address} could not be confirmed; those originals were left in place"
             )
+
+    def _atomic_move(self) -> bool:
+        """UID MOVE with COPYUID: one command moves and reports every new UID."""
+        caps = self._capabilities
+        return self.config.use_move and "MOVE" in caps and "UIDPLUS" in caps
 
     def _copyuid(self, text: bytes) -> dict[int, int]:
         # A server that does not advertise UIDPLUS makes no promise about COPYUID codes.

@@ -119,10 +119,25 @@ def split_reply(text: str) -> Reply:
     )
 
 
+# The openings of every history pattern above (same words, same flags), to rule most lines out
+# with one match; a line holding an "@" may still be a bare "jane@x.org wrote:".
+_HISTORY_OPENING = re.compile(
+    r"""\s*(?:[-_*]|from|de|von|van|da|od|från|fra|lähettäjä|sent|date|envoyé|gesendet|datum|
+        verzonden|inviato|data|enviado|fecha|skickat|sendt|lähetetty|on|am|le|el|il|op|em|den|
+        på|w\s)""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_SIGNATURE_OPENING = re.compile(
+    r"(?:--|__|—)|\s*(?:sent|get|envoyé|von|gesendet|enviado|inviato|verzonden)", re.IGNORECASE
+)
+
+
 def _history_start(lines: list[str], i: int) -> int:
     """Number of lines of the history header starting at line i (0 if none starts there)."""
     line = lines[i]
     if len(line) > 400:
+        return 0
+    if _HISTORY_OPENING.match(line) is None and "@" not in line:
         return 0
     if _ORIGINAL.match(line):
         return 1
@@ -169,6 +184,8 @@ def _next_content(lines: list[str], start: int) -> int | None:
 
 def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
     for k, line in enumerate(lines):
+        if _SIGNATURE_OPENING.match(line) is None:
+            continue
         if _SIG_DELIMITER.match(line) or _MOBILE_SIGNATURE.match(line):
             return lines[:k], lines[k:]
     return lines, []

@@ -105,3 +105,97 @@ def test_apply_aliases_is_idempotent(payload: dict[str, int]) -> None:
     once = apply_aliases(payload, aliases)
     assert apply_aliases(once, aliases) == once
     assert all(normalize_key(k) == k for k in once)
+
+
+# -- fast paths agree with the standard library --------------------------------------------------
+
+HEADERISH = st.lists(
+    st.one_of(
+        st.sampled_from(INTERESTING + [b"From ", b"From: a@b\r\n", b" ", b"X-A: 1", b"Subject:"]),
+        st.binary(max_size=12),
+    ),
+    max_size=14,
+).map(b"".join)
+
+
+@st.composite
+def header_blocks(draw: st.DrawFn) -> bytes:
+    """Mostly well-formed header blocks (the fast path), with a body and the odd stray line."""
+    sep = draw(st.sampled_from([b"\r\n", b"\n"]))
+    names = st.sampled_from(
+        [b"From", b"To", b"Subject", b"Content-Type", b"X-A"] * 4 + [b"From ", b""]
+    )
+    values = st.sampled_from(
+        [
+            b"",
+            b" ",
+            b" a@b",
+            b"\tx",
+            b" multipart/mixed",
+            b" text/html",
+            b" message/rfc822",
+            b' text/plain; charset="utf-8"',
+            b"\xff",
+        ]
+    )
+    lines = []
+    for _ in range(draw(st.integers(0, 6))):
+        line = draw(names) + b":" + draw(values)
+        if draw(st.booleans()):
+            line += sep + draw(st.sampled_from([b" ", b"\t", b""])) + draw(values)
+        lines.append(line)
+    tail = draw(st.sampled_from([sep + sep] * 6 + [sep, b"\r\n\n", b"\n\r\n"]))
+    return sep.join(lines) + tail + draw(st.binary(max_size=20))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(header_blocks(), HEADERISH, mutated()))
+def test_fast_parse_builds_the_same_message_as_the_email_package(raw: bytes) -> None:
+    import email
+
+    from mailcore.extract import _parse
+
+    ours, theirs = _parse(raw), email.message_from_bytes(raw)
+    assert ours.items() == theirs.items()
+    assert ours.get_unixfrom() == theirs.get_unixfrom()
+    assert [type(d) for d in ours.defects] == [type(d) for d in theirs.defects]
+    assert ours.is_multipart() == theirs.is_multipart()
+    if not ours.is_multipart():
+        assert ours.get_payload() == theirs.get_payload()
+
+
+ADDRESS_CHARS = st.sampled_from(list("ab.Z9-_'+@<> \t\"(),;:[]\\!#~é"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.text(ADDRESS_CHARS, max_size=25), min_size=1, max_size=3))
+def test_address_fast_path_reads_like_getaddresses(values: list[str]) -> None:
+    import email.utils
+
+    from mailcore.extract import _addresses
+
+    expected = [
+        (name.strip(), addr.strip())
+        for name, addr in email.utils.getaddresses([v.strip() for v in values])
+        if addr.strip()
+    ]
+    assert _addresses(values, [], "To") == expected
+
+
+LINE_PIECES = st.sampled_from(
+    ["From", "Sent", "Date", "Get", "On", "Le", "W", "På", "Envoyé", "von", "ſ", "İ", "ı", "K",
+     "-", "_", "—", "*", " ", "\t", ":", "x", "@", " wrote:", "Original Message"]
+)  # fmt: skip
+
+
+@given(st.one_of(st.lists(LINE_PIECES, max_size=8).map("".join), st.text(max_size=30)))
+def test_lines_skipped_by_the_quoting_prefilters_match_no_pattern(line: str) -> None:
+    from mailcore import quoting as q
+
+    if q._HISTORY_OPENING.match(line) is None:
+        assert not any(
+            p.match(line)
+            for p in (q._ORIGINAL, q._RULE, q._HEADER_FROM, q._HEADER_NEXT, q._ATTRIBUTION_START)
+        )
+    if q._SIGNATURE_OPENING.match(line) is None:
+        assert not q._SIG_DELIMITER.match(line) and not q._MOBILE_SIGNATURE.match(line)
