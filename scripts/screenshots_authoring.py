@@ -15,29 +15,14 @@ import argparse
 import random
 import secrets
 import sys
-import tempfile
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from console import create_app  # noqa: E402
-from console.commands import prepare_demo  # noqa: E402
-
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from console.testing import chromium, demo_console, log_in  # noqa: E402
 
 SUBJECT = "Registration of {{ plate_number }} received"
 BODY = """\
@@ -133,43 +118,24 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        demo = prepare_demo(Path(tmp) / "demo-data")
-        seed(demo.services)
-        password = secrets.token_urlsafe(12)
-        demo.services.accounts.create("ada", password, "admin", by="screenshots")
-        app = create_app({"SECRET_KEY": demo.secret_key, "MAILCORE_SERVICES": demo.services})
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_port}"
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-                page = browser.new_page(viewport={"width": args.width, "height": 900})
-                page.goto(f"{base}/login")
-                page.fill("input[name=username]", "ada")
-                page.fill("input[name=password]", password)
-                page.click("button[type=submit]")
-                page.wait_for_url(lambda url: "/login" not in url)
+    with demo_console("ada", "admin", seed=seed) as (base, password), chromium() as browser:
+        page = browser.new_page(viewport={"width": args.width, "height": 900})
+        log_in(page, "ada", password, base)
 
-                page.goto(f"{base}/templates/registration-received")
-                # Type a line so the screenshot shows the live preview (and its problem list).
-                body = page.locator("#body")
-                body.click()
-                page.keyboard.press("Control+End")
-                body.press_sequentially("\nKind regards, {{ office_name }}")
-                page.locator("#problems-body .error").wait_for()
-                page.frame_locator("iframe.mail-frame.desktop").locator("table.card").wait_for()
-                page.wait_for_timeout(300)
-                page.screenshot(path=str(out / "editor.png"), full_page=True)
+        page.goto(f"{base}/templates/registration-received")
+        # Type a line so the screenshot shows the live preview (and its problem list).
+        body = page.locator("#body")
+        body.click()
+        page.keyboard.press("Control+End")
+        body.press_sequentially("\nKind regards, {{ office_name }}")
+        page.locator("#problems-body .error").wait_for()
+        page.frame_locator("iframe.mail-frame.desktop").locator("table.card").wait_for()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(out / "editor.png"), full_page=True)
 
-                page.goto(f"{base}/history/?sender=carrosserie")
-                page.wait_for_selector("figure.chart svg rect")
-                page.screenshot(path=str(out / "history.png"), full_page=True)
-                browser.close()
-        finally:
-            server.shutdown()
-            demo.services.close()
+        page.goto(f"{base}/history/?sender=carrosserie")
+        page.wait_for_selector("figure.chart svg rect")
+        page.screenshot(path=str(out / "history.png"), full_page=True)
     print(f"wrote {out / 'editor.png'} and {out / 'history.png'}")
 
 

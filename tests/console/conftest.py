@@ -14,7 +14,6 @@ Override `console_env` in a test module to serve another app (e.g. one on Doveco
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +22,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
+from werkzeug.test import TestResponse
 
 from console import create_app
 from console.demo import Office, build_registry
 from console.services import Services
+from console.testing import chromium, log_in, serve
 
 # One account per role; passwords long enough for the accounts policy.
 USERS = {
@@ -35,14 +35,6 @@ USERS = {
     "arthur": ("author", "arthur-author-pw"),
     "ada": ("admin", "ada-admin-password"),
 }
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:
@@ -64,16 +56,28 @@ class ConsoleEnv:
         """A test client, logged in through the login form as `username` when given."""
         client = self.app.test_client()
         if username is not None:
-            response = client.post(
-                "/login",
-                data={
-                    "username": username,
-                    "password": self.password(username),
-                    "csrf_token": csrf_token(client, "/login"),
-                },
-            )
+            response = self.log_in(client, username)
             assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return client
+
+    def log_in(
+        self, client: FlaskClient, username: str, password: str | None = None, **fields: str
+    ) -> TestResponse:
+        """POST the login form with its CSRF token (the password from USERS by default)."""
+        data = {
+            "username": username,
+            "password": self.password(username) if password is None else password,
+            "csrf_token": csrf_token(client, "/login"),
+            **fields,
+        }
+        return client.post("/login", data=data)
+
+    def add_user(self, username: str, role: str, email: str | None = None) -> FlaskClient:
+        """Create an account beside the three of USERS; a client logged in as it."""
+        password = f"{username}-{role}-pw"
+        self.services.accounts.create(username, password, role, email=email, by="test")
+        self.users[username] = (role, password)
+        return self.client(username)
 
     def password(self, username: str) -> str:
         return self.users[username][1]
@@ -137,27 +141,15 @@ def console_env(app_factory: Callable[..., ConsoleEnv]) -> ConsoleEnv:
 @pytest.fixture
 def live_server(console_env: ConsoleEnv) -> Iterator[str]:
     """The console_env app served on 127.0.0.1 (free port) in a thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, console_env.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serve(console_env.app) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """One headless Chromium per worker (Debian's /usr/bin/chromium)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -177,10 +169,6 @@ def login(console_env: ConsoleEnv) -> Callable[..., None]:
     """login(page, username, password=None): log in through the form (password from USERS)."""
 
     def do(page: Any, username: str, password: str | None = None) -> None:
-        page.goto("/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", password or console_env.password(username))
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login" not in url)
+        log_in(page, username, password or console_env.password(username))
 
     return do

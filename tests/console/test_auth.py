@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
@@ -66,14 +65,7 @@ def test_posts_require_login(env: ConsoleEnv) -> None:
 
 def test_wrong_password_is_refused(env: ConsoleEnv) -> None:
     client = env.client()
-    response = client.post(
-        "/login",
-        data={
-            "username": "olivia",
-            "password": "not-her-password",
-            "csrf_token": csrf_token(client, "/login"),
-        },
-    )
+    response = env.log_in(client, "olivia", "not-her-password")
     assert response.status_code == 401
     assert "Wrong username or password" in response.get_data(as_text=True)
     assert client.get("/failed/").status_code == 302
@@ -97,15 +89,7 @@ def test_right_password_logs_in_and_logout_needs_post(env: ConsoleEnv) -> None:
 
 def test_open_redirect_after_login_is_refused(env: ConsoleEnv) -> None:
     client = env.client()
-    response = client.post(
-        "/login",
-        data={
-            "username": "olivia",
-            "password": env.password("olivia"),
-            "next": "https://evil.example/phish",
-            "csrf_token": csrf_token(client, "/login"),
-        },
-    )
+    response = env.log_in(client, "olivia", next="https://evil.example/phish")
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
 
@@ -199,14 +183,7 @@ def test_security_headers(env: ConsoleEnv) -> None:
 
 def test_session_cookie_is_httponly_and_samesite(env: ConsoleEnv) -> None:
     client = env.client()
-    response = client.post(
-        "/login",
-        data={
-            "username": "olivia",
-            "password": env.password("olivia"),
-            "csrf_token": csrf_token(client, "/login"),
-        },
-    )
+    response = env.log_in(client, "olivia")
     cookie = next(
         v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session=")
     )
@@ -216,25 +193,15 @@ def test_session_cookie_is_httponly_and_samesite(env: ConsoleEnv) -> None:
 def test_repeated_wrong_passwords_lock_the_account_with_a_clear_message(env: ConsoleEnv) -> None:
     client = env.client()
 
-    def attempt(password: str) -> Any:
-        return client.post(
-            "/login",
-            data={
-                "username": "olivia",
-                "password": password,
-                "csrf_token": csrf_token(client, "/login"),
-            },
-        )
-
     for _ in range(4):
-        assert attempt("wrong-password").status_code == 401
-    locked = attempt("wrong-password")
+        assert env.log_in(client, "olivia", "wrong-password").status_code == 401
+    locked = env.log_in(client, "olivia", "wrong-password")
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) > 0
     message = "Too many failed attempts for this account; try again in 1 minute."
     assert message in locked.get_data(as_text=True)
     # Refused even with the right password while locked: guessing gains nothing.
-    again = attempt(env.password("olivia"))
+    again = env.log_in(client, "olivia")
     assert again.status_code == 429 and message in again.get_data(as_text=True)
     assert client.get("/failed/").status_code == 302
     # Other accounts from the same address still log in.

@@ -188,11 +188,7 @@ def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
 
 
 def test_send_a_test_without_smtp_says_which_setting_to_set(console_env: ConsoleEnv) -> None:
-    console_env.services.accounts.create(
-        "erin", "erin-author-pw", "author", email="erin@example.com"
-    )
-    console_env.users["erin"] = ("author", "erin-author-pw")
-    author = console_env.client("erin")
+    author = console_env.add_user("erin", "author", email="erin@example.com")
     html = author.post("/templates/test", data=form(author)).get_data(as_text=True)
     assert "no SMTP server configured: set MAILCORE_SMTP_URL" in html
 
@@ -215,11 +211,7 @@ def test_send_a_test_delivers_the_rendered_mail_to_the_author(
             }
         }
     )
-    console_env.services.accounts.create(
-        "erin", "erin-author-pw", "author", email="erin@example.com"
-    )
-    console_env.users["erin"] = ("author", "erin-author-pw")
-    author = console_env.client("erin")
+    author = console_env.add_user("erin", "author", email="erin@example.com")
     html = author.post("/templates/test", data=form(author)).get_data(as_text=True)
     assert "Test sent to erin@example.com." in html
     assert inbox.received.wait(5)

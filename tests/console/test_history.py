@@ -11,7 +11,7 @@ import pytest
 
 from console.demo import MAILS_DIR
 from console.history import _csv_value, bar_chart
-from tests.console.conftest import ConsoleEnv, csrf_token
+from tests.console.conftest import ConsoleEnv
 
 CORRECTED = {
     "plate_number": "AB-123-CD",
@@ -174,14 +174,7 @@ def test_the_chart_follows_the_page_filters(console_env: ConsoleEnv, seeded: See
 def test_admins_find_failed_logins_and_lockouts_in_the_history(console_env: ConsoleEnv) -> None:
     client = console_env.app.test_client()
     for _ in range(5):
-        client.post(
-            "/login",
-            data={
-                "username": "olivia",
-                "password": "not-her-password",
-                "csrf_token": csrf_token(client, "/login"),
-            },
-        )
+        console_env.log_in(client, "olivia", "not-her-password")
     html = console_env.client("ada").get("/history/?kind=auth").get_data(as_text=True)
     assert html.count("failed login for olivia from 127.0.0.1") == 5
     assert "locked out olivia for 1 minute" in html
