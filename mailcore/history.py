@@ -231,7 +231,8 @@ class History:
             if not EVENT_COLUMNS.issuperset(e):
                 unknown = sorted(set(e) - EVENT_COLUMNS)
                 raise ValueError(f"unknown event field(s): {', '.join(unknown)}")
-            rows.append({**e, "at": e.get("at") or stamp, "actor": e.get("actor") or "engine"})
+            row = {**e, "at": e.get("at") or stamp, "actor": e.get("actor") or "engine"}
+            rows.append(_fit(row, _EVENT_TEXT))
         with self._engine.begin() as conn:
             if rows and self._dialect == "sqlite":
                 # The engine writes ~5 events per message: skip per-row statement compilation.
@@ -249,7 +250,7 @@ class History:
             unknown = set(s) - STATE_COLUMNS
             if unknown or "message_key" not in s:
                 raise ValueError(f"bad state fields: {sorted(unknown) or 'no message_key'}")
-            row = {"updated_at": stamp, **s}
+            row = _fit({"updated_at": stamp, **s}, _STATE_TEXT)
             groups[tuple(sorted(row))].append(row)
         for cols, group in groups.items():
             if self._dialect == "sqlite":
@@ -262,7 +263,9 @@ class History:
                 from sqlalchemy.dialects import postgresql
 
                 stmt = postgresql.insert(messages_table)
-                update = {c: stmt.excluded[c] for c in cols if c != "message_key"}
+                update: dict[str, Any] = {c: stmt.excluded[c] for c in cols if c != "message_key"}
+                if "handled" in update:  # only ever turns on, as on SQLite
+                    update["handled"] = sa.or_(messages_table.c.handled, stmt.excluded.handled)
                 conn.execute(
                     stmt.on_conflict_do_update(index_elements=["message_key"], set_=update),
                     [{"handled": False, **r} for r in group] if "handled" not in cols else group,
@@ -316,12 +319,14 @@ class History:
         out: dict[str, MessageState] = {}
         t = messages_table
         with self._engine.connect() as conn:
-            for chunk in _chunks(list(dict.fromkeys(message_ids))):
+            # Stored cut to the column's length: look up the same cut, answer by the id asked.
+            asked = {_fit_text(m, _STATE_TEXT["message_id"]): m for m in message_ids}
+            for chunk in _chunks(list(asked)):
                 q = sa.select(t).where(t.c.message_id.in_(chunk))
                 if folder is not None:
                     q = q.where(t.c.folder == folder)
                 for row in conn.execute(q.order_by(t.c.updated_at)):
-                    out[row.message_id] = _state(row)
+                    out[asked[row.message_id]] = _state(row)
         return out
 
     def uids_where(
@@ -436,7 +441,7 @@ class History:
         The filters mean what they mean for `events`: status, handler and identifier exactly,
         sender as a case-insensitive substring."""
         t = events_table
-        day = sa.func.date(t.c.at)
+        day = self._utc_date(t.c.at)
         q = sa.select(day, t.c.status, sa.func.count()).where(
             t.c.status.is_not(None), t.c.at >= _utc(since), t.c.at < _utc(until)
         )
@@ -478,6 +483,12 @@ class History:
             )
         logger.info("purged %d history events older than %s", deleted.rowcount, older_than)
         return int(deleted.rowcount or 0)
+
+    def _utc_date(self, column: Any) -> Any:
+        """The UTC calendar day of a timestamp column (PostgreSQL would use its own zone)."""
+        if self._dialect == "postgresql":
+            return sa.func.date(sa.func.timezone("UTC", column))
+        return sa.func.date(column)  # SQLite keeps UTC text
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -530,6 +541,27 @@ def _sqlite_upsert(columns: tuple[str, ...]) -> str:
         f"INSERT INTO mc_messages ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         f" ON CONFLICT (message_key) DO UPDATE SET {updates}"
     )
+
+
+_EVENT_TEXT = {c.name: c.type.length for c in events_table.columns if isinstance(c.type, sa.String)}
+_STATE_TEXT = {
+    c.name: c.type.length for c in messages_table.columns if isinstance(c.type, sa.String)
+}
+
+
+def _fit_text(value: str, length: int | None) -> str:
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    return value[:length] if length is not None and len(value) > length else value
+
+
+def _fit(row: dict[str, Any], limits: Mapping[str, int | None]) -> dict[str, Any]:
+    """`row` with its text as PostgreSQL takes it: no NUL characters, cut to the column's
+    length. SQLite would store anything; a hostile header must not stop the history."""
+    for name, value in row.items():
+        if isinstance(value, str) and name in limits:
+            row[name] = _fit_text(value, limits[name])
+    return row
 
 
 def _like(text: str) -> str:

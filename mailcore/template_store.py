@@ -26,6 +26,7 @@ from mailcore.errors import MailcoreError, TemplateError
 log = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_SAVE_ATTEMPTS = 10
 
 template_versions = sa.Table(
     "template_versions",
@@ -334,6 +335,37 @@ class TemplateStore:
         base: int | None,
         restored_from: int | None,
     ) -> Version:
+        # Two saves racing for the same number: the unique (name, version) constraint refuses
+        # the later one. Saved from an editor (`base`), that is a conflict the author merges;
+        # otherwise the save goes on top of the winner.
+        # Every lost race means another save won, so a handful of attempts is plenty.
+        args = (name, subject, body, sample_data, note, by, handler, base, restored_from)
+        for attempt in range(_SAVE_ATTEMPTS):
+            try:
+                return self._append_once(*args)
+            except sa.exc.IntegrityError as e:
+                if base is None and attempt < _SAVE_ATTEMPTS - 1:
+                    continue
+                latest = self.latest(name)
+                raise TemplateConflict(
+                    f"template {name!r} was saved as version {latest.number if latest else '?'} "
+                    f"by {latest.by if latest else '?'} at the same time; "
+                    "reload it and apply your change again"
+                ) from e
+        raise AssertionError("not reached")
+
+    def _append_once(
+        self,
+        name: str,
+        subject: str,
+        body: str,
+        sample_data: dict[str, Any],
+        note: str,
+        by: str,
+        handler: str | None,
+        base: int | None,
+        restored_from: int | None,
+    ) -> Version:
         t = template_versions
         now = datetime.now(UTC)
         with self.db.begin() as conn:
@@ -361,7 +393,7 @@ class TemplateStore:
                 return latest
             number = current + 1
             # The unique (name, version) constraint makes a concurrent save of the same number
-            # fail here rather than produce two versions 3.
+            # fail here (IntegrityError, see _append) rather than produce two versions 3.
             conn.execute(
                 t.insert().values(
                     name=name,
