@@ -114,7 +114,7 @@ def seed(services: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
-    parser.add_argument("--width", type=int, default=1440)
+    parser.add_argument("--width", type=int, default=1280)
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,9 +133,11 @@ def main() -> None:
         page.wait_for_timeout(300)
         page.screenshot(path=str(out / "editor.png"), full_page=True)
 
-        page.goto(f"{base}/history/?sender=carrosserie")
+        # One handler: the chart follows the filter, alice's correction tops the table.
+        page.set_viewport_size({"width": args.width, "height": 1100})
+        page.goto(f"{base}/history/?handler=vehicle_registration")
         page.wait_for_selector("figure.chart svg rect")
-        page.screenshot(path=str(out / "history.png"), full_page=True)
+        page.screenshot(path=str(out / "history.png"))
     print(f"wrote {out / 'editor.png'} and {out / 'history.png'}")
 
 
