@@ -91,10 +91,11 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture
 def postgres_url(postgres: Postgres) -> Iterator[str]:
-    """postgresql+psycopg://... of a fresh, empty database, dropped after the test."""
-    url = postgres.create_database()
+    """postgresql+psycopg://... whose sessions see only a fresh, empty schema of their own
+    (dropped after the test); postgres.create_database() when a test needs a whole database."""
+    url = postgres.create_schema()
     yield url
-    postgres.drop_database(url.rsplit("/", 1)[1])
+    postgres.drop_schema(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

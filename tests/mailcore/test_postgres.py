@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from mailcore.accounts import AccountError, Accounts
+from mailcore.accounts import AccountError, Accounts, LoginThrottled, ThrottlePolicy
 from mailcore.db import connect
 from mailcore.engine import Engine, Folders
 from mailcore.history import History
 from mailcore.maildir import MaildirMailbox
 from mailcore.template_store import TemplateConflict, TemplateStore, template_versions
 from tests.mailcore.engine_support import Calls, make_registry, vehicle_mail
-from tests.servers import message
+from tests.servers import Postgres, message
 
 BODY = "Hello {{ name }},\n\nyour vehicle **{{ plate }}** is ready.\n"
 DATA = {"name": "Ada", "plate": "AB-123-CD"}
@@ -44,16 +44,23 @@ def test_the_stores_really_run_on_postgresql(history: History) -> None:
     assert history.engine.dialect.driver == "psycopg"
 
 
-def test_urls_without_a_driver_name_use_psycopg(postgres_url: str) -> None:
-    # psycopg2 (SQLAlchemy's default for postgresql://) is not a dependency; postgres:// is
-    # how many hosting platforms spell it.
-    bare = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    for url in (bare, bare.replace("postgresql://", "postgres://")):
-        h = History(url)
-        h.record("admin", actor="root", reason=url.split(":", 1)[0])
+def test_urls_without_a_driver_name_use_psycopg(postgres: Postgres) -> None:
+    # psycopg2 (SQLAlchemy 2.0's default for postgresql://) is not a dependency; postgres://
+    # is how many hosting platforms spell it. A whole database here, as in production: the
+    # tables land in its public schema, where the other tests each use a schema of their own.
+    url = postgres.create_database()
+    bare = url.replace("postgresql+psycopg://", "postgresql://")
+    for each in (bare, bare.replace("postgresql://", "postgres://")):
+        h = History(each)
+        h.record("admin", actor="root", reason=each.split(":", 1)[0])
         assert h.engine.dialect.driver == "psycopg"
         h.close()
-    assert len(History(postgres_url).events(kind="admin")) == 2
+    h = History(url)
+    assert [e.reason for e in h.events(kind="admin")] == ["postgres", "postgresql"]
+    with h.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT to_regclass('public.mc_events')")).scalar()
+    h.close()
+    postgres.drop_database(url.rsplit("/", 1)[1])
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -144,6 +151,13 @@ def test_accounts_create_authenticate_and_change_roles(history: History) -> None
     assert accounts.authenticate("olga", "a new long password") is not None
     assert [u.username for u in accounts.list()] == ["olga", "Root"]
     assert accounts.get(olga.id) is not None and accounts.by_name("OLGA") is not None
+    throttled = Accounts(history.engine, history, throttle=ThrottlePolicy(per_user=2))
+    assert throttled.login("olga", "wrong password 1", address="192.0.2.7") is None
+    with pytest.raises(LoginThrottled):
+        throttled.login("olga", "wrong password 2", address="192.0.2.7")
+    with pytest.raises(LoginThrottled):  # locked: not even the right password gets in
+        throttled.login("olga", "a new long password", address="192.0.2.7")
+    assert len(history.events(kind="auth")) == 3  # two failures and the lockout
     audit = [e.reason for e in history.events(kind="admin", actor="Root")]
     assert "changed role of olga from operator to author" in audit
     assert not any("a new long password" in str(e) for e in history.events(kind="admin"))
