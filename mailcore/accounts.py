@@ -358,6 +358,8 @@ class Accounts:
             )
         _check_role(role)
         check_password_strength(password)
+        if email and (len(email) > 254 or "\x00" in email):  # the column holds 255
+            raise AccountError("invalid e-mail address: too long or with a NUL character")
         if self.by_name(username) is not None:
             raise AccountError(f"username {username!r} is already taken")
         with self.db.begin() as conn:

@@ -284,6 +284,10 @@ class TemplateStore:
     ) -> list[Problem]:
         """What would keep `save` from accepting this template (empty when it is fine)."""
         found = field_problems(name, subject, sample_data)
+        for source, text in (("subject", subject), ("body", body)):
+            if "\x00" in text:  # PostgreSQL cannot store it; nobody means to type it
+                line = text.count("\n", 0, text.index("\x00")) + 1
+                found.append(Problem(line, "contains a NUL character", "refused", source=source))
         if not isinstance(sample_data, Mapping):
             return found
         return found + self.checker(name, subject, body, sample_data)
@@ -309,6 +313,7 @@ class TemplateStore:
         problems = self.problems(name, subject, body, sample_data)
         if problems:
             raise TemplateHasErrors(name, problems)
+        note = note.replace("\x00", "")  # free text PostgreSQL would refuse; not worth an error
         return self._append(name, subject, body, dict(sample_data), note, by, handler, base, None)
 
     def restore(self, name: str, version: int, by: str, note: str = "") -> Version:

@@ -22,7 +22,12 @@ from mailcore.db import connect
 from mailcore.engine import Engine, Folders
 from mailcore.history import History
 from mailcore.maildir import MaildirMailbox
-from mailcore.template_store import TemplateConflict, TemplateStore, template_versions
+from mailcore.template_store import (
+    TemplateConflict,
+    TemplateHasErrors,
+    TemplateStore,
+    template_versions,
+)
 from tests.mailcore.engine_support import Calls, make_registry, vehicle_mail
 from tests.servers import Postgres, message
 
@@ -182,6 +187,21 @@ def test_template_versions_refuse_a_raw_sql_update_on_postgresql(history: Histor
     assert again.names() == ["ready"]
     again.db.dispose()
     assert [e.actor for e in history.events(kind="template")] == ["carol", "bob", "alice"]
+
+
+def test_nul_characters_in_a_template_are_refused_before_the_database(database_url: str) -> None:
+    store = TemplateStore(connect(database_url))
+    with pytest.raises(TemplateHasErrors) as refused:
+        store.save("ready", "Vehicle", "Hello,\n\nbad \x00 byte\n", {}, "", by="alice")
+    [problem] = refused.value.problems
+    assert (problem.source, problem.line, problem.kind) == ("body", 3, "refused")
+    saved = store.save("ready", "Vehicle", "Hello.\n", {}, "note \x00 pasted", by="alice")
+    assert store.get("ready", saved.number).note == "note  pasted"
+    accounts = Accounts(store.db)
+    with pytest.raises(AccountError, match="e-mail"):
+        accounts.create("olga", "a long password", "operator", email="o" * 300 + "@example.org")
+    assert accounts.list() == []
+    store.db.dispose()
 
 
 def _race(save: Callable[[int], object], n: int = 4) -> list[object]:
