@@ -280,3 +280,40 @@ def test_engine_on_maildir_with_history_on_postgresql(tmp_path: Path, history: H
         counts[status] += n  # near midnight the run may span two days
     assert counts.get("processed", 0) >= 2 and counts.get("duplicate") == 1
     mailbox.close()
+
+
+def test_the_console_pages_work_on_postgresql(tmp_path: Path, history: History) -> None:
+    from console import create_app
+    from console.services import Services
+
+    mailbox = MaildirMailbox(tmp_path / "mail")
+    mailbox.ensure_folder("INBOX")
+    mailbox.append("INBOX", vehicle_mail(ident="VEH-7", plate="REFUSE"))
+    engine = Engine(mailbox, make_registry(Calls()), history)
+    engine.poll_once()
+    accounts = Accounts(history.engine, history)
+    accounts.create("root", "correct horse battery", "admin")
+    templates = TemplateStore(history.engine, history)
+    templates.save("ready", "Vehicle {{ plate }}", BODY, DATA, "first", by="root")
+    services = Services(None, mailbox, engine.registry, history, engine, accounts, templates)
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "t", "WTF_CSRF_ENABLED": False,
+         "MAILCORE_SERVICES": services}
+    )  # fmt: skip
+    client = app.test_client()
+    login = {"username": "root", "password": "correct horse battery"}
+    assert client.post("/login", data=login).status_code == 302
+    pages = {
+        "/failed/": "plate refused by the fleet system",
+        "/failed/?reason=fleet&handler=vehicle": "VEH-7",
+        "/history/": "VEH-7",
+        "/history/export.csv": "VEH-7",
+        "/templates/": "ready",
+        "/templates/ready": "Vehicle {{ plate }}",
+        "/admin/": "root",
+    }
+    for path, expected in pages.items():
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        assert expected in response.get_data(as_text=True), path
+    mailbox.close()
