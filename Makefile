@@ -11,7 +11,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the tests drive for real (Dovecot, tinyproxy, Chromium); no-op when present.
+# Debian packages the tests drive for real (Dovecot, tinyproxy, Dante, PostgreSQL, Chromium);
+# no-op when present.
 system:
 	bash scripts/install-system-deps
 
