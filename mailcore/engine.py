@@ -6,9 +6,11 @@ where each message went. Successes go to `processed`, auto-replies to `auto`, ev
 to `failed` with a reason an operator can act on; one bad message never stops a batch.
 
 Idempotency: a message is known by `message_key`, the SHA-256 of its raw bytes (so its
-Message-ID too). The "handled" mark is committed before the move; a message whose handler
-already succeeded -- a crash between handling and moving, or between the copy and the delete of
-a move -- is filed again without calling the handler (outcome ``duplicate``). The engine never
+Message-ID too). The moment a handler returns, `History.mark_handled` commits that fact on its
+own, before the next message, the batch's history write or the move; a message whose handler
+already succeeded -- the process killed mid-batch, a crash between handling and moving or
+between the copy and the delete of a move -- is filed without calling the handler again
+(outcome ``duplicate``). If the mark cannot be written the poll stops. The engine never
 deletes: the Mailbox removes a source only once its copy is confirmed.
 
 Operators' actions (the console): `failed_page`, `inspect`, `validate`, `resubmit` (a corrected
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailcore.config import Folders
-from mailcore.errors import HandlerFailed, MailboxError, RoutingError
+from mailcore.errors import HandlerFailed, MailboxError, MailcoreError, RoutingError
 from mailcore.extract import Extraction, extract
 from mailcore.history import History, MessageState, now
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
@@ -120,6 +122,10 @@ class _Work:
         return Outcome(self.uid, self.status, self.handler, self.reason, new_uid, self.errors)
 
 
+class _MarkFailed(MailcoreError):
+    """A handler succeeded but the history could not note it: the poll must stop."""
+
+
 def _clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
@@ -184,12 +190,11 @@ class Engine:
         """Decide every message, record the batch, then move once per destination."""
         keys = {uid: message_key(raw) for uid, raw in items}
         known = self.history.states(keys.values())
+        # Marked by a run that died before its batch write, or recorded as handled.
+        handled_now = self.history.handled_keys(keys.values())
         works: list[_Work] = []
-        handled_now: set[str] = set()
         for uid, raw in items:
             state = known.get(keys[uid])
-            if keys[uid] in handled_now:  # the same bytes twice in one batch
-                state = None
             work = self._decide(
                 uid,
                 raw,
@@ -203,7 +208,7 @@ class Engine:
                 already=keys[uid] in handled_now,
             )
             if work.handled:
-                handled_now.add(work.key)
+                handled_now.add(work.key)  # the same bytes twice in one batch
             works.append(work)
         self.history.record_batch(
             [e for w in works for e in w.events],
@@ -293,14 +298,18 @@ class Engine:
         try:
             if already or (state is not None and state.handled):
                 # Handled before (crash before its move finished, or a second copy).
-                work.facts = {
-                    "message_id": state.message_id if state else None,
-                    "sender": state.sender if state else None,
-                    "subject": state.subject if state else None,
-                    "identifier": state.identifier if state else None,
-                }
+                if state is not None:
+                    work.facts = {
+                        "message_id": state.message_id,
+                        "sender": state.sender,
+                        "subject": state.subject,
+                        "identifier": state.identifier,
+                    }
+                else:  # only marked: the run that handled it died before recording it
+                    work.facts = self._facts(extract(raw, scheme=self.scheme))
+                    work.events.append({**where, **work.facts, "kind": "received", "actor": actor})
                 work.handler = state.handler if state else None
-                work.status, work.dest = "duplicate", self.folders.processed
+                work.status, work.dest, work.handled = "duplicate", self.folders.processed, True
                 work.reason = "already handled; filed without calling the handler again"
                 work.events.append(
                     {**where, **work.facts, "kind": "duplicate", "status": "duplicate",
@@ -308,6 +317,8 @@ class Engine:
                 )  # fmt: skip
                 return work
             self._pipeline(work, raw, where, state, actor, payload, handler)
+        except _MarkFailed:
+            raise
         except Exception as exc:  # a bug in extraction or here: file the message, keep going
             logger.exception("processing uid %s of %s failed unexpectedly", uid, folder)
             self._fail(work, where, actor, f"internal error: {type(exc).__name__}: {exc}")
@@ -341,13 +352,7 @@ class Engine:
         handler: str | None,
     ) -> None:
         ex = extract(raw, scheme=self.scheme)
-        h = ex.headers
-        work.facts = {
-            "message_id": h.message_id,
-            "sender": h.from_[:512] or None,
-            "subject": h.subject,
-            "identifier": ex.identifier,
-        }
+        work.facts = self._facts(ex)
         # Who/what facts go on the "received" and outcome rows; the steps between need only
         # the message key (the timeline joins them), which keeps the per-message write small.
         base = {**where, "actor": actor}
@@ -422,11 +427,29 @@ class Engine:
                 work, where, actor, f"handler {spec.name!r} raised {type(exc).__name__}: {exc}"
             )
             return
+        try:
+            self.history.mark_handled(work.key, message_id=ex.headers.message_id, handler=spec.name)
+        except Exception as exc:
+            raise _MarkFailed(
+                f"handler {spec.name!r} succeeded on uid {work.uid} but that could not be"
+                f" recorded ({type(exc).__name__}: {exc}); stopping so nothing else runs"
+                " unrecorded -- this message may be handled again on the next poll"
+            ) from exc
         work.status, work.dest, work.handled = "processed", self.folders.processed, True
         work.events.append(
             {**base, **work.facts, "kind": "handled", "status": "processed", "handler": spec.name,
              "after": result if isinstance(result, dict) else None}
         )  # fmt: skip
+
+    @staticmethod
+    def _facts(ex: Extraction) -> dict[str, Any]:
+        h = ex.headers
+        return {
+            "message_id": h.message_id,
+            "sender": h.from_[:512] or None,
+            "subject": h.subject,
+            "identifier": ex.identifier,
+        }
 
     def _route(
         self, ex: Extraction, handler: str | None, state: MessageState | None

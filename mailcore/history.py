@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -91,6 +92,19 @@ messages_table = sa.Table(
     sa.Index("ix_mc_messages_status", "status", "updated_at"),
     sa.Index("ix_mc_messages_handler", "handler"),
     sa.Index("ix_mc_messages_identifier", "identifier"),
+)
+
+# "This message's handler succeeded", written and committed on its own the moment the handler
+# returns: the engine's batch write and the move come later, and a crash in between must not
+# make the handler run again. Kept apart from mc_messages so the write is one small row.
+handled_table = sa.Table(
+    "mc_handled",
+    METADATA,
+    sa.Column("message_key", sa.String(64), primary_key=True),
+    sa.Column("message_id", sa.String(998)),
+    sa.Column("handler", sa.String(128)),
+    sa.Column("at", _UTC_DT, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 EVENT_COLUMNS = frozenset(c.name for c in events_table.columns) - {"id"}
@@ -203,6 +217,12 @@ class History:
             METADATA.create_all(engine)
         self.retention_days = retention_days
         self._dialect = self._engine.dialect.name
+        # SQLite file: marks go through one DBAPI connection kept open (no pool round trip).
+        self._mark_lock = threading.Lock()
+        self._mark_conn: Any = None
+        self._raw_marks = self._dialect == "sqlite" and isinstance(
+            self._engine.pool, sa.pool.QueuePool
+        )
 
     @property
     def engine(self) -> sa.Engine:
@@ -280,6 +300,56 @@ class History:
                 )
                 if not done.rowcount:
                     conn.execute(messages_table.insert().values({"handled": False, **r}))
+
+    def mark_handled(
+        self, message_key: str, *, message_id: str | None = None, handler: str | None = None
+    ) -> None:
+        """Durably note that a message's handler succeeded (committed before returning).
+
+        The engine calls this the moment a handler returns, before anything else; a message
+        so marked is filed as a duplicate, never handled again (see `handled_keys`).
+        """
+        row = _fit(
+            {"message_key": message_key, "message_id": message_id, "handler": handler},
+            _HANDLED_TEXT,
+        )
+        if not self._raw_marks:
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(handled_table.insert().values(**row, at=now()))
+            except sa.exc.IntegrityError:
+                pass  # marked before
+            return
+        stamp = _sqlite_datetime.__wrapped__(now())
+        with self._mark_lock:
+            if self._mark_conn is None:
+                self._mark_conn = self._engine.raw_connection()
+            conn = self._mark_conn
+            try:
+                conn.cursor().execute(
+                    _SQLITE_MARK, (message_key, row["message_id"], row["handler"], stamp)
+                )
+                conn.commit()
+            except BaseException:
+                self._mark_conn = None
+                conn.invalidate()  # state unknown: never reuse this connection
+                raise
+
+    def handled_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of these messages had their handler succeed (marked or recorded so)."""
+        out: set[str] = set()
+        h, m = handled_table, messages_table
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                out.update(
+                    conn.scalars(sa.select(h.c.message_key).where(h.c.message_key.in_(chunk)))
+                )
+                out.update(
+                    conn.scalars(
+                        sa.select(m.c.message_key).where(m.c.message_key.in_(chunk), m.c.handled)
+                    )
+                )
+        return out
 
     # -- message states ------------------------------------------------------------------
 
@@ -481,6 +551,7 @@ class History:
                     sa.or_(m.c.status.is_(None), m.c.status.not_in(_OPEN_STATUSES)),
                 )
             )
+            conn.execute(handled_table.delete().where(handled_table.c.at < older_than))
         logger.info("purged %d history events older than %s", deleted.rowcount, older_than)
         return int(deleted.rowcount or 0)
 
@@ -492,9 +563,16 @@ class History:
 
     def close(self) -> None:
         """Release pooled connections."""
+        with self._mark_lock:
+            if self._mark_conn is not None:
+                self._mark_conn.close()
+                self._mark_conn = None
         self._engine.dispose()
 
 
+_SQLITE_MARK = (
+    "INSERT OR IGNORE INTO mc_handled (message_key, message_id, handler, at) VALUES (?, ?, ?, ?)"
+)
 _JSON_COLUMNS = frozenset(
     c.name for t in (events_table, messages_table) for c in t.columns if isinstance(c.type, sa.JSON)
 )
@@ -547,6 +625,11 @@ def _sqlite_upsert(columns: tuple[str, ...]) -> str:
 _EVENT_TEXT = {c.name: c.type.length for c in events_table.columns if isinstance(c.type, sa.String)}
 _STATE_TEXT = {
     c.name: c.type.length for c in messages_table.columns if isinstance(c.type, sa.String)
+}
+
+
+_HANDLED_TEXT = {
+    c.name: c.type.length for c in handled_table.columns if isinstance(c.type, sa.String)
 }
 
 

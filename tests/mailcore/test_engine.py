@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,7 +15,9 @@ from typing import Any
 import pytest
 
 from mailcore.engine import Engine, Folders
+from mailcore.errors import MailcoreError
 from mailcore.history import History
+from mailcore.imap import ImapMailbox
 from mailcore.mailbox import Mailbox
 from mailcore.maildir import MaildirMailbox
 from tests.mailcore.engine_support import (
@@ -314,6 +321,60 @@ def test_crash_between_handling_and_moving_handles_once(
     [outcome] = engine.poll_once()
     assert outcome.status == "duplicate" and len(calls) == 1
     assert mailbox.uids("INBOX") == [] and len(mailbox.uids(FOLDERS.processed)) == 1
+
+
+def test_engine_killed_mid_batch_never_runs_a_handler_twice(
+    engine: Engine, mailbox: Mailbox, history: History, calls, tmp_path: Path
+):
+    """A real process, SIGKILLed as its fourth handler call begins: three handlers had
+    returned, their batch was neither recorded nor moved. The next poll files those three
+    without calling their handler again and handles the rest."""
+    plates = [f"KILL-{i}" for i in range(6)]
+    deliver(mailbox, *(vehicle_mail(ident=f"VEH-{i}", plate=p) for i, p in enumerate(plates)))
+    log = tmp_path / "handled.log"
+    spec: dict[str, Any] = {"history": str(history.engine.url), "log": str(log), "kill_at": 4}
+    if isinstance(mailbox, MaildirMailbox):
+        spec["maildir"] = str(mailbox.root)
+    else:
+        assert isinstance(mailbox, ImapMailbox)
+        spec["imap"] = {**dataclasses.asdict(mailbox.config)}
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.mailcore.crash_runner", json.dumps(spec)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == -signal.SIGKILL, run.stderr.decode()[-2000:]
+    first = log.read_text().split()
+    assert first == plates[:3]
+    assert len(mailbox.uids(FOLDERS.inbox)) == 6  # nothing moved
+    assert history.events(kind="handled") == []  # nor recorded, apart from the marks
+
+    outcomes = engine.poll_once()
+
+    again = [payload["plate_number"] for _, payload in calls]
+    assert sorted(again) == plates[3:], "a handler that had returned ran again"
+    assert sorted(o.status for o in outcomes) == ["duplicate"] * 3 + ["processed"] * 3
+    assert mailbox.uids(FOLDERS.inbox) == [] and len(mailbox.uids(FOLDERS.processed)) == 6
+    duplicates = history.events(kind="duplicate")
+    assert sorted(e.subject or "" for e in duplicates) == [
+        f"[VEH-{i}] Vehicle update" for i in range(3)
+    ]
+
+
+def test_poll_stops_when_a_success_cannot_be_recorded(
+    mailbox: Mailbox, history: History, calls, monkeypatch: pytest.MonkeyPatch
+):
+    deliver(mailbox, vehicle_mail(plate="FIRST"), vehicle_mail(plate="SECOND"))
+
+    def unwritable(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(history, "mark_handled", unwritable)
+    with pytest.raises(MailcoreError, match="could not be recorded"):
+        Engine(mailbox, make_registry(calls), history).poll_once()
+    assert len(calls) == 1  # the second handler did not run unrecorded
+    assert len(mailbox.uids(FOLDERS.inbox)) == 2 and mailbox.uids(FOLDERS.failed) == []
 
 
 def test_inspect_and_validate(engine: Engine, mailbox: Mailbox):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -115,3 +116,16 @@ def test_purge_applies_retention_but_keeps_failed_states(history: History):
     assert [e.message_key for e in history.events()] == ["k3"]
     assert history.state("k1") is None and history.state("k2") is not None
     assert History(engine=history.engine).purge() == 0  # no retention set
+
+
+def test_handled_marks_are_committed_at_once_and_found_by_key(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'marks.db'}"
+    history = History(url)
+    history.mark_handled("k1", message_id="<a@b>", handler="vehicle")
+    history.mark_handled("k1", message_id="<a@b>", handler="vehicle")  # a second mark is no error
+    other = History(url)  # another connection (process) sees it without any further commit
+    assert other.handled_keys(["k1", "k2"]) == {"k1"}
+    other.record_batch([], [{"message_key": "k2", "status": "processed", "handled": True}])
+    assert history.handled_keys(["k1", "k2", "k3"]) == {"k1", "k2"}
+    other.close()
+    history.close()
