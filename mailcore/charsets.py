@@ -87,6 +87,8 @@ def _best_effort(data: bytes) -> str:
 
 def fix_surrogates(value: str) -> tuple[str, bool]:
     """Header text with raw 8-bit bytes (kept as surrogates by the parser) decoded as utf-8."""
+    if value.isascii():
+        return value, False
     try:
         value.encode("utf-8")
         return value, False

@@ -208,6 +208,18 @@ class _Message(Message):
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._positions()
 
+    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
+        # Content-Type is asked for its charset, name, format, delsp...: parse it once. The
+        # cache is keyed by the header's text, so a changed header is parsed again.
+        value = self.get(header)
+        if not isinstance(value, str):
+            return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+        cache = self.__dict__.setdefault("_params", {})
+        key = (header.lower(), value)
+        if key not in cache:
+            cache[key] = super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+        return cache[key]
+
     def __setitem__(self, name: str, val: Any) -> None:
         super().__setitem__(name, val)
         self._index = None
@@ -589,6 +601,8 @@ def _raw_headers(msg: Message) -> dict[str, list[str]]:
 
 
 def _unfold(value: str) -> str:
+    if "\n" not in value and "\r" not in value:
+        return value  # most header values fit on one line
     return _FOLD.sub(" ", value).replace("\r", "").replace("\n", " ")
 
 

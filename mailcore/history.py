@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import operator
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -247,17 +248,18 @@ class History:
         """
         stamp = now()
         rows = []
+        sqlite = self._dialect == "sqlite"
         for e in events:
             if not EVENT_COLUMNS.issuperset(e):
                 unknown = sorted(set(e) - EVENT_COLUMNS)
                 raise ValueError(f"unknown event field(s): {', '.join(unknown)}")
             row = {**e, "at": e.get("at") or stamp, "actor": e.get("actor") or "engine"}
-            rows.append(_fit(row, _EVENT_TEXT))
+            rows.append(row if sqlite else _fit(row, _EVENT_TEXT))  # SQLite: fitted below
         with self._engine.begin() as conn:
-            if rows and self._dialect == "sqlite":
+            if rows and sqlite:
                 # The engine writes ~5 events per message: skip per-row statement compilation.
                 conn.exec_driver_sql(
-                    _SQLITE_EVENT_INSERT, [_sqlite_row(_EVENT_ORDER, r) for r in rows]
+                    _SQLITE_EVENT_INSERT, _sqlite_rows(_EVENT_ORDER, rows, events_table)
                 )
             elif rows:
                 full = dict.fromkeys(EVENT_COLUMNS)
@@ -270,14 +272,18 @@ class History:
             unknown = set(s) - STATE_COLUMNS
             if unknown or "message_key" not in s:
                 raise ValueError(f"bad state fields: {sorted(unknown) or 'no message_key'}")
-            row = _fit({"updated_at": stamp, **s}, _STATE_TEXT)
+            row = {"updated_at": stamp, **s}
+            if self._dialect != "sqlite":  # SQLite: fitted in _sqlite_rows
+                row = _fit(row, _STATE_TEXT)
             groups[tuple(sorted(row))].append(row)
         for cols, group in groups.items():
             if self._dialect == "sqlite":
                 if "handled" not in cols:
                     cols = (*cols, "handled")
                     group = [{"handled": False, **r} for r in group]
-                conn.exec_driver_sql(_sqlite_upsert(cols), [_sqlite_row(cols, r) for r in group])
+                conn.exec_driver_sql(
+                    _sqlite_upsert(cols), _sqlite_rows(cols, group, messages_table)
+                )
                 continue
             if self._dialect == "postgresql":
                 from sqlalchemy.dialects import postgresql
@@ -600,12 +606,33 @@ def _converters(columns: tuple[str, ...]) -> tuple[tuple[int, Any], ...]:
     return tuple(out)
 
 
-def _sqlite_row(columns: tuple[str, ...], row: Mapping[str, Any]) -> tuple[Any, ...]:
-    values = [row.get(c) for c in columns]
-    for i, convert in _converters(columns):
-        if values[i] is not None:
-            values[i] = convert(values[i])
-    return tuple(values)
+@functools.cache
+def _sqlite_plan(
+    columns: tuple[str, ...], table: str
+) -> tuple[Callable[[Any], Any], dict[str, None], tuple[tuple[int, Any], ...], tuple[Any, ...]]:
+    """How to turn a row mapping into the parameter tuple of `columns`, worked out once."""
+    limits = _EVENT_TEXT if table == events_table.name else _STATE_TEXT
+    texts = tuple((i, limits[c]) for i, c in enumerate(columns) if c in limits)
+    return operator.itemgetter(*columns), dict.fromkeys(columns), _converters(columns), texts
+
+
+def _sqlite_rows(
+    columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]], table: sa.Table
+) -> list[tuple[Any, ...]]:
+    """Parameter tuples for executemany: text fitted as `_fit` does, JSON and times encoded."""
+    pick, blank, converters, texts = _sqlite_plan(columns, table.name)
+    out = []
+    for row in rows:
+        values = list(pick({**blank, **row}))
+        for i, limit in texts:
+            v = values[i]
+            if v.__class__ is str and ("\x00" in v or (limit is not None and len(v) > limit)):
+                values[i] = _fit_text(v, limit)
+        for i, convert in converters:
+            if values[i] is not None:
+                values[i] = convert(values[i])
+        out.append(tuple(values))
+    return out
 
 
 @functools.cache

@@ -89,9 +89,12 @@ def split_reply(text: str) -> Reply:
     cut = n  # index where everything after is history
     while i < n:
         line = lines[i]
-        stripped = line.lstrip()
-        if stripped.startswith(">"):
+        if line.lstrip().startswith(">"):
             quoted.append(line)
+            i += 1
+            continue
+        if (line[:1] in _PLAIN_START or _HISTORY_OPENING.match(line) is None) and "@" not in line:
+            visible.append(line)  # most lines: no history header can start here
             i += 1
             continue
         header_len = _history_start(lines, i)
@@ -126,6 +129,13 @@ _HISTORY_OPENING = re.compile(
         verzonden|inviato|data|enviado|fecha|skickat|sendt|lähetetty|on|am|le|el|il|op|em|den|
         på|w\s)""",
     re.IGNORECASE | re.VERBOSE,
+)
+# First characters no history opening can begin with, whatever follows (no blank: "\s*"; no
+# letter IGNORECASE may fold onto an opening's, which rules out k, s, i for "K", "ſ", "ı").
+_PLAIN_START = frozenset(
+    c
+    for c in "bchjkmnqrtuxyzBCHJKMNQRTUXYZ0123456789#$%&'()+,./;<=>?[]^`{|}~!\"\\:"
+    if _HISTORY_OPENING.match(c + "x" * 3) is None
 )
 _SIGNATURE_OPENING = re.compile(
     r"(?:--|__|—)|\s*(?:sent|get|envoyé|von|gesendet|enviado|inviato|verzonden)", re.IGNORECASE
@@ -184,7 +194,7 @@ def _next_content(lines: list[str], start: int) -> int | None:
 
 def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
     for k, line in enumerate(lines):
-        if _SIGNATURE_OPENING.match(line) is None:
+        if line[:1] in _PLAIN_SIGNATURE_START or _SIGNATURE_OPENING.match(line) is None:
             continue
         if _SIG_DELIMITER.match(line) or _MOBILE_SIGNATURE.match(line):
             return lines[:k], lines[k:]
@@ -197,3 +207,10 @@ _BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n){2,}")
 def _trim(text: str) -> str:
     # Removing a quoted block leaves blank lines on both sides: keep one.
     return _BLANK_RUNS.sub("\n\n", text.strip("\n").rstrip())
+
+
+_PLAIN_SIGNATURE_START = frozenset(
+    c
+    for c in "abcdfhjklmnopqrtuwxyzABCDFHJKLMNOPQRTUWXYZ0123456789#$%&'()+,./;<=>?[]^`{|}~!\"\\:"
+    if _SIGNATURE_OPENING.match(c + "x" * 3) is None
+)

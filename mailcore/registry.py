@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from mailcore.keys import apply_aliases
 from mailcore.schemacheck import compile_check
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ ErrorList = list[tuple[str, str]]
 HandlerFunc = Callable[["HandlerContext"], "dict[str, Any] | None"]
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 _MAX_MESSAGE = 300
+_INTEGER = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,6 @@ class HandlerSpec:
 
     def prepare(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The payload with keys normalized and aliased, and scalars coerced to the schema."""
-        from mailcore.extract import apply_aliases
-
         out = apply_aliases(dict(payload), self.aliases) if self.aliases else dict(payload)
         if self.coerce and self.schema:
             out = _coerce(out, self.schema)
@@ -165,9 +166,9 @@ def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
     if not isinstance(value, str) or "string" in types:
         return value
     text = value.strip()
-    if "integer" in types and re.fullmatch(r"[+-]?\d+", text):
+    if "integer" in types and _INTEGER.fullmatch(text):
         return int(text)
-    if "number" in types and re.fullmatch(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?", text):
+    if "number" in types and _NUMBER.fullmatch(text):
         return float(text.replace(",", "."))
     if "boolean" in types and text.lower() in {"true", "yes", "false", "no"}:
         return text.lower() in {"true", "yes"}

@@ -129,3 +129,16 @@ def test_handled_marks_are_committed_at_once_and_found_by_key(tmp_path: Path) ->
     assert history.handled_keys(["k1", "k2", "k3"]) == {"k1", "k2"}
     other.close()
     history.close()
+
+
+def test_text_is_stored_as_postgresql_would_take_it_on_sqlite_too(tmp_path: Path) -> None:
+    history = History(f"sqlite:///{tmp_path / 'fit.db'}")
+    history.record(
+        "received", message_key="k", sender="x" * 2000 + "@example.org", subject="a\x00b"
+    )
+    [event] = history.events(message_key="k")
+    state = history.state("k")
+    assert state is not None
+    assert event.sender == state.sender == "x" * 512
+    assert event.subject == state.subject == "a\ufffdb"
+    history.close()
