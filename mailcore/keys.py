@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -12,6 +13,7 @@ from typing import Any
 _SEPARATORS = re.compile(r"[\W_]+")
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and the same few keys come in every message
 def normalize_key(key: str) -> str:
     """Canonical key: case-folded, accents dropped, separator runs as one ``_``, no edge ``_``.
 

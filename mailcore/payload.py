@@ -55,7 +55,7 @@ _KEY_LINE = re.compile(
     r"""^\s*(?:[-*•·]\s+)?
         (?P<key>[^\W\d_][^\n:=]{0,60}?)
         \s*(?::|=|：)\s*
-        (?P<value>\S.*?)\s*$""",
+        (?P<value>\S.*)""",
     re.VERBOSE,
 )
 _MAX_KEY_WORDS = 6
@@ -171,7 +171,7 @@ def key_lines_payload(text: str) -> dict[str, Any] | None:
         m = _KEY_LINE.match(line)
         if m is None:
             continue
-        key, value = m.group("key").strip(), m.group("value")
+        key, value = m.group("key").strip(), m.group("value").rstrip()
         if len(key.split()) > _MAX_KEY_WORDS or value.startswith("//"):
             continue
         sep = line[m.end("key") :].lstrip()[:1]
