@@ -221,6 +221,7 @@ class History:
         # SQLite file: marks go through one DBAPI connection kept open (no pool round trip).
         self._mark_lock = threading.Lock()
         self._mark_conn: Any = None
+        self._mark_cursor: Any = None
         self._raw_marks = self._dialect == "sqlite" and isinstance(
             self._engine.pool, sa.pool.QueuePool
         )
@@ -330,12 +331,16 @@ class History:
         with self._mark_lock:
             if self._mark_conn is None:
                 self._mark_conn = self._engine.raw_connection()
+                driver = self._mark_conn.driver_connection
+                # Checkpoints (which sync) are left to the batch writes' connections.
+                driver.execute("PRAGMA wal_autocheckpoint=0")
+                self._mark_cursor = driver.cursor()
             conn = self._mark_conn
             try:
-                conn.cursor().execute(
+                self._mark_cursor.execute(
                     _SQLITE_MARK, (message_key, row["message_id"], row["handler"], stamp)
                 )
-                conn.commit()
+                conn.driver_connection.commit()
             except BaseException:
                 self._mark_conn = None
                 conn.invalidate()  # state unknown: never reuse this connection
