@@ -208,6 +208,8 @@ class ImapMailbox:
         self._current: dict[str, int] = {}  # UIDVALIDITY the server reported at the last SELECT
         self._known: dict[str, int] = {}  # UIDVALIDITY the caller's UIDs belong to
         self._capabilities: frozenset[str] = frozenset()
+        self._watch_lock = threading.Lock()
+        self._watcher: ImapMailbox | None = None  # the IDLE connection, see wait_for_changes
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -231,6 +233,10 @@ class ImapMailbox:
 
     def close(self) -> None:
         """Log out and close the connection; safe to call twice (a later operation reconnects)."""
+        with self._watch_lock:
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
         with self._lock:
             client, self._client, self._selected = self._client, None, None
             if client is None:
@@ -565,6 +571,50 @@ class ImapMailbox:
             return out
 
         return self._run(f"fetch from {folder!r}", op)
+
+    def wait_for_changes(
+        self, folder: str, timeout: float, *, pending: Callable[[], bool] | None = None
+    ) -> bool:
+        """Block until new mail arrives in `folder` or `timeout` seconds pass; True if it did.
+
+        IMAP IDLE on a connection of its own (opened on first use, same settings, reconnected
+        like the main one), so this mailbox's other operations go on meanwhile. `pending()`,
+        if given, is asked once IDLE runs, so mail that came between the caller's last look and
+        the start of IDLE is not left waiting for the timeout. Keep `timeout` under the 29
+        minutes after which servers may end an IDLE. Without IDLE on the server this just
+        sleeps for `timeout` and returns True (poll anyway).
+        """
+        with self._watch_lock:
+            if self._watcher is None:
+                self._watcher = ImapMailbox(
+                    self.config,
+                    retries=self.retries,
+                    backoff=self.backoff,
+                    max_backoff=self.max_backoff,
+                )
+            watcher = self._watcher
+
+        def op(client: IMAPClient) -> bool:
+            if "IDLE" not in watcher._capabilities:
+                time.sleep(max(0.0, timeout))
+                return True
+            watcher._selected = None  # the IDLE session selects the folder itself
+            client.select_folder(folder, readonly=True)
+            client.idle()
+            try:
+                if pending is not None and pending():
+                    return True
+                deadline = time.monotonic() + timeout
+                while (left := deadline - time.monotonic()) > 0:
+                    # Only EXISTS means new mail; "OK Still here" and flag changes do not.
+                    for response in client.idle_check(timeout=left):
+                        if len(response) > 1 and response[1] == b"EXISTS":
+                            return True
+                return False
+            finally:
+                client.idle_done()
+
+        return watcher._run(f"wait for mail in {folder!r}", op)
 
     # -- writing ------------------------------------------------------------------------------
 

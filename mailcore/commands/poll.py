@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
 
 import click
 
@@ -15,7 +12,7 @@ from mailcore.config import Settings, open_mailbox
 from mailcore.engine import Engine, Outcome
 from mailcore.errors import ConfigError, MailboxError, MailcoreError
 from mailcore.history import History
-from mailcore.mailbox import Mailbox
+from mailcore.imap import ImapMailbox
 from mailcore.registry import Registry, load_registry
 
 logger = logging.getLogger(__name__)
@@ -32,44 +29,6 @@ def summary_line(outcomes: list[Outcome], seconds: float) -> str:
     parts = [f"{counts[s]} {s}" for s in order if counts[s]]
     rate = f"{len(outcomes) / seconds:.0f}/s" if seconds > 0 else "-"
     return f"{len(outcomes)} messages in {seconds:.2f}s ({rate}): {', '.join(parts)}"
-
-
-class Idler:
-    """Waits for new mail with IMAP IDLE on a second connection (the engine keeps the first)."""
-
-    def __init__(self, mailbox: Mailbox, folder: str) -> None:
-        from mailcore.imap import ImapMailbox
-
-        if not isinstance(mailbox, ImapMailbox):
-            raise ConfigError("--idle needs an IMAP mailbox (set imap_url)")
-        self.folder = folder
-        # A private ImapMailbox gives the same TLS, proxy, login and reconnect behaviour.
-        self._box = ImapMailbox(mailbox.config)
-
-    def wait(self, timeout: float, pending: Callable[[], bool]) -> bool:
-        """Block until the server reports a change in the folder or `timeout` passes.
-
-        `pending()` is asked once IDLE is running, so mail that arrived after the last poll
-        but before IDLE began is not left waiting for the timeout.
-        """
-        client: Any = self._box._connection()  # the IDLE conversation needs the raw client
-        client.select_folder(self.folder, readonly=True)
-        client.idle()
-        try:
-            if pending():
-                return True
-            deadline = time.monotonic() + timeout
-            while (left := deadline - time.monotonic()) > 0:
-                # Only EXISTS means new mail; "OK Still here" and flag changes do not.
-                for response in client.idle_check(timeout=left):
-                    if len(response) > 1 and response[1] == b"EXISTS":
-                        return True
-            return False
-        finally:
-            client.idle_done()
-
-    def close(self) -> None:
-        self._box.close()
 
 
 @click.command()
@@ -106,11 +65,11 @@ def poll(
     engine = Engine(mailbox, registry, history, settings.folders, settings.scheme)
     size = batch_size or settings.batch_size
     pause = interval if interval is not None else settings.poll_interval
-    idler: Idler | None = None
+    inbox = settings.folders.inbox
     polls, last_purge = 0, 0.0
     try:
-        if idle:
-            idler = Idler(mailbox, settings.folders.inbox)
+        if idle and not isinstance(mailbox, ImapMailbox):
+            raise ConfigError("--idle needs an IMAP mailbox (set imap_url)")
         while True:
             polls += 1
             try:
@@ -124,10 +83,9 @@ def poll(
                 last_purge = time.monotonic()
             if not (loop or idle) or (max_polls is not None and polls >= max_polls):
                 break
-            if idler is not None:
-                idler.wait(
-                    min(pause, IDLE_RENEW_SECONDS),
-                    lambda: bool(mailbox.uids(settings.folders.inbox)),
+            if idle and isinstance(mailbox, ImapMailbox):
+                mailbox.wait_for_changes(
+                    inbox, min(pause, IDLE_RENEW_SECONDS), pending=lambda: bool(mailbox.uids(inbox))
                 )
             else:
                 time.sleep(pause)
@@ -136,10 +94,7 @@ def poll(
     except MailcoreError as e:
         raise click.ClickException(str(e)) from None
     finally:
-        if idler is not None:
-            with contextlib.suppress(Exception):
-                idler.close()
-        mailbox.close()
+        mailbox.close()  # an IMAP mailbox closes its IDLE connection too
         history.close()
 
 

@@ -333,6 +333,27 @@ def test_interrupted_copy_is_finished_on_retry_without_duplicating(
     assert {state.moved[u] for u in (copied, flagged, untouched)} == {s.uid for s in in_dest}
 
 
+def test_wait_for_changes_wakes_on_new_mail_while_the_mailbox_keeps_working(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    imap_mailbox.ensure_folder("INBOX")
+    assert imap_mailbox.wait_for_changes("INBOX", 0.3) is False  # nothing came
+
+    def deliver_later() -> None:
+        time.sleep(0.3)
+        account.append("INBOX", message(subject="wake up"))
+
+    threading.Thread(target=deliver_later).start()
+    started = time.monotonic()
+    assert imap_mailbox.wait_for_changes("INBOX", 20) is True
+    assert time.monotonic() - started < 10
+    # IDLE ran on its own connection: the main one serves meanwhile and afterwards.
+    assert len(imap_mailbox.uids("INBOX")) == 1
+    assert imap_mailbox.wait_for_changes("INBOX", 20, pending=lambda: True) is True
+    imap_mailbox.close()  # closes the IDLE connection too; a later call opens it again
+    assert imap_mailbox.wait_for_changes("INBOX", 0.1) is False
+
+
 # -- connections ------------------------------------------------------------------------------
 
 
