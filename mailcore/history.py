@@ -427,10 +427,7 @@ class History:
         )
         if reason:
             q = q.where(t.c.reason.ilike(f"%{_like(reason)}%", escape="\\"))
-        if handler:
-            q = q.where(t.c.handler == handler)
-        if sender:
-            q = q.where(t.c.sender.ilike(f"%{_like(sender)}%", escape="\\"))
+        q = _matching(q, t, sender=sender, handler=handler or None)
         with self._engine.connect() as conn:
             return {int(u) for (u,) in conn.execute(q)}
 
@@ -446,15 +443,14 @@ class History:
     ) -> list[MessageState]:
         """Message states, most recently updated first."""
         t = messages_table
-        q = sa.select(t)
-        if status:
-            q = q.where(t.c.status == status)
-        if handler:
-            q = q.where(t.c.handler == handler)
-        if sender:
-            q = q.where(t.c.sender.ilike(f"%{_like(sender)}%", escape="\\"))
-        if identifier:
-            q = q.where(t.c.identifier == identifier)
+        q = _matching(
+            sa.select(t),
+            t,
+            sender=sender,
+            status=status or None,
+            handler=handler or None,
+            identifier=identifier or None,
+        )
         q = q.order_by(t.c.updated_at.desc()).limit(limit).offset(offset)
         with self._engine.connect() as conn:
             return [_state(r) for r in conn.execute(q)]
@@ -478,19 +474,17 @@ class History:
     ) -> list[Event]:
         """Events matching every filter given, newest first."""
         t = events_table
-        q = sa.select(t)
-        for col, value in (
-            (t.c.message_key, message_key),
-            (t.c.kind, kind),
-            (t.c.status, status),
-            (t.c.handler, handler),
-            (t.c.identifier, identifier),
-            (t.c.actor, actor),
-        ):
-            if value is not None:
-                q = q.where(col == value)
-        if sender:
-            q = q.where(t.c.sender.ilike(f"%{_like(sender)}%", escape="\\"))
+        q = _matching(
+            sa.select(t),
+            t,
+            sender=sender,
+            message_key=message_key,
+            kind=kind,
+            status=status,
+            handler=handler,
+            identifier=identifier,
+            actor=actor,
+        )
         # Stored as UTC: compare in UTC whatever zone the caller's datetimes are in.
         if since is not None:
             q = q.where(t.c.at >= _utc(since))
@@ -526,15 +520,7 @@ class History:
         q = sa.select(day, t.c.status, sa.func.count()).where(
             t.c.status.is_not(None), t.c.at >= _utc(since), t.c.at < _utc(until)
         )
-        for col, value in (
-            (t.c.status, status),
-            (t.c.handler, handler),
-            (t.c.identifier, identifier),
-        ):
-            if value is not None:
-                q = q.where(col == value)
-        if sender:
-            q = q.where(t.c.sender.ilike(f"%{_like(sender)}%", escape="\\"))
+        q = _matching(q, t, sender=sender, status=status, handler=handler, identifier=identifier)
         q = q.group_by(day, t.c.status).order_by(day, t.c.status)
         with self._engine.connect() as conn:
             rows = conn.execute(q).all()
@@ -681,6 +667,17 @@ def _fit(row: dict[str, Any], limits: Mapping[str, int | None]) -> dict[str, Any
             if "\x00" in value or (length is not None and len(value) > length):
                 row[name] = _fit_text(value, length)
     return row
+
+
+def _matching(q: Any, table: sa.Table, *, sender: str | None = None, **exact: Any) -> Any:
+    """`q` narrowed to the rows of `table` whose columns equal the values given (None: any)
+    and whose sender contains `sender`, case-insensitively (the history's usual filters)."""
+    for name, value in exact.items():
+        if value is not None:
+            q = q.where(table.c[name] == value)
+    if sender:
+        q = q.where(table.c.sender.ilike(f"%{_like(sender)}%", escape="\\"))
+    return q
 
 
 def _like(text: str) -> str:
