@@ -12,11 +12,12 @@ import email
 import email.errors
 import email.header
 import email.utils
+import functools
 import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time
 from email.message import Message
 from enum import StrEnum
@@ -72,13 +73,8 @@ class Attachment:
         return self._loader()
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "filename": self.filename,
-            "content_type": self.content_type,
-            "size": self.size,
-            "content_id": self.content_id,
-            "inline": self.inline,
-        }
+        """The metadata, never the bytes."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
 
 
 @dataclass(frozen=True)
@@ -220,29 +216,23 @@ class _Message(Message):
             cache[key] = super()._get_params_preserve(failobj, header)  # type: ignore[misc]
         return cache[key]
 
-    def __setitem__(self, name: str, val: Any) -> None:
-        super().__setitem__(name, val)
-        self._index = None
 
-    def __delitem__(self, name: str) -> None:
-        super().__delitem__(name)
-        self._index = None
+def _dropping_index(name: str) -> Callable[..., Any]:
+    method = getattr(Message, name)
 
-    def set_raw(self, name: str, value: Any) -> None:
-        super().set_raw(name, value)
+    @functools.wraps(method)
+    def changed(self: _Message, *args: Any, **kwargs: Any) -> Any:
+        result = method(self, *args, **kwargs)
         self._index = None
+        return result
 
-    def add_header(self, _name: str, _value: str, **_params: Any) -> None:
-        super().add_header(_name, _value, **_params)
-        self._index = None
+    return changed
 
-    def replace_header(self, _name: str, _value: Any) -> None:
-        super().replace_header(_name, _value)
-        self._index = None
 
-    def set_boundary(self, boundary: str) -> None:
-        super().set_boundary(boundary)
-        self._index = None
+# Every Message method that changes the header list drops the index.
+for _name in ("__setitem__", "__delitem__", "set_raw", "add_header", "replace_header",
+              "set_boundary"):  # fmt: skip
+    setattr(_Message, _name, _dropping_index(_name))
 
 
 _NOT_SPLIT = ("multipart", "message")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Literal
 
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
@@ -125,12 +126,7 @@ def _walk(node: Tag, out: _Lines, pre: bool) -> None:
             out.blank()
             continue
         if name == "blockquote":
-            out.blank()
-            out.depth += 1
-            _walk(child, out, pre)
-            out.newline()
-            out.depth -= 1
-            out.blank()
+            _nested(child, out, "depth", pre)
             continue
         if name == "a":
             _link(child, out, pre)
@@ -147,12 +143,7 @@ def _walk(node: Tag, out: _Lines, pre: bool) -> None:
             _walk(child, out, pre)
             continue
         if name == "pre":
-            out.blank()
-            out.pre += 1
-            _walk(child, out, True)
-            out.newline()
-            out.pre -= 1
-            out.blank()
+            _nested(child, out, "pre", True)
             continue
         if name in _PARAGRAPH:
             out.blank()
@@ -176,6 +167,16 @@ def _pre_text(s: str, out: _Lines) -> None:
             out.lines.append("> " * out.depth + line.rstrip())
         if part:
             out.text(part)
+
+
+def _nested(node: Tag, out: _Lines, level: Literal["depth", "pre"], pre: bool) -> None:
+    """A block set apart by blank lines, one `level` deeper inside (a quote, preformatted)."""
+    out.blank()
+    setattr(out, level, getattr(out, level) + 1)
+    _walk(node, out, pre)
+    out.newline()
+    setattr(out, level, getattr(out, level) - 1)
+    out.blank()
 
 
 def _link(a: Tag, out: _Lines, pre: bool) -> None:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import getaddresses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -180,6 +180,20 @@ def _recipients(extraction: Extraction) -> list[str]:
     return [addr for _, addr in getaddresses([*h.to, *h.cc, *h.delivered_to]) if addr]
 
 
+class HandlerOptions(TypedDict, total=False):
+    """The keyword options of `Registry.add` and `Registry.handler`."""
+
+    prefix: str | None
+    subaddress: str | None
+    subject_keyword: str | None
+    match: Callable[[Extraction], bool] | None
+    schema: dict[str, Any] | None
+    aliases: Mapping[str, Sequence[str]] | None
+    default: bool
+    requires_payload: bool
+    coerce: bool
+
+
 class Registry:
     """Handlers by name, in registration order; at most one default."""
 
@@ -189,60 +203,40 @@ class Registry:
         self.subaddress_separator = "+"
 
     def handler(
-        self,
-        name: str,
-        *,
-        prefix: str | None = None,
-        subaddress: str | None = None,
-        subject_keyword: str | None = None,
-        match: Callable[[Extraction], bool] | None = None,
-        schema: dict[str, Any] | None = None,
-        aliases: Mapping[str, Sequence[str]] | None = None,
-        default: bool = False,
-        requires_payload: bool = True,
-        coerce: bool = True,
+        self, name: str, **options: Unpack[HandlerOptions]
     ) -> Callable[[HandlerFunc], HandlerFunc]:
-        """Decorator registering `func` under `name`; see `add` for the arguments."""
+        """Decorator registering `func` under `name`; see `add` for the options."""
 
         def register(func: HandlerFunc) -> HandlerFunc:
-            self.add(
-                name,
-                func,
-                prefix=prefix,
-                subaddress=subaddress,
-                subject_keyword=subject_keyword,
-                match=match,
-                schema=schema,
-                aliases=aliases,
-                default=default,
-                requires_payload=requires_payload,
-                coerce=coerce,
-            )
+            self.add(name, func, **options)
             return func
 
         return register
 
-    def add(
-        self,
-        name: str,
-        func: HandlerFunc,
-        *,
-        prefix: str | None = None,
-        subaddress: str | None = None,
-        subject_keyword: str | None = None,
-        match: Callable[[Extraction], bool] | None = None,
-        schema: dict[str, Any] | None = None,
-        aliases: Mapping[str, Sequence[str]] | None = None,
-        default: bool = False,
-        requires_payload: bool = True,
-        coerce: bool = True,
-    ) -> HandlerSpec:
-        """Register a handler; a bad schema or a second default is refused here, not at run time."""
+    def add(self, name: str, func: HandlerFunc, **options: Unpack[HandlerOptions]) -> HandlerSpec:
+        """Register a handler; a bad schema or a second default is refused here, not at run time.
+
+        Options (all optional): the routes -- `prefix` of the identifier, recipient
+        `subaddress`, `subject_keyword`, `match(extraction)`, or `default=True` -- then the
+        payload's JSON `schema`, key `aliases` (canonical key -> other spellings),
+        `requires_payload` (default True) and `coerce` (default True: "42" -> 42 where the
+        schema wants a number).
+        """
+        unknown = set(options) - HandlerOptions.__optional_keys__
+        if unknown:
+            raise TypeError(f"unknown handler option(s): {', '.join(sorted(unknown))}")
+        schema = options.get("schema")
+        default = options.get("default", False)
+        route = Route(
+            options.get("prefix"),
+            options.get("subaddress"),
+            options.get("subject_keyword"),
+            options.get("match"),
+        )
         if not name or name in self._specs:
             raise ValueError(f"handler name {name!r} is empty or already registered")
         if default and self.default is not None:
             raise ValueError(f"{self.default!r} is already the default handler")
-        route = Route(prefix, subaddress, subject_keyword, match)
         if not default and route == Route():
             raise ValueError(
                 f"handler {name!r} needs a route: prefix, subaddress, subject_keyword, match"
@@ -259,10 +253,10 @@ class Registry:
             name=name,
             func=func,
             schema=schema,
-            aliases=dict(aliases or {}),
+            aliases=dict(options.get("aliases") or {}),
             route=route,
-            requires_payload=requires_payload,
-            coerce=coerce,
+            requires_payload=options.get("requires_payload", True),
+            coerce=options.get("coerce", True),
             validator=validator,
             quick_check=compile_check(schema) if schema is not None else None,
         )

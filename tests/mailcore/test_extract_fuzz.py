@@ -204,3 +204,23 @@ def test_lines_skipped_by_the_quoting_prefilters_match_no_pattern(line: str) -> 
         assert q._HISTORY_OPENING.match(line) is None
     if line[:1] in q._PLAIN_SIGNATURE_START:
         assert q._SIGNATURE_OPENING.match(line) is None
+
+
+def test_indexed_message_sees_every_header_change() -> None:
+    from mailcore.extract import _parse
+
+    msg = _parse(b"Subject: one\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n--a--\r\n")
+    assert msg.get("subject") == "one" and "X-New" not in msg
+    msg["X-New"] = "1"
+    msg.replace_header("Subject", "two")
+    msg.set_boundary("b")
+    msg.add_header("X-Other", "2")
+    assert (msg["x-new"], msg["subject"], msg.get_boundary(), msg["x-other"]) == (
+        "1",
+        "two",
+        "b",
+        "2",
+    )
+    del msg["Subject"]
+    msg.set_raw("Subject", "three")
+    assert msg["subject"] == "three" and "x-new" in msg

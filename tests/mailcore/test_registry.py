@@ -133,3 +133,9 @@ def test_load_registry_names_what_is_wrong():
     with pytest.raises(ConfigError, match="is not a mailcore.registry.Registry"):
         load_registry("mailcore.registry:json_path")
     assert isinstance(load_registry("mailcore.registry:registry"), Registry)
+
+
+def test_a_misspelt_option_is_refused_not_ignored() -> None:
+    registry = Registry()
+    with pytest.raises(TypeError, match="prefx"):
+        registry.add("vehicle", lambda ctx: None, prefx="VEH-")  # type: ignore[call-arg]
