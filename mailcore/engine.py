@@ -24,6 +24,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ from mailcore.errors import HandlerFailed, MailboxError, MailcoreError, RoutingE
 from mailcore.extract import Extraction, extract
 from mailcore.history import History, MessageState, now
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
-from mailcore.mailbox import Mailbox, Summary
+from mailcore.mailbox import Mailbox, MoveResult, Summary
 from mailcore.registry import HandlerContext, HandlerSpec, Registry
 
 __all__ = [
@@ -50,6 +51,13 @@ logger = logging.getLogger(__name__)
 ErrorList = list[tuple[str, str]]
 DEFAULT_FOLDERS = Folders()
 _MAX_REASON = 2000
+
+
+# A poll's batch is worked in chunks of this many, so mailbox waits overlap the CPU work.
+_CHUNK = 100
+# What the mailbox part of a move did: (MoveResult, destination UIDVALIDITY) per destination
+# folder, and the first error.
+_Transfer = tuple[dict[str, tuple[MoveResult, int]], Exception | None]
 
 
 def message_key(raw: bytes) -> str:
@@ -175,8 +183,43 @@ class Engine:
         if not uids:
             return []
         validity = self.mailbox.uidvalidity(inbox)
+        chunks = [uids[i : i + _CHUNK] for i in range(0, len(uids), _CHUNK)]
+        if len(chunks) > 1:
+            return self._pipelined(inbox, validity, chunks)
         raws = self.mailbox.fetch(inbox, uids)
         return self._run(inbox, validity, [(u, raws[u]) for u in uids if u in raws], "engine")
+
+    def _pipelined(self, inbox: str, validity: int, chunks: list[list[int]]) -> list[Outcome]:
+        """A large batch in chunks, with one thread doing the mailbox's waiting: fetching the
+        next chunk and moving the previous one overlap this chunk's extraction and handlers.
+
+        Each message still goes handled (and marked), recorded, moved, recorded -- in that
+        order; only the mailbox is used from the second thread, the history never.
+        """
+        outcomes: list[Outcome] = []
+        moving: tuple[Future[_Transfer], list[_Work]] | None = None
+        raws = self.mailbox.fetch(inbox, [u for chunk in chunks for u in chunk])
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailcore-io") as io:
+            try:
+                for chunk in chunks:
+                    items = [(u, raws[u]) for u in chunk if u in raws]
+                    works = self._decide_and_record(inbox, validity, items, "engine")
+                    if moving is not None:
+                        future, moved = moving
+                        moving = None
+                        outcomes += self._record_moves(inbox, moved, future.result(), "engine")
+                    moving = (io.submit(self._transfer, inbox, works), works)
+                if moving is not None:
+                    future, moved = moving
+                    moving = None
+                    outcomes += self._record_moves(inbox, moved, future.result(), "engine")
+            finally:
+                if moving is not None:  # stopped by an error: still record the move in flight
+                    try:
+                        self._record_moves(inbox, moving[1], moving[0].result(), "engine")
+                    except Exception:
+                        logger.exception("recording the moves of an interrupted poll failed")
+        return outcomes
 
     def _run(
         self,
@@ -188,6 +231,18 @@ class Engine:
         handler: str | None = None,
     ) -> list[Outcome]:
         """Decide every message, record the batch, then move once per destination."""
+        works = self._decide_and_record(folder, validity, items, actor, payloads, handler)
+        return self._move(folder, works, actor)
+
+    def _decide_and_record(
+        self,
+        folder: str,
+        validity: int,
+        items: Sequence[tuple[int, bytes]],
+        actor: str,
+        payloads: Mapping[int, dict[str, Any]] | None = None,
+        handler: str | None = None,
+    ) -> list[_Work]:
         keys = {uid: message_key(raw) for uid, raw in items}
         known = self.history.states(keys.values())
         # Marked by a run that died before its batch write, or recorded as handled.
@@ -214,7 +269,7 @@ class Engine:
             [e for w in works for e in w.events],
             [self._state_row(w, folder, validity) for w in works],
         )
-        return self._move(folder, works, actor)
+        return works
 
     def _state_row(self, w: _Work, folder: str, validity: int) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -237,41 +292,55 @@ class Engine:
         return row
 
     def _move(self, folder: str, works: Sequence[_Work], actor: str) -> list[Outcome]:
+        return self._record_moves(folder, works, self._transfer(folder, works), actor)
+
+    def _transfer(self, folder: str, works: Sequence[_Work]) -> _Transfer:
+        """Move each destination's messages in one call; the mailbox part of `_move`."""
         by_dest: dict[str, list[_Work]] = defaultdict(list)
         for w in works:
             if w.dest and w.dest != folder:
                 by_dest[w.dest].append(w)
-        new_uids: dict[int, int | None] = {}
-        events: list[dict[str, Any]] = []
-        states: list[dict[str, Any]] = []
+        done: dict[str, tuple[MoveResult, int]] = {}
         error: Exception | None = None
         for dest, group in by_dest.items():
             try:
                 result = self.mailbox.move(folder, [w.uid for w in group], dest)
-                validity = self.mailbox.uidvalidity(dest)
+                done[dest] = (result, self.mailbox.uidvalidity(dest))
             except Exception as exc:  # the other destinations still get their messages
                 logger.error("moving %d message(s) to %r failed: %s", len(group), dest, exc)
                 error = error or exc
+        return done, error
+
+    def _record_moves(
+        self, folder: str, works: Sequence[_Work], transfer: _Transfer, actor: str
+    ) -> list[Outcome]:
+        """Record where the messages went; raise the first move error after that."""
+        done, error = transfer
+        new_uids: dict[int, int | None] = {}
+        events: list[dict[str, Any]] = []
+        states: list[dict[str, Any]] = []
+        for w in works:
+            if not w.dest or w.dest not in done:
                 continue
-            for w in group:
-                if w.uid not in result.moved:
-                    continue  # vanished meanwhile (another client moved it)
-                new = result.moved[w.uid]
-                new_uids[w.uid] = new
-                events.append(
-                    {
-                        "kind": "moved",
-                        "message_key": w.key,
-                        "folder": dest,
-                        "uidvalidity": validity,
-                        "uid": new,
-                        "reason": f"from {folder} uid {w.uid}",
-                        "actor": actor,
-                    }
-                )
-                states.append(
-                    {"message_key": w.key, "folder": dest, "uidvalidity": validity, "uid": new}
-                )
+            result, validity = done[w.dest]
+            if w.uid not in result.moved:
+                continue  # vanished meanwhile (another client moved it)
+            new = result.moved[w.uid]
+            new_uids[w.uid] = new
+            events.append(
+                {
+                    "kind": "moved",
+                    "message_key": w.key,
+                    "folder": w.dest,
+                    "uidvalidity": validity,
+                    "uid": new,
+                    "reason": f"from {folder} uid {w.uid}",
+                    "actor": actor,
+                }
+            )
+            states.append(
+                {"message_key": w.key, "folder": w.dest, "uidvalidity": validity, "uid": new}
+            )
         if events:
             self.history.record_batch(events, states)
         if error is not None:

@@ -16,7 +16,6 @@ import functools
 import json
 import logging
 import operator
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -26,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mailcore.db import METADATA, connect
+from mailcore.markjournal import MarkJournal
 
 logger = logging.getLogger(__name__)
 
@@ -218,13 +218,12 @@ class History:
             METADATA.create_all(engine)
         self.retention_days = retention_days
         self._dialect = self._engine.dialect.name
-        # SQLite file: marks go through one DBAPI connection kept open (no pool round trip).
-        self._mark_lock = threading.Lock()
-        self._mark_conn: Any = None
-        self._mark_cursor: Any = None
-        self._raw_marks = self._dialect == "sqlite" and isinstance(
-            self._engine.pool, sa.pool.QueuePool
-        )
+        # A SQLite file keeps its handled marks in a journal beside it (see mark_handled).
+        self._journal: MarkJournal | None = None
+        database = self._engine.url.database
+        is_file = database and database != ":memory:" and not database.startswith("file:")
+        if self._dialect == "sqlite" and is_file:
+            self._journal = MarkJournal(f"{database}-handled")
 
     @property
     def engine(self) -> sa.Engine:
@@ -266,6 +265,8 @@ class History:
                 full = dict.fromkeys(EVENT_COLUMNS)
                 conn.execute(events_table.insert(), [{**full, **r} for r in rows])
             self._upsert(conn, states, stamp)
+        if self._journal is not None and any(s.get("handled") for s in states):
+            self._journal.settle(self._recorded_handled)
 
     def _upsert(self, conn: sa.Connection, states: Sequence[Mapping[str, Any]], stamp: datetime):
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
@@ -311,55 +312,46 @@ class History:
     def mark_handled(
         self, message_key: str, *, message_id: str | None = None, handler: str | None = None
     ) -> None:
-        """Durably note that a message's handler succeeded (committed before returning).
+        """Durably note that a message's handler succeeded, before returning.
 
         The engine calls this the moment a handler returns, before anything else; a message
-        so marked is filed as a duplicate, never handled again (see `handled_keys`).
+        so marked is filed as a duplicate, never handled again (see `handled_keys`). SQLite
+        files append it to a journal beside the database (a write survives the process being
+        killed; `record_batch` drops the marks it has recorded); other databases commit a row.
         """
         row = _fit(
             {"message_key": message_key, "message_id": message_id, "handler": handler},
             _HANDLED_TEXT,
         )
-        if not self._raw_marks:
-            try:
-                with self._engine.begin() as conn:
-                    conn.execute(handled_table.insert().values(**row, at=now()))
-            except sa.exc.IntegrityError:
-                pass  # marked before
+        if self._journal is not None:
+            self._journal.add(message_key, row["message_id"], row["handler"])
             return
-        stamp = _sqlite_datetime.__wrapped__(now())
-        with self._mark_lock:
-            if self._mark_conn is None:
-                self._mark_conn = self._engine.raw_connection()
-                driver = self._mark_conn.driver_connection
-                # Checkpoints (which sync) are left to the batch writes' connections.
-                driver.execute("PRAGMA wal_autocheckpoint=0")
-                self._mark_cursor = driver.cursor()
-            conn = self._mark_conn
-            try:
-                self._mark_cursor.execute(
-                    _SQLITE_MARK, (message_key, row["message_id"], row["handler"], stamp)
-                )
-                conn.driver_connection.commit()
-            except BaseException:
-                self._mark_conn = None
-                conn.invalidate()  # state unknown: never reuse this connection
-                raise
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(handled_table.insert().values(**row, at=now()))
+        except sa.exc.IntegrityError:
+            pass  # marked before
 
     def handled_keys(self, keys: Iterable[str]) -> set[str]:
         """Which of these messages had their handler succeed (marked or recorded so)."""
-        out: set[str] = set()
-        h, m = handled_table, messages_table
+        wanted = list(dict.fromkeys(keys))
+        out = self._recorded_handled(wanted)
         with self._engine.connect() as conn:
-            for chunk in _chunks(list(dict.fromkeys(keys))):
-                out.update(
-                    conn.scalars(sa.select(h.c.message_key).where(h.c.message_key.in_(chunk)))
-                )
-                out.update(
-                    conn.scalars(
-                        sa.select(m.c.message_key).where(m.c.message_key.in_(chunk), m.c.handled)
-                    )
-                )
+            h = handled_table
+            for chunk in _chunks(wanted):
+                q = sa.select(h.c.message_key).where(h.c.message_key.in_(chunk))
+                out.update(conn.scalars(q))
+        if self._journal is not None:
+            out |= self._journal.keys(wanted)
+        return out
+
+    def _recorded_handled(self, keys: Iterable[str]) -> set[str]:
+        out: set[str] = set()
+        m = messages_table
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(keys)):
+                q = sa.select(m.c.message_key).where(m.c.message_key.in_(chunk), m.c.handled)
+                out.update(conn.scalars(q))
         return out
 
     # -- message states ------------------------------------------------------------------
@@ -560,16 +552,11 @@ class History:
 
     def close(self) -> None:
         """Release pooled connections."""
-        with self._mark_lock:
-            if self._mark_conn is not None:
-                self._mark_conn.close()
-                self._mark_conn = None
+        if self._journal is not None:
+            self._journal.close()
         self._engine.dispose()
 
 
-_SQLITE_MARK = (
-    "INSERT OR IGNORE INTO mc_handled (message_key, message_id, handler, at) VALUES (?, ?, ?, ?)"
-)
 _JSON_COLUMNS = frozenset(
     c.name for t in (events_table, messages_table) for c in t.columns if isinstance(c.type, sa.JSON)
 )

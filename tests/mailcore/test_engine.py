@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from mailcore import engine as engine_module
 from mailcore.engine import Engine, Folders
 from mailcore.errors import MailcoreError
 from mailcore.history import History
@@ -406,3 +407,49 @@ def test_history_records_the_trip_of_each_message(engine: Engine, mailbox: Mailb
 
 
 Factory = Callable[..., Any]
+
+
+def test_a_batch_worked_in_chunks_files_and_records_like_one(
+    engine: Engine, mailbox: Mailbox, history: History, calls, monkeypatch: pytest.MonkeyPatch
+):
+    """Large batches are processed in chunks with fetch and move in a second thread."""
+    monkeypatch.setattr(engine_module, "_CHUNK", 2)
+    mails = [vehicle_mail(ident=f"VEH-{i}", plate=f"P-{i}") for i in range(4)]
+    deliver(mailbox, *mails[:2], vehicle_mail(plate="REFUSE"), auto_reply_mail(), *mails[2:])
+
+    outcomes = engine.poll_once(batch_size=50)
+
+    assert [o.status for o in outcomes] == ["processed"] * 2 + ["failed", "auto"] + [
+        "processed"
+    ] * 2
+    assert sorted(p["plate_number"] for _, p in calls) == ["P-0", "P-1", "P-2", "P-3", "REFUSE"]
+    assert mailbox.uids(FOLDERS.inbox) == []
+    assert len(mailbox.uids(FOLDERS.processed)) == 4 and len(mailbox.uids(FOLDERS.failed)) == 1
+    assert all(o.new_uid is not None for o in outcomes)
+    assert len(history.events(kind="moved")) == 6
+
+
+def test_a_chunked_poll_stopped_by_a_move_error_records_what_moved(
+    engine: Engine, mailbox: Mailbox, history: History, calls, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(engine_module, "_CHUNK", 2)
+    deliver(mailbox, *(vehicle_mail(ident=f"VEH-{i}", plate=f"P-{i}") for i in range(4)))
+    moves = 0
+    real_move = mailbox.move
+
+    def second_move_fails(folder: str, uids: Any, dest: str) -> Any:
+        nonlocal moves
+        moves += 1
+        if moves == 2:
+            raise ConnectionError("server gone")
+        return real_move(folder, uids, dest)
+
+    monkeypatch.setattr(mailbox, "move", second_move_fails)
+    with pytest.raises(ConnectionError):
+        engine.poll_once(batch_size=50)
+    assert len(calls) == 4
+    assert len(history.events(kind="moved")) == 2  # the first chunk's move was recorded
+    monkeypatch.setattr(mailbox, "move", real_move)
+    outcomes = engine.poll_once(batch_size=50)
+    assert [o.status for o in outcomes] == ["duplicate", "duplicate"] and len(calls) == 4
+    assert mailbox.uids(FOLDERS.inbox) == [] and len(mailbox.uids(FOLDERS.processed)) == 4

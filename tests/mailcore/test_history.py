@@ -142,3 +142,18 @@ def test_text_is_stored_as_postgresql_would_take_it_on_sqlite_too(tmp_path: Path
     assert event.sender == state.sender == "x" * 512
     assert event.subject == state.subject == "a\ufffdb"
     history.close()
+
+
+def test_marks_of_a_sqlite_file_live_in_a_journal_until_recorded(tmp_path: Path) -> None:
+    history = History(f"sqlite:///{tmp_path / 'h.db'}")
+    journal = tmp_path / "h.db-handled"
+    history.mark_handled("k1", message_id="<1@x>", handler="vehicle")
+    history.mark_handled("k2", message_id="<2@x>", handler="vehicle")
+    assert journal.read_text().count("\n") == 2
+    history.record_batch([], [{"message_key": "k1", "status": "processed", "handled": True}])
+    assert '"k1"' not in journal.read_text() and '"k2"' in journal.read_text()
+    assert history.handled_keys(["k1", "k2", "k3"]) == {"k1", "k2"}
+    history.close()
+    reopened = History(f"sqlite:///{tmp_path / 'h.db'}")  # after a crash: the mark is still read
+    assert reopened.handled_keys(["k2"]) == {"k2"}
+    reopened.close()
