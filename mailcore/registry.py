@@ -157,10 +157,8 @@ def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
     types = set(wanted) if isinstance(wanted, list) else {wanted}
     if isinstance(value, dict):
         props = schema.get("properties") or {}
-        return {
-            k: _coerce(v, props[k]) if isinstance(props.get(k), Mapping) else v
-            for k, v in value.items()
-        }
+        subs = {k: sub for k, sub in props.items() if isinstance(sub, Mapping)}
+        return {k: _coerce(v, subs[k]) if k in subs else v for k, v in value.items()}
     if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         return [_coerce(v, schema["items"]) for v in value]
     if not isinstance(value, str) or "string" in types:
