@@ -1,9 +1,10 @@
 """The processing engine: extract -> route -> validate -> handle -> move -> record, per message.
 
-A poll takes a batch of UIDs from the inbox in one fetch, decides every message, writes the
-batch's history in one transaction, then moves with ONE call per destination folder and records
-where each message went. Successes go to `processed`, auto-replies to `auto`, everything else
-to `failed` with a reason an operator can act on; one bad message never stops a batch.
+A poll takes a batch of UIDs from the inbox in one fetch and works it in chunks: decide every
+message of a chunk, write the chunk's history in one transaction, then move with ONE call per
+destination folder (in a second thread, overlapping the next chunk's work) and record where each
+message went. Successes go to `processed`, auto-replies to `auto`, everything else to `failed`
+with a reason an operator can act on; one bad message never stops a batch.
 
 Idempotency: a message is known by `message_key`, the SHA-256 of its raw bytes (so its
 Message-ID too). The moment a handler returns, `History.mark_handled` commits that fact on its
@@ -53,8 +54,10 @@ DEFAULT_FOLDERS = Folders()
 _MAX_REASON = 2000
 
 
-# A poll's batch is worked in chunks of this many, so mailbox waits overlap the CPU work.
-_CHUNK = 100
+# A poll's batch is worked in chunks of up to _CHUNK (none under _MIN_CHUNK), so that moving one
+# chunk overlaps the CPU work of the next (measured on Dovecot: 250 beats 100 and 500).
+_CHUNK = 250
+_MIN_CHUNK = 100
 # What the mailbox part of a move did: (MoveResult, destination UIDVALIDITY) per destination
 # folder, and the first error.
 _Transfer = tuple[dict[str, tuple[MoveResult, int]], Exception | None]
@@ -183,7 +186,8 @@ class Engine:
         if not uids:
             return []
         validity = self.mailbox.uidvalidity(inbox)
-        chunks = [uids[i : i + _CHUNK] for i in range(0, len(uids), _CHUNK)]
+        size = min(_CHUNK, max(_MIN_CHUNK, -(-len(uids) // 2)))  # at least two when worth it
+        chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
         if len(chunks) > 1:
             return self._pipelined(inbox, validity, chunks)
         raws = self.mailbox.fetch(inbox, uids)

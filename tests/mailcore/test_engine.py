@@ -414,6 +414,7 @@ def test_a_batch_worked_in_chunks_files_and_records_like_one(
 ):
     """Large batches are processed in chunks with fetch and move in a second thread."""
     monkeypatch.setattr(engine_module, "_CHUNK", 2)
+    monkeypatch.setattr(engine_module, "_MIN_CHUNK", 2)
     mails = [vehicle_mail(ident=f"VEH-{i}", plate=f"P-{i}") for i in range(4)]
     deliver(mailbox, *mails[:2], vehicle_mail(plate="REFUSE"), auto_reply_mail(), *mails[2:])
 
@@ -433,6 +434,7 @@ def test_a_chunked_poll_stopped_by_a_move_error_records_what_moved(
     engine: Engine, mailbox: Mailbox, history: History, calls, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setattr(engine_module, "_CHUNK", 2)
+    monkeypatch.setattr(engine_module, "_MIN_CHUNK", 2)
     deliver(mailbox, *(vehicle_mail(ident=f"VEH-{i}", plate=f"P-{i}") for i in range(4)))
     moves = 0
     real_move = mailbox.move
