@@ -54,7 +54,7 @@ _DOC_END = re.compile(r"^(?:---|\.\.\.)\s*$")
 _KEY_LINE = re.compile(
     r"""^\s*(?:[-*•·]\s+)?
         (?P<key>[^\W\d_][^\n:=]{0,60}?)
-        \s*(?::|=|：)\s*
+        \s*(?P<sep>:|=|：)\s*
         (?P<value>\S.*)""",
     re.VERBOSE,
 )
@@ -165,16 +165,12 @@ def _one_line(exc: BaseException) -> str:
 def key_lines_payload(text: str) -> dict[str, Any] | None:
     """``Key: value`` lines matched liberally; keys kept as written (normalize them later)."""
     found: dict[str, Any] = {}
-    for line in text.splitlines():
-        if ":" not in line and "=" not in line and "：" not in line:
-            continue
-        m = _KEY_LINE.match(line)
-        if m is None:
-            continue
-        key, value = m.group("key").strip(), m.group("value").rstrip()
+    lines = [x for x in text.splitlines() if ":" in x or "=" in x or "：" in x]
+    for m in filter(None, map(_KEY_LINE.match, lines)):
+        key, sep, value = m.group("key", "sep", "value")
+        key, value = key.strip(), value.rstrip()
         if len(key.split()) > _MAX_KEY_WORDS or value.startswith("//"):
             continue
-        sep = line[m.end("key") :].lstrip()[:1]
         if sep == ":" and key[-1:].isdigit() and value[:1].isdigit():
             continue  # "at 10:30", not a key
         found.setdefault(key, value)

@@ -93,7 +93,11 @@ def split_reply(text: str) -> Reply:
             quoted.append(line)
             i += 1
             continue
-        if (line[:1] in _PLAIN_START or _HISTORY_OPENING.match(line) is None) and "@" not in line:
+        if (
+            line[:2] in _PLAIN_START2
+            or line[:1] in _PLAIN_START
+            or not _HISTORY_OPENING.match(line)
+        ) and "@" not in line:
             visible.append(line)  # most lines: no history header can start here
             i += 1
             continue
@@ -124,11 +128,15 @@ def split_reply(text: str) -> Reply:
 
 # The openings of every history pattern above (same words, same flags), to rule most lines out
 # with one match; a line holding an "@" may still be a bare "jane@x.org wrote:".
+_OPENING_WORDS = (
+    "from", "de", "von", "van", "da", "od", "från", "fra", "lähettäjä",  # From
+    "sent", "date", "envoyé", "gesendet", "datum", "verzonden", "inviato", "data", "enviado",
+    "fecha", "skickat", "sendt", "lähetetty",  # Sent / Date
+    "on", "am", "le", "el", "il", "op", "em", "den", "på", "w ",  # attributions
+)  # fmt: skip
 _HISTORY_OPENING = re.compile(
-    r"""\s*(?:[-_*]|from|de|von|van|da|od|från|fra|lähettäjä|sent|date|envoyé|gesendet|datum|
-        verzonden|inviato|data|enviado|fecha|skickat|sendt|lähetetty|on|am|le|el|il|op|em|den|
-        på|w\s)""",
-    re.IGNORECASE | re.VERBOSE,
+    r"\s*(?:[-_*]|" + "|".join(re.escape(w).replace("\\ ", r"\s") for w in _OPENING_WORDS) + ")",
+    re.IGNORECASE,
 )
 # First characters no history opening can begin with, whatever follows (no blank: "\s*"; no
 # letter IGNORECASE may fold onto an opening's, which rules out k, s, i for "K", "ſ", "ı").
@@ -136,6 +144,14 @@ _PLAIN_START = frozenset(
     c
     for c in "bchjkmnqrtuxyzBCHJKMNQRTUXYZ0123456789#$%&'()+,./;<=>?[]^`{|}~!\"\\:"
     if _HISTORY_OPENING.match(c + "x" * 3) is None
+)
+# Two ASCII characters (no blank) that begin no opening ("pl", "wo"...); "de" and "On" do.
+_PLAIN_START2 = frozenset(
+    a + b
+    for a in map(chr, range(33, 127))
+    for b in map(chr, range(33, 127))
+    if a not in "-_*"
+    and not any(w[:1] == a.lower() and w[1:2] == b.lower() for w in _OPENING_WORDS)
 )
 _SIGNATURE_OPENING = re.compile(
     r"(?:--|__|—)|\s*(?:sent|get|envoyé|von|gesendet|enviado|inviato|verzonden)", re.IGNORECASE

@@ -184,7 +184,7 @@ def test_address_fast_path_reads_like_getaddresses(values: list[str]) -> None:
 
 LINE_PIECES = st.sampled_from(
     ["From", "Sent", "Date", "Get", "On", "Le", "W", "På", "Envoyé", "von", "ſ", "İ", "ı", "K",
-     "k", "s", "i", "b", "9", "#", "(",
+     "k", "s", "i", "b", "9", "#", "(", "d", "o", "w", "f", "a", "e", "n", "r", "å", "ä",
      "-", "_", "—", "*", " ", "\t", ":", "x", "@", " wrote:", "Original Message"]
 )  # fmt: skip
 
@@ -200,7 +200,7 @@ def test_lines_skipped_by_the_quoting_prefilters_match_no_pattern(line: str) -> 
         )
     if q._SIGNATURE_OPENING.match(line) is None:
         assert not q._SIG_DELIMITER.match(line) and not q._MOBILE_SIGNATURE.match(line)
-    if line[:1] in q._PLAIN_START:
+    if line[:1] in q._PLAIN_START or line[:2] in q._PLAIN_START2:
         assert q._HISTORY_OPENING.match(line) is None
     if line[:1] in q._PLAIN_SIGNATURE_START:
         assert q._SIGNATURE_OPENING.match(line) is None
