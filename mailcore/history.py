@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import operator
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -25,7 +26,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from mailcore.db import METADATA, connect
-from mailcore.markjournal import MarkJournal
 
 logger = logging.getLogger(__name__)
 
@@ -219,10 +219,12 @@ class History:
         self.retention_days = retention_days
         self._dialect = self._engine.dialect.name
         # A SQLite file keeps its handled marks in a journal beside it (see mark_handled).
-        self._journal: MarkJournal | None = None
+        self._journal: Any = None  # a MarkJournal
         database = self._engine.url.database
         is_file = database and database != ":memory:" and not database.startswith("file:")
-        if self._dialect == "sqlite" and is_file:
+        if self._dialect == "sqlite" and is_file and os.name == "posix":  # flock
+            from mailcore.markjournal import MarkJournal
+
             self._journal = MarkJournal(f"{database}-handled")
 
     @property
