@@ -17,6 +17,8 @@ import yaml
 SYNTAXES = ("json", "yaml")
 _REQUIRED = re.compile(r"^'([^']+)' is a required property")
 _UNEXPECTED = re.compile(r"\(((?:'[^']+'(?:, )?)+) (?:was|were) unexpected\)")
+# mailcore.registry.schema_errors' hint for an unknown key close to a property the object lacks.
+_MISSPELT = re.compile(r"^'([^']+)' is not a field of .+ -- did you mean '([^']+)'\?$")
 
 
 class PayloadSyntaxError(ValueError):
@@ -79,6 +81,7 @@ class FieldRow:
     value: Any
     errors: list[str] = field(default_factory=list)
     missing: bool = False
+    suggestion: str | None = None  # the schema property this unknown key probably misspells
 
     @property
     def display(self) -> str:
@@ -118,6 +121,14 @@ def field_rows(
             row = rows.setdefault(path, FieldRow(path, None, missing=True))
             row.errors.append("required: this field is missing")
             continue
+        misspelt = _MISSPELT.match(message)
+        if misspelt:
+            key, meant = misspelt.groups()
+            misspelt_row = rows.get(f"{path}.{key}" if path else key)
+            if misspelt_row is not None:
+                misspelt_row.suggestion = meant
+                misspelt_row.errors.append(f"not in the schema -- did you mean {meant!r}?")
+                continue
         unexpected = _UNEXPECTED.search(message)
         if unexpected:
             names = re.findall(r"'([^']+)'", unexpected.group(1))

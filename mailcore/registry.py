@@ -13,6 +13,7 @@ Schemas are JSON Schema Draft 2020-12; errors come back as (json-path, message) 
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from mailcore.keys import apply_aliases
+from mailcore.keys import apply_aliases, normalize_key
 from mailcore.schemacheck import compile_check
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 _MAX_MESSAGE = 300
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
+# How alike an unknown key and a schema property must be (difflib ratio, on normalized keys)
+# to suggest one for the other: "plate_numbr" ~ "plate_number" (0.96), "colour" !~ "plate".
+_CLOSE = 0.8
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ class HandlerSpec:
             return []
         if self.quick_check is not None and self.quick_check(payload):
             return []  # the common case, decided in a microsecond (see mailcore.schemacheck)
-        return schema_errors(self.validator, payload)
+        return schema_errors(self.validator, payload, self.name)
 
 
 @dataclass(frozen=True)
@@ -135,20 +139,85 @@ def json_path(path: Sequence[str | int]) -> str:
     return out
 
 
-def schema_errors(validator: Draft202012Validator, payload: Any) -> ErrorList:
-    """Every schema violation as (json-path, message), missing properties at their own path."""
+def schema_errors(
+    validator: Draft202012Validator, payload: Any, handler: str | None = None
+) -> ErrorList:
+    """Every schema violation as (json-path, message), missing properties at their own path.
+
+    An unknown key close to a property the object lacks (``plate_numbr`` where
+    ``plate_number`` is required) gets its own error at the object's path, "'plate_numbr' is
+    not a field of <handler> -- did you mean 'plate_number'?"; the payload itself is left as
+    it is, the operator decides.
+    """
     errors: ErrorList = []
     for error in validator.iter_errors(payload):
         path: list[str | int] = list(error.absolute_path)
         message = error.message
         found = _REQUIRED.match(message) if error.validator == "required" else None
         if found:
+            # An unknown key the schema allows may still be the missing property misspelt.
+            hints = _misspellings(error.schema, error.instance, path, handler)
+            errors.extend((json_path(path), hint) for hint in hints.values())
             path.append(found.group(1))
             message = "is required"
+        elif error.validator == "additionalProperties" and error.validator_value is False:
+            hints = _misspellings(error.schema, error.instance, path, handler)
+            errors.extend((json_path(path), hint) for hint in hints.values())
+            rest = [k for k in _unknown_keys(error.schema, error.instance) if k not in hints]
+            if not rest:
+                continue
+            if hints:
+                verb = "was" if len(rest) == 1 else "were"
+                listed = ", ".join(repr(k) for k in rest)
+                message = f"Additional properties are not allowed ({listed} {verb} unexpected)"
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 1] + "…"
         errors.append((json_path(path), message))
     return sorted(set(errors))
+
+
+def _unknown_keys(schema: Any, instance: Any) -> list[str]:
+    """Keys of `instance` that neither `properties` nor `patternProperties` of `schema` name."""
+    if not isinstance(schema, Mapping) or not isinstance(instance, Mapping):
+        return []
+    props = schema.get("properties") or {}
+    patterns = list((schema.get("patternProperties") or {}).keys())
+    return [
+        k
+        for k in instance
+        if isinstance(k, str)
+        and k not in props
+        and not any(re.search(pattern, k) for pattern in patterns)
+    ]
+
+
+def _misspellings(
+    schema: Any, instance: Any, path: Sequence[str | int], handler: str | None
+) -> dict[str, str]:
+    """Unknown key -> "did you mean" message, for keys close to a property `instance` lacks.
+
+    Missing required properties are tried first, then the other absent properties; each
+    property is suggested for one key at most.
+    """
+    unknown = _unknown_keys(schema, instance)
+    if not unknown:
+        return {}
+    props = schema.get("properties") or {}
+    required = [k for k in schema.get("required") or [] if isinstance(k, str)]
+    absent = [k for k in (*required, *props) if k not in instance]
+    by_norm: dict[str, str] = {}
+    for name in absent:
+        by_norm.setdefault(normalize_key(name), name)
+    where = handler or "the schema"
+    if path:
+        where = f"{json_path(path)} in {where}"
+    hints: dict[str, str] = {}
+    for key in unknown:
+        close = difflib.get_close_matches(normalize_key(key), list(by_norm), n=1, cutoff=_CLOSE)
+        if close:
+            meant = by_norm.pop(close[0])
+            hints[key] = f"{key!r} is not a field of {where} -- did you mean {meant!r}?"
+    return hints
 
 
 def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:

@@ -60,7 +60,8 @@ def test_detail_shows_both_sides_and_errors_by_field(env: ConsoleEnv) -> None:
     html = env.client("olivia").get(f"/failed/{uid}").get_data(as_text=True)
     assert "What arrived" in html and "What we understood" in html
     assert 'sandbox src="/failed/' in html and "allow-scripts" not in html
-    assert 'data-path="plate_numbr"' in html and "not in the schema" in html
+    assert 'data-path="plate_numbr" data-suggestion="plate_number"' in html
+    assert "not in the schema -- did you mean &#39;plate_number&#39;?" in html
     assert 'data-path="plate_number"' in html and "this field is missing" in html
     assert "1 remote reference" in html  # the tracking pixel
 
@@ -181,6 +182,23 @@ def test_field_rows_attach_nested_errors() -> None:
     by_path = {r.path: r.errors for r in rows}
     assert by_path == {"owner.name": ["too short"], "items.0.qty": ["below minimum"]}
     assert general == ["odd"]
+
+
+def test_field_rows_show_did_you_mean_next_to_the_misspelt_key() -> None:
+    rows, general = field_rows(
+        {"owner": {"nmae": "x", "extra": 1}},
+        [
+            ("$.owner", "'nmae' is not a field of $.owner in vehicle -- did you mean 'name'?"),
+            ("$.owner", "Additional properties are not allowed ('extra' was unexpected)"),
+            ("$.owner.name", "is required"),
+        ],
+    )
+    by_path = {r.path: r for r in rows}
+    assert by_path["owner.nmae"].suggestion == "name"
+    assert by_path["owner.nmae"].errors == ["not in the schema -- did you mean 'name'?"]
+    assert by_path["owner.extra"].suggestion is None
+    assert by_path["owner.extra"].errors == ["not in the schema: a typo, or a field to remove"]
+    assert by_path["owner.name"].missing and general == []
 
 
 def test_safe_html_drops_handlers_and_remote_urls() -> None:

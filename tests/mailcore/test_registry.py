@@ -114,6 +114,69 @@ def test_schema_errors_are_json_paths_with_messages():
     assert spec.validate({"plate": "A", "items": []}) == []
 
 
+OWNER: dict[str, Any] = {
+    "type": "object",
+    "required": ["postcode"],
+    "properties": {"postcode": {"type": "string"}, "city": {"type": "string"}},
+}
+VEHICLE = {
+    "type": "object",
+    "required": ["plate_number", "owner"],
+    "additionalProperties": False,
+    "properties": {
+        "plate_number": {"type": "string"},
+        "colour": {"type": "string"},
+        "owner": OWNER,
+    },
+}
+
+
+def test_a_misspelt_key_says_which_field_was_meant_and_is_not_corrected() -> None:
+    spec = Registry().add("vehicle_registration", noop, prefix="V-", schema=VEHICLE)
+    payload = {"plate_numbr": "AB-123", "color": "red", "zzz": 1, "owner": {"post_code": "1"}}
+    assert spec.validate(payload) == [
+        ("$", "'color' is not a field of vehicle_registration -- did you mean 'colour'?"),
+        (
+            "$",
+            "'plate_numbr' is not a field of vehicle_registration -- did you mean 'plate_number'?",
+        ),
+        ("$", "Additional properties are not allowed ('zzz' was unexpected)"),
+        # owner allows unknown keys, but the missing postcode is probably `post_code`
+        (
+            "$.owner",
+            "'post_code' is not a field of $.owner in vehicle_registration"
+            " -- did you mean 'postcode'?",
+        ),
+        ("$.owner.postcode", "is required"),
+        ("$.plate_number", "is required"),
+    ]
+    assert "plate_numbr" in payload and "plate_number" not in payload
+
+
+def test_did_you_mean_compares_normalized_keys_and_suggests_each_field_once() -> None:
+    spec = Registry().add("v", noop, prefix="V-", schema=VEHICLE)
+    errors = spec.validate({"Plate Number": "x", "PLATE-NUMBER": "y", "owner": {"postcode": "1"}})
+    hints = [m for _, m in errors if "did you mean" in m]
+    assert hints == ["'Plate Number' is not a field of v -- did you mean 'plate_number'?"]
+    assert ("$", "Additional properties are not allowed ('PLATE-NUMBER' was unexpected)") in errors
+    # present fields are not suggested, and far-off keys get no suggestion
+    errors = spec.validate({"plate_number": "x", "plate_numbr": "y", "owner": {"postcode": "1"}})
+    assert errors == [("$", "Additional properties are not allowed ('plate_numbr' was unexpected)")]
+    # a valid payload with an unknown key close to an optional field stays valid
+    owner = Registry().add("w", noop, prefix="W-", schema=OWNER)
+    assert owner.validate({"postcode": "1", "cty": "Lyon"}) == []
+
+
+def test_the_failure_reason_carries_the_hint() -> None:
+    from mailcore.engine import schema_reason
+
+    spec = Registry().add("vehicle_registration", noop, prefix="V-", schema=VEHICLE)
+    reason = schema_reason(
+        spec.name, spec.validate({"plate_numbr": "AB", "owner": {"postcode": "1"}})
+    )
+    assert "did you mean 'plate_number'?" in reason and "$.plate_number: is required" in reason
+
+
 def test_prepare_applies_aliases_and_coerces_strings_to_schema_types():
     r = Registry()
     spec = r.add("v", noop, prefix="V-", schema=SCHEMA, aliases={"plate": ["kennzeichen"]})
