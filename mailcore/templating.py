@@ -2,8 +2,11 @@
 
 Rendering runs in Jinja's immutable sandbox: attribute tricks such as
 ``{{ ''.__class__.__mro__ }}`` or ``{{ cycler.__init__.__globals__ }}`` are refused, huge
-``*``/``**`` results and over-long output are refused too. Every undefined placeholder is
-collected (with its dotted path and line) instead of stopping at the first one.
+``*``/``**`` results and over-long output are refused too, and so is a render doing more than
+`MAX_LOOP_ITERATIONS` loop steps (plus one per item of the data, so walking the data always
+fits): nested ``range()`` loops that print nothing would otherwise hold a worker for hours.
+Every undefined placeholder is collected (with its dotted path and line) instead of stopping
+at the first one.
 
 Values never become markup: each ``{{ ... }}`` output is replaced by an inert marker while the
 template runs, Markdown and the HTML allowlist of `mailcore.sanitize` apply to the author's
@@ -33,8 +36,10 @@ import markdown
 from jinja2 import Template as JinjaTemplate
 from jinja2 import TemplateSyntaxError, Undefined
 from jinja2 import nodes as jnodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.runtime import LoopContext
+from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 from jinja2.utils import missing
 
 from mailcore import sanitize
@@ -44,6 +49,7 @@ log = logging.getLogger(__name__)
 
 MAX_OUTPUT = 1_000_000  # characters a template may produce
 MAX_POWER_BITS = 4096  # bits of an integer `**` result
+MAX_LOOP_ITERATIONS = 100_000  # loop steps of one render, on top of one per data item
 MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists")
 
 # Private-use code points stand for values while Markdown and cleaning run; they are
@@ -108,6 +114,8 @@ class _State:
     where: str = "body"  # which source is running: "subject" or "body"
     undefined: dict[tuple[str, str], int | None] = field(default_factory=dict)
     refused: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    iterations: int = 0  # loop steps so far, subject and body together
+    budget: int = MAX_LOOP_ITERATIONS  # raised by the number of items in the data
 
 
 _STATE: contextvars.ContextVar[_State | None] = contextvars.ContextVar("mc_state", default=None)
@@ -136,16 +144,103 @@ class _PathDict(dict[str, Any]):
     _mc_path: str
 
 
-def _wrap(value: Any, path: str) -> Any:
+def _wrap(value: Any, path: str, state: _State) -> Any:
+    """Data as the template sees it; every entry and item adds one step to the loop budget."""
     if isinstance(value, Mapping):
+        state.budget += len(value)
         wrapped = _PathDict(
-            (str(k), _wrap(v, f"{path}.{k}" if path else str(k))) for k, v in value.items()
+            (str(k), _wrap(v, f"{path}.{k}" if path else str(k), state)) for k, v in value.items()
         )
         wrapped._mc_path = path
         return wrapped
     if isinstance(value, list | tuple):
-        return [_wrap(v, f"{path}[]") for v in value]
+        state.budget += len(value)
+        return [_wrap(v, f"{path}[]", state) for v in value]
     return value
+
+
+# --- the loop budget ------------------------------------------------------------------------
+
+
+class _TooMuchWork(SecurityError):
+    """A render went over its loop budget (reported as a "refused" problem)."""
+
+
+class _Counted:
+    """An iterator charging each step to the render's loop budget."""
+
+    __slots__ = ("_it", "_state")
+
+    def __init__(self, iterable: Any, state: _State) -> None:
+        self._it = iter(iterable)
+        self._state = state
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> Any:
+        item = next(self._it)
+        state = self._state
+        state.iterations += 1
+        if state.iterations > state.budget:
+            raise _TooMuchWork(
+                f"template does too much work: over {state.budget:,} loop iterations;"
+                " simplify the loops"
+            )
+        return item
+
+
+class _Range:
+    """The sandbox's ``range()``: a real range (len, indexing, ``in``) whose iteration is
+    charged to the loop budget, so ``range(n)|join`` inside a loop is counted too."""
+
+    __slots__ = ("_range",)
+
+    def __init__(self, *args: int) -> None:
+        self._range = safe_range(*args)  # OverflowError past the sandbox's MAX_RANGE
+
+    def __iter__(self) -> Any:
+        state = _STATE.get()
+        return iter(self._range) if state is None else _Counted(self._range, state)
+
+    def __reversed__(self) -> Any:
+        state = _STATE.get()
+        backwards = reversed(self._range)
+        return backwards if state is None else _Counted(backwards, state)
+
+    def __len__(self) -> int:
+        return len(self._range)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._range[index]
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._range
+
+    def __repr__(self) -> str:
+        return repr(self._range)
+
+
+def _budgeted(iterable: Any) -> Any:
+    """What a ``{% for %}`` loop iterates: `iterable`, each step charged to the budget."""
+    state = _STATE.get()
+    if state is None or isinstance(iterable, _Counted | _Range):
+        return iterable  # outside a render (constant folding), or already charged
+    return _Counted(iterable, state)
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator, with every ``{% for %}`` iterating through `_budgeted`."""
+
+    def visit_Template(self, node: jnodes.Template, frame: Frame | None = None) -> None:
+        # Before any code is written: the filters a template uses are collected up front.
+        for loop in node.find_all(jnodes.For):
+            loop.iter = jnodes.Filter(loop.iter, _BUDGET_FILTER, [], [], None, None)
+            loop.iter.set_lineno(loop.lineno)
+        super().visit_Template(node, frame)
+
+
+_BUDGET_FILTER = "_mc_loop_budget"  # harmless if a template names it: it only counts more
 
 
 class _CollectingUndefined(Undefined):
@@ -232,9 +327,23 @@ def _finalize(value: Any) -> str:
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, plus limits on `*` and `**` so a template cannot eat memory."""
+    """The immutable sandbox, plus limits on `*` and `**` so a template cannot eat memory,
+    and the loop budget so it cannot eat time."""
 
     intercepted_binops = frozenset({"*", "**"})
+    code_generator_class = _CodeGenerator
+
+    def call(
+        __self,  # noqa: N805 -- Jinja's own signature: keyword arguments may be named `self`
+        __context: Any,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if isinstance(__obj, LoopContext) and args:
+            # ``loop(children)`` in a recursive loop iterates without the For node's filter.
+            args = (_budgeted(args[0]), *args[1:])
+        return super().call(__context, __obj, *args, **kwargs)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
@@ -262,6 +371,8 @@ _ENV = _Sandbox(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_ENV.globals["range"] = _Range
+_ENV.filters[_BUDGET_FILTER] = _budgeted
 
 
 @lru_cache(maxsize=512)
@@ -396,7 +507,7 @@ def render_all(template: Template, data: Mapping[str, Any]) -> RenderResult:
     state = _State()
     token = _STATE.set(state)
     try:
-        wrapped = _wrap({k: _clean_value(v) for k, v in data.items()}, "")
+        wrapped = _wrap({k: _clean_value(v) for k, v in data.items()}, "", state)
         state.where = "subject"
         subject_marked = _run(template.subject, wrapped, "subject", problems)
         state.where = "body"

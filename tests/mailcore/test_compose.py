@@ -215,3 +215,11 @@ def test_preview_shows_every_alternative() -> None:
     assert "data:image/png;base64," in result.html and "cid:" not in result.html
     parsed = message_from_bytes(result.mime.encode("ascii"), policy=policy.default)
     assert parsed["Reply-To"] == "reply+a74e22bb@acme.example"
+
+
+def test_preview_reports_a_template_doing_too_much_work_as_refused() -> None:
+    body = "Hello\n{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    shown = preview(Template("t", "Subject", body), {})
+    refused = [p for p in shown.problems if p.kind == "refused"]
+    assert len(refused) == 1 and refused[0].line == 2
+    assert "template does too much work: over 100,000 loop iterations" in refused[0].message

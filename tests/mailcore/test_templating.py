@@ -160,6 +160,52 @@ def test_sandbox_escapes_are_refused(source: str) -> None:
     assert refused[0].line == 2 or "range" in source or "*" in source
 
 
+HEAVY_LOOPS = [
+    # nested loops that print nothing: 10^10 steps without the budget
+    "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+    # a filter walking a range inside a loop
+    "{% for a in range(100000) %}{{ range(100000)|join|length }}{% endfor %}",
+    # a recursive loop re-entering itself with a range, then with the data
+    "{% for x in range(3) recursive %}{% if loop.depth < 30 %}{{ loop(range(3)) }}{% endif %}"
+    "{% endfor %}",
+    "{% for x in items recursive %}{% if loop.depth < 30 %}{{ loop(items) }}{% endif %}"
+    "{% endfor %}",
+    # nested loops over the data: each is bounded by the data, together they are not
+    "{% for a in big %}{% for b in big %}{% for c in big %}{% endfor %}{% endfor %}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("source", HEAVY_LOOPS)
+def test_a_render_doing_too_much_work_is_refused_with_its_line(source: str) -> None:
+    t = Template("t", "Subject", f"line one\n{source}\n")
+    data = {"items": [1, 2, 3], "big": list(range(1000))}
+    with pytest.raises(TemplateError, match="too much work"):
+        render(t, data)
+    refused = [p for p in render_all(t, data).problems if p.kind == "refused"]
+    assert [p.line for p in refused] == [2]
+    assert "over 101,005 loop iterations; simplify the loops" in refused[0].message
+
+
+def test_the_loop_budget_spans_subject_and_body_and_resets_per_render() -> None:
+    half = "{% for a in range(300) %}{% for b in range(200) %}{% endfor %}{% endfor %}"
+    assert render(Template("t", "s", half), {}).markdown == ""  # 60,300 steps
+    assert render(Template("t", "s", half), {}).markdown == ""  # a new render, a new budget
+    with pytest.raises(TemplateError, match="too much work"):
+        render(Template("t", half, half), {})
+
+
+def test_walking_large_data_fits_the_budget_and_range_still_behaves_like_range() -> None:
+    rows = [{"n": i} for i in range(150_000)]
+    body = (
+        "{% for r in rows %}{% endfor %}{{ rows|length }} {{ range(5)|length }}"
+        " {{ range(5)[2] }} {{ 3 in range(5) }} {{ range(3)|list }} {{ range(3)|last }}"
+        " {{ range(4)|reverse|join }} {% for i in range(3) %}{{ loop.index }}/{{ loop.length }}"
+        "{% if loop.last %}!{% endif %} {% endfor %}"
+    )
+    out = render(Template("t", "s", body), {"rows": rows}).markdown
+    assert out == "150000 5 2 True [0, 1, 2] 2 3210 1/3 2/3 3/3! "
+
+
 def test_refusal_is_reported_again_when_the_template_is_cached() -> None:
     t = Template("t", "s", "{{ ''.__class__ }}")
     first = render_all(t, {}).problems
