@@ -221,14 +221,3 @@ def send(
             ) from exc
     if refused:
         raise RecipientsRefused(refused, [r for r in rcpts if r not in refused])
-
-
-def check_reachable(smtp: SmtpConfig) -> None:
-    """Connect (and log in) without sending; raises SendError like `send`."""
-    client = _connect(smtp)
-    try:
-        client.noop()
-    except (OSError, smtplib.SMTPException) as exc:
-        raise SendError(f"SMTP server {smtp.host} does not answer: {exc}") from exc
-    finally:
-        client.close()
