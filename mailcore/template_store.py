@@ -1,10 +1,11 @@
 """Versioned outbound templates, stored next to the processing history.
 
 Every save appends an immutable version (who, when, a change note); nothing is ever updated
-in place -- the database refuses it too, with a trigger. Restoring copies an old version into a
-new one, so the record of who changed what stays complete. A template that does not render
-cleanly on its own sample data (syntax error, undefined placeholder, markup the sanitizer
-removes, refused construct) is not saved: `TemplateHasErrors` lists each problem with its line.
+in place or deleted -- the database refuses both too, with triggers. Restoring copies an old
+version into a new one, so the record of who changed what stays complete. A template that does
+not render cleanly on its own sample data (syntax error, undefined placeholder, markup the
+sanitizer removes, refused construct) is not saved: `TemplateHasErrors` lists each problem with
+its line.
 """
 
 from __future__ import annotations
@@ -45,27 +46,79 @@ template_versions = sa.Table(
     sa.UniqueConstraint("name", "version", name="uq_template_versions_name_version"),
 )
 
-# Immutability is a property of the data, not of this module's manners: refuse UPDATE in the
-# database itself, so a hand-written SQL fix cannot silently rewrite what partners were sent.
-sa.event.listen(
-    template_versions,
-    "after_create",
-    sa.DDL(
-        "CREATE TRIGGER template_versions_immutable BEFORE UPDATE ON template_versions "
-        "BEGIN SELECT RAISE(ABORT, 'template versions are immutable'); END"
-    ).execute_if(dialect="sqlite"),
-)
-for _statement in (
-    "CREATE OR REPLACE FUNCTION template_versions_immutable() RETURNS trigger AS $$ "
-    "BEGIN RAISE EXCEPTION 'template versions are immutable'; END $$ LANGUAGE plpgsql",
-    "CREATE TRIGGER template_versions_immutable BEFORE UPDATE ON template_versions "
-    "FOR EACH ROW EXECUTE FUNCTION template_versions_immutable()",
-):
-    sa.event.listen(
-        template_versions,
-        "after_create",
-        sa.DDL(_statement).execute_if(dialect="postgresql"),
-    )
+# Immutability is a property of the data, not of this module's manners: refuse UPDATE and
+# DELETE (and TRUNCATE on PostgreSQL) in the database itself, so a hand-written SQL fix cannot
+# silently rewrite or remove what partners were sent. (name, DDL) per dialect, in order.
+_GUARDS: dict[str, list[tuple[str | None, str]]] = {
+    "sqlite": [
+        (
+            "template_versions_immutable",
+            "CREATE TRIGGER IF NOT EXISTS template_versions_immutable BEFORE UPDATE"
+            " ON template_versions"
+            " BEGIN SELECT RAISE(ABORT, 'template versions are immutable'); END",
+        ),
+        (
+            "template_versions_undeletable",
+            "CREATE TRIGGER IF NOT EXISTS template_versions_undeletable BEFORE DELETE"
+            " ON template_versions"
+            " BEGIN SELECT RAISE(ABORT, 'template versions are immutable: never deleted'); END",
+        ),
+    ],
+    "postgresql": [
+        (
+            None,  # the function every trigger runs; replaced whenever a trigger is missing
+            "CREATE OR REPLACE FUNCTION template_versions_immutable() RETURNS trigger AS $$"
+            " BEGIN RAISE EXCEPTION 'template versions are immutable (% refused)', TG_OP; END"
+            " $$ LANGUAGE plpgsql",
+        ),
+        (
+            "template_versions_immutable",
+            "CREATE TRIGGER template_versions_immutable BEFORE UPDATE ON template_versions"
+            " FOR EACH ROW EXECUTE FUNCTION template_versions_immutable()",
+        ),
+        (
+            "template_versions_undeletable",
+            "CREATE TRIGGER template_versions_undeletable BEFORE DELETE ON template_versions"
+            " FOR EACH ROW EXECUTE FUNCTION template_versions_immutable()",
+        ),
+        (
+            "template_versions_untruncatable",
+            "CREATE TRIGGER template_versions_untruncatable BEFORE TRUNCATE ON template_versions"
+            " FOR EACH STATEMENT EXECUTE FUNCTION template_versions_immutable()",
+        ),
+    ],
+}
+_EXISTING_TRIGGERS = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    " AND tbl_name = 'template_versions'",
+    "postgresql": "SELECT tgname FROM pg_trigger"
+    " WHERE tgrelid = to_regclass('template_versions') AND NOT tgisinternal",
+}
+
+
+def install_guards(conn: sa.Connection) -> list[str]:
+    """Create the triggers refusing UPDATE/DELETE of versions that `conn`'s database lacks
+    (a new table, or one made by an older mailcore); the names of those created."""
+    dialect = conn.dialect.name
+    guards = _GUARDS.get(dialect)
+    if not guards:
+        return []  # another database: immutability rests on this module alone
+    if dialect == "postgresql":
+        # Two processes upgrading at once must not both create the same trigger.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('template_versions_guards'))"))
+    existing = {row[0] for row in conn.execute(sa.text(_EXISTING_TRIGGERS[dialect]))}
+    missing = [name for name, _ in guards if name is not None and name not in existing]
+    if missing:
+        for name, ddl in guards:
+            if name is None or name in missing:
+                conn.execute(sa.text(ddl))
+        log.info("template versions guarded against %s", ", ".join(missing))
+    return missing
+
+
+@sa.event.listens_for(template_versions, "after_create")
+def _guard_new_table(target: sa.Table, connection: sa.Connection, **_: Any) -> None:
+    install_guards(connection)
 
 
 class UnknownTemplate(MailcoreError, KeyError):
@@ -209,6 +262,8 @@ class TemplateStore:
         self.history = history
         self.checker = checker
         template_versions.create(db, checkfirst=True)
+        with db.begin() as conn:
+            install_guards(conn)  # a table from before the DELETE guard gets it now
 
     # -- reading -----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from mailcore.template_store import (
     TemplateHasErrors,
     TemplateStore,
     UnknownTemplate,
+    install_guards,
     sample_from_schema,
     template_versions,
 )
@@ -70,6 +71,38 @@ def test_a_version_cannot_be_changed_in_python_or_in_the_database(store: Templat
     with pytest.raises(sa.exc.DBAPIError, match="immutable"), store.db.begin() as conn:
         conn.execute(template_versions.update().values(body="rewritten"))
     assert store.get("ready", 1).body == BODY
+
+
+def test_a_version_cannot_be_deleted_in_the_database(store: TemplateStore) -> None:
+    store.save("ready", "Vehicle {{ plate }}", BODY, DATA, "first", by="alice")
+    store.save("ready", "Vehicle {{ plate }} is ready", BODY, DATA, "second", by="alice")
+    with pytest.raises(sa.exc.DBAPIError, match="immutable"), store.db.begin() as conn:
+        conn.execute(template_versions.delete().where(template_versions.c.version == 2))
+    with pytest.raises(sa.exc.DBAPIError, match="immutable"), store.db.begin() as conn:
+        conn.execute(template_versions.delete())  # all at once (SQLite's truncate shortcut)
+    if store.db.dialect.name == "postgresql":
+        with pytest.raises(sa.exc.DBAPIError, match="immutable"), store.db.begin() as conn:
+            conn.execute(sa.text("TRUNCATE template_versions"))
+    assert [v.number for v in store.versions("ready")] == [2, 1]
+
+
+def test_a_table_from_before_the_delete_guard_gets_it_when_a_store_opens(
+    store: TemplateStore, recorder: Recorder
+) -> None:
+    store.save("ready", "Vehicle {{ plate }}", BODY, DATA, "first", by="alice")
+    drop = "DROP TRIGGER template_versions_undeletable"
+    if store.db.dialect.name == "postgresql":
+        drop += " ON template_versions"
+    with store.db.begin() as conn:
+        conn.execute(sa.text(drop))
+        assert install_guards(conn) == ["template_versions_undeletable"]
+        conn.execute(sa.text(drop))  # back to the old state, for the store to repair
+    reopened = TemplateStore(store.db, history=recorder)
+    with pytest.raises(sa.exc.DBAPIError, match="immutable"), store.db.begin() as conn:
+        conn.execute(template_versions.delete())
+    with store.db.begin() as conn:
+        assert install_guards(conn) == []  # nothing left to add
+    assert [v.number for v in reopened.versions("ready")] == [1]
 
 
 def test_saving_identical_content_creates_no_version(store: TemplateStore) -> None:
