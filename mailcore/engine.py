@@ -42,6 +42,7 @@ __all__ = [
     "FailedItem",
     "FailedPage",
     "Folders",
+    "NO_HANDLER",
     "Inspection",
     "Outcome",
     "message_key",
@@ -52,6 +53,8 @@ logger = logging.getLogger(__name__)
 ErrorList = list[tuple[str, str]]
 DEFAULT_FOLDERS = Folders()
 _MAX_REASON = 2000
+# What `Engine.validate` answers when no handler is known: nothing can be valid yet.
+NO_HANDLER = ("$", "no handler chosen: pick the handler this mail is for")
 
 
 # A poll's batch is worked in chunks of up to _CHUNK (none under _MIN_CHUNK), so that moving one
@@ -601,7 +604,10 @@ class Engine:
             payload = state.payload
         elif spec is not None and ex.payload is not None:
             payload = spec.prepare(ex.payload)
-        errors = spec.validate(payload) if spec and payload is not None else []
+        if spec is None:
+            errors = self.validate(None, payload)
+        else:  # no payload found is checked as {}: its required fields show as missing
+            errors = spec.validate(payload if payload is not None else {})
         if not errors and state is not None and state.status == "failed":
             errors = state.errors
         return Inspection(
@@ -618,9 +624,14 @@ class Engine:
         )
 
     def validate(self, handler: str | None, payload: Any) -> ErrorList:
-        """Schema errors of `payload` for `handler` as (json-path, message); [] when valid."""
+        """Schema errors of `payload` for `handler` as (json-path, message); [] when valid.
+
+        Without a handler nothing can be valid: the answer is `NO_HANDLER` (a payload that is
+        not an object is said too).
+        """
         if handler is None:
-            return [] if isinstance(payload, dict) else [("$", "the payload must be an object")]
+            shape = [] if isinstance(payload, dict) else [("$", "the payload must be an object")]
+            return [NO_HANDLER, *shape]
         if handler not in self.registry:
             return [("$", f"unknown handler {handler!r}")]
         spec = self.registry.get(handler)

@@ -395,6 +395,26 @@ def test_inspect_and_validate(engine: Engine, mailbox: Mailbox):
     assert engine.validate("nope", {}) == [("$", "unknown handler 'nope'")]
 
 
+def test_inspect_without_payload_or_handler_is_never_valid(engine: Engine, mailbox: Mailbox):
+    deliver(
+        mailbox,
+        message(subject="[VEH-1] no payload", body="Just saying hello.\r\n"),
+        message(subject="Hello", body="plate_number: AB-1\r\nyear: 2001\r\n"),
+    )
+    no_payload, no_handler = engine.poll_once()
+    assert no_payload.status == no_handler.status == "failed"
+    assert no_payload.new_uid is not None and no_handler.new_uid is not None
+    seen = engine.inspect(no_payload.new_uid)
+    assert seen.handler == "vehicle" and seen.payload is None
+    assert ("$.plate_number", "is required") in seen.errors
+    unrouted = engine.inspect(no_handler.new_uid)
+    assert unrouted.handler is None
+    assert unrouted.errors[0] == engine_module.NO_HANDLER
+    assert engine.validate(None, {"plate_number": "AB-1", "year": 2001}) == [
+        ("$", "no handler chosen: pick the handler this mail is for")
+    ]
+
+
 def test_history_records_the_trip_of_each_message(engine: Engine, mailbox: Mailbox, history):
     deliver(mailbox, vehicle_mail(plate="TRIP-1"))
     [outcome] = engine.poll_once()
