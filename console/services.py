@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 
-from mailcore.accounts import Accounts
+from mailcore.accounts import Accounts, ThrottlePolicy
 
 if TYPE_CHECKING:
     from mailcore.engine import Engine
@@ -54,12 +54,16 @@ def build_services(settings: Any, registry: Registry | None = None) -> Services:
     from mailcore.history import History
     from mailcore.registry import registry as default_registry
 
+    # Bad settings are refused before anything is opened.
+    throttle = ThrottlePolicy.from_settings(
+        settings.section("console"), settings.source or "settings"
+    )
     if registry is None:
         registry = load_registry(settings.handlers) if settings.handlers else default_registry
     history = History(settings.database_url, retention_days=settings.retention_days)
     mailbox = open_mailbox(settings)
     engine = Engine(mailbox, registry, history, settings.folders, settings.scheme)
-    accounts = Accounts(history.engine, history)
+    accounts = Accounts(history.engine, history, throttle=throttle)
     templates = None
     if importlib.util.find_spec("mailcore.template_store") is not None:
         from mailcore.template_store import TemplateStore

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mailcore.db import METADATA
-from mailcore.errors import MailcoreError
+from mailcore.errors import ConfigError, MailcoreError
 
 if TYPE_CHECKING:
     from mailcore.history import History
@@ -103,6 +103,65 @@ class ThrottlePolicy:
     def lockout(self, count: int) -> timedelta:
         """The length of the `count`-th lockout in a row: doubling, up to max_lockout."""
         return min(self.first_lockout * 2 ** min(max(count, 1) - 1, 20), self.max_lockout)
+
+    @classmethod
+    def from_settings(cls, table: Mapping[str, Any], where: str = "settings") -> ThrottlePolicy:
+        """The policy set by the ``login_*`` keys of the ``[console]`` table (or their
+        ``MAILCORE_CONSOLE_LOGIN_*`` forms); the defaults for keys not given.
+
+        Raises ConfigError naming the key for a value that is not a number in range.
+        """
+        default = cls()
+        per_user = _setting(table, "login_max_failures_per_user", where, integer=True)
+        per_address = _setting(table, "login_max_failures_per_address", where, integer=True)
+        window = _setting(table, "login_window_minutes", where)
+        first = _setting(table, "login_first_lockout_minutes", where)
+        longest = _setting(table, "login_max_lockout_minutes", where)
+        policy = cls(
+            per_user=default.per_user if per_user is None else int(per_user),
+            per_address=default.per_address if per_address is None else int(per_address),
+            window=default.window if window is None else timedelta(minutes=window),
+            first_lockout=default.first_lockout if first is None else timedelta(minutes=first),
+            max_lockout=default.max_lockout if longest is None else timedelta(minutes=longest),
+        )
+        if policy.max_lockout < policy.first_lockout:
+            raise ConfigError(
+                f"[console] login_max_lockout_minutes in {where} must be at least"
+                " login_first_lockout_minutes"
+                f" ({policy.first_lockout.total_seconds() / 60:g})"
+            )
+        return policy
+
+
+_MAX_COUNT = 1_000_000
+_MAX_MINUTES = 30 * 24 * 60  # a month: longer is a typo, and overflows the doubling
+
+
+def _setting(
+    table: Mapping[str, Any], key: str, where: str, *, integer: bool = False
+) -> float | None:
+    """`table[key]` as a positive number (TOML value or environment string), None if unset."""
+    raw = table.get(key)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    limit = _MAX_COUNT if integer else _MAX_MINUTES
+    value: float | None = None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, str):
+        try:
+            value = int(raw) if integer else float(raw)
+        except ValueError:
+            value = None
+    if value is not None and integer and value != int(value):
+        value = None
+    if value is None or not 0 < value <= limit or math.isnan(value):
+        kind = "a whole number" if integer else "a number of minutes"
+        raise ConfigError(
+            f"[console] {key} in {where} (or MAILCORE_CONSOLE_{key.upper()}) must be {kind}"
+            f" above 0 and at most {limit:,}, got {raw!r}"
+        )
+    return value
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -206,3 +207,40 @@ def test_repeated_wrong_passwords_lock_the_account_with_a_clear_message(env: Con
     assert client.get("/failed/").status_code == 302
     # Other accounts from the same address still log in.
     assert env.client("ada").get("/failed/").status_code == 200
+
+
+def test_the_login_throttle_follows_the_console_settings(tmp_path: Path) -> None:
+    from console import create_app
+    from console.services import build_services
+    from mailcore.config import Settings
+    from mailcore.errors import ConfigError
+
+    data = {
+        "maildir": str(tmp_path / "mail"),
+        "database_url": f"sqlite:///{tmp_path / 'console.db'}",
+        "console": {"login_max_failures_per_user": 2},
+    }
+    env = {"MAILCORE_CONSOLE_LOGIN_FIRST_LOCKOUT_MINUTES": "7"}
+    svc = build_services(Settings.from_mapping(data, env))
+    try:
+        svc.accounts.create("olivia", "olivia-password-1", "operator", by="test")
+        app = create_app({"TESTING": True, "SECRET_KEY": "k", "MAILCORE_SERVICES": svc})
+        client = app.test_client()
+
+        def attempt() -> tuple[int, str]:
+            form = {
+                "username": "olivia",
+                "password": "wrong-password",
+                "csrf_token": csrf_token(client, "/login"),
+            }
+            response = client.post("/login", data=form)
+            return response.status_code, response.get_data(as_text=True)
+
+        assert attempt()[0] == 401
+        status, page = attempt()  # the second failure locks, not the fifth
+        assert status == 429 and "try again in 7 minutes" in page
+    finally:
+        svc.close()
+    bad = {**env, "MAILCORE_CONSOLE_LOGIN_WINDOW_MINUTES": "a quarter hour"}
+    with pytest.raises(ConfigError, match="MAILCORE_CONSOLE_LOGIN_WINDOW_MINUTES"):
+        build_services(Settings.from_mapping(data, bad))

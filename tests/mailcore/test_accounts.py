@@ -14,6 +14,8 @@ from mailcore.accounts import (
     ThrottleState,
     describe_wait,
 )
+from mailcore.config import Settings
+from mailcore.errors import ConfigError
 from mailcore.history import History
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -171,3 +173,49 @@ def test_failures_and_lockouts_are_in_the_history_without_passwords(accounts: Ac
     text = repr(events)
     assert "secret-guess" not in text and "hunter2" not in text
     assert all(e.at >= T0 for e in events)
+
+
+def test_throttle_policy_from_the_console_table_and_its_environment_forms() -> None:
+    settings = Settings.from_mapping(
+        {"console": {"login_max_failures_per_user": 3, "login_window_minutes": 30}},
+        {
+            "MAILCORE_CONSOLE_LOGIN_MAX_FAILURES_PER_ADDRESS": "50",
+            "MAILCORE_CONSOLE_LOGIN_FIRST_LOCKOUT_MINUTES": "0.5",
+            "MAILCORE_CONSOLE_LOGIN_MAX_LOCKOUT_MINUTES": "240",
+            "MAILCORE_CONSOLE_LOGIN_WINDOW_MINUTES": "45",  # the environment wins
+        },
+    )
+    policy = ThrottlePolicy.from_settings(settings.section("console"))
+    assert policy == ThrottlePolicy(
+        per_user=3,
+        per_address=50,
+        window=timedelta(minutes=45),
+        first_lockout=timedelta(seconds=30),
+        max_lockout=timedelta(hours=4),
+    )
+    assert ThrottlePolicy.from_settings({"secret_key": "x"}) == ThrottlePolicy()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("login_max_failures_per_user", 0),
+        ("login_max_failures_per_user", "five"),
+        ("login_max_failures_per_user", 2.5),
+        ("login_max_failures_per_address", True),
+        ("login_max_failures_per_address", "-3"),
+        ("login_window_minutes", "nan"),
+        ("login_window_minutes", 0),
+        ("login_first_lockout_minutes", 10**9),
+        ("login_max_lockout_minutes", [5]),
+    ],
+)
+def test_a_bad_throttle_setting_is_a_config_error_naming_the_key(key: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=f"\\[console\\] {key} in app.toml"):
+        ThrottlePolicy.from_settings({key: value}, "app.toml")
+
+
+def test_the_longest_lockout_cannot_be_shorter_than_the_first() -> None:
+    table = {"login_first_lockout_minutes": 10, "login_max_lockout_minutes": "5"}
+    with pytest.raises(ConfigError, match="login_max_lockout_minutes .* at least"):
+        ThrottlePolicy.from_settings(table)
