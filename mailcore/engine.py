@@ -128,6 +128,7 @@ class _Work:
     reason: str | None = None
     errors: ErrorList = field(default_factory=list)
     handled: bool = False
+    known: bool = False  # seen by an earlier run: a copy may already be in its destination
     facts: dict[str, Any] = field(default_factory=dict)  # message_id, sender, subject, identifier
     events: list[dict[str, Any]] = field(default_factory=list)
     payload: dict[str, Any] | None = None  # set when an operator supplied it
@@ -302,21 +303,59 @@ class Engine:
         return self._record_moves(folder, works, self._transfer(folder, works), actor)
 
     def _transfer(self, folder: str, works: Sequence[_Work]) -> _Transfer:
-        """Move each destination's messages in one call; the mailbox part of `_move`."""
+        """Move each destination's messages in one call; the mailbox part of `_move`.
+
+        Messages seen by an earlier run go second, one by one: when their destination already
+        holds the same bytes (a move interrupted between its copy and its delete, or the same
+        message earlier in this batch) only the original is removed, so one copy remains.
+        """
         by_dest: dict[str, list[_Work]] = defaultdict(list)
         for w in works:
             if w.dest and w.dest != folder:
                 by_dest[w.dest].append(w)
         done: dict[str, tuple[MoveResult, int]] = {}
+        broken: set[str] = set()
         error: Exception | None = None
-        for dest, group in by_dest.items():
-            try:
-                result = self.mailbox.move(folder, [w.uid for w in group], dest)
-                done[dest] = (result, self.mailbox.uidvalidity(dest))
-            except Exception as exc:  # the other destinations still get their messages
-                logger.error("moving %d message(s) to %r failed: %s", len(group), dest, exc)
-                error = error or exc
+        for known in (False, True):
+            for dest, group in by_dest.items():
+                todo = [w for w in group if w.known == known]
+                if not todo or dest in broken:
+                    continue
+                try:
+                    moved = self._already_filed(folder, dest, todo) if known else {}
+                    if moved:
+                        self.mailbox.discard(folder, list(moved))
+                    rest = [w.uid for w in todo if w.uid not in moved]
+                    if rest:
+                        moved.update(self.mailbox.move(folder, rest, dest).moved)
+                    earlier = done[dest][0].moved if dest in done else {}
+                    done[dest] = (MoveResult({**earlier, **moved}), self.mailbox.uidvalidity(dest))
+                except Exception as exc:  # the other destinations still get their messages
+                    logger.error("moving %d message(s) to %r failed: %s", len(todo), dest, exc)
+                    broken.add(dest)
+                    error = error or exc
         return done, error
+
+    def _already_filed(
+        self, folder: str, dest: str, works: Sequence[_Work]
+    ) -> dict[int, int | None]:
+        """Source UID -> UID of its identical copy (same message key) already in `dest`."""
+        found: dict[int, int | None] = {}
+        for w in works:
+            mid = w.facts.get("message_id")
+            candidates = self.mailbox.find(dest, mid) if mid else []
+            if not candidates:
+                continue
+            raws = self.mailbox.fetch(dest, candidates)
+            for uid in candidates:
+                if uid in raws and message_key(raws[uid]) == w.key:
+                    logger.info(
+                        "uid %s of %s is already in %s as uid %s: removing the original only",
+                        w.uid, folder, dest, uid,
+                    )  # fmt: skip
+                    found[w.uid] = uid
+                    break
+        return found
 
     def _record_moves(
         self, folder: str, works: Sequence[_Work], transfer: _Transfer, actor: str
@@ -369,7 +408,7 @@ class Engine:
         already: bool = False,
     ) -> _Work:
         """Run one message through extract/route/validate/handle; never raises."""
-        work = _Work(uid, key)
+        work = _Work(uid, key, known=already or state is not None)
         where = {"message_key": key, "folder": folder, "uidvalidity": validity, "uid": uid}
         try:
             if already or (state is not None and state.handled):

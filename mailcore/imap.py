@@ -532,6 +532,35 @@ class ImapMailbox:
 
         return self._run(f"search {folder!r}", op)
 
+    def find(self, folder: str, message_id: str) -> list[int]:
+        """UIDs (ascending, not \\Deleted) whose Message-ID header contains `message_id`
+        (UID SEARCH HEADER): candidates only, compare their bytes before relying on one."""
+        needle = message_id.strip()
+        if not needle:
+            return []
+
+        def op(client: IMAPClient) -> list[int]:
+            if not self._select(client, folder, uids_from_caller=False, sync=True):
+                return []
+            charset = None if needle.isascii() else "UTF-8"
+            criteria = ["UNDELETED", "HEADER", "Message-ID", needle]
+            return sorted(int(u) for u in client.search(criteria, charset))
+
+        return self._run(f"search {folder!r}", op)
+
+    def discard(self, folder: str, uids: Sequence[int]) -> None:
+        """Flag these UIDs \\Deleted and UID EXPUNGE exactly them (with UIDPLUS; without it they
+        stay flagged, hidden from `uids`). Only for messages whose copy is confirmed elsewhere."""
+        wanted = _unique(uids)
+        if not wanted:
+            return
+
+        def op(client: IMAPClient) -> None:
+            if self._select(client, folder, uids_from_caller=True):
+                self._remove(client, folder, wanted)
+
+        self._run(f"remove from {folder!r}", op)
+
     def summaries(self, folder: str, uids: Sequence[int]) -> list[Summary]:
         """Summaries for these UIDs (missing UIDs are skipped), in the order given; no bodies."""
         wanted = _unique(uids)

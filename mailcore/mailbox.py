@@ -53,6 +53,17 @@ class Mailbox(Protocol):
         """Move UIDs to `dest` (created if missing); the source copy goes only once the
         destination copy is confirmed."""
 
+    def find(self, folder: str, message_id: str) -> list[int]:
+        """UIDs (ascending, not \\Deleted) whose Message-ID header contains `message_id`:
+        candidates only -- compare their bytes before relying on one being the same message."""
+
+    def discard(self, folder: str, uids: Sequence[int]) -> None:
+        """Remove these messages from `folder`, and only them.
+
+        Only for a message whose identical copy is confirmed elsewhere (e.g. a move that was
+        interrupted between its copy and its delete): nothing is copied first.
+        """
+
     def append(self, folder: str, raw: bytes, flags: Sequence[str] = ()) -> int | None:
         """Store a message; returns its UID when the backend tells it."""
 

@@ -369,6 +369,26 @@ class MaildirMailbox:
                 if needle in s.sender.lower()
             ]
 
+    def find(self, folder: str, message_id: str) -> list[int]:
+        """UIDs whose Message-ID header contains `message_id` (candidates: compare bytes)."""
+        needle = message_id.strip()
+        if not needle:
+            return []
+        with self._lock:
+            return [
+                s.uid
+                for s in self.summaries(folder, self.uids(folder))
+                if s.message_id and needle in s.message_id
+            ]
+
+    def discard(self, folder: str, uids: Sequence[int]) -> None:
+        """Unlink these messages -- only for ones whose copy is confirmed elsewhere."""
+        with self._lock:
+            state = self._folder(folder)
+            items = [(uid, path) for uid in uids if (path := self._path_of(state, uid))]
+            if items:
+                self._remove(state, items)
+
     def fetch(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
         """Raw bytes by UID; reading a file never marks it seen."""
         with self._lock:

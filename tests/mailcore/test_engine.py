@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mailcore import engine as engine_module
-from mailcore.engine import Engine, Folders
+from mailcore.engine import Engine, Folders, message_key
 from mailcore.errors import MailcoreError
 from mailcore.history import History
 from mailcore.imap import ImapMailbox
@@ -306,10 +306,38 @@ def test_crash_between_copy_and_delete_loses_nothing_and_handles_once(
     assert sorted(o.status for o in outcomes) == ["duplicate", "failed"]
     assert len(calls) == 1, "the handler must not run twice for the same message"
     assert mailbox.uids("INBOX") == []
-    assert "ONCE-1" in "".join(
-        raw.decode()
-        for raw in mailbox.fetch(FOLDERS.processed, mailbox.uids(FOLDERS.processed)).values()
-    )
+    # Converged: the copies made before the crash are the only ones, nothing copied twice.
+    [processed] = mailbox.fetch(FOLDERS.processed, mailbox.uids(FOLDERS.processed)).values()
+    assert b"ONCE-1" in processed
+    [failed] = mailbox.fetch(FOLDERS.failed, mailbox.uids(FOLDERS.failed)).values()
+    assert b"plate_number: X" in failed
+    by_status = {o.status: o for o in outcomes}
+    assert by_status["duplicate"].new_uid == mailbox.uids(FOLDERS.processed)[0]
+    assert history.state(message_key(processed)).folder == FOLDERS.processed  # type: ignore[union-attr]
+
+
+def test_crash_between_copy_and_delete_converges_without_imap_move(
+    dovecot: Any, make_imap_mailbox: Callable[..., ImapMailbox], history: History, calls
+):
+    """The COPY + STORE + UID EXPUNGE path (use_move=False) converges the same way."""
+    mailbox = make_imap_mailbox(ready_account(dovecot), use_move=False)
+    registry = make_registry(calls)
+    deliver(mailbox, vehicle_mail(plate="ONCE-3"))
+    with pytest.raises(ConnectionError):
+        Engine(CrashAfterCopy(mailbox), registry, history).poll_once()
+    [outcome] = Engine(mailbox, registry, history).poll_once()
+    assert outcome.status == "duplicate" and len(calls) == 1
+    assert mailbox.uids(FOLDERS.inbox) == []
+    assert mailbox.uids(FOLDERS.processed) == [outcome.new_uid]
+
+
+def test_same_bytes_twice_in_one_batch_are_filed_once(engine: Engine, mailbox: Mailbox, calls):
+    raw = vehicle_mail(plate="TWICE")
+    deliver(mailbox, raw, raw)
+    outcomes = engine.poll_once()
+    assert sorted(o.status for o in outcomes) == ["duplicate", "processed"]
+    assert len(calls) == 1
+    assert mailbox.uids(FOLDERS.inbox) == [] and len(mailbox.uids(FOLDERS.processed)) == 1
 
 
 def test_crash_between_handling_and_moving_handles_once(

@@ -577,3 +577,19 @@ def test_encoded_subjects_decode_to_their_text(subject: str) -> None:
 @given(st.lists(st.integers(min_value=1, max_value=10_000), max_size=60))
 def test_uid_sets_round_trip(uids: list[int]) -> None:
     assert _expand(_uidset(uids).encode()) == sorted(set(uids))
+
+
+def test_find_by_message_id_and_discard_expunges_only_those(
+    imap_mailbox: ImapMailbox, account: Account
+):
+    keep = imap_mailbox.append("INBOX", message(subject="keep", message_id="<keep@x>"))
+    gone = imap_mailbox.append("INBOX", message(subject="gone", message_id="<gone@x>"))
+    other = account.append("INBOX", message(subject="other's deleted", message_id="<o@x>"))
+    with account.session() as s:
+        s.select_folder("INBOX")
+        s.add_flags([other], [b"\\Deleted"])  # another client's, not yet expunged
+    assert imap_mailbox.find("INBOX", "<gone@x>") == [gone]
+    assert imap_mailbox.find("INBOX", "<nobody@x>") == []
+    imap_mailbox.discard("INBOX", [gone])
+    assert imap_mailbox.uids("INBOX") == [keep]
+    assert flags_of(account, "INBOX").keys() == {keep, other}  # other's mail not expunged

@@ -122,3 +122,15 @@ def test_uidlist_compaction_keeps_uids_and_never_reuses_one(
     shutil.rmtree(tmp_path / ".elsewhere")
     box.move("INBOX", [12], "elsewhere")
     assert box.append("INBOX", message()) == 14
+
+
+def test_find_by_message_id_and_discard_only_those(tmp_path: Path):
+    box = MaildirMailbox(tmp_path / "m")
+    keep = box.append("INBOX", message(subject="keep", message_id="<keep@x>"))
+    gone = box.append("INBOX", message(subject="gone", message_id="<gone@x>"))
+    assert box.find("INBOX", "<gone@x>") == [gone]
+    assert box.find("INBOX", "<nobody@x>") == []
+    assert gone is not None
+    box.discard("INBOX", [gone])
+    assert box.uids("INBOX") == [keep]
+    assert MaildirMailbox(tmp_path / "m").uids("INBOX") == [keep]  # gone from disk too
