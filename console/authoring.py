@@ -37,7 +37,7 @@ from wtforms.validators import Length, Optional
 
 from console.roles import role_required
 from console.services import services
-from mailcore.errors import ConfigError, MailcoreError
+from mailcore.errors import MailcoreError
 from mailcore.template_store import (
     NAME_RE,
     Problem,
@@ -155,9 +155,9 @@ def _preview_kwargs() -> dict[str, Any]:
 
 
 def _configured_sender(settings: Any) -> str | None:
-    section = settings.section("smtp") if hasattr(settings, "section") else {}
-    sender = section.get("sender")
-    return str(sender) if sender else None
+    from mailcore.outbound import configured_sender
+
+    return configured_sender(settings)
 
 
 class FrameCache:
@@ -475,34 +475,19 @@ def send_test() -> ResponseReturnValue:
     return _test_result(True, f"Test sent to {to}.")
 
 
-def smtp_settings() -> Any:
-    """The configured SMTP server (mailcore.smtp.SmtpConfig), or raise ConfigError saying
-    which setting to set."""
-    from mailcore.smtp import SmtpConfig
+def _smtp_and_sender() -> tuple[Any, str]:
+    """The configured SMTP server and sender, or ConfigError saying which setting to set."""
+    from mailcore.outbound import smtp_from_settings
 
-    settings = services().settings
-    section = settings.section("smtp") if hasattr(settings, "section") else {}
-    url = section.get("url")
-    if not url:
-        raise ConfigError(
-            "no SMTP server configured: set MAILCORE_SMTP_URL (or url in the [smtp] table of "
-            "the config file), e.g. smtps://user@smtp.example.com:465/"
-        )
-    extra = {k: v for k, v in section.items() if k not in ("url", "sender")}
-    return SmtpConfig.from_url(url, **extra)
+    return smtp_from_settings(services().settings)
 
 
 def _send(name: str, subject: str, body: str, data: dict[str, Any], to: str) -> None:
     from mailcore.compose import Template, compose
     from mailcore.smtp import send
 
-    smtp = smtp_settings()
+    smtp, sender = _smtp_and_sender()
     settings = services().settings
-    sender = _configured_sender(settings) or getattr(smtp, "username", None)
-    if not sender:
-        raise ConfigError(
-            "no sender address configured: set MAILCORE_SMTP_SENDER (or sender in [smtp])"
-        )
     message = compose(
         Template(name=name, subject=subject, body=body),
         data,

@@ -1,13 +1,23 @@
-"""`mailcore send TEMPLATE --data ... --to ... --id ...`: compose a mail and send it by SMTP."""
+"""`mailcore send TEMPLATE --data ... --to ... --id ...`: compose a mail and send it by SMTP.
+
+Server, sender and identifier domain come from the settings (``--config`` or $MAILCORE_CONFIG:
+the ``[smtp]`` table's url and sender, ``[ident].domain``; MAILCORE_SMTP_* variables); every
+option given on the command line wins over them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
 import click
 
 from mailcore.commands.render import EXISTING_FILE, data_option, id_option, template_argument
+from mailcore.config import Settings
+from mailcore.errors import ConfigError
+from mailcore.outbound import configured_sender, smtp_server
+from mailcore.smtp import SmtpConfig
 from mailcore.templating import TEMPLATE_FILE_HELP
 
 PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
@@ -19,9 +29,25 @@ PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
 @click.option("--to", "to", multiple=True, required=True, help="Recipient (repeatable).")
 @click.option("--cc", "cc", multiple=True, help="Copy recipient (repeatable).")
 @id_option(required=True)
-@click.option("--from", "sender", required=True, help='Sender, e.g. "Acme <ops@acme.example>".')
-@click.option("--domain", required=True, help="Domain of reply+<id>@ addresses and Message-IDs.")
-@click.option("--smtp-host", required=True)
+@click.option(
+    "--config",
+    "config_path",
+    type=EXISTING_FILE,
+    default=None,
+    help="Settings file (default: $MAILCORE_CONFIG); gives [smtp] url/sender, [ident] domain.",
+)
+@click.option(
+    "--from",
+    "sender",
+    default=None,
+    help='Sender, e.g. "Acme <ops@acme.example>". Default: [smtp] sender.',
+)
+@click.option(
+    "--domain",
+    default=None,
+    help="Domain of reply+<id>@ addresses and Message-IDs. Default: [ident] domain.",
+)
+@click.option("--smtp-host", default=None, help="SMTP server. Default: the host of [smtp] url.")
 @click.option(
     "--smtp-port",
     type=int,
@@ -32,8 +58,8 @@ PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
     "--starttls",
     "security",
     flag_value="starttls",
-    default=True,
-    help="STARTTLS on a plain connection (default).",
+    default=None,
+    help="STARTTLS on a plain connection (default without a configured url).",
 )
 @click.option("--tls", "security", flag_value="tls", help="TLS from the start (smtps).")
 @click.option(
@@ -71,11 +97,12 @@ def send(
     to: tuple[str, ...],
     cc: tuple[str, ...],
     resource_id: str,
-    sender: str,
-    domain: str,
-    smtp_host: str,
+    config_path: str | None,
+    sender: str | None,
+    domain: str | None,
+    smtp_host: str | None,
     smtp_port: int | None,
-    security: str,
+    security: str | None,
     user: str,
     ca_file: str | None,
     auto: bool,
@@ -87,8 +114,6 @@ def send(
     from mailcore.commands.render import describe, load_data, load_template
     from mailcore.compose import compose
     from mailcore.errors import MailcoreError, TemplateError
-    from mailcore.ident import IdentScheme
-    from mailcore.smtp import SmtpConfig
     from mailcore.smtp import send as smtp_send
 
     if bool(sign_cert) != bool(sign_key):
@@ -99,7 +124,17 @@ def send(
     if user and password is None:
         raise click.UsageError(f"--user given but ${PASSWORD_ENV} is not set")
     try:
-        smtp = SmtpConfig(smtp_host, smtp_port, security, user, password, ca_file=ca_file)
+        settings = Settings.load(config_path)
+        smtp = _server(settings, smtp_host, smtp_port, security, user, password, ca_file)
+        sender = sender or configured_sender(settings, smtp)
+        if not sender:
+            raise ConfigError(
+                "no sender: pass --from, or set sender in the [smtp] table of the config"
+                " (MAILCORE_SMTP_SENDER)"
+            )
+        scheme = settings.scheme
+        if domain:
+            scheme = dataclasses.replace(scheme, domain=domain)
         message = compose(
             tmpl,
             data,
@@ -107,7 +142,7 @@ def send(
             resource_id,
             sender=sender,
             cc=list(cc),
-            scheme=IdentScheme(domain=domain),
+            scheme=scheme,
             automatic=auto,
             attachments=attach,
         )
@@ -127,3 +162,27 @@ def send(
         raise click.ClickException(str(exc)) from exc
     click.echo(f"sent {message['Message-ID']} to {', '.join(to + cc)}", err=True)
     sys.exit(0)
+
+
+def _server(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    security: str | None,
+    user: str,
+    password: str | None,
+    ca_file: str | None,
+) -> SmtpConfig:
+    """The command line's server when --smtp-host is given, else [smtp] url with the options
+    given applied over it."""
+    if host:
+        return SmtpConfig(host, port, security or "starttls", user, password, ca_file=ca_file)
+    login = {"username": user, "password": password} if user else {}
+    smtp = smtp_server(settings, port=port, security=security, ca_file=ca_file, **login)
+    if smtp is None:
+        raise ConfigError(
+            "no SMTP server: pass --smtp-host, or set url in the [smtp] table of the config"
+            " (--config FILE or $MAILCORE_CONFIG; or MAILCORE_SMTP_URL),"
+            " e.g. smtps://user@smtp.example.com:465/"
+        )
+    return smtp

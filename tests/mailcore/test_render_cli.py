@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from email import message_from_string, policy
 from pathlib import Path
 
@@ -138,3 +141,55 @@ def test_send_reports_refusal_and_missing_password(files: tuple[Path, Path]) -> 
         *base, "--smtp-host", "127.0.0.1", "--user", "ops", env={"MAILCORE_SMTP_PASSWORD": None}
     )
     assert code == 2 and "MAILCORE_SMTP_PASSWORD" in err
+
+
+def send_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`mailcore send` in a process of its own, with only `env`'s MAILCORE_* variables."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MAILCORE_")}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "mailcore"), "send", *args],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_send_takes_server_sender_and_domain_from_the_config(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    template, data = files
+    base = [str(template), "--data", str(data), "--to", "p@garage.example", "--id", "a74e22bb"]
+    with smtp_server() as server:
+        config = tmp_path / "mailcore.toml"
+        config.write_text(
+            f'[ident]\ndomain = "fleet.example"\n\n[smtp]\n'
+            f'url = "smtp://{server.host}:{server.port}/?security=plain"\n'
+            f'sender = "Fleet <robot@fleet.example>"\n'
+        )
+        by_file = send_cli(*base, "--config", str(config))
+        by_env = send_cli(*base, env={"MAILCORE_CONFIG": str(config)})
+        overridden = send_cli(
+            *base, "--from", "ops@acme.example", "--domain", "acme.example",
+            env={"MAILCORE_SMTP_URL": f"smtp://{server.host}:{server.port}/?security=plain"},
+        )  # fmt: skip
+    assert by_file.returncode == 0, by_file.stderr
+    assert by_env.returncode == 0, by_env.stderr
+    assert overridden.returncode == 0, overridden.stderr
+    first, second, third = server.recorder.messages
+    for got in (first, second):
+        assert got.mail_from == "robot@fleet.example"
+        assert b"Reply-To: reply+a74e22bb@fleet.example" in got.data
+    assert third.mail_from == "ops@acme.example"
+    assert b"Reply-To: reply+a74e22bb@acme.example" in third.data
+
+
+def test_send_without_a_server_or_sender_names_the_setting(files: tuple[Path, Path]) -> None:
+    template, data = files
+    base = [str(template), "--data", str(data), "--to", "p@garage.example", "--id", "a74e22bb"]
+    no_server = send_cli(*base, "--from", "ops@acme.example")
+    assert no_server.returncode == 1
+    assert "no SMTP server: pass --smtp-host, or set url in the [smtp] table" in no_server.stderr
+    no_sender = send_cli(*base, env={"MAILCORE_SMTP_URL": "smtp://127.0.0.1:9/?security=plain"})
+    assert no_sender.returncode == 1
+    assert "no sender: pass --from, or set sender in the [smtp] table" in no_sender.stderr
