@@ -17,11 +17,15 @@ log = logging.getLogger(__name__)
 
 
 class Poller:
-    """Runs engine.poll_once() every `interval` seconds in a daemon thread."""
+    """Runs engine.poll_once() every `interval` seconds in a daemon thread, and applies the
+    history's retention (at most once a day)."""
 
     def __init__(self, engine: Any, interval: float) -> None:
+        from mailcore.retention import RetentionSchedule
+
         self.engine = engine
         self.interval = interval
+        self.retention = RetentionSchedule(engine.history)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mailcore-poller", daemon=True)
 
@@ -42,6 +46,7 @@ class Poller:
                     log.info("poll: %d message(s) handled", len(outcomes))
             except Exception:  # keep polling: the next round may succeed (server back up)
                 log.exception("poll failed; retrying in %.0f s", self.interval)
+            self.retention.maybe_purge()  # logs its own failure and carries on
 
 
 def _serve(app: Any, host: str, port: int) -> None:

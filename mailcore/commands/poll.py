@@ -14,12 +14,12 @@ from mailcore.errors import ConfigError, MailboxError, MailcoreError
 from mailcore.history import History
 from mailcore.imap import ImapMailbox
 from mailcore.registry import Registry, load_registry
+from mailcore.retention import RetentionSchedule
 
 logger = logging.getLogger(__name__)
 
 # Servers drop an IDLE after 30 minutes of silence (RFC 2177): renew well before.
 IDLE_RENEW_SECONDS = 25 * 60
-PURGE_EVERY_SECONDS = 3600
 
 
 def summary_line(outcomes: list[Outcome], seconds: float) -> str:
@@ -66,7 +66,7 @@ def poll(
     size = batch_size or settings.batch_size
     pause = interval if interval is not None else settings.poll_interval
     inbox = settings.folders.inbox
-    polls, last_purge = 0, 0.0
+    polls, retention = 0, RetentionSchedule(history)
     try:
         if idle and not isinstance(mailbox, ImapMailbox):
             raise ConfigError("--idle needs an IMAP mailbox (set imap_url)")
@@ -78,9 +78,7 @@ def poll(
                 if not (loop or idle):
                     raise
                 logger.error("poll failed, retrying in %.0fs: %s", pause, e)
-            if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
-                history.purge()
-                last_purge = time.monotonic()
+            retention.maybe_purge()
             if not (loop or idle) or (max_polls is not None and polls >= max_polls):
                 break
             if idle and isinstance(mailbox, ImapMailbox):
