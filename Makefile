@@ -1,5 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 VENV   ?= .venv
+PORT   ?= 5000
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
@@ -16,8 +17,9 @@ $(STAMP): pyproject.toml
 system:
 	bash scripts/install-system-deps
 
+# The demo console on http://127.0.0.1:$(PORT)/ (`make run PORT=5001` when 5000 is taken).
 run: $(STAMP)
-	$(VENV)/bin/mailcore demo
+	$(VENV)/bin/mailcore demo --port $(PORT)
 
 test: $(STAMP) system
 	$(VENV)/bin/ruff check mailcore console tests bench

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
+import shlex
 import shutil
+import socket
 import sys
 import threading
 from dataclasses import dataclass
@@ -47,6 +50,34 @@ class Poller:
             except Exception:  # keep polling: the next round may succeed (server back up)
                 log.exception("poll failed; retrying in %.0f s", self.interval)
             self.retention.maybe_purge()  # logs its own failure and carries on
+
+
+def check_port(host: str, port: int, hint: str) -> None:
+    """Fail with a ClickException (saying `hint`) when `port` cannot be listened on."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host}: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As the server will: a port held only by connections in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(f"port {port} is in use: {hint}") from None
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+
+
+def mailcore_command() -> str:
+    """How to run mailcore again from this shell (it may not be on PATH, e.g. after
+    `make run`): the script this process was started as."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if Path(argv0).name == "mailcore":
+        return shlex.quote(argv0)
+    beside = Path(sys.executable).parent / "mailcore"
+    return shlex.quote(str(beside)) if beside.exists() else "mailcore"
 
 
 def _serve(app: Any, host: str, port: int) -> None:
@@ -116,6 +147,7 @@ def demo(data_dir: str, host: str, port: int, reset: bool, poll_interval: float)
     """The console on a local demo mailbox seeded with sample mails; no server needed."""
     from console import create_app
 
+    check_port(host, port, f"run `make run PORT={port + 1}` (or `mailcore demo --port {port + 1}`)")
     demo_env = prepare_demo(Path(data_dir), reset=reset)
     svc, settings = demo_env.services, demo_env.settings
     svc.poller = Poller(svc.engine, poll_interval).start()
@@ -134,7 +166,8 @@ def demo(data_dir: str, host: str, port: int, reset: bool, poll_interval: float)
         click.echo(f"    password: {password}")
         click.echo(
             "  More users: the Admin page, or MAILCORE_DATABASE_URL="
-            f"sqlite:///{root / 'mailcore.db'} mailcore create-user --role operator NAME"
+            f"sqlite:///{root / 'mailcore.db'} {mailcore_command()} create-user"
+            " --role operator NAME"
         )
     click.echo("")
     click.echo(f"  Console: {url}")
@@ -163,6 +196,7 @@ def serve(config_path: str | None, host: str, port: int, poll: bool) -> None:
     from mailcore.config import Settings
     from mailcore.errors import ConfigError
 
+    check_port(host, port, f"pass another one, e.g. --port {port + 1}")
     try:
         settings = Settings.load(config_path)
         svc = build_services(settings)

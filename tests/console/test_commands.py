@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from console.commands import Poller
 from mailcore.engine import Engine
@@ -33,3 +39,58 @@ def test_background_poller_purges_and_survives_a_purge_error(tmp_path: Path):
     assert history.purges == 1  # tried after the first poll; not again within the hour
     assert [payload["plate_number"] for _, payload in calls] == ["BEFORE", "AFTER"]
     assert box.uids("INBOX") == []
+
+
+MAILCORE = Path(sys.executable).parent / "mailcore"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCORE_")}
+    return {**env, **extra}
+
+
+@pytest.mark.parametrize("command", ["demo", "serve"])
+def test_a_port_in_use_is_refused_before_the_console_url_is_printed(tmp_path: Path, command: str):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = clean_env(
+            MAILCORE_MAILDIR=str(tmp_path / "mail"),
+            MAILCORE_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        )
+        args = [str(MAILCORE), command, "--port", str(port)]
+        if command == "demo":
+            args += ["--data", str(tmp_path / "demo")]
+        run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert f"port {port} is in use" in run.stderr
+    hint = f"make run PORT={port + 1}" if command == "demo" else f"--port {port + 1}"
+    assert hint in run.stderr
+    assert "Console:" not in run.stdout
+
+
+def test_demo_hint_names_the_mailcore_it_was_started_as(tmp_path: Path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = subprocess.Popen(
+        [str(MAILCORE), "demo", "--data", str(tmp_path / "demo"), "--port", str(port)],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            lines.append(line)
+            if "Console:" in line:
+                break
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
+    output = "".join(lines)
+    assert f"{MAILCORE} create-user --role operator NAME" in output, output
+    assert f"Console: http://127.0.0.1:{port}/" in output
