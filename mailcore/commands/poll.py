@@ -73,7 +73,8 @@ def poll(
         while True:
             polls += 1
             try:
-                _drain(engine, size)
+                if not _drain(engine, size) and polls == 1:
+                    click.echo(f"{inbox}: nothing to do")  # later empty rounds stay quiet
             except MailboxError as e:
                 if not (loop or idle):
                     raise
@@ -96,15 +97,18 @@ def poll(
         history.close()
 
 
-def _drain(engine: Engine, size: int) -> None:
-    """Poll until the inbox holds no more than one partial batch; a line per batch."""
+def _drain(engine: Engine, size: int) -> int:
+    """Poll until the inbox holds no more than one partial batch; a line per batch. Returns
+    the number of messages worked."""
+    total = 0
     while True:
         started = time.perf_counter()
         outcomes = engine.poll_once(size)
         if outcomes:
             click.echo(summary_line(outcomes, time.perf_counter() - started))
+        total += len(outcomes)
         if len(outcomes) < size:
-            return
+            return total
 
 
 def _default_registry() -> Registry:

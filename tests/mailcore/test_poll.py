@@ -40,6 +40,17 @@ def test_poll_once_drains_the_inbox_in_batches_with_a_line_each(tmp_path: Path):
     assert box.uids("INBOX") == [] and len(box.uids("processed")) == 5
 
 
+def test_poll_of_an_empty_inbox_says_so_once(tmp_path: Path):
+    cfg = config(tmp_path, f'maildir = "{tmp_path / "mail"}"')
+    args = ["--config", cfg, "--handlers", HANDLERS]
+    once = CliRunner().invoke(poll, args, env={})
+    assert (once.exit_code, once.output) == (0, "INBOX: nothing to do\n")
+    looping = CliRunner().invoke(
+        poll, [*args, "--loop", "--interval", "0.01", "--max-polls", "3"], env={}
+    )
+    assert (looping.exit_code, looping.output) == (0, "INBOX: nothing to do\n")
+
+
 def test_poll_refuses_to_run_without_handlers(tmp_path: Path):
     cfg = config(tmp_path, f'maildir = "{tmp_path / "mail"}"')
     result = CliRunner().invoke(poll, ["--config", cfg], env={})
