@@ -66,6 +66,17 @@ def test_detail_shows_both_sides_and_errors_by_field(env: ConsoleEnv) -> None:
     assert "1 remote reference" in html  # the tracking pixel
 
 
+def test_detail_timeline_names_a_status_once(env: ConsoleEnv) -> None:
+    html = env.client("olivia").get(f"/failed/{uid_of(env, 'VEH-1046')}").get_data(as_text=True)
+    assert "<b>failed</b>" in html and "<b>failed</b> → failed" not in html
+    assert "<b>routed</b>" in html
+
+
+def test_detail_of_a_mail_without_payload_is_not_ready_to_resubmit(env: ConsoleEnv) -> None:
+    html = env.client("olivia").get(f"/failed/{uid_of(env, 'VEH-1044')}").get_data(as_text=True)
+    assert "ready to re-submit" not in html and "Fix the fields marked below" in html
+
+
 def test_html_frame_embeds_cid_images_and_blocks_remote_ones(env: ConsoleEnv) -> None:
     uid = uid_of(env, "VEH-1046")
     response = env.client("olivia").get(f"/failed/{uid}/html")
