@@ -11,8 +11,10 @@ Message-ID too). The moment a handler returns, `History.mark_handled` commits th
 own, before the next message, the batch's history write or the move; a message whose handler
 already succeeded -- the process killed mid-batch, a crash between handling and moving or
 between the copy and the delete of a move -- is filed without calling the handler again
-(outcome ``duplicate``). If the mark cannot be written the poll stops. The engine never
-deletes: the Mailbox removes a source only once its copy is confirmed.
+(outcome ``duplicate``). If the mark cannot be written the poll stops. The Mailbox removes a
+source only once its copy is confirmed; the engine itself removes (`Mailbox.discard`) only a
+message seen by an earlier run whose identical bytes it finds in the destination -- the copy
+a crash left behind -- so a message interrupted mid-move still ends up filed exactly once.
 
 Operators' actions (the console): `failed_page`, `inspect`, `validate`, `resubmit` (a corrected
 payload), `rerun` (unchanged payload, after a handler fix) and `reject`.
