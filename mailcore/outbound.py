@@ -12,7 +12,7 @@ from mailcore.config import Settings
 from mailcore.errors import ConfigError
 from mailcore.smtp import SmtpConfig
 
-__all__ = ["configured_sender", "smtp_from_settings", "smtp_server"]
+__all__ = ["configured_sender", "sent_folder_setting", "smtp_from_settings", "smtp_server"]
 
 MISSING_URL = (
     "no SMTP server configured: set MAILCORE_SMTP_URL (or url in the [smtp] table of the config"
@@ -31,7 +31,7 @@ def smtp_server(settings: Settings, **overrides: Any) -> SmtpConfig | None:
     url = section.get("url")
     if not url:
         return None
-    extra = {k: v for k, v in section.items() if k not in ("url", "sender")}
+    extra = {k: v for k, v in section.items() if k not in ("url", "sender", "sent_folder")}
     extra.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(extra.get("port"), str):
         extra["port"] = int(extra["port"])  # from the environment
@@ -50,6 +50,12 @@ def configured_sender(settings: Settings, smtp: SmtpConfig | None = None) -> str
         return str(sender)
     login = smtp.username if smtp is not None else ""
     return login if "@" in login else None
+
+
+def sent_folder_setting(settings: Settings) -> str | None:
+    """[smtp] sent_folder: where sent mail is also filed, or None to file no copy."""
+    folder = _section(settings).get("sent_folder")
+    return str(folder) if folder else None
 
 
 def smtp_from_settings(settings: Settings) -> tuple[SmtpConfig, str]:

@@ -16,7 +16,7 @@ import click
 from mailcore.commands.render import EXISTING_FILE, data_option, id_option, template_argument
 from mailcore.config import Settings
 from mailcore.errors import ConfigError
-from mailcore.outbound import configured_sender, smtp_server
+from mailcore.outbound import configured_sender, sent_folder_setting, smtp_server
 from mailcore.smtp import SmtpConfig
 from mailcore.templating import TEMPLATE_FILE_HELP
 
@@ -85,6 +85,12 @@ PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
     "--sign-key", type=EXISTING_FILE, default=None, help="PEM private key for --sign-cert."
 )
 @click.option(
+    "--sent-folder",
+    default=None,
+    help="Also file the sent mail in this folder of the configured mailbox (imap_url or"
+    " maildir). Default: [smtp] sent_folder; unset, no copy is filed.",
+)
+@click.option(
     "--attach",
     "attach",
     multiple=True,
@@ -109,12 +115,12 @@ def send(
     sign_cert: str | None,
     sign_key: str | None,
     attach: tuple[str, ...],
+    sent_folder: str | None,
 ) -> None:
     """Render TEMPLATE with --data and send it to --to by SMTP."""
     from mailcore.commands.render import describe, load_data, load_template
     from mailcore.compose import compose
     from mailcore.errors import MailcoreError, TemplateError
-    from mailcore.smtp import send as smtp_send
 
     if bool(sign_cert) != bool(sign_key):
         raise click.UsageError("--sign-cert and --sign-key go together")
@@ -151,7 +157,7 @@ def send(
             from mailcore.smime import Signer, sign
 
             payload = sign(message, Signer.from_files(sign_cert, sign_key))
-        smtp_send(payload, smtp)  # type: ignore[arg-type]
+        _send_and_file(settings, payload, smtp, sent_folder or sent_folder_setting(settings))
     except TemplateError as exc:
         from mailcore.compose import preview
 
@@ -186,3 +192,20 @@ def _server(
             " e.g. smtps://user@smtp.example.com:465/"
         )
     return smtp
+
+
+def _send_and_file(
+    settings: Settings, message: object, smtp: SmtpConfig, folder: str | None
+) -> None:
+    """Send; with a folder, APPEND the sent bytes to it in the configured mailbox."""
+    from mailcore.config import open_mailbox
+    from mailcore.smtp import send as smtp_send
+
+    if not folder:
+        smtp_send(message, smtp)  # type: ignore[arg-type]
+        return
+    mailbox = open_mailbox(settings)
+    try:
+        smtp_send(message, smtp, sent_mailbox=mailbox, sent_folder=folder)  # type: ignore[arg-type]
+    finally:
+        mailbox.close()

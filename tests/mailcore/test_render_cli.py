@@ -193,3 +193,38 @@ def test_send_without_a_server_or_sender_names_the_setting(files: tuple[Path, Pa
     no_sender = send_cli(*base, env={"MAILCORE_SMTP_URL": "smtp://127.0.0.1:9/?security=plain"})
     assert no_sender.returncode == 1
     assert "no sender: pass --from, or set sender in the [smtp] table" in no_sender.stderr
+
+
+def test_send_files_the_sent_mail_in_the_configured_mailbox(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from mailcore.maildir import MaildirMailbox
+
+    template, data = files
+    base = [str(template), "--data", str(data), "--to", "p@garage.example", "--id", "a74e22bb"]
+    maildir = tmp_path / "mail"
+    with smtp_server() as server:
+        config = tmp_path / "mailcore.toml"
+        config.write_text(
+            f'maildir = "{maildir}"\n\n[smtp]\n'
+            f'url = "smtp://{server.host}:{server.port}/?security=plain"\n'
+            f'sender = "Fleet <robot@fleet.example>"\nsent_folder = "Sent"\n'
+        )
+        by_setting = send_cli(*base, "--config", str(config))
+        by_option = send_cli(*base, "--config", str(config), "--sent-folder", "Archive")
+    assert by_setting.returncode == 0, by_setting.stderr
+    assert by_option.returncode == 0, by_option.stderr
+    first, second = server.recorder.messages
+    box = MaildirMailbox(maildir)
+    try:
+        filed = box.fetch("Sent", box.uids("Sent"))
+        archived = box.fetch("Archive", box.uids("Archive"))
+    finally:
+        box.close()
+    # The message that went out, once each, in the folder asked for.
+    assert [_message_id(m) for m in filed.values()] == [_message_id(first.data)]
+    assert [_message_id(m) for m in archived.values()] == [_message_id(second.data)]
+
+
+def _message_id(raw: bytes) -> str:
+    return str(message_from_string(raw.decode(), policy=policy.default)["Message-ID"])
