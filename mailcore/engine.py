@@ -208,21 +208,24 @@ class Engine:
         """
         outcomes: list[Outcome] = []
         moving: tuple[Future[_Transfer], list[_Work]] | None = None
+
+        def settle() -> None:
+            """Record the move in flight; cleared first, so a move error is not recorded twice."""
+            nonlocal moving
+            if moving is not None:
+                future, moved = moving
+                moving = None
+                outcomes.extend(self._record_moves(inbox, moved, future.result(), "engine"))
+
         raws = self.mailbox.fetch(inbox, [u for chunk in chunks for u in chunk])
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailcore-io") as io:
             try:
                 for chunk in chunks:
                     items = [(u, raws[u]) for u in chunk if u in raws]
                     works = self._decide_and_record(inbox, validity, items, "engine")
-                    if moving is not None:
-                        future, moved = moving
-                        moving = None
-                        outcomes += self._record_moves(inbox, moved, future.result(), "engine")
+                    settle()
                     moving = (io.submit(self._transfer, inbox, works), works)
-                if moving is not None:
-                    future, moved = moving
-                    moving = None
-                    outcomes += self._record_moves(inbox, moved, future.result(), "engine")
+                settle()
             finally:
                 if moving is not None:  # stopped by an error: still record the move in flight
                     try:
