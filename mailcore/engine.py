@@ -419,12 +419,7 @@ class Engine:
             if already or (state is not None and state.handled):
                 # Handled before (crash before its move finished, or a second copy).
                 if state is not None:
-                    work.facts = {
-                        "message_id": state.message_id,
-                        "sender": state.sender,
-                        "subject": state.subject,
-                        "identifier": state.identifier,
-                    }
+                    work.facts = _recorded_facts(state)
                 else:  # only marked: the run that handled it died before recording it
                     work.facts = self._facts(extract(raw, scheme=self.scheme))
                     work.events.append({**where, **work.facts, "kind": "received", "actor": actor})
@@ -710,10 +705,7 @@ class Engine:
             validity = self.mailbox.uidvalidity(folder)
             meta = {
                 "message_key": key,
-                "message_id": state.message_id if state else None,
-                "sender": state.sender if state else None,
-                "subject": state.subject if state else None,
-                "identifier": state.identifier if state else None,
+                **_recorded_facts(state),
                 "handler": name,
                 "folder": folder,
                 "uidvalidity": validity,
@@ -766,10 +758,7 @@ class Engine:
             self.history.record(
                 "rejected",
                 message_key=key,
-                message_id=state.message_id if state else None,
-                sender=state.sender if state else None,
-                subject=state.subject if state else None,
-                identifier=state.identifier if state else None,
+                **_recorded_facts(state),
                 handler=handler,
                 status="rejected",
                 reason=note,
@@ -785,6 +774,18 @@ class Engine:
         if raw is None:
             raise MailboxError(f"message {uid} is no longer in {folder!r}")
         return raw
+
+
+def _recorded_facts(state: MessageState | None) -> dict[str, Any]:
+    """The who/what facts (as `Engine._facts` gives them) the history holds for a message."""
+    if state is None:
+        return dict.fromkeys(("message_id", "sender", "subject", "identifier"))
+    return {
+        "message_id": state.message_id,
+        "sender": state.sender,
+        "subject": state.subject,
+        "identifier": state.identifier,
+    }
 
 
 def _same(state: MessageState | None, summary: Summary) -> bool:
