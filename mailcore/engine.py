@@ -633,16 +633,7 @@ class Engine:
         ex = extract(raw, scheme=self.scheme)
         key = message_key(raw)
         state = self.history.state(key)
-        name = state.handler if state and state.handler else None
-        if name is None:
-            found = self.registry.route(ex)
-            name = found.spec.name if found.spec else None
-        spec = self.registry.get(name) if name and name in self.registry else None
-        payload: dict[str, Any] | None = ex.payload
-        if state is not None and state.payload is not None:
-            payload = state.payload
-        elif spec is not None and ex.payload is not None:
-            payload = spec.prepare(ex.payload)
+        name, spec, payload = self._current_payload(ex, state)
         if spec is None:
             errors = self.validate(None, payload)
         else:  # no payload found is checked as {}: its required fields show as missing
@@ -661,6 +652,24 @@ class Engine:
             schema=spec.schema if spec else None,
             message_key=key,
         )
+
+    def _current_payload(
+        self, ex: Extraction, state: MessageState | None
+    ) -> tuple[str | None, HandlerSpec | None, dict[str, Any] | None]:
+        """The handler a message is for (recorded, else routed) and the payload it would get:
+        the one an operator last submitted, else the extracted one (aliased when the handler
+        is known)."""
+        name = state.handler if state and state.handler else None
+        if name is None:
+            found = self.registry.route(ex)
+            name = found.spec.name if found.spec else None
+        spec = self.registry.get(name) if name and name in self.registry else None
+        payload: dict[str, Any] | None = ex.payload
+        if state is not None and state.payload is not None:
+            payload = state.payload
+        elif spec is not None and ex.payload is not None:
+            payload = spec.prepare(ex.payload)
+        return name, spec, payload
 
     def validate(self, handler: str | None, payload: Any) -> ErrorList:
         """Schema errors of `payload` for `handler` as (json-path, message); [] when valid.
@@ -691,16 +700,17 @@ class Engine:
             raw = self._fetch_one(folder, uid)
             key = message_key(raw)
             state = self.history.state(key)
+            ex = extract(raw, scheme=self.scheme)
             name = handler or (state.handler if state else None)
             if name is None:
-                found = self.registry.route(extract(raw, scheme=self.scheme))
+                found = self.registry.route(ex)
                 if found.spec is None:
                     raise RoutingError(found.reason or "no handler; choose one")
                 name = found.spec.name
             if name not in self.registry:
                 raise RoutingError(f"unknown handler {name!r}")
             spec = self.registry.get(name)
-            before = self.inspect(uid, folder).payload
+            before = self._current_payload(ex, state)[2]  # what the console showed
             after = spec.prepare(payload)
             validity = self.mailbox.uidvalidity(folder)
             meta = {
