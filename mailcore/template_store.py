@@ -185,6 +185,22 @@ class Version:
 
 
 @dataclass(frozen=True)
+class _Draft:
+    """A version about to be appended: `base` is the version an editor started from (None: on
+    top of whatever is latest); `restored_from` the old version it brings back."""
+
+    name: str
+    subject: str
+    body: str
+    sample_data: dict[str, Any]
+    note: str
+    by: str
+    handler: str | None
+    base: int | None = None
+    restored_from: int | None = None
+
+
+@dataclass(frozen=True)
 class TemplateSummary:
     """A template as the list page shows it: its latest version and how many there are."""
 
@@ -369,7 +385,9 @@ class TemplateStore:
         if problems:
             raise TemplateHasErrors(name, problems)
         note = note.replace("\x00", "")  # free text PostgreSQL would refuse; not worth an error
-        return self._append(name, subject, body, dict(sample_data), note, by, handler, base, None)
+        return self._append(
+            _Draft(name, subject, body, dict(sample_data), note, by, handler, base=base)
+        )
 
     def restore(self, name: str, version: int, by: str, note: str = "") -> Version:
         """Make version `version` current again, as a new version that says where it came from."""
@@ -380,33 +398,30 @@ class TemplateStore:
             raise TemplateHasErrors(name, problems)
         note = note or f"restored version {version}"
         return self._append(
-            name, old.subject, old.body, old.sample_data, note, by, old.handler, None, version
+            _Draft(
+                name,
+                old.subject,
+                old.body,
+                old.sample_data,
+                note,
+                by,
+                old.handler,
+                restored_from=version,
+            )
         )
 
-    def _append(
-        self,
-        name: str,
-        subject: str,
-        body: str,
-        sample_data: dict[str, Any],
-        note: str,
-        by: str,
-        handler: str | None,
-        base: int | None,
-        restored_from: int | None,
-    ) -> Version:
+    def _append(self, draft: _Draft) -> Version:
         # Two saves racing for the same number: the unique (name, version) constraint refuses
         # the later one. Saved from an editor (`base`), that is a conflict the author merges;
         # otherwise the save goes on top of the winner.
         # Every lost race means another save won, so a handful of attempts is plenty.
-        args = (name, subject, body, sample_data, note, by, handler, base, restored_from)
         for attempt in range(_SAVE_ATTEMPTS):
             try:
-                return self._append_once(*args)
+                return self._append_once(draft)
             except sa.exc.IntegrityError as e:
-                if base is None and attempt < _SAVE_ATTEMPTS - 1:
+                if draft.base is None and attempt < _SAVE_ATTEMPTS - 1:
                     continue
-                latest = self.latest(name)
+                name, latest = draft.name, self.latest(draft.name)
                 raise TemplateConflict(
                     f"template {name!r} was saved as version {latest.number if latest else '?'} "
                     f"by {latest.by if latest else '?'} at the same time; "
@@ -414,41 +429,30 @@ class TemplateStore:
                 ) from e
         raise AssertionError("not reached")
 
-    def _append_once(
-        self,
-        name: str,
-        subject: str,
-        body: str,
-        sample_data: dict[str, Any],
-        note: str,
-        by: str,
-        handler: str | None,
-        base: int | None,
-        restored_from: int | None,
-    ) -> Version:
+    def _append_once(self, d: _Draft) -> Version:
         t = template_versions
         now = datetime.now(UTC)
         with self.db.begin() as conn:
             row = (
                 conn.execute(
-                    sa.select(t).where(t.c.name == name).order_by(t.c.version.desc()).limit(1)
+                    sa.select(t).where(t.c.name == d.name).order_by(t.c.version.desc()).limit(1)
                 )
                 .mappings()
                 .first()
             )
             latest = _version(row) if row else None
             current = latest.number if latest else 0
-            if base is not None and base != current:
+            if d.base is not None and d.base != current:
                 raise TemplateConflict(
-                    f"template {name!r} was saved as version {current} by "
-                    f"{latest.by if latest else '?'} after you opened version {base}; "
+                    f"template {d.name!r} was saved as version {current} by "
+                    f"{latest.by if latest else '?'} after you opened version {d.base}; "
                     "reload it and apply your change again"
                 )
             if (
                 latest is not None
-                and restored_from is None
+                and d.restored_from is None
                 and (latest.subject, latest.body, latest.sample_data, latest.handler)
-                == (subject, body, sample_data, handler)
+                == (d.subject, d.body, d.sample_data, d.handler)
             ):
                 return latest
             number = current + 1
@@ -456,32 +460,43 @@ class TemplateStore:
             # fail here (IntegrityError, see _append) rather than produce two versions 3.
             conn.execute(
                 t.insert().values(
-                    name=name,
+                    name=d.name,
                     version=number,
-                    handler=handler,
-                    subject=subject,
-                    body=body,
-                    sample_data=json.dumps(sample_data, ensure_ascii=False, sort_keys=True),
-                    note=note,
-                    created_by=by,
+                    handler=d.handler,
+                    subject=d.subject,
+                    body=d.body,
+                    sample_data=json.dumps(d.sample_data, ensure_ascii=False, sort_keys=True),
+                    note=d.note,
+                    created_by=d.by,
                     created_at=now,
-                    restored_from=restored_from,
+                    restored_from=d.restored_from,
                 )
             )
-        log.info("template %s saved as version %d by %s", name, number, by)
+        log.info("template %s saved as version %d by %s", d.name, number, d.by)
         if self.history is not None:
             action = (
-                f"restored v{restored_from} as v{number}" if restored_from else f"saved v{number}"
+                f"restored v{d.restored_from} as v{number}"
+                if d.restored_from
+                else f"saved v{number}"
             )
             self.history.record(
                 "template",
-                actor=by,
-                subject=name,
-                reason=f"{action}: {note}" if note else action,
-                after={"template": name, "version": number, "restored_from": restored_from},
+                actor=d.by,
+                subject=d.name,
+                reason=f"{action}: {d.note}" if d.note else action,
+                after={"template": d.name, "version": number, "restored_from": d.restored_from},
             )
         return Version(
-            name, number, subject, body, sample_data, note, by, now, handler, restored_from
+            d.name,
+            number,
+            d.subject,
+            d.body,
+            d.sample_data,
+            d.note,
+            d.by,
+            now,
+            d.handler,
+            d.restored_from,
         )
 
 
