@@ -50,26 +50,31 @@ def commands(caplog: pytest.LogCaptureFixture) -> list[str]:
     return out
 
 
-def login_line(dovecot: Dovecot, username: str) -> str:
-    """The last successful login of `username` in the Dovecot log."""
-    lines = [line for line in dovecot.log().splitlines() if f"Login: user=<{username}>" in line]
-    assert lines, f"no login of {username} in the Dovecot log"
-    return lines[-1]
-
-
-def logout_line(dovecot: Dovecot, username: str) -> str:
-    """The last 'Logged out' log line of `username` (Dovecot writes it asynchronously)."""
+def last_log_line(dovecot: Dovecot, what: str, match: Callable[[str], bool]) -> str:
+    """The last Dovecot log line `match` accepts; Dovecot writes its log asynchronously, so
+    wait a little for it rather than read the file once."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        lines = [
-            line
-            for line in dovecot.log().splitlines()
-            if f"imap({username})" in line and "Logged out" in line
-        ]
+        lines = [line for line in dovecot.log().splitlines() if match(line)]
         if lines:
             return lines[-1]
         time.sleep(0.05)
-    raise AssertionError(f"no logout of {username} in the Dovecot log")
+    raise AssertionError(f"no {what} in the Dovecot log")
+
+
+def login_line(dovecot: Dovecot, username: str) -> str:
+    """The last successful login of `username` in the Dovecot log."""
+    marker = f"Login: user=<{username}>"
+    return last_log_line(dovecot, f"login of {username}", lambda line: marker in line)
+
+
+def logout_line(dovecot: Dovecot, username: str) -> str:
+    """The last 'Logged out' log line of `username`."""
+    return last_log_line(
+        dovecot,
+        f"logout of {username}",
+        lambda line: f"imap({username})" in line and "Logged out" in line,
+    )
 
 
 # -- listing and fetching ---------------------------------------------------------------------
