@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,26 @@ BASIC_HOST = "127.0.0.3"
 
 class ServerError(RuntimeError):
     """A test server did not start; the message includes its log."""
+
+
+def wait_for_log_line(
+    read_log: Callable[[], str], what: str, match: Callable[[str], bool], timeout: float = 5
+) -> str:
+    """The last line of a server's log that `match` accepts. The servers write their logs
+    asynchronously, so wait a little for the line rather than read the file once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [line for line in read_log().splitlines() if match(line)]
+        if lines:
+            return lines[-1]
+        time.sleep(0.05)
+    raise AssertionError(f"no {what} in the log")
+
+
+def dovecot_login_line(dovecot: Dovecot, username: str) -> str:
+    """The last successful login of `username` in the Dovecot log."""
+    marker = f"Login: user=<{username}>"
+    return wait_for_log_line(dovecot.log, f"login of {username}", lambda line: marker in line)
 
 
 def free_port() -> int:

@@ -26,7 +26,14 @@ from mailcore.imap import (
     _uidset,
 )
 from tests.conftest import imap_config
-from tests.servers import Account, Dovecot, free_port, message
+from tests.servers import (
+    Account,
+    Dovecot,
+    dovecot_login_line,
+    free_port,
+    message,
+    wait_for_log_line,
+)
 
 MakeMailbox = Callable[..., ImapMailbox]
 
@@ -50,28 +57,10 @@ def commands(caplog: pytest.LogCaptureFixture) -> list[str]:
     return out
 
 
-def last_log_line(dovecot: Dovecot, what: str, match: Callable[[str], bool]) -> str:
-    """The last Dovecot log line `match` accepts; Dovecot writes its log asynchronously, so
-    wait a little for it rather than read the file once."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        lines = [line for line in dovecot.log().splitlines() if match(line)]
-        if lines:
-            return lines[-1]
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} in the Dovecot log")
-
-
-def login_line(dovecot: Dovecot, username: str) -> str:
-    """The last successful login of `username` in the Dovecot log."""
-    marker = f"Login: user=<{username}>"
-    return last_log_line(dovecot, f"login of {username}", lambda line: marker in line)
-
-
 def logout_line(dovecot: Dovecot, username: str) -> str:
     """The last 'Logged out' log line of `username`."""
-    return last_log_line(
-        dovecot,
+    return wait_for_log_line(
+        dovecot.log,
         f"logout of {username}",
         lambda line: f"imap({username})" in line and "Logged out" in line,
     )
@@ -464,7 +453,7 @@ def test_xoauth2_login_sends_the_token(
     mailbox = make_imap_mailbox(account, password=None, oauth2_token=account.password)
 
     assert mailbox.uids("INBOX") == []
-    assert "method=XOAUTH2" in login_line(dovecot, account.username)
+    assert "method=XOAUTH2" in dovecot_login_line(dovecot, account.username)
 
 
 def test_rejected_oauth2_token_is_reported_without_it(dovecot: Dovecot, account: Account) -> None:
@@ -485,7 +474,7 @@ def test_imaps_verifies_the_certificate_against_ca_file(
     mailbox = make_imap_mailbox(account, security="tls")
 
     assert mailbox.uids("INBOX") == [uid]
-    assert ", TLS," in login_line(dovecot, account.username)
+    assert ", TLS," in dovecot_login_line(dovecot, account.username)
 
 
 def test_starttls_upgrades_the_plain_port(
@@ -494,7 +483,7 @@ def test_starttls_upgrades_the_plain_port(
     mailbox = make_imap_mailbox(account, security="starttls")
     mailbox.uids("INBOX")
 
-    assert ", TLS," in login_line(dovecot, account.username)
+    assert ", TLS," in dovecot_login_line(dovecot, account.username)
 
 
 def test_untrusted_certificate_is_refused_with_a_hint(dovecot: Dovecot, account: Account) -> None:

@@ -12,7 +12,16 @@ from mailcore.errors import ConfigError, ConnectionLost, MailboxError
 from mailcore.imap import ImapConfig, ImapMailbox
 from mailcore.proxy import _read_http_head, parse_proxy, redact
 from tests.conftest import imap_config
-from tests.servers import Account, Dante, Dovecot, Tinyproxy, free_port, message
+from tests.servers import (
+    Account,
+    Dante,
+    Dovecot,
+    Tinyproxy,
+    dovecot_login_line,
+    free_port,
+    message,
+    wait_for_log_line,
+)
 
 MakeMailbox = Callable[..., ImapMailbox]
 
@@ -53,8 +62,7 @@ def test_tls_runs_inside_the_tunnel_and_still_verifies_the_server(
 
     assert mailbox.fetch("INBOX", [uid]) == {uid: raw}
     assert tunnels(tinyproxy.log(), port) == before + 1
-    logins = [line for line in dovecot.log().splitlines() if f"user=<{account.username}>" in line]
-    assert ", TLS," in [line for line in logins if "Login:" in line][-1]
+    assert ", TLS," in dovecot_login_line(dovecot, account.username)
 
 
 def test_tunnelled_tls_refuses_a_host_name_not_in_the_certificate(
@@ -106,7 +114,8 @@ def test_imap_session_runs_through_a_socks5_proxy(
 
     assert mailbox.fetch("INBOX", [uid]) == {uid: raw}
     port = dovecot.imaps_port if security == "tls" else dovecot.port
-    assert f"127.0.0.1.{port}" in dante.log()  # Dante logs each relayed connection
+    # Dante logs each relayed connection.
+    wait_for_log_line(dante.log, f"relay to port {port}", lambda line: f"127.0.0.1.{port}" in line)
 
 
 def test_http_connect_answer_is_consumed_exactly_leaving_the_greeting() -> None:
