@@ -130,8 +130,13 @@ def main() -> None:
         body.press_sequentially("\nKind regards, {{ office_name }}")
         page.locator("#problems-body .error").wait_for()
         page.frame_locator("iframe.mail-frame.desktop").locator("table.card").wait_for()
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(out / "editor.png"), full_page=True)
+        # A full_page capture resizes the viewport under the sandboxed (out-of-process) frame,
+        # which then shows half-painted: size the viewport to the page and capture that instead.
+        height = page.evaluate("() => document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": args.width, "height": height})
+        page.frame_locator("iframe.mail-frame.desktop").locator("table.card").wait_for()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(out / "editor.png"))
 
         # One handler: the chart follows the filter, alice's correction tops the table.
         page.set_viewport_size({"width": args.width, "height": 1100})
