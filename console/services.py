@@ -62,7 +62,7 @@ def build_services(settings: Any, registry: Registry | None = None) -> Services:
         registry = load_registry(settings.handlers) if settings.handlers else default_registry
     history = History(settings.database_url, retention_days=settings.retention_days)
     mailbox = open_mailbox(settings)
-    engine = Engine(mailbox, registry, history, settings.folders, settings.scheme)
+    engine = Engine(mailbox, registry, history, settings.folders, settings.scheme, settings.limits)
     accounts = Accounts(history.engine, history, throttle=throttle)
     templates = None
     if importlib.util.find_spec("mailcore.template_store") is not None:

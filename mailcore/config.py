@@ -38,6 +38,7 @@ from mailcore.errors import ConfigError
 from mailcore.ident import IdentScheme
 
 if TYPE_CHECKING:
+    from mailcore.engine import Limits
     from mailcore.mailbox import Mailbox
 
 ENV_PREFIX = "MAILCORE_"
@@ -81,6 +82,8 @@ class Settings:
     retention_days: int | None = 365
     poll_interval: float = 60.0
     batch_size: int = 200
+    max_message_size: int = 25 * 1024 * 1024  # bytes; larger mail is filed in failed unparsed
+    batch_bytes: int = 64 * 1024 * 1024  # what one poll fetches at most (one message at least)
     handlers: str | None = None  # "module:attribute" of a mailcore.registry.Registry
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str | None = None  # the file read, for messages
@@ -173,6 +176,8 @@ class Settings:
             raise ConfigError("poll_interval must be a positive number of seconds")
         if not 1 <= self.batch_size <= 10_000:
             raise ConfigError("batch_size must be between 1 and 10000")
+        if self.max_message_size < 1024 or self.batch_bytes < 1024:
+            raise ConfigError("max_message_size and batch_bytes are in bytes: at least 1024")
         if self.handlers and ":" not in self.handlers:
             raise ConfigError(
                 f"handlers must look like 'package.module:registry': {self.handlers!r}"
@@ -180,6 +185,13 @@ class Settings:
         names = dataclasses.astuple(self.folders)
         if len(set(names)) != len(names) or not all(names):
             raise ConfigError(f"folder names must be distinct and non-empty: {self.folders}")
+
+    @property
+    def limits(self) -> Limits:
+        """The engine's intake limits (max_message_size, batch_bytes)."""
+        from mailcore.engine import Limits
+
+        return Limits(self.max_message_size, self.batch_bytes)
 
     def section(self, name: str) -> dict[str, Any]:
         """Another component's table (e.g. ``[console]``), with its environment overrides."""

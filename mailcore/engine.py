@@ -22,17 +22,25 @@ payload), `rerun` (unchanged payload, after a handler fix) and `reject`.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from mailcore.config import Folders
-from mailcore.errors import HandlerFailed, MailboxError, MailcoreError, RoutingError
+from mailcore.errors import (
+    ConnectionLost,
+    HandlerFailed,
+    MailboxError,
+    MailcoreError,
+    RoutingError,
+)
 from mailcore.extract import Extraction, extract
 from mailcore.history import History, MessageState, now
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
@@ -46,6 +54,7 @@ __all__ = [
     "Folders",
     "NO_HANDLER",
     "Inspection",
+    "Limits",
     "Outcome",
     "message_key",
 ]
@@ -66,6 +75,20 @@ _MIN_CHUNK = 100
 # What the mailbox part of a move did: (MoveResult, destination UIDVALIDITY) per destination
 # folder, and the first error.
 _Transfer = tuple[dict[str, tuple[MoveResult, int]], Exception | None]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much mail one poll takes in (the settings of the same names).
+
+    A message over `max_message_size` bytes is filed in `failed` unparsed, with a reason naming
+    the limit: only its header block is read, for the list. A poll fetches messages while their
+    sizes add up to at most `batch_bytes` (always at least one), so a batch of large mail never
+    sits in memory at once.
+    """
+
+    max_message_size: int = 25 * 1024 * 1024
+    batch_bytes: int = 64 * 1024 * 1024
 
 
 def message_key(raw: bytes) -> str:
@@ -164,16 +187,18 @@ class Engine:
         history: History,
         folders: Folders = DEFAULT_FOLDERS,
         scheme: IdentScheme = DEFAULT_SCHEME,
+        limits: Limits = Limits(),
     ) -> None:
         self.mailbox = mailbox
         self.registry = registry
         self.history = history
         self.folders = folders
         self.scheme = scheme
+        self.limits = limits
         self._ready = False
         # Operators' actions on one message must not interleave (no double handler call when
         # two people press "resubmit" at once); polling takes the inbox only, so runs beside.
-        self._fix_lock = threading.Lock()
+        self._fix_locks = _MessageLocks()
 
     # -- polling -------------------------------------------------------------------------
 
@@ -185,13 +210,17 @@ class Engine:
             self._ready = True
 
     def poll_once(self, batch_size: int = 200) -> list[Outcome]:
-        """Process up to `batch_size` of the oldest inbox messages; returns their outcomes."""
+        """Process up to `batch_size` of the oldest inbox messages, as many as fit in
+        `limits.batch_bytes`; returns their outcomes."""
         self._ensure_folders()
         inbox = self.folders.inbox
         uids = self.mailbox.uids(inbox)[:batch_size]
         if not uids:
             return []
         validity = self.mailbox.uidvalidity(inbox)
+        uids = _within(uids, self.mailbox.sizes(inbox, uids), self.limits.batch_bytes)
+        if not uids:
+            return []
         size = min(_CHUNK, max(_MIN_CHUNK, -(-len(uids) // 2)))  # at least two when worth it
         chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
         if len(chunks) > 1:
@@ -348,7 +377,13 @@ class Engine:
         found: dict[int, int | None] = {}
         for w in works:
             mid = w.facts.get("message_id")
-            candidates = self.mailbox.find(dest, mid) if mid else []
+            try:
+                candidates = self.mailbox.find(dest, mid) if mid else []
+            except ConnectionLost:
+                raise
+            except MailboxError as exc:  # a Message-ID the server will not search for
+                logger.warning("uid %s: cannot look for its copy in %s (%s)", w.uid, dest, exc)
+                candidates = []
             if not candidates:
                 continue
             raws = self.mailbox.fetch(dest, candidates)
@@ -466,7 +501,8 @@ class Engine:
         payload: dict[str, Any] | None,
         handler: str | None,
     ) -> None:
-        ex = extract(raw, scheme=self.scheme)
+        oversized = self._oversized(raw)
+        ex = extract(_head(raw) if oversized else raw, scheme=self.scheme)
         work.facts = self._facts(ex)
         # Who/what facts go on the "received" and outcome rows; the steps between need only
         # the message key (the timeline joins them), which keeps the per-message write small.
@@ -478,6 +514,9 @@ class Engine:
              "after": {"payload_source": str(ex.payload_source), "defects": ex.defects[:20],
                        "identifier_source": ex.identifier_source}}
         )  # fmt: skip
+        if oversized and payload is None:  # an operator may still resubmit it with a payload
+            self._fail(work, where, actor, oversized)
+            return
         if ex.auto_reply and payload is None and handler is None:
             work.status, work.dest = "auto", self.folders.auto
             work.reason = ex.auto_reply_reason or "auto-reply"
@@ -556,6 +595,17 @@ class Engine:
              "after": result if isinstance(result, dict) else None}
         )  # fmt: skip
 
+    def _oversized(self, raw: bytes) -> str | None:
+        """The failure reason of a message too large to parse, None for the others."""
+        limit = self.limits.max_message_size
+        if len(raw) <= limit:
+            return None
+        return (
+            f"message of {_human_size(len(raw))} is over the maximum message size of"
+            f" {_human_size(limit)} (max_message_size): not parsed; download it to decide, reject"
+            " it, re-submit it with a payload typed by hand, or raise max_message_size and re-run"
+        )
+
     @staticmethod
     def _facts(ex: Extraction) -> dict[str, Any]:
         h = ex.headers
@@ -630,7 +680,7 @@ class Engine:
         """Everything the console shows about one message (default folder: failed)."""
         folder = folder or self.folders.failed
         raw = self._fetch_one(folder, uid)
-        ex = extract(raw, scheme=self.scheme)
+        ex = self._extract_within_limits(raw)
         key = message_key(raw)
         state = self.history.state(key)
         name, spec, payload = self._current_payload(ex, state)
@@ -652,6 +702,14 @@ class Engine:
             schema=spec.schema if spec else None,
             message_key=key,
         )
+
+    def _extract_within_limits(self, raw: bytes) -> Extraction:
+        """The extraction of a message, or of its header block only when it is too large."""
+        oversized = self._oversized(raw)
+        if oversized is None:
+            return extract(raw, scheme=self.scheme)
+        ex = extract(_head(raw), scheme=self.scheme)
+        return dataclasses.replace(ex, defects=[oversized, *ex.defects])
 
     def _current_payload(
         self, ex: Extraction, state: MessageState | None
@@ -696,11 +754,11 @@ class Engine:
         moves to processed, on failure it stays in failed with the new reason.
         """
         folder = self.folders.failed
-        with self._fix_lock:
+        with self._fix_locks.hold(folder, [uid]):
             raw = self._fetch_one(folder, uid)
             key = message_key(raw)
             state = self.history.state(key)
-            ex = extract(raw, scheme=self.scheme)
+            ex = self._extract_within_limits(raw)
             name = handler or (state.handler if state else None)
             if name is None:
                 found = self.registry.route(ex)
@@ -732,7 +790,7 @@ class Engine:
     def rerun(self, uids: Sequence[int], by: str) -> list[Outcome]:
         """Run failed messages again with their payload unchanged (after a handler fix)."""
         folder = self.folders.failed
-        with self._fix_lock:
+        with self._fix_locks.hold(folder, uids):
             raws = self.mailbox.fetch(folder, list(uids))
             missing = [u for u in uids if u not in raws]
             if missing:
@@ -753,7 +811,7 @@ class Engine:
     def reject(self, uid: int, note: str, by: str) -> Outcome:
         """File a failed message under `rejected`, with the operator's note."""
         folder = self.folders.failed
-        with self._fix_lock:
+        with self._fix_locks.hold(folder, [uid]):
             self._ensure_folders()
             raw = self._fetch_one(folder, uid)
             key = message_key(raw)
@@ -803,3 +861,72 @@ def _same(state: MessageState | None, summary: Summary) -> bool:
     if state is None:
         return False
     return not (state.message_id and summary.message_id) or state.message_id == summary.message_id
+
+
+class _MessageLocks:
+    """One lock per message (folder, UID) for the operators' actions: two people acting on
+    the same mail take turns, while a slow mail never holds up the others."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, int], tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, folder: str, uids: Sequence[int]) -> Iterator[None]:
+        keys = sorted({(folder, uid) for uid in uids})  # one order for all: no deadlock
+        with contextlib.ExitStack() as stack:
+            for key in keys:
+                stack.enter_context(self._lock(key))
+            yield
+
+    @contextlib.contextmanager
+    def _lock(self, key: tuple[str, int]) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]  # the table holds only messages being acted on
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
+def _within(uids: Sequence[int], sizes: Mapping[int, int], budget: int) -> list[int]:
+    """The leading UIDs whose sizes add up to at most `budget` (at least one); UIDs with no
+    size (gone meanwhile) are left out."""
+    chosen: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid)
+        if size is None:
+            continue
+        if chosen and total + size > budget:
+            break
+        chosen.append(uid)
+        total += size
+    return chosen
+
+
+# How much of a message is read for its header block when the whole is too large to parse.
+_HEAD_LIMIT = 256 * 1024
+
+
+def _head(raw: bytes) -> bytes:
+    """The header block of a message (at most _HEAD_LIMIT bytes), its end of headers kept."""
+    window = raw[:_HEAD_LIMIT]
+    ends = [(i, sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := window.find(sep)) >= 0]
+    if not ends:
+        return window
+    end, sep = min(ends)
+    return window[:end] + sep
+
+
+def _human_size(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"

@@ -578,6 +578,25 @@ class ImapMailbox:
 
         return self._run(f"list {folder!r}", op)
 
+    def sizes(self, folder: str, uids: Sequence[int]) -> dict[int, int]:
+        """RFC822.SIZE by UID, nothing downloaded; missing UIDs are absent from the result."""
+        wanted = _unique(uids)
+        if not wanted:
+            return {}
+
+        def op(client: IMAPClient) -> dict[int, int]:
+            if not self._select(client, folder, uids_from_caller=True):
+                return {}
+            out: dict[int, int] = {}
+            for batch in _chunks(wanted, self.config.batch_size):
+                for uid, data in client.fetch(batch, [b"RFC822.SIZE"]).items():
+                    size = data.get(b"RFC822.SIZE")
+                    if isinstance(size, int):
+                        out[int(uid)] = size
+            return out
+
+        return self._run(f"sizes in {folder!r}", op)
+
     def fetch(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
         """Raw bytes by UID, without setting \\Seen; missing UIDs are absent from the result."""
         wanted = _unique(uids)

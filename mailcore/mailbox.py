@@ -46,6 +46,9 @@ class Mailbox(Protocol):
     def summaries(self, folder: str, uids: Sequence[int]) -> list[Summary]:
         """Summaries for these UIDs (missing UIDs are skipped), in the order given."""
 
+    def sizes(self, folder: str, uids: Sequence[int]) -> dict[int, int]:
+        """Size in bytes by UID, without downloading anything; missing UIDs are absent."""
+
     def fetch(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
         """Raw bytes by UID, without setting \\Seen; missing UIDs are absent from the result."""
 

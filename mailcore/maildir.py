@@ -359,6 +359,19 @@ class MaildirMailbox:
                 )
             return out
 
+    def sizes(self, folder: str, uids: Sequence[int]) -> dict[int, int]:
+        """Size in bytes by UID (the files' sizes); missing UIDs are absent."""
+        with self._lock:
+            state = self._folder(folder)
+            out: dict[int, int] = {}
+            for uid in uids:
+                path = self._path_of(state, uid)
+                if path is None:
+                    continue
+                with contextlib.suppress(FileNotFoundError):  # removed by another process
+                    out[uid] = os.stat(path).st_size
+            return out
+
     def search_from(self, folder: str, sender: str) -> list[int]:
         """UIDs whose From header contains `sender` (case-insensitive), like IMAP SEARCH FROM."""
         needle = sender.lower()

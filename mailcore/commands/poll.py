@@ -62,7 +62,7 @@ def poll(
         )
     history = History(settings.database_url, retention_days=settings.retention_days)
     mailbox = open_mailbox(settings)
-    engine = Engine(mailbox, registry, history, settings.folders, settings.scheme)
+    engine = Engine(mailbox, registry, history, settings.folders, settings.scheme, settings.limits)
     size = batch_size or settings.batch_size
     pause = interval if interval is not None else settings.poll_interval
     inbox = settings.folders.inbox

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,6 +94,25 @@ class CrashBeforeMove:
 
     def move(self, folder: str, uids: Sequence[int], dest: str) -> MoveResult:
         raise ConnectionError("killed between handling and moving")
+
+
+def ready_account(dovecot: Any) -> Any:
+    """A fresh account, once Dovecot accepts its login (it re-reads its users file lazily)."""
+    account = dovecot.new_user()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with account.session():
+                return account
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def deliver(mailbox: Mailbox, *raws: bytes) -> list[int]:
+    mailbox.ensure_folder("INBOX")
+    return [uid for raw in raws if (uid := mailbox.append("INBOX", raw)) is not None]
 
 
 # A module-level registry for `mailcore poll --handlers tests.mailcore.engine_support:registry`.

@@ -7,8 +7,7 @@ import json
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,9 @@ from tests.mailcore.engine_support import (
     CrashAfterCopy,
     CrashBeforeMove,
     auto_reply_mail,
+    deliver,
     make_registry,
+    ready_account,
     vehicle_mail,
 )
 from tests.servers import message
@@ -34,69 +35,9 @@ from tests.servers import message
 FOLDERS = Folders()
 
 
-@pytest.fixture(params=["maildir", "imap"])
-def mailbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mailbox]:
-    """The same engine tests on the embedded Maildir and on a private Dovecot."""
-    if request.param == "maildir":
-        box = MaildirMailbox(tmp_path / "mail")
-        yield box
-        box.close()
-    else:
-        dovecot = request.getfixturevalue("dovecot")
-        account = ready_account(dovecot)
-        request.node.mc_account = account  # for `external` deliveries
-        yield request.getfixturevalue("make_imap_mailbox")(account)
-
-
-@pytest.fixture
-def external(mailbox: Mailbox, request: pytest.FixtureRequest) -> Callable[[bytes], None]:
-    """Deliver into INBOX as another party would: an MTA's file, another IMAP session."""
-    account = getattr(request.node, "mc_account", None)
-
-    def deliver(raw: bytes) -> None:
-        if account is not None:
-            account.append("INBOX", raw)
-        else:
-            assert isinstance(mailbox, MaildirMailbox)
-            (Path(mailbox.root) / "new" / f"{time.time_ns()}.M1P1.mta").write_bytes(raw)
-
-    return deliver
-
-
-def ready_account(dovecot: Any) -> Any:
-    """A fresh account, once Dovecot accepts its login (it re-reads its users file lazily)."""
-    account = dovecot.new_user()
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            with account.session():
-                return account
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-@pytest.fixture
-def history(tmp_path: Path) -> Iterator[History]:
-    h = History(f"sqlite:///{tmp_path / 'history.db'}")
-    yield h
-    h.close()
-
-
-@pytest.fixture
-def calls() -> Calls:
-    return Calls()
-
-
 @pytest.fixture
 def engine(mailbox: Mailbox, history: History, calls: Calls) -> Engine:
     return Engine(mailbox, make_registry(calls), history)
-
-
-def deliver(mailbox: Mailbox, *raws: bytes) -> list[int]:
-    mailbox.ensure_folder("INBOX")
-    return [uid for raw in raws if (uid := mailbox.append("INBOX", raw)) is not None]
 
 
 def folder_subjects(mailbox: Mailbox, folder: str) -> list[str]:
