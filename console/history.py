@@ -23,6 +23,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
+from console.downloads import content_disposition
 from console.roles import role_required
 from console.services import services
 
@@ -230,7 +231,7 @@ def export() -> ResponseReturnValue:
         stream_with_context(csv_rows(batches())),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f'attachment; filename="mailcore-history-{stamp}.csv"',
+            "Content-Disposition": content_disposition(f"mailcore-history-{stamp}.csv"),
             "Cache-Control": "no-store",
         },
     )

@@ -24,6 +24,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from console.downloads import content_disposition
 from console.forms import ActionForm, BulkForm, FilterForm, PayloadForm, RejectForm, choices
 from console.mailview import frame_document, safe_html
 from console.presenters import (
@@ -224,7 +225,7 @@ def raw(uid: int) -> ResponseReturnValue:
             "operator/_raw.html", source=source, truncated=len(inspection.raw) > RAW_LIMIT, uid=uid
         )
     response = Response(inspection.raw, mimetype="text/plain")
-    response.headers["Content-Disposition"] = f'attachment; filename="failed-{uid}.eml"'
+    response.headers["Content-Disposition"] = content_disposition(f"failed-{uid}.eml")
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
@@ -238,12 +239,11 @@ def attachment(uid: int, index: int) -> ResponseReturnValue:
     part = attachments[index]
     ctype = (part.content_type or "application/octet-stream").lower()
     inline = request.args.get("inline") == "1" and ctype in PREVIEWABLE
-    filename = (
-        (part.filename or f"part-{index}").replace('"', "").replace("\r", "").replace("\n", "")
-    )
     response = Response(part.data(), mimetype=ctype if inline else "application/octet-stream")
-    disposition = "inline" if inline else "attachment"
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    # The name is the sender's: any Unicode, quotes, CR/LF (see console.downloads).
+    response.headers["Content-Disposition"] = content_disposition(
+        part.filename, inline=inline, default=f"part-{index}"
+    )
     # Served from our origin: never let a part run script here, even if opened directly.
     csp = "default-src 'none'; frame-ancestors 'self'"
     response.headers["Content-Security-Policy"] = (
