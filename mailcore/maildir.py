@@ -325,8 +325,8 @@ class MaildirMailbox:
             date = parsedate_to_datetime(msg["Date"]) if msg["Date"] else None
         except (TypeError, ValueError, IndexError):
             date = None
-        mid = msg["Message-ID"]
-        head = _Head(date, _decode(msg["From"]), _decode(msg["Subject"]), mid.strip() or None)
+        mid = (msg["Message-ID"] or "").strip() or None  # hostile or broken mail may have none
+        head = _Head(date, _decode(msg["From"]), _decode(msg["Subject"]), mid)
         self._heads[key] = head
         if len(self._heads) > _SUMMARY_CACHE:
             self._heads.popitem(last=False)

@@ -134,3 +134,12 @@ def test_find_by_message_id_and_discard_only_those(tmp_path: Path):
     box.discard("INBOX", [gone])
     assert box.uids("INBOX") == [keep]
     assert MaildirMailbox(tmp_path / "m").uids("INBOX") == [keep]  # gone from disk too
+
+
+def test_a_mail_without_message_id_or_headers_still_has_a_summary(tmp_path: Path):
+    box = MaildirMailbox(tmp_path)
+    bare = box.append("INBOX", b"Subject: no id\r\n\r\nbody\r\n")
+    junk = box.append("INBOX", b"\x00\xff not a mail at all")
+    summaries = {s.uid: s for s in box.summaries("INBOX", [bare, junk])}
+    assert summaries[bare].subject == "no id" and summaries[bare].message_id is None
+    assert summaries[junk].message_id is None
