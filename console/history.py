@@ -20,8 +20,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, SelectField, StringField
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms import DateField, Field, IntegerField, SelectChoice, SelectField, StringField
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from console.downloads import content_disposition
 from console.roles import role_required
@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 bp = Blueprint("history", __name__, url_prefix="/history")
 
 PER_PAGE = 50
+# Query-string bounds: anything outside is a form error, never a database overflow or a 500.
+MAX_PER_PAGE = 500
+# Deep OFFSETs scan every row before them; older events are reached by narrowing the dates.
+MAX_PAGE = 10_000
+DATE_MIN = date(1970, 1, 1)
+DATE_MAX = date(2999, 12, 31)
 EXPORT_BATCH = 1000
 DEFAULT_DAYS = 14
 STATUSES = ("processed", "failed", "auto", "duplicate", "rejected", "resubmitted", "moved")
@@ -79,19 +85,50 @@ CSV_COLUMNS = (
 )
 
 
+def _plausible_date(form: FlaskForm, field: Field) -> None:
+    # Dates near the ends of the calendar overflow date arithmetic (the chart's period).
+    if field.data and not DATE_MIN <= field.data <= DATE_MAX:
+        raise ValidationError(f"Enter a date between {DATE_MIN} and {DATE_MAX}.")
+
+
 class HistoryFilter(FlaskForm):
-    """Search filters (GET: they change nothing, so no CSRF token in bookmarkable URLs)."""
+    """Search filters (GET: they change nothing, so no CSRF token in bookmarkable URLs).
+
+    Every query-string parameter the page reads is a field here, so each is validated and a
+    bad one is shown back with what to fix."""
 
     class Meta:
         csrf = False
 
-    since = DateField("From", validators=[Optional()])
-    until = DateField("To (inclusive)", validators=[Optional()])
+    since = DateField("From", validators=[Optional(), _plausible_date])
+    until = DateField("To (inclusive)", validators=[Optional(), _plausible_date])
     status = SelectField("Status", choices=[], validators=[Optional()])
     handler = SelectField("Handler", choices=[], validators=[Optional()])
     kind = SelectField("Event", choices=[], validators=[Optional()])
     sender = StringField("Sender", validators=[Optional(), Length(max=200)])
     identifier = StringField("Identifier", validators=[Optional(), Length(max=200)])
+    page = IntegerField(
+        "Page",
+        validators=[
+            Optional(),
+            NumberRange(
+                1,
+                MAX_PAGE,
+                message=f"Enter a page from 1 to {MAX_PAGE}; narrow the dates to see older events.",
+            ),
+        ],
+    )
+    per_page = IntegerField(
+        "Events per page",
+        validators=[
+            Optional(),
+            NumberRange(1, MAX_PER_PAGE, message=f"Enter a number from 1 to {MAX_PER_PAGE}."),
+        ],
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field label, message) of every error, for the results pane (htmx swaps only it)."""
+        return [(f.label.text, e) for f in self for e in f.errors]
 
     def validate_until(self, field: DateField) -> None:
         if field.data and self.since.data and field.data < self.since.data:
@@ -142,51 +179,53 @@ def query_from(form: HistoryFilter) -> Query:
     return q
 
 
-def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
-
-
 @bp.get("/")
 @role_required("admin")
 def index() -> ResponseReturnValue:
-    """The searchable event table and the per-day chart; htmx requests get the results only."""
+    """The searchable event table and the per-day chart; htmx requests get the results only.
+
+    Invalid filters list nothing (never everything, unfiltered, as if they applied): the
+    errors are shown beside the fields and in the results."""
     form = _form()
     valid = form.validate()
     query = query_from(form) if valid else Query()
-    page = _page()
+    page = (form.page.data or 1) if valid else 1
+    per_page = (form.per_page.data or PER_PAGE) if valid else PER_PAGE
     history = services().history
-    # One extra row tells whether there is a next page without counting the whole table.
-    rows = history.events(**query.kwargs(), limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
-    has_next = len(rows) > PER_PAGE
-    events = rows[:PER_PAGE]
     chart_until = (query.until or _tomorrow()).date()
     chart_since = query.since.date() if query.since else chart_until - timedelta(DEFAULT_DAYS)
     # The chart follows the same filters as the table (its own period when none is given).
     filters = {k: v for k, v in query.kwargs().items() if k not in ("since", "until", "kind")}
-    counts = history.counts_per_day(
-        datetime.combine(chart_since, time.min, tzinfo=UTC),
-        datetime.combine(chart_until, time.min, tzinfo=UTC),
-        **filters,
-    )
+    rows: list[Any] = []
+    counts: Iterable[tuple[date, str, int]] = []
+    if valid:
+        # One extra row tells whether there is a next page without counting the whole table.
+        rows = history.events(**query.kwargs(), limit=per_page + 1, offset=(page - 1) * per_page)
+        counts = history.counts_per_day(
+            datetime.combine(chart_since, time.min, tzinfo=UTC),
+            datetime.combine(chart_until, time.min, tzinfo=UTC),
+            **filters,
+        )
     chart = bar_chart(counts, chart_since, chart_until - timedelta(days=1))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     context = {
         "form": form,
-        "events": events,
+        "problems": form.problems(),
+        "events": rows[:per_page],
         "page": page,
-        "per_page": PER_PAGE,
-        "has_next": has_next,
+        "per_page": per_page,
+        "has_next": len(rows) > per_page,
         "args": args,
         "chart": chart,
         "chart_filtered": bool(filters),
         "colours": STATUS_COLOURS,
     }
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results":
-        return render_template("history/_results.html", **context)
-    return render_template("history/index.html", **context)
+    htmx = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results"
+    # htmx swaps only 2xx answers: the results pane must arrive to show the errors.
+    status = 200 if valid or htmx else 400
+    if htmx:
+        return render_template("history/_results.html", **context), status
+    return render_template("history/index.html", **context), status
 
 
 def _tomorrow() -> datetime:
@@ -211,7 +250,10 @@ def export() -> ResponseReturnValue:
     """The filtered events as CSV, streamed in batches so a year of history needs no memory."""
     form = _form()
     if not form.validate():
-        abort(400)
+        problems = "; ".join(f"{label}: {error}" for label, error in form.problems())
+        return Response(
+            f"Nothing exported, the filters are not valid: {problems}\n", 400, mimetype="text/plain"
+        )
     query = query_from(form)
     history = services().history
 

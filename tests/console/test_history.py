@@ -6,8 +6,12 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 import pytest
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from console.demo import MAILS_DIR
 from console.history import _csv_value, bar_chart
@@ -179,3 +183,116 @@ def test_admins_find_failed_logins_and_lockouts_in_the_history(console_env: Cons
     assert html.count("failed login for olivia from 127.0.0.1") == 5
     assert "locked out olivia for 1 minute" in html
     assert "not-her-password" not in html
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("page=" + "1" * 30, "Page", "Enter a page from 1 to 10000"),
+        ("page=0", "Page", "Enter a page from 1 to 10000"),
+        ("page=-3", "Page", "Enter a page from 1 to 10000"),
+        ("page=abc", "Page", "Not a valid integer value."),
+        ("page=" + "9" * 5000, "Page", "Not a valid integer value."),
+        ("per_page=100000", "Events per page", "Enter a number from 1 to 500."),
+        ("since=9999-12-31", "From", "Enter a date between 1970-01-01 and 2999-12-31."),
+        ("until=9999-12-31", "To (inclusive)", "Enter a date between 1970-01-01 and 2999-12-31."),
+        ("until=0001-01-01", "To (inclusive)", "Enter a date between 1970-01-01 and 2999-12-31."),
+        ("since=2025-02-30", "From", "Not a valid date value."),
+        ("status=exploded", "Status", "Not a valid choice."),
+    ],
+)
+def test_a_bad_query_parameter_is_a_form_error_with_no_results(
+    console_env: ConsoleEnv, seeded: Seeded, query: str, field: str, message: str
+) -> None:
+    admin = console_env.client("ada")
+    response = admin.get(f"/history/?{query}")
+    assert response.status_code == 400  # was a 500 for the huge page and the far dates
+    html = response.get_data(as_text=True)
+    assert f"<strong>{field}</strong>: {message}" in html
+    assert "No events: the filters are not valid." in html
+    assert '<table class="events">' not in html  # never the whole history, unfiltered
+    partial = admin.get(
+        f"/history/?{query}", headers={"HX-Request": "true", "HX-Target": "results"}
+    )
+    assert partial.status_code == 200  # htmx swaps only 2xx: the errors must reach the page
+    assert f"<strong>{field}</strong>: {message}" in partial.get_data(as_text=True)
+    export = admin.get(f"/history/export.csv?{query}")
+    assert export.status_code == 400 and message in export.get_data(as_text=True)
+
+
+def test_a_reversed_date_range_lists_nothing(console_env: ConsoleEnv, seeded: Seeded) -> None:
+    admin = console_env.client("ada")
+    assert '<table class="events">' in admin.get("/history/").get_data(as_text=True)
+    html = admin.get("/history/?since=2999-01-02&until=1970-01-01").get_data(as_text=True)
+    assert "The end date is before the start date: swap them." in html
+    assert '<table class="events">' not in html
+
+
+def test_page_and_per_page_choose_the_slice(console_env: ConsoleEnv, seeded: Seeded) -> None:
+    admin = console_env.client("ada")
+    everything = len(console_env.services.history.events(limit=1000))
+    assert everything > 3
+    html = admin.get("/history/?per_page=2&page=2").get_data(as_text=True)
+    assert html.count("<tr>") - 1 == 2  # the header row, then two events
+    assert "Events 3–4, newest first" in html
+    assert 'href="/history/?page=3&amp;per_page=2"' in html
+    far = admin.get("/history/?page=10000&since=1970-01-01&until=2999-12-31")
+    assert far.status_code == 200 and "No event matches these filters." in far.get_data(True)
+
+
+QUERY_KEYS = st.sampled_from(
+    [
+        "page",
+        "per_page",
+        "since",
+        "until",
+        "status",
+        "handler",
+        "kind",
+        "sender",
+        "identifier",
+        "reason",
+        "inline",
+        "x",
+    ]
+)
+QUERY_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.integers().map(str),
+    st.dates().map(str),
+    st.sampled_from(["", "0", "-1", "1e9", "9999-12-31", "0001-01-01", "nan", "\x00", "%"]),
+)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.lists(st.tuples(QUERY_KEYS, QUERY_VALUES), max_size=6), st.booleans())
+def test_no_query_string_makes_the_history_or_failed_list_fail(
+    console_env: ConsoleEnv, seeded: Seeded, pairs: list[tuple[str, str]], htmx: bool
+) -> None:
+    clients = _logged_in(console_env)
+    query = urlencode(pairs)
+    headers = {"HX-Request": "true", "HX-Target": "results"} if htmx else {}
+    for user, path in (
+        ("ada", "/history/"),
+        ("ada", "/history/export.csv"),
+        ("olivia", "/failed/"),
+    ):
+        response = clients[user].get(f"{path}?{query}", headers=headers)
+        assert response.status_code in (200, 400), (path, query, response.status_code)
+        response.get_data()  # a streamed export must not fail half-way either
+
+
+_CLIENTS: dict[int, dict[str, FlaskClient]] = {}
+
+
+def _logged_in(env: ConsoleEnv) -> dict[str, FlaskClient]:
+    # Hypothesis runs the test body many times on one fixture: log in once per app.
+    key = id(env.app)
+    if key not in _CLIENTS:
+        _CLIENTS.clear()
+        _CLIENTS[key] = {"ada": env.client("ada"), "olivia": env.client("olivia")}
+    return _CLIENTS[key]
