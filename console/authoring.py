@@ -345,7 +345,7 @@ def edit(name: str) -> ResponseReturnValue:
     store = _store()
     try:
         latest = store.get(name)
-        start = store.get(name, request.args.get("version", type=int) or latest.number)
+        start = store.get(name, _version_arg("version") or latest.number)
     except UnknownTemplate:
         abort(404)
     form = _form_from_version(start)
@@ -554,6 +554,17 @@ def restore(name: str, number: int) -> ResponseReturnValue:
     return redirect(url_for("authoring.versions", name=name))
 
 
+def _version_arg(key: str) -> int | None:
+    """The version number in ?key=, None when absent; 404 when it cannot name a version
+    (a huge number would overflow the database's integer and answer 500)."""
+    text = request.args.get(key, "")
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 10 and 1 <= int(text) < 2**31):
+        abort(404)
+    return int(text)
+
+
 @bp.get("/<name>/diff")
 @role_required(*ROLES)
 def diff(name: str) -> ResponseReturnValue:
@@ -562,8 +573,8 @@ def diff(name: str) -> ResponseReturnValue:
     found = store.versions(name)
     if not found:
         abort(404)
-    b = request.args.get("b", type=int) or found[0].number
-    a = request.args.get("a", type=int) or max(1, b - 1)
+    b = _version_arg("b") or found[0].number
+    a = _version_arg("a") or max(1, b - 1)
     try:
         text = store.diff(name, a, b)
     except UnknownTemplate:

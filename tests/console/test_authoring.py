@@ -245,3 +245,19 @@ def test_sample_data_can_be_the_last_payload_really_processed(console_env: Conso
     seed_correction(console_env)
     # The payload an operator corrected and re-submitted is newer.
     assert sample_textarea(author.get(url).get_data(as_text=True)) == CORRECTED
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?version=" + "1" * 30, "?version=-1", "?version=x", "?version=" + "9" * 5000, "?version=7"],
+)
+def test_a_version_number_that_names_no_version_is_a_404(
+    console_env: ConsoleEnv, query: str
+) -> None:
+    console_env.services.templates.save("greeting", "Hello", "Hi.", {}, "first", "arthur")
+    author = console_env.client("arthur")
+    assert author.get("/templates/greeting?version=1").status_code == 200
+    assert author.get(f"/templates/greeting{query}").status_code == 404  # huge: was a 500
+    diff_query = query.replace("version", "a")
+    assert author.get(f"/templates/greeting/diff{diff_query}").status_code == 404
+    assert author.get(f"/templates/greeting/diff{query.replace('version', 'b')}").status_code == 404
