@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import secrets
 import shlex
 import shutil
@@ -95,6 +96,13 @@ def ensure_admin(accounts: Any, username: str = "admin") -> str | None:
     return password
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Create `path` as 0600 from the start (a chmod after writing leaves a window)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 @dataclass
 class DemoEnv:
     root: Path
@@ -114,11 +122,13 @@ def prepare_demo(root: Path, *, reset: bool = False) -> DemoEnv:
     root = root.resolve()
     if reset and root.exists():
         shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Mail, the database (password hashes) and the session key: the demo's user only, also
+    # for a demo-data/ made by an older version with the umask's modes.
+    root.chmod(0o700)
     key_file = root / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_hex(32), encoding="utf-8")
-        key_file.chmod(0o600)
+        _write_private(key_file, secrets.token_hex(32))
     settings = Settings(
         maildir=str(root / "mail"), database_url=f"sqlite:///{root / 'mailcore.db'}"
     )
@@ -128,7 +138,7 @@ def prepare_demo(root: Path, *, reset: bool = False) -> DemoEnv:
         svc.mailbox.ensure_folder(settings.folders.inbox)
         for _name, raw in sample_mails():
             svc.mailbox.append(settings.folders.inbox, raw)
-        seeded.touch()
+        seeded.touch(mode=0o600)
     counts: dict[str, int] = {}
     for outcome in svc.engine.poll_once():
         counts[outcome.status] = counts.get(outcome.status, 0) + 1

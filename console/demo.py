@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,10 @@ class Office:
         with self._lock:
             self.records.append(record)
             if self.path is not None:
-                self.path.write_text(json.dumps(self.records, indent=2), encoding="utf-8")
+                # The partners' data: readable by the demo's user only, as its mailbox.
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with open(fd, "w", encoding="utf-8") as fh:
+                    fh.write(json.dumps(self.records, indent=2))
         return {"file": identifier, "status": "registered"}
 
 

@@ -6,6 +6,7 @@ SQLite (a file) is the default, PostgreSQL works by URL.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +38,7 @@ def connect(url: str) -> sa.Engine:
         if parsed.drivername == "postgresql":  # SQLAlchemy 2.0 would pick psycopg2
             parsed = parsed.set(drivername="postgresql+psycopg")
         if parsed.get_backend_name() == "sqlite":
+            _create_private(parsed.database)
             engine = sa.create_engine(parsed)
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         else:
@@ -48,6 +50,19 @@ def connect(url: str) -> sa.Engine:
         raise ConfigError(f"cannot use database {_safe(url)}: {e}{hint}") from e
     METADATA.create_all(engine)
     return engine
+
+
+def _create_private(database: str | None) -> None:
+    """Create a missing SQLite file as 0600 (history, accounts' password hashes) before SQLite
+    does with the umask's 0644; SQLite gives its -wal and -shm files the same mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:  # e.g. a missing directory: let SQLite report it as it always has
+        pass
 
 
 def _safe(url: str) -> str:

@@ -105,6 +105,11 @@ def _info_for(flags: Sequence[str]) -> str:
     return _INFO_SEP + "".join(letters)
 
 
+def _private(path: str, flags: int) -> int:
+    # Mail is personal data: files only the owner can read, whatever the process umask.
+    return os.open(path, flags, 0o600)
+
+
 def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -118,8 +123,9 @@ class MaildirMailbox:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.fspath(root)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
         for sub in ("cur", "new", "tmp"):  # the stdlib creates these only for a new root
-            os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+            os.makedirs(os.path.join(self.root, sub), mode=0o700, exist_ok=True)
         self._md = mailbox.Maildir(self.root, factory=None, create=True)
         self._lock = threading.RLock()
         self._folders: dict[str, _Folder] = {}
@@ -146,6 +152,8 @@ class MaildirMailbox:
             path = self._dir(folder)
             if path != self.root and not os.path.isdir(os.path.join(path, "cur")):
                 self._md.add_folder(os.path.basename(path)[1:])
+                # The stdlib makes its (empty) marker file with the umask's mode; keep to 0600.
+                os.chmod(os.path.join(path, "maildirfolder"), 0o600)
 
     def _folder(self, folder: str, create: bool = False) -> _Folder:
         path = self._dir(folder)
@@ -217,14 +225,14 @@ class MaildirMailbox:
         path = os.path.join(state.path, UIDLIST)
         if fresh:
             tmp = path + f".tmp{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8") as fh:
+            with open(tmp, "w", encoding="utf-8", opener=_private) as fh:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
             _fsync_dir(state.path)
         else:
-            with open(path, "a", encoding="utf-8") as fh:
+            with open(path, "a", encoding="utf-8", opener=_private) as fh:
                 fh.write(text)
                 fh.flush()
                 # A UID given out must never be given out again, even after a power cut.
@@ -431,7 +439,7 @@ class MaildirMailbox:
                 with open(source, "rb") as fh:
                     raw = fh.read()
         tmp = os.path.join(dest.path, "tmp", name)
-        with open(tmp, "xb") as fh:
+        with open(tmp, "xb", opener=_private) as fh:
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())

@@ -94,3 +94,35 @@ def test_demo_hint_names_the_mailcore_it_was_started_as(tmp_path: Path):
     output = "".join(lines)
     assert f"{MAILCORE} create-user --role operator NAME" in output, output
     assert f"Console: http://127.0.0.1:{port}/" in output
+
+
+def test_demo_data_is_private_to_its_user_whatever_the_umask(tmp_path: Path):
+    from console.commands import prepare_demo
+
+    old = os.umask(0o022)  # the usual default: what `make run` gets
+    try:
+        demo = prepare_demo(tmp_path / "demo-data")
+        try:
+            demo.services.history.events(limit=1)  # the WAL files exist while it is open
+            root = demo.root
+            files = [p for p in root.rglob("*") if p.is_file()]
+            names = {p.name for p in files}
+            assert {"mailcore.db", "mailcore.db-wal", "mailcore.db-shm", "secret_key"} <= names
+            assert "office.json" in names and any(p.parent.name == "new" for p in files)
+            for path in [root, *root.rglob("*")]:
+                mode = path.stat().st_mode & 0o777
+                assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+        finally:
+            demo.services.close()
+    finally:
+        os.umask(old)
+
+
+def test_an_old_demo_data_directory_is_closed_to_others(tmp_path: Path):
+    from console.commands import prepare_demo
+
+    root = tmp_path / "demo-data"
+    root.mkdir(mode=0o755)
+    root.chmod(0o755)
+    prepare_demo(root).services.close()
+    assert root.stat().st_mode & 0o777 == 0o700

@@ -157,3 +157,22 @@ def test_marks_of_a_sqlite_file_live_in_a_journal_until_recorded(tmp_path: Path)
     reopened = History(f"sqlite:///{tmp_path / 'h.db'}")  # after a crash: the mark is still read
     assert reopened.handled_keys(["k2"]) == {"k2"}
     reopened.close()
+
+
+def test_a_new_sqlite_history_and_its_wal_files_are_private(tmp_path: Path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        h = History(f"sqlite:///{tmp_path / 'h.db'}")
+        h.record("received", message_key="k1", sender="a@example.org")
+        h.events(limit=1)
+    finally:
+        os.umask(old)
+    try:
+        made = sorted(p.name for p in tmp_path.iterdir())
+        assert {"h.db", "h.db-wal", "h.db-shm"} <= set(made)
+        for name in made:
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+    finally:
+        h.close()

@@ -143,3 +143,16 @@ def test_a_mail_without_message_id_or_headers_still_has_a_summary(tmp_path: Path
     summaries = {s.uid: s for s in box.summaries("INBOX", [bare, junk])}
     assert summaries[bare].subject == "no id" and summaries[bare].message_id is None
     assert summaries[junk].message_id is None
+
+
+def test_mail_and_folders_are_private_to_their_user_whatever_the_umask(tmp_path: Path):
+    old = os.umask(0o022)
+    try:
+        box = MaildirMailbox(tmp_path / "mail")
+        uid = box.append("INBOX", message(subject="personal"))
+        box.move("INBOX", [uid], "failed")
+    finally:
+        os.umask(old)
+    for path in [tmp_path / "mail", *(tmp_path / "mail").rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
