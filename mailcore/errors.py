@@ -19,6 +19,14 @@ class ConnectionLost(MailboxError):
     """The connection to the mail server dropped; the operation may be retried."""
 
 
+class UnsendableValue(MailboxError):
+    """A value (folder name, flag, search text) cannot be sent to the mail server as it is.
+
+    Raised before anything is sent, so the connection is unharmed and reconnecting would not
+    help: the caller must change the value.
+    """
+
+
 class UidValidityChanged(MailboxError):
     """The server renumbered a folder: cached UIDs for it are no longer valid."""
 

@@ -12,6 +12,13 @@ re-opened with exponential backoff and the operation retried when that is safe: 
 moves and appends after re-checking what the server already did. One lock serialises the public
 operations, so the engine and the console can share an instance.
 
+Caller-controlled strings never become command text: a search value or Message-ID goes through
+`_imap_string` (a quoted string when it is printable ASCII, else a literal, with CHARSET UTF-8
+when it is not ASCII), a folder name through `_folder_name` and a flag through `_flag`; what
+no IMAP string can carry (NUL, a lone surrogate, more than `MAX_IMAP_STRING` bytes, a control
+character in a folder name) raises `UnsendableValue` before anything is sent, and is never
+retried. A search for such a value matches nothing, as no stored header can hold it.
+
 UIDVALIDITY: the value first seen for a folder (or last returned by `uidvalidity()`) is
 remembered; when the server's differs, the next operation given UIDs (summaries, fetch, move)
 raises `UidValidityChanged` once, and `uidvalidity()` returns the new value.
@@ -32,6 +39,7 @@ import socket
 import ssl
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -41,8 +49,16 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, LoginError
+from imapclient.imapclient import _literal
+from imapclient.response_parser import parse_message_list
 
-from mailcore.errors import ConfigError, ConnectionLost, MailboxError, UidValidityChanged
+from mailcore.errors import (
+    ConfigError,
+    ConnectionLost,
+    MailboxError,
+    UidValidityChanged,
+    UnsendableValue,
+)
 from mailcore.mailbox import MoveResult, Summary
 from mailcore.proxy import ProxyIMAPClient, ProxySpec, parse_proxy
 
@@ -65,6 +81,13 @@ _COPYUID = re.compile(rb"\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]", re.IGNORECASE
 _ESEARCH_ALL = re.compile(rb"\bALL ([0-9:,]+)", re.IGNORECASE)
 _FETCH_BODY = re.compile(rb"\d+ \(UID (\d+) BODY\[\] \{\d+\}$", re.IGNORECASE)
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
+# Search values and folder names longer than this are refused (a search for one matches
+# nothing): far above any real header or folder name, far below what a server takes in a line.
+MAX_IMAP_STRING = 4096
+# RFC 3501 ATOM-CHAR: a flag is an atom, optionally after one backslash (system flags).
+_FLAG = re.compile(r"\\?[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+")
+# Our own search keys and UID sets, never a caller's text.
+_SEARCH_ATOM = re.compile(rb"[A-Za-z0-9:,*.()-]+")
 
 
 @dataclass
@@ -447,7 +470,7 @@ class ImapMailbox:
             except imaplib.IMAP4.abort:
                 raise
             except imaplib.IMAP4.error as e:
-                if b"NONEXISTENT" in _bytes(e) or not client.folder_exists(folder):
+                if b"NONEXISTENT" in _bytes(e) or not _folder_exists(client, folder):
                     return False
                 raise
             self._selected = folder
@@ -464,7 +487,7 @@ class ImapMailbox:
         return True
 
     def _ensure(self, client: IMAPClient, folder: str) -> None:
-        if folder.upper() == "INBOX" or client.folder_exists(folder):
+        if folder.upper() == "INBOX" or _folder_exists(client, folder):
             return
         try:
             client.create_folder(folder)
@@ -472,17 +495,19 @@ class ImapMailbox:
         except imaplib.IMAP4.abort:
             raise
         except imaplib.IMAP4.error as e:
-            if not client.folder_exists(folder):  # someone else may just have created it
+            if not _folder_exists(client, folder):  # someone else may just have created it
                 raise MailboxError(
                     f"cannot create folder {folder!r} on {self.config.address}: {_text(e)}"
                 ) from e
 
     def ensure_folder(self, folder: str) -> None:
         """Create the folder if it does not exist."""
+        _folder_name(folder)
         self._run(f"create folder {folder!r}", lambda c: self._ensure(c, folder))
 
     def uidvalidity(self, folder: str) -> int:
         """The folder's UIDVALIDITY; it changes when UIDs are renumbered."""
+        _folder_name(folder)
 
         def op(client: IMAPClient) -> int:
             if self._selected == folder:
@@ -504,6 +529,7 @@ class ImapMailbox:
 
     def refresh(self, folder: str) -> None:
         """Bring the session's view of `folder` up to date (uids() already does this)."""
+        _folder_name(folder)
         self._run(
             f"refresh {folder!r}",
             lambda c: self._select(c, folder, uids_from_caller=False, sync=True),
@@ -513,24 +539,19 @@ class ImapMailbox:
 
     def uids(self, folder: str) -> list[int]:
         """UIDs of messages not flagged \\Deleted, ascending ([] when the folder is missing)."""
+        _folder_name(folder)
 
         def op(client: IMAPClient) -> list[int]:
             if not self._select(client, folder, uids_from_caller=False, sync=True):
                 return []
-            return sorted(self._search(client, "UNDELETED"))
+            return sorted(self._search(client, b"UNDELETED"))
 
         return self._run(f"list {folder!r}", op)
 
     def search_from(self, folder: str, sender: str) -> list[int]:
-        """UIDs (ascending, not \\Deleted) whose From contains `sender` (server-side search)."""
-
-        def op(client: IMAPClient) -> list[int]:
-            if not self._select(client, folder, uids_from_caller=False, sync=True):
-                return []
-            charset = None if sender.isascii() else "UTF-8"
-            return sorted(int(u) for u in client.search(["UNDELETED", "FROM", sender], charset))
-
-        return self._run(f"search {folder!r}", op)
+        """UIDs (ascending, not \\Deleted) whose From contains `sender` (server-side search,
+        case-insensitive); a `sender` no IMAP string can carry matches nothing."""
+        return self._search_for(folder, b"FROM", sender, "sender filter")
 
     def find(self, folder: str, message_id: str) -> list[int]:
         """UIDs (ascending, not \\Deleted) whose Message-ID header contains `message_id`
@@ -538,19 +559,28 @@ class ImapMailbox:
         needle = message_id.strip()
         if not needle:
             return []
+        return self._search_for(folder, b"HEADER Message-ID", needle, "Message-ID")
+
+    def _search_for(self, folder: str, key: bytes, value: str, what: str) -> list[int]:
+        _folder_name(folder)
+        try:
+            wire = _imap_string(value, what)
+        except UnsendableValue as e:
+            # No header the server stores can hold it: the honest answer is "none".
+            log.info("search of %r on %s matches nothing: %s", folder, self.config.address, e)
+            return []
 
         def op(client: IMAPClient) -> list[int]:
             if not self._select(client, folder, uids_from_caller=False, sync=True):
                 return []
-            charset = None if needle.isascii() else "UTF-8"
-            criteria = ["UNDELETED", "HEADER", "Message-ID", needle]
-            return sorted(int(u) for u in client.search(criteria, charset))
+            return sorted(self._search(client, b"UNDELETED", *key.split(), wire))
 
         return self._run(f"search {folder!r}", op)
 
     def discard(self, folder: str, uids: Sequence[int]) -> None:
         """Flag these UIDs \\Deleted and UID EXPUNGE exactly them (with UIDPLUS; without it they
         stay flagged, hidden from `uids`). Only for messages whose copy is confirmed elsewhere."""
+        _folder_name(folder)
         wanted = _unique(uids)
         if not wanted:
             return
@@ -563,6 +593,7 @@ class ImapMailbox:
 
     def summaries(self, folder: str, uids: Sequence[int]) -> list[Summary]:
         """Summaries for these UIDs (missing UIDs are skipped), in the order given; no bodies."""
+        _folder_name(folder)
         wanted = _unique(uids)
         if not wanted:
             return []
@@ -580,6 +611,7 @@ class ImapMailbox:
 
     def sizes(self, folder: str, uids: Sequence[int]) -> dict[int, int]:
         """RFC822.SIZE by UID, nothing downloaded; missing UIDs are absent from the result."""
+        _folder_name(folder)
         wanted = _unique(uids)
         if not wanted:
             return {}
@@ -599,6 +631,7 @@ class ImapMailbox:
 
     def fetch(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
         """Raw bytes by UID, without setting \\Seen; missing UIDs are absent from the result."""
+        _folder_name(folder)
         wanted = _unique(uids)
         if not wanted:
             return {}
@@ -632,6 +665,7 @@ class ImapMailbox:
         minutes after which servers may end an IDLE. Without IDLE on the server this just
         sleeps for `timeout` and returns True (poll anyway).
         """
+        _folder_name(folder)
         with self._watch_lock:
             if self._watcher is None:
                 self._watcher = ImapMailbox(
@@ -673,6 +707,8 @@ class ImapMailbox:
         those that arrived since, so a message is never stored twice; a message without a
         Message-ID is not retried.
         """
+        _folder_name(folder)
+        flags = tuple(_flag(f) for f in flags)
         message_id = _message_id(raw)
         state: dict[str, Any] = {"uidnext": None, "sent": False}
 
@@ -690,7 +726,7 @@ class ImapMailbox:
             if state["uidnext"] is None:
                 state["uidnext"] = _status_uidnext(client, folder)
             state["sent"] = True
-            response = client.append(folder, raw, flags=tuple(flags))
+            response = client.append(folder, raw, flags=flags)
             match = _APPENDUID.search(_bytes(response))
             return int(match.group(2)) if match and "UIDPLUS" in self._capabilities else None
 
@@ -699,6 +735,8 @@ class ImapMailbox:
     def move(self, folder: str, uids: Sequence[int], dest: str) -> MoveResult:
         """Move UIDs to `dest` (created if missing), in batches; the source copy goes only once
         the destination copy is confirmed. UIDs missing or already \\Deleted are skipped."""
+        _folder_name(folder)
+        _folder_name(dest)
         wanted = _unique(uids)
         if not wanted:
             return MoveResult()
@@ -724,7 +762,7 @@ class ImapMailbox:
             if self._atomic_move():
                 # UID MOVE reports every new UID (COPYUID), so the Message-IDs -- needed only
                 # to recognise copies -- are fetched on a retry, from what is still here.
-                live = set(self._search(client, "UID", _uidset(st.uids), "UNDELETED"))
+                live = set(self._search(client, b"UID", _uidset(st.uids).encode(), b"UNDELETED"))
                 skipped = [u for u in st.uids if u not in live]
                 todo = [u for u in st.uids if u in live]
             else:
@@ -769,7 +807,7 @@ class ImapMailbox:
         self, client: IMAPClient, folder: str, dest: str, uids: list[int], st: _BatchState
     ) -> None:
         uidset = _uidset(uids)
-        mailbox = client._normalise_folder(dest)
+        mailbox = client._normalise_folder(_folder_name(dest))
         imap = client._imap
         if self.config.use_move and "MOVE" in self._capabilities:
             imap.untagged_responses.pop("COPYUID", None)
@@ -817,15 +855,40 @@ class ImapMailbox:
                 f"{self.config.address} could not be confirmed; those originals were left in place"
             )
 
-    def _search(self, client: IMAPClient, *criteria: str) -> list[int]:
-        """UID SEARCH; with ESEARCH the answer is a compact UID set, not one number each."""
-        if "ESEARCH" not in self._capabilities:
-            return [int(u) for u in client.search(list(criteria))]
+    def _search(self, client: IMAPClient, *criteria: bytes | _Wire) -> list[int]:
+        """UID SEARCH of our own keys (bytes) and callers' values (`_Wire`, from
+        `_imap_string`: quoted or sent as literals); with ESEARCH the answer is a compact UID
+        set, not one number each."""
+        args: list[bytes] = []
+        for item in criteria:
+            if isinstance(item, _Wire):
+                args.append(item.arg)
+            elif _SEARCH_ATOM.fullmatch(item):
+                args.append(item)
+            else:  # a caller's text passed as a key: a bug here, not the caller's fault
+                raise ValueError(f"search key {item!r} is not an IMAP atom")
+        if not all(i.ascii for i in criteria if isinstance(i, _Wire)):
+            args[:0] = [b"CHARSET", b"UTF-8"]
+        esearch = "ESEARCH" in self._capabilities
+        if esearch:
+            args[:0] = [b"RETURN", b"(ALL)"]
         imap = client._imap
         imap.untagged_responses.pop("ESEARCH", None)
-        typ, data = imap._simple_command("UID", "SEARCH", "RETURN", "(ALL)", *criteria)
+        imap.untagged_responses.pop("SEARCH", None)
+        try:
+            typ, data = client._raw_command(b"SEARCH", args, uid=True)
+        except imaplib.IMAP4.abort as e:
+            if "continuation" not in str(e):
+                raise  # a dropped connection
+            # The server answered a literal's {n} with NO or BAD instead of "+": sending the
+            # same value again would be refused again.
+            self._drop()
+            raise MailboxError(f"search on {self.config.address} refused: {_text(e)}") from None
         if typ != "OK":
             raise MailboxError(f"search on {self.config.address} failed: {_text(data)}")
+        if not esearch:
+            lines = imap.untagged_responses.pop("SEARCH", [b""])
+            return [int(u) for line in lines for u in parse_message_list([line])]
         found: list[int] = []
         for line in imap.untagged_responses.pop("ESEARCH", []):
             match = _ESEARCH_ALL.search(_bytes(line))
@@ -880,13 +943,19 @@ class ImapMailbox:
         first = since_uid or 1
         found: dict[str, int] = {}
         # "n:*" also matches the highest UID when all are below n
-        recent = [u for u in client.search(["UID", f"{first}:*"]) if int(u) >= first]
+        recent = [u for u in self._search(client, b"UID", b"%d:*" % first) if u >= first]
         for batch in _chunks(sorted(int(u) for u in recent), self.config.batch_size):
             for uid, data in client.fetch(batch, [_MID_ITEM]).items():
                 mid = _message_id(data.get(_MID_KEY, b""))
                 if mid in wanted:
                     found.setdefault(mid, int(uid))
         return found
+
+
+def _folder_exists(client: IMAPClient, folder: str) -> bool:
+    """Whether `folder` itself exists: LIST takes * and % as wildcards, so a name holding one
+    would otherwise be taken for any folder it matches."""
+    return any(name == folder for _flags, _delim, name in client.list_folders("", folder))
 
 
 def _is_loopback(host: str) -> bool:
@@ -899,6 +968,82 @@ def _is_loopback(host: str) -> bool:
 
 
 # -- helpers (pure) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """One caller's string as it goes on the wire: a quoted string or a literal's bytes."""
+
+    data: bytes
+    literal: bool
+
+    @property
+    def arg(self) -> bytes:
+        """The argument for imapclient's `_raw_command`, which sends `_literal`s as {n}."""
+        return _literal(self.data) if self.literal else self.data
+
+    @property
+    def ascii(self) -> bool:
+        return self.data.isascii()
+
+
+def _imap_string(value: str, what: str = "value") -> _Wire:
+    """`value` as an IMAP string: quoted when printable ASCII, else a literal (which carries
+    CR, LF and UTF-8 as data). Raises UnsendableValue for what no IMAP string can carry."""
+    if "\x00" in value:
+        raise UnsendableValue(f"the {what} holds a NUL character, which IMAP cannot carry")
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsendableValue(
+            f"the {what} is not valid text (it holds a lone surrogate); it cannot be sent"
+        ) from None
+    if len(data) > MAX_IMAP_STRING:
+        raise UnsendableValue(
+            f"the {what} is {len(data)} bytes long; at most {MAX_IMAP_STRING} are sent to the "
+            "mail server -- shorten it"
+        )
+    if all(0x20 <= b < 0x7F for b in data):
+        return _Wire(b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"', False)
+    return _Wire(data, True)
+
+
+def _sendable(value: str) -> bool:
+    """Whether `value` can be sent as an IMAP string (see `_imap_string`)."""
+    try:
+        _imap_string(value)
+    except UnsendableValue:
+        return False
+    return True
+
+
+def _folder_name(folder: str) -> str:
+    """`folder`, checked: imapclient sends it quoted, in modified UTF-7 (printable ASCII), but
+    a name with a line break or another control character is never meant, so it is refused."""
+    if not isinstance(folder, str) or not folder:
+        raise UnsendableValue(f"the folder name {folder!r} is empty -- name a folder")
+    if len(folder.encode("utf-8", "replace")) > MAX_IMAP_STRING:
+        raise UnsendableValue(
+            f"the folder name is over {MAX_IMAP_STRING} bytes long -- use a shorter one"
+        )
+    bad = next((c for c in folder if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if bad is not None:
+        raise UnsendableValue(
+            f"the folder name {folder!r} holds the control character {bad!r}; IMAP folder names "
+            "cannot -- use another name"
+        )
+    return folder
+
+
+def _flag(flag: str) -> str:
+    """`flag`, checked to be an IMAP flag (an atom, or a backslash and an atom): imapclient
+    sends flags as they are, so anything else could end the command early."""
+    if not isinstance(flag, str) or not _FLAG.fullmatch(flag):
+        raise UnsendableValue(
+            f"{flag!r} is not an IMAP flag (letters, digits and a few marks, optionally after "
+            "one backslash, e.g. \\Seen or $Label)"
+        )
+    return flag
 
 
 def _summary(uid: int, data: dict[bytes, Any]) -> Summary:
