@@ -13,7 +13,6 @@ import email.errors
 import email.header
 import email.utils
 import functools
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from mailcore.charsets import decode_text, fix_surrogates
 from mailcore.htmltext import html_to_text
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme, from_message_ids, from_subject
 from mailcore.keys import apply_aliases, normalize_key, normalize_keys
-from mailcore.payload import document_payload, key_lines_payload
+from mailcore.payload import PayloadTooLarge, document_payload, key_lines_payload, load_json
 from mailcore.quoting import split_reply
 
 __all__ = [
@@ -482,13 +481,20 @@ class _Extractor:
     # -- payload -----------------------------------------------------------------------------
 
     def _payload(self, visible: str) -> tuple[dict[str, Any] | None, PayloadSource]:
+        try:
+            return self._find_payload(visible)
+        except PayloadTooLarge as exc:  # refused, not missing: no weaker source is tried
+            self.defects.insert(0, str(exc))  # first, so the failure reason names the limit
+            return None, PayloadSource.NONE
+
+    def _find_payload(self, visible: str) -> tuple[dict[str, Any] | None, PayloadSource]:
         for part in self.json_parts:
             data = _payload_bytes(part)
             text, problem = decode_text(data, part.get_content_charset() or "utf-8")
             if problem:
                 self.defects.append(f"JSON part: {problem}")
             try:
-                value = json.loads(text)
+                value = load_json(text)
             except ValueError as exc:
                 self.defects.append(f"JSON part is not valid JSON: {exc}")
                 continue

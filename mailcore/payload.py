@@ -1,13 +1,26 @@
 """Find the structured payload a person typed in a mail text: a YAML/JSON document or
-``Key: value`` lines."""
+``Key: value`` lines; and the budgets every payload must fit, however it arrives.
+
+A payload is hostile input: nine YAML anchors of nine aliases each are 478 bytes that stand for
+387 million values, a 100,000-digit number costs quadratic time to convert, a deep nesting
+exhausts recursion. `PayloadLimits` says how big a payload may be; `check_payload` is the one
+check of a parsed value, and `load_yaml` / `load_json` refuse an over-budget text while parsing
+it (YAML aliases are counted as what they expand to BEFORE anything is built). Over a budget,
+`PayloadTooLarge` names the limit, its setting and where in the payload it was crossed.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from mailcore.errors import PayloadInvalid
 
 try:
     _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -36,14 +49,317 @@ PayloadLoader.yaml_implicit_resolvers = {
 PayloadLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
-PayloadLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
-)
-PayloadLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:(?:0|[1-9][0-9]*)\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"),
-    list("-+0123456789"),
-)
+_YAML_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
+_YAML_FLOAT = re.compile(r"^[-+]?(?:(?:0|[1-9][0-9]*)\.[0-9]+)(?:[eE][-+]?[0-9]+)?$")
+PayloadLoader.add_implicit_resolver("tag:yaml.org,2002:int", _YAML_INT, list("-+0123456789"))
+PayloadLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML_FLOAT, list("-+0123456789"))
+
+
+# -- budgets ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayloadLimits:
+    """How big a payload may be, counted as what it expands to (a YAML alias counts as a copy
+    of what it names). The defaults fit any payload a person or a partner system sends.
+
+    - `max_nodes`: keys, values and list items in all, at every level.
+    - `max_depth`: levels of nesting (``{"a": [1]}`` is 3 levels: object, list, number).
+    - `max_string_length`: characters of one key or string value.
+    - `max_number_digits`: characters of one number as written (sign, point and exponent too).
+    - `max_total_size`: characters of all keys and values together.
+    """
+
+    max_nodes: int = 10_000
+    max_depth: int = 32
+    max_string_length: int = 100_000
+    max_number_digits: int = 100
+    max_total_size: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"PayloadLimits.{name} must be a positive integer, not {value!r}")
+
+
+DEFAULT_LIMITS = PayloadLimits()
+
+
+class PayloadTooLarge(PayloadInvalid):
+    """A payload is over one of its `PayloadLimits`.
+
+    `limit` is the field name (``"max_nodes"``...), `allowed` its setting, `where` a JSON path
+    or ``line N`` when known. `errors` holds one ("$"-path, message) pair, like a schema error.
+    """
+
+    def __init__(self, limit: str, allowed: int, what: str, where: str | None = None) -> None:
+        at = f" at {where}" if where else ""
+        message = (
+            f"payload over the limit {limit} = {allowed:,}: {what}{at}; send a smaller payload"
+        )
+        path = where if where and where.startswith("$") else "$"
+        super().__init__(message, [(path, message)])
+        self.limit = limit
+        self.allowed = allowed
+        self.where = where
+
+
+_NODES = "more than {:,} keys and values in all (an alias counts as what it repeats)"
+_DEPTH = "nested more than {:,} levels deep (an alias counts as what it repeats)"
+_TOTAL = "more than {:,} characters of keys and values (an alias counts as what it repeats)"
+# log2(10): an int of n decimal digits has at most ceil(n * _BITS_PER_DIGIT) bits.
+_BITS_PER_DIGIT = math.log2(10)
+
+
+def _path_text(path: tuple[Any, ...]) -> str:
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            out += f".{part}"
+        else:
+            out += "[" + repr(str(part)[:40]) + "]"
+    return out
+
+
+def _number_length(value: int, limits: PayloadLimits) -> int | None:
+    """Characters of `value` written in decimal, or None when over `max_number_digits`;
+    never converts a huge int (Python refuses past 4,300 digits, and it is quadratic)."""
+    if value.bit_length() > (limits.max_number_digits + 1) * _BITS_PER_DIGIT:
+        return None
+    length = len(str(value))
+    return length if length <= limits.max_number_digits else None
+
+
+def check_payload(value: Any, limits: PayloadLimits = DEFAULT_LIMITS) -> None:
+    """Raise PayloadTooLarge when `value` is over `limits`; None when it fits.
+
+    Shared references and cycles are walked as copies, as JSON would write them out, so a
+    structure that shares one list many times counts as all its copies. The walk stops at the
+    first limit crossed: its cost is bounded by the limits, not by the size the value stands for.
+    """
+    nodes = 0
+    size = 0
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
+    while stack:
+        item, depth, path = stack.pop()
+        nodes += 1
+        if nodes > limits.max_nodes:
+            raise PayloadTooLarge("max_nodes", limits.max_nodes, _NODES.format(limits.max_nodes))
+        if depth > limits.max_depth:
+            raise PayloadTooLarge(
+                "max_depth", limits.max_depth, _DEPTH.format(limits.max_depth), _path_text(path)
+            )
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                nodes += 1
+                size += _scalar_size(key, path + (key,), limits)
+                stack.append((sub, depth + 1, path + (key,)))
+            if nodes > limits.max_nodes:
+                raise PayloadTooLarge(
+                    "max_nodes", limits.max_nodes, _NODES.format(limits.max_nodes)
+                )
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend((sub, depth + 1, path + (k,)) for k, sub in enumerate(item))
+        else:
+            size += _scalar_size(item, path, limits)
+        if size > limits.max_total_size:
+            raise PayloadTooLarge(
+                "max_total_size", limits.max_total_size, _TOTAL.format(limits.max_total_size)
+            )
+
+
+def _scalar_size(item: Any, path: tuple[Any, ...], limits: PayloadLimits) -> int:
+    """Characters `item` takes written out; PayloadTooLarge over a string or number limit."""
+    if isinstance(item, str | bytes):
+        if len(item) > limits.max_string_length:
+            raise PayloadTooLarge(
+                "max_string_length",
+                limits.max_string_length,
+                f"a string of {len(item):,} characters",
+                _path_text(path),
+            )
+        return len(item)
+    if isinstance(item, bool) or item is None:
+        return 4
+    if isinstance(item, int):
+        length = _number_length(item, limits)
+        if length is None:
+            raise PayloadTooLarge(
+                "max_number_digits",
+                limits.max_number_digits,
+                f"a number of more than {limits.max_number_digits:,} digits",
+                _path_text(path),
+            )
+        return length
+    if isinstance(item, float):
+        return 24
+    return min(len(str(item)), limits.max_string_length)  # a date, a timestamp: small
+
+
+def check_number_text(text: str, limits: PayloadLimits = DEFAULT_LIMITS, where: str = "") -> None:
+    """Raise PayloadTooLarge when a number written as `text` is longer than max_number_digits
+    (call it before int() or float(): they are quadratic, and int() refuses 4,300 digits)."""
+    if len(text) > limits.max_number_digits:
+        raise PayloadTooLarge(
+            "max_number_digits",
+            limits.max_number_digits,
+            f"a number of {len(text):,} digits",
+            where or None,
+        )
+
+
+# -- budgeted parsers ------------------------------------------------------------------------
+
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+
+
+@dataclass
+class _Open:
+    """A YAML collection being read: what it holds so far, counted expanded."""
+
+    anchor: str | None
+    nodes: int = 1
+    size: int = 0
+    depth: int = 0  # levels below it
+
+
+def _yaml_events(parser: Any) -> Iterator[Any]:
+    try:
+        while parser.check_event():
+            yield parser.get_event()
+    finally:
+        parser.dispose()
+
+
+def _measure_yaml(text: str, limits: PayloadLimits, loader: type[Any]) -> None:
+    """Count what a YAML text expands to from its parser events, before a node or value is
+    built: an alias adds the count of what it names. Raises PayloadTooLarge (or YAMLError for
+    a syntax error) as soon as a limit is crossed, so the cost is bounded by the limits."""
+    stack: list[_Open] = []
+    anchors: dict[str, tuple[int, int, int]] = {}  # anchor -> (nodes, size, depth)
+    nodes = size = 0
+
+    def add(counted: tuple[int, int, int], line: int) -> None:
+        nonlocal nodes, size
+        more, chars, depth = counted
+        nodes += more
+        size += chars
+        if nodes > limits.max_nodes:
+            raise PayloadTooLarge("max_nodes", limits.max_nodes, _NODES.format(limits.max_nodes))
+        if size > limits.max_total_size:
+            raise PayloadTooLarge(
+                "max_total_size", limits.max_total_size, _TOTAL.format(limits.max_total_size)
+            )
+        if len(stack) + depth > limits.max_depth:
+            raise PayloadTooLarge(
+                "max_depth", limits.max_depth, _DEPTH.format(limits.max_depth), f"line {line}"
+            )
+        if stack:
+            parent = stack[-1]
+            parent.nodes += more
+            parent.size += chars
+            parent.depth = max(parent.depth, depth)
+
+    parser = loader(text)
+    for event in _yaml_events(parser):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.ScalarEvent):
+            value = event.value
+            if len(value) > limits.max_string_length:
+                raise PayloadTooLarge(
+                    "max_string_length",
+                    limits.max_string_length,
+                    f"a string of {len(value):,} characters",
+                    f"line {line}",
+                )
+            if len(value) > limits.max_number_digits:
+                # Only a long scalar is resolved here: is it a number to this loader (an int
+                # in base 60, "1:2:3", costs quadratic time to build)?
+                tag = event.tag or parser.resolve(yaml.ScalarNode, value, event.implicit)
+                if tag in _NUMBER_TAGS:
+                    check_number_text(value, limits, f"line {line}")
+            counted = (1, len(value), 1)
+            if event.anchor:
+                anchors[event.anchor] = counted
+            add(counted, line)
+        elif isinstance(event, yaml.AliasEvent):
+            if any(o.anchor == event.anchor for o in stack):
+                # An alias inside its own anchor: a structure that contains itself, endless.
+                raise PayloadTooLarge(
+                    "max_nodes",
+                    limits.max_nodes,
+                    f"a recursive alias *{event.anchor} (it repeats itself without end)",
+                    f"line {line}",
+                )
+            add(anchors.get(event.anchor or "", (1, 0, 1)), line)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            add((1, 0, 1), line)
+            stack.append(_Open(event.anchor))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            done = stack.pop()
+            if done.anchor:
+                anchors[done.anchor] = (done.nodes, done.size, done.depth + 1)
+            if stack:  # the start already counted 1 node; the rest rolls up now
+                parent = stack[-1]
+                parent.nodes += done.nodes - 1
+                parent.size += done.size
+                parent.depth = max(parent.depth, done.depth + 1)
+
+
+def load_yaml(
+    text: str, limits: PayloadLimits = DEFAULT_LIMITS, loader: type[Any] = PayloadLoader
+) -> Any:
+    """YAML with `loader` (a SafeLoader), within `limits`; raises yaml.YAMLError or
+    PayloadTooLarge.
+
+    The text is measured from its parser events first (aliases expanded in the count, never in
+    memory); only a text within the limits is built into values.
+    """
+    safe = issubclass(loader, yaml.constructor.SafeConstructor)
+    if not safe or issubclass(loader, yaml.constructor.FullConstructor):
+        raise TypeError(f"load_yaml needs a safe loader, not {loader.__name__}")
+    _measure_yaml(text, limits, loader)
+    value = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader, checked above
+    check_payload(value, limits)
+    return value
+
+
+def load_json(text: str, limits: PayloadLimits = DEFAULT_LIMITS) -> Any:
+    """JSON within `limits`; raises ValueError (invalid JSON) or PayloadTooLarge.
+
+    Numbers are measured before they are converted; nesting too deep for the parser is said
+    as the max_depth limit, not as a RecursionError.
+    """
+    value, end = _decode_json(text, limits)
+    if text[end:].strip():
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
+def _decode_json(text: str, limits: PayloadLimits) -> tuple[Any, int]:
+    """The first JSON value of `text` (leading blanks skipped) and where it ends, checked."""
+
+    def number(kind: type[int] | type[float]) -> Any:
+        def convert(literal: str) -> Any:
+            check_number_text(literal, limits)
+            return kind(literal)
+
+        return convert
+
+    start = len(text) - len(text.lstrip())
+    try:
+        value, end = json.JSONDecoder(parse_int=number(int), parse_float=number(float)).raw_decode(
+            text, start
+        )
+    except RecursionError:
+        raise PayloadTooLarge(
+            "max_depth", limits.max_depth, _DEPTH.format(limits.max_depth)
+        ) from None
+    check_payload(value, limits)
+    return value, end
+
 
 # A line that can open a YAML mapping: "key:" / "key: value" / "\"key\": value".
 _YAML_KEY_LINE = re.compile(
@@ -61,22 +377,20 @@ _KEY_LINE = re.compile(
 _MAX_KEY_WORDS = 6
 
 
-def load_yaml(text: str) -> Any:
-    """YAML with `PayloadLoader`; raises yaml.YAMLError."""
-    return yaml.load(text, Loader=PayloadLoader)  # noqa: S506 - PayloadLoader is a SafeLoader
-
-
-def document_payload(text: str) -> tuple[dict[str, Any] | None, str | None]:
+def document_payload(
+    text: str, limits: PayloadLimits = DEFAULT_LIMITS
+) -> tuple[dict[str, Any] | None, str | None]:
     """The first YAML or JSON mapping at the start of `text`, or after a ``---`` line.
 
     A ``---`` (or ``...``) line ends the document; free text may follow it. Returns
-    (mapping or None, problem found while parsing or None).
+    (mapping or None, problem found while parsing or None). A document over `limits` raises
+    PayloadTooLarge: it is a payload, refused, not "no payload" (never read as key lines).
     """
     lines = text.splitlines()
     starts = _document_starts(lines)
     problem: str | None = None
     for start in starts:
-        found, why = _document_at(lines, start)
+        found, why = _document_at(lines, start, limits)
         if found is not None:
             return found, None
         problem = problem or why
@@ -109,7 +423,9 @@ def _document_starts(lines: list[str]) -> list[int]:
     return starts
 
 
-def _document_at(lines: list[str], start: int) -> tuple[dict[str, Any] | None, str | None]:
+def _document_at(
+    lines: list[str], start: int, limits: PayloadLimits
+) -> tuple[dict[str, Any] | None, str | None]:
     while start < len(lines) and not lines[start].strip():
         start += 1
     if start >= len(lines):
@@ -117,7 +433,7 @@ def _document_at(lines: list[str], start: int) -> tuple[dict[str, Any] | None, s
     if lines[start].startswith("{"):
         rest = "\n".join(lines[start:])
         try:
-            value, _ = json.JSONDecoder().raw_decode(rest)
+            value, _ = _decode_json(rest, limits)
         except ValueError as exc:
             return None, f"JSON document in text is invalid: {exc}"
         return (value, None) if isinstance(value, dict) and value else (None, None)
@@ -130,7 +446,7 @@ def _document_at(lines: list[str], start: int) -> tuple[dict[str, Any] | None, s
     # Free text may follow the mapping without a "---": parse up to where YAML gave up.
     for _ in range(3):
         try:
-            value = load_yaml("\n".join(block))
+            value = load_yaml("\n".join(block), limits)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line if mark is not None else 0
@@ -162,8 +478,11 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def key_lines_payload(text: str) -> dict[str, Any] | None:
-    """``Key: value`` lines matched liberally; keys kept as written (normalize them later)."""
+def key_lines_payload(text: str, limits: PayloadLimits = DEFAULT_LIMITS) -> dict[str, Any] | None:
+    """``Key: value`` lines matched liberally; keys kept as written (normalize them later).
+
+    Raises PayloadTooLarge when the lines found are over `limits`.
+    """
     found: dict[str, Any] = {}
     lines = [x for x in text.splitlines() if ":" in x or "=" in x or "：" in x]
     for m in filter(None, map(_KEY_LINE.match, lines)):
@@ -174,4 +493,6 @@ def key_lines_payload(text: str) -> dict[str, Any] | None:
         if sep == ":" and key[-1:].isdigit() and value[:1].isdigit():
             continue  # "at 10:30", not a key
         found.setdefault(key, value)
+    if found:
+        check_payload(found, limits)
     return found or None
