@@ -1,7 +1,8 @@
 """User management for admins: list, create, enable/disable, change role, reset a password.
 
 Every change goes through mailcore.accounts.Accounts, which records it in the history
-(kind "admin", actor = the admin), so "who gave Bob admin rights?" has an answer.
+(kind "admin", actor = the admin), so "who gave Bob admin rights?" has an answer. Resetting a
+password or disabling an account ends all that user's sessions.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
+from console.auth import current_token
 from console.roles import role_required
 from console.services import services
 from mailcore.accounts import MIN_PASSWORD_LENGTH, ROLES, AccountError
@@ -198,9 +200,17 @@ def set_password(username: str) -> ResponseReturnValue:
         flash(f"Password of {username} not changed: {errors}", "error")
         return redirect(url_for("admin.index"))
 
+    # Every session of the user ends (a stolen one included); an admin resetting their own
+    # password keeps the one they are using.
+    keep = current_token() if username.lower() == _me().lower() else None
+
     def change() -> str:
-        services().accounts.set_password(username, form.password.data or "", by=_me())
-        return f"Password of {username} changed; tell them through another channel."
+        accounts = services().accounts
+        accounts.set_password(username, form.password.data or "", by=_me(), keep_session=keep)
+        return (
+            f"Password of {username} changed and their sessions ended;"
+            " tell them through another channel."
+        )
 
     return _account_change(change, f"Password of {username} not changed")
 

@@ -1,11 +1,29 @@
-"""Login and logout; the Flask-Login glue over mailcore.accounts."""
+"""Login and logout; the Flask-Login glue over mailcore.accounts.
+
+Flask's session cookie lives in the browser, so it cannot be taken back: what it (and the
+remember-me cookie) carries is the token of a server-side session (`Accounts.start_session`),
+checked on every request. Logout ends that session; a password change or disabling the
+account ends all of the user's. A login without "keep me signed in" ends after
+MAILCORE_SESSION_IDLE (default 12 hours) without a request; a remembered one after
+REMEMBER_COOKIE_DURATION (default 30 days) without one, and its cookie expires then too.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user, login_user, logout_user
 
@@ -19,13 +37,18 @@ bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 
 
+SESSION_IDLE = timedelta(hours=12)
+REMEMBER_DURATION = timedelta(days=30)
+
+
 class ConsoleUser:
-    """A mailcore account as Flask-Login sees it."""
+    """A mailcore account as Flask-Login sees it, in one server-side session."""
 
     is_anonymous = False
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, token: str) -> None:
         self.user = user
+        self.token = token  # the session's secret: what get_id() hands to both cookies
         self.id = user.id
         self.username = user.username
         self.role = user.role
@@ -39,7 +62,7 @@ class ConsoleUser:
         return self.user.active
 
     def get_id(self) -> str:
-        return str(self.user.id)
+        return self.token
 
     def has_role(self, *roles: str) -> bool:
         return self.user.has_role(*roles)
@@ -66,6 +89,8 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.anonymous_user = Anonymous
     login_manager.session_protection = "strong"
+    app.config.setdefault("MAILCORE_SESSION_IDLE", SESSION_IDLE)
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", REMEMBER_DURATION)
 
     @app.context_processor
     def logout_form() -> dict[str, object]:
@@ -73,13 +98,22 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> ConsoleUser | None:
-    try:
-        user = services().accounts.get(int(user_id))
-    except ValueError:
-        return None
-    # A disabled account loses its open sessions at the next request.
-    return ConsoleUser(user) if user is not None and user.active else None
+def load_user(token: str) -> ConsoleUser | None:
+    """The user of the session whose token a cookie carries; None once it has ended
+    (logout, password change, disabled account, idle too long)."""
+    user = services().accounts.session_user(token)
+    return ConsoleUser(user, token) if user is not None else None
+
+
+def current_token() -> str | None:
+    """The current request's session token, None when nobody is logged in."""
+    return current_user.token if isinstance(current_user, ConsoleUser) else None
+
+
+def _start_session(user: User, remember: bool) -> ConsoleUser:
+    config = current_app.config
+    idle = config["REMEMBER_COOKIE_DURATION"] if remember else config["MAILCORE_SESSION_IDLE"]
+    return ConsoleUser(user, services().accounts.start_session(user, idle))
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -113,7 +147,8 @@ def login() -> ResponseReturnValue:
             if user is None:
                 form.password.errors = ["Wrong username or password (or the account is disabled)."]
             else:
-                login_user(ConsoleUser(user), remember=bool(form.remember.data))
+                remember = bool(form.remember.data)
+                login_user(_start_session(user, remember), remember=remember)
                 log.info("login: %s", user.username)
                 return redirect(_safe_next(form.next.data) or url_for("index"))
     return render_template("auth/login.html", form=form), status, headers
@@ -124,6 +159,9 @@ def logout() -> ResponseReturnValue:
     form = LogoutForm()
     if form.validate_on_submit() and current_user.is_authenticated:
         log.info("logout: %s", current_user.username)
+        token = current_token()
+        if token:
+            services().accounts.end_session(token)  # the copied cookies die with it
         logout_user()
         flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

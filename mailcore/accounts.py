@@ -4,18 +4,33 @@ Roles: ``operator`` (fixes failed mail), ``author`` (edits outbound templates), 
 (everything, including managing accounts). Changes made by someone are recorded in the
 history (kind ``admin``) when a History is given.
 
-Logins go through `Accounts.login`, which throttles guessing: after `ThrottlePolicy.per_user`
-failures for one username (or `per_address` from one client address) within the window, that
-username (address) is locked out for a minute, then for twice as long after each further
-failure. Failures and lockouts are recorded in the history (kind ``auth``), never a password.
-The state lives in the database, so every worker process of the console shares it.
+Logins go through `Accounts.login`, which throttles guessing without handing an outsider a way
+to lock a legitimate user out. Failures are counted three ways within `ThrottlePolicy.window`:
+
+- per (account, client address): `per_user` failures lock that account *from that address*;
+- per client address, whatever the account: `per_address` failures lock that address;
+- per account, from every address together: `per_user` failures lock the account only for the
+  addresses that have failed recently; an address with no recent failure is still let through
+  to the password check, so a correct password from a clean address always gets in.
+
+Each lock lasts `first_lockout`, then twice as long for each failure straight after it, up to
+`max_lockout`. Failures and lockouts are recorded in the history (kind ``auth``), never a
+password. The state lives in the database, so every worker process of the console shares it,
+and each failure is counted in one locking transaction, so racing failures are never lost.
+
+Console sessions are server-side records (`Accounts.start_session`): the browser holds an
+opaque random token, the database only its SHA-256. Logging out ends that session; a password
+change or disabling the account ends all the user's sessions (and the remember-me cookies,
+which carry the same token).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -48,10 +63,23 @@ users_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+sessions_table = sa.Table(
+    "console_sessions",
+    METADATA,
+    # SHA-256 of the token the browser holds: a copy of the database logs nobody in.
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("console_users.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    # An unused session ends after this long; each use pushes expires_at back.
+    sa.Column("idle_seconds", sa.Integer, nullable=False),
+    sa.Index("ix_console_sessions_user_id", "user_id"),
+)
+
 throttle_table = sa.Table(
     "console_login_throttle",
     METADATA,
-    # "user:<lowercased name>" or "address:<client address>"
+    # "user:<name>", "address:<client address>" or "pair:<name>|<client address>"
     sa.Column("key", sa.String(320), primary_key=True),
     sa.Column("failures", sa.Integer, nullable=False, default=0),
     sa.Column("window_start", sa.DateTime(timezone=True), nullable=True),
@@ -59,6 +87,13 @@ throttle_table = sa.Table(
     sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+_MAX_TOKEN = 200  # ours are 43 characters; anything much longer is not one of ours
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
 
 # Checked against when the user does not exist, so both paths cost one hash verification
 # and response time does not reveal which usernames exist.
@@ -73,9 +108,13 @@ class LoginThrottled(AccountError):
     """Too many failed logins: refused without checking the password, for `retry_after`."""
 
     def __init__(self, scope: str, retry_after: timedelta) -> None:
-        self.scope = scope  # "user" or "address"
+        self.scope = scope  # "pair", "address" or "user" (see the module docstring)
         self.retry_after = retry_after
-        whose = "for this account" if scope == "user" else "from your network address"
+        whose = {
+            "pair": "for this account from your network address",
+            "address": "from your network address",
+            "user": "for this account from addresses that failed",
+        }[scope]
         super().__init__(
             f"too many failed attempts {whose}; try again in {describe_wait(retry_after)}"
         )
@@ -92,10 +131,12 @@ def describe_wait(wait: timedelta) -> str:
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    """When failed logins lock a username or a client address out, and for how long."""
+    """When failed logins lock an account or a client address out, and for how long."""
 
-    per_user: int = 5  # failures within `window` that lock a username
-    per_address: int = 20  # ... that lock a client address (an office NAT has many users)
+    # Failures within `window` for one account from one address that lock that pair; from
+    # all addresses together, they lock the account for addresses that have failed.
+    per_user: int = 5
+    per_address: int = 20  # ... from one address, any account (an office NAT has many users)
     window: timedelta = timedelta(minutes=15)
     first_lockout: timedelta = timedelta(minutes=1)
     max_lockout: timedelta = timedelta(hours=1)
@@ -195,12 +236,72 @@ class ThrottleState:
             return ThrottleState(0, None, 1, now + policy.lockout(1))
         return ThrottleState(failures, start, 0, None)
 
+    def has_failed(self, now: datetime, policy: ThrottlePolicy) -> bool:
+        """True when this key failed within the window, or was locked less than a window ago."""
+        if (
+            self.window_start is not None
+            and self.failures
+            and now - self.window_start <= policy.window
+        ):
+            return True
+        return self.locked_until is not None and now - self.locked_until <= policy.window
+
+
+def throttle_keys(username: str, address: str | None) -> dict[str, str]:
+    """The throttle row keys of one attempt, by scope ("pair", "address", "user")."""
+    name = username.strip().lower()[:150]
+    where = (address or "-")[:150]  # callers without an address (scripts) share one
+    return {"pair": f"pair:{name}|{where}", "address": f"address:{where}", "user": f"user:{name}"}
+
+
+def refusal(
+    states: Mapping[str, ThrottleState], now: datetime, policy: ThrottlePolicy
+) -> LoginThrottled | None:
+    """Why an attempt is refused before its password is checked, or None to check it.
+
+    `states` holds the attempt's states by scope ("pair", "address", "user"). The account-wide
+    state alone never refuses an address without a recent failure: otherwise anybody could
+    keep a user out by failing on purpose.
+    """
+    empty = ThrottleState()
+    for scope in ("address", "pair"):
+        wait = states.get(scope, empty).wait(now)
+        if wait:
+            return LoginThrottled(scope, wait)
+    wait = states.get("user", empty).wait(now)
+    suspect = any(states.get(s, empty).has_failed(now, policy) for s in ("pair", "address"))
+    if wait and suspect:
+        return LoginThrottled("user", wait)
+    return None
+
 
 def _utc(value: datetime | None) -> datetime | None:
     # SQLite hands DateTime(timezone=True) back without its zone; it was stored as UTC.
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+def _state(row: Any) -> ThrottleState:
+    return ThrottleState(row.failures, _utc(row.window_start), row.lockouts, _utc(row.locked_until))
+
+
+def _insert_missing(conn: sa.Connection, key: str, now: datetime) -> None:
+    """Insert an empty throttle row for `key` unless one exists (never an IntegrityError,
+    which would end a PostgreSQL transaction)."""
+    values = {"key": key, "failures": 0, "lockouts": 0, "updated_at": now}
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if name == "postgresql" else sqlite.insert
+        conn.execute(insert(throttle_table).values(**values).on_conflict_do_nothing())
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(throttle_table.insert().values(**values))
+    except sa.exc.IntegrityError:
+        pass  # another process inserted it first
 
 
 @dataclass(frozen=True)
@@ -245,7 +346,8 @@ class Accounts:
         self.history = history
         self.throttle = throttle or ThrottlePolicy()
         self.clock = clock or (lambda: datetime.now(UTC))
-        METADATA.create_all(db, tables=[users_table, throttle_table])
+        # checkfirst: a database made before sessions existed gains their table here.
+        METADATA.create_all(db, tables=[users_table, sessions_table, throttle_table])
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -307,73 +409,83 @@ class Accounts:
         return self._user(row)
 
     def login(self, username: str, password: str, address: str | None = None) -> User | None:
-        """`authenticate`, throttled per username and per client `address`.
+        """`authenticate`, throttled per (account, address), per address and per account.
 
-        Raises LoginThrottled while either is locked out (the password is not even checked),
-        and when this failure is the one that locks it. Returns None for a plain failure.
+        Raises LoginThrottled while the attempt is refused (the password is not even checked;
+        see `refusal` for which locks apply), and when this failure is the one that locks.
+        Returns None for a plain failure.
         """
         now = self.clock()
-        keys = {"user": "user:" + username.strip().lower()[:300]}
-        if address:
-            keys["address"] = "address:" + address[:300]
-        states = self._throttle_states(list(keys.values()))
-        for scope, key in keys.items():
-            wait = states.get(key, ThrottleState()).wait(now)
-            if wait:
-                log.info("login refused: %s locked for %s more", key.split(":")[0], wait)
-                raise LoginThrottled(scope, wait)
+        keys = throttle_keys(username, address)
+        found = self._throttle_states(list(keys.values()))
+        states = {scope: found.get(key, ThrottleState()) for scope, key in keys.items()}
+        refused = refusal(states, now, self.throttle)
+        if refused is not None:
+            log.info("login refused: %s locked for %s more", refused.scope, refused.retry_after)
+            raise refused
         user = self.authenticate(username, password)
         if user is not None:
+            # The user's own mistakes are forgiven; the address count stays (other accounts).
+            t = throttle_table
             with self.db.begin() as conn:
-                conn.execute(throttle_table.delete().where(throttle_table.c.key == keys["user"]))
+                conn.execute(t.delete().where(t.c.key.in_([keys["pair"], keys["user"]])))
             return user
-        limits = {"user": self.throttle.per_user, "address": self.throttle.per_address}
+        after = self._count_failure(keys, now)
         locked: LoginThrottled | None = None
-        new_states = {}
-        for scope, key in keys.items():
-            new = states.get(key, ThrottleState()).after_failure(now, limits[scope], self.throttle)
-            new_states[key] = new
-            if new.wait(now) and locked is None:
-                locked = LoginThrottled(scope, new.wait(now))
-        self._save_throttle_states(new_states, now)
+        for scope in ("pair", "address", "user"):  # the most specific lock is the one told
+            wait = after[scope].wait(now)
+            if wait and not states[scope].wait(now) and locked is None:
+                locked = LoginThrottled(scope, wait)
         self._record_failure(username, address, locked, now)
         if locked is not None:
-            raise locked
+            raise locked  # a new account-wide lock applies too: this address has just failed
         return None
 
     def _throttle_states(self, keys: Sequence[str]) -> dict[str, ThrottleState]:
         t = throttle_table
         with self.db.connect() as conn:
             rows = conn.execute(sa.select(t).where(t.c.key.in_(keys))).all()
-        return {
-            r.key: ThrottleState(r.failures, _utc(r.window_start), r.lockouts, _utc(r.locked_until))
-            for r in rows
-        }
+        return {r.key: _state(r) for r in rows}
 
-    def _save_throttle_states(self, states: dict[str, ThrottleState], now: datetime) -> None:
+    def _count_failure(self, keys: Mapping[str, str], now: datetime) -> dict[str, ThrottleState]:
+        """Add one failure to each key's state, by scope, in one transaction holding the rows'
+        locks: two processes failing at once both count (read-modify-write is not racy)."""
         t = throttle_table
+        limits = {
+            "pair": self.throttle.per_user,
+            "address": self.throttle.per_address,
+            "user": self.throttle.per_user,
+        }
+        scope_of = {key: scope for scope, key in keys.items()}
+        ordered = sorted(scope_of)  # one lock order for every process: no deadlock
         # A row idle for a window plus the longest lockout has nothing left to say.
         stale = now - self.throttle.window - self.throttle.max_lockout
-        for attempt in range(2):
-            try:
-                with self.db.begin() as conn:
-                    conn.execute(t.delete().where(t.c.updated_at < stale))
-                    for key, state in states.items():
-                        values = {
-                            "failures": state.failures,
-                            "window_start": state.window_start,
-                            "lockouts": state.lockouts,
-                            "locked_until": state.locked_until,
-                            "updated_at": now,
-                        }
-                        done = conn.execute(t.update().where(t.c.key == key).values(**values))
-                        if not done.rowcount:
-                            conn.execute(t.insert().values(key=key, **values))
-                return
-            except sa.exc.IntegrityError:
-                # Two failures for a new key at once: the other inserted first; update it.
-                if attempt:
-                    raise
+        with self.db.begin() as conn:
+            # Writing first takes SQLite's write lock before anything is read; on PostgreSQL
+            # the rows then exist for SELECT ... FOR UPDATE to lock.
+            for key in ordered:
+                _insert_missing(conn, key, now)
+            rows = conn.execute(
+                sa.select(t).where(t.c.key.in_(ordered)).order_by(t.c.key).with_for_update()
+            ).all()
+            after: dict[str, ThrottleState] = {}
+            for row in rows:
+                scope = scope_of[row.key]
+                new = _state(row).after_failure(now, limits[scope], self.throttle)
+                after[scope] = new
+                conn.execute(
+                    t.update()
+                    .where(t.c.key == row.key)
+                    .values(
+                        failures=new.failures,
+                        window_start=new.window_start,
+                        lockouts=new.lockouts,
+                        locked_until=new.locked_until,
+                        updated_at=now,
+                    )
+                )
+            conn.execute(t.delete().where(t.c.updated_at < stale))
+        return after
 
     def _record_failure(
         self,
@@ -394,10 +506,88 @@ class Accounts:
         if locked is not None:
             after["locked_for_seconds"] = int(locked.retry_after.total_seconds())
             after["locked_scope"] = locked.scope
-            target = who if locked.scope == "user" else f"address {address}"
-            events.append(("auth", f"locked out {target} for {describe_wait(locked.retry_after)}"))
+            wait = describe_wait(locked.retry_after)
+            reason = {
+                "pair": f"locked out {who} for {wait}{where}",
+                "address": f"locked out address {address or '(none)'} for {wait}",
+                "user": f"locked out {who} for {wait} for the addresses that failed",
+            }[locked.scope]
+            events.append(("auth", reason))
         for kind, reason in events:
             self.history.record(kind, actor=who, reason=reason, after=after, at=now)
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def start_session(self, user: User, idle: timedelta) -> str:
+        """Open a session for `user`, ended after `idle` without use; its secret token.
+
+        The token is what the browser holds (in the session and remember-me cookies);
+        only its digest is stored.
+        """
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        t = sessions_table
+        with self.db.begin() as conn:
+            conn.execute(t.delete().where(t.c.expires_at < now))  # keeps the table small
+            conn.execute(
+                t.insert().values(
+                    token_hash=_digest(token),
+                    user_id=user.id,
+                    created_at=now,
+                    expires_at=now + idle,
+                    idle_seconds=max(1, int(idle.total_seconds())),
+                )
+            )
+        return token
+
+    def session_user(self, token: str) -> User | None:
+        """The active user of a live session, or None (ended, expired, unknown, disabled).
+
+        Each use keeps the session alive for its idle time again (written at most once per
+        tenth of it, not on every request).
+        """
+        if not token or len(token) > _MAX_TOKEN:
+            return None
+        s, u = sessions_table, users_table
+        now = self.clock()
+        with self.db.connect() as conn:
+            row = conn.execute(
+                sa.select(u, s.c.expires_at, s.c.idle_seconds)
+                .join(s, s.c.user_id == u.c.id)
+                .where(s.c.token_hash == _digest(token))
+            ).first()
+        if row is None or not row.active:
+            return None
+        expires = _utc(row.expires_at)
+        assert expires is not None
+        if expires <= now:
+            return None
+        idle = timedelta(seconds=row.idle_seconds)
+        if expires - now < idle * 0.9:
+            with self.db.begin() as conn:
+                conn.execute(
+                    s.update().where(s.c.token_hash == _digest(token)).values(expires_at=now + idle)
+                )
+        return self._user(row)
+
+    def end_session(self, token: str) -> None:
+        """End one session (logout); its cookies are refused from now on."""
+        with self.db.begin() as conn:
+            conn.execute(
+                sessions_table.delete().where(sessions_table.c.token_hash == _digest(token))
+            )
+
+    def end_sessions(self, user: User, keep: str | None = None) -> int:
+        """End every session of `user` but `keep` (a token); how many ended."""
+        t = sessions_table
+        where = t.c.user_id == user.id
+        if keep:
+            where = sa.and_(where, t.c.token_hash != _digest(keep))
+        with self.db.begin() as conn:
+            ended = conn.execute(t.delete().where(where)).rowcount or 0
+        if ended:
+            log.info("accounts: ended %d session(s) of %s", ended, user.username)
+        return int(ended)
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -488,6 +678,8 @@ class Accounts:
                 f"cannot {refused} the last active admin: promote another user first"
             )
         updated = self._update(user, **{field: value})
+        if not updated.active:
+            self.end_sessions(updated)  # enabled again later, it must log in afresh
         self._audit(
             by,
             reason,
@@ -496,11 +688,15 @@ class Accounts:
         )
         return updated
 
-    def set_password(self, username: str, password: str, by: str) -> None:
-        """Replace a user's password (never recorded, only the fact that it changed)."""
+    def set_password(
+        self, username: str, password: str, by: str, keep_session: str | None = None
+    ) -> None:
+        """Replace a user's password (never recorded, only the fact that it changed) and end
+        all their sessions but `keep_session` (the one of a user changing their own)."""
         user = self._require(username)
         check_password_strength(password)
         self._update(user, password_hash=generate_password_hash(password))
+        self.end_sessions(user, keep=keep_session)
         self._audit(by, f"changed password of {user.username}", {"user": user.username})
 
     def _audit(

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from console.demo import sample_mails
 from tests.console.conftest import ConsoleEnv, csrf_token
@@ -199,7 +200,8 @@ def test_repeated_wrong_passwords_lock_the_account_with_a_clear_message(env: Con
     locked = env.log_in(client, "olivia", "wrong-password")
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) > 0
-    message = "Too many failed attempts for this account; try again in 1 minute."
+    message = "Too many failed attempts for this account from your network address; try again"
+    message += " in 1 minute."
     assert message in locked.get_data(as_text=True)
     # Refused even with the right password while locked: guessing gains nothing.
     again = env.log_in(client, "olivia")
@@ -244,3 +246,161 @@ def test_the_login_throttle_follows_the_console_settings(tmp_path: Path) -> None
     bad = {**env, "MAILCORE_CONSOLE_LOGIN_WINDOW_MINUTES": "a quarter hour"}
     with pytest.raises(ConfigError, match="MAILCORE_CONSOLE_LOGIN_WINDOW_MINUTES"):
         build_services(Settings.from_mapping(data, bad))
+
+
+# -- sessions end on logout, password change and disable -----------------------------------
+
+
+def cookie(client: FlaskClient, name: str) -> str:
+    found = client.get_cookie(name)
+    assert found is not None, f"no {name} cookie"
+    return found.value
+
+
+def replay(env: ConsoleEnv, **cookies: str) -> FlaskClient:
+    """A fresh client holding only `cookies` (as an attacker who copied them would)."""
+    client = env.app.test_client()
+    for name, value in cookies.items():
+        client.set_cookie(name, value)
+    return client
+
+
+def logged_in(client: FlaskClient) -> bool:
+    response = client.get("/failed/")
+    if response.status_code in (302, 401):
+        assert response.status_code == 401 or "/login" in response.headers["Location"]
+        return False
+    assert response.status_code == 200
+    return True
+
+
+def log_out(client: FlaskClient) -> None:
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/failed/")})
+    assert response.status_code == 302
+
+
+def test_after_logout_the_old_session_cookie_is_refused(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    stolen = cookie(client, "session")
+    assert logged_in(replay(env, session=stolen))
+    log_out(client)
+    assert not logged_in(client)
+    assert not logged_in(replay(env, session=stolen))
+
+
+def test_after_logout_the_old_remember_me_cookie_is_refused(env: ConsoleEnv) -> None:
+    client = env.app.test_client()
+    assert env.log_in(client, "olivia", remember="y").status_code == 302
+    token = cookie(client, "remember_token")
+    assert logged_in(replay(env, remember_token=token))  # the cookie alone logs in
+    log_out(client)
+    assert not logged_in(replay(env, remember_token=token))
+
+
+def test_logout_ends_only_that_session(env: ConsoleEnv) -> None:
+    laptop, phone = env.client("olivia"), env.client("olivia")
+    log_out(laptop)
+    assert not logged_in(laptop)
+    assert logged_in(phone)
+
+
+def admin_post(env: ConsoleEnv, path: str, **data: str) -> None:
+    admin = env.client("ada")
+    response = admin.post(path, data={**data, "csrf_token": csrf_token(admin, "/admin/")})
+    assert response.status_code == 302
+
+
+def olivia_everywhere(env: ConsoleEnv) -> list[FlaskClient]:
+    """Olivia logged in three ways: a session, a remembered session, the remember cookie alone."""
+    plain = env.client("olivia")
+    remembered = env.app.test_client()
+    assert env.log_in(remembered, "olivia", remember="y").status_code == 302
+    only_cookie = replay(env, remember_token=cookie(remembered, "remember_token"))
+    clients = [plain, remembered, only_cookie, replay(env, session=cookie(plain, "session"))]
+    assert all(logged_in(c) for c in clients)
+    return clients
+
+
+def test_a_password_reset_ends_every_session_of_that_user_and_no_other(env: ConsoleEnv) -> None:
+    olivia = olivia_everywhere(env)
+    others = [env.client("arthur"), env.client("ada")]
+    assert others[0].get("/templates/").status_code == 200
+    admin_post(env, "/admin/users/olivia/password", password="a-brand-new-password")
+    assert not any(logged_in(c) for c in olivia)
+    assert others[0].get("/templates/").status_code == 200
+    assert logged_in(others[1])
+    env.users["olivia"] = ("operator", "a-brand-new-password")
+    assert logged_in(env.client("olivia"))  # the new password works
+
+
+def test_a_password_change_through_accounts_ends_every_session(env: ConsoleEnv) -> None:
+    olivia = olivia_everywhere(env)
+    env.services.accounts.set_password("olivia", "another-new-password", by="olivia")
+    assert not any(logged_in(c) for c in olivia)
+
+
+def test_disabling_ends_every_session_for_good(env: ConsoleEnv) -> None:
+    olivia = olivia_everywhere(env)
+    admin_post(env, "/admin/users/olivia/active", active="0")
+    assert not any(logged_in(c) for c in olivia)
+    # Enabled again, the account does not bring its old sessions back to life.
+    admin_post(env, "/admin/users/olivia/active", active="1")
+    assert not any(logged_in(c) for c in olivia)
+    assert logged_in(env.client("olivia"))
+
+
+def test_a_forged_or_old_style_session_id_is_refused(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    with client.session_transaction() as session:
+        session["_user_id"] = str(env.services.accounts.by_name("ada").id)  # before: a user id
+    assert client.get("/admin/").status_code in (302, 401)
+
+
+# -- lockout cannot be turned against a legitimate user ------------------------------------
+
+
+def client_at(env: ConsoleEnv, address: str) -> FlaskClient:
+    client = env.app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_wrong_passwords_from_one_address_do_not_lock_the_user_out_elsewhere(
+    env: ConsoleEnv,
+) -> None:
+    attacker = client_at(env, "203.0.113.66")
+    statuses = [env.log_in(attacker, "ada", "guessed-password").status_code for _ in range(8)]
+    assert statuses[:4] == [401] * 4 and set(statuses[4:]) == {429}
+    # The right password from the attacker's address is refused: guessing gains nothing ...
+    assert env.log_in(attacker, "ada").status_code == 429
+    # ... while ada, at her own address, gets in.
+    ada = client_at(env, "198.51.100.7")
+    assert env.log_in(ada, "ada").status_code == 302
+    assert ada.get("/admin/").status_code == 200
+
+
+def test_an_attacker_re_locking_every_hour_never_keeps_the_user_out(env: ConsoleEnv) -> None:
+    from datetime import timedelta
+
+    accounts = env.services.accounts
+    now = accounts.clock()
+    accounts.clock = lambda: now
+    attacker = client_at(env, "203.0.113.66")
+    ada = client_at(env, "198.51.100.7")
+    for _hour in range(24):
+        for _ in range(6):
+            env.log_in(attacker, "ada", "guessed-password")
+        assert env.log_in(ada, "ada").status_code == 302
+        log_out(ada)
+        now += timedelta(minutes=61)
+
+
+def test_an_address_that_keeps_failing_is_throttled_for_every_account(env: ConsoleEnv) -> None:
+    sprayer = client_at(env, "203.0.113.99")
+    statuses = [
+        env.log_in(sprayer, f"user{i}", "spring2026-password").status_code for i in range(25)
+    ]
+    assert 429 in statuses and statuses[-1] == 429
+    assert "from your network address" in env.log_in(sprayer, "olivia").get_data(as_text=True)
+    assert env.log_in(sprayer, "olivia").status_code == 429
+    assert env.log_in(client_at(env, "198.51.100.8"), "olivia").status_code == 302

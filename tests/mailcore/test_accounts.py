@@ -110,21 +110,40 @@ def accounts(database_url: str, clock: Clock) -> Iterator[Accounts]:
     history.close()
 
 
-def test_login_locks_the_username_after_the_limit_even_for_the_right_password(
+def test_failures_lock_the_account_from_that_address_even_for_the_right_password(
     accounts: Accounts, clock: Clock
 ) -> None:
     assert accounts.login("alice", "wrong-1", "10.0.0.1") is None
-    assert accounts.login("Alice", "wrong-2", "10.0.0.2") is None
-    with pytest.raises(LoginThrottled, match="for this account; try again in 1 minute") as exc:
-        accounts.login("alice", "wrong-3", "10.0.0.3")
-    assert exc.value.scope == "user"
+    assert accounts.login("Alice", "wrong-2", "10.0.0.1") is None
+    pattern = "for this account from your network address; try again in 1 minute"
+    with pytest.raises(LoginThrottled, match=pattern) as exc:
+        accounts.login("alice", "wrong-3", "10.0.0.1")
+    assert exc.value.scope == "pair"
     clock.advance(seconds=30)
     with pytest.raises(LoginThrottled, match="try again in 1 minute"):
-        accounts.login("alice", PASSWORD, "10.0.0.4")
-    # Another account from the same addresses is not affected.
+        accounts.login("alice", PASSWORD, "10.0.0.1")
+    # Another account from the same address is not affected, nor alice from another one.
     assert accounts.login("bob", PASSWORD, "10.0.0.1") is not None
-    clock.advance(seconds=31)
     assert accounts.login("alice", PASSWORD, "10.0.0.4") is not None
+    clock.advance(seconds=31)
+    assert accounts.login("alice", PASSWORD, "10.0.0.1") is not None
+
+
+def test_failures_from_many_addresses_never_stop_a_clean_address(
+    accounts: Accounts, clock: Clock
+) -> None:
+    # Spread over addresses, the guesses stay under each pair's limit but lock the account
+    # for the addresses that failed ...
+    assert accounts.login("alice", "wrong", "10.0.0.1") is None
+    assert accounts.login("alice", "wrong", "10.0.0.2") is None
+    with pytest.raises(LoginThrottled, match="from addresses that failed") as exc:
+        accounts.login("alice", "wrong", "10.0.0.3")
+    assert exc.value.scope == "user"
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        with pytest.raises(LoginThrottled):
+            accounts.login("alice", PASSWORD, address)
+    # ... and never for an address that has not failed.
+    assert accounts.login("alice", PASSWORD, "198.51.100.1") is not None
 
 
 def test_a_failure_straight_after_a_lockout_locks_for_twice_as_long(
@@ -145,6 +164,8 @@ def test_a_successful_login_clears_the_username_failures(accounts: Accounts, clo
     assert accounts.login("alice", PASSWORD) is not None
     for _ in range(2):
         assert accounts.login("alice", "wrong") is None  # counting starts again
+    with pytest.raises(LoginThrottled):
+        accounts.login("alice", "wrong")
 
 
 def test_one_address_guessing_many_usernames_is_locked(accounts: Accounts) -> None:
@@ -168,7 +189,7 @@ def test_failures_and_lockouts_are_in_the_history_without_passwords(accounts: Ac
     events = accounts.history.events(kind="auth")
     reasons = [e.reason for e in events]
     assert reasons.count("failed login for alice from 10.1.1.1") == 3
-    assert "locked out alice for 1 minute" in reasons
+    assert "locked out alice for 1 minute from 10.1.1.1" in reasons
     assert "failed login for (unknown user) from 10.1.1.1" in reasons
     text = repr(events)
     assert "secret-guess" not in text and "hunter2" not in text
