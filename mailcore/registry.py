@@ -25,6 +25,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from mailcore.keys import apply_aliases, normalize_key
+from mailcore.payload import DEFAULT_LIMITS, PayloadLimits, PayloadTooLarge, check_payload
 from mailcore.schemacheck import compile_check
 
 if TYPE_CHECKING:
@@ -100,21 +101,38 @@ class HandlerSpec:
     coerce: bool = True  # "42" -> 42 where the schema wants a number (key-lines payloads)
     validator: Draft202012Validator | None = field(default=None, compare=False, repr=False)
     quick_check: Callable[[Any], bool] | None = field(default=None, compare=False, repr=False)
+    limits: PayloadLimits = DEFAULT_LIMITS
 
     def prepare(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """The payload with keys normalized and aliased, and scalars coerced to the schema."""
+        """The payload with keys normalized and aliased, and scalars coerced to the schema.
+
+        A payload over `limits` is returned as it is (a shallow copy): walking it could take
+        forever, and `validate` answers with the limit it crosses.
+        """
+        try:
+            check_payload(payload, self.limits)
+        except PayloadTooLarge:
+            return dict(payload)
         out = apply_aliases(dict(payload), self.aliases) if self.aliases else dict(payload)
         if self.coerce and self.schema:
-            out = _coerce(out, self.schema)
+            out = _coerce(out, self.schema, self.limits)
         return dict(out)
 
     def validate(self, payload: Any) -> ErrorList:
-        """(json-path, message) pairs, sorted by path; [] when valid or without a schema."""
+        """(json-path, message) pairs, sorted by path; [] when valid or without a schema.
+
+        A payload over `limits` gets the one error naming the limit (with or without a
+        schema), and is never handed to jsonschema, whose messages write the instance out.
+        """
+        try:
+            check_payload(payload, self.limits)
+        except PayloadTooLarge as exc:
+            return list(exc.errors)
         if self.validator is None:
             return []
         if self.quick_check is not None and self.quick_check(payload):
             return []  # the common case, decided in a microsecond (see mailcore.schemacheck)
-        return schema_errors(self.validator, payload, self.name)
+        return schema_errors(self.validator, payload, self.name, self.limits)
 
 
 @dataclass(frozen=True)
@@ -140,14 +158,21 @@ def json_path(path: Sequence[str | int]) -> str:
 
 
 def schema_errors(
-    validator: Draft202012Validator, payload: Any, handler: str | None = None
+    validator: Draft202012Validator,
+    payload: Any,
+    handler: str | None = None,
+    limits: PayloadLimits = DEFAULT_LIMITS,
 ) -> ErrorList:
     """Every schema violation as (json-path, message), missing properties at their own path.
 
     An unknown key close to a property the object lacks (``plate_numbr`` where
     ``plate_number`` is required) gets its own error at the object's path, "'plate_numbr' is
     not a field of <handler> -- did you mean 'plate_number'?"; the payload itself is left as
-    it is, the operator decides.
+    it is, the operator decides. A number typed as text too long to be converted (over
+    `limits.max_number_digits`) is said as that limit, not as a wrong type.
+
+    The payload must be within `limits` (see `check_payload`): jsonschema writes instances out
+    in its messages.
     """
     errors: ErrorList = []
     for error in validator.iter_errors(payload):
@@ -170,6 +195,12 @@ def schema_errors(
                 verb = "was" if len(rest) == 1 else "were"
                 listed = ", ".join(repr(k) for k in rest)
                 message = f"Additional properties are not allowed ({listed} {verb} unexpected)"
+        elif error.validator == "type" and _too_long_number(error.instance, limits):
+            digits = len(error.instance.strip())
+            message = (
+                f"a number of {digits:,} digits is over the limit max_number_digits ="
+                f" {limits.max_number_digits:,}: write it shorter"
+            )
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 1] + "…"
         errors.append((json_path(path), message))
@@ -220,23 +251,40 @@ def _misspellings(
     return hints
 
 
-def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
-    """Convert strings to the number/boolean type the schema asks for, where unambiguous."""
+def _too_long_number(instance: Any, limits: PayloadLimits) -> bool:
+    """Whether `instance` is a number typed as text, too long for `_coerce` to convert."""
+    if not isinstance(instance, str):
+        return False
+    text = instance.strip()
+    return len(text) > limits.max_number_digits and _NUMBER.fullmatch(text) is not None
+
+
+def _coerce(value: Any, schema: Mapping[str, Any], limits: PayloadLimits) -> Any:
+    """Convert strings to the number/boolean type the schema asks for, where unambiguous.
+
+    A number longer than `limits.max_number_digits` stays text (int() is quadratic in the
+    digits and refuses 4,300 of them); the schema check then names the limit.
+    """
     wanted = schema.get("type")
     types = set(wanted) if isinstance(wanted, list) else {wanted}
     if isinstance(value, dict):
         props = schema.get("properties") or {}
         subs = {k: sub for k, sub in props.items() if isinstance(sub, Mapping)}
-        return {k: _coerce(v, subs[k]) if k in subs else v for k, v in value.items()}
+        return {k: _coerce(v, subs[k], limits) if k in subs else v for k, v in value.items()}
     if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        return [_coerce(v, schema["items"]) for v in value]
+        return [_coerce(v, schema["items"], limits) for v in value]
     if not isinstance(value, str) or "string" in types:
         return value
     text = value.strip()
-    if "integer" in types and _INTEGER.fullmatch(text):
-        return int(text)
-    if "number" in types and _NUMBER.fullmatch(text):
-        return float(text.replace(",", "."))
+    if len(text) > limits.max_number_digits and ("integer" in types or "number" in types):
+        return value
+    try:
+        if "integer" in types and _INTEGER.fullmatch(text):
+            return int(text)
+        if "number" in types and _NUMBER.fullmatch(text):
+            return float(text.replace(",", "."))
+    except ValueError:  # Python's own limit on digits (sys.set_int_max_str_digits)
+        return value
     if "boolean" in types and text.lower() in {"true", "yes", "false", "no"}:
         return text.lower() in {"true", "yes"}
     return value
@@ -264,7 +312,9 @@ class HandlerOptions(TypedDict, total=False):
 class Registry:
     """Handlers by name, in registration order; at most one default."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: PayloadLimits = DEFAULT_LIMITS) -> None:
+        """`limits`: the budgets every handler's payload must fit (mailcore.payload)."""
+        self.limits = limits
         self._specs: dict[str, HandlerSpec] = {}
         self.default: str | None = None
         self.subaddress_separator = "+"
@@ -326,6 +376,7 @@ class Registry:
             coerce=options.get("coerce", True),
             validator=validator,
             quick_check=compile_check(schema) if schema is not None else None,
+            limits=self.limits,
         )
         self._specs[name] = spec
         if default:

@@ -79,7 +79,6 @@ def test_yaml_scalars_stay_as_typed(value: str, expected: object) -> None:
 
 
 def test_yaml_loader_is_safe() -> None:
-
     with pytest.raises(yaml.YAMLError):
         load_yaml("k: !!python/object/apply:os.system ['true']")
 

@@ -202,3 +202,79 @@ def test_a_misspelt_option_is_refused_not_ignored() -> None:
     registry = Registry()
     with pytest.raises(TypeError, match="prefx"):
         registry.add("vehicle", lambda ctx: None, prefx="VEH-")  # type: ignore[call-arg]
+
+
+# -- payload budgets -------------------------------------------------------------------------
+
+SEATS = {"type": "object", "properties": {"seats": {"type": "integer"}, "km": {"type": "number"}}}
+
+
+@pytest.mark.parametrize("digits", [101, 4_301, 100_000])
+def test_a_huge_number_typed_in_a_field_is_an_error_naming_the_limit(digits: int) -> None:
+    spec = Registry().add("v", noop, prefix="V-", schema=SEATS)
+    for field in ("seats", "km"):
+        payload = spec.prepare({field: "9" * digits})  # no int() of it: no ValueError
+        assert payload == {field: "9" * digits}
+        [(path, error)] = spec.validate(payload)
+        assert path == f"$.{field}"
+        assert f"a number of {digits:,} digits is over the limit max_number_digits = 100" in error
+    assert spec.prepare({"seats": "9" * 100}) == {"seats": int("9" * 100)}
+
+
+def shared_bomb(levels: int = 9, fanout: int = 9) -> Any:
+    """What PyYAML builds from an alias bomb: one list shared `fanout` times per level."""
+    value: Any = ["lol"] * fanout
+    for _ in range(levels - 1):
+        value = [value] * fanout
+    return value
+
+
+def test_an_over_budget_payload_gets_the_limit_as_its_error_without_being_walked() -> None:
+    from tests.mailcore.test_payload import bounded
+
+    r = Registry()
+    # jsonschema would write the 387-million-value instance out in its message.
+    strict = r.add("v", noop, prefix="V-", schema={"properties": {"notes": {"type": "string"}}})
+    loose = r.add("w", noop, prefix="W-")  # no schema: the budget still holds
+    payload = {"notes": shared_bomb()}
+    with bounded():
+        for spec in (strict, loose):
+            assert spec.prepare(payload)["notes"] is payload["notes"]  # left as it is
+            [(path, error)] = spec.validate(payload)
+            assert path == "$" and "payload over the limit max_nodes = 10,000" in error
+
+
+def test_a_registry_can_have_stricter_limits() -> None:
+    from mailcore.payload import PayloadLimits
+
+    spec = Registry(PayloadLimits(max_nodes=5)).add("v", noop, prefix="V-")
+    assert spec.validate({"a": 1, "b": 2}) == []
+    [(_, error)] = spec.validate({"a": 1, "b": 2, "c": 3})
+    assert "max_nodes = 5" in error
+
+
+def test_the_issues_alias_bomb_fails_the_mail_with_a_reason_naming_the_limit(tmp_path) -> None:
+    from mailcore.engine import Engine
+    from mailcore.history import History
+    from mailcore.maildir import MaildirMailbox
+    from tests.mailcore.test_payload import alias_bomb, bounded
+
+    calls: list[Any] = []
+    r = Registry()
+    r.add("vehicle", calls.append, prefix="VEH-", schema=SEATS)
+    mailbox = MaildirMailbox(tmp_path / "mail")
+    history = History(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        engine = Engine(mailbox, r, history)
+        mailbox.ensure_folder("INBOX")
+        bomb = alias_bomb(head="plate: AB-123-CD\n")
+        mailbox.append("INBOX", message("Registration [VEH-1042]", bomb))
+        with bounded(seconds=10, megabytes=100):
+            [outcome] = engine.poll_once()
+            inspection = engine.inspect(mailbox.uids("failed")[0])
+        assert outcome.status == "failed" and not calls
+        assert outcome.reason is not None and "max_nodes = 10,000" in outcome.reason
+        assert inspection.payload is None
+    finally:
+        history.close()
+        mailbox.close()
