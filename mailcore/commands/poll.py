@@ -10,7 +10,7 @@ import click
 
 from mailcore.config import Settings, open_mailbox
 from mailcore.engine import Engine, Outcome
-from mailcore.errors import ConfigError, MailboxError, MailcoreError
+from mailcore.errors import ConfigError, MailcoreError
 from mailcore.history import History
 from mailcore.imap import ImapMailbox
 from mailcore.registry import Registry, load_registry
@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 # Servers drop an IDLE after 30 minutes of silence (RFC 2177): renew well before.
 IDLE_RENEW_SECONDS = 25 * 60
+# After a failed poll the loop waits its interval, and never less than this, whatever the
+# interval: a failure that repeats (a server down, a mail that cannot be handled) must not spin.
+MIN_RETRY_SECONDS = 1.0
 
 
 def summary_line(outcomes: list[Outcome], seconds: float) -> str:
@@ -67,27 +70,33 @@ def poll(
     pause = interval if interval is not None else settings.poll_interval
     inbox = settings.folders.inbox
     polls, retention = 0, RetentionSchedule(history)
+    retry = max(pause, MIN_RETRY_SECONDS)
     try:
         if idle and not isinstance(mailbox, ImapMailbox):
             raise ConfigError("--idle needs an IMAP mailbox (set imap_url)")
         while True:
             polls += 1
+            failed = False
+            left: set[int] = set()
             try:
                 if not _drain(engine, size) and polls == 1:
                     click.echo(f"{inbox}: nothing to do")  # later empty rounds stay quiet
-            except MailboxError as e:
+                if idle:
+                    left = set(mailbox.uids(inbox))  # what this poll left is not new mail
+            except Exception as e:  # in a loop, one bad round (or message) must not end it
                 if not (loop or idle):
                     raise
-                logger.error("poll failed, retrying in %.0fs: %s", pause, e)
+                failed = True
+                _log_failure("poll", e, retry)
             retention.maybe_purge()
             if not (loop or idle) or (max_polls is not None and polls >= max_polls):
                 break
-            if idle and isinstance(mailbox, ImapMailbox):
-                mailbox.wait_for_changes(
-                    inbox, min(pause, IDLE_RENEW_SECONDS), pending=lambda: bool(mailbox.uids(inbox))
-                )
+            if failed:
+                _pause(retry)
+            elif idle and isinstance(mailbox, ImapMailbox):
+                _wait_for_mail(mailbox, inbox, min(pause, IDLE_RENEW_SECONDS), left, retry)
             else:
-                time.sleep(pause)
+                _pause(pause)
     except KeyboardInterrupt:
         click.echo("stopped")
     except MailcoreError as e:
@@ -95,6 +104,33 @@ def poll(
     finally:
         mailbox.close()  # an IMAP mailbox closes its IDLE connection too
         history.close()
+
+
+def _wait_for_mail(
+    mailbox: ImapMailbox, inbox: str, timeout: float, left: set[int], retry: float
+) -> None:
+    """IMAP IDLE until mail the last poll did not see arrives, or `timeout` passes. Mail the
+    poll left in the inbox (one it could not move) does not count, or IDLE would return at
+    once, every time. A failure is logged and waits `retry`."""
+    try:
+        mailbox.wait_for_changes(
+            inbox, timeout, pending=lambda: bool(set(mailbox.uids(inbox)) - left)
+        )
+    except Exception as e:
+        _log_failure("waiting for mail", e, retry)
+        _pause(retry)
+
+
+def _log_failure(what: str, e: Exception, retry: float) -> None:
+    if isinstance(e, MailcoreError):
+        logger.error("%s failed, retrying in %.0fs: %s", what, retry, e)
+    else:  # not an error mailcore raises on purpose: a bug, keep its traceback
+        logger.error("%s failed, retrying in %.0fs", what, retry, exc_info=e)
+
+
+def _pause(seconds: float) -> None:
+    """Sleep between rounds (one place, so tests can see every wait)."""
+    time.sleep(seconds)
 
 
 def _drain(engine: Engine, size: int) -> int:

@@ -7,11 +7,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
+from mailcore.commands import poll as poll_module
 from mailcore.commands.poll import poll
+from mailcore.engine import Engine
+from mailcore.errors import MailboxError
+from mailcore.imap import ImapMailbox
 from mailcore.maildir import MaildirMailbox
-from tests.mailcore.engine_support import auto_reply_mail, vehicle_mail
+from tests.mailcore.engine_support import auto_reply_mail, ready_account, vehicle_mail
+from tests.servers import message
 
 HANDLERS = "tests.mailcore.engine_support:registry"
 
@@ -64,8 +70,6 @@ def test_poll_reports_a_bad_setting(tmp_path: Path):
 
 
 def test_poll_idle_wakes_up_on_new_mail(tmp_path: Path, dovecot: Any):
-    from tests.mailcore.test_engine import ready_account
-
     account = ready_account(dovecot)
     url = f"imap://{account.username}:{account.password}@{dovecot.host}:{dovecot.port}/"
     cfg = config(tmp_path, f'imap_url = "{url}?security=plain"')
@@ -87,3 +91,127 @@ def test_poll_idle_wakes_up_on_new_mail(tmp_path: Path, dovecot: Any):
     with account.session() as c:
         c.select_folder("processed")
         assert len(c.search("ALL")) == 1
+
+
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait of the poll loop between rounds, recorded instead of slept."""
+    waited: list[float] = []
+    monkeypatch.setattr(poll_module, "_pause", waited.append)
+    return waited
+
+
+def failing_polls(monkeypatch: pytest.MonkeyPatch, *errors: Exception) -> list[int]:
+    """Engine.poll_once raises `errors` in turn (the last one again and again); returns the
+    list the number of each call is appended to."""
+    calls: list[int] = []
+
+    def poll_once(self: Engine, *args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(len(calls) + 1)
+        raise errors[min(len(calls), len(errors)) - 1]
+
+    monkeypatch.setattr(Engine, "poll_once", poll_once)
+    return calls
+
+
+def test_poll_loop_waits_its_interval_after_any_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    waited = pauses(monkeypatch)
+    calls = failing_polls(monkeypatch, RuntimeError("a bug on one mail"), MailboxError("down"))
+    cfg = config(tmp_path, f'maildir = "{tmp_path / "mail"}"')
+    args = ["--config", cfg, "--handlers", HANDLERS, "--loop", "--interval", "7"]
+
+    result = CliRunner().invoke(poll, [*args, "--max-polls", "3"], env={})
+
+    assert result.exit_code == 0, result.output  # a non-MailcoreError did not end the loop
+    assert calls == [1, 2, 3]
+    assert waited == [7, 7]
+
+
+def test_poll_loop_never_retries_sooner_than_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    waited = pauses(monkeypatch)
+    failing_polls(monkeypatch, MailboxError("down"))
+    cfg = config(tmp_path, f'maildir = "{tmp_path / "mail"}"')
+    args = ["--config", cfg, "--handlers", HANDLERS, "--loop", "--interval", "0"]
+
+    result = CliRunner().invoke(poll, [*args, "--max-polls", "3"], env={})
+
+    assert result.exit_code == 0, result.output
+    assert waited == [poll_module.MIN_RETRY_SECONDS] * 2
+
+
+def test_poll_once_still_reports_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    failing_polls(monkeypatch, MailboxError("the server is down"))
+    cfg = config(tmp_path, f'maildir = "{tmp_path / "mail"}"')
+
+    result = CliRunner().invoke(poll, ["--config", cfg, "--handlers", HANDLERS], env={})
+
+    assert result.exit_code == 1 and "the server is down" in result.output
+
+
+def test_poll_idle_waits_after_a_failure_instead_of_spinning(
+    tmp_path: Path, dovecot: Any, monkeypatch: pytest.MonkeyPatch
+):
+    # A mail that stays in the inbox made IDLE return at once ("mail is pending"): 728 failed
+    # polls in 12 s, each "retrying in 5s".
+    account = ready_account(dovecot)
+    account.append("INBOX", vehicle_mail(plate="STUCK"))
+    waited = pauses(monkeypatch)
+    calls = failing_polls(monkeypatch, MailboxError("refused"), RuntimeError("a bug"))
+    cfg = config(tmp_path, f'imap_url = "{account.imap_url()}"')
+    args = ["--config", cfg, "--handlers", HANDLERS, "--idle", "--interval", "600"]
+
+    result = CliRunner().invoke(poll, [*args, "--max-polls", "4"], env={})
+
+    assert result.exit_code == 0, result.output
+    assert calls == [1, 2, 3, 4]
+    assert waited == [600, 600, 600]
+
+
+def test_poll_idle_is_not_woken_by_mail_the_poll_left_in_the_inbox(
+    tmp_path: Path, dovecot: Any, monkeypatch: pytest.MonkeyPatch
+):
+    account = ready_account(dovecot)
+    account.append("INBOX", vehicle_mail(plate="LEFT"))
+    monkeypatch.setattr(Engine, "poll_once", lambda self, *a, **k: [])  # leaves it there
+    woken: list[bool] = []
+    wait = ImapMailbox.wait_for_changes
+
+    def recorded(self: ImapMailbox, *args: Any, **kwargs: Any) -> bool:
+        woken.append(wait(self, *args, **kwargs))
+        return woken[-1]
+
+    monkeypatch.setattr(ImapMailbox, "wait_for_changes", recorded)
+    cfg = config(tmp_path, f'imap_url = "{account.imap_url()}"')
+    args = ["--config", cfg, "--handlers", HANDLERS, "--idle", "--interval", "0.3"]
+
+    result = CliRunner().invoke(poll, [*args, "--max-polls", "3"], env={})
+
+    assert result.exit_code == 0, result.output
+    assert woken == [False, False]  # each IDLE ran out its 0.3 s: nothing new came
+
+
+def test_poll_handles_two_copies_of_a_mail_whose_message_id_looks_like_a_literal(
+    tmp_path: Path, dovecot: Any
+):
+    # `dup{5}` at the end of a SEARCH line announced a literal: every poll stalled, then raised.
+    account = ready_account(dovecot)
+    raw = message(
+        subject="[VEH-123] Vehicle update",
+        body="plate_number: DUP-5\r\nyear: 2020\r\n",
+        message_id="dup{5}",
+    )
+    account.append_many("INBOX", [raw, raw])
+    cfg = config(tmp_path, f'imap_url = "{account.imap_url()}&timeout=3"')
+
+    result = CliRunner().invoke(poll, ["--config", cfg, "--handlers", HANDLERS], env={})
+
+    assert result.exit_code == 0, result.output
+    assert "1 processed, 1 duplicate" in result.output
+    with account.session() as c:
+        c.select_folder("INBOX", readonly=True)
+        assert c.search(["NOT", "DELETED"]) == []
+        c.select_folder("processed", readonly=True)
+        assert len(c.search(["NOT", "DELETED"])) == 1  # the copy was recognised by its ID
