@@ -1,11 +1,15 @@
-"""Accounts: login throttling per username and per client address, with an injected clock."""
+"""Accounts: login throttling (per account and address, per address, per account), sessions."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailcore.accounts import (
     Accounts,
@@ -13,8 +17,12 @@ from mailcore.accounts import (
     ThrottlePolicy,
     ThrottleState,
     describe_wait,
+    refusal,
+    sessions_table,
+    throttle_keys,
 )
 from mailcore.config import Settings
+from mailcore.db import connect
 from mailcore.errors import ConfigError
 from mailcore.history import History
 
@@ -240,3 +248,148 @@ def test_the_longest_lockout_cannot_be_shorter_than_the_first() -> None:
     table = {"login_first_lockout_minutes": 10, "login_max_lockout_minutes": "5"}
     with pytest.raises(ConfigError, match="login_max_lockout_minutes .* at least"):
         ThrottlePolicy.from_settings(table)
+
+
+# -- the account lock never refuses a clean address (pure, any history of failures) ---------
+
+failure_times = st.lists(st.integers(min_value=0, max_value=6 * 3600), max_size=40)
+
+
+@given(times=failure_times, check=st.integers(min_value=0, max_value=7 * 3600))
+def test_no_history_of_failures_elsewhere_refuses_an_address_that_has_not_failed(
+    times: list[int], check: int
+) -> None:
+    user = address = ThrottleState()
+    for t in sorted(times):
+        now = T0 + timedelta(seconds=t)
+        user = user.after_failure(now, POLICY.per_user, POLICY)
+        address = address.after_failure(now, POLICY.per_address, POLICY)
+    now = T0 + timedelta(seconds=check)
+    clean = {"user": user, "pair": ThrottleState(), "address": ThrottleState()}
+    assert refusal(clean, now, POLICY) is None
+    # The guessing address itself is refused whenever one of its own counts is locked.
+    dirty = {"user": user, "pair": ThrottleState(), "address": address}
+    if address.wait(now) or (user.wait(now) and address.has_failed(now, POLICY)):
+        assert refusal(dirty, now, POLICY) is not None
+
+
+def test_throttle_keys_are_bounded_and_keep_scopes_apart() -> None:
+    keys = throttle_keys(" Alice " + "x" * 1000, "10.0.0.1" * 100)
+    assert all(len(k) <= 320 for k in keys.values())  # the column's size
+    assert keys["user"].startswith("user:alice")
+    assert throttle_keys("a", None)["address"] == "address:-"
+
+
+def test_racing_failures_from_several_processes_all_count(database_url: str) -> None:
+    policy = ThrottlePolicy(per_user=1000, per_address=1000)
+    stores = [Accounts(connect(database_url), throttle=policy) for _ in range(6)]
+    start = threading.Barrier(len(stores))
+
+    def guess(store: Accounts) -> None:
+        start.wait()
+        assert store.login("mallory", "guess", "192.0.2.50") is None
+
+    threads = [threading.Thread(target=guess, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    keys = throttle_keys("mallory", "192.0.2.50")
+    states = stores[0]._throttle_states(list(keys.values()))
+    assert {k: s.failures for k, s in states.items()} == dict.fromkeys(keys.values(), 6)
+    for store in stores:
+        store.db.dispose()
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+HOUR = timedelta(hours=1)
+
+
+def test_a_session_lives_until_it_is_ended_and_only_that_one_ends(accounts: Accounts) -> None:
+    alice, bob = accounts.by_name("alice"), accounts.by_name("bob")
+    assert alice is not None and bob is not None
+    laptop, phone = accounts.start_session(alice, HOUR), accounts.start_session(alice, HOUR)
+    other = accounts.start_session(bob, HOUR)
+    assert laptop != phone
+    assert accounts.session_user(laptop) == alice
+    accounts.end_session(laptop)
+    assert accounts.session_user(laptop) is None
+    assert accounts.session_user(phone) == alice and accounts.session_user(other) == bob
+
+
+def test_the_database_holds_no_usable_token(accounts: Accounts) -> None:
+    alice = accounts.by_name("alice")
+    assert alice is not None
+    token = accounts.start_session(alice, HOUR)
+    with accounts.db.connect() as conn:
+        stored = conn.execute(sa.select(sessions_table.c.token_hash)).scalars().all()
+    assert stored and token not in stored
+    assert all(accounts.session_user(s) is None for s in stored)
+
+
+@pytest.mark.parametrize("token", ["", "1", "x" * 5000, "\udcff\x00", "1:0"])
+def test_a_token_that_is_not_a_session_is_nobody(accounts: Accounts, token: str) -> None:
+    assert accounts.session_user(token) is None
+
+
+def test_password_change_and_disable_end_all_of_a_users_sessions(accounts: Accounts) -> None:
+    alice, bob = accounts.by_name("alice"), accounts.by_name("bob")
+    assert alice is not None and bob is not None
+    mine, stolen = accounts.start_session(alice, HOUR), accounts.start_session(alice, HOUR)
+    bobs = accounts.start_session(bob, HOUR)
+    accounts.set_password("alice", "a-new-long-password", by="alice", keep_session=mine)
+    assert accounts.session_user(stolen) is None
+    assert accounts.session_user(mine) is not None  # the one changing it stays
+    accounts.set_password("alice", "yet-another-password", by="admin")
+    assert accounts.session_user(mine) is None
+    again = accounts.start_session(alice, HOUR)
+    accounts.set_role("alice", "author", by="admin")  # roles are read on each request
+    assert accounts.session_user(again) is not None
+    accounts.set_active("alice", False, by="admin")
+    accounts.set_active("alice", True, by="admin")
+    assert accounts.session_user(again) is None
+    assert accounts.session_user(bobs) == bob
+
+
+def test_a_session_ends_after_its_idle_time_without_use(accounts: Accounts, clock: Clock) -> None:
+    alice = accounts.by_name("alice")
+    assert alice is not None
+    token = accounts.start_session(alice, HOUR)
+    for _ in range(5):  # used every 50 minutes, it lives on
+        clock.advance(minutes=50)
+        assert accounts.session_user(token) is not None
+    clock.advance(minutes=61)
+    assert accounts.session_user(token) is None
+    with accounts.db.connect() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(sessions_table)).scalar()
+    accounts.start_session(alice, HOUR)  # expired sessions are swept when one starts
+    with accounts.db.connect() as conn:
+        after = conn.execute(sa.select(sa.func.count()).select_from(sessions_table)).scalar()
+    assert (before, after) == (1, 1)
+
+
+def test_a_database_made_before_sessions_existed_gains_their_table(database_url: str) -> None:
+    old = sa.MetaData()
+    sa.Table(  # console_users as the previous version created it
+        "console_users",
+        old,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("username", sa.String(64), nullable=False, unique=True),
+        sa.Column("password_hash", sa.String(255), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("email", sa.String(255), nullable=True),
+        sa.Column("active", sa.Boolean, nullable=False, default=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    engine = sa.create_engine(database_url)
+    try:
+        old.create_all(engine)
+        assert "console_sessions" not in sa.inspect(engine).get_table_names()
+        accounts = Accounts(engine)
+        alice = accounts.create("alice", PASSWORD, "operator")
+        token = accounts.start_session(alice, HOUR)
+        assert accounts.session_user(token) == alice
+        assert accounts.login("alice", PASSWORD, "10.0.0.1") == alice
+    finally:
+        engine.dispose()
