@@ -22,13 +22,16 @@ log = logging.getLogger(__name__)
 
 class Poller:
     """Runs engine.poll_once() every `interval` seconds in a daemon thread, and applies the
-    history's retention (at most once a day)."""
+    history's retention (at most once a day). After a failed poll, whatever the exception, it
+    waits the interval and never less than MIN_RETRY_SECONDS."""
 
     def __init__(self, engine: Any, interval: float) -> None:
+        from mailcore.commands.poll import MIN_RETRY_SECONDS
         from mailcore.retention import RetentionSchedule
 
         self.engine = engine
         self.interval = interval
+        self.retry = max(interval, MIN_RETRY_SECONDS)
         self.retention = RetentionSchedule(engine.history)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mailcore-poller", daemon=True)
@@ -43,14 +46,20 @@ class Poller:
             self._thread.join(timeout=self.interval + 5)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        wait = self.interval
+        while not self._stop.wait(wait):
+            wait = self.interval
             try:
                 outcomes = self.engine.poll_once()
                 if outcomes:
                     log.info("poll: %d message(s) handled", len(outcomes))
             except Exception:  # keep polling: the next round may succeed (server back up)
-                log.exception("poll failed; retrying in %.0f s", self.interval)
-            self.retention.maybe_purge()  # logs its own failure and carries on
+                wait = self.retry  # a failure that repeats must not spin
+                log.exception("poll failed; retrying in %.0f s", wait)
+            try:
+                self.retention.maybe_purge()  # logs its own failure and carries on
+            except Exception:  # the thread must outlive any one failure
+                log.exception("retention purge failed; polling goes on")
 
 
 def check_port(host: str, port: int, hint: str) -> None:

@@ -41,6 +41,38 @@ def test_background_poller_purges_and_survives_a_purge_error(tmp_path: Path):
     assert box.uids("INBOX") == []
 
 
+def test_background_poller_waits_after_a_failure_and_outlives_any_exception(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from mailcore.commands.poll import MIN_RETRY_SECONDS
+    from mailcore.errors import MailboxError
+    from mailcore.history import History
+
+    history = History(f"sqlite:///{tmp_path / 'h.db'}")
+    engine = Engine(MaildirMailbox(tmp_path / "mail"), make_registry(Calls()), history)
+    polls: list[float] = []
+    errors = [RuntimeError("a bug on one mail"), MailboxError("server down")]
+
+    def poll_once(*args: object, **kwargs: object) -> list[object]:
+        polls.append(time.monotonic())
+        if len(polls) <= len(errors):
+            raise errors[len(polls) - 1]
+        return []
+
+    monkeypatch.setattr(engine, "poll_once", poll_once)
+    poller = Poller(engine, 0.01).start()  # a tiny interval: failures would spin
+    try:
+        deadline = time.monotonic() + 10
+        while len(polls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        poller.stop()
+        history.close()
+    assert len(polls) >= 3  # alive after a non-MailcoreError
+    assert polls[1] - polls[0] >= MIN_RETRY_SECONDS
+    assert polls[2] - polls[1] >= MIN_RETRY_SECONDS
+
+
 MAILCORE = Path(sys.executable).parent / "mailcore"
 
 
