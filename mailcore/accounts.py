@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 ROLES = ("operator", "author", "admin")
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024  # longer is not a password but a payload: refused unhashed
+_MAX_USERNAME = 64
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 
 users_table = sa.Table(
@@ -329,6 +331,8 @@ def check_password_strength(password: str) -> None:
         raise AccountError(f"password too short: use at least {MIN_PASSWORD_LENGTH} characters")
     if password.strip() != password or not password.strip():
         raise AccountError("password must not start or end with spaces")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"password too long: use at most {MAX_PASSWORD_LENGTH} characters")
 
 
 class Accounts:
@@ -390,6 +394,11 @@ class Accounts:
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The user when the password matches and the account is active; None otherwise."""
+        if len(username.strip()) > _MAX_USERNAME or len(password) > MAX_PASSWORD_LENGTH:
+            # No such account can exist: refused in the same time as any other failure.
+            check_password_hash(_DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
+            log.info("login refused: username or password longer than any account's")
+            return None
         with self.db.connect() as conn:
             row = conn.execute(
                 sa.select(users_table).where(
@@ -495,7 +504,7 @@ class Accounts:
         now: datetime,
     ) -> None:
         # An unknown name is often a password typed into the wrong field: never store it.
-        known = self.by_name(username)
+        known = self.by_name(username) if len(username.strip()) <= _MAX_USERNAME else None
         who = known.username if known is not None else "(unknown user)"
         where = f" from {address}" if address else ""
         log.info("login failed for %s%s", who, where)

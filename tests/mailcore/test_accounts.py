@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailcore.accounts import (
+    AccountError,
     Accounts,
     LoginThrottled,
     ThrottlePolicy,
@@ -393,3 +394,13 @@ def test_a_database_made_before_sessions_existed_gains_their_table(database_url:
         assert accounts.login("alice", PASSWORD, "10.0.0.1") == alice
     finally:
         engine.dispose()
+
+
+def test_an_oversized_username_or_password_is_a_counted_failure(accounts: Accounts) -> None:
+    assert accounts.login("alice" * 100_000, PASSWORD, "10.9.9.9") is None
+    assert accounts.login("alice", PASSWORD + "x" * 1_000_000, "10.9.9.9") is None
+    assert accounts.login("alice", PASSWORD, "10.9.9.9") is not None
+    states = accounts._throttle_states([throttle_keys("x", "10.9.9.9")["address"]])
+    assert [s.failures for s in states.values()] == [2]
+    with pytest.raises(AccountError, match="password too long: use at most 1024"):
+        accounts.set_password("alice", "p" * 1025, by="alice")
