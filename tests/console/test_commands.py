@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from mailcore.engine import Engine
 from mailcore.maildir import MaildirMailbox
 from tests.mailcore.engine_support import Calls, make_registry, vehicle_mail
 from tests.mailcore.test_retention import FailingOnce
+from tests.servers import free_port
 
 
 def test_background_poller_purges_and_survives_a_purge_error(tmp_path: Path):
@@ -158,3 +161,112 @@ def test_an_old_demo_data_directory_is_closed_to_others(tmp_path: Path):
     root.chmod(0o755)
     prepare_demo(root).services.close()
     assert root.stat().st_mode & 0o777 == 0o700
+
+
+# A console-sized app served by the commands' own `_serve`, in its own process, with the
+# server limits lowered so the test does not wait 30 s.
+SERVE_SCRIPT = """
+import sys
+from flask import Flask
+import console.commands as commands
+
+commands.SERVER_TIMEOUT = float(sys.argv[2])
+commands.SERVER_THREADS = int(sys.argv[3])
+app = Flask("probe")
+app.add_url_rule("/", "index", lambda: "ok")
+app.add_url_rule("/big", "big", lambda: "x" * 2_000_000)
+commands._serve(app, "127.0.0.1", int(sys.argv[1]))
+"""
+
+
+@pytest.fixture
+def served() -> Iterator[Callable[[float, int], int]]:
+    """served(timeout, threads) -> port of `_serve` running in a subprocess with those limits."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(timeout: float, threads: int) -> int:
+        port = free_port()
+        args = [sys.executable, "-c", SERVE_SCRIPT, str(port), str(timeout), str(threads)]
+        procs.append(subprocess.Popen(args, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return port
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("the server did not start")
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def get(port: int, path: str = "/") -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def closed_within(sock: socket.socket, seconds: float, trickle: bytes = b"") -> bool:
+    """Whether the server closes `sock` within `seconds`, while we send `trickle` a byte at a
+    time every 0.2 s (a slowloris: each byte resets a plain read timeout)."""
+    deadline = time.monotonic() + seconds
+    sock.settimeout(0.2)
+    sent = 0
+    while time.monotonic() < deadline:
+        try:
+            if not sock.recv(4096):
+                return True
+        except TimeoutError:
+            pass
+        except OSError:  # reset: closed as well
+            return True
+        if sent < len(trickle):
+            try:
+                sock.sendall(trickle[sent : sent + 1])
+            except OSError:
+                return True
+            sent += 1
+    return False
+
+
+def test_the_server_closes_a_half_sent_request_and_serves_others_meanwhile(served) -> None:
+    port = served(1.0, 8)
+    silent = socket.create_connection(("127.0.0.1", port))
+    trickling = socket.create_connection(("127.0.0.1", port))
+    try:
+        silent.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # half a request, then nothing
+        trickling.sendall(b"GET / HTTP/1.1\r\n")
+        assert get(port) == (200, b"ok")  # served while both hang
+        # Old code: no timeout at all, each held a thread forever.
+        assert closed_within(silent, 5)
+        assert closed_within(trickling, 5, trickle=b"X-Slow: " + b"a" * 200)
+        assert get(port) == (200, b"ok")
+        status, body = get(port, "/big")
+        assert status == 200 and len(body) == 2_000_000  # the send limit is per chunk
+    finally:
+        silent.close()
+        trickling.close()
+
+
+def test_the_server_answers_503_beyond_its_thread_limit_then_recovers(served) -> None:
+    port = served(1.5, 3)
+    stalled = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    try:
+        for sock in stalled:
+            sock.sendall(b"GET / HTTP/1.1\r\n")
+        time.sleep(0.3)  # let the server accept all three
+        status, body = get(port)
+        assert status == 503 and b"try again" in body
+        for sock in stalled:
+            assert closed_within(sock, 6)
+        assert get(port) == (200, b"ok")
+    finally:
+        for sock in stalled:
+            sock.close()

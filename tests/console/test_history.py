@@ -259,7 +259,10 @@ QUERY_KEYS = st.sampled_from(
 QUERY_VALUES = st.one_of(
     st.text(max_size=40),
     st.integers().map(str),
+    st.integers(min_value=2**62, max_value=10**40).map(str),  # past the database's integers
     st.dates().map(str),
+    st.dates(max_value=date(1, 1, 31)).map(str),  # the ends of the calendar
+    st.dates(min_value=date(9999, 12, 1)).map(str),
     st.sampled_from(["", "0", "-1", "1e9", "9999-12-31", "0001-01-01", "nan", "\x00", "%"]),
 )
 
