@@ -148,6 +148,9 @@ def login() -> ResponseReturnValue:
                 form.password.errors = ["Wrong username or password (or the account is disabled)."]
             else:
                 remember = bool(form.remember.data)
+                previous = current_token()
+                if previous:  # logging in again replaces the session, never adds one
+                    services().accounts.end_session(previous)
                 login_user(_start_session(user, remember), remember=remember)
                 log.info("login: %s", user.username)
                 return redirect(_safe_next(form.next.data) or url_for("index"))

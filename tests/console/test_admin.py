@@ -112,3 +112,17 @@ def test_a_disabled_user_loses_access_at_the_next_request(console_env: ConsoleEn
         data={"active": "0", "csrf_token": csrf_token(admin, "/admin/")},
     )
     assert operator.get("/failed/").status_code in (302, 401)
+
+
+def test_an_admin_resetting_their_own_password_keeps_this_session_only(
+    console_env: ConsoleEnv,
+) -> None:
+    here, elsewhere = console_env.client("ada"), console_env.client("ada")
+    response = here.post(
+        "/admin/users/ada/password",
+        data={"password": "ada-new-password", "csrf_token": csrf_token(here, "/admin/")},
+        follow_redirects=True,
+    )
+    assert "Password of ada changed and their sessions ended" in response.get_data(as_text=True)
+    assert here.get("/admin/").status_code == 200
+    assert elsewhere.get("/admin/").status_code == 302

@@ -404,3 +404,11 @@ def test_an_address_that_keeps_failing_is_throttled_for_every_account(env: Conso
     assert "from your network address" in env.log_in(sprayer, "olivia").get_data(as_text=True)
     assert env.log_in(sprayer, "olivia").status_code == 429
     assert env.log_in(client_at(env, "198.51.100.8"), "olivia").status_code == 302
+
+
+def test_logging_in_again_replaces_the_session(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    before = cookie(client, "session")
+    assert env.log_in(client, "olivia").status_code == 302
+    assert logged_in(client)
+    assert not logged_in(replay(env, session=before))
