@@ -59,7 +59,7 @@ from mailcore.errors import (
     UidValidityChanged,
     UnsendableValue,
 )
-from mailcore.mailbox import MoveResult, Summary
+from mailcore.mailbox import MAX_SEARCH_VALUE, MoveResult, Summary, searchable
 from mailcore.proxy import ProxyIMAPClient, ProxySpec, parse_proxy
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,11 @@ _FETCH_BODY = re.compile(rb"\d+ \(UID (\d+) BODY\[\] \{\d+\}$", re.IGNORECASE)
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
 # Search values and folder names longer than this are refused (a search for one matches
 # nothing): far above any real header or folder name, far below what a server takes in a line.
-MAX_IMAP_STRING = 4096
-# RFC 3501 ATOM-CHAR: a flag is an atom, optionally after one backslash (system flags).
-_FLAG = re.compile(r"\\?[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+")
+MAX_IMAP_STRING = MAX_SEARCH_VALUE
+# RFC 3501 ATOM-CHAR; a flag is an atom, optionally after one backslash (system flags).
+_ATOM_CHAR = r"[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]"
+_ATOM = re.compile(f"{_ATOM_CHAR}+")
+_FLAG = re.compile(rf"\\?{_ATOM_CHAR}+")
 # Our own search keys and UID sets, never a caller's text.
 _SEARCH_ATOM = re.compile(rb"[A-Za-z0-9:,*.()-]+")
 
@@ -117,6 +119,13 @@ class ImapConfig:
             raise ConfigError(f"IMAP batch_size must be at least 1, not {self.batch_size}")
         if self.proxy:
             parse_proxy(self.proxy)  # fail at configuration time, not at the first poll
+        for name in ("username", "password", "oauth2_token"):
+            value = getattr(self, name)
+            if value and any(c in value for c in "\r\n\x00"):  # the value itself is secret
+                raise ConfigError(
+                    f"IMAP {name} holds a line break or NUL character, which cannot be sent "
+                    "to the server -- check the setting"
+                )
 
     @property
     def effective_port(self) -> int:
@@ -343,7 +352,8 @@ class ImapMailbox:
             if cfg.oauth2_token:
                 client.oauth2_login(cfg.username, cfg.oauth2_token)
             elif cfg.password is not None:
-                client.login(cfg.username, cfg.password)
+                # imaplib quotes the password but sends the user name as it is
+                client.login(_login_name(cfg.username), cfg.password)
             else:
                 raise MailboxError(
                     f"no password or OAuth2 token configured for {cfg.username!r} on {cfg.address}"
@@ -563,12 +573,10 @@ class ImapMailbox:
 
     def _search_for(self, folder: str, key: bytes, value: str, what: str) -> list[int]:
         _folder_name(folder)
-        try:
-            wire = _imap_string(value, what)
-        except UnsendableValue as e:
-            # No header the server stores can hold it: the honest answer is "none".
-            log.info("search of %r on %s matches nothing: %s", folder, self.config.address, e)
+        if not searchable(value):  # no header the server stores can hold it: "none"
+            log.info("search of %r for an unsendable %s matches nothing", folder, what)
             return []
+        wire = _imap_string(value, what)
 
         def op(client: IMAPClient) -> list[int]:
             if not self._select(client, folder, uids_from_caller=False, sync=True):
@@ -952,6 +960,18 @@ class ImapMailbox:
         return found
 
 
+def _login_name(username: str) -> str:
+    """The user name for LOGIN: as it is when it is an atom, else a quoted string."""
+    if _ATOM.fullmatch(username):
+        return username
+    wire = _imap_string(username, "user name")
+    if wire.literal:  # imaplib sends LOGIN as one line of ASCII
+        raise UnsendableValue(
+            "the IMAP user name must be printable ASCII for LOGIN -- check the setting"
+        )
+    return wire.data.decode("ascii")
+
+
 def _folder_exists(client: IMAPClient, folder: str) -> bool:
     """Whether `folder` itself exists: LIST takes * and % as wildcards, so a name holding one
     would otherwise be taken for any folder it matches."""
@@ -1006,15 +1026,6 @@ def _imap_string(value: str, what: str = "value") -> _Wire:
     if all(0x20 <= b < 0x7F for b in data):
         return _Wire(b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"', False)
     return _Wire(data, True)
-
-
-def _sendable(value: str) -> bool:
-    """Whether `value` can be sent as an IMAP string (see `_imap_string`)."""
-    try:
-        _imap_string(value)
-    except UnsendableValue:
-        return False
-    return True
 
 
 def _folder_name(folder: str) -> str:

@@ -3,6 +3,10 @@
 Implementations: `mailcore.imap.ImapMailbox` (a real server) and `mailcore.maildir.MaildirMailbox`
 (a local folder tree, the embedded default). UIDs are per folder, ascending, stable while the
 folder's UIDVALIDITY is unchanged.
+
+Searches (`find`, and `search_from` where a backend has it) take any text and match it as a
+case-insensitive substring; text that no IMAP string can carry (see `searchable`) matches
+nothing on every backend. Folder names and flags that cannot be sent raise UnsendableValue.
 """
 
 from __future__ import annotations
@@ -11,6 +15,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+# A search for more bytes (UTF-8) than this matches nothing: no header is that long, and an
+# IMAP server would refuse the command.
+MAX_SEARCH_VALUE = 4096
+
+
+def searchable(value: str) -> bool:
+    """Whether a search for `value` can match anything: not when it holds a NUL or a lone
+    surrogate (no stored header can) or is longer than MAX_SEARCH_VALUE bytes."""
+    if "\x00" in value:
+        return False
+    try:
+        return len(value.encode("utf-8")) <= MAX_SEARCH_VALUE
+    except UnicodeEncodeError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -57,8 +76,9 @@ class Mailbox(Protocol):
         destination copy is confirmed."""
 
     def find(self, folder: str, message_id: str) -> list[int]:
-        """UIDs (ascending, not \\Deleted) whose Message-ID header contains `message_id`:
-        candidates only -- compare their bytes before relying on one being the same message."""
+        """UIDs (ascending, not \\Deleted) whose Message-ID header contains `message_id`
+        (case-insensitive; any text, see the module docstring): candidates only -- compare
+        their bytes before relying on one being the same message."""
 
     def discard(self, folder: str, uids: Sequence[int]) -> None:
         """Remove these messages from `folder`, and only them.
@@ -68,7 +88,8 @@ class Mailbox(Protocol):
         """
 
     def append(self, folder: str, raw: bytes, flags: Sequence[str] = ()) -> int | None:
-        """Store a message; returns its UID when the backend tells it."""
+        """Store a message; returns its UID when the backend tells it. A flag is an IMAP atom,
+        optionally after one backslash (\\Seen, $Label); others raise UnsendableValue."""
 
     def close(self) -> None:
         """Release the connection; safe to call twice."""

@@ -34,9 +34,10 @@ from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from mailcore.errors import MailboxError
-from mailcore.mailbox import MoveResult, Summary
+from mailcore.mailbox import MoveResult, Summary, searchable
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +85,42 @@ class _Folder:
     dir_stamp: tuple[int, int] | None = None  # trusted mtimes of new/ and cur/
 
 
-def _decode(value: str | None) -> str:
+def _raw_text(value: Any) -> str:
+    """A header's value as sent, white space normalised: compat32 hands a value with 8-bit
+    bytes over as a Header object, whose bytes are read as UTF-8 (else Latin-1)."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        return " ".join(value.split())
+    chunks = []
+    for chunk, _charset in decode_header(value):
+        if isinstance(chunk, bytes):
+            try:
+                chunk = chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                chunk = chunk.decode("latin-1")
+        chunks.append(chunk)
+    return " ".join("".join(chunks).split())
+
+
+def _decode(value: Any) -> str:
+    """A header's text: encoded words decoded, and raw 8-bit bytes read as UTF-8 (RFC 6532;
+    else Latin-1), as the IMAP server does, so searches match the same mail on both."""
     if not value:
         return ""
     try:
-        return str(make_header(decode_header(value))).strip()
+        parts: list[tuple[bytes | str, str | None]] = []
+        for chunk, charset in decode_header(value):
+            if charset == "unknown-8bit" and isinstance(chunk, bytes):
+                try:
+                    parts.append((chunk.decode("utf-8"), None))
+                except UnicodeDecodeError:
+                    parts.append((chunk.decode("latin-1"), None))
+            else:
+                parts.append((chunk, charset))
+        return " ".join(str(make_header(parts)).split())
     except Exception:  # malformed encoded-words: show them raw rather than fail a listing
-        return " ".join(value.split())
+        return " ".join(str(value).split())
 
 
 def _flags_of(name: str) -> tuple[str, ...]:
@@ -333,7 +363,7 @@ class MaildirMailbox:
             date = parsedate_to_datetime(msg["Date"]) if msg["Date"] else None
         except (TypeError, ValueError, IndexError):
             date = None
-        mid = (msg["Message-ID"] or "").strip() or None  # hostile or broken mail may have none
+        mid = _raw_text(msg["Message-ID"]) or None  # hostile or broken mail may have none
         head = _Head(date, _decode(msg["From"]), _decode(msg["Subject"]), mid)
         self._heads[key] = head
         if len(self._heads) > _SUMMARY_CACHE:
@@ -381,7 +411,10 @@ class MaildirMailbox:
             return out
 
     def search_from(self, folder: str, sender: str) -> list[int]:
-        """UIDs whose From header contains `sender` (case-insensitive), like IMAP SEARCH FROM."""
+        """UIDs whose From header contains `sender` (case-insensitive), like IMAP SEARCH FROM;
+        text no IMAP string can carry matches nothing, as on IMAP."""
+        if not searchable(sender):
+            return []
         needle = sender.lower()
         with self._lock:
             return [
@@ -391,15 +424,16 @@ class MaildirMailbox:
             ]
 
     def find(self, folder: str, message_id: str) -> list[int]:
-        """UIDs whose Message-ID header contains `message_id` (candidates: compare bytes)."""
-        needle = message_id.strip()
-        if not needle:
+        """UIDs whose Message-ID header contains `message_id`, case-insensitive like IMAP
+        SEARCH HEADER (candidates: compare bytes)."""
+        needle = message_id.strip().lower()
+        if not needle or not searchable(needle):
             return []
         with self._lock:
             return [
                 s.uid
                 for s in self.summaries(folder, self.uids(folder))
-                if s.message_id and needle in s.message_id
+                if s.message_id and needle in s.message_id.lower()
             ]
 
     def discard(self, folder: str, uids: Sequence[int]) -> None:

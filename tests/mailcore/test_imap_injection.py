@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailcore.errors import MailboxError, MailcoreError, UnsendableValue
-from mailcore.imap import ImapMailbox, _imap_string
+from mailcore.errors import ConfigError, MailboxError, MailcoreError, UnsendableValue
+from mailcore.imap import ImapConfig, ImapMailbox, _imap_string
+from mailcore.mailbox import searchable
+from mailcore.maildir import MaildirMailbox
 from tests.servers import Account, message
 
 MakeMailbox = Callable[..., ImapMailbox]
@@ -184,3 +187,83 @@ def test_imap_string_is_quoted_ascii_or_a_literal(value: str):
         assert all(0x20 <= b < 0x7F for b in wire.data)
         inner = wire.data[1:-1].replace(b'\\"', b'"').replace(b"\\\\", b"\\")
         assert inner == data
+
+
+@pytest.mark.parametrize("esearch", [True, False], ids=["esearch", "plain-search"])
+@pytest.mark.parametrize("literal_plus", [True, False], ids=["literal+", "synchronising"])
+def test_searches_work_without_esearch_or_literal_plus(
+    account: Account, imap_mailbox: ImapMailbox, esearch: bool, literal_plus: bool
+):
+    uids = account.append_many(
+        "INBOX",
+        [
+            message(sender="Zoë <zoe@example.org>", message_id="<a{5}@x>"),
+            message(sender="bob@example.org", message_id="<b@x>"),
+        ],
+    )
+    imap_mailbox.connect()
+    client = imap_mailbox._client
+    assert client is not None
+    if not esearch:  # the server still has it; we only stop asking for it
+        imap_mailbox._capabilities = imap_mailbox._capabilities - {"ESEARCH"}
+    if not literal_plus:  # every literal then waits for the server's "+"
+        caps = client.capabilities()
+        client._cached_capabilities = tuple(c for c in caps if c.upper() != b"LITERAL+")
+        assert not client.has_capability("LITERAL+")
+
+    assert imap_mailbox.search_from("INBOX", "zoë") == uids[:1]
+    assert imap_mailbox.search_from("INBOX", "example.org") == uids
+    assert imap_mailbox.search_from("INBOX", INJECTION) == []
+    assert imap_mailbox.find("INBOX", "<a{5}@x>") == uids[:1]
+    assert imap_mailbox.find("INBOX", "<nothing>") == []
+    assert imap_mailbox.uids("INBOX") == uids
+    assert "pwned" not in folder_names(account)
+
+
+PARITY_MAILS = [
+    message(sender="Zoë Quote <zoe@example.org>", message_id="<A{5}@Example.org>"),
+    message(sender='"Bob \\"B\\"" <bob@example.org>', message_id="<b@x>"),
+    message(sender="=?utf-8?q?Ren=C3=A9e?= <renee@example.net>", message_id="dup{5}"),
+    message(sender="Émile <emile@example.net>", message_id="<Café-1@exämple.org>"),
+]
+# Not quotes or backslashes: how a server renders an address it matches against is its own.
+PARITY_SEARCHES = [
+    "zoë", "ZOE@", "example.org", "{5}", "Renée", "renee@example.net", "",
+    INJECTION, "a\x00", "\udcff", "x" * 5000, "bob\r\n", "<a{5}@example.ORG>", "dup{5}",
+    "CAFÉ-1", "émile",
+]  # fmt: skip
+
+
+def test_maildir_and_imap_searches_agree(
+    account: Account, imap_mailbox: ImapMailbox, tmp_path: Path
+):
+    local = MaildirMailbox(tmp_path / "mail")
+    imap_uids = account.append_many("INBOX", PARITY_MAILS)
+    local_uids = [local.append("INBOX", raw) for raw in PARITY_MAILS]
+
+    def which(uids: list[int], order: list[int | None]) -> list[int]:
+        return [order.index(u) for u in uids]
+
+    for value in PARITY_SEARCHES:
+        on_imap = which(imap_mailbox.search_from("INBOX", value), list(imap_uids))
+        assert on_imap == which(local.search_from("INBOX", value), local_uids), value
+        found = which(imap_mailbox.find("INBOX", value), list(imap_uids))
+        assert found == which(local.find("INBOX", value), local_uids), value
+    assert folder_names(account) == {"INBOX"}
+
+
+@given(value=HOSTILE)
+def test_searchable_is_what_imap_can_send(value: str):
+    try:
+        _imap_string(value)
+    except UnsendableValue:
+        assert not searchable(value)
+    else:
+        assert searchable(value)
+
+
+@pytest.mark.parametrize("name", ["username", "password", "oauth2_token"])
+def test_credentials_with_line_breaks_are_a_config_error(name: str):
+    with pytest.raises(ConfigError, match=name) as caught:
+        ImapConfig(host="imap.example.org", **{name: "secret\r\nX1 CREATE pwned"})
+    assert "secret" not in str(caught.value)
