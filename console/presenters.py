@@ -14,6 +14,13 @@ from typing import Any
 
 import yaml
 
+from mailcore.payload import DEFAULT_LIMITS, PayloadTooLarge, check_payload, load_json, load_yaml
+
+try:
+    _YAML_LOADER: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _YAML_LOADER = yaml.SafeLoader
+
 SYNTAXES = ("json", "yaml")
 _REQUIRED = re.compile(r"^'([^']+)' is a required property")
 _UNEXPECTED = re.compile(r"\(((?:'[^']+'(?:, )?)+) (?:was|were) unexpected\)")
@@ -29,10 +36,23 @@ class PayloadSyntaxError(ValueError):
         self.line = line
 
 
+def payload_problem(payload: Any) -> str | None:
+    """Why `payload` cannot be shown (over the payload limits), or None when it can."""
+    try:
+        check_payload(payload, DEFAULT_LIMITS)
+    except PayloadTooLarge as exc:
+        return str(exc)
+    return None
+
+
 def dump_payload(payload: Any, syntax: str = "json") -> str:
-    """The payload as editable text."""
+    """The payload as editable text; a payload over the limits is not written out (a shared
+    list written out is all its copies) -- the text says why instead."""
     if payload is None:
         payload = {}
+    problem = payload_problem(payload)
+    if problem is not None:
+        return f"(not shown: {problem})"
     if syntax == "yaml":
         return yaml.safe_dump(
             payload, sort_keys=False, allow_unicode=True, default_flow_style=False
@@ -41,27 +61,42 @@ def dump_payload(payload: Any, syntax: str = "json") -> str:
 
 
 def parse_payload(text: str, syntax: str = "json") -> dict[str, Any]:
-    """Parse edited payload text into an object; raises PayloadSyntaxError saying where."""
+    """Parse edited payload text into an object; raises PayloadSyntaxError saying where.
+
+    The text must fit the payload limits (mailcore.payload.PayloadLimits): over them the
+    error names the limit, and nothing is built (YAML aliases are counted, not expanded).
+    """
     if not text.strip():
         raise PayloadSyntaxError('the payload is empty: enter an object such as {"key": "value"}')
-    if syntax == "yaml":
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise PayloadSyntaxError(f"YAML: {problem}", line) from None
-    else:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PayloadSyntaxError(f"JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
+    try:
+        if syntax == "yaml":
+            try:
+                value = load_yaml(text, DEFAULT_LIMITS, _YAML_LOADER)
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                line = mark.line + 1 if mark is not None else None
+                problem = getattr(exc, "problem", None) or "invalid YAML"
+                raise PayloadSyntaxError(f"YAML: {problem}", line) from None
+        else:
+            try:
+                value = load_json(text, DEFAULT_LIMITS)
+            except json.JSONDecodeError as exc:
+                where = f"(column {exc.colno})"
+                raise PayloadSyntaxError(f"JSON: {exc.msg} {where}", exc.lineno) from None
+            except ValueError as exc:  # e.g. Python's own 4,300-digit limit
+                raise PayloadSyntaxError(f"JSON: {exc}") from None
+    except PayloadTooLarge as exc:
+        raise PayloadSyntaxError(str(exc), _line_of(exc.where)) from None
     if not isinstance(value, dict):
         raise PayloadSyntaxError(
             "the payload must be an object (key: value pairs), not a list or a value"
         )
     return value
+
+
+def _line_of(where: str | None) -> int | None:
+    found = re.fullmatch(r"line (\d+)", where or "")
+    return int(found.group(1)) if found else None
 
 
 def normalize_path(path: str) -> str:
@@ -108,8 +143,12 @@ def field_rows(
 ) -> tuple[list[FieldRow], list[str]]:
     """Payload leaves with their errors attached, plus errors that concern no single field.
 
-    A "'vin' is a required property" error becomes a row for the missing `vin` field.
+    A "'vin' is a required property" error becomes a row for the missing `vin` field. A
+    payload over the limits gets no rows (they would be all its copies), only the reason.
     """
+    problem = payload_problem(payload or {})
+    if problem is not None:
+        return [], [problem, *(f"{p}: {m}" for p, m in errors if m != problem)]
     rows = {path: FieldRow(path, value) for path, value in _leaves(payload or {}) if path}
     general: list[str] = []
     for raw_path, message in errors:
