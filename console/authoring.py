@@ -38,6 +38,7 @@ from wtforms.validators import Length, Optional
 from console.roles import role_required
 from console.services import services
 from mailcore.errors import MailcoreError
+from mailcore.payload import PayloadTooLarge, load_json
 from mailcore.template_store import (
     NAME_RE,
     Problem,
@@ -106,7 +107,9 @@ def parse_sample(text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     if not text.strip():
         return {}, []
     try:
-        value = json.loads(text)
+        value = load_json(text)  # within the payload limits: it is a payload too
+    except PayloadTooLarge as e:
+        return None, [Problem(1, str(e), "data", source="sample data")]
     except json.JSONDecodeError as e:
         message = f"not valid JSON: {e.msg} (column {e.colno})"
         return None, [Problem(e.lineno, message, "data", source="sample data")]

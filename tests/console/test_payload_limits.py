@@ -135,3 +135,18 @@ def test_parse_payload_names_the_limit_and_its_line() -> None:
         "ok": True,
         "list": ["a", "b"],
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [
+        ('{"n": ' + "9" * 5_000 + "}", "max_number_digits"),  # int() refused it: a 500
+        ('{"n": ' + "[" * 50_000 + "]" * 50_000 + "}", "max_depth"),  # a RecursionError
+    ],
+)
+def test_a_templates_sample_data_is_held_to_the_payload_limits(text: str, limit: str) -> None:
+    from console.authoring import parse_sample
+
+    data, [problem] = parse_sample(text)
+    assert data is None and f"{limit} = " in problem.message
+    assert parse_sample('{"n": 5}') == ({"n": 5}, [])
