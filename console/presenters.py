@@ -77,6 +77,8 @@ def parse_payload(text: str, syntax: str = "json") -> dict[str, Any]:
                 line = mark.line + 1 if mark is not None else None
                 problem = getattr(exc, "problem", None) or "invalid YAML"
                 raise PayloadSyntaxError(f"YAML: {problem}", line) from None
+            except (ValueError, TypeError, OverflowError) as exc:  # "!!timestamp 2024-13-45"
+                raise PayloadSyntaxError(f"YAML: {exc}") from None
         else:
             try:
                 value = load_json(text, DEFAULT_LIMITS)

@@ -11,6 +11,7 @@ it (YAML aliases are counted as what they expand to BEFORE anything is built). O
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -139,58 +140,122 @@ def check_payload(value: Any, limits: PayloadLimits = DEFAULT_LIMITS) -> None:
     structure that shares one list many times counts as all its copies. The walk stops at the
     first limit crossed: its cost is bounded by the limits, not by the size the value stands for.
     """
-    nodes = 0
-    size = 0
-    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
+    try:
+        _walk(value, limits)
+    except _Over as over:
+        where = None
+        if over.target is not None:  # say where: a second walk, bounded like the first
+            path = _path_to(value, over.target, limits)
+            where = _path_text(path) if path is not None else None
+        raise PayloadTooLarge(over.limit, over.allowed, over.what, where) from None
+
+
+_SEQUENCES = (list, tuple, set, frozenset)
+_SMALL_INT = 2**63
+_TEXTS = (str, bytes)
+
+
+class _Over(Exception):
+    """A limit crossed during the walk; `target` is the value (or its parent) that crossed it."""
+
+    def __init__(self, limit: str, allowed: int, what: str, target: Any = None) -> None:
+        super().__init__(limit)
+        self.limit, self.allowed, self.what, self.target = limit, allowed, what, target
+
+
+def _walk(value: Any, limits: PayloadLimits) -> None:
+    max_nodes, max_depth, max_size = limits.max_nodes, limits.max_depth, limits.max_total_size
+    max_string = limits.max_string_length
+    short_ints = limits.max_number_digits >= 20
+    nodes = size = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    pop, push = stack.pop, stack.append
     while stack:
-        item, depth, path = stack.pop()
+        item, depth = pop()
         nodes += 1
-        if nodes > limits.max_nodes:
-            raise PayloadTooLarge("max_nodes", limits.max_nodes, _NODES.format(limits.max_nodes))
-        if depth > limits.max_depth:
-            raise PayloadTooLarge(
-                "max_depth", limits.max_depth, _DEPTH.format(limits.max_depth), _path_text(path)
-            )
+        if depth > max_depth:
+            raise _Over("max_depth", max_depth, _DEPTH.format(max_depth))
+        kind = type(item)
+        if kind is str:
+            size += len(item)
+            if len(item) > max_string:
+                raise _over_string(item, limits)
+        elif kind is dict or isinstance(item, dict):
+            nodes += len(item)
+            if nodes > max_nodes:
+                break
+            for key, sub in item.items():
+                if type(key) is str and len(key) <= max_string:
+                    size += len(key)
+                else:
+                    size += _scalar_size(key, limits)
+                if type(sub) is str and len(sub) <= max_string and depth < max_depth:
+                    size += len(sub)  # the common leaf, counted here rather than pushed
+                    nodes += 1
+                else:
+                    push((sub, depth + 1))
+        elif kind is int and short_ints and -_SMALL_INT < item < _SMALL_INT:
+            size += len(str(item))  # 20 characters at most: within max_number_digits
+        elif kind is list or isinstance(item, _SEQUENCES):
+            if nodes + len(item) > max_nodes:
+                nodes += len(item)
+                break
+            for sub in item:
+                push((sub, depth + 1))
+        else:
+            size += _scalar_size(item, limits)
+        if nodes > max_nodes:
+            break
+        if size > max_size:
+            raise _Over("max_total_size", max_size, _TOTAL.format(max_size))
+    if nodes > max_nodes:
+        raise _Over("max_nodes", max_nodes, _NODES.format(max_nodes))
+
+
+def _path_to(value: Any, target: Any, limits: PayloadLimits) -> tuple[Any, ...] | None:
+    """The path of the first `target` (by identity) in `value`, in `_walk`'s order."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    for _ in range(limits.max_nodes + 1):
+        if not stack:
+            break
+        item, path = stack.pop()
+        if item is target:
+            return path
         if isinstance(item, dict):
             for key, sub in item.items():
-                nodes += 1
-                size += _scalar_size(key, path + (key,), limits)
-                stack.append((sub, depth + 1, path + (key,)))
-            if nodes > limits.max_nodes:
-                raise PayloadTooLarge(
-                    "max_nodes", limits.max_nodes, _NODES.format(limits.max_nodes)
-                )
-        elif isinstance(item, list | tuple | set | frozenset):
-            stack.extend((sub, depth + 1, path + (k,)) for k, sub in enumerate(item))
-        else:
-            size += _scalar_size(item, path, limits)
-        if size > limits.max_total_size:
-            raise PayloadTooLarge(
-                "max_total_size", limits.max_total_size, _TOTAL.format(limits.max_total_size)
-            )
+                if key is target:
+                    return (*path, key)
+                stack.append((sub, (*path, key)))
+        elif isinstance(item, _SEQUENCES):
+            stack.extend((sub, (*path, k)) for k, sub in enumerate(item))
+    return None
 
 
-def _scalar_size(item: Any, path: tuple[Any, ...], limits: PayloadLimits) -> int:
-    """Characters `item` takes written out; PayloadTooLarge over a string or number limit."""
-    if isinstance(item, str | bytes):
+def _over_string(item: str | bytes, limits: PayloadLimits) -> _Over:
+    return _Over(
+        "max_string_length",
+        limits.max_string_length,
+        f"a string of {len(item):,} characters",
+        item,
+    )
+
+
+def _scalar_size(item: Any, limits: PayloadLimits) -> int:
+    """Characters `item` takes written out; _Over past a string or number limit."""
+    if isinstance(item, _TEXTS):
         if len(item) > limits.max_string_length:
-            raise PayloadTooLarge(
-                "max_string_length",
-                limits.max_string_length,
-                f"a string of {len(item):,} characters",
-                _path_text(path),
-            )
+            raise _over_string(item, limits)
         return len(item)
     if isinstance(item, bool) or item is None:
         return 4
     if isinstance(item, int):
         length = _number_length(item, limits)
         if length is None:
-            raise PayloadTooLarge(
+            raise _Over(
                 "max_number_digits",
                 limits.max_number_digits,
                 f"a number of more than {limits.max_number_digits:,} digits",
-                _path_text(path),
+                item,
             )
         return length
     if isinstance(item, float):
@@ -320,10 +385,34 @@ def load_yaml(
     safe = issubclass(loader, yaml.constructor.SafeConstructor)
     if not safe or issubclass(loader, yaml.constructor.FullConstructor):
         raise TypeError(f"load_yaml needs a safe loader, not {loader.__name__}")
-    _measure_yaml(text, limits, loader)
+    if _needs_measuring(text, limits):
+        _measure_yaml(text, limits, loader)
     value = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader, checked above
     check_payload(value, limits)
     return value
+
+
+# Below this size, a YAML text without anchors nor long words builds in well under a
+# millisecond into no more than it says: it is checked once built (parsing twice costs ~2x).
+_SMALL_YAML = 16_384
+
+
+def _needs_measuring(text: str, limits: PayloadLimits) -> bool:
+    """Whether `text` could build into more than it is, or cost much to build: anchors (an
+    alias repeats one), a long word (a number whose conversion is quadratic), a large text."""
+    if len(text) > _SMALL_YAML or "&" in text:
+        return True
+    return _long_word(limits.max_number_digits).search(text) is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _long_word(length: int) -> re.Pattern[str]:
+    return re.compile(r"[^\s,\[\]{}]" + f"{{{length + 1},}}")
+
+
+@functools.lru_cache(maxsize=8)
+def _long_number(length: int) -> re.Pattern[str]:
+    return re.compile(r"[-+0-9.eE]" + f"{{{length + 1},}}")
 
 
 def load_json(text: str, limits: PayloadLimits = DEFAULT_LIMITS) -> Any:
@@ -338,6 +427,9 @@ def load_json(text: str, limits: PayloadLimits = DEFAULT_LIMITS) -> Any:
     return value
 
 
+_PLAIN_JSON = json.JSONDecoder()
+
+
 def _decode_json(text: str, limits: PayloadLimits) -> tuple[Any, int]:
     """The first JSON value of `text` (leading blanks skipped) and where it ends, checked."""
 
@@ -349,10 +441,13 @@ def _decode_json(text: str, limits: PayloadLimits) -> tuple[Any, int]:
         return convert
 
     start = len(text) - len(text.lstrip())
+    # Numbers are measured one by one only when a long one may be there (a call per number
+    # costs 15x the plain C parser).
+    decoder = _PLAIN_JSON
+    if _long_number(limits.max_number_digits).search(text) is not None:
+        decoder = json.JSONDecoder(parse_int=number(int), parse_float=number(float))
     try:
-        value, end = json.JSONDecoder(parse_int=number(int), parse_float=number(float)).raw_decode(
-            text, start
-        )
+        value, end = decoder.raw_decode(text, start)
     except RecursionError:
         raise PayloadTooLarge(
             "max_depth", limits.max_depth, _DEPTH.format(limits.max_depth)

@@ -150,3 +150,8 @@ def test_a_templates_sample_data_is_held_to_the_payload_limits(text: str, limit:
     data, [problem] = parse_sample(text)
     assert data is None and f"{limit} = " in problem.message
     assert parse_sample('{"n": 5}') == ({"n": 5}, [])
+
+
+def test_a_yaml_value_its_constructor_refuses_is_a_syntax_error_not_a_500() -> None:
+    with pytest.raises(PayloadSyntaxError, match="month must be in 1..12"):
+        parse_payload("date: !!timestamp 2024-13-45", "yaml")
