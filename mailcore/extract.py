@@ -8,9 +8,9 @@ text/plain part and leaves attachment bytes encoded until `Attachment.data()` is
 
 from __future__ import annotations
 
+import binascii
 import email
 import email.errors
-import email.header
 import email.utils
 import functools
 import logging
@@ -382,7 +382,9 @@ class _Extractor:
 
     # -- MIME tree ---------------------------------------------------------------------------
 
-    def _walk(self, part: Message, where: str, depth: int) -> None:
+    def _walk(
+        self, part: Message, where: str, depth: int, boundaries: tuple[str, ...] = ()
+    ) -> None:
         self._note_defects(part, where)
         if depth > 50:
             self.defects.append(f"{where}: MIME nesting deeper than 50 levels; rest ignored")
@@ -392,13 +394,24 @@ class _Extractor:
             self.has_dsn = True
         elif ctype in _RETURNED_HEADERS and self.returned is None:
             self.returned = part
+        if part.get_content_maintype() == "multipart":
+            boundary = part.get_boundary()
+            if boundary is not None and boundary in boundaries:
+                # The parser ends the enclosing part at the first "--boundary--": what follows
+                # (an attachment, often) is not in the tree at all.
+                self.defects.append(
+                    f"{where}: reuses the boundary {boundary!r} of an enclosing part; parts after"
+                    " it may be missing (attachments included)"
+                )
+            elif boundary is not None:
+                boundaries = (*boundaries, boundary)
         if part.is_multipart():
             payload = part.get_payload()
             if isinstance(payload, list):
                 for k, sub in enumerate(payload, 1):
                     if isinstance(sub, Message):
-                        self._walk(sub, f"{where}/{k}" if where != "message" else f"part {k}",
-                                   depth + 1)  # fmt: skip
+                        name = f"{where}/{k}" if where != "message" else f"part {k}"
+                        self._walk(sub, name, depth + 1, boundaries)
             return
         if part.get_content_maintype() == "multipart":
             # The parser could not split it (no or wrong boundary): guess the boundary from
@@ -409,7 +422,7 @@ class _Extractor:
                     f"{where}: multipart boundary recovered from the body"
                     f" ({recovered.get_boundary()!r})"
                 )
-                self._walk(recovered, where, depth + 1)
+                self._walk(recovered, where, depth + 1, boundaries)
             else:
                 self.defects.append(f"{where}: unsplittable multipart body read as plain text")
                 self.plain.append(self._decode_text(part, where))
@@ -609,68 +622,216 @@ def _decode_header(value: str, defects: list[str], name: str) -> str:
         defects.append(f"{name} header: raw 8-bit bytes (decoded as utf-8)")
     if "=?" not in value:
         return value.strip()
-    try:
-        parts = email.header.decode_header(value)
-    except (email.errors.HeaderParseError, ValueError, LookupError) as exc:
-        defects.append(f"{name} header: undecodable encoded word ({exc})")
-        return value.strip()
+    return _decode_words(value, defects, name).strip()
+
+
+# An RFC 2047 encoded word. The encoded text stops at the first "?": possessive and bounded by
+# a character it cannot contain, so a header of a million "=?a?q?" is read in one pass (the
+# email package's decode_header is quadratic on many words).
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([qQbB])\?([^?]*+)\?=")
+_BLANKS = re.compile(r"[ \t\r\n]++")
+
+
+def _decode_words(value: str, defects: list[str], name: str) -> str:
+    """`value` with its encoded words decoded; blanks between two encoded words dropped."""
     pieces: list[str] = []
-    previous_encoded = False
-    for chunk, charset in parts:
-        if isinstance(chunk, str):
-            pieces.append(chunk)
-            previous_encoded = False
-            continue
-        if charset is None:
-            text = chunk.decode("ascii", "replace")
-            encoded = False
+    run: list[tuple[str, bytes]] = []  # adjacent encoded words: (charset, bytes)
+    pos = 0
+    for m in _ENCODED_WORD.finditer(value):
+        between = value[pos : m.start()]
+        if between and not (run and _BLANKS.fullmatch(between)):
+            pieces.append(_decoded_run(run, defects, name))
+            run = []
+            pieces.append(between)
+        charset = m[1].split("*", 1)[0]  # RFC 2231 language suffix: "utf-8*en"
+        data = _word_bytes(m[2].lower(), m[3])
+        if data is None:
+            pieces.append(_decoded_run(run, defects, name))
+            run = []
+            defects.append(f"{name} header: undecodable encoded word ({m[0][:60]!r})")
+            pieces.append(m[0])
         else:
-            text, problem = decode_text(chunk, charset)
-            if problem:
-                defects.append(f"{name} header: {problem}")
-            encoded = True
-        # decode_header drops the space between an encoded word and plain text; restore it.
-        if (
-            pieces
-            and (encoded or previous_encoded)
-            and not pieces[-1].endswith((" ", "\t"))
-            and not text.startswith((" ", "\t"))
-        ):
-            pieces.append(" ")
-        pieces.append(text)
-        previous_encoded = encoded
-    return "".join(pieces).strip()
+            run.append((charset, data))
+        pos = m.end()
+    pieces.append(_decoded_run(run, defects, name))
+    pieces.append(value[pos:])
+    return "".join(pieces)
 
 
-# One plain address, with or without a plain display name: read here, as getaddresses would.
-_SIMPLE_ADDRESS = re.compile(
-    r"(?:([A-Za-z0-9_.'-]+(?: [A-Za-z0-9_.'-]+)*) ?)?(<?)"
-    r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)(>?)"
+def _word_bytes(encoding: str, text: str) -> bytes | None:
+    raw = text.encode("utf-8", "surrogateescape")
+    if encoding == "q":
+        return binascii.a2b_qp(raw, header=True)
+    raw = raw.rstrip(b"=")
+    try:
+        return binascii.a2b_base64(raw + b"=" * (-len(raw) % 4))
+    except binascii.Error:
+        return None
+
+
+def _decoded_run(run: list[tuple[str, bytes]], defects: list[str], name: str) -> str:
+    """Adjacent encoded words as text; words of one charset are joined first, since a
+    character may be split across two of them."""
+    out: list[str] = []
+    k = 0
+    while k < len(run):
+        charset = run[k][0]
+        chunk = [run[k][1]]
+        k += 1
+        while k < len(run) and run[k][0].lower() == charset.lower():
+            chunk.append(run[k][1])
+            k += 1
+        text, problem = decode_text(b"".join(chunk), charset)
+        if problem:
+            defects.append(f"{name} header: {problem}")
+        out.append(text)
+    return "".join(out)
+
+
+# Address lists are read by this tokenizer, on the raw header (encoded words still encoded, so
+# a comma inside an encoded display name separates nothing). Every token is possessive and
+# stops at a character it cannot contain: one pass, whatever the header. The email package's
+# getaddresses is not used: in this Python it reads "alice@x <bob@y>" as two addresses and an
+# encoded "Last, First" display name as an address, and it is quadratic on some inputs.
+_ADDRESS_TOKEN = re.compile(
+    r"""(?P<blank>[ \t\r\n]++)
+      | "(?P<quoted>(?:[^"\\]++|\\.?)*+)"?
+      | <(?P<angle>[^>]*+)>?
+      | (?P<special>[(),:;])
+      | (?P<atom>[^ \t\r\n"<>(),:;]++)
+      | (?P<stray>>)""",
+    re.VERBOSE | re.DOTALL,
 )
+_COMMENT_TOKEN = re.compile(r"[^()\\]++|\\.?|[()]", re.DOTALL)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
+_LOOKS_LIKE_ADDRESS = re.compile(r"[^\s@<>\"'(),;:]++@[^\s@<>\"'(),;:]++")
+_WHOLE_ADDRESS = re.compile(r"[^\s@<>]++@[^\s@<>]++")
+
+
+class _Mailbox:
+    """The pieces of one mailbox as the tokenizer meets them."""
+
+    def __init__(self) -> None:
+        self.words: list[str] = []  # the phrase (display name) or a bare addr-spec
+        self.angle: str | None = None  # the addr-spec between angle brackets
+        self.comment = ""  # "bob@x (Bob Smith)": the old way of giving a name
+        self.after_angle = False  # words after "<addr>"
+
+
+def _address_list(value: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(display name as written, addr-spec) pairs of an address list, and what was odd."""
+    out: list[tuple[str, str]] = []
+    problems: list[str] = []
+    box = _Mailbox()
+    pos, n = 0, len(value)
+
+    def close() -> None:
+        nonlocal box
+        pair = _mailbox_pair(box, problems)
+        if pair is not None:
+            out.append(pair)
+        box = _Mailbox()
+
+    while pos < n:
+        m = _ADDRESS_TOKEN.match(value, pos)
+        if m is None:  # pragma: no cover - the alternatives cover every character
+            break
+        pos = m.end()
+        kind = m.lastgroup
+        if kind == "special":
+            mark = m["special"]
+            if mark == "(":
+                pos, text = _comment(value, pos)
+                if not box.comment:
+                    box.comment = text
+            elif mark == ":" and box.angle is None:
+                box = _Mailbox()  # "Group name: a@x, b@y;": the group's name is no address
+            elif mark in ",;":
+                close()
+        elif kind == "quoted":
+            (box.words if box.angle is None else []).append(_QUOTED_PAIR.sub(r"\1", m["quoted"]))
+        elif kind == "angle":
+            if box.angle is not None:
+                problems.append("more than one <address> in one mailbox; the first kept")
+            else:
+                box.angle = m["angle"]
+        elif kind == "atom":
+            if box.angle is None:
+                box.words.append(m["atom"])
+            else:
+                box.after_angle = True
+    close()
+    return out, problems
+
+
+def _comment(value: str, pos: int) -> tuple[int, str]:
+    """Position after the comment opened before `pos` (comments nest), and its text."""
+    depth = 1
+    pieces: list[str] = []
+    while pos < len(value) and depth:
+        m = _COMMENT_TOKEN.match(value, pos)
+        if m is None:  # pragma: no cover - the alternatives cover every character
+            break
+        pos = m.end()
+        token = m.group(0)
+        depth += token == "("
+        depth -= token == ")"
+        if depth:
+            pieces.append(token[1:] if token.startswith("\\") else token)
+    return pos, "".join(pieces).strip()
+
+
+def _mailbox_pair(box: _Mailbox, problems: list[str]) -> tuple[str, str] | None:
+    """(display name, addr-spec): the addr-spec is between the angle brackets, or the bare
+    address; whatever the display name says, it is never taken for the address."""
+    if box.angle is not None:
+        addr = "".join(box.angle.split())
+        if addr.startswith("@") and ":" in addr:
+            addr = addr.rsplit(":", 1)[1]  # obsolete source route "<@relay:bob@x>"
+        if box.after_angle:
+            problems.append(f"text after <{addr}> ignored")
+        name = " ".join(box.words) or box.comment
+        return (name, addr) if addr else None
+    if not box.words:
+        return None
+    words = box.words
+    if len(words) == 1:
+        return box.comment, words[0]
+    whole = [k for k, w in enumerate(words) if _WHOLE_ADDRESS.fullmatch(w)]
+    if whole:
+        # "Jane Doe jane@x.org": a display name without the brackets; the address is the last
+        # whole address, as it would be between brackets.
+        last = whole[-1]
+        problems.append("address without <angle brackets> after a display name")
+        return " ".join(words[:last] + words[last + 1 :]), words[last]
+    if any("@" in w for w in words):
+        return box.comment, "".join(words)  # the obsolete "john . doe @ x": one addr-spec
+    problems.append(f"no address in {' '.join(words)[:60]!r}")
+    return None
 
 
 def _addresses(values: list[str], defects: list[str], name: str) -> list[tuple[str, str]]:
-    decoded = [_decode_header(v, defects, name) for v in values]
-    simple = []
-    for value in decoded:
-        m = _SIMPLE_ADDRESS.fullmatch(value)
-        if m is None or bool(m[2]) != bool(m[4]) or (m[1] is not None and not m[2]):
-            break
-        simple.append((m[1] or "", m[3]))
-    else:
-        return simple  # the usual case; getaddresses costs 10-20 us a header
-    try:
-        pairs = email.utils.getaddresses(decoded)
-    except Exception as exc:  # noqa: BLE001 - getaddresses has raised on hostile input before
-        defects.append(f"{name} header: unparsable address list ({exc})")
-        return []
-    out = []
-    for display, addr in pairs:
-        addr = addr.strip()
-        if addr:
+    """(display name, addr-spec) of every mailbox in the header values, in order."""
+    out: list[tuple[str, str]] = []
+    for value in values:
+        text, had_8bit = fix_surrogates(_unfold(value))
+        if had_8bit:
+            defects.append(f"{name} header: raw 8-bit bytes (decoded as utf-8)")
+        pairs, problems = _address_list(text)
+        defects.extend(f"{name} header: {p}" for p in problems)
+        for display, addr in pairs:
+            if "=?" in display:
+                display = _decode_words(display, defects, name)
             out.append((display.strip(), addr))
     return out
+
+
+def _shown_address(display: str, addr: str) -> str | None:
+    """The address a display name shows when it is not the sender's ("alice@x <bob@y>")."""
+    for m in _LOOKS_LIKE_ADDRESS.finditer(display[:1000]):
+        if m[0].lower() != addr.lower():
+            return m[0]
+    return None
 
 
 def _read_headers(raw: dict[str, list[str]], defects: list[str]) -> Headers:
@@ -680,6 +841,11 @@ def _read_headers(raw: dict[str, list[str]], defects: list[str]) -> Headers:
 
     senders = _addresses(raw.get("from", []), defects, "From")
     from_name, from_addr = senders[0] if senders else ("", "")
+    shown = _shown_address(from_name, from_addr)
+    if shown is not None:
+        defects.append(
+            f"From header: the display name shows {shown[:80]!r} but the sender is {from_addr!r}"
+        )
     if not senders and "from" in raw:
         defects.append("From header: no address found")
     date_value = first("date")

@@ -491,3 +491,51 @@ def test_outlook_html_only_reply_is_split() -> None:
     assert result.text == "Plate: K-1\nJonas"
     assert result.quoted.startswith("---\n\nFrom: Desk")
     assert result.payload == {"plate": "K-1"}
+
+
+# -- the sender is the addr-spec --------------------------------------------------------------
+
+
+def test_an_address_as_display_name_never_replaces_the_sender() -> None:
+    result = extract(b"From: alice@example.com <bob@example.com>\nTo: o@example.com\n\nhi\n")
+    assert result.headers.from_ == "bob@example.com"
+    assert result.headers.from_name == "alice@example.com"
+    assert any("display name shows 'alice@example.com'" in d for d in result.defects)
+
+
+def test_an_encoded_display_name_with_a_comma_keeps_the_address() -> None:
+    raw = (
+        b"From: =?iso-8859-1?Q?Last=DFlName=2C_FirstName?= <comma.name@example.com>\n"
+        b"To: o@example.com\n\nhi\n"
+    )
+    headers = extract(raw).headers
+    assert (headers.from_, headers.from_name) == ("comma.name@example.com", "LastßlName, FirstName")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('"Doe, Jane" <jane@example.org>, bob@x.org', ["jane@example.org", "bob@x.org"]),
+        ("Team: a@example.org, b@example.org;", ["a@example.org", "b@example.org"]),
+        ("undisclosed-recipients:;", []),
+        ("jane@example.org (Jane, <evil@example.net>)", ["jane@example.org"]),
+        ('"bob@example.net" <jane@example.org>', ["jane@example.org"]),
+        ("<@relay.example:jane@example.org>", ["jane@example.org"]),
+    ],
+)
+def test_address_lists_give_the_addr_specs(value: str, expected: list[str]) -> None:
+    raw = f"From: x@example.org\nTo: {value}\n\nhi\n".encode()
+    assert extract(raw).headers.to == expected
+
+
+def test_a_part_reusing_its_parents_boundary_is_a_defect() -> None:
+    raw = (
+        b"From: p@example.org\nTo: o@example.com\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="b"\n\n'
+        b'--b\nContent-Type: multipart/alternative; boundary="b"\n\n'
+        b"--b\nContent-Type: text/plain\n\nhi\n--b--\n"
+        b'--b\nContent-Type: application/pdf; name="x.pdf"\n'
+        b"Content-Transfer-Encoding: base64\n\nJVBERi0=\n--b--\n"
+    )
+    result = extract(raw)
+    assert any("reuses the boundary 'b' of an enclosing part" in d for d in result.defects)
