@@ -41,7 +41,7 @@ from mailcore.errors import (
     MailcoreError,
     RoutingError,
 )
-from mailcore.extract import Extraction, extract
+from mailcore.extract import Extraction, PayloadSource, extract
 from mailcore.history import History, MessageState, now
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
 from mailcore.mailbox import Mailbox, MoveResult, Summary
@@ -543,6 +543,9 @@ class Engine:
             data = state.payload  # what an operator last submitted
         elif ex.payload is not None:
             data = spec.prepare(ex.payload)
+        elif ex.payload_source is PayloadSource.OVER_LIMITS:  # refused, even where optional
+            self._fail(work, where, actor, ex.defects[0])
+            return
         elif spec.requires_payload:
             detail = "; ".join(ex.defects[:3])
             self._fail(

@@ -158,7 +158,7 @@ def test_a_mail_carrying_an_alias_bomb_has_no_payload_and_says_why() -> None:
     with bounded():
         ex = extract(raw)
     # Refused, not missing: the lines are not read again as "Key: value" lines.
-    assert ex.payload is None and ex.payload_source is PayloadSource.NONE
+    assert ex.payload is None and ex.payload_source is PayloadSource.OVER_LIMITS
     assert ex.defects[0].startswith("payload over the limit max_nodes = 10,000")
     json.dumps(ex.to_json())  # and the extraction itself stays small
 

@@ -273,8 +273,31 @@ def test_the_issues_alias_bomb_fails_the_mail_with_a_reason_naming_the_limit(tmp
             [outcome] = engine.poll_once()
             inspection = engine.inspect(mailbox.uids("failed")[0])
         assert outcome.status == "failed" and not calls
-        assert outcome.reason is not None and "max_nodes = 10,000" in outcome.reason
+        # The limit is the reason, not "no payload found".
+        assert (outcome.reason or "").startswith("payload over the limit max_nodes = 10,000")
         assert inspection.payload is None
+    finally:
+        history.close()
+        mailbox.close()
+
+
+def test_a_handler_with_an_optional_payload_never_runs_on_a_refused_one(tmp_path) -> None:
+    from mailcore.engine import Engine
+    from mailcore.history import History
+    from mailcore.maildir import MaildirMailbox
+    from tests.mailcore.test_payload import alias_bomb
+
+    calls: list[Any] = []
+    r = Registry()
+    r.add("notes", calls.append, prefix="VEH-", requires_payload=False)
+    mailbox = MaildirMailbox(tmp_path / "mail")
+    history = History(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        mailbox.ensure_folder("INBOX")
+        mailbox.append("INBOX", message("Notes [VEH-1042]", alias_bomb()))
+        [outcome] = Engine(mailbox, r, history).poll_once()
+        assert outcome.status == "failed" and not calls  # not called with {}
+        assert (outcome.reason or "").startswith("payload over the limit")
     finally:
         history.close()
         mailbox.close()
