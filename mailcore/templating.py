@@ -34,21 +34,23 @@ from typing import Any
 
 import markdown
 from jinja2 import Template as JinjaTemplate
-from jinja2 import TemplateSyntaxError, Undefined
+from jinja2 import TemplateSyntaxError, Undefined, pass_eval_context
 from jinja2 import nodes as jnodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import LoopContext
+from jinja2.runtime import BlockReference, LoopContext, Macro, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 from jinja2.utils import missing
+from markupsafe import Markup
 
 from mailcore import sanitize
+from mailcore import template_limits as limits
 from mailcore.errors import TemplateError
+from mailcore.template_limits import Budget
 
 log = logging.getLogger(__name__)
 
-MAX_OUTPUT = 1_000_000  # characters a template may produce
-MAX_POWER_BITS = 4096  # bits of an integer `**` result
+MAX_OUTPUT = 1_000_000  # characters a render may produce, values included
 MAX_LOOP_ITERATIONS = 100_000  # loop steps of one render, on top of one per data item
 MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists")
 
@@ -114,8 +116,10 @@ class _State:
     where: str = "body"  # which source is running: "subject" or "body"
     undefined: dict[tuple[str, str], int | None] = field(default_factory=dict)
     refused: dict[tuple[str, str], int | None] = field(default_factory=dict)
-    iterations: int = 0  # loop steps so far, subject and body together
+    iterations: int = 0  # loop steps and macro calls so far, subject and body together
     budget: int = MAX_LOOP_ITERATIONS  # raised by the number of items in the data
+    work: Budget = field(default_factory=Budget)  # what may be built; raised by the data's text
+    output: int = 0  # characters produced so far, values included
 
 
 _STATE: contextvars.ContextVar[_State | None] = contextvars.ContextVar("mc_state", default=None)
@@ -156,14 +160,28 @@ def _wrap(value: Any, path: str, state: _State) -> Any:
     if isinstance(value, list | tuple):
         state.budget += len(value)
         return [_wrap(v, f"{path}[]", state) for v in value]
+    if isinstance(value, str):
+        state.work.limit += len(value)  # showing the data (once) always fits
     return value
 
 
 # --- the loop budget ------------------------------------------------------------------------
 
 
-class _TooMuchWork(SecurityError):
-    """A render went over its loop budget (reported as a "refused" problem)."""
+_TooMuchWork = limits.TooMuchWork
+
+
+def _step(state: _State) -> None:
+    """One loop step or macro call, charged to the loop budget (and the CPU time, now and
+    then: reading the clock on every step would cost more than most steps)."""
+    state.iterations += 1
+    if state.iterations > state.budget:
+        raise _TooMuchWork(
+            f"template does too much work: over {state.budget:,} loop iterations;"
+            " simplify the loops"
+        )
+    if not state.iterations & 31:
+        state.work.tick()
 
 
 class _Counted:
@@ -180,13 +198,7 @@ class _Counted:
 
     def __next__(self) -> Any:
         item = next(self._it)
-        state = self._state
-        state.iterations += 1
-        if state.iterations > state.budget:
-            raise _TooMuchWork(
-                f"template does too much work: over {state.budget:,} loop iterations;"
-                " simplify the loops"
-            )
+        _step(self._state)
         return item
 
 
@@ -231,6 +243,14 @@ def _budgeted(iterable: Any) -> Any:
 
 class _CodeGenerator(CodeGenerator):
     """Jinja's code generator, with every ``{% for %}`` iterating through `_budgeted`."""
+
+    def visit_Concat(self, node: jnodes.Concat, frame: Frame) -> None:
+        # ``a ~ b`` is measured before it is joined, like every other string operation.
+        self.write("environment.mc_concat(context.eval_ctx, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
     def visit_Template(self, node: jnodes.Template, frame: Frame | None = None) -> None:
         # Before any code is written: the filters a template uses are collected up front.
@@ -307,18 +327,30 @@ class _CollectingUndefined(Undefined):
         return id(type(self))
 
 
-def _finalize(value: Any) -> str:
+@pass_eval_context  # needing a context keeps Jinja from finalizing constants at compile time
+def _finalize(eval_ctx: Any, value: Any) -> str:
     """Turn each ``{{ }}`` output into a marker; the value is kept aside."""
     if isinstance(value, Undefined):
         return str(value)
     if value is None:
         return ""
-    text = value if isinstance(value, str) else str(value)
     state = _STATE.get()
-    if state is None:  # constant folded at compile time: the author's own literal
+    work = state.work if state is not None else limits.current()
+    if not isinstance(value, str):
+        work.need(limits.shown_size(value, work.left), "showing this value")
+    text = value if isinstance(value, str) else str(value)
+    if state is None:  # outside a render
         return _FORGED.sub("", text)
     if _OPEN in text:  # e.g. macro output: resolve the values it already holds
+        held = [int(i) for i in _MARK.findall(text)]
+        work.need(len(text) + sum(len(state.values[i]) for i in held), "showing this value")
         text = _MARK.sub(lambda m: state.values[int(m[1])], text)
+    work.charge(len(text), "showing this value")
+    state.output += len(text)
+    if state.output > MAX_OUTPUT:
+        raise _TooMuchWork(
+            f"the template produces more than {MAX_OUTPUT:,} characters (MAX_OUTPUT)"
+        )
     frame = sys._getframe(1)
     tmpl = frame.f_globals.get("__jinja_template__")
     state.value_lines.append(tmpl.get_corresponding_lineno(frame.f_lineno) if tmpl else None)
@@ -327,10 +359,11 @@ def _finalize(value: Any) -> str:
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, plus limits on `*` and `**` so a template cannot eat memory,
-    and the loop budget so it cannot eat time."""
+    """The immutable sandbox, plus the limits of `mailcore.template_limits` on every operator,
+    call, filter, format and concatenation so a template cannot eat memory, and the loop
+    budget so it cannot eat time."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
     code_generator_class = _CodeGenerator
 
     def call(
@@ -343,22 +376,52 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         if isinstance(__obj, LoopContext) and args:
             # ``loop(children)`` in a recursive loop iterates without the For node's filter.
             args = (_budgeted(args[0]), *args[1:])
-        return super().call(__context, __obj, *args, **kwargs)
+        state = _STATE.get()
+        work = state.work if state is not None else limits.current()
+        if state is not None and isinstance(__obj, Macro | BlockReference):
+            _step(state)  # a macro calling itself twice doubles the work at each level
+        args = limits.prepare_call(__obj, args, kwargs, work)
+        result = super().call(__context, __obj, *args, **kwargs)
+        work.charge(limits.built_size(result), "this call")
+        return result
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if (
-                isinstance(left, int)
-                and isinstance(right, int)
-                and max(left.bit_length(), 1) * right > MAX_POWER_BITS
-            ):
-                raise SecurityError("the result of ** is too large")
-            return left**right
-        for seq, count in ((left, right), (right, left)):
-            sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
-            if sized and len(seq) * count > MAX_OUTPUT:
-                raise SecurityError("the result of * is too large")
-        return left * right
+        work = limits.current()
+        limits.check_binop(operator, left, right, work)
+        result = self.binop_table[operator](left, right)
+        work.charge(limits.built_size(result), f"the {operator} operator")
+        return result
+
+    def mc_concat(self, eval_ctx: Any, items: tuple[Any, ...]) -> str:
+        """``a ~ b ~ c``, refused before joining if it would be over the budget."""
+        work = limits.current()
+        escaped = bool(eval_ctx.autoescape)
+        work.need(limits.concat_size(items, escaped, work), "the ~ operator")
+        result: str = markup_join(items) if escaped else str_join(items)
+        work.charge(len(result), "the ~ operator")
+        return result
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """Jinja's sandboxed ``str.format``/``format_map``, each field measured first."""
+        if super().wrap_str_format(value) is None:
+            return None
+        f_self: str = value.__self__
+        formatter: limits.BudgetFormatter
+        if isinstance(f_self, Markup):
+            formatter = limits.BudgetEscapeFormatter(self, escape=f_self.escape)
+        else:
+            formatter = limits.BudgetFormatter(self)
+        is_map = value.__name__ == "format_map"
+
+        def format_(*args: Any, **kwargs: Any) -> str:
+            if is_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one argument")
+                kwargs, args = args[0], ()
+            return type(f_self)(formatter.vformat(f_self, args, kwargs))
+
+        format_.__name__ = value.__name__
+        return format_
 
 
 _ENV = _Sandbox(
@@ -372,19 +435,16 @@ _ENV = _Sandbox(
     lstrip_blocks=True,
 )
 _ENV.globals["range"] = _Range
+_ENV.globals["lipsum"] = limits.lipsum
+_ENV.filters.update(limits.limited_filters(_ENV.filters))
 _ENV.filters[_BUDGET_FILTER] = _budgeted
 
 
 @lru_cache(maxsize=512)
-def _compile(source: str) -> tuple[JinjaTemplate, _State]:
-    """The compiled template, and what constant folding already found (refused attributes
-    and undefined names of literals are evaluated at compile time, then cached)."""
-    found = _State()
-    token = _STATE.set(found)
-    try:
-        return _ENV.from_string(_FORGED.sub("", source)), found
-    finally:
-        _STATE.reset(token)
+def _compile(source: str) -> JinjaTemplate:
+    """The compiled template. Nothing of it runs at compile time (no constant folding), so
+    every render meets the same refusals and limits."""
+    return _ENV.from_string(_FORGED.sub("", source))
 
 
 # --- Markdown -> clean HTML ---------------------------------------------------------------
@@ -462,23 +522,23 @@ def _error_line(exc: BaseException) -> int | None:
 def _run(source: str, data: Mapping[str, Any], where: str, problems: list[Problem]) -> str | None:
     """Render one template source to marked text; None when it could not run."""
     try:
-        tmpl, found = _compile(source)
+        tmpl = _compile(source)
     except TemplateSyntaxError as exc:
         problems.append(Problem(exc.lineno, f"syntax error: {exc.message}", "syntax", where))
         return None
     state = _STATE.get()
-    if state is not None:
-        for (_, hint), line in found.refused.items():
-            state.refused.setdefault((where, hint), line)
-        for (_, name), line in found.undefined.items():
-            state.undefined.setdefault((where, name), line)
+    work = state.work if state is not None else limits.current()
     out: list[str] = []
-    size = 0
     try:
         for chunk in tmpl.generate(data):
-            size += len(chunk)
-            if size > MAX_OUTPUT:
-                raise SecurityError(f"the template produces more than {MAX_OUTPUT} characters")
+            work.charge(len(chunk), "the template's output")
+            if state is not None:
+                # A value's marker is not output: `_finalize` counted the value itself.
+                state.output += len(chunk) if _OPEN not in chunk else len(_MARK.sub("", chunk))
+                if state.output > MAX_OUTPUT:
+                    raise _TooMuchWork(
+                        f"the template produces more than {MAX_OUTPUT:,} characters (MAX_OUTPUT)"
+                    )
             out.append(chunk)
     except SecurityError as exc:
         problems.append(Problem(_error_line(exc), f"refused: {exc}", "refused", where))
@@ -506,6 +566,7 @@ def render_all(template: Template, data: Mapping[str, Any]) -> RenderResult:
     problems: list[Problem] = []
     state = _State()
     token = _STATE.set(state)
+    budget_token = limits.CURRENT.set(state.work)
     try:
         wrapped = _wrap({k: _clean_value(v) for k, v in data.items()}, "", state)
         state.where = "subject"
@@ -513,6 +574,7 @@ def render_all(template: Template, data: Mapping[str, Any]) -> RenderResult:
         state.where = "body"
         body_marked = _run(template.body, wrapped, "body", problems)
     finally:
+        limits.CURRENT.reset(budget_token)
         _STATE.reset(token)
     for (where, hint), line in state.refused.items():
         problems.append(Problem(line, f"refused: {hint}", "refused", where))

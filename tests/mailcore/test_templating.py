@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailcore import sanitize
+from mailcore import template_limits as limits
 from mailcore.errors import TemplateError
 from mailcore.templating import (
     Template,
@@ -307,3 +308,166 @@ def test_filters_cannot_turn_values_into_markup(body: str) -> None:
     assert_inert(rendered.html)
     assert "script" not in Elements(rendered.html).tags
     assert "a" not in Elements(rendered.html).tags
+
+
+# --- the rendering bug and the resource limits (hostile templates) --------------------------
+
+
+def test_a_constant_output_is_its_own_value_not_another_placeholders() -> None:
+    # _finalize used to bake a marker index at compile time: "Hello Ada Ada", IndexError.
+    t = Template("t", "{{ 'Re:' }} {{ name }}", "Hello {{ name }} {{ 'x' }} {{ 1 + 2 }}\n")
+    rendered = render(t, {"name": "Ada"})
+    assert rendered.subject == "Re: Ada"
+    assert rendered.markdown == "Hello Ada x 3\n"
+    assert render(Template("t", "s", "{{ 1 + 2 }}"), {}).markdown == "3"
+    # A constant is inserted as text like any value, never as markup.
+    html = render(Template("t", "s", "{{ '<b>x</b>' }}"), {}).html
+    assert "<b>" not in html and "&lt;b&gt;" in html
+
+
+# Each builds over MAX_RENDER_WORK (4,000,000) in one step: old main rendered them "cleanly"
+# (at 10**9 they took a preview to 1 GB); now they are refused before anything is built.
+HOSTILE_BUILDS = [
+    "{{ 'a'.ljust(5000000)|length }}",
+    "{{ 'a'.rjust(5000000)|length }}",
+    "{{ 'a'.center(5000000)|length }}",
+    "{{ 'a'|center(5000000)|length }}",
+    "{{ 'a'.zfill(5000000)|length }}",
+    "{{ '\\t'.expandtabs(5000000)|length }}",
+    "{{ 'x'.encode().ljust(5000000)|length }}",
+    "{{ '{:>5000000}'.format(1)|length }}",
+    "{{ '{0:{1}}'.format('a', 5000000)|length }}",
+    "{{ '{:.5000000f}'.format(1.5)|length }}",
+    "{{ '{!r}'.format(['a' * 100000] * 50)|length }}",
+    "{{ ('%*d' % (5000000, 1))|length }}",
+    "{{ ('%.*f' % (5000000, 1.0))|length }}",
+    "{{ ('%(a(b)c)5000000s' % {'a(b)c': 1})|length }}",
+    "{{ '%5000000s'|format(1)|length }}",
+    "{{ ('a' * 5000000)|length }}",
+    "{{ ([1] * 5000000)|length }}",
+    "{{ (['x' * 100000] * 50)|length }}{{ ['x' * 100000] * 50 }}",
+    "{% set a = 'x' * 1000000 %}{{ (a ~ a ~ a ~ a ~ a)|length }}",
+    "{% set a = 'x' * 1000000 %}{{ (a + a + a + a + a)|length }}",
+    "{{ ('aaaaaaaaaa'|replace('a', 'aaaaaaaaaa')|replace('a', 'aaaaaaaaaa')"
+    "|replace('a', 'aaaaaaaaaa')|replace('a', 'aaaaaaaaaa')|replace('a', 'aaaaaaaaaa')"
+    "|replace('a', 'aaaaaaaaaa'))|length }}",
+    "{{ 'aaaaaaaaaa'.replace('a', 'a' * 1000).replace('a', 'a' * 1000)|length }}",
+    "{{ ('a' * 10).translate({97: 'x' * 1000000})|length }}",
+    "{{ ('\\n' * 1000)|indent(10000, blank=true)|length }}",
+    "{{ ('x ' * 1000)|wordwrap(1, wrapstring='y' * 10000)|length }}",
+    "{{ (['x' * 1000] * 1000)|join('y' * 10000)|length }}",
+    "{{ ('x' * 1000000)|e|e|length }}",
+    "{{ [[[1]]]|tojson(indent=5000000)|length }}",
+    "{{ ([1] * 1000)|batch(5000000, 0)|list|length }}",
+    "{{ [1]|slice(5000000)|list|length }}",
+    "{{ ([[1] * 1000] * 5000)|sum(start=[])|length }}",
+    "{{ (1).to_bytes(5000000, 'big')|length }}",
+    "{{ lipsum(20000)|length }}",
+    "{{ lipsum(1, max=1000000000)|length }}",
+    "{{ (10 ** (10 ** 8))|string|length }}",
+    "{{ (2 ** 99999999)|string|length }}",
+    "{{ ((2 ** 2000) * (2 ** 2000) * (2 ** 2000))|string|length }}",
+    "{{ 5|round(-100000000) }}",
+    "{{ 5.5|round(100000000, 'floor') }}",
+    "{{ x|pprint }}",
+    # nested filters over a loop: each step is small, together they are not
+    "{% for i in range(1000) %}{{ ('x' * 10000)|center(10000)|length }}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("source", HOSTILE_BUILDS)
+def test_a_template_building_too_much_is_refused_before_building_it(source: str) -> None:
+    t = Template("t", "Subject", f"line one\n{source}\n")
+    with pytest.raises(TemplateError, match="refused"):
+        render(t, {"x": 1})
+    [refused] = [p for p in render_all(t, {"x": 1}).problems if p.kind == "refused"]
+    assert refused.line == 2
+    limits_named = ("MAX_RENDER_WORK", "MAX_INT_BITS", "MAX_LIPSUM_WORDS", "not available")
+    assert any(name in refused.message for name in limits_named), refused.message
+
+
+def test_recursive_macros_are_charged_to_the_loop_budget() -> None:
+    body = (
+        "line one\n{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}"
+        "{% endmacro %}{{ f(40) }}\n"
+    )
+    with pytest.raises(TemplateError, match="too much work: over 100,000 loop iterations"):
+        render(Template("t", "s", body), {})
+
+
+def test_a_render_over_its_cpu_time_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Work that builds nothing (comparing two big strings over and over) meets the CPU limit;
+    # lowered here so the test stays cheap.
+    monkeypatch.setattr(limits, "MAX_RENDER_SECONDS", 0.2)
+    body = (
+        "{% set a = 'x' * 1000000 %}{% set b = 'x' * 1000000 %}\n"
+        "{% for i in range(100000) %}{% if a == b %}{% endif %}{% endfor %}\n"
+    )
+    with pytest.raises(TemplateError, match="MAX_RENDER_SECONDS"):
+        render(Template("t", "s", body), {})
+
+
+def test_ordinary_templates_stay_far_below_the_limits() -> None:
+    rows = [{"name": f"item {i}", "price": i * 1.5} for i in range(2000)]
+    body = (
+        "{% for r in rows %}- {{ r.name|title }}: {{ '%.2f'|format(r.price) }}"
+        " {{ '{:>8}'.format(r.name) }} {{ r.name.ljust(12) ~ '|' }}\n{% endfor %}"
+        "{{ rows|map(attribute='name')|join(', ')|truncate(50) }} {{ lipsum(2)|length > 0 }}"
+        " {{ (rows|map(attribute='price')|sum)|round(1) }} {{ 2 ** 64 }}"
+    )
+    out = render(Template("t", "s", body), {"rows": rows}).markdown
+    assert "- Item 1999: 2998.50 item 1999 item 1999   |\n" in out
+    assert "- Item 7: 10.50   item 7 item 7      |\n" in out
+    assert out.endswith("True 2998500.0 18446744073709551616")
+    # A value as large as the output limit still fits: the data's text raises the budget.
+    big = "y" * 900_000
+    assert render(Template("t", "s", "{{ big }}{{ big|length }}"), {"big": big}).markdown == (
+        big + "900000"
+    )
+    # Values count towards the output, their markers do not.
+    numbers = render(Template("t", "s", "{% for i in range(100000) %}{{ i }}{% endfor %}"), {})
+    assert len(numbers.markdown) == 488_890
+
+
+_SIZE = st.sampled_from([0, 1, 7, 1000, 100_000, 1_000_000, 3_999_999, 5_000_000, 10**9])
+_STEP = st.one_of(
+    st.tuples(st.just("({}).ljust({})"), _SIZE),
+    st.tuples(st.just("({}).center({})"), _SIZE),
+    st.tuples(st.just("({}).zfill({})"), _SIZE),
+    st.tuples(st.just("({}).expandtabs({})"), _SIZE),
+    st.tuples(st.just("({})|center({})"), _SIZE),
+    st.tuples(st.just("({})|indent({}, true, true)"), _SIZE),
+    st.tuples(st.just("({}) * {}"), _SIZE),
+    st.tuples(st.just("[{}] * {}"), _SIZE),
+    st.tuples(st.just("'{{:>{1}}}'.format({0})"), _SIZE),
+    st.tuples(st.just("'%*s' % ({1}, {0})"), _SIZE),
+    st.tuples(st.just("({0}).replace('a', 'a' * {1})"), st.sampled_from([0, 2, 100, 10_000])),
+    st.tuples(st.just("({0})|replace('\\t', 'a' * {1})"), st.sampled_from([0, 2, 100, 10_000])),
+    st.tuples(st.just("({0}) ~ ({0})"), st.just(0)),
+    st.tuples(st.just("({0}) + ({0})"), st.just(0)),
+    st.tuples(st.just("[{0}, {0}]|join({0})"), st.just(0)),
+    st.tuples(st.just("({0})|wordwrap(3)"), st.just(0)),
+    st.tuples(st.just("({0})|e"), st.just(0)),
+    st.tuples(st.just("({0})|tojson({1})"), st.sampled_from([0, 2, 1000])),
+    st.tuples(st.just("lipsum({1})"), st.sampled_from([1, 5, 1000])),
+    st.tuples(st.just("(({0})|length) ** {1}"), _SIZE),
+    st.tuples(st.just("(({0})|length) * (({0})|length) * {1}"), _SIZE),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(steps=st.lists(_STEP, min_size=1, max_size=6), loop=st.booleans())
+def test_any_composition_of_building_operations_renders_or_is_refused(
+    steps: list[tuple[str, int]], loop: bool
+) -> None:
+    expr = "'a\\tb<'"
+    for pattern, size in steps:
+        expr = f"({pattern.format(expr, size)})|string"  # every step works on a string
+    body = f"{{{{ ({expr})|string|length }}}}"
+    if loop:
+        body = f"{{% for i in range(50) %}}{body}{{% endfor %}}"
+    result = render_all(Template("t", "s", body), {})
+    fatal = result.fatal
+    assert all(p.kind == "refused" for p in fatal), fatal  # never MemoryError or another error
+    if not fatal:
+        assert result.markdown.isdigit()
