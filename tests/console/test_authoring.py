@@ -261,3 +261,19 @@ def test_a_version_number_that_names_no_version_is_a_404(
     diff_query = query.replace("version", "a")
     assert author.get(f"/templates/greeting/diff{diff_query}").status_code == 404
     assert author.get(f"/templates/greeting/diff{query.replace('version', 'b')}").status_code == 404
+
+
+def test_a_template_building_too_much_shows_the_limit_and_cannot_be_saved(
+    console_env: ConsoleEnv,
+) -> None:
+    author = console_env.client("arthur")
+    body = BODY + "\n{{ 'a'.ljust(5000000)|length }} {{ lipsum(20000)|length }}\n"
+    preview = author.post("/templates/preview", data=form(author, body=body))
+    page = preview.get_data(as_text=True)
+    assert "Body line 5" in page and "MAX_RENDER_WORK" in page
+    response = author.post("/templates/save", data=form(author, body=body))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Not saved." in html
+    assert "Body line 5: refused: ljust() would build 5,000,000 characters" in html
+    assert console_env.services.templates.versions("registered") == []
