@@ -992,7 +992,8 @@ def _encoded_size(part: Message) -> int:
         chars = len(payload)
         for ws in ("\n", "\r", " ", "\t"):
             chars -= payload.count(ws)
-        padding = len(payload.rstrip()) - len(payload.rstrip().rstrip("="))
+        tail = payload[-80:].rstrip()  # not payload.rstrip(): two copies of a big attachment
+        padding = len(tail) - len(tail.rstrip("="))
         return max(0, chars * 3 // 4 - min(padding, 2))
     return len(_payload_bytes(part))
 
@@ -1003,17 +1004,18 @@ def _unflow(text: str, part: Message) -> str:
         return text
     delsp = str(part.get_param("delsp") or "").lower() == "yes"
     out: list[str] = []
-    buffer = ""
+    buffer: list[str] = []  # a paragraph of soft-broken lines; "+=" on a str is quadratic
     for line in text.splitlines():
         if line.startswith(" "):
             line = line[1:]  # space-stuffing
         if line.endswith(" ") and line.rstrip() != "--":
-            buffer += line[:-1] if delsp else line
+            buffer.append(line[:-1] if delsp else line)
             continue
-        out.append(buffer + line)
-        buffer = ""
+        buffer.append(line)
+        out.append("".join(buffer))
+        buffer = []
     if buffer:
-        out.append(buffer)
+        out.append("".join(buffer))
     return "\n".join(out)
 
 

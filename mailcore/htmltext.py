@@ -26,7 +26,13 @@ _BLOCK = frozenset(
 _PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "pre", "hr"})
 _SKIPPED_STRINGS = (Comment, CData, Declaration, Doctype, ProcessingInstruction)
 _SPACES = re.compile(r"\s+")
-_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_HIDDEN = re.compile(r"display\s*+:\s*+none|visibility\s*+:\s*+hidden", re.IGNORECASE)
+# Quote prefixes stop growing here: 10,000 nested <blockquote> would write "> " 10,000 times on
+# every line (a few KB of HTML turned into GB of text).
+_MAX_QUOTE_DEPTH = 20
+# Elements nested deeper than this are read as plain text: the walk recurses (two or three
+# frames a level) and must stay clear of the interpreter's recursion limit.
+_MAX_NESTING = 200
 
 
 class _Lines:
@@ -38,32 +44,45 @@ class _Lines:
         self.depth = 0
         self.line_depth = 0
         self.pre = 0  # inside <pre>: keep spaces and empty lines
+        self.has_text = False  # the current line holds more than blanks
+        self.nesting = 0  # elements entered by _walk
+
+    @property
+    def prefix(self) -> str:
+        return "> " * min(self.line_depth, _MAX_QUOTE_DEPTH)
+
+    def clear(self) -> None:
+        self.current = []
+        self.has_text = False
 
     def text(self, s: str) -> None:
         if not self.current:
             self.line_depth = self.depth
         self.current.append(s)
+        # Known as each piece arrives: joining the line at every <td> or <br> is quadratic.
+        if not self.has_text and not s.isspace() and s:
+            self.has_text = True
 
     def newline(self) -> None:
         if self.current and self.pre:
-            self.lines.append("> " * self.line_depth + "".join(self.current).rstrip())
-            self.current = []
+            self.lines.append(self.prefix + "".join(self.current).rstrip())
+            self.clear()
         elif self.current:
             joined = "".join(self.current)
             line = _SPACES.sub(" ", joined).strip()
-            self.current = []
+            self.clear()
             if line:
-                self.lines.append("> " * self.line_depth + line)
+                self.lines.append(self.prefix + line)
             elif "\xa0" in joined:
                 # <div>&nbsp;</div> is how webmails write an empty line.
                 self.blank_line()
 
     def blank_line(self) -> None:
         if self.lines and self.lines[-1].strip(" >"):
-            self.lines.append(">" * self.depth if self.depth else "")
+            self.lines.append(">" * min(self.depth, _MAX_QUOTE_DEPTH) if self.depth else "")
 
     def raw_line(self, line: str) -> None:
-        self.lines.append("> " * self.depth + line)
+        self.lines.append("> " * min(self.depth, _MAX_QUOTE_DEPTH) + line)
 
     def blank(self) -> None:
         self.newline()
@@ -88,6 +107,17 @@ def html_to_text(html: str) -> str:
 
 
 def _walk(node: Tag, out: _Lines, pre: bool) -> None:
+    if out.nesting >= _MAX_NESTING:
+        out.text(" ".join(node.stripped_strings))  # bs4 walks descendants without recursing
+        return
+    out.nesting += 1
+    try:
+        _walk_children(node, out, pre)
+    finally:
+        out.nesting -= 1
+
+
+def _walk_children(node: Tag, out: _Lines, pre: bool) -> None:
     for child in node.children:
         if isinstance(child, NavigableString):
             if isinstance(child, _SKIPPED_STRINGS):
@@ -108,11 +138,11 @@ def _walk(node: Tag, out: _Lines, pre: bool) -> None:
         if child.has_attr("hidden"):
             continue
         if name == "br":
-            if out.current and "".join(out.current).strip():
+            if out.has_text:
                 out.newline()
             else:
                 # <div><br></div>: an empty line, as Gmail and Outlook write them.
-                out.current = []
+                out.clear()
                 out.blank_line()
             continue
         if name == "img":
@@ -138,7 +168,7 @@ def _walk(node: Tag, out: _Lines, pre: bool) -> None:
             out.newline()
             continue
         if name in ("td", "th"):
-            if out.current and "".join(out.current).strip():
+            if out.has_text:
                 out.text(" | ")
             _walk(child, out, pre)
             continue
@@ -163,8 +193,8 @@ def _pre_text(s: str, out: _Lines) -> None:
         if i:
             # Keep preformatted spacing: every line break is a line, empty ones included.
             line = "".join(out.current)
-            out.current = []
-            out.lines.append("> " * out.depth + line.rstrip())
+            out.clear()
+            out.lines.append("> " * min(out.depth, _MAX_QUOTE_DEPTH) + line.rstrip())
         if part:
             out.text(part)
 

@@ -119,3 +119,11 @@ def test_a_line_ten_thousand_times_longer_does_not_blow_up(
     function = REGEX_FUNCTIONS[name]
     text = (line + "\n") * 10000 if whole else "".join(c * 2000 for c in line)
     assert _seconds(lambda: function(text)) < 10, (name, line)
+
+
+def test_a_megabyte_of_flowed_soft_breaks_extracts_quickly() -> None:
+    body = b"word \n" * 200_000 + b"end\n"
+    raw = b"From: p@example.org\nContent-Type: text/plain; format=flowed\n\n" + body
+    result = extract(raw)
+    assert _seconds(lambda: extract(raw)) < 10
+    assert result.text.startswith("word word")
