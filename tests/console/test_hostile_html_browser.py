@@ -124,3 +124,74 @@ def test_hostile_html_runs_no_script_and_loads_nothing(
     assert dialogs == []
     assert page.evaluate("window.pwned") is None
     assert recorder.hits == []
+
+
+# The sanitizer alone, without the frame's sandbox and CSP: its output loaded as a page of its
+# own in Chromium (scripts enabled) runs nothing, has no handler and loads nothing.
+MAIL_PAGE = "http://mail.test/"
+ACTIVE_DOM = """() => {
+  const found = [];
+  for (const el of document.querySelectorAll('*')) {
+    if (el.namespaceURI !== 'http://www.w3.org/1999/xhtml') found.push('ns:' + el.tagName);
+    if (['SCRIPT', 'IFRAME', 'OBJECT', 'EMBED', 'BASE', 'TEMPLATE'].includes(el.tagName))
+      found.push(el.tagName);
+    for (const attr of el.attributes) {
+      if (/^on/i.test(attr.name) || /^(href|srcset|action|formaction)$/i.test(attr.name))
+        found.push(el.tagName + '@' + attr.name);
+      if (/javascript:/i.test(attr.value.replace(/\\s/g, ''))) found.push('js:' + attr.name);
+    }
+  }
+  return found;
+}"""
+
+
+@pytest.fixture
+def bare_page(browser: Any) -> Iterator[tuple[Any, list[str], list[str]]]:
+    """A page on which `MAIL_PAGE` is served from `bare_page.body`; every other request is
+    recorded and refused. Yields (page, requests, dialogs)."""
+    context = browser.new_context()
+    requests: list[str] = []
+    dialogs: list[str] = []
+    body: dict[str, str] = {}
+
+    def route(r: Any) -> None:
+        if r.request.url == MAIL_PAGE:
+            r.fulfill(status=200, content_type="text/html", body=body["html"])
+        else:
+            requests.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.set_default_timeout(10_000)
+    page.body = body  # type: ignore[attr-defined]
+    try:
+        yield page, requests, dialogs
+    finally:
+        context.close()
+
+
+def test_sanitized_mxss_payloads_are_inert_in_chromium_without_sandbox_or_csp(
+    bare_page: tuple[Any, list[str], list[str]],
+) -> None:
+    from console.mailview import frame_document, safe_html
+    from tests.console.test_mailview import MXSS
+
+    page, requests, dialogs = bare_page
+    for payload in MXSS:
+        page.body["html"] = frame_document(safe_html(payload))
+        page.goto(MAIL_PAGE)  # waits for the load event: failed images have fired by then
+        assert page.evaluate("window.pwned") is None, payload
+        assert page.evaluate(ACTIVE_DOM) == [], payload
+    assert dialogs == [] and requests == []
+
+
+def test_unsanitized_payload_does_run_on_the_bare_page(
+    bare_page: tuple[Any, list[str], list[str]],
+) -> None:
+    # The harness can see a live payload: without safe_html the same page is pwned.
+    page, _, _ = bare_page
+    page.body["html"] = '<svg><style><img src=x onerror="window.pwned=1"></style></svg>'
+    page.goto(MAIL_PAGE)
+    page.wait_for_function("window.pwned === 1")
