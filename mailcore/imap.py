@@ -80,6 +80,9 @@ _MID_KEY = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
 _COPYUID = re.compile(rb"\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]", re.IGNORECASE)
 _ESEARCH_ALL = re.compile(rb"\bALL ([0-9:,]+)", re.IGNORECASE)
 _FETCH_BODY = re.compile(rb"\d+ \(UID (\d+) BODY\[\] \{\d+\}$", re.IGNORECASE)
+_FETCH_SIZE = re.compile(
+    rb"\d+ \((?:UID (\d+) RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+) UID (\d+))\)", re.IGNORECASE
+)
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
 # Search values and folder names longer than this are refused (a search for one matches
 # nothing): far above any real header or folder name, far below what a server takes in a line.
@@ -629,7 +632,9 @@ class ImapMailbox:
                 return {}
             out: dict[int, int] = {}
             for batch in _chunks(wanted, self.config.batch_size):
-                for uid, data in client.fetch(batch, [b"RFC822.SIZE"]).items():
+                out.update(_fetch_sizes(client, batch))
+                rest = [u for u in batch if u not in out]  # another shape: imapclient's turn
+                for uid, data in client.fetch(rest, [b"RFC822.SIZE"]).items() if rest else ():
                     size = data.get(b"RFC822.SIZE")
                     if isinstance(size, int):
                         out[int(uid)] = size
@@ -1164,6 +1169,26 @@ def _fetch_bodies(client: IMAPClient, uids: list[int]) -> tuple[dict[int, bytes]
             else:
                 odd = True
     return out, odd
+
+
+def _fetch_sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
+    """UID FETCH RFC822.SIZE read straight from imaplib's untagged lines, as `_fetch_bodies`
+    does (the generic parser would cost as much as fetching the bodies); lines of another
+    shape are left out."""
+    imap = client._imap
+    imap.untagged_responses.pop("FETCH", None)
+    typ, data = imap._simple_command("UID", "FETCH", _uidset(uids), "(UID RFC822.SIZE)")
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"UID FETCH failed: {_text(data)}")
+    wanted = set(uids)
+    out: dict[int, int] = {}
+    for item in imap.untagged_responses.pop("FETCH", []):
+        match = _FETCH_SIZE.fullmatch(item) if isinstance(item, bytes) else None
+        if match:
+            uid = int(match.group(1) or match.group(4))
+            if uid in wanted:
+                out[uid] = int(match.group(2) or match.group(3))
+    return out
 
 
 def _expand(uidset: bytes) -> list[int]:

@@ -587,3 +587,15 @@ def test_find_by_message_id_and_discard_expunges_only_those(
     imap_mailbox.discard("INBOX", [gone])
     assert imap_mailbox.uids("INBOX") == [keep]
     assert flags_of(account, "INBOX").keys() == {keep, other}  # other's mail not expunged
+
+
+def test_sizes_are_read_by_the_quick_reader_and_agree_with_the_summaries(account, imap_mailbox):
+    from mailcore import imap as imap_module
+
+    uids = [account.append("INBOX", message(subject=f"s{i}", body="x" * (100 * i))) for i in (1, 5)]
+    wanted = {s.uid: s.size for s in imap_mailbox.summaries("INBOX", uids)}
+    assert imap_mailbox.sizes("INBOX", [*uids, 999]) == wanted  # a missing UID is absent
+    client = imap_mailbox._connection()
+    client.select_folder("INBOX", readonly=True)
+    # Dovecot's answer has the shape the quick reader knows: no fallback was needed.
+    assert imap_module._fetch_sizes(client, uids) == wanted
