@@ -41,7 +41,7 @@ from mailcore.errors import (
     MailcoreError,
     RoutingError,
 )
-from mailcore.extract import Extraction, PayloadSource, extract
+from mailcore.extract import Extraction, PayloadSource, extract, header_block
 from mailcore.history import History, MessageState, now
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
 from mailcore.mailbox import Mailbox, MoveResult, Summary
@@ -502,7 +502,7 @@ class Engine:
         handler: str | None,
     ) -> None:
         oversized = self._oversized(raw)
-        ex = extract(_head(raw) if oversized else raw, scheme=self.scheme)
+        ex = extract(header_block(raw) if oversized else raw, scheme=self.scheme)
         work.facts = self._facts(ex)
         # Who/what facts go on the "received" and outcome rows; the steps between need only
         # the message key (the timeline joins them), which keeps the per-message write small.
@@ -711,7 +711,7 @@ class Engine:
         oversized = self._oversized(raw)
         if oversized is None:
             return extract(raw, scheme=self.scheme)
-        ex = extract(_head(raw), scheme=self.scheme)
+        ex = extract(header_block(raw), scheme=self.scheme)
         return dataclasses.replace(ex, defects=[oversized, *ex.defects])
 
     def _current_payload(
@@ -913,20 +913,6 @@ def _within(uids: Sequence[int], sizes: Mapping[int, int], budget: int) -> list[
         chosen.append(uid)
         total += size
     return chosen
-
-
-# How much of a message is read for its header block when the whole is too large to parse.
-_HEAD_LIMIT = 256 * 1024
-
-
-def _head(raw: bytes) -> bytes:
-    """The header block of a message (at most _HEAD_LIMIT bytes), its end of headers kept."""
-    window = raw[:_HEAD_LIMIT]
-    ends = [(i, sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := window.find(sep)) >= 0]
-    if not ends:
-        return window
-    end, sep = min(ends)
-    return window[:end] + sep
 
 
 def _human_size(size: int) -> str:

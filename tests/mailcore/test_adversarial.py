@@ -127,3 +127,19 @@ def test_a_megabyte_of_flowed_soft_breaks_extracts_quickly() -> None:
     result = extract(raw)
     assert _seconds(lambda: extract(raw)) < 10
     assert result.text.startswith("word word")
+
+
+def test_a_mail_of_more_parts_than_max_parts_is_read_up_to_the_limit() -> None:
+    from mailcore.extract import MAX_PARTS
+
+    parts = b"".join(b"--b\nContent-Type: text/plain\n\nx\n" for _ in range(MAX_PARTS * 2))
+    raw = (
+        HEAD.replace(b"\n\n", b'\nContent-Type: multipart/mixed; boundary="b"\n\n')
+        + b"--b\nContent-Type: text/plain\n\nplate_number: AB-123\n"
+        + parts
+        + b"--b--\n"
+    )
+    result = extract(raw)
+    assert result.payload == {"plate_number": "AB-123"}  # what comes first is still read
+    assert any("MAX_PARTS" in d for d in result.defects)
+    assert _seconds(lambda: extract(raw)) < 10
