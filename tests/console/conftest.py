@@ -139,6 +139,25 @@ def console_env(app_factory: Callable[..., ConsoleEnv]) -> ConsoleEnv:
 
 
 @pytest.fixture
+def demo_env(console_env: ConsoleEnv) -> ConsoleEnv:
+    """The console with the demo mails polled once: the failing ones are in `failed`."""
+    from console.demo import sample_mails
+
+    for _name, raw in sample_mails():
+        console_env.services.mailbox.append("INBOX", raw)
+    console_env.services.engine.poll_once()
+    return console_env
+
+
+def failed_uid(env: ConsoleEnv, subject_part: str) -> int:
+    """The UID in `failed` of the mail whose subject holds `subject_part`."""
+    for item in env.services.engine.failed_page(1, 200).items:
+        if subject_part in item.summary.subject:
+            return item.summary.uid
+    raise AssertionError(f"no failed mail about {subject_part!r}")
+
+
+@pytest.fixture
 def live_server(console_env: ConsoleEnv) -> Iterator[str]:
     """The console_env app served on 127.0.0.1 (free port) in a thread; yields its base URL."""
     with serve(console_env.app) as base:

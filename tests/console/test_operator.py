@@ -6,26 +6,15 @@ import pytest
 from click.testing import CliRunner
 
 from console.commands import create_user
-from console.demo import sample_mails
 from console.mailview import safe_html
 from console.presenters import PayloadSyntaxError, field_rows, parse_payload
 from mailcore.accounts import AccountError
-from tests.console.conftest import ConsoleEnv, csrf_token
+from tests.console.conftest import ConsoleEnv, csrf_token, failed_uid
 
 
 @pytest.fixture
-def env(console_env: ConsoleEnv) -> ConsoleEnv:
-    for _name, raw in sample_mails():
-        console_env.services.mailbox.append("INBOX", raw)
-    console_env.services.engine.poll_once()
-    return console_env
-
-
-def uid_of(env: ConsoleEnv, subject_part: str) -> int:
-    for item in env.services.engine.failed_page(1, 200).items:
-        if subject_part in item.summary.subject:
-            return item.summary.uid
-    raise AssertionError(f"no failed mail about {subject_part!r}")
+def env(demo_env: ConsoleEnv) -> ConsoleEnv:
+    return demo_env
 
 
 def test_list_shows_failed_mails_newest_first_with_reason_and_handler(env: ConsoleEnv) -> None:
@@ -56,7 +45,7 @@ def test_pagination(env: ConsoleEnv) -> None:
 
 
 def test_detail_shows_both_sides_and_errors_by_field(env: ConsoleEnv) -> None:
-    uid = uid_of(env, "VEH-1046")
+    uid = failed_uid(env, "VEH-1046")
     html = env.client("olivia").get(f"/failed/{uid}").get_data(as_text=True)
     assert "What arrived" in html and "What we understood" in html
     assert 'sandbox src="/failed/' in html and "allow-scripts" not in html
@@ -67,18 +56,18 @@ def test_detail_shows_both_sides_and_errors_by_field(env: ConsoleEnv) -> None:
 
 
 def test_detail_timeline_names_a_status_once(env: ConsoleEnv) -> None:
-    html = env.client("olivia").get(f"/failed/{uid_of(env, 'VEH-1046')}").get_data(as_text=True)
+    html = env.client("olivia").get(f"/failed/{failed_uid(env, 'VEH-1046')}").get_data(as_text=True)
     assert "<b>failed</b>" in html and "<b>failed</b> → failed" not in html
     assert "<b>routed</b>" in html
 
 
 def test_detail_of_a_mail_without_payload_is_not_ready_to_resubmit(env: ConsoleEnv) -> None:
-    html = env.client("olivia").get(f"/failed/{uid_of(env, 'VEH-1044')}").get_data(as_text=True)
+    html = env.client("olivia").get(f"/failed/{failed_uid(env, 'VEH-1044')}").get_data(as_text=True)
     assert "ready to re-submit" not in html and "Fix the fields marked below" in html
 
 
 def test_html_frame_embeds_cid_images_and_blocks_remote_ones(env: ConsoleEnv) -> None:
-    uid = uid_of(env, "VEH-1046")
+    uid = failed_uid(env, "VEH-1046")
     response = env.client("olivia").get(f"/failed/{uid}/html")
     body = response.get_data(as_text=True)
     assert "data:image/png;base64," in body
@@ -89,7 +78,7 @@ def test_html_frame_embeds_cid_images_and_blocks_remote_ones(env: ConsoleEnv) ->
 
 def test_raw_source_and_attachment_download(env: ConsoleEnv) -> None:
     client = env.client("olivia")
-    uid = uid_of(env, "VEH-1044")
+    uid = failed_uid(env, "VEH-1044")
     raw = client.get(f"/failed/{uid}/raw", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Message-ID: &lt;DB9P195MB1322" in raw
     pdf = client.get(f"/failed/{uid}/attachments/0?inline=1")
@@ -103,7 +92,7 @@ def test_raw_source_and_attachment_download(env: ConsoleEnv) -> None:
 
 def test_convert_to_yaml_keeps_the_edits(env: ConsoleEnv) -> None:
     client = env.client("olivia")
-    uid = uid_of(env, "VEH-1045")
+    uid = failed_uid(env, "VEH-1045")
     token = csrf_token(client, f"/failed/{uid}")
     response = client.post(
         f"/failed/{uid}/convert",
@@ -116,7 +105,7 @@ def test_convert_to_yaml_keeps_the_edits(env: ConsoleEnv) -> None:
 
 def test_resubmit_without_javascript_moves_the_mail(env: ConsoleEnv) -> None:
     client = env.client("olivia")
-    uid = uid_of(env, "VEH-1046")
+    uid = failed_uid(env, "VEH-1046")
     token = csrf_token(client, f"/failed/{uid}")
     payload = (
         '{"plate_number": "PQ-321-RS", "vin": "VF1FL000123456789",'
@@ -135,7 +124,7 @@ def test_resubmit_without_javascript_moves_the_mail(env: ConsoleEnv) -> None:
 
 def test_resubmit_with_broken_json_says_where(env: ConsoleEnv) -> None:
     client = env.client("olivia")
-    uid = uid_of(env, "VEH-1045")
+    uid = failed_uid(env, "VEH-1045")
     token = csrf_token(client, f"/failed/{uid}")
     response = client.post(
         f"/failed/{uid}/resubmit",
@@ -148,7 +137,7 @@ def test_resubmit_with_broken_json_says_where(env: ConsoleEnv) -> None:
 
 def test_reject_needs_a_note_then_moves_to_rejected(env: ConsoleEnv) -> None:
     client = env.client("olivia")
-    uid = uid_of(env, "Question about my registration")
+    uid = failed_uid(env, "Question about my registration")
     token = csrf_token(client, f"/failed/{uid}")
     client.post(f"/failed/{uid}/reject", data={"note": "", "csrf_token": token})
     assert uid in env.services.mailbox.uids("failed")
@@ -165,7 +154,7 @@ def test_reject_needs_a_note_then_moves_to_rejected(env: ConsoleEnv) -> None:
 def test_bulk_rerun_of_a_selection(env: ConsoleEnv) -> None:
     client = env.client("olivia")
     env.office.records.clear()
-    uids = [uid_of(env, "VEH-1044"), uid_of(env, "VEH-9913")]
+    uids = [failed_uid(env, "VEH-1044"), failed_uid(env, "VEH-9913")]
     token = csrf_token(client, "/failed/")
     response = client.post(
         "/failed/rerun", data={"uid": [str(u) for u in uids], "csrf_token": token}

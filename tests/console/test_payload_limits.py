@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from console.demo import sample_mails
 from console.presenters import PayloadSyntaxError, dump_payload, field_rows, parse_payload
-from tests.console.conftest import ConsoleEnv, csrf_token
+from tests.console.conftest import ConsoleEnv, csrf_token, failed_uid
 from tests.mailcore.test_payload import alias_bomb, bounded
 from tests.mailcore.test_registry import shared_bomb
 from tests.servers import message
@@ -19,18 +18,8 @@ SMALL = 200_000
 
 
 @pytest.fixture
-def env(console_env: ConsoleEnv) -> ConsoleEnv:
-    for _name, raw in sample_mails():
-        console_env.services.mailbox.append("INBOX", raw)
-    console_env.services.engine.poll_once()
-    return console_env
-
-
-def failed_uid(env: ConsoleEnv, subject_part: str) -> int:
-    for item in env.services.engine.failed_page(1, 200).items:
-        if subject_part in item.summary.subject:
-            return item.summary.uid
-    raise AssertionError(f"no failed mail about {subject_part!r}")
+def env(demo_env: ConsoleEnv) -> ConsoleEnv:
+    return demo_env
 
 
 def post(client: FlaskClient, uid: int, action: str, **data: str) -> tuple[int, str]:
