@@ -57,14 +57,16 @@ DROP_WITH_CONTENT: frozenset[str] = frozenset(
 )
 
 _DROP_RE = re.compile(
-    r"<(" + "|".join(sorted(DROP_WITH_CONTENT)) + r")\b[^>]*>.*?(?:</\1\s*>|\Z)",
+    r"<(" + "|".join(sorted(DROP_WITH_CONTENT)) + r")\b[^<>]*+>.*?(?:</\1\s*>|\Z)",
     re.IGNORECASE | re.DOTALL,
 )
+# Every pattern here is linear on any text: no part of a match can rescan what another start
+# already covered ("[^<>]" stops at the next tag, "[^\]\n]" at the line's end).
 # A tag as written in Markdown source; `<https://x>` and `<a@b.c>` autolinks do not match.
-_TAG_RE = re.compile(r"<!--.*?(?:-->|\Z)|</?[A-Za-z][A-Za-z0-9-]*(?:\s[^>]*)?/?>", re.DOTALL)
+_TAG_RE = re.compile(r"<!--.*?(?:-->|\Z)|</?[A-Za-z][A-Za-z0-9-]*+(?:\s[^<>]*+)?/?>", re.DOTALL)
 # Markdown inline link/image targets: ](target) and reference definitions: [x]: target
 _MD_LINK_RE = re.compile(r"(\]\(\s*<?)([^)\s>]*)")
-_MD_REF_RE = re.compile(r"^(\s{0,3}\[[^\]]+\]:\s*<?)(\S+?)(>?)(?=\s|$)", re.MULTILINE)
+_MD_REF_RE = re.compile(r"^([ \t]{0,3}\[[^\]\n]++\]:[ \t]*+<?)(\S+?)(>?)(?=\s|$)", re.MULTILINE)
 
 
 def is_safe_url(url: str) -> bool:

@@ -20,6 +20,7 @@ preview on every keystroke and bulk sending of one template are both cheap.
 
 from __future__ import annotations
 
+import bisect
 import contextvars
 import html as _html
 import logging
@@ -58,7 +59,8 @@ MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists")
 # removed from templates and values beforehand so nobody can forge one.
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _MARK = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
-_FORGED = re.compile(f"[{_OPEN}{_CLOSE}]")
+# The stand-ins of `template_limits.markdown_input` are removed the same way.
+_FORGED = re.compile(f"[{_OPEN}{_CLOSE}\ue100-\ue17f]")
 
 
 @dataclass(frozen=True)
@@ -467,12 +469,18 @@ def _markdown_html(marked: str) -> tuple[str, tuple[str, ...]]:
     """Markdown of the author's text (values are markers) to allowlisted HTML, and removals."""
     md = _converters.md
     md.reset()
-    cleaned, removed = sanitize.clean_html(md.convert(marked))
+    converted = md.convert(limits.markdown_input(marked))
+    cleaned, removed = sanitize.clean_html(limits.restore_markdown_output(converted))
     return cleaned, tuple(removed)
 
 
-_ATTR = re.compile(rf"""(\s*)([\w:.-]+)=(?:"([^"]*{_OPEN}[^"]*)"|'([^']*{_OPEN}[^']*)')""")
-_PRE = re.compile(r"<pre\b.*?</pre>", re.DOTALL | re.IGNORECASE)
+# In clean HTML (bleach's serializer) every attribute is name="value" or name='value', and
+# text holds no "<": a tag is everything from "<" to the next ">", and scanning it attribute
+# by attribute never starts inside a value (the old one-regex scan was quadratic on a long
+# word or run of spaces).
+_TAG_WITH_VALUE = re.compile(f"<[^<>{_OPEN}]*+{_OPEN}[^<>]*+>")
+_ATTR = re.compile(r"""(\s++)([^\s=<>/"']++)=(?:"([^"]*+)"|'([^']*+)')""")
+_PRE = re.compile(r"<pre\b.*?(?:</pre>|\Z)", re.DOTALL | re.IGNORECASE)
 
 
 def _fill_html(marked_html: str, state: _State, problems: list[Problem]) -> str:
@@ -481,6 +489,8 @@ def _fill_html(marked_html: str, state: _State, problems: list[Problem]) -> str:
 
     def attribute(m: re.Match[str]) -> str:
         space, name, raw = m[1], m[2], m[3] if m[3] is not None else m[4]
+        if _OPEN not in raw:
+            return m[0]
         value = _MARK.sub(lambda v: values[int(v[1])], _html.unescape(raw))
         if name.lower() in sanitize.URL_ATTRIBUTES and not sanitize.is_safe_url(value):
             first = _MARK.search(raw)
@@ -489,12 +499,19 @@ def _fill_html(marked_html: str, state: _State, problems: list[Problem]) -> str:
             return ""
         return f'{space}{name}="{sanitize.escape(value)}"'
 
-    filled = _ATTR.sub(attribute, marked_html)
-    pre_spans = [m.span() for m in _PRE.finditer(filled)]
+    filled = _TAG_WITH_VALUE.sub(lambda t: _ATTR.sub(attribute, t[0]), marked_html)
+    pre_starts, pre_ends = [], []
+    for m in _PRE.finditer(filled):
+        pre_starts.append(m.start())
+        pre_ends.append(m.end())
+
+    def in_pre(pos: int) -> bool:
+        index = bisect.bisect_right(pre_starts, pos) - 1
+        return index >= 0 and pos < pre_ends[index]
 
     def text(m: re.Match[str]) -> str:
         escaped = sanitize.escape(values[int(m[1])])
-        if "\n" in escaped and not any(a <= m.start() < b for a, b in pre_spans):
+        if "\n" in escaped and not in_pre(m.start()):
             escaped = escaped.replace("\n", "<br>\n")
         return escaped
 
