@@ -19,6 +19,7 @@ text first: ``[big] * 1000`` is 1,000 list items but 1,000 copies of ``big`` onc
 
 from __future__ import annotations
 
+import bisect
 import contextvars
 import json
 import math
@@ -666,7 +667,7 @@ _TAG = re.compile(
     r"(?:\s++[^\s\"'=<>/`]++(?:\s*+=\s*+(?:\"[^\"<>]*+\"|'[^'<>]*+'|[^\s\"'=<>`]++))?+)*+"
     r"\s*+/?>"
 )
-_AUTOLINK = re.compile(r"<[A-Za-z][A-Za-z0-9+.-]*+:[^\s<>]*+>|<[^<>\s!@]++@[^@<>\s]++>")
+_AUTOLINK = re.compile(r"<[A-Za-z][A-Za-z0-9+.-]*+:[^<>]*+>|<[^<>\s!@]++@[^@<>\s]++>")
 _STRICT_TARGET = re.compile(
     r"\(\s*+(?:<[^<>\n]*+>|[^\s()<>\"']*+)\s*+(?:\"[^\"\n]*+\"|'[^'\n]*+')?+\s*+\)"
 )
@@ -678,13 +679,81 @@ def markdown_input(text: str) -> str:
     made inert (see above); linear in ``len(text)``."""
     chars = list(text)
     protected: set[int] = set()  # ``<`` of a ``](<target>)`` link: not to be judged as a tag
-    _fences(text, chars)
+    code_blocks = _fences(text, chars)
     for start, end in _paragraphs(text):
         _links(text, chars, start, end, protected)
         _code_spans(text, chars, start, end)
         _emphasis(text, chars, start, end)
     _angles(text, chars, protected)
-    return "".join(chars)
+    return _reblock("".join(chars), code_blocks)
+
+
+# Lines Markdown cuts out of their block, re-queueing the rest of the block each time: a run
+# of them without blank lines between is quadratic. A blank line after each changes nothing
+# else (a heading or a rule ends its block anyway).
+_SPLITTING_LINE = re.compile(
+    r"#{1,6}[^\n]*+|=++[ ]*+|-{2,}+[ ]*+|(?:\*[ ]*+){3,}|(?:-[ ]*+){3,}|(?:_[ ]*+){3,}"
+)
+# A paragraph's inline markup costs Markdown its length for each construct in it (the text is
+# rebuilt around each one): a plain paragraph is cut, at a line end, into pieces of at most
+# MAX_PARAGRAPH_CHARS, and a longer line at a space. Tables, lists, quotes, headings and code
+# are never cut (each cell and item is its own paragraph already).
+MAX_PARAGRAPH_CHARS = 20_000
+_STRUCTURED = re.compile(r"[ \t]*+(?:[|>#]|[-*+][ \t]|\d++[.)][ \t]|    |\t)")
+
+
+def _reblock(text: str, code_blocks: list[tuple[int, int]]) -> str:
+    """Blank lines after lines Markdown splits blocks at, and in over-long plain paragraphs,
+    outside fenced code."""
+    starts = [a for a, _ in code_blocks]
+
+    def in_code(pos: int) -> bool:
+        index = bisect.bisect_right(starts, pos) - 1
+        return index >= 0 and pos <= code_blocks[index][1]
+
+    out: list[str] = []
+    paragraph = 0  # characters of the plain paragraph so far; -1 in a structured block
+    after_split = False  # the previous line was a heading/rule/underline
+    for m in re.finditer(r"[^\n]*+\n?", text):
+        line = m[0]
+        if not line:
+            break
+        if in_code(m.start()):
+            out.append(line)
+            paragraph, after_split = -1, False
+            continue
+        blank = not line.strip()
+        if after_split and not blank:
+            out.append("\n")
+            paragraph = 0
+        after_split = False
+        if blank:
+            paragraph = 0
+        elif paragraph == 0 and _STRUCTURED.match(line):
+            paragraph = -1
+        elif paragraph >= 0:
+            if paragraph and paragraph + len(line) > MAX_PARAGRAPH_CHARS:
+                out.append("\n")
+                paragraph = 0
+            if len(line) > MAX_PARAGRAPH_CHARS:
+                line = _cut_line(line)
+            paragraph += len(line)
+        out.append(line)
+        if _SPLITTING_LINE.fullmatch(line.rstrip("\n")) and line.endswith("\n"):
+            after_split = True
+    return "".join(out)
+
+
+def _cut_line(line: str) -> str:
+    """An over-long line as paragraphs of at most MAX_PARAGRAPH_CHARS, cut at spaces."""
+    pieces, start = [], 0
+    while len(line) - start > MAX_PARAGRAPH_CHARS:
+        cut = line.rfind(" ", start, start + MAX_PARAGRAPH_CHARS)
+        cut = start + MAX_PARAGRAPH_CHARS if cut <= start else cut
+        pieces.append(line[start:cut])
+        start = cut
+    pieces.append(line[start:])
+    return "\n\n".join(pieces)
 
 
 def restore_markdown_output(html_text: str) -> str:
@@ -699,11 +768,18 @@ def restore_markdown_output(html_text: str) -> str:
 
 def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each run of non-blank lines: no inline construct crosses a blank line."""
-    for m in re.finditer(r"(?:[^\S\n]*+\S[^\n]*+(?:\n|\Z))++", text):
-        yield m.start(), m.end()
+    start = None
+    for m in re.finditer(r"[^\n]*+\n?", text):  # line by line: a regex for the run rescans
+        if m[0].strip():
+            start = m.start() if start is None else start
+        elif start is not None:
+            yield start, m.start()
+            start = None
+    if start is not None:
+        yield start, len(text)
 
 
-def _fences(text: str, chars: list[str]) -> None:
+def _fences(text: str, chars: list[str]) -> list[tuple[int, int]]:
     """Fence lines that open a code block nothing closes are made inert: Markdown looks for
     the closing fence of each one to the end of the text. So are fences whose info string
     has a quote (Markdown's ``hl_lines="..."`` search crosses lines)."""
@@ -716,15 +792,18 @@ def _fences(text: str, chars: list[str]) -> None:
         next_close[index] = last_closing.get(fence)
         if not rest.strip(" "):
             last_closing[fence] = index
+    blocks: list[tuple[int, int]] = []
     index = 0
     while index < len(fences):
         pos, _, rest = fences[index]
         close = next_close[index]
         if close is not None and not _QUOTES.intersection(rest):
+            blocks.append((pos, fences[close][0]))
             index = close + 1
             continue
         chars[pos] = _inert(text[pos])
         index += 1
+    return blocks
 
 
 def _links(text: str, chars: list[str], start: int, end: int, protected: set[int]) -> None:

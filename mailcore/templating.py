@@ -54,13 +54,16 @@ log = logging.getLogger(__name__)
 MAX_OUTPUT = 1_000_000  # characters a render may produce, values included
 MAX_LOOP_ITERATIONS = 100_000  # loop steps of one render, on top of one per data item
 MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists")
+MAX_REPORTED_REMOVALS = 50  # removals listed one by one; the rest are counted in one line
 
 # Private-use code points stand for values while Markdown and cleaning run; they are
 # removed from templates and values beforehand so nobody can forge one.
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _MARK = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
-# The stand-ins of `template_limits.markdown_input` are removed the same way.
-_FORGED = re.compile(f"[{_OPEN}{_CLOSE}\ue100-\ue17f]")
+_FORGED = re.compile(f"[{_OPEN}{_CLOSE}]")
+# A template's text also loses the stand-ins of `template_limits.markdown_input` (values keep
+# them: they are markers while Markdown runs, and put back after the stand-ins are restored).
+_FORGED_SOURCE = re.compile(f"[{_OPEN}{_CLOSE}\ue100-\ue17f]")
 
 
 @dataclass(frozen=True)
@@ -446,7 +449,7 @@ _ENV.filters[_BUDGET_FILTER] = _budgeted
 def _compile(source: str) -> JinjaTemplate:
     """The compiled template. Nothing of it runs at compile time (no constant folding), so
     every render meets the same refusals and limits."""
-    return _ENV.from_string(_FORGED.sub("", source))
+    return _ENV.from_string(_FORGED_SOURCE.sub("", source))
 
 
 # --- Markdown -> clean HTML ---------------------------------------------------------------
@@ -518,6 +521,11 @@ def _fill_html(marked_html: str, state: _State, problems: list[Problem]) -> str:
     return _MARK.sub(text, filled)
 
 
+def _markdown_size(marked: str) -> int:
+    """What MAX_MARKDOWN_CHARS measures: the author's text, each value counting as one."""
+    return len(marked) - sum(len(m[0]) - 1 for m in _MARK.finditer(marked))
+
+
 def _fill_text(marked: str, state: _State) -> str:
     return _MARK.sub(lambda m: state.values[int(m[1])], marked)
 
@@ -570,9 +578,10 @@ def _run(source: str, data: Mapping[str, Any], where: str, problems: list[Proble
     return "".join(out)
 
 
-def _source_line(source: str, needle: str) -> int | None:
-    index = source.lower().find(needle.lower())
-    return None if index < 0 else source.count("\n", 0, index) + 1
+def _source_line(lowered: str, needle: str) -> int | None:
+    """The line of `needle`'s first occurrence in the (lower-cased) source."""
+    index = lowered.find(needle.lower())
+    return None if index < 0 else lowered.count("\n", 0, index) + 1
 
 
 _NEEDLE = re.compile(r"<(\w+)>|^'([^']+)' attribute|unsafe link '([^']+?)…?'")
@@ -602,17 +611,30 @@ def render_all(template: Template, data: Mapping[str, Any]) -> RenderResult:
 
     subject = " ".join(_fill_text(subject_marked or "", state).split())
     text, html = "", ""
+    if body_marked is not None and _markdown_size(body_marked) > limits.MAX_MARKDOWN_CHARS:
+        message = (
+            f"refused: the body is {_markdown_size(body_marked):,} characters once rendered, over"
+            f" the {limits.MAX_MARKDOWN_CHARS:,} Markdown formats (MAX_MARKDOWN_CHARS);"
+            " write less text (a value counts as one character)"
+        )
+        problems.append(Problem(None, message, "refused"))
+        body_marked = None
     if body_marked is not None:
         plain, removed_text = sanitize.strip_markup(body_marked)
         text = _fill_text(plain, state)
         marked_html, removed = _markdown_html(body_marked)
-        for message in sanitize.dedupe([*removed, *removed_text]):
+        removals = sanitize.dedupe([*removed, *removed_text])
+        lowered = template.body.lower()
+        for message in removals[:MAX_REPORTED_REMOVALS]:
             m = _NEEDLE.search(message)
             needle = next((g for g in m.groups() if g), "") if m else ""
             if m and m[1]:
                 needle = f"<{needle}"
-            line = _source_line(template.body, needle) if needle else None
+            line = _source_line(lowered, needle) if needle else None
             problems.append(Problem(line, message, "unsafe"))
+        if len(removals) > MAX_REPORTED_REMOVALS:
+            more = len(removals) - MAX_REPORTED_REMOVALS
+            problems.append(Problem(None, f"and {more:,} more removals", "unsafe"))
         html = _fill_html(marked_html, state, problems)
     return RenderResult(subject, text, html, problems)
 
