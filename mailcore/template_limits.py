@@ -651,6 +651,7 @@ def lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
 MAX_MARKDOWN_CHARS = 300_000  # characters of the rendered body Markdown formats (a value: 1)
 MAX_BRACKET_DEPTH = 4  # ``[`` nesting that may still make links (``[![img](src)](href)`` is 2)
 MAX_LINK_PAREN_DEPTH = 2  # ``(`` nesting inside one link target (Wikipedia URLs need 1)
+MAX_CODE_BLOCKS = 200  # fenced code blocks (Markdown rebuilds the whole text for each one)
 MAX_EMPHASIS_RUN = 3  # ``***`` is strong emphasis; a longer run of ``*``/``_`` is text
 
 STAND_IN_BASE = 0xE100  # stand-in of ASCII character c: chr(STAND_IN_BASE + ord(c))
@@ -782,7 +783,8 @@ def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
 def _fences(text: str, chars: list[str]) -> list[tuple[int, int]]:
     """Fence lines that open a code block nothing closes are made inert: Markdown looks for
     the closing fence of each one to the end of the text. So are fences whose info string
-    has a quote (Markdown's ``hl_lines="..."`` search crosses lines)."""
+    has a quote (Markdown's ``hl_lines="..."`` search crosses lines), and every fence after
+    MAX_CODE_BLOCKS blocks. Returns the (start, end) of the fenced blocks kept."""
     fences = [(m.start(), m[1], m[2]) for m in _FENCE.finditer(text)]
     # For each fence line, the index of the next line that closes it (its string, then spaces).
     next_close: list[int | None] = [None] * len(fences)
@@ -797,7 +799,7 @@ def _fences(text: str, chars: list[str]) -> list[tuple[int, int]]:
     while index < len(fences):
         pos, _, rest = fences[index]
         close = next_close[index]
-        if close is not None and not _QUOTES.intersection(rest):
+        if close is not None and not _QUOTES.intersection(rest) and len(blocks) < MAX_CODE_BLOCKS:
             blocks.append((pos, fences[close][0]))
             index = close + 1
             continue

@@ -204,3 +204,15 @@ def test_removals_are_listed_up_to_a_bound() -> None:
     assert len(unsafe) == 51
     assert unsafe[-1].message.startswith("and ") and "more removals" in unsafe[-1].message
     assert "javascript" not in result.html
+
+
+def test_fenced_blocks_over_max_code_blocks_are_text() -> None:
+    body = "```\ncode\n```\n\n" * (limits.MAX_CODE_BLOCKS + 5)
+    html = render(Template("t", "s", body), {}).html
+    assert html.count("<pre>") == limits.MAX_CODE_BLOCKS
+    assert html.count("<code>") == limits.MAX_CODE_BLOCKS + 5
+
+
+def test_a_heading_run_keeps_its_headings() -> None:
+    html = render(Template("t", "s", "# a\ntext\n## b\n---\nmore\n"), {}).html
+    assert html == "<h1>a</h1>\n<p>text</p>\n<h2>b</h2>\n<hr>\n<p>more</p>"
