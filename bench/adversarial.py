@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mailcore.extract import extract  # noqa: E402
-from mailcore.registry import Registry  # noqa: E402
+from mailcore.inbound.extract import extract  # noqa: E402
+from mailcore.processing.registry import Registry  # noqa: E402
 
 HEAD = b"From: partner@example.org\nTo: ops@example.com\nSubject: request\n"
 
@@ -145,7 +145,7 @@ def timing_table(sizes: list[int], only: str | None) -> list[tuple[str, list[flo
 
 _RSS_CHILD = """
 import resource, sys
-from mailcore.extract import extract
+from mailcore.inbound.extract import extract
 
 def peak():
     # ru_maxrss is inherited through fork and exec (the child starts at its parent's peak);

@@ -32,10 +32,10 @@ import css_inline  # noqa: E402
 import jinja2  # noqa: E402
 import markdown  # noqa: E402
 
-from mailcore import compose as compose_mod  # noqa: E402
-from mailcore import sanitize, templating  # noqa: E402
-from mailcore.compose import compose, preview  # noqa: E402
-from mailcore.templating import parse_template_file  # noqa: E402
+from mailcore.outbound import compose as compose_mod  # noqa: E402
+from mailcore.outbound import sanitize, templating  # noqa: E402
+from mailcore.outbound.compose import compose, preview  # noqa: E402
+from mailcore.outbound.templating import parse_template_file  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "templates"
 TEMPLATE, _ = parse_template_file((EXAMPLES / "vehicle-ready.md").read_text(), "vehicle-ready")

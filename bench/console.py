@@ -24,12 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from console import create_app  # noqa: E402
+from console.accounts import Accounts  # noqa: E402
 from console.demo import build_registry  # noqa: E402
 from console.services import Services  # noqa: E402
-from mailcore.accounts import Accounts  # noqa: E402
-from mailcore.engine import Engine  # noqa: E402
-from mailcore.history import History  # noqa: E402
-from mailcore.imap import ImapConfig, ImapMailbox  # noqa: E402
+from mailcore.mailboxes.imap import ImapConfig, ImapMailbox  # noqa: E402
+from mailcore.processing.engine import Engine  # noqa: E402
+from mailcore.store.history import History  # noqa: E402
 from tests.servers import start_dovecot  # noqa: E402
 
 REASONS = [

@@ -1,4 +1,4 @@
-"""Benchmark `mailcore.extract.extract` against the stdlib floor on the same messages.
+"""Benchmark `mailcore.inbound.extract.extract` against the stdlib floor on the same messages.
 
 The floor is what any extraction must at least do: `email.message_from_bytes`, walk the parts
 and decode every one of them (transfer encoding, and charset for text parts). The target is
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mailcore.extract import extract  # noqa: E402
+from mailcore.inbound.extract import extract  # noqa: E402
 
 WORDS = (  # noqa: SIM905 - a sentence is easier to edit than a list of words
     "vehicle registration owner mileage contract lease invoice garage tyres brakes inspection "

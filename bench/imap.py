@@ -29,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mailcore.engine import Engine  # noqa: E402
-from mailcore.extract import extract  # noqa: E402
-from mailcore.history import History  # noqa: E402
-from mailcore.imap import ImapConfig, ImapMailbox  # noqa: E402
-from mailcore.registry import HandlerContext, Registry  # noqa: E402
+from mailcore.inbound.extract import extract  # noqa: E402
+from mailcore.mailboxes.imap import ImapConfig, ImapMailbox  # noqa: E402
+from mailcore.processing.engine import Engine  # noqa: E402
+from mailcore.processing.registry import HandlerContext, Registry  # noqa: E402
+from mailcore.store.history import History  # noqa: E402
 from tests.servers import Account, start_dovecot  # noqa: E402
 
 SCHEMA = {

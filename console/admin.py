@@ -1,6 +1,6 @@
 """User management for admins: list, create, enable/disable, change role, reset a password.
 
-Every change goes through mailcore.accounts.Accounts, which records it in the history
+Every change goes through console.accounts.Accounts, which records it in the history
 (kind "admin", actor = the admin), so "who gave Bob admin rights?" has an answer. Resetting a
 password or disabling an account ends all that user's sessions.
 """
@@ -18,10 +18,10 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
+from console.accounts import MIN_PASSWORD_LENGTH, ROLES, AccountError
 from console.auth import current_token
 from console.roles import role_required
 from console.services import services
-from mailcore.accounts import MIN_PASSWORD_LENGTH, ROLES, AccountError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Login and logout; the Flask-Login glue over mailcore.accounts.
+"""Login and logout; the Flask-Login glue over console.accounts.
 
 Flask's session cookie lives in the browser, so it cannot be taken back: what it (and the
 remember-me cookie) carries is the token of a server-side session (`Accounts.start_session`),
@@ -27,9 +27,9 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user, login_user, logout_user
 
+from console.accounts import LoginThrottled, User
 from console.forms import LoginForm, LogoutForm
 from console.services import services
-from mailcore.accounts import LoginThrottled, User
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ alternative partners receive (HTML at desktop and mobile widths, text, JSON, raw
 
 A template is saved only when it renders cleanly on its sample data; every problem is shown
 with its line, next to the field it concerns, while typing. Versions are immutable; any can
-be restored or compared. Views stay thin: the store is `mailcore.template_store`, rendering
-is `mailcore.compose.preview`.
+be restored or compared. Views stay thin: the store is `mailcore.store.template_store`, rendering
+is `mailcore.outbound.compose.preview`.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from wtforms.validators import Length, Optional
 from console.roles import role_required
 from console.services import services
 from mailcore.errors import MailcoreError
-from mailcore.payload import PayloadTooLarge, load_json
-from mailcore.template_store import (
+from mailcore.inbound.payload import PayloadTooLarge, load_json
+from mailcore.store.template_store import (
     NAME_RE,
     Problem,
     TemplateConflict,
@@ -93,7 +93,7 @@ class Evaluation:
 
     data: dict[str, Any] | None
     problems: list[Problem]
-    preview: Any = None  # mailcore.compose.Preview
+    preview: Any = None  # mailcore.outbound.compose.Preview
     frame: str | None = None  # token of the cached HTML for the iframes
     by_source: dict[str, list[Problem]] = field(default_factory=dict)
 
@@ -127,7 +127,7 @@ def parse_sample(text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
 
 def evaluate(name: str, subject: str, body: str, sample_text: str) -> Evaluation:
     """Render the template on its sample data and collect every problem (never raises)."""
-    from mailcore.compose import Template, preview
+    from mailcore.outbound.compose import Template, preview
 
     data, problems = parse_sample(sample_text)
     problems += field_problems(name, subject, data if data is not None else {})
@@ -158,7 +158,7 @@ def _preview_kwargs() -> dict[str, Any]:
 
 
 def _configured_sender(settings: Any) -> str | None:
-    from mailcore.outbound import configured_sender
+    from mailcore.outbound.settings import configured_sender
 
     return configured_sender(settings)
 
@@ -480,14 +480,14 @@ def send_test() -> ResponseReturnValue:
 
 def _smtp_and_sender() -> tuple[Any, str]:
     """The configured SMTP server and sender, or ConfigError saying which setting to set."""
-    from mailcore.outbound import smtp_from_settings
+    from mailcore.outbound.settings import smtp_from_settings
 
     return smtp_from_settings(services().settings)
 
 
 def _send(name: str, subject: str, body: str, data: dict[str, Any], to: str) -> None:
-    from mailcore.compose import Template, compose
-    from mailcore.smtp import send
+    from mailcore.outbound.compose import Template, compose
+    from mailcore.outbound.smtp import send
 
     smtp, sender = _smtp_and_sender()
     settings = services().settings

@@ -29,7 +29,7 @@ class Poller:
 
     def __init__(self, engine: Any, interval: float) -> None:
         from mailcore.commands.poll import MIN_RETRY_SECONDS
-        from mailcore.retention import RetentionSchedule
+        from mailcore.store.retention import RetentionSchedule
 
         self.engine = engine
         self.interval = interval
@@ -385,10 +385,10 @@ def create_user(
     username: str, role: str, email: str | None, config_path: str | None, password_stdin: bool
 ) -> None:
     """Create a console user (the password is asked for, never passed as an argument)."""
-    from mailcore.accounts import AccountError, Accounts
+    from console.accounts import AccountError, Accounts
     from mailcore.config import Settings
     from mailcore.errors import ConfigError
-    from mailcore.history import History
+    from mailcore.store.history import History
 
     try:
         settings = Settings.load(config_path)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mailcore.errors import HandlerFailed
-from mailcore.registry import HandlerContext, Registry
+from mailcore.processing.registry import HandlerContext, Registry
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,13 @@ from typing import Any
 
 import yaml
 
-from mailcore.payload import DEFAULT_LIMITS, PayloadTooLarge, check_payload, load_json, load_yaml
+from mailcore.inbound.payload import (
+    DEFAULT_LIMITS,
+    PayloadTooLarge,
+    check_payload,
+    load_json,
+    load_yaml,
+)
 
 try:
     _YAML_LOADER: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -24,7 +30,8 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 SYNTAXES = ("json", "yaml")
 _REQUIRED = re.compile(r"^'([^']+)' is a required property")
 _UNEXPECTED = re.compile(r"\(((?:'[^']+'(?:, )?)+) (?:was|were) unexpected\)")
-# mailcore.registry.schema_errors' hint for an unknown key close to a property the object lacks.
+# mailcore.processing.registry.schema_errors' hint for an unknown key close to a property the
+# object lacks.
 _MISSPELT = re.compile(r"^'([^']+)' is not a field of .+ -- did you mean '([^']+)'\?$")
 
 
@@ -63,7 +70,7 @@ def dump_payload(payload: Any, syntax: str = "json") -> str:
 def parse_payload(text: str, syntax: str = "json") -> dict[str, Any]:
     """Parse edited payload text into an object; raises PayloadSyntaxError saying where.
 
-    The text must fit the payload limits (mailcore.payload.PayloadLimits): over them the
+    The text must fit the payload limits (mailcore.inbound.payload.PayloadLimits): over them the
     error names the limit, and nothing is built (YAML aliases are counted, not expanded).
     """
     if not text.strip():

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 
-from mailcore.accounts import Accounts, ThrottlePolicy
+from console.accounts import Accounts, ThrottlePolicy
 
 if TYPE_CHECKING:
-    from mailcore.engine import Engine
-    from mailcore.history import History
-    from mailcore.mailbox import Mailbox
-    from mailcore.registry import Registry
+    from mailcore.mailboxes.protocol import Mailbox
+    from mailcore.processing.engine import Engine
+    from mailcore.processing.registry import Registry
+    from mailcore.store.history import History
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Services:
     history: History
     engine: Engine
     accounts: Accounts
-    templates: Any = None  # mailcore.template_store.TemplateStore when available
+    templates: Any = None  # mailcore.store.template_store.TemplateStore when available
     poller: Any = field(default=None, repr=False)  # console.commands.Poller when polling
 
     def close(self) -> None:
@@ -50,9 +50,9 @@ class Services:
 def build_services(settings: Any, registry: Registry | None = None) -> Services:
     """Open the mailbox and the database named by `settings` and wire the engine on them."""
     from mailcore.config import open_mailbox
-    from mailcore.engine import Engine
-    from mailcore.history import History
-    from mailcore.registry import registry as default_registry
+    from mailcore.processing.engine import Engine
+    from mailcore.processing.registry import registry as default_registry
+    from mailcore.store.history import History
 
     # Bad settings are refused before anything is opened.
     throttle = ThrottlePolicy.from_settings(
@@ -65,8 +65,8 @@ def build_services(settings: Any, registry: Registry | None = None) -> Services:
     engine = Engine(mailbox, registry, history, settings.folders, settings.scheme, settings.limits)
     accounts = Accounts(history.engine, history, throttle=throttle)
     templates = None
-    if importlib.util.find_spec("mailcore.template_store") is not None:
-        from mailcore.template_store import TemplateStore
+    if importlib.util.find_spec("mailcore.store.template_store") is not None:
+        from mailcore.store.template_store import TemplateStore
 
         templates = TemplateStore(history.engine, history)
     return Services(settings, mailbox, registry, history, engine, accounts, templates)
@@ -75,7 +75,7 @@ def build_services(settings: Any, registry: Registry | None = None) -> Services:
 def load_registry(target: str) -> Registry:
     """The Registry named "package.module:attribute" (the `handlers` setting)."""
     from mailcore.errors import ConfigError
-    from mailcore.registry import Registry
+    from mailcore.processing.registry import Registry
 
     module_name, _, attr = target.partition(":")
     try:
@@ -83,7 +83,7 @@ def load_registry(target: str) -> Registry:
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"handlers = {target!r} cannot be loaded: {exc}") from None
     if not isinstance(found, Registry):
-        raise ConfigError(f"handlers = {target!r} is not a mailcore.registry.Registry")
+        raise ConfigError(f"handlers = {target!r} is not a mailcore.processing.registry.Registry")
     return found
 
 

@@ -38,8 +38,8 @@ from mailcore.errors import ConfigError
 from mailcore.ident import IdentScheme
 
 if TYPE_CHECKING:
-    from mailcore.engine import Limits
-    from mailcore.mailbox import Mailbox
+    from mailcore.mailboxes.protocol import Mailbox
+    from mailcore.processing.engine import Limits
 
 ENV_PREFIX = "MAILCORE_"
 
@@ -84,7 +84,7 @@ class Settings:
     batch_size: int = 200
     max_message_size: int = 25 * 1024 * 1024  # bytes; larger mail is filed in failed unparsed
     batch_bytes: int = 64 * 1024 * 1024  # what one poll fetches at most (one message at least)
-    handlers: str | None = None  # "module:attribute" of a mailcore.registry.Registry
+    handlers: str | None = None  # "module:attribute" of a mailcore.processing.registry.Registry
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str | None = None  # the file read, for messages
 
@@ -189,7 +189,7 @@ class Settings:
     @property
     def limits(self) -> Limits:
         """The engine's intake limits (max_message_size, batch_bytes)."""
-        from mailcore.engine import Limits
+        from mailcore.processing.engine import Limits
 
         return Limits(self.max_message_size, self.batch_bytes)
 
@@ -243,7 +243,7 @@ def _table(cls: Any, data: Mapping[str, Any], where: str, table: str) -> Any:
 def open_mailbox(settings: Settings) -> Mailbox:
     """The mailbox the settings describe: IMAP when imap_url is set, else the local Maildir."""
     if settings.imap_url:
-        from mailcore.imap import ImapConfig, ImapMailbox
+        from mailcore.mailboxes.imap import ImapConfig, ImapMailbox
 
         # Only what the settings change: parameters in the URL's query string hold otherwise.
         overrides: dict[str, Any] = {}
@@ -264,6 +264,6 @@ def open_mailbox(settings: Settings) -> Mailbox:
         except ValueError as e:
             raise ConfigError(f"imap_url: {e}") from None
         return ImapMailbox(config)
-    from mailcore.maildir import MaildirMailbox
+    from mailcore.mailboxes.maildir import MaildirMailbox
 
     return MaildirMailbox(settings.maildir or "mail")

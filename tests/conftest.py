@@ -39,7 +39,7 @@ from tests.servers import (
 )
 
 if TYPE_CHECKING:
-    from mailcore.imap import ImapConfig, ImapMailbox
+    from mailcore.mailboxes.imap import ImapConfig, ImapMailbox
 
 __all__ = ["message"]  # re-exported for convenience: `from tests.conftest import message` works too
 
@@ -115,7 +115,7 @@ def account(dovecot: Dovecot) -> Account:
 def imap_config(dovecot: Dovecot, account: Account, **overrides: Any) -> ImapConfig:
     """An ImapConfig for `account`: plain IMAP by default; security="tls" uses the IMAPS port
     and trusts the test certificate, "starttls" upgrades the plain port."""
-    from mailcore.imap import ImapConfig
+    from mailcore.mailboxes.imap import ImapConfig
 
     security = overrides.pop("security", "plain")
     port = dovecot.imaps_port if security == "tls" else dovecot.port
@@ -136,7 +136,7 @@ def imap_config(dovecot: Dovecot, account: Account, **overrides: Any) -> ImapCon
 def make_imap_mailbox(dovecot: Dovecot) -> Iterator[Callable[..., ImapMailbox]]:
     """Factory: make_imap_mailbox(account=None, **ImapConfig overrides) -> connected ImapMailbox
     (a fresh account unless one is given); every mailbox made is closed after the test."""
-    from mailcore.imap import ImapMailbox
+    from mailcore.mailboxes.imap import ImapMailbox
 
     made: list[ImapMailbox] = []
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from mailcore.extract import extract
+from mailcore.inbound.extract import extract
 
 
 @click.command()

@@ -9,12 +9,12 @@ from collections import Counter
 import click
 
 from mailcore.config import Settings, open_mailbox
-from mailcore.engine import Engine, Outcome
 from mailcore.errors import ConfigError, MailcoreError
-from mailcore.history import History
-from mailcore.imap import ImapMailbox
-from mailcore.registry import Registry, load_registry
-from mailcore.retention import RetentionSchedule
+from mailcore.mailboxes.imap import ImapMailbox
+from mailcore.processing.engine import Engine, Outcome
+from mailcore.processing.registry import Registry, load_registry
+from mailcore.store.history import History
+from mailcore.store.retention import RetentionSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +148,6 @@ def _drain(engine: Engine, size: int) -> int:
 
 
 def _default_registry() -> Registry:
-    from mailcore.registry import registry
+    from mailcore.processing.registry import registry
 
     return registry

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from mailcore.templating import TEMPLATE_FILE_HELP, Problem, Template, parse_template_file
+from mailcore.outbound.templating import TEMPLATE_FILE_HELP, Problem, Template, parse_template_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 PARTS = ("message", "html", "text", "json", "subject")
@@ -111,8 +111,8 @@ def render(
     to stderr as FILE:LINE: KIND: MESSAGE; the exit status is 1 when the template cannot be
     rendered, 0 otherwise (removed markup is only a warning).
     """
-    from mailcore.compose import preview
     from mailcore.ident import DEFAULT_SCHEME, IdentScheme
+    from mailcore.outbound.compose import preview
 
     tmpl, body_line = load_template(template)
     data = load_data(data_path)

@@ -16,9 +16,9 @@ import click
 from mailcore.commands.render import EXISTING_FILE, data_option, id_option, template_argument
 from mailcore.config import Settings
 from mailcore.errors import ConfigError
-from mailcore.outbound import configured_sender, sent_folder_setting, smtp_server
-from mailcore.smtp import SmtpConfig
-from mailcore.templating import TEMPLATE_FILE_HELP
+from mailcore.outbound.settings import configured_sender, sent_folder_setting, smtp_server
+from mailcore.outbound.smtp import SmtpConfig
+from mailcore.outbound.templating import TEMPLATE_FILE_HELP
 
 PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
 
@@ -119,8 +119,8 @@ def send(
 ) -> None:
     """Render TEMPLATE with --data and send it to --to by SMTP."""
     from mailcore.commands.render import describe, load_data, load_template
-    from mailcore.compose import compose
     from mailcore.errors import MailcoreError, TemplateError
+    from mailcore.outbound.compose import compose
 
     if bool(sign_cert) != bool(sign_key):
         raise click.UsageError("--sign-cert and --sign-key go together")
@@ -154,12 +154,12 @@ def send(
         )
         payload: object = message
         if sign_cert and sign_key:
-            from mailcore.smime import Signer, sign
+            from mailcore.outbound.smime import Signer, sign
 
             payload = sign(message, Signer.from_files(sign_cert, sign_key))
         _send_and_file(settings, payload, smtp, sent_folder or sent_folder_setting(settings))
     except TemplateError as exc:
-        from mailcore.compose import preview
+        from mailcore.outbound.compose import preview
 
         for problem in preview(tmpl, data).problems:
             click.echo(describe(problem, template, body_line), err=True)
@@ -199,7 +199,7 @@ def _send_and_file(
 ) -> None:
     """Send; with a folder, APPEND the sent bytes to it in the configured mailbox."""
     from mailcore.config import open_mailbox
-    from mailcore.smtp import send as smtp_send
+    from mailcore.outbound.smtp import send as smtp_send
 
     if not folder:
         smtp_send(message, smtp)  # type: ignore[arg-type]

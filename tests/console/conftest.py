@@ -85,9 +85,9 @@ class ConsoleEnv:
 
 def make_services(mailbox: Any, db_path: Path, registry: Any = None) -> tuple[Services, Office]:
     """Engine, history and accounts on `mailbox` and a SQLite file, with the demo handlers."""
-    from mailcore.accounts import Accounts
-    from mailcore.engine import Engine
-    from mailcore.history import History
+    from console.accounts import Accounts
+    from mailcore.processing.engine import Engine
+    from mailcore.store.history import History
 
     office = Office()
     registry = registry if registry is not None else build_registry(office)
@@ -96,7 +96,7 @@ def make_services(mailbox: Any, db_path: Path, registry: Any = None) -> tuple[Se
     accounts = Accounts(history.engine, history)
     templates = None
     try:
-        from mailcore.template_store import TemplateStore
+        from mailcore.store.template_store import TemplateStore
 
         templates = TemplateStore(history.engine, history)
     except ImportError:  # pragma: no cover - the store ships with mailcore
@@ -114,7 +114,7 @@ def app_factory(tmp_path: Path) -> Iterator[Callable[..., ConsoleEnv]]:
 
     def make(mailbox: Any = None, **config: Any) -> ConsoleEnv:
         if mailbox is None:
-            from mailcore.maildir import MaildirMailbox
+            from mailcore.mailboxes.maildir import MaildirMailbox
 
             mailbox = MaildirMailbox(tmp_path / f"mail{len(made)}")
         svc, office = make_services(mailbox, tmp_path / f"console{len(made)}.db")

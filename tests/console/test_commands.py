@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from console.commands import Poller
-from mailcore.engine import Engine
-from mailcore.maildir import MaildirMailbox
+from mailcore.mailboxes.maildir import MaildirMailbox
+from mailcore.processing.engine import Engine
 from tests.mailcore.engine_support import Calls, make_registry, vehicle_mail
-from tests.mailcore.test_retention import FailingOnce
+from tests.mailcore.store.test_retention import FailingOnce
 from tests.servers import free_port
 
 
@@ -49,7 +49,7 @@ def test_background_poller_waits_after_a_failure_and_outlives_any_exception(
 ):
     from mailcore.commands.poll import MIN_RETRY_SECONDS
     from mailcore.errors import MailboxError
-    from mailcore.history import History
+    from mailcore.store.history import History
 
     history = History(f"sqlite:///{tmp_path / 'h.db'}")
     engine = Engine(MaildirMailbox(tmp_path / "mail"), make_registry(Calls()), history)
@@ -142,7 +142,12 @@ def test_demo_data_is_private_to_its_user_whatever_the_umask(tmp_path: Path):
             root = demo.root
             files = [p for p in root.rglob("*") if p.is_file()]
             names = {p.name for p in files}
-            assert {"mailcore.db", "mailcore.db-wal", "mailcore.db-shm", "secret_key"} <= names
+            assert {
+                "mailcore.db",
+                "mailcore.db-wal",
+                "mailcore.db-shm",
+                "secret_key",
+            } <= names
             assert "office.json" in names and any(p.parent.name == "new" for p in files)
             for path in [root, *root.rglob("*")]:
                 mode = path.stat().st_mode & 0o777

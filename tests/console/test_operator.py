@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from console.accounts import AccountError
 from console.commands import create_user
 from console.mailview import safe_html
 from console.presenters import PayloadSyntaxError, field_rows, parse_payload
-from mailcore.accounts import AccountError
 from tests.console.conftest import ConsoleEnv, csrf_token, failed_uid
 
 
@@ -229,8 +229,8 @@ def test_create_user_command(tmp_path, monkeypatch) -> None:  # type: ignore[no-
         create_user, ["carol", "--role", "admin", "--password-stdin"], input="carol-password-1\n"
     )
     assert result.exit_code == 0, result.output
-    from mailcore.accounts import Accounts
-    from mailcore.db import connect
+    from console.accounts import Accounts
+    from mailcore.store.db import connect
 
     accounts = Accounts(connect(f"sqlite:///{db}"))
     user = accounts.authenticate("carol", "carol-password-1")

@@ -9,8 +9,8 @@ from flask.testing import FlaskClient
 
 from console.presenters import PayloadSyntaxError, dump_payload, field_rows, parse_payload
 from tests.console.conftest import ConsoleEnv, csrf_token, failed_uid
-from tests.mailcore.test_payload import alias_bomb, bounded
-from tests.mailcore.test_registry import shared_bomb
+from tests.mailcore.inbound.test_payload import alias_bomb, bounded
+from tests.mailcore.processing.test_registry import shared_bomb
 from tests.servers import message
 
 # Big enough for any honest answer: the editor page of a demo mail is about 30 KB.

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from mailcore.history import History
-from mailcore.mailbox import Mailbox
-from mailcore.maildir import MaildirMailbox
+from mailcore.mailboxes.maildir import MaildirMailbox
+from mailcore.mailboxes.protocol import Mailbox
+from mailcore.store.history import History
 from tests.mailcore.engine_support import Calls, ready_account
 
 

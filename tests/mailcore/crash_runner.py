@@ -16,12 +16,12 @@ import signal
 import sys
 from typing import Any
 
-from mailcore.engine import Engine
-from mailcore.history import History
-from mailcore.imap import ImapConfig, ImapMailbox
-from mailcore.mailbox import Mailbox
-from mailcore.maildir import MaildirMailbox
-from mailcore.registry import HandlerContext, Registry
+from mailcore.mailboxes.imap import ImapConfig, ImapMailbox
+from mailcore.mailboxes.maildir import MaildirMailbox
+from mailcore.mailboxes.protocol import Mailbox
+from mailcore.processing.engine import Engine
+from mailcore.processing.registry import HandlerContext, Registry
+from mailcore.store.history import History
 from tests.mailcore.engine_support import VEHICLE_SCHEMA
 
 

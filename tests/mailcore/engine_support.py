@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mailcore.errors import HandlerFailed
-from mailcore.mailbox import Mailbox, MoveResult
-from mailcore.registry import HandlerContext, Registry
+from mailcore.mailboxes.protocol import Mailbox, MoveResult
+from mailcore.processing.registry import HandlerContext, Registry
 from tests.servers import message
 
 VEHICLE_SCHEMA = {

@@ -8,7 +8,7 @@ import pytest
 
 from mailcore.config import Folders, Settings, open_mailbox
 from mailcore.errors import ConfigError
-from mailcore.maildir import MaildirMailbox
+from mailcore.mailboxes.maildir import MaildirMailbox
 
 TOML = """
 maildir = "{mail}"
@@ -96,7 +96,7 @@ def test_open_mailbox_gives_the_maildir(tmp_path: Path):
 
 
 def test_open_mailbox_gives_imap_with_the_password_from_the_environment(dovecot, account):
-    from mailcore.imap import ImapMailbox
+    from mailcore.mailboxes.imap import ImapMailbox
 
     url = f"imap://{account.username}@{dovecot.host}:{dovecot.port}/?security=plain"
     s = Settings.load(env={"MAILCORE_IMAP_URL": url, "MAILCORE_IMAP_PASSWORD": account.password})

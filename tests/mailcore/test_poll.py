@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from mailcore.commands import poll as poll_module
 from mailcore.commands.poll import poll
-from mailcore.engine import Engine
 from mailcore.errors import MailboxError
-from mailcore.imap import ImapMailbox
-from mailcore.maildir import MaildirMailbox
+from mailcore.mailboxes.imap import ImapMailbox
+from mailcore.mailboxes.maildir import MaildirMailbox
+from mailcore.processing.engine import Engine
 from tests.mailcore.engine_support import auto_reply_mail, ready_account, vehicle_mail
 from tests.servers import message
 

@@ -198,7 +198,7 @@ def test_send_without_a_server_or_sender_names_the_setting(files: tuple[Path, Pa
 def test_send_files_the_sent_mail_in_the_configured_mailbox(
     files: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from mailcore.maildir import MaildirMailbox
+    from mailcore.mailboxes.maildir import MaildirMailbox
 
     template, data = files
     base = [str(template), "--data", str(data), "--to", "p@garage.example", "--id", "a74e22bb"]

@@ -10,10 +10,10 @@ from email.message import EmailMessage
 
 import pytest
 
-from mailcore.compose import Template, compose
-from mailcore.extract import extract
 from mailcore.ident import IdentScheme
-from mailcore.smtp import SmtpConfig, send
+from mailcore.inbound.extract import extract
+from mailcore.outbound.compose import Template, compose
+from mailcore.outbound.smtp import SmtpConfig, send
 from tests.mailcore.smtp_server import smtp_server
 
 SCHEME = IdentScheme(domain="acme.example")

@@ -1,0 +1,341 @@
+"""Outbound mail from a template: three alternatives, identifiers, attachments.
+
+The message is ``multipart/alternative`` with, in this order:
+
+1. ``application/json``: all the data (UTF-8), for partners' software;
+2. ``text/plain``: the rendered Markdown source, readable as is;
+3. ``text/html``: the Markdown as HTML inside the common layout (`templates/email/base.html`),
+   CSS inlined for Gmail and Outlook, wrapped in ``multipart/related`` with the logo (a
+   ``cid:`` image: Gmail shows neither data: URIs nor inline SVG).
+
+Attachments put a ``multipart/mixed`` around it. Text parts are quoted-printable, so the
+message is 7-bit clean (what S/MIME signing and old relays want).
+
+Replies find their way back through three identifiers (formats in `mailcore.ident`): the
+Reply-To subaddress, the ``[<id>]`` subject tag, and Message-IDs threaded under a stable
+per-resource root in In-Reply-To / References.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import mimetypes
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import css_inline
+import jinja2
+from markupsafe import Markup
+
+from mailcore import ident
+from mailcore.errors import TemplateError
+from mailcore.ident import DEFAULT_SCHEME, IdentScheme
+from mailcore.outbound.templating import (
+    Problem,
+    RenderResult,
+    Template,
+    error_from,
+    render,
+    render_all,
+)
+
+__all__ = [
+    "Brand",
+    "OutboundAttachment",
+    "Preview",
+    "Problem",
+    "Template",
+    "compose",
+    "preview",
+    "render",
+]
+
+log = logging.getLogger(__name__)
+
+LAYOUT_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
+MESSAGE_POLICY = policy.SMTP  # CRLF line ends: the bytes signed are the bytes sent
+
+
+@dataclass(frozen=True)
+class Brand:
+    """What the layout shows around every message."""
+
+    name: str = "mailcore"
+    color: str = "#1f6feb"
+    footer: str = "This message was sent automatically. Reply to it to answer."
+    logo_png: bytes | None = None  # None: the mailcore logo
+
+
+DEFAULT_BRAND = Brand()
+
+
+@dataclass(frozen=True)
+class OutboundAttachment:
+    """A file to attach; `content_type` is guessed from the name when None."""
+
+    filename: str
+    data: bytes
+    content_type: str | None = None
+
+
+AttachmentLike = OutboundAttachment | tuple[str, bytes] | str | os.PathLike[str]
+
+
+@dataclass
+class Preview:
+    """Everything the live editor shows; `problems` is empty when the template is fine."""
+
+    subject: str
+    text: str
+    html: str  # the full page, logo as a data: URI
+    json: str
+    mime: str  # the raw message source
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.kind != "unsafe" for p in self.problems)
+
+
+# --- layout -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _layout() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(LAYOUT_DIR), autoescape=True, auto_reload=False
+    )
+    return env.get_template("base.html")
+
+
+@lru_cache(maxsize=1)
+def _default_logo() -> bytes:
+    return (LAYOUT_DIR / "logo.png").read_bytes()
+
+
+_INLINER = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
+
+
+def _page(subject: str, content_html: str, brand: Brand, logo_src: str, lang: str) -> str:
+    """The fragment inside the layout, CSS inlined."""
+    preheader = " ".join(Markup(content_html).striptags().split())[:120]
+    page = _layout().render(
+        subject=subject,
+        content=Markup(content_html),  # already sanitized by mailcore.outbound.templating
+        preheader=preheader,
+        brand=brand,
+        logo_src=logo_src,
+        lang=lang,
+    )
+    return str(_INLINER.inline(page))
+
+
+def _logo_cid(scheme: IdentScheme) -> str:
+    return f"logo@{scheme.domain}"
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+# --- message ------------------------------------------------------------------------------
+
+
+def data_json(data: Mapping[str, Any]) -> str:
+    """The JSON alternative: all the data, UTF-8, dates and other objects as strings."""
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+
+
+def _attachment(item: AttachmentLike) -> OutboundAttachment:
+    if isinstance(item, OutboundAttachment):
+        return item
+    if isinstance(item, tuple):
+        name, data = item
+        return OutboundAttachment(name, data)
+    path = Path(item)
+    return OutboundAttachment(path.name, path.read_bytes())
+
+
+def _addresses(value: str | Sequence[str]) -> str:
+    return value if isinstance(value, str) else ", ".join(value)
+
+
+def _build(
+    rendered: RenderResult,
+    json_text: str,
+    to: str | Sequence[str],
+    resource_id: str,
+    *,
+    sender: str,
+    scheme: IdentScheme,
+    attachments: Iterable[AttachmentLike],
+    in_reply_to: str | None,
+    references: Sequence[str],
+    cc: str | Sequence[str],
+    automatic: bool,
+    brand: Brand,
+    date: datetime | None,
+    lang: str,
+    extra_headers: Mapping[str, str],
+) -> tuple[EmailMessage, str]:
+    """The message, and its HTML page as a browser would show it (for previews)."""
+    subject = ident.tagged_subject(resource_id, rendered.subject)
+    logo = brand.logo_png or _default_logo()
+    cid = _logo_cid(scheme)
+    page = _page(subject, rendered.html, brand, f"cid:{cid}", lang)
+
+    msg = EmailMessage(policy=MESSAGE_POLICY)
+    msg["From"] = sender
+    msg["To"] = _addresses(to)
+    if cc:
+        msg["Cc"] = _addresses(cc)
+    msg["Reply-To"] = scheme.reply_address(resource_id)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(date or datetime.now(UTC))
+    msg["Message-ID"] = ident.new_message_id(resource_id, scheme.domain)
+    root = ident.thread_root(resource_id, scheme.domain)
+    chain = list(dict.fromkeys([root, *references, *([in_reply_to] if in_reply_to else [])]))
+    msg["In-Reply-To"] = in_reply_to or root
+    msg["References"] = " ".join(chain)
+    if automatic:
+        msg["Auto-Submitted"] = "auto-generated"
+    for name, value in extra_headers.items():
+        msg[name] = value
+
+    # Set as text for line-preserving quoted-printable, then retyped: JSON stays readable.
+    msg.set_content(json_text, subtype="plain", cte="quoted-printable")
+    msg.replace_header("Content-Type", 'application/json; charset="utf-8"')
+    msg.add_alternative(rendered.markdown, subtype="plain", cte="quoted-printable")
+    msg.add_alternative(page, subtype="html", cte="quoted-printable")
+    html_part = list(msg.iter_parts())[2]
+    assert isinstance(html_part, EmailMessage)
+    html_part.add_related(logo, "image", "png", cid=f"<{cid}>", disposition="inline")
+
+    for item in attachments:
+        att = _attachment(item)
+        ctype = att.content_type or mimetypes.guess_type(att.filename)[0]
+        maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
+        msg.add_attachment(att.data, maintype, subtype, filename=att.filename)
+    for part in msg.walk():
+        if part is not msg:
+            del part["MIME-Version"]  # only the top level carries it
+    if "MIME-Version" not in msg:
+        msg["MIME-Version"] = "1.0"
+    return msg, page.replace(f"cid:{cid}", _data_uri(logo))
+
+
+def compose(
+    template: Template,
+    data: Mapping[str, Any],
+    to: str | Sequence[str],
+    resource_id: str,
+    *,
+    sender: str,
+    scheme: IdentScheme = DEFAULT_SCHEME,
+    attachments: Iterable[AttachmentLike] = (),
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    cc: str | Sequence[str] = (),
+    automatic: bool = False,
+    brand: Brand = DEFAULT_BRAND,
+    date: datetime | None = None,
+    lang: str = "en",
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """Render `template` with `data` into a message about `resource_id`.
+
+    Raises TemplateError (every undefined placeholder named, syntax errors with their line,
+    refused constructs) and ValueError for an invalid resource id. Markup removed by the
+    allowlist is not an error: `preview` reports it.
+    """
+    rendered = render_all(template, data)
+    fatal = rendered.fatal
+    if fatal:
+        raise error_from(fatal)
+    msg, _ = _build(
+        rendered,
+        data_json(data),
+        to,
+        resource_id,
+        sender=sender,
+        scheme=scheme,
+        attachments=attachments,
+        in_reply_to=in_reply_to,
+        references=references,
+        cc=cc,
+        automatic=automatic,
+        brand=brand,
+        date=date,
+        lang=lang,
+        extra_headers=headers or {},
+    )
+    log.debug("composed %s for %s", msg["Message-ID"], resource_id)
+    return msg
+
+
+def preview(
+    template: Template,
+    data: Mapping[str, Any],
+    *,
+    to: str | Sequence[str] = "partner@example.com",
+    resource_id: str = "preview",
+    sender: str = "mailcore <noreply@example.com>",
+    scheme: IdentScheme = DEFAULT_SCHEME,
+    attachments: Iterable[AttachmentLike] = (),
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    cc: str | Sequence[str] = (),
+    automatic: bool = False,
+    brand: Brand = DEFAULT_BRAND,
+    date: datetime | None = None,
+    lang: str = "en",
+    headers: Mapping[str, str] | None = None,
+) -> Preview:
+    """All alternatives and the raw message as they would be sent, and every problem.
+
+    Never raises: what cannot be rendered is left empty and explained in `problems`.
+    """
+    try:
+        rendered = render_all(template, data)
+    except Exception as exc:  # noqa: BLE001 -- the editor must keep working
+        log.exception("rendering failed unexpectedly")
+        rendered = RenderResult("", "", "", [Problem(None, f"cannot render: {exc}", "syntax")])
+    try:
+        json_text = data_json(data)
+    except Exception as exc:  # noqa: BLE001
+        json_text = ""
+        rendered.problems.append(Problem(None, f"data is not JSON: {exc}", "syntax"))
+    try:
+        msg, page = _build(
+            rendered,
+            json_text,
+            to,
+            resource_id,
+            sender=sender,
+            scheme=scheme,
+            attachments=attachments,
+            in_reply_to=in_reply_to,
+            references=references,
+            cc=cc,
+            automatic=automatic,
+            brand=brand,
+            date=date,
+            lang=lang,
+            extra_headers=headers or {},
+        )
+        mime = msg.as_string(policy=MESSAGE_POLICY.clone(linesep="\n"))
+        subject = str(msg["Subject"])
+    except (ValueError, TypeError, OSError, TemplateError) as exc:
+        rendered.problems.append(Problem(None, f"cannot compose: {exc}", "syntax"))
+        page, mime, subject = "", "", rendered.subject
+    return Preview(subject, rendered.markdown, page, json_text, mime, rendered.problems)

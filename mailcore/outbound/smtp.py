@@ -1,0 +1,223 @@
+"""Sending over SMTP (smtplib), with a copy appended to the `sent` folder if asked.
+
+Errors are `SendError`s that say what happened: the server could not be reached, refused
+the login, the sender, some recipients (`RecipientsRefused` names them with the code and
+the server's text) or the data. A `MailboxError` after sending means the mail went out but
+its copy could not be filed: do not send it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from mailcore.errors import ConfigError, MailboxError, SendError
+from mailcore.mailboxes.protocol import Mailbox
+
+log = logging.getLogger(__name__)
+
+SECURITIES = ("starttls", "tls", "plain")
+DEFAULT_PORTS = {"tls": 465, "starttls": 587, "plain": 25}
+
+
+class RecipientsRefused(SendError):
+    """The server refused some recipients: `refused` maps each to (code, server text).
+
+    `delivered` lists the recipients that were accepted (empty when none were, and then
+    nothing was sent).
+    """
+
+    def __init__(self, refused: dict[str, tuple[int, str]], delivered: Sequence[str] = ()) -> None:
+        details = ", ".join(f"{rcpt} ({code} {text})" for rcpt, (code, text) in refused.items())
+        what = "some recipients" if delivered else "every recipient"
+        super().__init__(f"the SMTP server refused {what}: {details}")
+        self.refused = refused
+        self.delivered = list(delivered)
+
+
+@dataclass
+class SmtpConfig:
+    """Where and how to send. `port` defaults by security: tls 465, starttls 587, plain 25."""
+
+    host: str
+    port: int | None = None
+    security: str = "starttls"  # "starttls" | "tls" | "plain"
+    username: str = ""
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+    ca_file: str | None = None  # trust this CA (e.g. a self-signed server) instead of the system's
+    local_hostname: str | None = None  # for EHLO; None: the machine's FQDN
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITIES:
+            raise ConfigError(f"SMTP security must be one of {SECURITIES}, not {self.security!r}")
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or DEFAULT_PORTS[self.security]
+
+    @classmethod
+    def from_url(cls, url: str, **overrides: object) -> SmtpConfig:
+        """``smtps://user:pass@host:465`` (TLS), ``smtp://host:587?security=starttls|plain``."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ConfigError(f"SMTP URL must start with smtp:// or smtps://, not {url!r}")
+        query = parse_qs(parts.query)
+        security = "tls" if parts.scheme == "smtps" else query.get("security", ["starttls"])[0]
+        values: dict[str, object] = {
+            "host": parts.hostname or "",
+            "port": parts.port,
+            "security": security,
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password) if parts.password else None,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file)
+
+
+def _envelope(raw: bytes) -> tuple[str, list[str]]:
+    headers = BytesHeaderParser().parsebytes(raw)
+    sender = getaddresses([str(headers.get("Sender") or headers.get("From") or "")])
+    rcpts = getaddresses(
+        [str(v) for name in ("To", "Cc", "Bcc") for v in headers.get_all(name, [])]
+    )
+    return (sender[0][1] if sender else ""), [addr for _, addr in rcpts if addr]
+
+
+def _without_bcc(raw: bytes) -> bytes:
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines: list[bytes] = []
+    skipping = False
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                lines.append(line)
+            continue
+        skipping = line.lower().startswith(b"bcc:")
+        if not skipping:
+            lines.append(line)
+    return b"\r\n".join(lines) + sep + body
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def _connect(config: SmtpConfig) -> smtplib.SMTP:
+    host, port = config.host, config.effective_port
+    try:
+        if config.security == "tls":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                host,
+                port,
+                timeout=config.timeout,
+                context=config.ssl_context(),
+                local_hostname=config.local_hostname,
+            )
+        else:
+            client = smtplib.SMTP(
+                host, port, timeout=config.timeout, local_hostname=config.local_hostname
+            )
+            if config.security == "starttls":
+                client.ehlo()
+                client.starttls(context=config.ssl_context())
+                client.ehlo()
+    except smtplib.SMTPNotSupportedError as exc:
+        raise SendError(
+            f"SMTP server {host}:{port} does not offer STARTTLS; use security 'tls' or"
+            " (on a trusted network only) 'plain'"
+        ) from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SendError(f"cannot reach SMTP server {host}:{port}: {exc}") from exc
+    if config.username:
+        try:
+            client.login(config.username, config.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            client.close()
+            text = _text(exc.smtp_error)
+            raise SendError(
+                f"SMTP server {host}:{port} refused the login of {config.username!r}:"
+                f" {exc.smtp_code} {text}"
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            client.close()
+            raise SendError(f"SMTP login to {host}:{port} failed: {exc}") from exc
+    return client
+
+
+def send(
+    message: EmailMessage | bytes,
+    smtp: SmtpConfig,
+    *,
+    sent_mailbox: Mailbox | None = None,
+    sent_folder: str = "sent",
+    envelope_from: str | None = None,
+    recipients: Sequence[str] | None = None,
+) -> None:
+    """Send a message (or signed bytes) and file a copy in `sent_folder` of `sent_mailbox`.
+
+    Envelope defaults: From (or Sender) header; To, Cc and Bcc. Bcc is not transmitted.
+    Raises SendError (RecipientsRefused for refused recipients; the copy is still filed if
+    anybody got the mail), MailboxError when the copy could not be filed.
+    """
+    if isinstance(message, EmailMessage):
+        from mailcore.outbound.compose import MESSAGE_POLICY
+
+        raw = message.as_bytes(policy=MESSAGE_POLICY)
+    else:
+        raw = message
+    header_from, header_rcpts = _envelope(raw)
+    mail_from = envelope_from if envelope_from is not None else header_from
+    rcpts = list(recipients) if recipients is not None else header_rcpts
+    if not rcpts:
+        raise SendError("the message has no recipient (To, Cc or Bcc)")
+    raw = _without_bcc(raw)
+
+    client = _connect(smtp)
+    refused: dict[str, tuple[int, str]] = {}
+    try:
+        try:
+            failures = client.sendmail(mail_from, rcpts, raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = {r: (code, _text(text)) for r, (code, text) in exc.recipients.items()}
+            raise RecipientsRefused(refused) from exc
+        except smtplib.SMTPSenderRefused as exc:
+            text = _text(exc.smtp_error)
+            raise SendError(
+                f"the SMTP server refused the sender {exc.sender}: {exc.smtp_code} {text}"
+            ) from exc
+        except smtplib.SMTPDataError as exc:
+            text = _text(exc.smtp_error)
+            raise SendError(f"the SMTP server refused the message: {exc.smtp_code} {text}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SendError(f"sending to {smtp.host}:{smtp.effective_port} failed: {exc}") from exc
+        refused = {r: (code, _text(text)) for r, (code, text) in failures.items()}
+    finally:
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
+    log.info(
+        "sent %d bytes to %d recipient(s) via %s", len(raw), len(rcpts) - len(refused), smtp.host
+    )
+
+    if sent_mailbox is not None:
+        try:
+            sent_mailbox.ensure_folder(sent_folder)
+            sent_mailbox.append(sent_folder, raw, flags=("\\Seen",))
+        except Exception as exc:  # noqa: BLE001 -- the mail is out; say so precisely
+            raise MailboxError(
+                f"sent, but the copy could not be filed in {sent_folder!r}: {exc}"
+            ) from exc
+    if refused:
+        raise RecipientsRefused(refused, [r for r in rcpts if r not in refused])

@@ -1,0 +1,464 @@
+"""Business handlers by name, how messages are routed to them, and how their payloads are checked.
+
+    registry = Registry()
+
+    @registry.handler("vehicle", prefix="VEH-", schema={...}, aliases={"plate": ["kennzeichen"]})
+    def vehicle(ctx: HandlerContext) -> dict | None:
+        ...  # raise HandlerFailed("reason shown to operators") to refuse
+
+Routing, most specific first: the identifier's prefix (longest wins), a recipient subaddress
+(``ops+vehicle@``), a subject keyword, a ``match(extraction)`` callable, then the default handler.
+Schemas are JSON Schema Draft 2020-12; errors come back as (json-path, message) pairs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import getaddresses
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from mailcore.inbound.keys import apply_aliases, normalize_key
+from mailcore.inbound.payload import DEFAULT_LIMITS, PayloadLimits, PayloadTooLarge, check_payload
+from mailcore.processing.schemacheck import compile_check
+
+if TYPE_CHECKING:
+    from mailcore.inbound.extract import Extraction
+
+logger = logging.getLogger(__name__)
+
+ErrorList = list[tuple[str, str]]
+HandlerFunc = Callable[["HandlerContext"], "dict[str, Any] | None"]
+_REQUIRED = re.compile(r"^'(.+)' is a required property$")
+_MAX_MESSAGE = 300
+_INTEGER = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
+# How alike an unknown key and a schema property must be (difflib ratio, on normalized keys)
+# to suggest one for the other: "plate_numbr" ~ "plate_number" (0.96), "colour" !~ "plate".
+_CLOSE = 0.8
+
+
+@dataclass(frozen=True)
+class Route:
+    """The ways a message can reach one handler; any one of them is enough."""
+
+    prefix: str | None = None
+    subaddress: str | None = None
+    subject_keyword: str | None = None
+    match: Callable[[Extraction], bool] | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.prefix:
+            parts.append(f"identifier prefix {self.prefix!r}")
+        if self.subaddress:
+            parts.append(f"subaddress +{self.subaddress}")
+        if self.subject_keyword:
+            parts.append(f"subject keyword {self.subject_keyword!r}")
+        if self.match:
+            parts.append(f"match {getattr(self.match, '__name__', 'callable')}")
+        return ", ".join(parts) or "default only"
+
+
+@dataclass
+class HandlerContext:
+    """What a handler gets: the checked payload and the message it came from."""
+
+    handler: str
+    payload: dict[str, Any]
+    extraction: Extraction
+    identifier: str | None
+    uid: int | None
+    folder: str
+    message_key: str
+    actor: str = "engine"  # "engine", or the console user who resubmitted
+
+    @property
+    def sender(self) -> str:
+        return self.extraction.headers.from_
+
+    @property
+    def subject(self) -> str:
+        return self.extraction.headers.subject
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """One registered handler."""
+
+    name: str
+    func: HandlerFunc
+    schema: dict[str, Any] | None = None
+    aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    route: Route = field(default_factory=Route)
+    requires_payload: bool = True
+    coerce: bool = True  # "42" -> 42 where the schema wants a number (key-lines payloads)
+    validator: Draft202012Validator | None = field(default=None, compare=False, repr=False)
+    quick_check: Callable[[Any], bool] | None = field(default=None, compare=False, repr=False)
+    limits: PayloadLimits = DEFAULT_LIMITS
+
+    def prepare(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The payload with keys normalized and aliased, and scalars coerced to the schema.
+
+        A payload over `limits` is returned as it is (a shallow copy): walking it could take
+        forever, and `validate` answers with the limit it crosses.
+        """
+        try:
+            check_payload(payload, self.limits)
+        except PayloadTooLarge:
+            return dict(payload)
+        out = apply_aliases(dict(payload), self.aliases) if self.aliases else dict(payload)
+        if self.coerce and self.schema:
+            out = _coerce(out, self.schema, self.limits)
+        return dict(out)
+
+    def validate(self, payload: Any) -> ErrorList:
+        """(json-path, message) pairs, sorted by path; [] when valid or without a schema.
+
+        A payload over `limits` gets the one error naming the limit (with or without a
+        schema), and is never handed to jsonschema, whose messages write the instance out.
+        """
+        try:
+            check_payload(payload, self.limits)
+        except PayloadTooLarge as exc:
+            return list(exc.errors)
+        if self.validator is None:
+            return []
+        if self.quick_check is not None and self.quick_check(payload):
+            # The common case, decided in a microsecond (see mailcore.processing.schemacheck).
+            return []
+        return schema_errors(self.validator, payload, self.name, self.limits)
+
+
+@dataclass(frozen=True)
+class RouteResult:
+    """Which handler takes a message and why, or why none does."""
+
+    spec: HandlerSpec | None
+    via: str | None  # "prefix" | "subaddress" | "subject" | "match" | "default"
+    reason: str | None  # set when spec is None
+
+
+def json_path(path: Sequence[str | int]) -> str:
+    """``$.items[0].qty`` for the path ['items', 0, 'qty']."""
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            out += f".{part}"
+        else:
+            out += "[" + repr(part) + "]"
+    return out
+
+
+def schema_errors(
+    validator: Draft202012Validator,
+    payload: Any,
+    handler: str | None = None,
+    limits: PayloadLimits = DEFAULT_LIMITS,
+) -> ErrorList:
+    """Every schema violation as (json-path, message), missing properties at their own path.
+
+    An unknown key close to a property the object lacks (``plate_numbr`` where
+    ``plate_number`` is required) gets its own error at the object's path, "'plate_numbr' is
+    not a field of <handler> -- did you mean 'plate_number'?"; the payload itself is left as
+    it is, the operator decides. A number typed as text too long to be converted (over
+    `limits.max_number_digits`) is said as that limit, not as a wrong type.
+
+    The payload must be within `limits` (see `check_payload`): jsonschema writes instances out
+    in its messages.
+    """
+    errors: ErrorList = []
+    for error in validator.iter_errors(payload):
+        path: list[str | int] = list(error.absolute_path)
+        message = error.message
+        found = _REQUIRED.match(message) if error.validator == "required" else None
+        if found:
+            # An unknown key the schema allows may still be the missing property misspelt.
+            hints = _misspellings(error.schema, error.instance, path, handler)
+            errors.extend((json_path(path), hint) for hint in hints.values())
+            path.append(found.group(1))
+            message = "is required"
+        elif error.validator == "additionalProperties" and error.validator_value is False:
+            hints = _misspellings(error.schema, error.instance, path, handler)
+            errors.extend((json_path(path), hint) for hint in hints.values())
+            rest = [k for k in _unknown_keys(error.schema, error.instance) if k not in hints]
+            if not rest:
+                continue
+            if hints:
+                verb = "was" if len(rest) == 1 else "were"
+                listed = ", ".join(repr(k) for k in rest)
+                message = f"Additional properties are not allowed ({listed} {verb} unexpected)"
+        elif error.validator == "type" and _too_long_number(error.instance, limits):
+            digits = len(error.instance.strip())
+            message = (
+                f"a number of {digits:,} digits is over the limit max_number_digits ="
+                f" {limits.max_number_digits:,}: write it shorter"
+            )
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 1] + "…"
+        errors.append((json_path(path), message))
+    return sorted(set(errors))
+
+
+def _unknown_keys(schema: Any, instance: Any) -> list[str]:
+    """Keys of `instance` that neither `properties` nor `patternProperties` of `schema` name."""
+    if not isinstance(schema, Mapping) or not isinstance(instance, Mapping):
+        return []
+    props = schema.get("properties") or {}
+    patterns = list((schema.get("patternProperties") or {}).keys())
+    return [
+        k
+        for k in instance
+        if isinstance(k, str)
+        and k not in props
+        and not any(re.search(pattern, k) for pattern in patterns)
+    ]
+
+
+def _misspellings(
+    schema: Any, instance: Any, path: Sequence[str | int], handler: str | None
+) -> dict[str, str]:
+    """Unknown key -> "did you mean" message, for keys close to a property `instance` lacks.
+
+    Missing required properties are tried first, then the other absent properties; each
+    property is suggested for one key at most.
+    """
+    unknown = _unknown_keys(schema, instance)
+    if not unknown:
+        return {}
+    props = schema.get("properties") or {}
+    required = [k for k in schema.get("required") or [] if isinstance(k, str)]
+    absent = [k for k in (*required, *props) if k not in instance]
+    by_norm: dict[str, str] = {}
+    for name in absent:
+        by_norm.setdefault(normalize_key(name), name)
+    where = handler or "the schema"
+    if path:
+        where = f"{json_path(path)} in {where}"
+    hints: dict[str, str] = {}
+    for key in unknown:
+        close = difflib.get_close_matches(normalize_key(key), list(by_norm), n=1, cutoff=_CLOSE)
+        if close:
+            meant = by_norm.pop(close[0])
+            hints[key] = f"{key!r} is not a field of {where} -- did you mean {meant!r}?"
+    return hints
+
+
+def _too_long_number(instance: Any, limits: PayloadLimits) -> bool:
+    """Whether `instance` is a number typed as text, too long for `_coerce` to convert."""
+    if not isinstance(instance, str):
+        return False
+    text = instance.strip()
+    return len(text) > limits.max_number_digits and _NUMBER.fullmatch(text) is not None
+
+
+def _coerce(value: Any, schema: Mapping[str, Any], limits: PayloadLimits) -> Any:
+    """Convert strings to the number/boolean type the schema asks for, where unambiguous.
+
+    A number longer than `limits.max_number_digits` stays text (int() is quadratic in the
+    digits and refuses 4,300 of them); the schema check then names the limit.
+    """
+    wanted = schema.get("type")
+    types = set(wanted) if isinstance(wanted, list) else {wanted}
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        subs = {k: sub for k, sub in props.items() if isinstance(sub, Mapping)}
+        return {k: _coerce(v, subs[k], limits) if k in subs else v for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        return [_coerce(v, schema["items"], limits) for v in value]
+    if not isinstance(value, str) or "string" in types:
+        return value
+    text = value.strip()
+    if len(text) > limits.max_number_digits and ("integer" in types or "number" in types):
+        return value
+    try:
+        if "integer" in types and _INTEGER.fullmatch(text):
+            return int(text)
+        if "number" in types and _NUMBER.fullmatch(text):
+            return float(text.replace(",", "."))
+    except ValueError:  # Python's own limit on digits (sys.set_int_max_str_digits)
+        return value
+    if "boolean" in types and text.lower() in {"true", "yes", "false", "no"}:
+        return text.lower() in {"true", "yes"}
+    return value
+
+
+def _recipients(extraction: Extraction) -> list[str]:
+    h = extraction.headers
+    return [addr for _, addr in getaddresses([*h.to, *h.cc, *h.delivered_to]) if addr]
+
+
+class HandlerOptions(TypedDict, total=False):
+    """The keyword options of `Registry.add` and `Registry.handler`."""
+
+    prefix: str | None
+    subaddress: str | None
+    subject_keyword: str | None
+    match: Callable[[Extraction], bool] | None
+    schema: dict[str, Any] | None
+    aliases: Mapping[str, Sequence[str]] | None
+    default: bool
+    requires_payload: bool
+    coerce: bool
+
+
+class Registry:
+    """Handlers by name, in registration order; at most one default."""
+
+    def __init__(self, limits: PayloadLimits = DEFAULT_LIMITS) -> None:
+        """`limits`: the budgets every handler's payload must fit (mailcore.inbound.payload)."""
+        self.limits = limits
+        self._specs: dict[str, HandlerSpec] = {}
+        self.default: str | None = None
+        self.subaddress_separator = "+"
+
+    def handler(
+        self, name: str, **options: Unpack[HandlerOptions]
+    ) -> Callable[[HandlerFunc], HandlerFunc]:
+        """Decorator registering `func` under `name`; see `add` for the options."""
+
+        def register(func: HandlerFunc) -> HandlerFunc:
+            self.add(name, func, **options)
+            return func
+
+        return register
+
+    def add(self, name: str, func: HandlerFunc, **options: Unpack[HandlerOptions]) -> HandlerSpec:
+        """Register a handler; a bad schema or a second default is refused here, not at run time.
+
+        Options (all optional): the routes -- `prefix` of the identifier, recipient
+        `subaddress`, `subject_keyword`, `match(extraction)`, or `default=True` -- then the
+        payload's JSON `schema`, key `aliases` (canonical key -> other spellings),
+        `requires_payload` (default True) and `coerce` (default True: "42" -> 42 where the
+        schema wants a number).
+        """
+        unknown = set(options) - HandlerOptions.__optional_keys__
+        if unknown:
+            raise TypeError(f"unknown handler option(s): {', '.join(sorted(unknown))}")
+        schema = options.get("schema")
+        default = options.get("default", False)
+        route = Route(
+            options.get("prefix"),
+            options.get("subaddress"),
+            options.get("subject_keyword"),
+            options.get("match"),
+        )
+        if not name or name in self._specs:
+            raise ValueError(f"handler name {name!r} is empty or already registered")
+        if default and self.default is not None:
+            raise ValueError(f"{self.default!r} is already the default handler")
+        if not default and route == Route():
+            raise ValueError(
+                f"handler {name!r} needs a route: prefix, subaddress, subject_keyword, match"
+                " or default=True"
+            )
+        validator = None
+        if schema is not None:
+            try:
+                Draft202012Validator.check_schema(schema)
+            except SchemaError as e:
+                raise ValueError(f"schema of handler {name!r} is invalid: {e.message}") from None
+            validator = Draft202012Validator(schema)
+        spec = HandlerSpec(
+            name=name,
+            func=func,
+            schema=schema,
+            aliases=dict(options.get("aliases") or {}),
+            route=route,
+            requires_payload=options.get("requires_payload", True),
+            coerce=options.get("coerce", True),
+            validator=validator,
+            quick_check=compile_check(schema) if schema is not None else None,
+            limits=self.limits,
+        )
+        self._specs[name] = spec
+        if default:
+            self.default = name
+        return spec
+
+    def get(self, name: str) -> HandlerSpec:
+        """The handler called `name`; KeyError names the ones that exist."""
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise KeyError(f"no handler {name!r}; registered: {', '.join(self._specs)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def route(self, extraction: Extraction) -> RouteResult:
+        """Pick the handler for a message, or say why there is none."""
+        specs = list(self._specs.values())
+        ident = extraction.identifier
+        if ident:
+            prefixed = [
+                s
+                for s in specs
+                if s.route.prefix and ident.upper().startswith(s.route.prefix.upper())
+            ]
+            if prefixed:
+                best = max(prefixed, key=lambda s: len(s.route.prefix or ""))
+                return RouteResult(best, "prefix", None)
+        subs = {
+            local.split(self.subaddress_separator, 1)[1].lower()
+            for local in (a.rsplit("@", 1)[0] for a in _recipients(extraction))
+            if self.subaddress_separator in local
+        }
+        for s in specs:
+            if s.route.subaddress and s.route.subaddress.lower() in subs:
+                return RouteResult(s, "subaddress", None)
+        subject = extraction.headers.subject or ""
+        for s in specs:
+            kw = s.route.subject_keyword
+            if kw and re.search(rf"(?<!\w){re.escape(kw)}(?!\w)", subject, re.IGNORECASE):
+                return RouteResult(s, "subject", None)
+        for s in specs:
+            if s.route.match is None:
+                continue
+            try:
+                if s.route.match(extraction):
+                    return RouteResult(s, "match", None)
+            except Exception:
+                logger.exception("route match of handler %r raised; treated as no match", s.name)
+        if self.default is not None:
+            return RouteResult(self._specs[self.default], "default", None)
+        if ident:
+            reason = f"unknown identifier {ident!r}: no handler takes its prefix"
+        else:
+            reason = (
+                "no handler matches: no known identifier (reply address, [tag] in the subject"
+                " or thread reference), subaddress, subject keyword or custom route"
+            )
+        return RouteResult(None, None, reason)
+
+
+def load_registry(target: str) -> Registry:
+    """The Registry named ``package.module:attribute`` (the `handlers` setting)."""
+    import importlib
+
+    from mailcore.errors import ConfigError
+
+    module_name, _, attr = target.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attr or "registry")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"handlers = {target!r} cannot be loaded: {exc}") from None
+    if not isinstance(found, Registry):
+        raise ConfigError(f"handlers = {target!r} is not a mailcore.processing.registry.Registry")
+    return found
+
+
+# The registry handlers register on by default (`mailcore poll` and the console use it unless the
+# `handlers` setting names another).
+registry = Registry()

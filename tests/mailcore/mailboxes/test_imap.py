@@ -1,0 +1,601 @@
+"""ImapMailbox against a real Dovecot: listing, fetching, moving, reconnecting, TLS."""
+
+from __future__ import annotations
+
+import email.header
+import functools
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mailcore.errors import ConfigError, ConnectionLost, MailboxError, UidValidityChanged
+from mailcore.mailboxes.imap import (
+    _HEADER_FIELDS,
+    ImapConfig,
+    ImapMailbox,
+    _BatchState,
+    _expand,
+    _message_id,
+    _summary,
+    _uidset,
+)
+from tests.conftest import imap_config
+from tests.servers import (
+    Account,
+    Dovecot,
+    dovecot_login_line,
+    free_port,
+    message,
+    wait_for_log_line,
+)
+
+MakeMailbox = Callable[..., ImapMailbox]
+
+
+def flags_of(account: Account, folder: str) -> dict[int, set[bytes]]:
+    """UID -> flags, seen by another client (read-only, so nothing changes)."""
+    with account.session() as c:
+        c.select_folder(folder, readonly=True)
+        return {uid: set(d[b"FLAGS"]) for uid, d in c.fetch(c.search("ALL"), ["FLAGS"]).items()}
+
+
+def commands(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """IMAP commands sent, from imapclient's (password-redacting) protocol log."""
+    out = []
+    for record in caplog.records:
+        if record.name == "imapclient.imaplib":
+            text = record.getMessage()
+            match = re.search(r"> b?'?\w+ (.*)", text)
+            if match:
+                out.append(match.group(1).rstrip("'"))
+    return out
+
+
+def logout_line(dovecot: Dovecot, username: str) -> str:
+    """The last 'Logged out' log line of `username`."""
+    return wait_for_log_line(
+        dovecot.log,
+        f"logout of {username}",
+        lambda line: f"imap({username})" in line and "Logged out" in line,
+    )
+
+
+# -- listing and fetching ---------------------------------------------------------------------
+
+
+def test_summaries_come_from_headers_without_downloading_bodies(
+    dovecot: Dovecot, account: Account, make_imap_mailbox: MakeMailbox
+) -> None:
+    big = "x" * 76 + "\r\n"
+    raw = message(
+        subject="=?utf-8?q?Caf=C3=A9_order?=",
+        sender="=?utf-8?q?Ren=C3=A9e?= <renee@example.org>",
+        body=big * 3000,  # ~230 kB
+        message_id="<order-1@example.org>",
+    )
+    uid = account.append("INBOX", raw)
+    mailbox = make_imap_mailbox(account)
+
+    [summary] = mailbox.summaries("INBOX", [uid])
+    mailbox.close()
+
+    assert summary.uid == uid
+    assert summary.subject == "Café order"
+    assert summary.sender == "Renée <renee@example.org>"
+    assert summary.message_id == "<order-1@example.org>"
+    assert summary.size == len(raw)
+    assert summary.date is not None and summary.date.year == 2024
+    assert summary.date.utcoffset() is not None
+    assert "\\Seen" not in summary.flags
+    stats = logout_line(dovecot, account.username)
+    assert "body_count=0" in stats  # Dovecot's own count of body fetches in our session
+    assert int(re.search(r"\bout=(\d+)", stats).group(1)) < 20_000  # type: ignore[union-attr]
+    assert b"\\Seen" not in flags_of(account, "INBOX")[uid]
+
+
+def test_summaries_keep_the_order_given_and_skip_missing_uids(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    uids = account.append_many("INBOX", [message(subject=f"n{i}") for i in range(3)])
+
+    got = imap_mailbox.summaries("INBOX", [uids[2], 999, uids[0], uids[2]])
+
+    assert [(s.uid, s.subject) for s in got] == [(uids[2], "n2"), (uids[0], "n0")]
+
+
+def test_summary_of_a_message_without_date_or_message_id_uses_internaldate(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    uid = account.append("INBOX", b"From: x@example.org\r\nSubject: bare\r\n\r\nhi\r\n")
+
+    [summary] = imap_mailbox.summaries("INBOX", [uid])
+
+    assert summary.message_id is None
+    assert summary.date is not None and summary.date.utcoffset() is not None
+
+
+def test_fetch_returns_exact_bytes_in_batches_without_setting_seen(
+    account: Account, make_imap_mailbox: MakeMailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    raws = [message(subject=f"b{i}", body=f"body {i}\r\n") for i in range(5)]
+    uids = account.append_many("INBOX", raws)
+    mailbox = make_imap_mailbox(account, batch_size=2)
+    mailbox.connect()
+
+    with caplog.at_level(logging.DEBUG, logger="imapclient.imaplib"):
+        got = mailbox.fetch("INBOX", [*uids, 4242])
+
+    assert got == dict(zip(uids, raws, strict=True))
+    fetches = [c for c in commands(caplog) if c.startswith("UID FETCH")]
+    assert len(fetches) == 3 and all("BODY.PEEK[]" in c for c in fetches)
+    assert all(b"\\Seen" not in f for f in flags_of(account, "INBOX").values())
+
+
+def test_uids_leave_out_deleted_messages_and_missing_folders_are_empty(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    uids = account.append_many("INBOX", [message() for _ in range(3)])
+    with account.session() as c:
+        c.select_folder("INBOX")
+        c.add_flags([uids[1]], [b"\\Deleted"])
+
+    assert imap_mailbox.uids("INBOX") == [uids[0], uids[2]]
+    assert imap_mailbox.uids("no-such-folder") == []
+    assert imap_mailbox.fetch("no-such-folder", [1]) == {}
+
+
+def test_uids_see_mail_that_arrived_while_the_folder_stayed_selected(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    first = account.append("INBOX", message())
+    assert imap_mailbox.uids("INBOX") == [first]
+
+    second = account.append("INBOX", message(sender="late@example.org"))
+
+    assert imap_mailbox.uids("INBOX") == [first, second]
+    assert imap_mailbox.search_from("INBOX", "late@example.org") == [second]
+
+
+def test_search_from_matches_the_sender_on_the_server(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    a = account.append("INBOX", message(sender="Bob <bob@example.org>"))
+    account.append("INBOX", message(sender="carol@example.org"))
+    b = account.append("INBOX", message(sender="bob@example.org"))
+
+    assert imap_mailbox.search_from("INBOX", "bob@example.org") == [a, b]
+    assert imap_mailbox.search_from("INBOX", "nobody@example.org") == []
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def test_append_creates_the_folder_and_returns_the_uid(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    raw = message(subject="sent copy")
+
+    uid = imap_mailbox.append("sent", raw, flags=["\\Seen"])
+
+    assert uid is not None
+    assert imap_mailbox.fetch("sent", [uid]) == {uid: raw}
+    assert b"\\Seen" in flags_of(account, "sent")[uid]
+
+
+def test_ensure_folder_creates_nested_folders_once(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    imap_mailbox.ensure_folder("archive/2024")
+    imap_mailbox.ensure_folder("archive/2024")
+    imap_mailbox.ensure_folder("INBOX")
+
+    with account.session() as c:
+        names = {f[2] for f in c.list_folders()}
+    assert {"archive", "archive/2024", "INBOX"} <= names
+
+
+@pytest.mark.parametrize("use_move", [True, False], ids=["MOVE", "COPY+EXPUNGE"])
+def test_move_moves_exactly_the_uids_and_maps_them(
+    account: Account,
+    make_imap_mailbox: MakeMailbox,
+    caplog: pytest.LogCaptureFixture,
+    use_move: bool,
+) -> None:
+    raws = [message(subject=f"m{i}") for i in range(4)]
+    uids = account.append_many("INBOX", raws)
+    mailbox = make_imap_mailbox(account, use_move=use_move, batch_size=2)
+    mailbox.connect()
+
+    with caplog.at_level(logging.DEBUG, logger="imapclient.imaplib"):
+        result = mailbox.move("INBOX", [uids[0], uids[2], uids[3]], "processed")
+
+    assert set(result.moved) == {uids[0], uids[2], uids[3]}
+    assert None not in result.moved.values()
+    assert mailbox.uids("INBOX") == [uids[1]]
+    dest = mailbox.fetch("processed", list(result.moved.values()))
+    assert [dest[result.moved[u]] for u in (uids[0], uids[2], uids[3])] == [
+        raws[0],
+        raws[2],
+        raws[3],
+    ]
+    sent = commands(caplog)
+    assert "EXPUNGE" not in sent  # never a bare EXPUNGE
+    if use_move:
+        assert sum(c.startswith("UID MOVE") for c in sent) == 2  # two batches
+        assert not any(c.startswith("UID COPY") for c in sent)
+    else:
+        assert sum(c.startswith("UID COPY") for c in sent) == 2
+        assert sum(c.startswith("UID EXPUNGE") for c in sent) == 2
+    assert list(flags_of(account, "INBOX")) == [uids[1]]  # originals expunged, not just flagged
+
+
+@pytest.mark.parametrize("use_move", [True, False], ids=["MOVE", "COPY+EXPUNGE"])
+def test_move_leaves_other_clients_deleted_mail_alone(
+    account: Account, make_imap_mailbox: MakeMailbox, use_move: bool
+) -> None:
+    ours, theirs = account.append_many("INBOX", [message(), message()])
+    mailbox = make_imap_mailbox(account, use_move=use_move)
+    mailbox.uids("INBOX")  # our session has INBOX selected while another client works in it
+    with account.session() as other:
+        other.select_folder("INBOX")
+        other.add_flags([theirs], [b"\\Deleted"])
+
+        mailbox.move("INBOX", [ours], "processed")
+
+        other.noop()
+        assert other.search(["ALL"]) == [theirs]
+    assert b"\\Deleted" in flags_of(account, "INBOX")[theirs]
+
+
+def test_move_skips_missing_and_already_deleted_uids(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    keep, deleted = account.append_many("INBOX", [message(), message()])
+    with account.session() as c:
+        c.select_folder("INBOX")
+        c.add_flags([deleted], [b"\\Deleted"])
+
+    result = imap_mailbox.move("INBOX", [keep, deleted, 777], "failed")
+
+    assert list(result.moved) == [keep]
+    assert imap_mailbox.uids("failed") == [result.moved[keep]]
+    assert deleted in flags_of(account, "INBOX")  # not ours to move or expunge
+
+
+def test_without_uidplus_copies_are_confirmed_by_message_id_and_nothing_is_expunged(
+    dovecot: Dovecot,
+    account: Account,
+    make_imap_mailbox: MakeMailbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    raws = [message(subject="with id"), b"From: a@example.org\r\nSubject: no id\r\n\r\nx\r\n"]
+    uids = account.append_many("INBOX", raws)
+    mailbox = make_imap_mailbox(account, host=dovecot.basic_host)  # no MOVE, no UIDPLUS
+    mailbox.connect()
+    assert not {"MOVE", "UIDPLUS"} & mailbox.capabilities
+
+    with caplog.at_level(logging.DEBUG):
+        result = mailbox.move("INBOX", uids, "processed")
+
+    dest = mailbox.uids("processed")
+    assert len(dest) == 2
+    assert result.moved[uids[0]] in dest  # found again by its Message-ID
+    assert result.moved[uids[1]] is None  # nothing to recognise it by: trusted on COPY's OK
+    assert mailbox.uids("INBOX") == []
+    # Left flagged, not expunged: EXPUNGE would also remove other clients' deleted mail.
+    assert all(b"\\Deleted" in flags for flags in flags_of(account, "INBOX").values())
+    assert len(flags_of(account, "INBOX")) == 2
+    assert not any("EXPUNGE" in c for c in commands(caplog))
+    assert "no UIDPLUS" in caplog.text
+    assert mailbox.append("sent", raws[0]) is None  # no APPENDUID promised either
+
+
+def test_interrupted_copy_is_finished_on_retry_without_duplicating(
+    account: Account, make_imap_mailbox: MakeMailbox
+) -> None:
+    """State after a drop between COPY and EXPUNGE: the retry sees the copy and only deletes."""
+    copied, flagged, untouched = account.append_many("INBOX", [message() for _ in range(3)])
+    mailbox = make_imap_mailbox(account, use_move=False)
+    mailbox.ensure_folder("processed")
+    with account.session() as c:
+        before = c.folder_status("processed", ["UIDNEXT"])[b"UIDNEXT"]
+        c.select_folder("INBOX")
+        c.copy([copied, flagged], "processed")
+        c.add_flags([flagged], [b"\\Deleted"])
+        mids = {
+            u: _message_id(d[b"BODY[HEADER]"])
+            for u, d in c.fetch(c.search("ALL"), ["BODY.PEEK[HEADER]"]).items()
+        }
+    state = _BatchState(
+        [copied, flagged, untouched], dest_uidnext=before, sent=True, message_ids=mids
+    )
+
+    mailbox._run(
+        "move", functools.partial(mailbox._move_batch, folder="INBOX", dest="processed", st=state)
+    )
+
+    assert set(state.moved) == {copied, flagged, untouched}
+    assert mailbox.uids("INBOX") == []
+    in_dest = mailbox.summaries("processed", mailbox.uids("processed"))
+    assert sorted(s.message_id or "" for s in in_dest) == sorted(m or "" for m in mids.values())
+    assert {state.moved[u] for u in (copied, flagged, untouched)} == {s.uid for s in in_dest}
+
+
+def test_wait_for_changes_wakes_on_new_mail_while_the_mailbox_keeps_working(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    imap_mailbox.ensure_folder("INBOX")
+    assert imap_mailbox.wait_for_changes("INBOX", 0.3) is False  # nothing came
+
+    def deliver_later() -> None:
+        time.sleep(0.3)
+        account.append("INBOX", message(subject="wake up"))
+
+    threading.Thread(target=deliver_later).start()
+    started = time.monotonic()
+    assert imap_mailbox.wait_for_changes("INBOX", 20) is True
+    assert time.monotonic() - started < 10
+    # IDLE ran on its own connection: the main one serves meanwhile and afterwards.
+    assert len(imap_mailbox.uids("INBOX")) == 1
+    assert imap_mailbox.wait_for_changes("INBOX", 20, pending=lambda: True) is True
+    imap_mailbox.close()  # closes the IDLE connection too; a later call opens it again
+    assert imap_mailbox.wait_for_changes("INBOX", 0.1) is False
+
+
+# -- connections ------------------------------------------------------------------------------
+
+
+def test_reconnects_after_the_server_drops_the_session(
+    dovecot: Dovecot, account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    uids = account.append_many("INBOX", [message(), message()])
+    assert imap_mailbox.uids("INBOX") == uids
+
+    dovecot.kick(account.username)
+    assert imap_mailbox.uids("INBOX") == uids
+
+    dovecot.kick(account.username)
+    result = imap_mailbox.move("INBOX", uids[:1], "processed")
+    assert list(result.moved) == uids[:1]
+    assert imap_mailbox.uids("INBOX") == uids[1:]
+
+
+def test_gives_up_with_connection_lost_when_the_server_is_gone(dovecot: Dovecot) -> None:
+    config = ImapConfig(host=dovecot.host, port=free_port(), security="plain", password="x")
+    mailbox = ImapMailbox(config, retries=1, backoff=0.01)
+
+    with pytest.raises(ConnectionLost, match="connection refused -- check the port"):
+        mailbox.uids("INBOX")
+
+
+def test_uidvalidity_change_is_reported_once_to_users_of_old_uids(
+    account: Account, imap_mailbox: ImapMailbox
+) -> None:
+    old = account.append_many("jobs", [message(), message()])
+    validity = imap_mailbox.uidvalidity("jobs")
+    assert imap_mailbox.uids("jobs") == old
+    with account.session() as other:
+        other.delete_folder("jobs")
+        other.create_folder("jobs")
+    new = account.append("jobs", message(subject="renumbered"))
+
+    with pytest.raises(UidValidityChanged, match="renumbered"):
+        imap_mailbox.fetch("jobs", old)
+
+    assert imap_mailbox.uidvalidity("jobs") != validity
+    assert [s.subject for s in imap_mailbox.summaries("jobs", [new])] == ["renumbered"]
+
+
+def test_uidvalidity_is_checked_on_move_too(account: Account, imap_mailbox: ImapMailbox) -> None:
+    [uid] = account.append_many("jobs", [message()])
+    imap_mailbox.uidvalidity("jobs")
+    with account.session() as other:
+        other.delete_folder("jobs")
+        other.create_folder("jobs")
+    account.append("jobs", message())
+
+    with pytest.raises(UidValidityChanged):
+        imap_mailbox.move("jobs", [uid], "processed")
+    assert imap_mailbox.uids("processed") == []
+
+
+def test_one_instance_serves_several_threads(account: Account, imap_mailbox: ImapMailbox) -> None:
+    raws = [message(subject=f"t{i}") for i in range(6)]
+    uids = account.append_many("INBOX", raws)
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            for _ in range(10):
+                assert imap_mailbox.fetch("INBOX", [uids[i]]) == {uids[i]: raws[i]}
+                assert imap_mailbox.uids("INBOX") == uids
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_close_logs_out_and_is_idempotent(dovecot: Dovecot, account: Account) -> None:
+    with ImapMailbox(imap_config(dovecot, account)) as mailbox:
+        mailbox.uids("INBOX")
+    mailbox.close()
+
+    assert "Logged out" in logout_line(dovecot, account.username)
+
+
+def test_wrong_password_is_refused_without_echoing_it(dovecot: Dovecot, account: Account) -> None:
+    mailbox = ImapMailbox(imap_config(dovecot, account, password="s3cret-wrong"))
+
+    with pytest.raises(MailboxError) as info:
+        mailbox.uids("INBOX")
+
+    assert account.username in str(info.value) and "check the user name" in str(info.value)
+    assert "s3cret-wrong" not in str(info.value)
+    assert not isinstance(info.value, ConnectionLost)
+
+
+def test_xoauth2_login_sends_the_token(
+    dovecot: Dovecot, account: Account, make_imap_mailbox: MakeMailbox
+) -> None:
+    # This Dovecot checks an XOAUTH2 token like a password, which is enough to see the
+    # SASL exchange work end to end.
+    mailbox = make_imap_mailbox(account, password=None, oauth2_token=account.password)
+
+    assert mailbox.uids("INBOX") == []
+    assert "method=XOAUTH2" in dovecot_login_line(dovecot, account.username)
+
+
+def test_rejected_oauth2_token_is_reported_without_it(dovecot: Dovecot, account: Account) -> None:
+    config = imap_config(dovecot, account, password=None, oauth2_token="expired-token-123")
+
+    with pytest.raises(MailboxError, match="check the user name and OAuth2 token") as info:
+        ImapMailbox(config).uids("INBOX")
+    assert "expired-token-123" not in str(info.value)
+
+
+# -- TLS --------------------------------------------------------------------------------------
+
+
+def test_imaps_verifies_the_certificate_against_ca_file(
+    dovecot: Dovecot, account: Account, make_imap_mailbox: MakeMailbox
+) -> None:
+    uid = account.append("INBOX", message())
+    mailbox = make_imap_mailbox(account, security="tls")
+
+    assert mailbox.uids("INBOX") == [uid]
+    assert ", TLS," in dovecot_login_line(dovecot, account.username)
+
+
+def test_starttls_upgrades_the_plain_port(
+    dovecot: Dovecot, account: Account, make_imap_mailbox: MakeMailbox
+) -> None:
+    mailbox = make_imap_mailbox(account, security="starttls")
+    mailbox.uids("INBOX")
+
+    assert ", TLS," in dovecot_login_line(dovecot, account.username)
+
+
+def test_untrusted_certificate_is_refused_with_a_hint(dovecot: Dovecot, account: Account) -> None:
+    mailbox = ImapMailbox(imap_config(dovecot, account, security="tls", ca_file=None))
+
+    with pytest.raises(MailboxError, match=r"certificate verify failed.*-- .*ca_file") as info:
+        mailbox.uids("INBOX")
+    assert not isinstance(info.value, ConnectionLost)  # not retried: it will not fix itself
+
+
+def test_wrong_host_name_is_refused_as_a_mismatch(dovecot: Dovecot, account: Account) -> None:
+    # 127.0.0.2 reaches the same server but is not in its certificate
+    mailbox = ImapMailbox(imap_config(dovecot, account, security="tls", host="127.0.0.2"))
+
+    with pytest.raises(
+        MailboxError, match=r"127\.0\.0\.2:\d+: certificate verify failed \(hostname mismatch"
+    ):
+        mailbox.uids("INBOX")
+
+
+def test_unreadable_ca_file_is_a_configuration_error(dovecot: Dovecot, account: Account) -> None:
+    config = imap_config(dovecot, account, security="tls", ca_file="/nonexistent/ca.pem")
+
+    with pytest.raises(ConfigError, match="ca_file '/nonexistent/ca.pem' cannot be used"):
+        ImapMailbox(config).uids("INBOX")
+
+
+def test_tls_to_a_plain_port_explains_the_port_mix_up(dovecot: Dovecot, account: Account) -> None:
+    mailbox = ImapMailbox(imap_config(dovecot, account, security="tls", port=dovecot.port))
+
+    with pytest.raises(MailboxError, match="TLS handshake failed.*port"):
+        mailbox.uids("INBOX")
+
+
+# -- configuration (pure) ---------------------------------------------------------------------
+
+
+def test_config_from_url_reads_scheme_credentials_and_options() -> None:
+    tls = ImapConfig.from_url("imaps://ops%40example.com:p%3Ass@imap.example.com/")
+    assert (tls.host, tls.effective_port, tls.security) == ("imap.example.com", 993, "tls")
+    assert (tls.username, tls.password) == ("ops@example.com", "p:ss")
+
+    plain = ImapConfig.from_url(
+        "imap://u:p@localhost:1143/?security=plain&use_move=false&batch_size=50&timeout=5",
+        proxy="http://proxy:3128",
+    )
+    assert (plain.port, plain.security, plain.use_move) == (1143, "plain", False)
+    assert (plain.batch_size, plain.timeout, plain.proxy) == (50, 5.0, "http://proxy:3128")
+    assert ImapConfig.from_url("imap://u@h/").security == "starttls"  # never clear by default
+    assert "p:ss" not in repr(tls)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "pop3://h/",
+        "imaps://h/?security=ssl",
+        "imaps://h/?colour=blue",
+        "imaps://h/?batch_size=many",
+        "imaps:///",
+        "imaps://h/?proxy=ftp://p:1",
+    ],
+)
+def test_config_from_url_rejects_bad_settings(url: str) -> None:
+    with pytest.raises(ConfigError):
+        ImapConfig.from_url(url)
+
+
+@given(st.binary(max_size=400))
+def test_summary_parsing_never_raises_on_arbitrary_headers(header: bytes) -> None:
+    summary = _summary(7, {_HEADER_FIELDS: header, b"RFC822.SIZE": 10})
+    assert summary.uid == 7 and isinstance(summary.subject, str)
+
+
+@given(st.text(st.characters(blacklist_categories=["Cc", "Cs", "Zl", "Zp"]), max_size=80))
+def test_encoded_subjects_decode_to_their_text(subject: str) -> None:
+    encoded = email.header.Header(subject, "utf-8").encode()
+    header = f"Subject: {encoded}\r\n\r\n".encode()
+
+    summary = _summary(1, {_HEADER_FIELDS: header})
+
+    assert summary.subject == " ".join(subject.split())
+
+
+@given(st.lists(st.integers(min_value=1, max_value=10_000), max_size=60))
+def test_uid_sets_round_trip(uids: list[int]) -> None:
+    assert _expand(_uidset(uids).encode()) == sorted(set(uids))
+
+
+def test_find_by_message_id_and_discard_expunges_only_those(
+    imap_mailbox: ImapMailbox, account: Account
+):
+    keep = imap_mailbox.append("INBOX", message(subject="keep", message_id="<keep@x>"))
+    gone = imap_mailbox.append("INBOX", message(subject="gone", message_id="<gone@x>"))
+    other = account.append("INBOX", message(subject="other's deleted", message_id="<o@x>"))
+    with account.session() as s:
+        s.select_folder("INBOX")
+        s.add_flags([other], [b"\\Deleted"])  # another client's, not yet expunged
+    assert imap_mailbox.find("INBOX", "<gone@x>") == [gone]
+    assert imap_mailbox.find("INBOX", "<nobody@x>") == []
+    imap_mailbox.discard("INBOX", [gone])
+    assert imap_mailbox.uids("INBOX") == [keep]
+    assert flags_of(account, "INBOX").keys() == {keep, other}  # other's mail not expunged
+
+
+def test_sizes_are_read_by_the_quick_reader_and_agree_with_the_summaries(account, imap_mailbox):
+    from mailcore.mailboxes import imap as imap_module
+
+    uids = [account.append("INBOX", message(subject=f"s{i}", body="x" * (100 * i))) for i in (1, 5)]
+    wanted = {s.uid: s.size for s in imap_mailbox.summaries("INBOX", uids)}
+    assert imap_mailbox.sizes("INBOX", [*uids, 999]) == wanted  # a missing UID is absent
+    client = imap_mailbox._connection()
+    client.select_folder("INBOX", readonly=True)
+    # Dovecot's answer has the shape the quick reader knows: no fallback was needed.
+    assert imap_module._fetch_sizes(client, uids) == wanted

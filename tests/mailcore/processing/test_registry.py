@@ -1,0 +1,303 @@
+"""Registry: routing by identifier prefix, subaddress, subject keyword, callable and default;
+schemas (Draft 2020-12) with errors as (json-path, message); aliases and coercion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mailcore.errors import ConfigError
+from mailcore.inbound.extract import extract
+from mailcore.processing.registry import HandlerContext, Registry, json_path, load_registry
+from tests.servers import message
+
+
+def noop(ctx: HandlerContext) -> None:
+    return None
+
+
+def make() -> Registry:
+    r = Registry()
+    r.add("vehicle", noop, prefix="VEH-")
+    r.add("vehicle-eu", noop, prefix="VEH-EU-")
+    r.add("orders", noop, subaddress="orders")
+    r.add("invoices", noop, subject_keyword="invoice")
+    r.add("big", noop, match=lambda ex: len(ex.text) > 50)
+    return r
+
+
+def routed(r: Registry, raw: bytes) -> Any:
+    return r.route(extract(raw))
+
+
+def test_longest_identifier_prefix_wins():
+    r = make()
+    assert routed(r, message(subject="[VEH-EU-42] x")).spec.name == "vehicle-eu"
+    found = routed(r, message(subject="[veh-42] x"))
+    assert (found.spec.name, found.via) == ("vehicle", "prefix")
+
+
+def test_subaddress_keyword_and_callable_routes():
+    r = make()
+    assert routed(r, message(to="Ops <ops+Orders@example.com>")).spec.name == "orders"
+    assert routed(r, message(subject="Your Invoice 12")).spec.name == "invoices"
+    # A keyword is a whole word: "invoices2024" is not "invoice".
+    assert routed(r, message(subject="invoices2024")).spec is None
+    assert routed(r, message(body="x" * 80 + "\r\n")).spec.name == "big"
+
+
+def test_unknown_identifier_and_no_route_give_reasons():
+    r = make()
+    unknown = routed(r, message(subject="[ZZZ-1] x"))
+    assert unknown.spec is None and "unknown identifier 'ZZZ-1'" in (unknown.reason or "")
+    nothing = routed(r, message(subject="hello"))
+    assert nothing.spec is None and (nothing.reason or "").startswith("no handler matches")
+
+
+def test_default_handler_catches_the_rest_and_only_one_is_allowed():
+    r = make()
+    r.add("catch-all", noop, default=True)
+    assert routed(r, message(subject="hello")).via == "default"
+    with pytest.raises(ValueError, match="already the default"):
+        r.add("other", noop, default=True)
+
+
+def test_a_raising_match_is_no_match():
+    r = Registry()
+
+    def bad(ex: Any) -> bool:
+        raise RuntimeError("bug")
+
+    r.add("bad", noop, match=bad)
+    assert routed(r, message()).spec is None
+
+
+def test_registration_refuses_bad_schema_duplicate_name_and_missing_route():
+    r = Registry()
+    with pytest.raises(ValueError, match="schema of handler 'x' is invalid"):
+        r.add("x", noop, prefix="X-", schema={"type": "no-such-type"})
+    r.add("y", noop, prefix="Y-")
+    with pytest.raises(ValueError, match="already registered"):
+        r.add("y", noop, prefix="Z-")
+    with pytest.raises(ValueError, match="needs a route"):
+        r.add("z", noop)
+    with pytest.raises(KeyError, match="no handler 'nope'"):
+        r.get("nope")
+
+
+SCHEMA = {
+    "type": "object",
+    "required": ["plate", "items"],
+    "additionalProperties": False,
+    "properties": {
+        "plate": {"type": "string"},
+        "weight": {"type": "number"},
+        "urgent": {"type": "boolean"},
+        "items": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"qty": {"type": "integer"}}},
+        },
+    },
+}
+
+
+def test_schema_errors_are_json_paths_with_messages():
+    r = Registry()
+    spec = r.add("v", noop, prefix="V-", schema=SCHEMA)
+    errors = spec.validate({"items": [{"qty": "many"}], "colour": "red"})
+    assert errors == [
+        ("$", "Additional properties are not allowed ('colour' was unexpected)"),
+        ("$.items[0].qty", "'many' is not of type 'integer'"),
+        ("$.plate", "is required"),
+    ]
+    assert spec.validate({"plate": "A", "items": []}) == []
+
+
+OWNER: dict[str, Any] = {
+    "type": "object",
+    "required": ["postcode"],
+    "properties": {"postcode": {"type": "string"}, "city": {"type": "string"}},
+}
+VEHICLE = {
+    "type": "object",
+    "required": ["plate_number", "owner"],
+    "additionalProperties": False,
+    "properties": {
+        "plate_number": {"type": "string"},
+        "colour": {"type": "string"},
+        "owner": OWNER,
+    },
+}
+
+
+def test_a_misspelt_key_says_which_field_was_meant_and_is_not_corrected() -> None:
+    spec = Registry().add("vehicle_registration", noop, prefix="V-", schema=VEHICLE)
+    payload = {"plate_numbr": "AB-123", "color": "red", "zzz": 1, "owner": {"post_code": "1"}}
+    assert spec.validate(payload) == [
+        ("$", "'color' is not a field of vehicle_registration -- did you mean 'colour'?"),
+        (
+            "$",
+            "'plate_numbr' is not a field of vehicle_registration -- did you mean 'plate_number'?",
+        ),
+        ("$", "Additional properties are not allowed ('zzz' was unexpected)"),
+        # owner allows unknown keys, but the missing postcode is probably `post_code`
+        (
+            "$.owner",
+            "'post_code' is not a field of $.owner in vehicle_registration"
+            " -- did you mean 'postcode'?",
+        ),
+        ("$.owner.postcode", "is required"),
+        ("$.plate_number", "is required"),
+    ]
+    assert "plate_numbr" in payload and "plate_number" not in payload
+
+
+def test_did_you_mean_compares_normalized_keys_and_suggests_each_field_once() -> None:
+    spec = Registry().add("v", noop, prefix="V-", schema=VEHICLE)
+    errors = spec.validate({"Plate Number": "x", "PLATE-NUMBER": "y", "owner": {"postcode": "1"}})
+    hints = [m for _, m in errors if "did you mean" in m]
+    assert hints == ["'Plate Number' is not a field of v -- did you mean 'plate_number'?"]
+    assert ("$", "Additional properties are not allowed ('PLATE-NUMBER' was unexpected)") in errors
+    # present fields are not suggested, and far-off keys get no suggestion
+    errors = spec.validate({"plate_number": "x", "plate_numbr": "y", "owner": {"postcode": "1"}})
+    assert errors == [("$", "Additional properties are not allowed ('plate_numbr' was unexpected)")]
+    # a valid payload with an unknown key close to an optional field stays valid
+    owner = Registry().add("w", noop, prefix="W-", schema=OWNER)
+    assert owner.validate({"postcode": "1", "cty": "Lyon"}) == []
+
+
+def test_the_failure_reason_carries_the_hint() -> None:
+    from mailcore.processing.engine import schema_reason
+
+    spec = Registry().add("vehicle_registration", noop, prefix="V-", schema=VEHICLE)
+    reason = schema_reason(
+        spec.name, spec.validate({"plate_numbr": "AB", "owner": {"postcode": "1"}})
+    )
+    assert "did you mean 'plate_number'?" in reason and "$.plate_number: is required" in reason
+
+
+def test_prepare_applies_aliases_and_coerces_strings_to_schema_types():
+    r = Registry()
+    spec = r.add("v", noop, prefix="V-", schema=SCHEMA, aliases={"plate": ["kennzeichen"]})
+    out = spec.prepare(
+        {"Kennzeichen": "AB 1", "weight": "12,5", "urgent": "yes", "items": [{"qty": "3"}]}
+    )
+    assert out == {"plate": "AB 1", "weight": 12.5, "urgent": True, "items": [{"qty": 3}]}
+
+
+def test_json_path_quotes_odd_keys():
+    assert json_path(["a", 0, "b c"]) == "$.a[0]['b c']"
+
+
+def test_load_registry_names_what_is_wrong():
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        load_registry("no.such.module:registry")
+    with pytest.raises(ConfigError, match="is not a mailcore.processing.registry.Registry"):
+        load_registry("mailcore.processing.registry:json_path")
+    assert isinstance(load_registry("mailcore.processing.registry:registry"), Registry)
+
+
+def test_a_misspelt_option_is_refused_not_ignored() -> None:
+    registry = Registry()
+    with pytest.raises(TypeError, match="prefx"):
+        registry.add("vehicle", lambda ctx: None, prefx="VEH-")  # type: ignore[call-arg]
+
+
+# -- payload budgets -------------------------------------------------------------------------
+
+SEATS = {"type": "object", "properties": {"seats": {"type": "integer"}, "km": {"type": "number"}}}
+
+
+@pytest.mark.parametrize("digits", [101, 4_301, 100_000])
+def test_a_huge_number_typed_in_a_field_is_an_error_naming_the_limit(digits: int) -> None:
+    spec = Registry().add("v", noop, prefix="V-", schema=SEATS)
+    for field in ("seats", "km"):
+        payload = spec.prepare({field: "9" * digits})  # no int() of it: no ValueError
+        assert payload == {field: "9" * digits}
+        [(path, error)] = spec.validate(payload)
+        assert path == f"$.{field}"
+        assert f"a number of {digits:,} digits is over the limit max_number_digits = 100" in error
+    assert spec.prepare({"seats": "9" * 100}) == {"seats": int("9" * 100)}
+
+
+def shared_bomb(levels: int = 9, fanout: int = 9) -> Any:
+    """What PyYAML builds from an alias bomb: one list shared `fanout` times per level."""
+    value: Any = ["lol"] * fanout
+    for _ in range(levels - 1):
+        value = [value] * fanout
+    return value
+
+
+def test_an_over_budget_payload_gets_the_limit_as_its_error_without_being_walked() -> None:
+    from tests.mailcore.inbound.test_payload import bounded
+
+    r = Registry()
+    # jsonschema would write the 387-million-value instance out in its message.
+    strict = r.add("v", noop, prefix="V-", schema={"properties": {"notes": {"type": "string"}}})
+    loose = r.add("w", noop, prefix="W-")  # no schema: the budget still holds
+    payload = {"notes": shared_bomb()}
+    with bounded():
+        for spec in (strict, loose):
+            assert spec.prepare(payload)["notes"] is payload["notes"]  # left as it is
+            [(path, error)] = spec.validate(payload)
+            assert path == "$" and "payload over the limit max_nodes = 10,000" in error
+
+
+def test_a_registry_can_have_stricter_limits() -> None:
+    from mailcore.inbound.payload import PayloadLimits
+
+    spec = Registry(PayloadLimits(max_nodes=5)).add("v", noop, prefix="V-")
+    assert spec.validate({"a": 1, "b": 2}) == []
+    [(_, error)] = spec.validate({"a": 1, "b": 2, "c": 3})
+    assert "max_nodes = 5" in error
+
+
+def test_the_issues_alias_bomb_fails_the_mail_with_a_reason_naming_the_limit(tmp_path) -> None:
+    from mailcore.mailboxes.maildir import MaildirMailbox
+    from mailcore.processing.engine import Engine
+    from mailcore.store.history import History
+    from tests.mailcore.inbound.test_payload import alias_bomb, bounded
+
+    calls: list[Any] = []
+    r = Registry()
+    r.add("vehicle", calls.append, prefix="VEH-", schema=SEATS)
+    mailbox = MaildirMailbox(tmp_path / "mail")
+    history = History(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        engine = Engine(mailbox, r, history)
+        mailbox.ensure_folder("INBOX")
+        bomb = alias_bomb(head="plate: AB-123-CD\n")
+        mailbox.append("INBOX", message("Registration [VEH-1042]", bomb))
+        with bounded(seconds=10, megabytes=100):
+            [outcome] = engine.poll_once()
+            inspection = engine.inspect(mailbox.uids("failed")[0])
+        assert outcome.status == "failed" and not calls
+        # The limit is the reason, not "no payload found".
+        assert (outcome.reason or "").startswith("payload over the limit max_nodes = 10,000")
+        assert inspection.payload is None
+    finally:
+        history.close()
+        mailbox.close()
+
+
+def test_a_handler_with_an_optional_payload_never_runs_on_a_refused_one(tmp_path) -> None:
+    from mailcore.mailboxes.maildir import MaildirMailbox
+    from mailcore.processing.engine import Engine
+    from mailcore.store.history import History
+    from tests.mailcore.inbound.test_payload import alias_bomb
+
+    calls: list[Any] = []
+    r = Registry()
+    r.add("notes", calls.append, prefix="VEH-", requires_payload=False)
+    mailbox = MaildirMailbox(tmp_path / "mail")
+    history = History(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        mailbox.ensure_folder("INBOX")
+        mailbox.append("INBOX", message("Notes [VEH-1042]", alias_bomb()))
+        [outcome] = Engine(mailbox, r, history).poll_once()
+        assert outcome.status == "failed" and not calls  # not called with {}
+        assert (outcome.reason or "").startswith("payload over the limit")
+    finally:
+        history.close()
+        mailbox.close()
