@@ -26,10 +26,6 @@ raises `UidValidityChanged` once, and `uidvalidity()` returns the new value.
 
 from __future__ import annotations
 
-import contextlib
-import email.errors
-import email.header
-import email.utils
 import functools
 import imaplib
 import ipaddress
@@ -59,6 +55,7 @@ from mailcore.errors import (
     UidValidityChanged,
     UnsendableValue,
 )
+from mailcore.inbound import headers
 from mailcore.mailboxes.protocol import MAX_SEARCH_VALUE, MoveResult, Summary, searchable
 from mailcore.mailboxes.proxy import ProxyIMAPClient, ProxySpec, parse_proxy
 
@@ -722,7 +719,7 @@ class ImapMailbox:
         """
         _folder_name(folder)
         flags = tuple(_flag(f) for f in flags)
-        message_id = _message_id(raw)
+        message_id = headers.message_id(raw)
         state: dict[str, Any] = {"uidnext": None, "sent": False}
 
         def op(client: IMAPClient) -> int | None:
@@ -781,7 +778,7 @@ class ImapMailbox:
             else:
                 info = client.fetch(st.uids, ["FLAGS", _MID_ITEM])
                 st.message_ids = {
-                    int(u): _message_id(d.get(_MID_KEY, b"")) for u, d in info.items()
+                    int(u): headers.message_id(d.get(_MID_KEY, b"")) for u, d in info.items()
                 }
                 skipped = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
                 todo = [u for u in st.uids if u in info and u not in skipped]
@@ -797,7 +794,7 @@ class ImapMailbox:
         # Retry after a drop: work out what the interrupted attempt already did.
         info = client.fetch(st.uids, ["FLAGS", _MID_ITEM]) if st.uids else {}
         for u, d in info.items():
-            st.message_ids.setdefault(int(u), _message_id(d.get(_MID_KEY, b"")))
+            st.message_ids.setdefault(int(u), headers.message_id(d.get(_MID_KEY, b"")))
         gone = [u for u in st.uids if u not in info]
         flagged = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
         pending = [u for u in st.uids if u in info and DELETED not in info[u][b"FLAGS"]]
@@ -959,7 +956,7 @@ class ImapMailbox:
         recent = [u for u in self._search(client, b"UID", b"%d:*" % first) if u >= first]
         for batch in _chunks(sorted(int(u) for u in recent), self.config.batch_size):
             for uid, data in client.fetch(batch, [_MID_ITEM]).items():
-                mid = _message_id(data.get(_MID_KEY, b""))
+                mid = headers.message_id(data.get(_MID_KEY, b""))
                 if mid in wanted:
                     found.setdefault(mid, int(uid))
         return found
@@ -1064,79 +1061,20 @@ def _flag(flag: str) -> str:
 
 def _summary(uid: int, data: dict[bytes, Any]) -> Summary:
     header = bytes(data.get(_HEADER_FIELDS, b"") or b"")
-    fields = _header_fields(header)
-    date: datetime | None = None
-    if "date" in fields:
-        try:
-            date = email.utils.parsedate_to_datetime(fields["date"])
-        except (TypeError, ValueError, IndexError):
-            date = None
+    fields = headers.header_fields(header)
+    date = headers.parse_date(fields.get("date"))
     if date is None:
         internal = data.get(b"INTERNALDATE")
         date = internal if isinstance(internal, datetime) else None
     return Summary(
         uid=uid,
         date=date,
-        sender=_decode_words(fields.get("from", "")),
-        subject=_decode_words(fields.get("subject", "")),
+        sender=headers.decode_words(fields.get("from", "")),
+        subject=headers.decode_words(fields.get("subject", "")),
         size=int(data.get(b"RFC822.SIZE", 0)),
         flags=tuple(f.decode() if isinstance(f, bytes) else str(f) for f in data.get(b"FLAGS", ())),
-        message_id=_message_id(header),
+        message_id=headers.message_id(header),
     )
-
-
-def _header_fields(header: bytes) -> dict[str, str]:
-    """Lower-case name -> unfolded raw value (the first occurrence) of a header block.
-
-    Deliberately small: the summary needs four fields for thousands of messages, and the
-    full email header registry costs several times more per message.
-    """
-    try:
-        text = header.decode("utf-8")  # RFC 6532 allows UTF-8 in headers
-    except UnicodeDecodeError:
-        text = header.decode("latin-1")
-    fields: dict[str, str] = {}
-    name: str | None = None
-    for line in text.splitlines():
-        if not line.strip():
-            if name is None and fields:
-                break
-            continue
-        if line[0] in " \t":
-            if name is not None:
-                fields[name] += " " + line.strip()
-            continue
-        key, sep, value = line.partition(":")
-        if not sep:
-            name = None
-            continue
-        name = key.strip().lower()
-        if name in fields:
-            name = None  # keep the first occurrence
-        else:
-            fields[name] = value.strip()
-    return fields
-
-
-def _decode_words(value: str) -> str:
-    """Decode RFC 2047 encoded words ("=?utf-8?q?Caf=C3=A9?=") and normalise white space."""
-    if "=?" in value:
-        # undecodable: keep it as sent rather than lose it
-        with contextlib.suppress(
-            email.errors.HeaderParseError, LookupError, UnicodeError, ValueError
-        ):
-            value = str(email.header.make_header(email.header.decode_header(value)))
-    return " ".join(value.split())
-
-
-def _message_id(raw: bytes) -> str | None:
-    """The Message-ID header of a raw message or header block, or None."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    match = re.search(rb"^message-id:[ \t]*((?:.|\r?\n[ \t])*)", head, re.IGNORECASE | re.MULTILINE)
-    if not match:
-        return None
-    value = b" ".join(match.group(1).split()).decode("ascii", "replace").strip()
-    return value or None
 
 
 def _copyuid(text: bytes) -> dict[int, int]:

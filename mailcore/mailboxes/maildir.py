@@ -30,13 +30,11 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import parsedate_to_datetime
-from typing import Any
 
 from mailcore.errors import MailboxError
+from mailcore.inbound import headers
 from mailcore.mailboxes.protocol import MoveResult, Summary, searchable
 
 logger = logging.getLogger(__name__)
@@ -60,6 +58,8 @@ _SUMMARY_CACHE = 50_000
 # The uidlist is rewritten once it holds this many lines more than twice the live messages.
 COMPACT_SLACK = 1000
 _HEADER_READ = 8192
+# A header block is read this far at most: a mail without one is not read whole for a list.
+_HEADER_LIMIT = 256 * 1024
 
 
 @dataclass
@@ -83,44 +83,6 @@ class _Folder:
     log_lines: int = 0
     files: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (subdir, name)
     dir_stamp: tuple[int, int] | None = None  # trusted mtimes of new/ and cur/
-
-
-def _raw_text(value: Any) -> str:
-    """A header's value as sent, white space normalised: compat32 hands a value with 8-bit
-    bytes over as a Header object, whose bytes are read as UTF-8 (else Latin-1)."""
-    if not value:
-        return ""
-    if isinstance(value, str):
-        return " ".join(value.split())
-    chunks = []
-    for chunk, _charset in decode_header(value):
-        if isinstance(chunk, bytes):
-            try:
-                chunk = chunk.decode("utf-8")
-            except UnicodeDecodeError:
-                chunk = chunk.decode("latin-1")
-        chunks.append(chunk)
-    return " ".join("".join(chunks).split())
-
-
-def _decode(value: Any) -> str:
-    """A header's text: encoded words decoded, and raw 8-bit bytes read as UTF-8 (RFC 6532;
-    else Latin-1), as the IMAP server does, so searches match the same mail on both."""
-    if not value:
-        return ""
-    try:
-        parts: list[tuple[bytes | str, str | None]] = []
-        for chunk, charset in decode_header(value):
-            if charset == "unknown-8bit" and isinstance(chunk, bytes):
-                try:
-                    parts.append((chunk.decode("utf-8"), None))
-                except UnicodeDecodeError:
-                    parts.append((chunk.decode("latin-1"), None))
-            else:
-                parts.append((chunk, charset))
-        return " ".join(str(make_header(parts)).split())
-    except Exception:  # malformed encoded-words: show them raw rather than fail a listing
-        return " ".join(str(value).split())
 
 
 def _flags_of(name: str) -> tuple[str, ...]:
@@ -353,18 +315,16 @@ class MaildirMailbox:
             return head
         with open(path, "rb") as fh:
             data = fh.read(_HEADER_READ)
-            while b"\n\n" not in data and b"\r\n\r\n" not in data:
-                more = fh.read(_HEADER_READ)
-                if not more:
-                    break
-                data += more
-        msg = self._parser.parsebytes(data)
-        try:
-            date = parsedate_to_datetime(msg["Date"]) if msg["Date"] else None
-        except (TypeError, ValueError, IndexError):
-            date = None
-        mid = _raw_text(msg["Message-ID"]) or None  # hostile or broken mail may have none
-        head = _Head(date, _decode(msg["From"]), _decode(msg["Subject"]), mid)
+            if b"\n\n" not in data and b"\r\n\r\n" not in data:  # a long header block, or none
+                data += fh.read(_HEADER_LIMIT - len(data))
+        block = headers.header_block(data, _HEADER_LIMIT)
+        fields = headers.header_fields(block)
+        head = _Head(
+            headers.parse_date(fields.get("date")),
+            headers.decode_words(fields.get("from", "")),
+            headers.decode_words(fields.get("subject", "")),
+            headers.message_id(block),  # hostile or broken mail may have none
+        )
         self._heads[key] = head
         if len(self._heads) > _SUMMARY_CACHE:
             self._heads.popitem(last=False)

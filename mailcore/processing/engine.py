@@ -42,7 +42,8 @@ from mailcore.errors import (
     RoutingError,
 )
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
-from mailcore.inbound.extract import Extraction, PayloadSource, extract, header_block
+from mailcore.inbound.extract import Extraction, PayloadSource, extract
+from mailcore.inbound.headers import header_block
 from mailcore.mailboxes.protocol import Mailbox, MoveResult, Summary
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
 from mailcore.store.history import History, MessageState, now

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailcore.inbound.extract import _addresses, _decode_header, extract
+from mailcore.inbound.extract import extract
+from mailcore.inbound.headers import addresses, decode_header
 from mailcore.inbound.htmltext import html_to_text
 from mailcore.inbound.keys import normalize_key
 from mailcore.inbound.quoting import split_reply
@@ -57,8 +58,8 @@ def test_many_encoded_words_decode_quickly() -> None:
     # email.header.decode_header is quadratic here: 40,000 words took 8 s.
     value = "=?utf-8?q?a?= " * 40000
     defects: list[str] = []
-    assert _seconds(lambda: _decode_header(value, defects, "Subject")) < 2
-    assert _decode_header(value, defects, "Subject") == "a" * 40000
+    assert _seconds(lambda: decode_header(value, defects, "Subject")) < 2
+    assert decode_header(value, defects, "Subject") == "a" * 40000
 
 
 # -- every family at 1 MB -------------------------------------------------------------------
@@ -100,8 +101,8 @@ REGEX_FUNCTIONS: dict[str, Callable[[str], object]] = {
     "split_reply": split_reply,
     "html_to_text": html_to_text,
     "normalize_key": normalize_key,
-    "decode_header": lambda s: _decode_header(s, [], "Subject"),
-    "addresses": lambda s: _addresses([s], [], "From"),
+    "decode_header": lambda s: decode_header(s, [], "Subject"),
+    "addresses": lambda s: addresses([s], [], "From"),
     "extract": lambda s: extract(HEAD + s.encode("utf-8", "replace")),
 }
 

@@ -182,10 +182,10 @@ def test_addresses_read_back_what_formataddr_wrote(pairs: list[tuple[str, str]])
     """The addr-spec is always the one written, whatever the display name holds."""
     import email.utils
 
-    from mailcore.inbound.extract import _addresses
+    from mailcore.inbound.headers import addresses
 
     header = ", ".join(email.utils.formataddr((name, addr)) for name, addr in pairs)
-    got = _addresses([header], [], "To")
+    got = addresses([header], [], "To")
     assert [a for _, a in got] == [a for _, a in pairs]
     assert [" ".join(n.split()) for n, _ in got] == [" ".join(n.split()) for n, _ in pairs]
 

@@ -15,13 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailcore.errors import ConfigError, ConnectionLost, MailboxError, UidValidityChanged
+from mailcore.inbound import headers
 from mailcore.mailboxes.imap import (
     _HEADER_FIELDS,
     ImapConfig,
     ImapMailbox,
     _BatchState,
     _expand,
-    _message_id,
     _summary,
     _uidset,
 )
@@ -309,7 +309,7 @@ def test_interrupted_copy_is_finished_on_retry_without_duplicating(
         c.copy([copied, flagged], "processed")
         c.add_flags([flagged], [b"\\Deleted"])
         mids = {
-            u: _message_id(d[b"BODY[HEADER]"])
+            u: headers.message_id(d[b"BODY[HEADER]"])
             for u, d in c.fetch(c.search("ALL"), ["BODY.PEEK[HEADER]"]).items()
         }
     state = _BatchState(
