@@ -223,7 +223,7 @@ class History:
         database = self._engine.url.database
         is_file = database and database != ":memory:" and not database.startswith("file:")
         if self._dialect == "sqlite" and is_file and os.name == "posix":  # flock
-            from mailcore.store.markjournal import MarkJournal
+            from mailcore.store.handled_marks import MarkJournal
 
             self._journal = MarkJournal(f"{database}-handled")
 
