@@ -6,8 +6,6 @@ the History (timelines), the Accounts and the TemplateStore.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ class Services:
     history: History
     engine: Engine
     accounts: Accounts
-    templates: Any = None  # mailcore.store.template_store.TemplateStore when available
+    templates: Any = None  # a mailcore.store.template_store.TemplateStore (None in some tests)
     poller: Any = field(default=None, repr=False)  # console.commands.Poller when polling
 
     def close(self) -> None:
@@ -51,8 +49,10 @@ def build_services(settings: Any, registry: Registry | None = None) -> Services:
     """Open the mailbox and the database named by `settings` and wire the engine on them."""
     from mailcore.config import open_mailbox
     from mailcore.processing.engine import Engine
+    from mailcore.processing.registry import load_registry
     from mailcore.processing.registry import registry as default_registry
     from mailcore.store.history import History
+    from mailcore.store.template_store import TemplateStore
 
     # Bad settings are refused before anything is opened.
     throttle = ThrottlePolicy.from_settings(
@@ -64,27 +64,8 @@ def build_services(settings: Any, registry: Registry | None = None) -> Services:
     mailbox = open_mailbox(settings)
     engine = Engine(mailbox, registry, history, settings.folders, settings.scheme, settings.limits)
     accounts = Accounts(history.engine, history, throttle=throttle)
-    templates = None
-    if importlib.util.find_spec("mailcore.store.template_store") is not None:
-        from mailcore.store.template_store import TemplateStore
-
-        templates = TemplateStore(history.engine, history)
+    templates = TemplateStore(history.engine, history)
     return Services(settings, mailbox, registry, history, engine, accounts, templates)
-
-
-def load_registry(target: str) -> Registry:
-    """The Registry named "package.module:attribute" (the `handlers` setting)."""
-    from mailcore.errors import ConfigError
-    from mailcore.processing.registry import Registry
-
-    module_name, _, attr = target.partition(":")
-    try:
-        found = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"handlers = {target!r} cannot be loaded: {exc}") from None
-    if not isinstance(found, Registry):
-        raise ConfigError(f"handlers = {target!r} is not a mailcore.processing.registry.Registry")
-    return found
 
 
 def services(app: Flask | None = None) -> Services:
