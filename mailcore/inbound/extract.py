@@ -17,10 +17,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time
 from email.message import Message
-from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -37,6 +34,7 @@ from mailcore.inbound.headers import (
 )
 from mailcore.inbound.htmltext import html_to_text
 from mailcore.inbound.keys import apply_aliases, normalize_key, normalize_keys
+from mailcore.inbound.model import Attachment, Extraction, PayloadSource
 from mailcore.inbound.payload import PayloadTooLarge, document_payload, key_lines_payload, load_json
 from mailcore.inbound.quoting import split_reply
 
@@ -51,97 +49,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class PayloadSource(StrEnum):
-    """Where the payload was found."""
-
-    JSON_PART = "json-part"
-    TEXT_DOCUMENT = "text-document"  # YAML or JSON document in the text
-    KEY_LINES = "key-lines"
-    OVER_LIMITS = "over-limits"  # found but refused by the PayloadLimits: defects[0] says why
-    NONE = "none"
-
-
-def _no_data() -> bytes:
-    return b""
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A non-body part; `data()` decodes its transfer encoding only when called."""
-
-    filename: str | None
-    content_type: str
-    size: int
-    content_id: str | None
-    inline: bool
-    _loader: Callable[[], bytes] = field(default=_no_data, repr=False, compare=False)
-
-    def data(self) -> bytes:
-        """The decoded bytes of the part."""
-        return self._loader()
-
-    def to_json(self) -> dict[str, Any]:
-        """The metadata, never the bytes."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
-
-
-@dataclass
-class Extraction:
-    """Everything found in one inbound message."""
-
-    headers: Headers
-    payload: dict[str, Any] | None
-    payload_source: PayloadSource
-    text: str  # visible text: signature and quoted history removed
-    signature: str
-    quoted: str
-    html: str | None  # the raw HTML of the first text/html part, if any
-    text_from_html: bool  # True when `text` came from HTML (no text/plain)
-    attachments: list[Attachment]  # inline images included, with inline=True
-    identifier: str | None
-    identifier_source: str | None  # "subaddress" | "subject" | "references"
-    auto_reply: bool
-    auto_reply_reason: str | None
-    defects: list[str]
-
-    @property
-    def inline_images(self) -> list[Attachment]:
-        return [a for a in self.attachments if a.inline and a.content_type.startswith("image/")]
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready summary (attachment metadata only, never their bytes)."""
-        return {
-            "headers": self.headers.to_json(),
-            "payload": _jsonable(self.payload),
-            "payload_source": self.payload_source.value,
-            "text": self.text,
-            "signature": self.signature,
-            "quoted": self.quoted,
-            "html": self.html,
-            "text_from_html": self.text_from_html,
-            "attachments": [a.to_json() for a in self.attachments],
-            "identifier": self.identifier,
-            "identifier_source": self.identifier_source,
-            "auto_reply": self.auto_reply,
-            "auto_reply_reason": self.auto_reply_reason,
-            "defects": self.defects,
-        }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""The extraction model: what `extract` finds in one message, and its JSON form.
+
+`Extraction` is the result (headers, payload, visible text, attachments, identifier, auto-reply
+verdict, defects); `PayloadSource` says where the payload was found; `Attachment` is a non-body
+part whose bytes are decoded only when asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Any
+
+from mailcore.inbound.headers import Headers
+
+__all__ = ["Attachment", "Extraction", "PayloadSource"]
+
+
+class PayloadSource(StrEnum):
+    """Where the payload was found."""
+
+    JSON_PART = "json-part"
+    TEXT_DOCUMENT = "text-document"  # YAML or JSON document in the text
+    KEY_LINES = "key-lines"
+    OVER_LIMITS = "over-limits"  # found but refused by the PayloadLimits: defects[0] says why
+    NONE = "none"
+
+
+def _no_data() -> bytes:
+    return b""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A non-body part; `data()` decodes its transfer encoding only when called."""
+
+    filename: str | None
+    content_type: str
+    size: int
+    content_id: str | None
+    inline: bool
+    _loader: Callable[[], bytes] = field(default=_no_data, repr=False, compare=False)
+
+    def data(self) -> bytes:
+        """The decoded bytes of the part."""
+        return self._loader()
+
+    def to_json(self) -> dict[str, Any]:
+        """The metadata, never the bytes."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+
+
+@dataclass
+class Extraction:
+    """Everything found in one inbound message."""
+
+    headers: Headers
+    payload: dict[str, Any] | None
+    payload_source: PayloadSource
+    text: str  # visible text: signature and quoted history removed
+    signature: str
+    quoted: str
+    html: str | None  # the raw HTML of the first text/html part, if any
+    text_from_html: bool  # True when `text` came from HTML (no text/plain)
+    attachments: list[Attachment]  # inline images included, with inline=True
+    identifier: str | None
+    identifier_source: str | None  # "subaddress" | "subject" | "references"
+    auto_reply: bool
+    auto_reply_reason: str | None
+    defects: list[str]
+
+    @property
+    def inline_images(self) -> list[Attachment]:
+        return [a for a in self.attachments if a.inline and a.content_type.startswith("image/")]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary (attachment metadata only, never their bytes)."""
+        return {
+            "headers": self.headers.to_json(),
+            "payload": _jsonable(self.payload),
+            "payload_source": self.payload_source.value,
+            "text": self.text,
+            "signature": self.signature,
+            "quoted": self.quoted,
+            "html": self.html,
+            "text_from_html": self.text_from_html,
+            "attachments": [a.to_json() for a in self.attachments],
+            "identifier": self.identifier,
+            "identifier_source": self.identifier_source,
+            "auto_reply": self.auto_reply,
+            "auto_reply_reason": self.auto_reply_reason,
+            "defects": self.defects,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
