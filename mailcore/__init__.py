@@ -1,6 +1,162 @@
-"""mailcore: turn partners' e-mails into payloads, and write them conservative replies."""
+"""mailcore: turn partners' e-mails into payloads, and write them conservative replies.
 
-from mailcore.errors import MailcoreError
+The public API lives here; the subpackages draw the layers behind it:
 
-__all__ = ["MailcoreError"]
+- `mailcore.inbound`: raw bytes -> `Extraction` (pure: no I/O, nothing of the other layers);
+- `mailcore.processing`: the handler `Registry` and the `Engine` (extract, route, validate,
+  handle, file, record) with the failed-mail actions the console calls;
+- `mailcore.mailboxes`: the `Mailbox` protocol, IMAP, Maildir and an in-memory mailbox;
+- `mailcore.store`: the processing `History` and the `TemplateStore` (SQLAlchemy);
+- `mailcore.outbound`: templates, `compose`, S/MIME signing and `send`.
+
+    from mailcore import Engine, History, Registry, Settings, open_mailbox
+
+Names are imported on first use, so ``import mailcore`` stays cheap (the command line parses a
+mail without loading the database or the template engine).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from mailcore.errors import (
+    ConfigError,
+    ConnectionLost,
+    HandlerFailed,
+    MailboxError,
+    MailcoreError,
+    PayloadInvalid,
+    RoutingError,
+    SendError,
+    TemplateError,
+    UidValidityChanged,
+    UnsendableValue,
+)
+
+# Public name -> the module that defines it.
+_LAZY: dict[str, str] = {
+    # inbound
+    "extract": "mailcore.inbound.extract",
+    "Extraction": "mailcore.inbound.extract",
+    "Attachment": "mailcore.inbound.extract",
+    "PayloadSource": "mailcore.inbound.extract",
+    "Headers": "mailcore.inbound.headers",
+    "PayloadLimits": "mailcore.inbound.payload",
+    "PayloadTooLarge": "mailcore.inbound.payload",
+    # processing
+    "Registry": "mailcore.processing.registry",
+    "HandlerContext": "mailcore.processing.registry",
+    "HandlerSpec": "mailcore.processing.registry",
+    "load_registry": "mailcore.processing.registry",
+    "Engine": "mailcore.processing.engine",
+    "Limits": "mailcore.processing.engine",
+    "Outcome": "mailcore.processing.engine",
+    "Inspection": "mailcore.processing.engine",
+    "message_key": "mailcore.processing.engine",
+    # mailboxes
+    "Mailbox": "mailcore.mailboxes.protocol",
+    "Summary": "mailcore.mailboxes.protocol",
+    "MoveResult": "mailcore.mailboxes.protocol",
+    "ImapConfig": "mailcore.mailboxes.imap",
+    "ImapMailbox": "mailcore.mailboxes.imap",
+    "MaildirMailbox": "mailcore.mailboxes.maildir",
+    # store
+    "History": "mailcore.store.history",
+    "TemplateStore": "mailcore.store.template_store",
+    "RetentionSchedule": "mailcore.store.retention",
+    # outbound
+    "Template": "mailcore.outbound.templating",
+    "render": "mailcore.outbound.templating",
+    "compose": "mailcore.outbound.compose",
+    "preview": "mailcore.outbound.compose",
+    "SmtpConfig": "mailcore.outbound.smtp",
+    "send": "mailcore.outbound.smtp",
+    # configuration and identifiers
+    "Settings": "mailcore.config",
+    "Folders": "mailcore.config",
+    "open_mailbox": "mailcore.config",
+    "IdentScheme": "mailcore.ident",
+}
+
+__all__ = [
+    "Attachment",
+    "ConfigError",
+    "ConnectionLost",
+    "Engine",
+    "Extraction",
+    "Folders",
+    "HandlerContext",
+    "HandlerFailed",
+    "HandlerSpec",
+    "Headers",
+    "History",
+    "IdentScheme",
+    "ImapConfig",
+    "ImapMailbox",
+    "Inspection",
+    "Limits",
+    "Mailbox",
+    "MailboxError",
+    "MailcoreError",
+    "MaildirMailbox",
+    "MoveResult",
+    "Outcome",
+    "PayloadInvalid",
+    "PayloadLimits",
+    "PayloadSource",
+    "PayloadTooLarge",
+    "Registry",
+    "RetentionSchedule",
+    "RoutingError",
+    "SendError",
+    "Settings",
+    "SmtpConfig",
+    "Summary",
+    "Template",
+    "TemplateError",
+    "TemplateStore",
+    "UidValidityChanged",
+    "UnsendableValue",
+    "compose",
+    "extract",
+    "load_registry",
+    "message_key",
+    "open_mailbox",
+    "preview",
+    "render",
+    "send",
+]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mailcore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once imported, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:
+    from mailcore.config import Folders, Settings, open_mailbox
+    from mailcore.ident import IdentScheme
+    from mailcore.inbound.extract import Attachment, Extraction, PayloadSource, extract
+    from mailcore.inbound.headers import Headers
+    from mailcore.inbound.payload import PayloadLimits, PayloadTooLarge
+    from mailcore.mailboxes.imap import ImapConfig, ImapMailbox
+    from mailcore.mailboxes.maildir import MaildirMailbox
+    from mailcore.mailboxes.protocol import Mailbox, MoveResult, Summary
+    from mailcore.outbound.compose import compose, preview
+    from mailcore.outbound.smtp import SmtpConfig, send
+    from mailcore.outbound.templating import Template, render
+    from mailcore.processing.engine import Engine, Inspection, Limits, Outcome, message_key
+    from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry, load_registry
+    from mailcore.store.history import History
+    from mailcore.store.retention import RetentionSchedule
+    from mailcore.store.template_store import TemplateStore

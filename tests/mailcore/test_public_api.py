@@ -1,0 +1,54 @@
+"""The package root is the public API: its names, and that importing it stays cheap."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mailcore
+
+# The API a handler author or integrator writes against. Adding a name is a decision (add it
+# here too); removing one breaks somebody's code.
+PUBLIC = {
+    "Attachment", "ConfigError", "ConnectionLost", "Engine", "Extraction", "Folders",
+    "HandlerContext", "HandlerFailed", "HandlerSpec", "Headers", "History", "IdentScheme",
+    "ImapConfig", "ImapMailbox", "Inspection", "Limits", "Mailbox", "MailboxError",
+    "MailcoreError", "MaildirMailbox", "MoveResult", "Outcome", "PayloadInvalid",
+    "PayloadLimits", "PayloadSource", "PayloadTooLarge", "Registry", "RetentionSchedule",
+    "RoutingError", "SendError", "Settings", "SmtpConfig", "Summary", "Template",
+    "TemplateError", "TemplateStore", "UidValidityChanged", "UnsendableValue", "compose",
+    "extract", "load_registry", "message_key", "open_mailbox", "preview", "render", "send",
+}  # fmt: skip
+
+
+def test_the_root_exports_exactly_the_public_api() -> None:
+    assert set(mailcore.__all__) == PUBLIC
+    assert len(mailcore.__all__) == len(PUBLIC)  # no name listed twice
+
+
+def test_every_public_name_resolves_to_what_its_module_defines() -> None:
+    for name in PUBLIC:
+        value = getattr(mailcore, name)
+        assert value.__name__ == name, name  # the object itself, not a module or an alias
+    namespace: dict[str, object] = {}
+    exec("from mailcore import *", namespace)  # noqa: S102 - the star import users write
+    assert set(namespace) >= PUBLIC
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    try:
+        mailcore.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchThing" in str(exc)
+    else:
+        raise AssertionError("mailcore.NoSuchThing resolved")
+
+
+def test_importing_mailcore_loads_no_database_template_or_imap_library() -> None:
+    code = (
+        "import sys, mailcore\n"
+        "heavy = {'sqlalchemy', 'jinja2', 'imapclient', 'jsonschema', 'bs4', 'markdown'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
