@@ -9,24 +9,17 @@ text/plain part and leaves attachment bytes encoded until `Attachment.data()` is
 from __future__ import annotations
 
 import email
-import email.errors
-import email.feedparser
-import email.policy
-import email.utils
-import functools
 import logging
-import re
-from collections.abc import Callable
 from email.message import Message
 from functools import partial
 from typing import Any
 
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme, from_message_ids, from_subject
+from mailcore.inbound import mime
 from mailcore.inbound.charsets import decode_text
 from mailcore.inbound.headers import (
     EMPTY_HEADERS,
     Headers,
-    decode_header,
     header_block,
     raw_headers,
     read_headers,
@@ -34,6 +27,7 @@ from mailcore.inbound.headers import (
 )
 from mailcore.inbound.htmltext import html_to_text
 from mailcore.inbound.keys import apply_aliases, normalize_key, normalize_keys
+from mailcore.inbound.mime import MAX_PARTS
 from mailcore.inbound.model import Attachment, Extraction, PayloadSource
 from mailcore.inbound.payload import PayloadTooLarge, document_payload, key_lines_payload, load_json
 from mailcore.inbound.quoting import split_reply
@@ -42,6 +36,7 @@ __all__ = [
     "Attachment",
     "Extraction",
     "Headers",
+    "MAX_PARTS",
     "PayloadSource",
     "apply_aliases",
     "extract",
@@ -49,135 +44,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------------------------
-# parsing
-
-
-class _Message(Message):
-    """A compat32 Message whose header look-ups use an index.
-
-    Extraction asks a part for its content type, disposition, parameters and encoding a dozen
-    times, and Message scans every header for each (a reply carries 30: Received, DKIM...).
-    The index is dropped by every method that changes the header list.
-    """
-
-    _headers: list[tuple[str, Any]]  # Message's own list of (name, value)
-    _index: dict[str, int] | None = None
-
-    def _positions(self) -> dict[str, int]:
-        index = self._index
-        if index is None:
-            index = {}
-            for k, (name, _) in enumerate(self._headers):
-                index.setdefault(name.lower(), k)
-            self._index = index
-        return index
-
-    def get(self, name: str, failobj: Any = None) -> Any:
-        k = self._positions().get(name.lower())
-        if k is None:
-            return failobj
-        return self.policy.header_fetch_parse(*self._headers[k])
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._positions()
-
-    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
-        # Content-Type is asked for its charset, name, format, delsp...: parse it once. The
-        # cache is keyed by the header's text, so a changed header is parsed again.
-        value = self.get(header)
-        if not isinstance(value, str):
-            return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
-        cache = self.__dict__.setdefault("_params", {})
-        key = (header.lower(), value)
-        if key not in cache:
-            cache[key] = super()._get_params_preserve(failobj, header)  # type: ignore[misc]
-        return cache[key]
-
-
-def _dropping_index(name: str) -> Callable[..., Any]:
-    method = getattr(Message, name)
-
-    @functools.wraps(method)
-    def changed(self: _Message, *args: Any, **kwargs: Any) -> Any:
-        result = method(self, *args, **kwargs)
-        self._index = None
-        return result
-
-    return changed
-
-
-# Every Message method that changes the header list drops the index.
-for _name in ("__setitem__", "__delitem__", "set_raw", "add_header", "replace_header",
-              "set_boundary"):  # fmt: skip
-    setattr(_Message, _name, _dropping_index(_name))
-
-
-_NOT_SPLIT = ("multipart", "message")
-# A header field as the feed parser splits it (compat32): name, ":", blanks, then the value with
-# its continuation lines. A block that is not a run of these (a "From " line, a line without a
-# colon, a continuation first...) is left to the feed parser.
-_FIELD = {
-    sep: (
-        re.compile(rf"(?:[\041-\071\073-\176]+:[^\r\n]*{sep}(?:[ \t][^\r\n]*{sep})*)+"),
-        re.compile(rf"^([\041-\071\073-\176]+):[ \t]*([^\r\n]*(?:{sep}[ \t][^\r\n]*)*){sep}", re.M),
-    )
-    for sep in ("\r\n", "\n")
-}
-
-
-def _parse(raw: bytes) -> Message:
-    """`email.message_from_bytes(raw)` (compat32), about twice as fast on a plain message.
-
-    The feed parser reads everything line by line; for a single-part message whose header
-    block is clean (one kind of line ending, only header lines) the headers are split here the
-    way it would, and the body attached whole. Anything else takes the feed parser.
-    """
-    end = raw.find(b"\r\n\r\n")
-    if end > 0:
-        sep, head, body = "\r\n", raw[: end + 2], memoryview(raw)[end + 4 :]
-        crlf = head.count(b"\r\n")
-        simple = head.count(b"\r") == crlf and head.count(b"\n") == crlf
-    else:
-        end = raw.find(b"\n\n")
-        sep, head, body = "\n", raw[: end + 1], memoryview(raw)[end + 2 :]
-        simple = end > 0 and b"\r" not in head
-    headers = _header_pairs(head.decode("ascii", "surrogateescape"), sep) if simple else None
-    if headers is not None:
-        msg = _Message()
-        msg._headers = headers
-        if msg.get_content_maintype() not in _NOT_SPLIT:
-            msg.set_payload(str(body, "ascii", "surrogateescape"))
-            return msg
-    return _feed(raw)
-
-
-# Bytes handed to the feed parser at a time. email.message_from_bytes copies the whole mail
-# into a str and then into a StringIO (4 bytes a character): 4-5x the mail in memory at once.
-_FEED_CHUNK = 1 << 16
-
-
-def _feed(raw: bytes) -> Message:
-    """`email.message_from_bytes(raw)` (compat32) without its copies of the whole mail."""
-    parser = email.feedparser.BytesFeedParser(_factory=_Message, policy=email.policy.compat32)
-    view = memoryview(raw)
-    for start in range(0, len(raw), _FEED_CHUNK):
-        parser.feed(view[start : start + _FEED_CHUNK].tobytes())
-    return parser.close()
-
-
-def _header_pairs(head: str, sep: str) -> list[tuple[str, str]] | None:
-    """(name, value) as the compat32 parser stores them, or None for anything unusual."""
-    block, field = _FIELD[sep]
-    if block.fullmatch(head) is None:
-        return None
-    return field.findall(head)
-
-
-# --------------------------------------------------------------------------------------------
-# extract
 
 
 def extract(raw: bytes, *, scheme: IdentScheme = DEFAULT_SCHEME) -> Extraction:
@@ -189,27 +55,6 @@ def extract(raw: bytes, *, scheme: IdentScheme = DEFAULT_SCHEME) -> Extraction:
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; see defects
         logger.exception("extract failed on a %d-byte message", len(raw))
         return _failed(raw, scheme, f"extraction failed: {type(exc).__name__}: {exc}")
-
-
-# More MIME parts than any real mail has: the stdlib parser's cost per part (about 35 us) would
-# make a 25 MB mail of tiny parts a minute and a half of work.
-MAX_PARTS = 10_000
-_BOUNDARY_START = b"\n--"
-
-
-def _within_parts(raw: bytes, defects: list[str]) -> bytes:
-    """The message up to its MAX_PARTS-th line starting with "--" (every part boundary is one
-    such line; a few text lines may be too), with a defect saying what was left unread."""
-    if raw.count(_BOUNDARY_START) <= MAX_PARTS:
-        return raw
-    at = -1
-    for _ in range(MAX_PARTS):
-        at = raw.find(_BOUNDARY_START, at + 1)
-    defects.append(
-        f"more than {MAX_PARTS:,} MIME parts (MAX_PARTS): the last {len(raw) - at - 1:,} bytes"
-        " of the message are not read"
-    )
-    return raw[: at + 1]
 
 
 def _failed(raw: bytes, scheme: IdentScheme, reason: str) -> Extraction:
@@ -258,7 +103,7 @@ class _Extractor:
         self.returned: Message | None = None  # the bounced message (headers) in a DSN
 
     def run(self) -> Extraction:
-        msg = _parse(_within_parts(self.raw, self.defects))
+        msg = mime.parse(mime.within_parts(self.raw, self.defects))
         found = raw_headers(msg)
         headers = read_headers(found, self.defects)
         self._walk(msg, "message", depth=0)
@@ -332,7 +177,7 @@ class _Extractor:
         if part.get_content_maintype() == "multipart":
             # The parser could not split it (no or wrong boundary): guess the boundary from
             # the body, else read the body as text so the sender's words are not lost.
-            recovered = _recover_multipart(part)
+            recovered = mime.recover_multipart(part)
             if recovered is not None:
                 self.defects.append(
                     f"{where}: multipart boundary recovered from the body"
@@ -343,16 +188,16 @@ class _Extractor:
                 self.defects.append(f"{where}: unsplittable multipart body read as plain text")
                 self.plain.append(self._decode_text(part, where))
             return
-        disposition = _disposition(part)
-        filename = _filename(part, self.defects, where)
+        disposition = mime.disposition(part)
+        filename = mime.filename(part, self.defects, where)
         if ctype in _TEXT_BODY and disposition != "attachment" and filename is None:
             text = self._decode_text(part, where)
             if ctype == "text/plain":
-                self.plain.append(_unflow(text, part) if text else text)
+                self.plain.append(mime.unflow(text, part) if text else text)
             else:
                 self.html_parts.append(text)
             return
-        if ctype in _ENCRYPTED or (ctype == "application/pkcs7-mime" and _enveloped(part)):
+        if ctype in _ENCRYPTED or (ctype == "application/pkcs7-mime" and mime.enveloped(part)):
             self.defects.append(f"{where}: encrypted content ({ctype}) cannot be read")
         if ctype == "application/json" or (
             ctype == "text/json" or (filename or "").lower().endswith(".json")
@@ -362,14 +207,14 @@ class _Extractor:
 
     def _note_defects(self, part: Message, where: str) -> None:
         for defect in getattr(part, "defects", ()):
-            self.defects.append(f"{where}: {_describe_defect(defect)}")
+            self.defects.append(f"{where}: {mime.describe_defect(defect)}")
 
     def _decode_text(self, part: Message, where: str) -> str:
         known = len(getattr(part, "defects", ()))
-        data = _payload_bytes(part)
+        data = mime.payload_bytes(part)
         # Decoding registers new defects (bad base64 padding...) on the part itself.
         for defect in getattr(part, "defects", ())[known:]:
-            self.defects.append(f"{where}: {_describe_defect(defect)}")
+            self.defects.append(f"{where}: {mime.describe_defect(defect)}")
         text, problem = decode_text(data, part.get_content_charset())
         if problem:
             self.defects.append(f"{where}: {problem}")
@@ -385,24 +230,27 @@ class _Extractor:
             inner = part.get_payload()
             inner_msg = inner[0] if isinstance(inner, list) and inner else None
 
-            data = _as_bytes(inner_msg) if isinstance(inner_msg, Message) else _payload_bytes(part)
+            if isinstance(inner_msg, Message):
+                data = mime.as_bytes(inner_msg)
+            else:
+                data = mime.payload_bytes(part)
             return Attachment(filename, ctype, len(data), cid, inline, partial(bytes, data))
         return Attachment(
             filename=filename,
             content_type=ctype,
-            size=_encoded_size(part),
+            size=mime.encoded_size(part),
             content_id=cid,
             inline=inline,
-            _loader=partial(_payload_bytes, part),
+            _loader=partial(mime.payload_bytes, part),
         )
 
     def _bounced_identifier(self, part: Message) -> tuple[str | None, str | None]:
         """A bounce of one of our messages carries its Message-ID in the returned headers."""
         payload = part.get_payload()
         if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-            text = _as_bytes(payload[0]).decode("ascii", "replace")
+            text = mime.as_bytes(payload[0]).decode("ascii", "replace")
         else:
-            text = _payload_bytes(part).decode("ascii", "replace")
+            text = mime.payload_bytes(part).decode("ascii", "replace")
         head = text.split("\n\n", 1)[0]
         found = from_message_ids(head)
         return (found, "references") if found else (None, None)
@@ -418,7 +266,7 @@ class _Extractor:
 
     def _find_payload(self, visible: str) -> tuple[dict[str, Any] | None, PayloadSource]:
         for part in self.json_parts:
-            data = _payload_bytes(part)
+            data = mime.payload_bytes(part)
             text, problem = decode_text(data, part.get_content_charset() or "utf-8")
             if problem:
                 self.defects.append(f"JSON part: {problem}")
@@ -513,115 +361,3 @@ def _identify(headers: Headers, scheme: IdentScheme) -> tuple[str | None, str | 
     if found:
         return found, "references"
     return None, None
-
-
-# --------------------------------------------------------------------------------------------
-# parts
-
-
-def _disposition(part: Message) -> str | None:
-    value = part.get("Content-Disposition")
-    if value is None:
-        return None
-    kind = str(value).split(";", 1)[0].strip().lower()
-    return kind or None
-
-
-def _filename(part: Message, defects: list[str], where: str) -> str | None:
-    try:
-        name = part.get_filename()  # falls back to Content-Type's "name" itself
-    except Exception as exc:  # noqa: BLE001 - malformed RFC 2231 parameters
-        defects.append(f"{where}: unreadable filename ({exc})")
-        return None
-    if name is None:
-        return None
-    text = decode_header(str(name), defects, f"{where} filename")
-    return text or None
-
-
-_BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-][0-9A-Za-z '()+_,./:=?-]{0,68})\s*$", re.M)
-
-
-def _recover_multipart(part: Message) -> Message | None:
-    body = part.get_payload()
-    if not isinstance(body, str):
-        return None
-    found = _BOUNDARY_LINE.search(body)
-    if found is None:
-        return None
-    boundary = found.group(1).rstrip()
-    if boundary.endswith("--") and body.count("--" + boundary) == 1:
-        return None
-    head = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\n\n'
-    rebuilt = email.message_from_bytes(head.encode() + body.encode("utf-8", "surrogateescape"))
-    inner = rebuilt.get_payload()
-    if not rebuilt.is_multipart() or not isinstance(inner, list) or not inner:
-        return None
-    return rebuilt
-
-
-def _enveloped(part: Message) -> bool:
-    smime_type = str(part.get_param("smime-type") or "").lower()
-    return smime_type in ("", "enveloped-data", "authenveloped-data")
-
-
-def _payload_bytes(part: Message) -> bytes:
-    data = part.get_payload(decode=True)
-    if isinstance(data, bytes):
-        return data
-    payload = part.get_payload()
-    if isinstance(payload, str):
-        return payload.encode("utf-8", "surrogateescape")
-    return b""
-
-
-def _as_bytes(msg: Message) -> bytes:
-    try:
-        return msg.as_bytes()
-    except Exception:  # noqa: BLE001 - re-serializing a damaged message can fail
-        return msg.as_string().encode("utf-8", "surrogateescape")
-
-
-def _encoded_size(part: Message) -> int:
-    """Decoded size without decoding: exact for base64, decoded for the rest (small)."""
-    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-    payload = part.get_payload()
-    if cte == "base64" and isinstance(payload, str):
-        chars = len(payload)
-        for ws in ("\n", "\r", " ", "\t"):
-            chars -= payload.count(ws)
-        tail = payload[-80:].rstrip()  # not payload.rstrip(): two copies of a big attachment
-        padding = len(tail) - len(tail.rstrip("="))
-        return max(0, chars * 3 // 4 - min(padding, 2))
-    return len(_payload_bytes(part))
-
-
-def _unflow(text: str, part: Message) -> str:
-    """Join the soft line breaks of format=flowed text (RFC 3676)."""
-    if str(part.get_param("format") or "").lower() != "flowed":
-        return text
-    delsp = str(part.get_param("delsp") or "").lower() == "yes"
-    out: list[str] = []
-    buffer: list[str] = []  # a paragraph of soft-broken lines; "+=" on a str is quadratic
-    for line in text.splitlines():
-        if line.startswith(" "):
-            line = line[1:]  # space-stuffing
-        if line.endswith(" ") and line.rstrip() != "--":
-            buffer.append(line[:-1] if delsp else line)
-            continue
-        buffer.append(line)
-        out.append("".join(buffer))
-        buffer = []
-    if buffer:
-        out.append("".join(buffer))
-    return "\n".join(out)
-
-
-def _describe_defect(defect: Any) -> str:
-    name = type(defect).__name__
-    doc = (type(defect).__doc__ or "").strip().splitlines()
-    detail = str(defect).strip() if isinstance(defect, BaseException) else ""
-    text = doc[0].rstrip(".") if doc else name
-    if detail and detail not in text:
-        text = f"{text} ({detail})"
-    return f"{text} [{name}]"

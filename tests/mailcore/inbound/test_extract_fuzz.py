@@ -153,9 +153,9 @@ def header_blocks(draw: st.DrawFn) -> bytes:
 def test_fast_parse_builds_the_same_message_as_the_email_package(raw: bytes) -> None:
     import email
 
-    from mailcore.inbound.extract import _parse
+    from mailcore.inbound.mime import parse
 
-    ours, theirs = _parse(raw), email.message_from_bytes(raw)
+    ours, theirs = parse(raw), email.message_from_bytes(raw)
     assert ours.items() == theirs.items()
     assert ours.get_unixfrom() == theirs.get_unixfrom()
     assert [type(d) for d in ours.defects] == [type(d) for d in theirs.defects]
@@ -215,9 +215,9 @@ def test_lines_skipped_by_the_quoting_prefilters_match_no_pattern(line: str) -> 
 
 
 def test_indexed_message_sees_every_header_change() -> None:
-    from mailcore.inbound.extract import _parse
+    from mailcore.inbound.mime import parse
 
-    msg = _parse(b"Subject: one\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n--a--\r\n")
+    msg = parse(b"Subject: one\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n--a--\r\n")
     assert msg.get("subject") == "one" and "X-New" not in msg
     msg["X-New"] = "1"
     msg.replace_header("Subject", "two")
