@@ -27,10 +27,12 @@ from mailcore.errors import (
     MailboxError,
     MailcoreError,
     PayloadInvalid,
+    RegistrationError,
     RoutingError,
     SendError,
     TemplateError,
     UidValidityChanged,
+    UnknownHandler,
     UnsendableValue,
 )
 
@@ -106,6 +108,7 @@ __all__ = [
     "PayloadLimits",
     "PayloadSource",
     "PayloadTooLarge",
+    "RegistrationError",
     "Registry",
     "RetentionSchedule",
     "RoutingError",
@@ -117,6 +120,7 @@ __all__ = [
     "TemplateError",
     "TemplateStore",
     "UidValidityChanged",
+    "UnknownHandler",
     "UnsendableValue",
     "compose",
     "extract",

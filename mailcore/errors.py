@@ -1,4 +1,28 @@
-"""The one exception hierarchy of mailcore; every message says what to do about it."""
+"""The one exception hierarchy of mailcore; every message says what to do about it.
+
+    MailcoreError
+    +-- ConfigError                  a setting is missing or malformed
+    +-- MailboxError                 the mailbox refused an operation or could not be reached
+    |   +-- ConnectionLost           the connection dropped; the operation may be retried
+    |   +-- UidValidityChanged       the server renumbered a folder
+    |   +-- UnsendableValue          a value no IMAP command can carry (refused before sending)
+    |   +-- LiteralRefused           (mailboxes.imap) the server refused an IMAP literal
+    +-- PayloadInvalid               a payload does not satisfy its handler's schema
+    |   +-- PayloadTooLarge          (inbound.payload) a payload over its PayloadLimits
+    +-- RegistrationError            a handler cannot be registered (also a ValueError)
+    +-- RoutingError                 no handler accepts the message
+    |   +-- UnknownHandler           no handler has that name (also a KeyError)
+    +-- HandlerFailed                a business handler refused or crashed on a payload
+    +-- TemplateError                a template cannot be rendered
+    |   +-- TemplateHasErrors, TemplateConflict   (store.template_store) not saved: why
+    +-- SendError                    the SMTP server refused the message or could not be reached
+    |   +-- RecipientsRefused        (outbound.smtp) some recipients were refused
+    +-- UnknownTemplate              (store.template_store) no template of that name
+    +-- AccountError                 (console.users) a console account cannot be created or changed
+
+Errors of other libraries are translated where they are met (IMAP in mailboxes.imap, SMTP in
+outbound.smtp, SQL in the store) into these, with what to do about them.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +68,18 @@ class PayloadInvalid(MailcoreError):
 
 class RoutingError(MailcoreError):
     """No handler accepts the message (unknown identifier, no matching route)."""
+
+
+class RegistrationError(MailcoreError, ValueError):
+    """A handler cannot be registered: its name, route, schema or options (said when the
+    handlers module is imported, never at run time)."""
+
+
+class UnknownHandler(RoutingError, KeyError):
+    """No handler has this name; the message lists those that exist."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0]) if self.args else ""
 
 
 class HandlerFailed(MailcoreError):

@@ -18,12 +18,12 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from mailcore.errors import RegistrationError, UnknownHandler
 from mailcore.inbound.keys import apply_aliases, normalize_key
 from mailcore.inbound.payload import DEFAULT_LIMITS, PayloadLimits, PayloadTooLarge, check_payload
 from mailcore.processing.schemacheck import compile_check
@@ -292,8 +292,8 @@ def _coerce(value: Any, schema: Mapping[str, Any], limits: PayloadLimits) -> Any
 
 
 def _recipients(extraction: Extraction) -> list[str]:
-    h = extraction.headers
-    return [addr for _, addr in getaddresses([*h.to, *h.cc, *h.delivered_to]) if addr]
+    h = extraction.headers  # already bare addresses (inbound.headers): not parsed again
+    return [addr for addr in (*h.to, *h.cc, *h.delivered_to) if addr]
 
 
 class HandlerOptions(TypedDict, total=False):
@@ -342,7 +342,7 @@ class Registry:
         """
         unknown = set(options) - HandlerOptions.__optional_keys__
         if unknown:
-            raise TypeError(f"unknown handler option(s): {', '.join(sorted(unknown))}")
+            raise RegistrationError(f"unknown handler option(s): {', '.join(sorted(unknown))}")
         schema = options.get("schema")
         default = options.get("default", False)
         route = Route(
@@ -352,11 +352,11 @@ class Registry:
             options.get("match"),
         )
         if not name or name in self._specs:
-            raise ValueError(f"handler name {name!r} is empty or already registered")
+            raise RegistrationError(f"handler name {name!r} is empty or already registered")
         if default and self.default is not None:
-            raise ValueError(f"{self.default!r} is already the default handler")
+            raise RegistrationError(f"{self.default!r} is already the default handler")
         if not default and route == Route():
-            raise ValueError(
+            raise RegistrationError(
                 f"handler {name!r} needs a route: prefix, subaddress, subject_keyword, match"
                 " or default=True"
             )
@@ -365,7 +365,9 @@ class Registry:
             try:
                 Draft202012Validator.check_schema(schema)
             except SchemaError as e:
-                raise ValueError(f"schema of handler {name!r} is invalid: {e.message}") from None
+                raise RegistrationError(
+                    f"schema of handler {name!r} is invalid: {e.message}"
+                ) from None
             validator = Draft202012Validator(schema)
         spec = HandlerSpec(
             name=name,
@@ -385,11 +387,12 @@ class Registry:
         return spec
 
     def get(self, name: str) -> HandlerSpec:
-        """The handler called `name`; KeyError names the ones that exist."""
+        """The handler called `name`; UnknownHandler (a KeyError) names the ones that exist."""
         try:
             return self._specs[name]
         except KeyError:
-            raise KeyError(f"no handler {name!r}; registered: {', '.join(self._specs)}") from None
+            known = ", ".join(self._specs) or "none"
+            raise UnknownHandler(f"no handler {name!r}; registered: {known}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._specs

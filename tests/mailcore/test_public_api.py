@@ -13,10 +13,10 @@ PUBLIC = {
     "Attachment", "ConfigError", "ConnectionLost", "Engine", "Extraction", "Folders",
     "HandlerContext", "HandlerFailed", "HandlerSpec", "Headers", "History", "IdentScheme",
     "ImapConfig", "ImapMailbox", "Inspection", "Limits", "Mailbox", "MailboxError",
-    "MailcoreError", "MaildirMailbox", "MoveResult", "Outcome", "PayloadInvalid",
-    "PayloadLimits", "PayloadSource", "PayloadTooLarge", "Registry", "RetentionSchedule",
-    "RoutingError", "SendError", "Settings", "SmtpConfig", "Summary", "Template",
-    "TemplateError", "TemplateStore", "UidValidityChanged", "UnsendableValue", "compose",
+    "MailcoreError", "MaildirMailbox", "MoveResult", "Outcome", "PayloadInvalid", "PayloadLimits",
+    "PayloadSource", "PayloadTooLarge", "RegistrationError", "Registry", "RetentionSchedule",
+    "RoutingError", "SendError", "Settings", "SmtpConfig", "Summary", "Template", "TemplateError",
+    "TemplateStore", "UidValidityChanged", "UnknownHandler", "UnsendableValue", "compose",
     "extract", "load_registry", "message_key", "open_mailbox", "preview", "render", "send",
 }  # fmt: skip
 

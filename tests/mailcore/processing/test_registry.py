@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mailcore.errors import ConfigError
+from mailcore.errors import ConfigError, MailcoreError, RegistrationError, UnknownHandler
 from mailcore.inbound.extract import extract
 from mailcore.processing.registry import HandlerContext, Registry, json_path, load_registry
 from tests.servers import message
@@ -82,8 +82,22 @@ def test_registration_refuses_bad_schema_duplicate_name_and_missing_route():
         r.add("y", noop, prefix="Z-")
     with pytest.raises(ValueError, match="needs a route"):
         r.add("z", noop)
-    with pytest.raises(KeyError, match="no handler 'nope'"):
+    with pytest.raises(UnknownHandler, match="no handler 'nope'") as caught:
         r.get("nope")
+    assert str(caught.value) == "no handler 'nope'; registered: y"  # not quoted like a KeyError
+
+
+def test_every_registration_error_is_a_mailcore_error_a_caller_can_catch():
+    r = Registry()
+    for bad in (
+        lambda: r.add("", noop, prefix="X-"),
+        lambda: r.add("x", noop),
+        lambda: r.add("x", noop, prefx="X-"),  # type: ignore[call-arg]
+        lambda: r.add("x", noop, prefix="X-", schema={"type": 5}),
+        lambda: r.get("nope"),
+    ):
+        with pytest.raises(MailcoreError):
+            bad()
 
 
 SCHEMA = {
@@ -200,7 +214,7 @@ def test_load_registry_names_what_is_wrong():
 
 def test_a_misspelt_option_is_refused_not_ignored() -> None:
     registry = Registry()
-    with pytest.raises(TypeError, match="prefx"):
+    with pytest.raises(RegistrationError, match="prefx"):
         registry.add("vehicle", lambda ctx: None, prefx="VEH-")  # type: ignore[call-arg]
 
 
