@@ -1,18 +1,23 @@
-"""The "handler succeeded" marks of a SQLite history, as an append-only file beside it.
+"""The "handler succeeded" marks: `HandledMarks`, which the history delegates them to, and
+`MarkJournal`, where a SQLite file keeps them.
 
 The engine must note each success durably the moment the handler returns (see
-`History.mark_handled`). A SQLite commit per message costs 15-40 us (a WAL page each, then
-checkpointing them); one `write()` to this file costs 2-3 us and survives the process being
-killed just as well (the data is with the kernel), which is the failure it guards against.
-Lines are JSON: ``["<message_key>", "<Message-ID>", "<handler>", "<UTC time>"]``.
+`HandledMarks.mark`); a message so marked is filed as a duplicate, never handled again. A
+message is handled if it is marked, or if its state row in mc_messages says so (the engine's
+batch write records it). PostgreSQL and other databases commit a row of mc_handled per mark.
 
-Several processes may share the file (the poller, the console): appends hold a shared
+A SQLite file keeps its marks in a journal beside it instead: a SQLite commit per message
+costs 15-40 us (a WAL page each, then checkpointing them); one `write()` to the journal costs
+2-3 us and survives the process being killed just as well (the data is with the kernel), which
+is the failure it guards against. Lines are JSON:
+``["<message_key>", "<Message-ID>", "<handler>", "<UTC time>"]``.
+
+Several processes may share the journal (the poller, the console): appends hold a shared
 `flock`, `settle` an exclusive one while it drops the marks the history now records itself.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -20,9 +25,83 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
+
+from mailcore.store.tables import HANDLED_TEXT, chunks, fit, handled_table, messages_table, now
+
+if os.name == "posix":  # the journal's flock; elsewhere marks are rows of mc_handled
+    import fcntl
+
 logger = logging.getLogger(__name__)
 
 Mark = tuple[str, str | None, str | None, str]  # message_key, message_id, handler, when
+
+
+class HandledMarks:
+    """A history's handled marks: written, looked up, and settled once the history records them."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        # A SQLite file keeps its handled marks in a journal beside it (see `mark`).
+        self._journal: MarkJournal | None = None
+        database = engine.url.database
+        is_file = database and database != ":memory:" and not database.startswith("file:")
+        if engine.dialect.name == "sqlite" and is_file and os.name == "posix":  # flock
+            self._journal = MarkJournal(f"{database}-handled")
+
+    def mark(
+        self, message_key: str, *, message_id: str | None = None, handler: str | None = None
+    ) -> None:
+        """Durably note that a message's handler succeeded, before returning.
+
+        SQLite files append it to a journal beside the database (a write survives the process
+        being killed; `settle` drops the marks the history has recorded); other databases
+        commit a row.
+        """
+        row = fit(
+            {"message_key": message_key, "message_id": message_id, "handler": handler},
+            HANDLED_TEXT,
+        )
+        if self._journal is not None:
+            self._journal.add(message_key, row["message_id"], row["handler"])
+            return
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(handled_table.insert().values(**row, at=now()))
+        except sa.exc.IntegrityError:
+            pass  # marked before
+
+    def keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of these messages had their handler succeed (marked or recorded so)."""
+        wanted = list(dict.fromkeys(keys))
+        out = self.recorded(wanted)
+        with self._engine.connect() as conn:
+            h = handled_table
+            for chunk in chunks(wanted):
+                q = sa.select(h.c.message_key).where(h.c.message_key.in_(chunk))
+                out.update(conn.scalars(q))
+        if self._journal is not None:
+            out |= self._journal.keys(wanted)
+        return out
+
+    def recorded(self, keys: Iterable[str]) -> set[str]:
+        """Which of these messages the history's state rows record as handled."""
+        out: set[str] = set()
+        m = messages_table
+        with self._engine.connect() as conn:
+            for chunk in chunks(list(keys)):
+                q = sa.select(m.c.message_key).where(m.c.message_key.in_(chunk), m.c.handled)
+                out.update(conn.scalars(q))
+        return out
+
+    def settle(self) -> None:
+        """Drop from the journal the marks the state rows now record (after a batch write)."""
+        if self._journal is not None:
+            self._journal.settle(self.recorded)
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
 
 
 class MarkJournal:

@@ -1,0 +1,84 @@
+"""What the history's reads return: `Event` (a row of mc_events) and `MessageState` (a row of
+mc_messages), and how a result row becomes one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from mailcore.store.tables import now, utc
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the event log."""
+
+    id: int
+    at: datetime
+    kind: str
+    message_key: str | None
+    message_id: str | None
+    status: str | None
+    handler: str | None
+    sender: str | None
+    subject: str | None
+    identifier: str | None
+    folder: str | None
+    uidvalidity: int | None
+    uid: int | None
+    reason: str | None
+    actor: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    errors: list[tuple[str, str]] | None
+
+
+@dataclass(frozen=True)
+class MessageState:
+    """Where a message is now, and why."""
+
+    message_key: str
+    message_id: str | None
+    sender: str | None
+    subject: str | None
+    identifier: str | None
+    handler: str | None
+    status: str | None
+    reason: str | None
+    errors: list[tuple[str, str]]
+    payload: dict[str, Any] | None
+    handled: bool
+    folder: str | None
+    uidvalidity: int | None
+    uid: int | None
+    received_at: datetime | None
+    updated_at: datetime
+
+
+def _errors(value: Any) -> list[tuple[str, str]]:
+    return [(str(p), str(m)) for p, m in value or []]
+
+
+def event_from_row(row: Any) -> Event:
+    m = row._mapping
+    return Event(
+        **{f.name: m[f.name] for f in fields(Event) if f.name not in {"at", "errors"}},
+        at=utc(m["at"]) or now(),
+        errors=_errors(m["errors"]) if m["errors"] is not None else None,
+    )
+
+
+def state_from_row(row: Any) -> MessageState:
+    m = row._mapping
+    return MessageState(
+        **{
+            f.name: m[f.name]
+            for f in fields(MessageState)
+            if f.name not in {"errors", "received_at", "updated_at", "handled"}
+        },
+        errors=_errors(m["errors"]),
+        handled=bool(m["handled"]),
+        received_at=utc(m["received_at"]),
+        updated_at=utc(m["updated_at"]) or now(),
+    )
