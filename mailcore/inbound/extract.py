@@ -28,7 +28,7 @@ from mailcore.inbound.headers import (
 from mailcore.inbound.htmltext import html_to_text
 from mailcore.inbound.keys import apply_aliases, normalize_key, normalize_keys
 from mailcore.inbound.mime import MAX_PARTS
-from mailcore.inbound.model import Attachment, Extraction, PayloadSource
+from mailcore.inbound.model import Attachment, Extraction, IdentifierSource, PayloadSource
 from mailcore.inbound.payload import PayloadTooLarge, document_payload, key_lines_payload, load_json
 from mailcore.inbound.quoting import split_reply
 
@@ -36,6 +36,7 @@ __all__ = [
     "Attachment",
     "Extraction",
     "Headers",
+    "IdentifierSource",
     "MAX_PARTS",
     "PayloadSource",
     "apply_aliases",
@@ -244,7 +245,7 @@ class _Extractor:
             _loader=partial(mime.payload_bytes, part),
         )
 
-    def _bounced_identifier(self, part: Message) -> tuple[str | None, str | None]:
+    def _bounced_identifier(self, part: Message) -> tuple[str | None, IdentifierSource | None]:
         """A bounce of one of our messages carries its Message-ID in the returned headers."""
         payload = part.get_payload()
         if isinstance(payload, list) and payload and isinstance(payload[0], Message):
@@ -253,7 +254,7 @@ class _Extractor:
             text = mime.payload_bytes(part).decode("ascii", "replace")
         head = text.split("\n\n", 1)[0]
         found = from_message_ids(head)
-        return (found, "references") if found else (None, None)
+        return (found, IdentifierSource.REFERENCES) if found else (None, None)
 
     # -- payload -----------------------------------------------------------------------------
 
@@ -349,15 +350,15 @@ def _display(name: str) -> str:
     return "-".join(w.capitalize() for w in name.split("-"))
 
 
-def _identify(headers: Headers, scheme: IdentScheme) -> tuple[str | None, str | None]:
+def _identify(headers: Headers, scheme: IdentScheme) -> tuple[str | None, IdentifierSource | None]:
     for address in (*headers.to, *headers.delivered_to, *headers.cc):
         found = scheme.from_address(address)
         if found:
-            return found, "subaddress"
+            return found, IdentifierSource.SUBADDRESS
     found = from_subject(headers.subject)
     if found:
-        return found, "subject"
+        return found, IdentifierSource.SUBJECT
     found = from_message_ids(headers.in_reply_to, " ".join(headers.references))
     if found:
-        return found, "references"
+        return found, IdentifierSource.REFERENCES
     return None, None

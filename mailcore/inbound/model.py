@@ -1,8 +1,8 @@
 """The extraction model: what `extract` finds in one message, and its JSON form.
 
 `Extraction` is the result (headers, payload, visible text, attachments, identifier, auto-reply
-verdict, defects); `PayloadSource` says where the payload was found; `Attachment` is a non-body
-part whose bytes are decoded only when asked for.
+verdict, defects); `PayloadSource` and `IdentifierSource` say where the payload and the
+identifier were found; `Attachment` is a non-body part whose bytes are decoded only when asked.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from mailcore.inbound.headers import Headers
 
-__all__ = ["Attachment", "Extraction", "PayloadSource"]
+__all__ = ["Attachment", "Extraction", "IdentifierSource", "PayloadSource"]
 
 
 class PayloadSource(StrEnum):
@@ -26,6 +26,14 @@ class PayloadSource(StrEnum):
     KEY_LINES = "key-lines"
     OVER_LIMITS = "over-limits"  # found but refused by the PayloadLimits: defects[0] says why
     NONE = "none"
+
+
+class IdentifierSource(StrEnum):
+    """Where the identifier was found (a StrEnum: it equals its text, "subject"...)."""
+
+    SUBADDRESS = "subaddress"  # the +tag of a To, Delivered-To or Cc address
+    SUBJECT = "subject"  # a [REF] tag in the Subject
+    REFERENCES = "references"  # In-Reply-To / References, or the returned headers of a bounce
 
 
 def _no_data() -> bytes:
@@ -66,7 +74,7 @@ class Extraction:
     text_from_html: bool  # True when `text` came from HTML (no text/plain)
     attachments: list[Attachment]  # inline images included, with inline=True
     identifier: str | None
-    identifier_source: str | None  # "subaddress" | "subject" | "references"
+    identifier_source: IdentifierSource | None
     auto_reply: bool
     auto_reply_reason: str | None
     defects: list[str]
@@ -88,7 +96,9 @@ class Extraction:
             "text_from_html": self.text_from_html,
             "attachments": [a.to_json() for a in self.attachments],
             "identifier": self.identifier,
-            "identifier_source": self.identifier_source,
+            "identifier_source": (
+                None if self.identifier_source is None else self.identifier_source.value
+            ),
             "auto_reply": self.auto_reply,
             "auto_reply_reason": self.auto_reply_reason,
             "defects": self.defects,

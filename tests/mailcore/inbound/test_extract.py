@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailcore.ident import IdentScheme
-from mailcore.inbound.extract import Extraction, PayloadSource, extract
+from mailcore.inbound.extract import Extraction, IdentifierSource, PayloadSource, extract
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 
@@ -314,6 +314,14 @@ def test_identifier_from_delivered_to_and_cc_and_custom_scheme() -> None:
     assert (result.identifier, result.identifier_source) == ("T-777", "subaddress")
     raw = build("hi", to="desk@example.com", Delivered_To="reply+R-123@example.com")
     assert extract(raw).identifier == "R-123"
+
+
+def test_identifier_source_is_an_enum_equal_to_its_text() -> None:
+    result = load("outlook_reply.eml")
+    assert result.identifier_source is IdentifierSource.SUBJECT
+    assert result.identifier_source == "subject" and f"{result.identifier_source}" == "subject"
+    assert type(result.to_json()["identifier_source"]) is str
+    assert load("thunderbird_reply.eml").identifier_source is IdentifierSource.REFERENCES
 
 
 def test_no_identifier() -> None:
