@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import threading
 from collections import defaultdict
@@ -45,11 +44,23 @@ from mailcore.ident import DEFAULT_SCHEME, IdentScheme
 from mailcore.inbound.extract import Extraction, PayloadSource, extract
 from mailcore.inbound.headers import header_block
 from mailcore.mailboxes.protocol import Mailbox, MoveResult, Summary
+from mailcore.processing.outcomes import (
+    NO_HANDLER,
+    ErrorList,
+    FailedItem,
+    FailedPage,
+    Inspection,
+    Limits,
+    Outcome,
+    Status,
+    message_key,
+)
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
 from mailcore.store.history import History, MessageState, now
 
 __all__ = [
     "Engine",
+    "Status",
     "FailedItem",
     "FailedPage",
     "Folders",
@@ -62,11 +73,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ErrorList = list[tuple[str, str]]
 DEFAULT_FOLDERS = Folders()
+DEFAULT_LIMITS = Limits()
 _MAX_REASON = 2000
-# What `Engine.validate` answers when no handler is known: nothing can be valid yet.
-NO_HANDLER = ("$", "no handler chosen: pick the handler this mail is for")
 
 
 # A poll's batch is worked in chunks of up to _CHUNK (none under _MIN_CHUNK), so that moving one
@@ -78,77 +87,13 @@ _MIN_CHUNK = 100
 _Transfer = tuple[dict[str, tuple[MoveResult, int]], Exception | None]
 
 
-@dataclass(frozen=True)
-class Limits:
-    """How much mail one poll takes in (the settings of the same names).
-
-    A message over `max_message_size` bytes is filed in `failed` unparsed, with a reason naming
-    the limit: only its header block is read, for the list. A poll fetches messages while their
-    sizes add up to at most `batch_bytes` (always at least one), so a batch of large mail never
-    sits in memory at once.
-    """
-
-    max_message_size: int = 25 * 1024 * 1024
-    batch_bytes: int = 64 * 1024 * 1024
-
-
-def message_key(raw: bytes) -> str:
-    """The identity of a message: SHA-256 of its raw bytes (headers, Message-ID included)."""
-    return hashlib.sha256(raw).hexdigest()
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one message."""
-
-    uid: int
-    status: str  # "processed" | "failed" | "auto" | "duplicate" | "rejected"
-    handler: str | None = None
-    reason: str | None = None
-    new_uid: int | None = None
-    errors: ErrorList = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class FailedItem:
-    summary: Summary
-    handler: str | None
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class FailedPage:
-    items: list[FailedItem]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-@dataclass(frozen=True)
-class Inspection:
-    uid: int
-    folder: str
-    raw: bytes
-    extraction: Extraction
-    handler: str | None
-    reason: str | None
-    payload: dict[str, Any] | None  # aliased payload, or the last one an operator submitted
-    errors: ErrorList
-    schema: dict[str, Any] | None
-    message_key: str
-
-
 @dataclass
 class _Work:
     """One message's trip through the pipeline, before it is moved."""
 
     uid: int
     key: str
-    status: str = "failed"
+    status: Status = Status.FAILED
     dest: str | None = None  # None: stays where it is
     handler: str | None = None
     reason: str | None = None
@@ -188,7 +133,7 @@ class Engine:
         history: History,
         folders: Folders = DEFAULT_FOLDERS,
         scheme: IdentScheme = DEFAULT_SCHEME,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.mailbox = mailbox
         self.registry = registry
@@ -460,10 +405,11 @@ class Engine:
                     work.facts = self._facts(extract(raw, scheme=self.scheme))
                     work.events.append({**where, **work.facts, "kind": "received", "actor": actor})
                 work.handler = state.handler if state else None
-                work.status, work.dest, work.handled = "duplicate", self.folders.processed, True
+                work.status, work.dest = Status.DUPLICATE, self.folders.processed
+                work.handled = True
                 work.reason = "already handled; filed without calling the handler again"
                 work.events.append(
-                    {**where, **work.facts, "kind": "duplicate", "status": "duplicate",
+                    {**where, **work.facts, "kind": "duplicate", "status": Status.DUPLICATE,
                      "handler": work.handler, "reason": work.reason, "actor": actor}
                 )  # fmt: skip
                 return work
@@ -473,7 +419,7 @@ class Engine:
         except Exception as exc:  # a bug in extraction or here: file the message, keep going
             logger.exception("processing uid %s of %s failed unexpectedly", uid, folder)
             self._fail(work, where, actor, f"internal error: {type(exc).__name__}: {exc}")
-        if work.status == "failed":
+        if work.status == Status.FAILED:
             work.dest = self.folders.failed
             work.handled = False
         return work
@@ -486,10 +432,11 @@ class Engine:
         reason: str,
         errors: Sequence[tuple[str, str]] = (),
     ) -> None:
-        work.status, work.reason, work.errors = "failed", _clip(reason), list(errors)
+        work.status, work.reason, work.errors = Status.FAILED, _clip(reason), list(errors)
         work.events.append(
-            {**where, **work.facts, "kind": "failed", "status": "failed", "handler": work.handler,
-             "reason": work.reason, "errors": work.errors or None, "actor": actor}
+            {**where, **work.facts, "kind": "failed", "status": Status.FAILED,
+             "handler": work.handler, "reason": work.reason, "errors": work.errors or None,
+             "actor": actor}
         )  # fmt: skip
 
     def _pipeline(
@@ -519,14 +466,14 @@ class Engine:
             self._fail(work, where, actor, oversized)
             return
         if ex.auto_reply and payload is None and handler is None:
-            work.status, work.dest = "auto", self.folders.auto
+            work.status, work.dest = Status.AUTO, self.folders.auto
             work.reason = ex.auto_reply_reason or "auto-reply"
             work.events.append(
                 {
                     **base,
                     **work.facts,
                     "kind": "auto-reply",
-                    "status": "auto",
+                    "status": Status.AUTO,
                     "reason": work.reason,
                 }
             )
@@ -593,10 +540,10 @@ class Engine:
                 f" recorded ({type(exc).__name__}: {exc}); stopping so nothing else runs"
                 " unrecorded -- this message may be handled again on the next poll"
             ) from exc
-        work.status, work.dest, work.handled = "processed", self.folders.processed, True
+        work.status, work.dest, work.handled = Status.PROCESSED, self.folders.processed, True
         work.events.append(
-            {**base, **work.facts, "kind": "handled", "status": "processed", "handler": spec.name,
-             "after": result if isinstance(result, dict) else None}
+            {**base, **work.facts, "kind": "handled", "status": Status.PROCESSED,
+             "handler": spec.name, "after": result if isinstance(result, dict) else None}
         )  # fmt: skip
 
     def _oversized(self, raw: bytes) -> str | None:
@@ -627,7 +574,7 @@ class Engine:
             if handler not in self.registry:
                 return None, None, f"unknown handler {handler!r}"
             return self.registry.get(handler), "operator", None
-        if state is not None and state.handler in self.registry and state.status == "failed":
+        if state is not None and state.handler in self.registry and state.status == Status.FAILED:
             # A rerun keeps the handler the message was routed (or resubmitted) to.
             return self.registry.get(state.handler or ""), "history", None
         found = self.registry.route(ex)
@@ -692,7 +639,7 @@ class Engine:
             errors = self.validate(None, payload)
         else:  # no payload found is checked as {}: its required fields show as missing
             errors = spec.validate(payload if payload is not None else {})
-        if not errors and state is not None and state.status == "failed":
+        if not errors and state is not None and state.status == Status.FAILED:
             errors = state.errors
         return Inspection(
             uid=uid,
@@ -832,14 +779,14 @@ class Engine:
                 message_key=key,
                 **_recorded_facts(state),
                 handler=handler,
-                status="rejected",
+                status=Status.REJECTED,
                 reason=note,
                 folder=dest,
                 uidvalidity=validity,
                 uid=new_uid,
                 actor=by,
             )
-            return Outcome(uid, "rejected", handler, note, new_uid)
+            return Outcome(uid, Status.REJECTED, handler, note, new_uid)
 
     def _fetch_one(self, folder: str, uid: int) -> bytes:
         raw = self.mailbox.fetch(folder, [uid]).get(uid)
