@@ -45,7 +45,8 @@ from jinja2.utils import missing
 from markupsafe import Markup
 
 from mailcore.errors import TemplateError
-from mailcore.outbound import sanitize
+from mailcore.outbound import markdown_limits, sanitize
+from mailcore.outbound import template_filters as filters
 from mailcore.outbound import template_limits as limits
 from mailcore.outbound.template_limits import Budget
 
@@ -61,7 +62,7 @@ MAX_REPORTED_REMOVALS = 50  # removals listed one by one; the rest are counted i
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _MARK = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
 _FORGED = re.compile(f"[{_OPEN}{_CLOSE}]")
-# A template's text also loses the stand-ins of `template_limits.markdown_input` (values keep
+# A template's text also loses the stand-ins of `markdown_limits.markdown_input` (values keep
 # them: they are markers while Markdown runs, and put back after the stand-ins are restored).
 _FORGED_SOURCE = re.compile(f"[{_OPEN}{_CLOSE}\ue100-\ue17f]")
 
@@ -411,11 +412,11 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         if super().wrap_str_format(value) is None:
             return None
         f_self: str = value.__self__
-        formatter: limits.BudgetFormatter
+        formatter: filters.BudgetFormatter
         if isinstance(f_self, Markup):
-            formatter = limits.BudgetEscapeFormatter(self, escape=f_self.escape)
+            formatter = filters.BudgetEscapeFormatter(self, escape=f_self.escape)
         else:
-            formatter = limits.BudgetFormatter(self)
+            formatter = filters.BudgetFormatter(self)
         is_map = value.__name__ == "format_map"
 
         def format_(*args: Any, **kwargs: Any) -> str:
@@ -440,8 +441,8 @@ _ENV = _Sandbox(
     lstrip_blocks=True,
 )
 _ENV.globals["range"] = _Range
-_ENV.globals["lipsum"] = limits.lipsum
-_ENV.filters.update(limits.limited_filters(_ENV.filters))
+_ENV.globals["lipsum"] = filters.lipsum
+_ENV.filters.update(filters.limited_filters(_ENV.filters))
 _ENV.filters[_BUDGET_FILTER] = _budgeted
 
 
@@ -472,8 +473,8 @@ def _markdown_html(marked: str) -> tuple[str, tuple[str, ...]]:
     """Markdown of the author's text (values are markers) to allowlisted HTML, and removals."""
     md = _converters.md
     md.reset()
-    converted = md.convert(limits.markdown_input(marked))
-    cleaned, removed = sanitize.clean_html(limits.restore_markdown_output(converted))
+    converted = md.convert(markdown_limits.markdown_input(marked))
+    cleaned, removed = sanitize.clean_html(markdown_limits.restore_markdown_output(converted))
     return cleaned, tuple(removed)
 
 
@@ -611,10 +612,10 @@ def render_all(template: Template, data: Mapping[str, Any]) -> RenderResult:
 
     subject = " ".join(_fill_text(subject_marked or "", state).split())
     text, html = "", ""
-    if body_marked is not None and _markdown_size(body_marked) > limits.MAX_MARKDOWN_CHARS:
+    if body_marked is not None and _markdown_size(body_marked) > markdown_limits.MAX_MARKDOWN_CHARS:
         message = (
             f"refused: the body is {_markdown_size(body_marked):,} characters once rendered, over"
-            f" the {limits.MAX_MARKDOWN_CHARS:,} Markdown formats (MAX_MARKDOWN_CHARS);"
+            f" the {markdown_limits.MAX_MARKDOWN_CHARS:,} Markdown formats (MAX_MARKDOWN_CHARS);"
             " write less text (a value counts as one character)"
         )
         problems.append(Problem(None, message, "refused"))
