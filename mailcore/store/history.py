@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,21 +23,19 @@ import sqlalchemy as sa
 from mailcore.store import sqlite_fastpath
 from mailcore.store.db import METADATA, connect
 from mailcore.store.handled_marks import HandledMarks
-from mailcore.store.records import Event, MessageState, event_from_row, state_from_row
+from mailcore.store.queries import HistoryQueries
+from mailcore.store.records import Event, MessageState
 from mailcore.store.tables import (
     EVENT_COLUMNS,
     EVENT_TEXT,
     OPEN_STATUSES,
     STATE_COLUMNS,
     STATE_TEXT,
-    chunks,
     events_table,
     fit,
-    fit_text,
     handled_table,
     messages_table,
     now,
-    utc,
 )
 
 __all__ = [
@@ -55,8 +53,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class History:
-    """The event log and message states; thread-safe through SQLAlchemy's pool."""
+class History(HistoryQueries):
+    """The event log and message states; thread-safe through SQLAlchemy's pool.
+
+    Writes events and states (`record`, `record_batch`), delegates the handled marks to
+    `HandledMarks` (handled_marks.py), applies retention (`purge`); its reads are those of
+    `HistoryQueries` (queries.py).
+    """
 
     def __init__(
         self,
@@ -65,11 +68,10 @@ class History:
         *,
         engine: sa.Engine | None = None,
     ) -> None:
-        self._engine = engine if engine is not None else connect(url)
         if engine is not None:
             METADATA.create_all(engine)
+        super().__init__(engine if engine is not None else connect(url))
         self.retention_days = retention_days
-        self._dialect = self._engine.dialect.name
         self._marks = HandledMarks(self._engine)
 
     @property
@@ -161,173 +163,6 @@ class History:
         message so marked is filed as a duplicate, never handled again."""
         return self._marks.keys(keys)
 
-    # -- message states ------------------------------------------------------------------
-
-    def state(self, message_key: str) -> MessageState | None:
-        """The current state of one message, or None if never seen."""
-        return self.states([message_key]).get(message_key)
-
-    def states(self, keys: Iterable[str]) -> dict[str, MessageState]:
-        """Current states by message_key (unknown keys are absent)."""
-        out: dict[str, MessageState] = {}
-        t = messages_table
-        with self._engine.connect() as conn:
-            for chunk in chunks(list(dict.fromkeys(keys))):
-                for row in conn.execute(sa.select(t).where(t.c.message_key.in_(chunk))):
-                    out[row.message_key] = state_from_row(row)
-        return out
-
-    def states_at(
-        self, folder: str, uidvalidity: int, uids: Iterable[int]
-    ) -> dict[int, MessageState]:
-        """States of the messages now at these UIDs of `folder` (indexed on the location)."""
-        out: dict[int, MessageState] = {}
-        t = messages_table
-        with self._engine.connect() as conn:
-            for chunk in chunks(list(uids)):
-                q = sa.select(t).where(
-                    t.c.folder == folder, t.c.uidvalidity == uidvalidity, t.c.uid.in_(chunk)
-                )
-                for row in conn.execute(q.order_by(t.c.updated_at)):
-                    out[int(row.uid)] = state_from_row(row)
-        return out
-
-    def states_by_message_id(
-        self, message_ids: Iterable[str], folder: str | None = None
-    ) -> dict[str, MessageState]:
-        """Latest state per Message-ID (optionally only for messages now in `folder`)."""
-        out: dict[str, MessageState] = {}
-        t = messages_table
-        with self._engine.connect() as conn:
-            # Stored cut to the column's length: look up the same cut, answer by the id asked.
-            asked = {fit_text(m, STATE_TEXT["message_id"]): m for m in message_ids}
-            for chunk in chunks(list(asked)):
-                q = sa.select(t).where(t.c.message_id.in_(chunk))
-                if folder is not None:
-                    q = q.where(t.c.folder == folder)
-                for row in conn.execute(q.order_by(t.c.updated_at)):
-                    out[asked[row.message_id]] = state_from_row(row)
-        return out
-
-    def uids_where(
-        self,
-        folder: str,
-        uidvalidity: int,
-        *,
-        reason: str | None = None,
-        handler: str | None = None,
-        sender: str | None = None,
-    ) -> set[int]:
-        """UIDs in `folder` whose state matches: reason and sender as case-insensitive
-        substrings, handler exactly."""
-        t = messages_table
-        q = sa.select(t.c.uid).where(
-            t.c.folder == folder, t.c.uidvalidity == uidvalidity, t.c.uid.is_not(None)
-        )
-        if reason:
-            q = q.where(t.c.reason.ilike(f"%{_like(reason)}%", escape="\\"))
-        q = _matching(q, t, sender=sender, handler=handler or None)
-        with self._engine.connect() as conn:
-            return {int(u) for (u,) in conn.execute(q)}
-
-    def messages(
-        self,
-        *,
-        status: str | None = None,
-        handler: str | None = None,
-        sender: str | None = None,
-        identifier: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[MessageState]:
-        """Message states, most recently updated first."""
-        t = messages_table
-        q = _matching(
-            sa.select(t),
-            t,
-            sender=sender,
-            status=status or None,
-            handler=handler or None,
-            identifier=identifier or None,
-        )
-        q = q.order_by(t.c.updated_at.desc()).limit(limit).offset(offset)
-        with self._engine.connect() as conn:
-            return [state_from_row(r) for r in conn.execute(q)]
-
-    # -- events --------------------------------------------------------------------------
-
-    def events(
-        self,
-        *,
-        message_key: str | None = None,
-        kind: str | None = None,
-        status: str | None = None,
-        handler: str | None = None,
-        sender: str | None = None,
-        identifier: str | None = None,
-        actor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Event]:
-        """Events matching every filter given, newest first."""
-        t = events_table
-        q = _matching(
-            sa.select(t),
-            t,
-            sender=sender,
-            message_key=message_key,
-            kind=kind,
-            status=status,
-            handler=handler,
-            identifier=identifier,
-            actor=actor,
-        )
-        # Stored as UTC: compare in UTC whatever zone the caller's datetimes are in.
-        if since is not None:
-            q = q.where(t.c.at >= utc(since))
-        if until is not None:
-            q = q.where(t.c.at < utc(until))
-        q = q.order_by(t.c.at.desc(), t.c.id.desc()).limit(limit).offset(offset)
-        with self._engine.connect() as conn:
-            return [event_from_row(r) for r in conn.execute(q)]
-
-    def timeline(self, message_key: str) -> list[Event]:
-        """Everything that happened to one message, oldest first."""
-        t = events_table
-        q = sa.select(t).where(t.c.message_key == message_key).order_by(t.c.id)
-        with self._engine.connect() as conn:
-            return [event_from_row(r) for r in conn.execute(q)]
-
-    def counts_per_day(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        status: str | None = None,
-        handler: str | None = None,
-        sender: str | None = None,
-        identifier: str | None = None,
-    ) -> list[tuple[date, str, int]]:
-        """(day, status, count) of outcomes (processed, failed, auto, duplicate, rejected).
-
-        The filters mean what they mean for `events`: status, handler and identifier exactly,
-        sender as a case-insensitive substring."""
-        t = events_table
-        day = self._utc_date(t.c.at)
-        q = sa.select(day, t.c.status, sa.func.count()).where(
-            t.c.status.is_not(None), t.c.at >= utc(since), t.c.at < utc(until)
-        )
-        q = _matching(q, t, sender=sender, status=status, handler=handler, identifier=identifier)
-        q = q.group_by(day, t.c.status).order_by(day, t.c.status)
-        with self._engine.connect() as conn:
-            rows = conn.execute(q).all()
-        out = []
-        for d, outcome, n in rows:
-            out.append((d if isinstance(d, date) else date.fromisoformat(str(d)), outcome, int(n)))
-        return out
-
     def purge(self, older_than: datetime | None = None) -> int:
         """Delete events older than the retention period (and states of settled messages).
 
@@ -351,28 +186,7 @@ class History:
         logger.info("purged %d history events older than %s", deleted.rowcount, older_than)
         return int(deleted.rowcount or 0)
 
-    def _utc_date(self, column: Any) -> Any:
-        """The UTC calendar day of a timestamp column (PostgreSQL would use its own zone)."""
-        if self._dialect == "postgresql":
-            return sa.func.date(sa.func.timezone("UTC", column))
-        return sa.func.date(column)  # SQLite keeps UTC text
-
     def close(self) -> None:
         """Release pooled connections."""
         self._marks.close()
         self._engine.dispose()
-
-
-def _matching(q: Any, table: sa.Table, *, sender: str | None = None, **exact: Any) -> Any:
-    """`q` narrowed to the rows of `table` whose columns equal the values given (None: any)
-    and whose sender contains `sender`, case-insensitively (the history's usual filters)."""
-    for name, value in exact.items():
-        if value is not None:
-            q = q.where(table.c[name] == value)
-    if sender:
-        q = q.where(table.c.sender.ilike(f"%{_like(sender)}%", escape="\\"))
-    return q
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
