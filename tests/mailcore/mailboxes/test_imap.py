@@ -316,8 +316,9 @@ def test_interrupted_copy_is_finished_on_retry_without_duplicating(
         [copied, flagged, untouched], dest_uidnext=before, sent=True, message_ids=mids
     )
 
-    mailbox._run(
-        "move", functools.partial(mailbox._move_batch, folder="INBOX", dest="processed", st=state)
+    mailbox._session.run(
+        "move",
+        functools.partial(mailbox._mover.move_batch, folder="INBOX", dest="processed", st=state),
     )
 
     assert set(state.moved) == {copied, flagged, untouched}
@@ -595,7 +596,7 @@ def test_sizes_are_read_by_the_quick_reader_and_agree_with_the_summaries(account
     uids = [account.append("INBOX", message(subject=f"s{i}", body="x" * (100 * i))) for i in (1, 5)]
     wanted = {s.uid: s.size for s in imap_mailbox.summaries("INBOX", uids)}
     assert imap_mailbox.sizes("INBOX", [*uids, 999]) == wanted  # a missing UID is absent
-    client = imap_mailbox._connection()
+    client = imap_mailbox._session.connection()
     client.select_folder("INBOX", readonly=True)
     # Dovecot's answer has the shape the quick reader knows: no fallback was needed.
     assert imap_module._fetch_sizes(client, uids) == wanted

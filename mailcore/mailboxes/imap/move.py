@@ -1,0 +1,201 @@
+"""`ImapMover`: the move protocol of the IMAP backend.
+
+UID MOVE when offered, else UID COPY, confirm the copy (COPYUID, else the Message-ID among
+the messages that arrived in the destination), flag the source \\Deleted and UID EXPUNGE
+exactly those UIDs -- never a bare EXPUNGE, so other clients' \\Deleted mail is left alone;
+without UIDPLUS nothing is expunged. A batch interrupted by a dropped connection is picked up
+from its `_BatchState`: the retry first works out what the server already did.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from imapclient import IMAPClient
+
+from mailcore.errors import MailboxError
+from mailcore.inbound import headers
+from mailcore.mailboxes.imap import wire
+from mailcore.mailboxes.imap.session import ImapSession
+from mailcore.mailboxes.imap.values import _bytes, _chunks, _copyuid, _text, _uidset
+
+log = logging.getLogger(__name__)
+
+DELETED = b"\\Deleted"
+_MID_ITEM = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+_MID_KEY = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
+
+
+@dataclass
+class _BatchState:
+    """What a move of one batch has done so far, so a retry can pick up safely."""
+
+    uids: list[int]
+    dest_uidnext: int | None = None  # destination UIDNEXT before anything was copied
+    sent: bool = False  # MOVE/COPY may have reached the server
+    message_ids: dict[int, str | None] = field(default_factory=dict)
+    moved: dict[int, int | None] = field(default_factory=dict)
+
+
+class ImapMover:
+    """Moves and removes messages on one session (see the module docstring)."""
+
+    def __init__(self, session: ImapSession) -> None:
+        self._session = session
+
+    def move_batch(self, client: IMAPClient, folder: str, dest: str, st: _BatchState) -> None:
+        """Move one batch (`st.uids`) from `folder` to `dest`, recording the new UIDs in `st`;
+        run again after a drop, it first works out what the interrupted attempt did."""
+        if not self._session.select(client, folder, uids_from_caller=True):
+            return
+        if not st.sent:
+            if self._atomic_move():
+                # UID MOVE reports every new UID (COPYUID), so the Message-IDs -- needed only
+                # to recognise copies -- are fetched on a retry, from what is still here.
+                uidset = _uidset(st.uids).encode()
+                live = set(self._session.search(client, b"UID", uidset, b"UNDELETED"))
+                skipped = [u for u in st.uids if u not in live]
+                todo = [u for u in st.uids if u in live]
+            else:
+                info = client.fetch(st.uids, ["FLAGS", _MID_ITEM])
+                st.message_ids = {
+                    int(u): headers.message_id(d.get(_MID_KEY, b"")) for u, d in info.items()
+                }
+                skipped = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
+                todo = [u for u in st.uids if u in info and u not in skipped]
+            if skipped:
+                log.info("not moving %s from %r: gone or flagged \\Deleted", skipped, folder)
+            st.uids = todo
+            if not todo:
+                return
+            st.dest_uidnext = self._session.uidnext(client, dest)
+            st.sent = True
+            self._transfer(client, folder, dest, todo, st)
+            return
+        # Retry after a drop: work out what the interrupted attempt already did.
+        info = client.fetch(st.uids, ["FLAGS", _MID_ITEM]) if st.uids else {}
+        for u, d in info.items():
+            st.message_ids.setdefault(int(u), headers.message_id(d.get(_MID_KEY, b"")))
+        gone = [u for u in st.uids if u not in info]
+        flagged = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
+        pending = [u for u in st.uids if u in info and DELETED not in info[u][b"FLAGS"]]
+        mids = [m for u in st.uids if (m := st.message_ids.get(u))]
+        in_dest = self.find_new(client, dest, st.dest_uidnext, mids)
+        for u in gone + flagged:
+            if st.moved.get(u) is None:
+                st.moved[u] = in_dest.get(st.message_ids.get(u) or "")
+        already = [u for u in pending if (st.message_ids.get(u) or "") in in_dest]
+        for u in already:
+            st.moved[u] = in_dest[st.message_ids[u] or ""]
+        self._session.select(client, folder, uids_from_caller=True)  # find_new selected `dest`
+        if flagged or already:  # their copies are confirmed; finish removing the originals
+            self.remove(client, folder, flagged + already)
+        rest = [u for u in pending if u not in already]
+        if rest:
+            self._transfer(client, folder, dest, rest, st)
+
+    def _transfer(
+        self, client: IMAPClient, folder: str, dest: str, uids: list[int], st: _BatchState
+    ) -> None:
+        uidset = _uidset(uids)
+        if self._session.config.use_move and "MOVE" in self._session.capabilities:
+            typ, data, codes = wire.uid_move(client, uidset, dest)
+            if typ != "OK":
+                raise MailboxError(
+                    f"moving {len(uids)} message(s) from {folder!r} to {dest!r} on "
+                    f"{self._session.config.address} was refused: {_text(data)}"
+                )
+            mapping = self._copyuid(b" ".join(b"[COPYUID " + _bytes(c) + b"]" for c in codes))
+            for u in uids:
+                st.moved[u] = mapping.get(u)
+            if len(mapping) < len(uids):
+                self._fill_from_dest(client, dest, uids, st)
+            return
+        typ, data = wire.uid_copy(client, uidset, dest)
+        if typ != "OK":
+            raise MailboxError(
+                f"copying {len(uids)} message(s) from {folder!r} to {dest!r} on "
+                f"{self._session.config.address} was refused: {_text(data)}"
+            )
+        confirmed: dict[int, int | None] = dict(self._copyuid(b" ".join(_bytes(d) for d in data)))
+        missing: list[int] = []
+        if len(confirmed) < len(uids):
+            # No COPYUID: confirm by Message-ID among what arrived in `dest` since.
+            self._fill_from_dest(client, dest, uids, st)
+            self._session.select(client, folder, uids_from_caller=True)  # find_new selected `dest`
+            for u in uids:
+                if u in confirmed:
+                    continue
+                if st.moved.get(u) is not None:
+                    confirmed[u] = st.moved[u]
+                elif st.message_ids.get(u) is None:
+                    # Nothing to recognise it by: the server's OK for COPY is all there is.
+                    log.info("copy of UID %d to %r trusted on the server's OK", u, dest)
+                    confirmed[u] = None
+                else:
+                    missing.append(u)
+        st.moved.update(confirmed)
+        self.remove(client, folder, [u for u in uids if u in confirmed])
+        if missing:
+            raise MailboxError(
+                f"copy of UID(s) {_uidset(missing)} from {folder!r} to {dest!r} on "
+                f"{self._session.config.address} could not be confirmed; those originals were "
+                "left in place"
+            )
+
+    def _atomic_move(self) -> bool:
+        """UID MOVE with COPYUID: one command moves and reports every new UID."""
+        caps = self._session.capabilities
+        return self._session.config.use_move and "MOVE" in caps and "UIDPLUS" in caps
+
+    def _copyuid(self, text: bytes) -> dict[int, int]:
+        # A server that does not advertise UIDPLUS makes no promise about COPYUID codes.
+        return _copyuid(text) if "UIDPLUS" in self._session.capabilities else {}
+
+    def remove(self, client: IMAPClient, folder: str, uids: list[int]) -> None:
+        """Flag `uids` \\Deleted and expunge exactly those (UIDPLUS), never others."""
+        if not uids:
+            return
+        client.add_flags(uids, [DELETED], silent=True)
+        if "UIDPLUS" in self._session.capabilities:
+            client.uid_expunge(uids)
+        else:
+            log.warning(
+                "%s has no UIDPLUS: %d moved message(s) left flagged \\Deleted in %r (expunging "
+                "would also remove other clients' deleted mail)",
+                self._session.config.address,
+                len(uids),
+                folder,
+            )
+
+    def _fill_from_dest(
+        self, client: IMAPClient, dest: str, uids: list[int], st: _BatchState
+    ) -> None:
+        mids = [m for u in uids if (m := st.message_ids.get(u))]
+        found = self.find_new(client, dest, st.dest_uidnext, mids)
+        for u in uids:
+            mid = st.message_ids.get(u)
+            if mid and mid in found and st.moved.get(u) is None:
+                st.moved[u] = found[mid]
+
+    def find_new(
+        self, client: IMAPClient, folder: str, since_uid: int | None, message_ids: Iterable[str]
+    ) -> dict[str, int]:
+        """Message-ID -> UID among messages of `folder` with UID >= since_uid (one FETCH)."""
+        wanted = set(message_ids)
+        if not wanted:
+            return {}
+        self._session.selected = None
+        client.select_folder(folder, readonly=True)
+        first = since_uid or 1
+        found: dict[str, int] = {}
+        # "n:*" also matches the highest UID when all are below n
+        recent = [u for u in self._session.search(client, b"UID", b"%d:*" % first) if u >= first]
+        for batch in _chunks(sorted(int(u) for u in recent), self._session.config.batch_size):
+            for uid, data in client.fetch(batch, [_MID_ITEM]).items():
+                mid = headers.message_id(data.get(_MID_KEY, b""))
+                if mid in wanted:
+                    found.setdefault(mid, int(uid))
+        return found

@@ -1,0 +1,234 @@
+"""What goes on the IMAP wire, and the ONLY module reaching into imaplib's and imapclient's
+internals (`client._imap`, `_simple_command`, `_raw_command`, `_normalise_folder`,
+`untagged_responses`, `_literal`).
+
+Caller-controlled strings never become command text: a search value or Message-ID goes through
+`_imap_string` (a quoted string when it is printable ASCII, else a literal, with CHARSET UTF-8
+when it is not ASCII), a folder name through `_folder_name` and a flag through `_flag`; what
+no IMAP string can carry (NUL, a lone surrogate, more than `MAX_IMAP_STRING` bytes, a control
+character in a folder name) raises `UnsendableValue` before anything is sent.
+
+The quick readers (`_fetch_bodies`, `_fetch_sizes`) read FETCH answers straight from imaplib's
+untagged lines; `search` sends UID SEARCH with literals; `uid_move` and `uid_copy` send the
+move protocol's commands.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.imapclient import _literal
+from imapclient.response_parser import parse_message_list
+
+from mailcore.errors import MailboxError, UnsendableValue
+from mailcore.mailboxes.imap.values import _bytes, _expand, _text, _uidset
+from mailcore.mailboxes.protocol import MAX_SEARCH_VALUE
+
+_ESEARCH_ALL = re.compile(rb"\bALL ([0-9:,]+)", re.IGNORECASE)
+_FETCH_BODY = re.compile(rb"\d+ \(UID (\d+) BODY\[\] \{\d+\}$", re.IGNORECASE)
+_FETCH_SIZE = re.compile(
+    rb"\d+ \((?:UID (\d+) RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+) UID (\d+))\)", re.IGNORECASE
+)
+# Search values and folder names longer than this are refused (a search for one matches
+# nothing): far above any real header or folder name, far below what a server takes in a line.
+MAX_IMAP_STRING = MAX_SEARCH_VALUE
+# RFC 3501 ATOM-CHAR; a flag is an atom, optionally after one backslash (system flags).
+_ATOM_CHAR = r"[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]"
+_ATOM = re.compile(f"{_ATOM_CHAR}+")
+_FLAG = re.compile(rf"\\?{_ATOM_CHAR}+")
+# Our own search keys and UID sets, never a caller's text.
+_SEARCH_ATOM = re.compile(rb"[A-Za-z0-9:,*.()-]+")
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """One caller's string as it goes on the wire: a quoted string or a literal's bytes."""
+
+    data: bytes
+    literal: bool
+
+    @property
+    def arg(self) -> bytes:
+        """The argument for imapclient's `_raw_command`, which sends `_literal`s as {n}."""
+        return _literal(self.data) if self.literal else self.data
+
+    @property
+    def ascii(self) -> bool:
+        return self.data.isascii()
+
+
+def _imap_string(value: str, what: str = "value") -> _Wire:
+    """`value` as an IMAP string: quoted when printable ASCII, else a literal (which carries
+    CR, LF and UTF-8 as data). Raises UnsendableValue for what no IMAP string can carry."""
+    if "\x00" in value:
+        raise UnsendableValue(f"the {what} holds a NUL character, which IMAP cannot carry")
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsendableValue(
+            f"the {what} is not valid text (it holds a lone surrogate); it cannot be sent"
+        ) from None
+    if len(data) > MAX_IMAP_STRING:
+        raise UnsendableValue(
+            f"the {what} is {len(data)} bytes long; at most {MAX_IMAP_STRING} are sent to the "
+            "mail server -- shorten it"
+        )
+    if all(0x20 <= b < 0x7F for b in data):
+        return _Wire(b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"', False)
+    return _Wire(data, True)
+
+
+def _folder_name(folder: str) -> str:
+    """`folder`, checked: imapclient sends it quoted, in modified UTF-7 (printable ASCII), but
+    a name with a line break or another control character is never meant, so it is refused."""
+    if not isinstance(folder, str) or not folder:
+        raise UnsendableValue(f"the folder name {folder!r} is empty -- name a folder")
+    if len(folder.encode("utf-8", "replace")) > MAX_IMAP_STRING:
+        raise UnsendableValue(
+            f"the folder name is over {MAX_IMAP_STRING} bytes long -- use a shorter one"
+        )
+    bad = next((c for c in folder if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if bad is not None:
+        raise UnsendableValue(
+            f"the folder name {folder!r} holds the control character {bad!r}; IMAP folder names "
+            "cannot -- use another name"
+        )
+    return folder
+
+
+def _flag(flag: str) -> str:
+    """`flag`, checked to be an IMAP flag (an atom, or a backslash and an atom): imapclient
+    sends flags as they are, so anything else could end the command early."""
+    if not isinstance(flag, str) or not _FLAG.fullmatch(flag):
+        raise UnsendableValue(
+            f"{flag!r} is not an IMAP flag (letters, digits and a few marks, optionally after "
+            "one backslash, e.g. \\Seen or $Label)"
+        )
+    return flag
+
+
+def _login_name(username: str) -> str:
+    """The user name for LOGIN: as it is when it is an atom, else a quoted string."""
+    if _ATOM.fullmatch(username):
+        return username
+    wire = _imap_string(username, "user name")
+    if wire.literal:  # imaplib sends LOGIN as one line of ASCII
+        raise UnsendableValue(
+            "the IMAP user name must be printable ASCII for LOGIN -- check the setting"
+        )
+    return wire.data.decode("ascii")
+
+
+def _uid_fetch(client: IMAPClient, uids: list[int], items: str) -> list[Any]:
+    """UID FETCH of `items`; the untagged FETCH answers as imaplib keeps them (lines, and
+    (line, literal) pairs)."""
+    imap = client._imap
+    imap.untagged_responses.pop("FETCH", None)
+    typ, data = imap._simple_command("UID", "FETCH", _uidset(uids), items)
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"UID FETCH failed: {_text(data)}")
+    return list(imap.untagged_responses.pop("FETCH", []))
+
+
+def _fetch_bodies(client: IMAPClient, uids: list[int]) -> tuple[dict[int, bytes], bool]:
+    """UID FETCH BODY.PEEK[] read straight from imaplib's literals (imapclient's generic
+    response parser costs more than the rest of the fetch). Returns the bodies and whether a
+    literal came in another shape than ``* n FETCH (UID u BODY[] {size}`` (then left out)."""
+    wanted = set(uids)
+    out: dict[int, bytes] = {}
+    odd = False
+    for item in _uid_fetch(client, uids, "(UID BODY.PEEK[])"):
+        if isinstance(item, tuple):
+            match = _FETCH_BODY.match(_bytes(item[0]))
+            if match and int(match.group(1)) in wanted and isinstance(item[1], bytes):
+                out[int(match.group(1))] = item[1]
+            else:
+                odd = True
+    return out, odd
+
+
+def _fetch_sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
+    """UID FETCH RFC822.SIZE read straight from imaplib's untagged lines, as `_fetch_bodies`
+    does (the generic parser would cost as much as fetching the bodies); lines of another
+    shape are left out."""
+    wanted = set(uids)
+    out: dict[int, int] = {}
+    for item in _uid_fetch(client, uids, "(UID RFC822.SIZE)"):
+        match = _FETCH_SIZE.fullmatch(item) if isinstance(item, bytes) else None
+        if match:
+            uid = int(match.group(1) or match.group(4))
+            if uid in wanted:
+                out[uid] = int(match.group(2) or match.group(3))
+    return out
+
+
+def clear_untagged(client: IMAPClient) -> None:
+    """Forget unclaimed untagged responses (EXISTS, EXPUNGE...): imaplib keeps them forever."""
+    client._imap.untagged_responses.clear()
+
+
+class LiteralRefused(MailboxError):
+    """The server answered a literal's {n} with NO or BAD instead of "+"; the connection is
+    then out of step and must be dropped."""
+
+
+def search(
+    client: IMAPClient, criteria: tuple[bytes | _Wire, ...], *, esearch: bool, address: str
+) -> list[int]:
+    """UID SEARCH of our own keys (bytes) and callers' values (`_Wire`, from
+    `_imap_string`: quoted or sent as literals); with ESEARCH the answer is a compact UID
+    set, not one number each."""
+    args: list[bytes] = []
+    for item in criteria:
+        if isinstance(item, _Wire):
+            args.append(item.arg)
+        elif _SEARCH_ATOM.fullmatch(item):
+            args.append(item)
+        else:  # a caller's text passed as a key: a bug here, not the caller's fault
+            raise ValueError(f"search key {item!r} is not an IMAP atom")
+    if not all(i.ascii for i in criteria if isinstance(i, _Wire)):
+        args[:0] = [b"CHARSET", b"UTF-8"]
+    if esearch:
+        args[:0] = [b"RETURN", b"(ALL)"]
+    imap = client._imap
+    imap.untagged_responses.pop("ESEARCH", None)
+    imap.untagged_responses.pop("SEARCH", None)
+    try:
+        typ, data = client._raw_command(b"SEARCH", args, uid=True)
+    except imaplib.IMAP4.abort as e:
+        if "continuation" not in str(e):
+            raise  # a dropped connection
+        # Sending the same value again would be refused again.
+        raise LiteralRefused(f"search on {address} refused: {_text(e)}") from None
+    if typ != "OK":
+        raise MailboxError(f"search on {address} failed: {_text(data)}")
+    if not esearch:
+        lines = imap.untagged_responses.pop("SEARCH", [b""])
+        return [int(u) for line in lines for u in parse_message_list([line])]
+    found: list[int] = []
+    for line in imap.untagged_responses.pop("ESEARCH", []):
+        match = _ESEARCH_ALL.search(_bytes(line))
+        if match:
+            found.extend(_expand(match.group(1)))
+    return found
+
+
+def uid_move(client: IMAPClient, uidset: str, dest: str) -> tuple[str, Any, list[Any]]:
+    """UID MOVE: the server's status, its data and the COPYUID codes it sent untagged."""
+    mailbox = client._normalise_folder(_folder_name(dest))
+    imap = client._imap
+    imap.untagged_responses.pop("COPYUID", None)
+    typ, data = imap._simple_command("UID", "MOVE", uidset, mailbox)
+    return typ, data, imap.untagged_responses.pop("COPYUID", [])
+
+
+def uid_copy(client: IMAPClient, uidset: str, dest: str) -> tuple[str, Any]:
+    """UID COPY: the server's status and its data (COPYUID, if any, is in the data)."""
+    mailbox = client._normalise_folder(_folder_name(dest))
+    typ, data = client._imap._simple_command("UID", "COPY", uidset, mailbox)
+    return typ, data
