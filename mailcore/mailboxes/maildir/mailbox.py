@@ -3,11 +3,10 @@
 Layout: the root is INBOX (``cur/ new/ tmp/``), a folder ``a/b`` is the directory ``.a.b``, as
 Dovecot and Courier lay it out; folders are created with the stdlib `mailbox.Maildir`.
 
-UIDs: each folder keeps ``mailcore-uidlist``, an append-only log (``<uid> <key>`` lines after a
-``V<uidvalidity>`` header) written under an exclusive file lock, so that several processes (the
-poller and the console) agree on UIDs. New files, including ones an MTA drops into ``new/``,
-get the next UIDs in key order. Deleting the log renumbers the folder under a new UIDVALIDITY,
-which is what IMAP clients expect.
+UIDs: each folder keeps ``mailcore-uidlist``, an append-only log shared by all processes (see
+`uidlog`). New files, including ones an MTA drops into ``new/``, get the next UIDs in key
+order. Deleting the log renumbers the folder under a new UIDVALIDITY, which is what IMAP
+clients expect.
 
 Moves hard-link (or, across file systems, copy and fsync) into the destination, fsync the
 destination directory, check the copy, and only then unlink the source: a crash leaves at worst
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import itertools
 import logging
 import mailbox
@@ -27,20 +25,20 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from mailcore.errors import MailboxError
 from mailcore.inbound import headers
+from mailcore.mailboxes.maildir import uidlog
+from mailcore.mailboxes.maildir.uidlog import _Folder, _fsync_dir, _private
 from mailcore.mailboxes.protocol import MoveResult, Summary, searchable
 
 logger = logging.getLogger(__name__)
 
-UIDLIST = "mailcore-uidlist"
-_LOCKFILE = "mailcore-uidlist.lock"
 _INFO_SEP = ":2,"
 # Maildir info letters <-> IMAP system flags.
 _LETTER_TO_FLAG = {
@@ -55,8 +53,6 @@ _FLAG_TO_LETTER = {v.lower(): k for k, v in _LETTER_TO_FLAG.items()}
 # two changes within one timestamp tick would otherwise look like one.
 _SETTLE_SECONDS = 1.0
 _SUMMARY_CACHE = 50_000
-# The uidlist is rewritten once it holds this many lines more than twice the live messages.
-COMPACT_SLACK = 1000
 _HEADER_READ = 8192
 # A header block is read this far at most: a mail without one is not read whole for a list.
 _HEADER_LIMIT = 256 * 1024
@@ -72,19 +68,6 @@ class _Head:
     message_id: str | None
 
 
-@dataclass
-class _Folder:
-    path: str
-    uidvalidity: int = 0
-    next_uid: int = 1
-    key_uid: dict[str, int] = field(default_factory=dict)
-    uid_key: dict[int, str] = field(default_factory=dict)
-    log_id: tuple[int, int] = (0, 0)  # (inode, bytes read) of the uidlist
-    log_lines: int = 0
-    files: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (subdir, name)
-    dir_stamp: tuple[int, int] | None = None  # trusted mtimes of new/ and cur/
-
-
 def _flags_of(name: str) -> tuple[str, ...]:
     _, sep, info = name.partition(_INFO_SEP)
     if not sep:
@@ -95,19 +78,6 @@ def _flags_of(name: str) -> tuple[str, ...]:
 def _info_for(flags: Sequence[str]) -> str:
     letters = sorted({_FLAG_TO_LETTER[f.lower()] for f in flags if f.lower() in _FLAG_TO_LETTER})
     return _INFO_SEP + "".join(letters)
-
-
-def _private(path: str, flags: int) -> int:
-    # Mail is personal data: files only the owner can read, whatever the process umask.
-    return os.open(path, flags, 0o600)
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class MaildirMailbox:
@@ -162,111 +132,12 @@ class MaildirMailbox:
         self._sync(state)
         return state
 
-    # -- the uidlist ---------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _file_lock(self, state: _Folder) -> Iterator[None]:
-        fd = os.open(os.path.join(state.path, _LOCKFILE), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
-
-    def _read_log(self, state: _Folder) -> bool:
-        """Catch up with the uidlist; False when it does not exist yet."""
-        path = os.path.join(state.path, UIDLIST)
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            state.key_uid.clear()
-            state.uid_key.clear()
-            state.next_uid, state.log_lines, state.log_id = 1, 0, (0, 0)
-            return False
-        inode, done = state.log_id
-        if st.st_ino != inode or st.st_size < done:  # rewritten (compacted) or replaced
-            state.key_uid.clear()
-            state.uid_key.clear()
-            state.next_uid, state.log_lines, done = 1, 0, 0
-        if st.st_size == done:
-            return True
-        with open(path, "rb") as fh:
-            fh.seek(done)
-            chunk = fh.read()
-        # A line cut short by a crash has no newline: leave it for the next read.
-        end = chunk.rfind(b"\n") + 1
-        for line in chunk[:end].decode("utf-8", "replace").splitlines():
-            if line.startswith("V"):
-                state.uidvalidity = int(line[1:].split()[0])
-                continue
-            uid_text, _, key = line.partition(" ")
-            if not uid_text.isdigit() or not key:
-                continue
-            uid = int(uid_text)
-            old = state.key_uid.get(key)
-            if old is not None:
-                state.uid_key.pop(old, None)
-            state.key_uid[key] = uid
-            state.uid_key[uid] = key
-            state.next_uid = max(state.next_uid, uid + 1)
-            state.log_lines += 1
-        state.log_id = (st.st_ino, done + end)
-        return True
-
-    def _write_log(self, state: _Folder, text: str, fresh: bool = False) -> None:
-        path = os.path.join(state.path, UIDLIST)
-        if fresh:
-            tmp = path + f".tmp{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8", opener=_private) as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(state.path)
-        else:
-            with open(path, "a", encoding="utf-8", opener=_private) as fh:
-                fh.write(text)
-                fh.flush()
-                # A UID given out must never be given out again, even after a power cut.
-                os.fsync(fh.fileno())
-        self._read_log(state)
-
-    def _assign(self, state: _Folder, keys: Sequence[str]) -> dict[str, int]:
-        """UIDs for these keys, giving the next ones to keys that have none yet."""
-        with self._file_lock(state):
-            if not self._read_log(state):
-                # Never the value this folder had before, even within the same second.
-                state.uidvalidity = max(int(time.time()), state.uidvalidity + 1)
-                self._write_log(state, f"V{state.uidvalidity}\n", fresh=True)
-            missing = [k for k in dict.fromkeys(keys) if k not in state.key_uid]
-            if missing:
-                lines = "".join(f"{state.next_uid + i} {k}\n" for i, k in enumerate(missing))
-                self._write_log(state, lines)
-            self._maybe_compact(state)
-        return {k: state.key_uid[k] for k in keys}
-
-    def _maybe_compact(self, state: _Folder) -> None:
-        if state.log_lines <= 2 * len(state.files) + COMPACT_SLACK:
-            return
-        # List afresh under the lock: another process may have filed messages we have not seen.
-        present = {
-            name.split(":", 1)[0]
-            for sub in ("new", "cur")
-            for name in os.listdir(os.path.join(state.path, sub))
-        }
-        keep = sorted((uid, key) for key, uid in state.key_uid.items() if key in present)
-        # The highest UID ever given stays recorded, so it is never handed out again.
-        if state.next_uid - 1 not in {u for u, _ in keep}:
-            keep.insert(0, (state.next_uid - 1, "."))
-        body = "".join(f"{uid} {key}\n" for uid, key in sorted(keep))
-        self._write_log(state, f"V{state.uidvalidity}\n{body}", fresh=True)
-
     # -- directory scan ------------------------------------------------------------------
 
     def _sync(self, state: _Folder) -> None:
         new, cur = os.path.join(state.path, "new"), os.path.join(state.path, "cur")
         stamp = (os.stat(new).st_mtime_ns, os.stat(cur).st_mtime_ns)
-        if stamp == state.dir_stamp and self._read_log(state) and state.uidvalidity:
+        if stamp == state.dir_stamp and uidlog.read(state) and state.uidvalidity:
             return
         files: dict[str, tuple[str, str]] = {}
         for sub, directory in (("new", new), ("cur", cur)):
@@ -276,10 +147,10 @@ class MaildirMailbox:
                         continue
                     files[entry.name.split(":", 1)[0]] = (sub, entry.name)
         state.files = files
-        has_log = self._read_log(state)
+        has_log = uidlog.read(state)
         missing = sorted(k for k in files if k not in state.key_uid)
         if not has_log or missing:
-            self._assign(state, missing)
+            uidlog.assign(state, missing)
         settled = time.time_ns() - max(stamp) > _SETTLE_SECONDS * 1e9
         state.dir_stamp = stamp if settled else None
 
@@ -450,7 +321,7 @@ class MaildirMailbox:
             self._deliver(state, sub, name, None, raw)
             _fsync_dir(os.path.join(state.path, sub))
             state.files[key] = (sub, name)
-            return self._assign(state, [key])[key]
+            return uidlog.assign(state, [key])[key]
 
     def move(self, folder: str, uids: Sequence[int], dest: str) -> MoveResult:
         """Copy into `dest` durably, confirm every copy, then unlink the sources."""
@@ -477,7 +348,7 @@ class MaildirMailbox:
             for _, _, _, copy, size in copies:
                 if os.stat(copy).st_size != size:
                     raise MailboxError(f"copy {copy} is incomplete; sources left in {folder!r}")
-            new_uids = self._assign(target, [key for _, _, key, _, _ in copies])
+            new_uids = uidlog.assign(target, [key for _, _, key, _, _ in copies])
             self._remove(src, [(uid, path) for uid, path, _, _, _ in copies])
             return MoveResult({uid: new_uids[key] for uid, _, key, _, _ in copies})
 

@@ -111,7 +111,7 @@ def test_bad_folder_names_and_missing_folders_are_refused(tmp_path: Path):
 def test_uidlist_compaction_keeps_uids_and_never_reuses_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(maildir.mailbox, "COMPACT_SLACK", 5)
+    monkeypatch.setattr(maildir.uidlog, "COMPACT_SLACK", 5)
     box = MaildirMailbox(tmp_path)
     for _ in range(12):
         box.append("INBOX", message())
