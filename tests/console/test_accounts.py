@@ -296,7 +296,7 @@ def test_racing_failures_from_several_processes_all_count(database_url: str) -> 
     for thread in threads:
         thread.join()
     keys = throttle_keys("mallory", "192.0.2.50")
-    states = stores[0]._throttle_states(list(keys.values()))
+    states = stores[0].login_throttle._states(list(keys.values()))
     assert {k: s.failures for k, s in states.items()} == dict.fromkeys(keys.values(), 6)
     for store in stores:
         store.db.dispose()
@@ -400,7 +400,7 @@ def test_an_oversized_username_or_password_is_a_counted_failure(accounts: Accoun
     assert accounts.login("alice" * 100_000, PASSWORD, "10.9.9.9") is None
     assert accounts.login("alice", PASSWORD + "x" * 1_000_000, "10.9.9.9") is None
     assert accounts.login("alice", PASSWORD, "10.9.9.9") is not None
-    states = accounts._throttle_states([throttle_keys("x", "10.9.9.9")["address"]])
+    states = accounts.login_throttle._states([throttle_keys("x", "10.9.9.9")["address"]])
     assert [s.failures for s in states.values()] == [2]
     with pytest.raises(AccountError, match="password too long: use at most 1024"):
         accounts.set_password("alice", "p" * 1025, by="alice")

@@ -1,0 +1,88 @@
+"""Who may log in: the roles, the username and password rules, the users table, the `User`
+value and `AccountError` -- the vocabulary console.accounts, console.sessions and
+console.throttle share.
+
+Roles: ``operator`` (fixes failed mail), ``author`` (edits outbound templates), ``admin``
+(everything, including managing accounts).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from mailcore.errors import MailcoreError
+from mailcore.store.db import METADATA
+
+ROLES = ("operator", "author", "admin")
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024  # longer is not a password but a payload: refused unhashed
+MAX_USERNAME = 64
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
+
+users_table = sa.Table(
+    "console_users",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("email", sa.String(255), nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class AccountError(MailcoreError):
+    """An account operation was refused (unknown user, bad role, weak password, last admin)."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    email: str | None
+    active: bool
+
+    def has_role(self, *roles: str) -> bool:
+        """True when the user holds one of `roles`; admins hold every role."""
+        return self.active and (self.role == "admin" or self.role in roles)
+
+    @staticmethod
+    def of(row: Any) -> User:
+        """The user of a row holding the users table's columns."""
+        return User(
+            id=row.id, username=row.username, role=row.role, email=row.email, active=row.active
+        )
+
+
+def check_role(role: str) -> str:
+    """`role` when it is one of ROLES; else AccountError naming the choices."""
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+    return role
+
+
+def check_password_strength(password: str) -> None:
+    """Raise AccountError saying what is wrong with a password that is too weak."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password too short: use at least {MIN_PASSWORD_LENGTH} characters")
+    if password.strip() != password or not password.strip():
+        raise AccountError("password must not start or end with spaces")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"password too long: use at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """A timestamp read back from a console table, as UTC.
+
+    SQLite hands DateTime(timezone=True) back without its zone; it was stored as UTC.
+    """
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
