@@ -94,6 +94,10 @@ class HandledMarks:
                 out.update(conn.scalars(q))
         return out
 
+    def purge(self, conn: sa.Connection, older_than: datetime) -> None:
+        """Delete the rows of mc_handled older than `older_than` (the history's retention)."""
+        conn.execute(handled_table.delete().where(handled_table.c.at < older_than))
+
     def settle(self) -> None:
         """Drop from the journal the marks the state rows now record (after a batch write)."""
         if self._journal is not None:

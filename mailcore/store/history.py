@@ -182,7 +182,7 @@ class History(HistoryQueries):
                     sa.or_(m.c.status.is_(None), m.c.status.not_in(OPEN_STATUSES)),
                 )
             )
-            conn.execute(handled_table.delete().where(handled_table.c.at < older_than))
+            self._marks.purge(conn, older_than)
         logger.info("purged %d history events older than %s", deleted.rowcount, older_than)
         return int(deleted.rowcount or 0)
 
