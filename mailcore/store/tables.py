@@ -20,14 +20,23 @@ from mailcore.store.db import METADATA
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 _UTC_DT = sa.DateTime(timezone=True)
 
+
+def _message_names(*, primary_key: bool = False) -> tuple[sa.Column[Any], sa.Column[Any]]:
+    """The two names of a message, first in every table: `message_key` (a digest of the raw
+    bytes, so a copy of the same message is the same key) and its Message-ID header."""
+    return (
+        sa.Column("message_key", sa.String(64), primary_key=primary_key),
+        sa.Column("message_id", sa.String(998)),
+    )
+
+
 events_table = sa.Table(
     "mc_events",
     METADATA,
     sa.Column("id", _ID, primary_key=True, autoincrement=True),
     sa.Column("at", _UTC_DT, nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("message_key", sa.String(64)),
-    sa.Column("message_id", sa.String(998)),
+    *_message_names(),
     sa.Column("status", sa.String(16)),
     sa.Column("handler", sa.String(128)),
     sa.Column("sender", sa.String(512)),
@@ -60,8 +69,7 @@ events_table = sa.Table(
 messages_table = sa.Table(
     "mc_messages",
     METADATA,
-    sa.Column("message_key", sa.String(64), primary_key=True),
-    sa.Column("message_id", sa.String(998)),
+    *_message_names(primary_key=True),
     sa.Column("sender", sa.String(512)),
     sa.Column("subject", sa.Text),
     sa.Column("identifier", sa.String(128)),
@@ -89,8 +97,7 @@ messages_table = sa.Table(
 handled_table = sa.Table(
     "mc_handled",
     METADATA,
-    sa.Column("message_key", sa.String(64), primary_key=True),
-    sa.Column("message_id", sa.String(998)),
+    *_message_names(primary_key=True),
     sa.Column("handler", sa.String(128)),
     sa.Column("at", _UTC_DT, nullable=False),
     sqlite_with_rowid=False,
