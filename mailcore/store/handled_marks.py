@@ -4,7 +4,8 @@
 The engine must note each success durably the moment the handler returns (see
 `HandledMarks.mark`); a message so marked is filed as a duplicate, never handled again. A
 message is handled if it is marked, or if its state row in mc_messages says so (the engine's
-batch write records it). PostgreSQL and other databases commit a row of mc_handled per mark.
+batch write records it). PostgreSQL, other databases and SQLite in memory commit a row of
+mc_handled per mark.
 
 A SQLite file keeps its marks in a journal beside it instead: a SQLite commit per message
 costs 15-40 us (a WAL page each, then checkpointing them); one `write()` to the journal costs

@@ -7,7 +7,11 @@ moved, auto-reply, duplicate, corrected, resubmitted, rejected, and other stores
 raw bytes, so a copy of the same message is the same key): the console's lookups -- the failure
 reason of a UID in `failed`, "was this handled already?" -- are one indexed query.
 
-SQLite (a file) by default, PostgreSQL by URL; tables live on `mailcore.store.db.METADATA`.
+SQLite (a file) by default, PostgreSQL by URL. `History` is the facade; it writes, and is
+built from the modules beside it: `tables` (the schema, on `mailcore.store.db.METADATA`),
+`records` (`Event`, `MessageState`), `queries` (the reads), `sqlite_fastpath` (the hand-written
+SQLite writes) and `handled_marks` (the "handler succeeded" marks). The names other code
+imports from here (the tables, `Event`, `MessageState`, `now`...) are re-exported.
 """
 
 from __future__ import annotations
