@@ -1,0 +1,300 @@
+"""The failed-mail actions the console calls: `failed_page`, `inspect`, `validate`, `resubmit`
+(a corrected payload), `rerun` (unchanged payload, after a handler fix) and `reject`.
+
+Operators' actions on one message take turns (`MessageLocks`: no double handler call when two
+people press "resubmit" at once); polling takes the inbox only, so it runs beside them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from mailcore.config import Folders
+from mailcore.errors import MailboxError, RoutingError
+from mailcore.inbound.extract import Extraction
+from mailcore.mailboxes.protocol import Mailbox, Summary
+from mailcore.processing.filing import Filing
+from mailcore.processing.outcomes import (
+    NO_HANDLER,
+    ErrorList,
+    FailedItem,
+    FailedPage,
+    Inspection,
+    Outcome,
+    Status,
+    message_key,
+)
+from mailcore.processing.pipeline import Pipeline, clip, recorded_facts
+from mailcore.processing.registry import HandlerSpec, Registry
+from mailcore.store.history import History, MessageState
+
+__all__ = ["FailedMail", "MessageLocks"]
+
+logger = logging.getLogger(__name__)
+
+
+class FailedMail:
+    """The operators' actions on the failed folder; see the module docstring."""
+
+    def __init__(self, pipeline: Pipeline, filing: Filing) -> None:
+        """Acts through `pipeline` (its registry, history and folders) and `filing` (its
+        mailbox)."""
+        self.pipeline = pipeline
+        self.filing = filing
+        self.mailbox: Mailbox = filing.mailbox
+        self.registry: Registry = pipeline.registry
+        self.history: History = pipeline.history
+        self.folders: Folders = pipeline.folders
+        self.locks = MessageLocks()
+
+    def failed_page(
+        self,
+        page: int = 1,
+        per_page: int = 50,
+        *,
+        sender: str | None = None,
+        reason: str | None = None,
+        handler: str | None = None,
+    ) -> FailedPage:
+        """One page of the failed folder, newest first, with each message's reason and handler.
+
+        Lists UIDs (cheap), fetches summaries for the page only, and joins the history by
+        location (folder, UIDVALIDITY, UID), falling back to the Message-ID.
+        """
+        self.filing.ensure_folders()
+        folder = self.folders.failed
+        page, per_page = max(1, page), max(1, per_page)
+        selected = self.mailbox.uids(folder)
+        validity = self.mailbox.uidvalidity(folder)
+        if reason or handler:
+            wanted = self.history.uids_where(folder, validity, reason=reason, handler=handler)
+            selected = [u for u in selected if u in wanted]
+        if sender:
+            search = getattr(self.mailbox, "search_from", None)
+            if search is not None:
+                matching = set(search(folder, sender))
+            else:
+                matching = self.history.uids_where(folder, validity, sender=sender)
+            selected = [u for u in selected if u in matching]
+        selected.sort(reverse=True)
+        chosen = selected[(page - 1) * per_page : page * per_page]
+        summaries = self.mailbox.summaries(folder, chosen)
+        states = self.history.states_at(folder, validity, chosen)
+        unknown = [
+            s.message_id for s in summaries if s.message_id and not _same(states.get(s.uid), s)
+        ]
+        by_mid = self.history.states_by_message_id(unknown) if unknown else {}
+        items = []
+        for s in summaries:
+            st = states.get(s.uid)
+            if not _same(st, s):
+                st = by_mid.get(s.message_id or "")
+            items.append(FailedItem(s, st.handler if st else None, st.reason if st else None))
+        return FailedPage(items, len(selected), page, per_page)
+
+    def inspect(self, uid: int, folder: str | None = None) -> Inspection:
+        """Everything the console shows about one message (default folder: failed)."""
+        folder = folder or self.folders.failed
+        raw = self._fetch_one(folder, uid)
+        ex = self.pipeline.extract_within_limits(raw)
+        key = message_key(raw)
+        state = self.history.state(key)
+        name, spec, payload = self._current_payload(ex, state)
+        if spec is None:
+            errors = self.validate(None, payload)
+        else:  # no payload found is checked as {}: its required fields show as missing
+            errors = spec.validate(payload if payload is not None else {})
+        if not errors and state is not None and state.status == Status.FAILED:
+            errors = state.errors
+        return Inspection(
+            uid=uid,
+            folder=folder,
+            raw=raw,
+            extraction=ex,
+            handler=name,
+            reason=state.reason if state else None,
+            payload=payload,
+            errors=errors,
+            schema=spec.schema if spec else None,
+            message_key=key,
+        )
+
+    def _current_payload(
+        self, ex: Extraction, state: MessageState | None
+    ) -> tuple[str | None, HandlerSpec | None, dict[str, Any] | None]:
+        """The handler a message is for (recorded, else routed) and the payload it would get:
+        the one an operator last submitted, else the extracted one (aliased when the handler
+        is known)."""
+        name = state.handler if state and state.handler else None
+        if name is None:
+            found = self.registry.route(ex)
+            name = found.spec.name if found.spec else None
+        spec = self.registry.get(name) if name and name in self.registry else None
+        payload: dict[str, Any] | None = ex.payload
+        if state is not None and state.payload is not None:
+            payload = state.payload
+        elif spec is not None and ex.payload is not None:
+            payload = spec.prepare(ex.payload)
+        return name, spec, payload
+
+    def validate(self, handler: str | None, payload: Any) -> ErrorList:
+        """Schema errors of `payload` for `handler` as (json-path, message); [] when valid.
+
+        Without a handler nothing can be valid: the answer is `NO_HANDLER` (a payload that is
+        not an object is said too).
+        """
+        if handler is None:
+            shape = [] if isinstance(payload, dict) else [("$", "the payload must be an object")]
+            return [NO_HANDLER, *shape]
+        if handler not in self.registry:
+            return [("$", f"unknown handler {handler!r}")]
+        spec = self.registry.get(handler)
+        if not isinstance(payload, dict):
+            return spec.validate(payload) or [("$", "the payload must be an object")]
+        return spec.validate(spec.prepare(payload))
+
+    def resubmit(
+        self, uid: int, payload: dict[str, Any], by: str, handler: str | None = None
+    ) -> Outcome:
+        """Run the handler on an operator's corrected payload for a failed message.
+
+        Records "corrected" (before/after, the user) and "resubmitted"; on success the message
+        moves to processed, on failure it stays in failed with the new reason.
+        """
+        folder = self.folders.failed
+        with self.locks.hold(folder, [uid]):
+            raw = self._fetch_one(folder, uid)
+            key = message_key(raw)
+            state = self.history.state(key)
+            ex = self.pipeline.extract_within_limits(raw)
+            name = handler or (state.handler if state else None)
+            if name is None:
+                found = self.registry.route(ex)
+                if found.spec is None:
+                    raise RoutingError(found.reason or "no handler; choose one")
+                name = found.spec.name
+            if name not in self.registry:
+                raise RoutingError(f"unknown handler {name!r}")
+            spec = self.registry.get(name)
+            before = self._current_payload(ex, state)[2]  # what the console showed
+            after = spec.prepare(payload)
+            validity = self.mailbox.uidvalidity(folder)
+            meta = {
+                "message_key": key,
+                **recorded_facts(state),
+                "handler": name,
+                "folder": folder,
+                "uidvalidity": validity,
+                "uid": uid,
+                "actor": by,
+            }
+            marks = []
+            if after != before:
+                marks.append({**meta, "kind": "corrected", "before": before, "after": after})
+            marks.append({**meta, "kind": "resubmitted"})
+            self.history.record_batch(marks, [{"message_key": key, "payload": after}])
+            works = self.pipeline.decide_batch(
+                folder, validity, [(uid, raw)], by, {uid: after}, name
+            )
+            return self.filing.move(folder, works, by)[0]
+
+    def rerun(self, uids: Sequence[int], by: str) -> list[Outcome]:
+        """Run failed messages again with their payload unchanged (after a handler fix)."""
+        folder = self.folders.failed
+        with self.locks.hold(folder, uids):
+            raws = self.mailbox.fetch(folder, list(uids))
+            missing = [u for u in uids if u not in raws]
+            if missing:
+                logger.info("rerun: uid(s) %s are no longer in %s", missing, folder)
+            validity = self.mailbox.uidvalidity(folder)
+            items = [(u, raws[u]) for u in uids if u in raws]
+            if not items:
+                return []
+            self.history.record_batch(
+                [
+                    {"kind": "resubmitted", "message_key": message_key(raw), "folder": folder,
+                     "uidvalidity": validity, "uid": u, "actor": by, "reason": "rerun"}
+                    for u, raw in items
+                ]
+            )  # fmt: skip
+            works = self.pipeline.decide_batch(folder, validity, items, by)
+            return self.filing.move(folder, works, by)
+
+    def reject(self, uid: int, note: str, by: str) -> Outcome:
+        """File a failed message under `rejected`, with the operator's note."""
+        folder = self.folders.failed
+        with self.locks.hold(folder, [uid]):
+            self.filing.ensure_folders()
+            raw = self._fetch_one(folder, uid)
+            key = message_key(raw)
+            state = self.history.state(key)
+            result = self.mailbox.move(folder, [uid], self.folders.rejected)
+            if uid not in result.moved:
+                raise MailboxError(f"message {uid} is no longer in {folder!r}")
+            new_uid = result.moved[uid]
+            dest, validity = self.folders.rejected, self.mailbox.uidvalidity(self.folders.rejected)
+            note = clip(note) or "rejected"
+            handler = state.handler if state else None
+            self.history.record(
+                "rejected",
+                message_key=key,
+                **recorded_facts(state),
+                handler=handler,
+                status=Status.REJECTED,
+                reason=note,
+                folder=dest,
+                uidvalidity=validity,
+                uid=new_uid,
+                actor=by,
+            )
+            return Outcome(uid, Status.REJECTED, handler, note, new_uid)
+
+    def _fetch_one(self, folder: str, uid: int) -> bytes:
+        raw = self.mailbox.fetch(folder, [uid]).get(uid)
+        if raw is None:
+            raise MailboxError(f"message {uid} is no longer in {folder!r}")
+        return raw
+
+
+def _same(state: MessageState | None, summary: Summary) -> bool:
+    """Whether a state found by location belongs to this message (guards stale UIDs)."""
+    if state is None:
+        return False
+    return not (state.message_id and summary.message_id) or state.message_id == summary.message_id
+
+
+class MessageLocks:
+    """One lock per message (folder, UID) for the operators' actions: two people acting on
+    the same mail take turns, while a slow mail never holds up the others."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, int], tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, folder: str, uids: Sequence[int]) -> Iterator[None]:
+        keys = sorted({(folder, uid) for uid in uids})  # one order for all: no deadlock
+        with contextlib.ExitStack() as stack:
+            for key in keys:
+                stack.enter_context(self._lock(key))
+            yield
+
+    @contextlib.contextmanager
+    def _lock(self, key: tuple[str, int]) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]  # the table holds only messages being acted on
+                else:
+                    self._locks[key] = (lock, users - 1)

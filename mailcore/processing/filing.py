@@ -1,0 +1,152 @@
+"""Filing: moving decided messages to their folders and recording where they went.
+
+A batch's messages are moved with ONE mailbox call per destination folder (`Filing.transfer`,
+the mailbox part, which the engine may run in a second thread), then recorded
+(`Filing.record_moves`, the history part, always in the caller's thread).
+
+Crash recovery: the Mailbox removes a source only once its copy is confirmed; filing itself
+removes (`Mailbox.discard`) only a message seen by an earlier run whose identical bytes it finds
+in the destination -- the copy a crash left behind -- so a message interrupted mid-move still
+ends up filed exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from mailcore.config import Folders
+from mailcore.errors import ConnectionLost, MailboxError
+from mailcore.mailboxes.protocol import Mailbox, MoveResult
+from mailcore.processing.outcomes import Outcome, message_key
+from mailcore.processing.pipeline import Work
+from mailcore.store.history import History
+
+__all__ = ["Filing", "Transfer"]
+
+logger = logging.getLogger(__name__)
+
+# What the mailbox part of a move did: (MoveResult, destination UIDVALIDITY) per destination
+# folder, and the first error.
+Transfer = tuple[dict[str, tuple[MoveResult, int]], Exception | None]
+
+
+class Filing:
+    """Creates the folders, moves messages to their destinations and records the moves."""
+
+    def __init__(self, mailbox: Mailbox, history: History, folders: Folders) -> None:
+        self.mailbox = mailbox
+        self.history = history
+        self.folders = folders
+        self._ready = False
+
+    def ensure_folders(self) -> None:
+        """Create the inbox and the destination folders (once)."""
+        if not self._ready:
+            f = self.folders
+            for name in (f.inbox, f.processed, f.failed, f.auto, f.rejected):
+                self.mailbox.ensure_folder(name)
+            self._ready = True
+
+    def move(self, folder: str, works: Sequence[Work], actor: str) -> list[Outcome]:
+        """Move the messages, then record where they went."""
+        return self.record_moves(folder, works, self.transfer(folder, works), actor)
+
+    def transfer(self, folder: str, works: Sequence[Work]) -> Transfer:
+        """Move each destination's messages in one call; the mailbox part of `move`.
+
+        Messages seen by an earlier run go second, one by one: when their destination already
+        holds the same bytes (a move interrupted between its copy and its delete, or the same
+        message earlier in this batch) only the original is removed, so one copy remains.
+        """
+        by_dest: dict[str, list[Work]] = defaultdict(list)
+        for w in works:
+            if w.dest and w.dest != folder:
+                by_dest[w.dest].append(w)
+        done: dict[str, tuple[MoveResult, int]] = {}
+        broken: set[str] = set()
+        error: Exception | None = None
+        for known in (False, True):
+            for dest, group in by_dest.items():
+                todo = [w for w in group if w.known == known]
+                if not todo or dest in broken:
+                    continue
+                try:
+                    moved = self._already_filed(folder, dest, todo) if known else {}
+                    if moved:
+                        self.mailbox.discard(folder, list(moved))
+                    rest = [w.uid for w in todo if w.uid not in moved]
+                    if rest:
+                        moved.update(self.mailbox.move(folder, rest, dest).moved)
+                    earlier = done[dest][0].moved if dest in done else {}
+                    done[dest] = (MoveResult({**earlier, **moved}), self.mailbox.uidvalidity(dest))
+                except Exception as exc:  # the other destinations still get their messages
+                    logger.error("moving %d message(s) to %r failed: %s", len(todo), dest, exc)
+                    broken.add(dest)
+                    error = error or exc
+        return done, error
+
+    def _already_filed(
+        self, folder: str, dest: str, works: Sequence[Work]
+    ) -> dict[int, int | None]:
+        """Source UID -> UID of its identical copy (same message key) already in `dest`."""
+        found: dict[int, int | None] = {}
+        for w in works:
+            mid = w.facts.get("message_id")
+            try:
+                candidates = self.mailbox.find(dest, mid) if mid else []
+            except ConnectionLost:
+                raise
+            except MailboxError as exc:  # a Message-ID the server will not search for
+                logger.warning("uid %s: cannot look for its copy in %s (%s)", w.uid, dest, exc)
+                candidates = []
+            if not candidates:
+                continue
+            raws = self.mailbox.fetch(dest, candidates)
+            for uid in candidates:
+                if uid in raws and message_key(raws[uid]) == w.key:
+                    logger.info(
+                        "uid %s of %s is already in %s as uid %s: removing the original only",
+                        w.uid, folder, dest, uid,
+                    )  # fmt: skip
+                    found[w.uid] = uid
+                    break
+        return found
+
+    def record_moves(
+        self, folder: str, works: Sequence[Work], transfer: Transfer, actor: str
+    ) -> list[Outcome]:
+        """Record where the messages went; raise the first move error after that."""
+        done, error = transfer
+        new_uids: dict[int, int | None] = {}
+        events: list[dict[str, Any]] = []
+        states: list[dict[str, Any]] = []
+        for w in works:
+            if not w.dest or w.dest not in done:
+                continue
+            result, validity = done[w.dest]
+            if w.uid not in result.moved:
+                continue  # vanished meanwhile (another client moved it)
+            new = result.moved[w.uid]
+            new_uids[w.uid] = new
+            events.append(
+                {
+                    "kind": "moved",
+                    "message_key": w.key,
+                    "folder": w.dest,
+                    "uidvalidity": validity,
+                    "uid": new,
+                    "reason": f"from {folder} uid {w.uid}",
+                    "actor": actor,
+                }
+            )
+            states.append(
+                {"message_key": w.key, "folder": w.dest, "uidvalidity": validity, "uid": new}
+            )
+        if events:
+            self.history.record_batch(events, states)
+        if error is not None:
+            raise error
+        return [w.outcome(new_uids.get(w.uid)) for w in works]

@@ -1,0 +1,386 @@
+"""The per-message decision: extract -> route -> validate -> handle, and the batch's history.
+
+`Pipeline.decide_batch` runs every message of a batch through `Pipeline.decide` -- which never
+raises for a bad message, only when a handler's success cannot be marked (`MarkFailed`) -- and
+writes the batch's events and message states in one transaction. What it decides for a message
+is a `Work`: its status, its destination folder and the history rows; `filing` moves it there.
+
+Idempotency: the moment a handler returns, `History.mark_handled` commits that fact on its own,
+before the next message; a message already handled (marked, or recorded as handled) is filed as
+``duplicate`` without calling the handler again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mailcore.config import Folders
+from mailcore.errors import HandlerFailed, MailcoreError
+from mailcore.ident import IdentScheme
+from mailcore.inbound.extract import Extraction, PayloadSource, extract
+from mailcore.inbound.headers import header_block
+from mailcore.processing.outcomes import ErrorList, Limits, Outcome, Status, message_key
+from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
+from mailcore.store.history import History, MessageState, now
+
+__all__ = [
+    "MarkFailed",
+    "Pipeline",
+    "Work",
+    "clip",
+    "recorded_facts",
+    "schema_reason",
+]
+
+logger = logging.getLogger(__name__)
+
+_MAX_REASON = 2000
+
+
+@dataclass
+class Work:
+    """One message's trip through the pipeline, before it is moved."""
+
+    uid: int
+    key: str
+    status: Status = Status.FAILED
+    dest: str | None = None  # None: stays where it is
+    handler: str | None = None
+    reason: str | None = None
+    errors: ErrorList = field(default_factory=list)
+    handled: bool = False
+    known: bool = False  # seen by an earlier run: a copy may already be in its destination
+    facts: dict[str, Any] = field(default_factory=dict)  # message_id, sender, subject, identifier
+    events: list[dict[str, Any]] = field(default_factory=list)
+    payload: dict[str, Any] | None = None  # set when an operator supplied it
+
+    def outcome(self, new_uid: int | None = None) -> Outcome:
+        return Outcome(self.uid, self.status, self.handler, self.reason, new_uid, self.errors)
+
+
+class MarkFailed(MailcoreError):
+    """A handler succeeded but the history could not note it: the poll must stop."""
+
+
+def clip(text: str) -> str:
+    """A reason on one line, at most _MAX_REASON characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+def schema_reason(handler: str, errors: ErrorList) -> str:
+    listed = "; ".join(f"{path}: {message}" for path, message in errors[:10])
+    more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+    return f"payload does not match the schema of handler {handler!r}: {listed}{more}"
+
+
+def facts(ex: Extraction) -> dict[str, Any]:
+    """The who/what facts of a message that go on its "received" and outcome rows."""
+    h = ex.headers
+    return {
+        "message_id": h.message_id,
+        "sender": h.from_[:512] or None,
+        "subject": h.subject,
+        "identifier": ex.identifier,
+    }
+
+
+def recorded_facts(state: MessageState | None) -> dict[str, Any]:
+    """The who/what facts (as `facts` gives them) the history holds for a message."""
+    if state is None:
+        return dict.fromkeys(("message_id", "sender", "subject", "identifier"))
+    return {
+        "message_id": state.message_id,
+        "sender": state.sender,
+        "subject": state.subject,
+        "identifier": state.identifier,
+    }
+
+
+def _human_size(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+class Pipeline:
+    """Decides what becomes of each message and records it; see the module docstring."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        history: History,
+        folders: Folders,
+        scheme: IdentScheme,
+        limits: Limits,
+    ) -> None:
+        self.registry = registry
+        self.history = history
+        self.folders = folders
+        self.scheme = scheme
+        self.limits = limits
+
+    # -- a batch and its history rows ----------------------------------------------------
+
+    def decide_batch(
+        self,
+        folder: str,
+        validity: int,
+        items: Sequence[tuple[int, bytes]],
+        actor: str,
+        payloads: Mapping[int, dict[str, Any]] | None = None,
+        handler: str | None = None,
+    ) -> list[Work]:
+        """Decide every message, then record the batch's events and states in one write."""
+        keys = {uid: message_key(raw) for uid, raw in items}
+        known = self.history.states(keys.values())
+        # Marked by a run that died before its batch write, or recorded as handled.
+        handled_now = self.history.handled_keys(keys.values())
+        works: list[Work] = []
+        for uid, raw in items:
+            state = known.get(keys[uid])
+            work = self.decide(
+                uid,
+                raw,
+                keys[uid],
+                state,
+                folder,
+                validity,
+                actor,
+                payload=(payloads or {}).get(uid),
+                handler=handler,
+                already=keys[uid] in handled_now,
+            )
+            if work.handled:
+                handled_now.add(work.key)  # the same bytes twice in one batch
+            works.append(work)
+        self.history.record_batch(
+            [e for w in works for e in w.events],
+            [self._state_row(w, folder, validity) for w in works],
+        )
+        return works
+
+    def _state_row(self, w: Work, folder: str, validity: int) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "message_key": w.key,
+            **w.facts,
+            "handler": w.handler,
+            "status": w.status,
+            "reason": w.reason,
+            "errors": w.errors,
+            "folder": folder,
+            "uidvalidity": validity,
+            "uid": w.uid,
+        }
+        if w.handled:
+            row["handled"] = True
+        if w.payload is not None:
+            row["payload"] = w.payload
+        if any(e["kind"] == "received" for e in w.events):
+            row["received_at"] = now()
+        return row
+
+    # -- one message ---------------------------------------------------------------------
+
+    def decide(
+        self,
+        uid: int,
+        raw: bytes,
+        key: str,
+        state: MessageState | None,
+        folder: str,
+        validity: int,
+        actor: str,
+        *,
+        payload: dict[str, Any] | None = None,
+        handler: str | None = None,
+        already: bool = False,
+    ) -> Work:
+        """Run one message through extract/route/validate/handle; never raises."""
+        work = Work(uid, key, known=already or state is not None)
+        where = {"message_key": key, "folder": folder, "uidvalidity": validity, "uid": uid}
+        try:
+            if already or (state is not None and state.handled):
+                # Handled before (crash before its move finished, or a second copy).
+                if state is not None:
+                    work.facts = recorded_facts(state)
+                else:  # only marked: the run that handled it died before recording it
+                    work.facts = facts(extract(raw, scheme=self.scheme))
+                    work.events.append({**where, **work.facts, "kind": "received", "actor": actor})
+                work.handler = state.handler if state else None
+                work.status, work.dest = Status.DUPLICATE, self.folders.processed
+                work.handled = True
+                work.reason = "already handled; filed without calling the handler again"
+                work.events.append(
+                    {**where, **work.facts, "kind": "duplicate", "status": Status.DUPLICATE,
+                     "handler": work.handler, "reason": work.reason, "actor": actor}
+                )  # fmt: skip
+                return work
+            self._steps(work, raw, where, state, actor, payload, handler)
+        except MarkFailed:
+            raise
+        except Exception as exc:  # a bug in extraction or here: file the message, keep going
+            logger.exception("processing uid %s of %s failed unexpectedly", uid, folder)
+            self._fail(work, where, actor, f"internal error: {type(exc).__name__}: {exc}")
+        if work.status == Status.FAILED:
+            work.dest = self.folders.failed
+            work.handled = False
+        return work
+
+    def _fail(
+        self,
+        work: Work,
+        where: dict[str, Any],
+        actor: str,
+        reason: str,
+        errors: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        work.status, work.reason, work.errors = Status.FAILED, clip(reason), list(errors)
+        work.events.append(
+            {**where, **work.facts, "kind": "failed", "status": Status.FAILED,
+             "handler": work.handler, "reason": work.reason, "errors": work.errors or None,
+             "actor": actor}
+        )  # fmt: skip
+
+    def _steps(
+        self,
+        work: Work,
+        raw: bytes,
+        where: dict[str, Any],
+        state: MessageState | None,
+        actor: str,
+        payload: dict[str, Any] | None,
+        handler: str | None,
+    ) -> None:
+        oversized = self.oversized(raw)
+        ex = extract(header_block(raw) if oversized else raw, scheme=self.scheme)
+        work.facts = facts(ex)
+        # Who/what facts go on the "received" and outcome rows; the steps between need only
+        # the message key (the timeline joins them), which keeps the per-message write small.
+        base = {**where, "actor": actor}
+        if state is None:
+            work.events.append({**base, **work.facts, "kind": "received"})
+        work.events.append(
+            {**base, "kind": "extracted",
+             "after": {"payload_source": str(ex.payload_source), "defects": ex.defects[:20],
+                       "identifier_source": ex.identifier_source}}
+        )  # fmt: skip
+        if oversized and payload is None:  # an operator may still resubmit it with a payload
+            self._fail(work, where, actor, oversized)
+            return
+        if ex.auto_reply and payload is None and handler is None:
+            work.status, work.dest = Status.AUTO, self.folders.auto
+            work.reason = ex.auto_reply_reason or "auto-reply"
+            work.events.append(
+                {
+                    **base,
+                    **work.facts,
+                    "kind": "auto-reply",
+                    "status": Status.AUTO,
+                    "reason": work.reason,
+                }
+            )
+            return
+        spec, via, why = self._route(ex, handler, state)
+        if spec is None:
+            self._fail(work, where, actor, why or "no handler")
+            return
+        work.handler = spec.name
+        work.events.append({**base, "kind": "routed", "handler": spec.name, "reason": f"by {via}"})
+        if payload is not None:
+            data: dict[str, Any] | None = spec.prepare(payload)
+            work.payload = data
+        elif state is not None and state.payload is not None:
+            data = state.payload  # what an operator last submitted
+        elif ex.payload is not None:
+            data = spec.prepare(ex.payload)
+        elif ex.payload_source is PayloadSource.OVER_LIMITS:  # refused, even where optional
+            self._fail(work, where, actor, ex.defects[0])
+            return
+        elif spec.requires_payload:
+            detail = "; ".join(ex.defects[:3])
+            self._fail(
+                work,
+                where,
+                actor,
+                "no payload found: the message has no JSON part, YAML/JSON document or"
+                " key: value lines" + (f" ({detail})" if detail else ""),
+            )
+            return
+        else:
+            data = {}
+        assert data is not None
+        errors = spec.validate(data)
+        if errors:
+            self._fail(work, where, actor, schema_reason(spec.name, errors), errors)
+            return
+        ctx = HandlerContext(
+            handler=spec.name,
+            payload=data,
+            extraction=ex,
+            identifier=ex.identifier,
+            uid=work.uid,
+            folder=where["folder"],
+            message_key=work.key,
+            actor=actor,
+        )
+        try:
+            result = spec.func(ctx)
+        except HandlerFailed as exc:
+            self._fail(work, where, actor, str(exc) or f"handler {spec.name!r} refused the payload")
+            return
+        except Exception as exc:
+            logger.warning("handler %r raised on uid %s: %r", spec.name, work.uid, exc)
+            self._fail(
+                work, where, actor, f"handler {spec.name!r} raised {type(exc).__name__}: {exc}"
+            )
+            return
+        try:
+            self.history.mark_handled(work.key, message_id=ex.headers.message_id, handler=spec.name)
+        except Exception as exc:
+            raise MarkFailed(
+                f"handler {spec.name!r} succeeded on uid {work.uid} but that could not be"
+                f" recorded ({type(exc).__name__}: {exc}); stopping so nothing else runs"
+                " unrecorded -- this message may be handled again on the next poll"
+            ) from exc
+        work.status, work.dest, work.handled = Status.PROCESSED, self.folders.processed, True
+        work.events.append(
+            {**base, **work.facts, "kind": "handled", "status": Status.PROCESSED,
+             "handler": spec.name, "after": result if isinstance(result, dict) else None}
+        )  # fmt: skip
+
+    def oversized(self, raw: bytes) -> str | None:
+        """The failure reason of a message too large to parse, None for the others."""
+        limit = self.limits.max_message_size
+        if len(raw) <= limit:
+            return None
+        return (
+            f"message of {_human_size(len(raw))} is over the maximum message size of"
+            f" {_human_size(limit)} (max_message_size): not parsed; download it to decide, reject"
+            " it, re-submit it with a payload typed by hand, or raise max_message_size and re-run"
+        )
+
+    def extract_within_limits(self, raw: bytes) -> Extraction:
+        """The extraction of a message, or of its header block only when it is too large."""
+        oversized = self.oversized(raw)
+        if oversized is None:
+            return extract(raw, scheme=self.scheme)
+        ex = extract(header_block(raw), scheme=self.scheme)
+        return dataclasses.replace(ex, defects=[oversized, *ex.defects])
+
+    def _route(
+        self, ex: Extraction, handler: str | None, state: MessageState | None
+    ) -> tuple[HandlerSpec | None, str | None, str | None]:
+        if handler is not None:
+            if handler not in self.registry:
+                return None, None, f"unknown handler {handler!r}"
+            return self.registry.get(handler), "operator", None
+        if state is not None and state.handler in self.registry and state.status == Status.FAILED:
+            # A rerun keeps the handler the message was routed (or resubmitted) to.
+            return self.registry.get(state.handler or ""), "history", None
+        found = self.registry.route(ex)
+        return found.spec, found.via, found.reason
