@@ -1,0 +1,101 @@
+"""What can be wrong with a template, and how each problem is found and reported.
+
+- `Problem`: one thing wrong, with its 1-based line in its source ("subject" or "body").
+- `collected_problems`: the refused constructs and undefined placeholders a render collected.
+- `removal_problems`: what the sanitizer removed from the body, each with its source line.
+- `error_line`: the template line of an exception raised while rendering.
+- `error_from`: one `TemplateError` listing every fatal problem.
+
+(`mailcore.store.template_store.Problem` is the store's own: a reason a template cannot be
+saved, with the placeholder's name and the sources of saving, "sample data" and "name".)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+
+from mailcore.errors import TemplateError
+
+MAX_REPORTED_REMOVALS = 50  # removals listed one by one; the rest are counted in one line
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a template. `line` is 1-based in `source` ("subject" or "body")."""
+
+    line: int | None
+    message: str
+    kind: str  # "syntax" | "undefined" | "unsafe" | "refused"
+    source: str = "body"
+
+
+def error_line(exc: BaseException) -> int | None:
+    """The template line of an exception raised while rendering (Jinja rewrites tracebacks)."""
+    line = None
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+Found = Mapping[tuple[str, str], int | None]  # (source, what) -> line
+
+
+def collected_problems(refused: Found, undefined: Found) -> list[Problem]:
+    """The refusals, then the undefined placeholders (the subject's first, by line)."""
+    problems = [
+        Problem(line, f"refused: {hint}", "refused", where)
+        for (where, hint), line in refused.items()
+    ]
+    by_line = sorted(undefined.items(), key=lambda kv: (kv[0][0] != "subject", kv[1] or 0))
+    for (where, name), line in by_line:
+        message = f"undefined placeholder {{{{ {name} }}}}"
+        problems.append(Problem(line, message, "undefined", where))
+    return problems
+
+
+def _source_line(lowered: str, needle: str) -> int | None:
+    """The line of `needle`'s first occurrence in the (lower-cased) source."""
+    index = lowered.find(needle.lower())
+    return None if index < 0 else lowered.count("\n", 0, index) + 1
+
+
+_NEEDLE = re.compile(r"<(\w+)>|^'([^']+)' attribute|unsafe link '([^']+?)…?'")
+
+
+def removal_problems(body: str, removals: list[str]) -> list[Problem]:
+    """An "unsafe" problem for each of the first MAX_REPORTED_REMOVALS removals, at the line of
+    the body where what was removed is first written, and one line counting the rest."""
+    problems: list[Problem] = []
+    lowered = body.lower()
+    for message in removals[:MAX_REPORTED_REMOVALS]:
+        m = _NEEDLE.search(message)
+        needle = next((g for g in m.groups() if g), "") if m else ""
+        if m and m[1]:
+            needle = f"<{needle}"
+        line = _source_line(lowered, needle) if needle else None
+        problems.append(Problem(line, message, "unsafe"))
+    if len(removals) > MAX_REPORTED_REMOVALS:
+        more = len(removals) - MAX_REPORTED_REMOVALS
+        problems.append(Problem(None, f"and {more:,} more removals", "unsafe"))
+    return problems
+
+
+def error_from(problems: list[Problem]) -> TemplateError:
+    """One TemplateError for fatal problems: all listed, undefined names in `names`."""
+    names = [
+        p.message.removeprefix("undefined placeholder {{ ").removesuffix(" }}")
+        for p in problems
+        if p.kind == "undefined"
+    ]
+    first = next((p for p in problems if p.kind != "undefined"), problems[0])
+    parts = [
+        f"{p.source} line {p.line}: {p.message}" if p.line else f"{p.source}: {p.message}"
+        for p in problems
+    ]
+    return TemplateError("; ".join(parts), line=first.line, names=names)
