@@ -27,7 +27,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 
@@ -39,15 +39,17 @@ from mailcore.mailboxes.imap.move import ImapMover, _BatchState
 from mailcore.mailboxes.imap.session import ImapSession, RetryPolicy
 from mailcore.mailboxes.imap.values import _bytes, _chunks, _summary, _text, _unique
 from mailcore.mailboxes.imap.wire import (
-    _fetch_bodies,
-    _fetch_sizes,
     _flag,
     _folder_name,
     _imap_string,
+    read_bodies,
+    read_sizes,
 )
 from mailcore.mailboxes.protocol import MoveResult, Summary, searchable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _SUMMARY_ITEMS = [
     "FLAGS",
@@ -219,49 +221,34 @@ class ImapMailbox:
 
     def sizes(self, folder: str, uids: Sequence[int]) -> dict[int, int]:
         """RFC822.SIZE by UID, nothing downloaded; missing UIDs are absent from the result."""
-        _folder_name(folder)
-        wanted = _unique(uids)
-        if not wanted:
-            return {}
-
-        def op(client: IMAPClient) -> dict[int, int]:
-            if not self._session.select(client, folder, uids_from_caller=True):
-                return {}
-            out: dict[int, int] = {}
-            for batch in _chunks(wanted, self.config.batch_size):
-                out.update(_fetch_sizes(client, batch))
-                rest = [u for u in batch if u not in out]  # another shape: imapclient's turn
-                for uid, data in client.fetch(rest, [b"RFC822.SIZE"]).items() if rest else ():
-                    size = data.get(b"RFC822.SIZE")
-                    if isinstance(size, int):
-                        out[int(uid)] = size
-            return out
-
-        return self._session.run(f"sizes in {folder!r}", op)
+        return self._by_batch(f"sizes in {folder!r}", folder, uids, read_sizes)
 
     def fetch(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
         """Raw bytes by UID, without setting \\Seen; missing UIDs are absent from the result."""
+        return self._by_batch(f"fetch from {folder!r}", folder, uids, read_bodies)
+
+    def _by_batch(
+        self,
+        what: str,
+        folder: str,
+        uids: Sequence[int],
+        read: Callable[[IMAPClient, list[int]], dict[int, T]],
+    ) -> dict[int, T]:
+        """`read(client, batch)` for the UIDs in batches of `batch_size`, merged."""
         _folder_name(folder)
         wanted = _unique(uids)
         if not wanted:
             return {}
 
-        def op(client: IMAPClient) -> dict[int, bytes]:
+        def op(client: IMAPClient) -> dict[int, T]:
             if not self._session.select(client, folder, uids_from_caller=True):
                 return {}
-            out: dict[int, bytes] = {}
+            out: dict[int, T] = {}
             for batch in _chunks(wanted, self.config.batch_size):
-                found, odd = _fetch_bodies(client, batch)
-                out.update(found)
-                # A response of a shape the quick reader does not know: imapclient's turn.
-                rest = [u for u in batch if u not in out] if odd else []
-                for uid, data in client.fetch(rest, ["BODY.PEEK[]"]).items() if rest else ():
-                    body = data.get(b"BODY[]")
-                    if body is not None:
-                        out[int(uid)] = bytes(body)
+                out.update(read(client, batch))
             return out
 
-        return self._session.run(f"fetch from {folder!r}", op)
+        return self._session.run(what, op)
 
     def wait_for_changes(
         self, folder: str, timeout: float, *, pending: Callable[[], bool] | None = None

@@ -9,8 +9,9 @@ no IMAP string can carry (NUL, a lone surrogate, more than `MAX_IMAP_STRING` byt
 character in a folder name) raises `UnsendableValue` before anything is sent.
 
 The quick readers (`_fetch_bodies`, `_fetch_sizes`) read FETCH answers straight from imaplib's
-untagged lines; `search` sends UID SEARCH with literals; `uid_move` and `uid_copy` send the
-move protocol's commands.
+untagged lines (`read_bodies` and `read_sizes` fall back to imapclient's parser for the rest);
+`search` sends UID SEARCH with literals; `uid_move` and `uid_copy` send the move protocol's
+commands.
 """
 
 from __future__ import annotations
@@ -164,6 +165,29 @@ def _fetch_sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
             uid = int(match.group(1) or match.group(4))
             if uid in wanted:
                 out[uid] = int(match.group(2) or match.group(3))
+    return out
+
+
+def read_sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
+    """RFC822.SIZE by UID: the quick reader, then imapclient's for lines of another shape."""
+    out = _fetch_sizes(client, uids)
+    rest = [u for u in uids if u not in out]
+    for uid, data in client.fetch(rest, [b"RFC822.SIZE"]).items() if rest else ():
+        size = data.get(b"RFC822.SIZE")
+        if isinstance(size, int):
+            out[int(uid)] = size
+    return out
+
+
+def read_bodies(client: IMAPClient, uids: list[int]) -> dict[int, bytes]:
+    """Raw bodies by UID (BODY.PEEK[]): the quick reader, then imapclient's when a response
+    came in a shape the quick reader does not know."""
+    out, odd = _fetch_bodies(client, uids)
+    rest = [u for u in uids if u not in out] if odd else []
+    for uid, data in client.fetch(rest, ["BODY.PEEK[]"]).items() if rest else ():
+        body = data.get(b"BODY[]")
+        if body is not None:
+            out[int(uid)] = bytes(body)
     return out
 
 

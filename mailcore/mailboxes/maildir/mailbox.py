@@ -25,11 +25,12 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from typing import TypeVar
 
 from mailcore.errors import MailboxError
 from mailcore.inbound import headers
@@ -38,6 +39,8 @@ from mailcore.mailboxes.maildir.uidlog import _Folder, _fsync_dir, _private
 from mailcore.mailboxes.protocol import MoveResult, Summary, searchable
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _INFO_SEP = ":2,"
 # Maildir info letters <-> IMAP system flags.
@@ -66,6 +69,11 @@ class _Head:
     sender: str
     subject: str
     message_id: str | None
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
 
 
 def _flags_of(name: str) -> tuple[str, ...]:
@@ -230,16 +238,7 @@ class MaildirMailbox:
 
     def sizes(self, folder: str, uids: Sequence[int]) -> dict[int, int]:
         """Size in bytes by UID (the files' sizes); missing UIDs are absent."""
-        with self._lock:
-            state = self._folder(folder)
-            out: dict[int, int] = {}
-            for uid in uids:
-                path = self._path_of(state, uid)
-                if path is None:
-                    continue
-                with contextlib.suppress(FileNotFoundError):  # removed by another process
-                    out[uid] = os.stat(path).st_size
-            return out
+        return self._each_file(folder, uids, lambda path: os.stat(path).st_size)
 
     def search_from(self, folder: str, sender: str) -> list[int]:
         """UIDs whose From header contains `sender` (case-insensitive), like IMAP SEARCH FROM;
@@ -277,18 +276,22 @@ class MaildirMailbox:
 
     def fetch(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
         """Raw bytes by UID; reading a file never marks it seen."""
+        return self._each_file(folder, uids, _read_file)
+
+    def _each_file(
+        self, folder: str, uids: Sequence[int], read: Callable[[str], T]
+    ) -> dict[int, T]:
+        """`read(path)` of each message file by UID; missing UIDs, and files removed by another
+        process since the scan, are absent."""
         with self._lock:
             state = self._folder(folder)
-            out: dict[int, bytes] = {}
+            out: dict[int, T] = {}
             for uid in uids:
                 path = self._path_of(state, uid)
                 if path is None:
                     continue
-                try:
-                    with open(path, "rb") as fh:
-                        out[uid] = fh.read()
-                except FileNotFoundError:
-                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    out[uid] = read(path)
             return out
 
     def _deliver(self, dest: _Folder, sub: str, name: str, source: str | None, raw: bytes) -> str:
