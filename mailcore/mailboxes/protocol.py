@@ -1,8 +1,9 @@
 """The `Mailbox` interface the engine and the console run on, whatever the backend.
 
-Implementations: `mailcore.mailboxes.imap.ImapMailbox` (a real server) and
-`mailcore.mailboxes.maildir.MaildirMailbox` (a local folder tree, the embedded default). UIDs
-are per folder, ascending, stable while the folder's UIDVALIDITY is unchanged.
+Implementations: `mailcore.mailboxes.imap.ImapMailbox` (a real server),
+`mailcore.mailboxes.maildir.MaildirMailbox` (a local folder tree, the embedded default) and
+`mailcore.mailboxes.memory.MemoryMailbox` (in memory, for tests). UIDs are per folder,
+ascending, stable while the folder's UIDVALIDITY is unchanged.
 
 Searches (`find`, and `search_from` where a backend has it) take any text and match it as a
 case-insensitive substring; text that no IMAP string can carry (see `searchable`) matches
