@@ -1,4 +1,18 @@
-"""The operator console: a Flask app over mailcore (failed mailbox, templates, history, admin)."""
+"""The operator console: a Flask app over mailcore (failed mailbox, templates, history, admin).
+
+`create_app` builds it. The package holds, one job a module:
+
+- views (one blueprint each): operator (the failed mailbox), authoring (the template editor),
+  history (the admins' history), admin (accounts), auth (login and logout, Flask-Login);
+- what views share: forms (every form), roles (`role_required`), services (the mailcore
+  objects of one app), presenters (payload text and field errors), timeline (a message's
+  timeline and the one payload diff), mailview (mail HTML made safe), downloads;
+- accounts (the account store) over users (its vocabulary), throttle (the login throttle) and
+  sessions (server-side sessions);
+- the editor's parts: template_preview, template_samples, template_sending; the history's:
+  history_chart, history_csv;
+- commands (`mailcore demo`, `serve`, `create-user`), demo (its handlers and mails), testing.
+"""
 
 from __future__ import annotations
 

@@ -3,42 +3,30 @@ alternative partners receive (HTML at desktop and mobile widths, text, JSON, raw
 
 A template is saved only when it renders cleanly on its sample data; every problem is shown
 with its line, next to the field it concerns, while typing. Versions are immutable; any can
-be restored or compared. Views stay thin: the store is `mailcore.store.template_store`, rendering
-is `mailcore.outbound.compose.preview`.
+be restored or compared. Views stay thin: the store is `mailcore.store.template_store`, the
+preview console.template_preview (over `mailcore.outbound.compose.preview`), sample data
+console.template_samples, the test send console.template_sending, the forms console.forms.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
-from flask import (
-    Blueprint,
-    Flask,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms import SelectChoice
 
+from console.forms import RestoreForm, TemplateForm
 from console.roles import role_required
 from console.services import services
+from console.template_preview import evaluate, frames, parse_sample
+from console.template_samples import last_payload, sample_for
+from console.template_sending import send_test_mail
 from mailcore.errors import MailcoreError
-from mailcore.inbound.payload import PayloadTooLarge, load_json
 from mailcore.store.template_store import (
     NAME_RE,
     Problem,
@@ -47,157 +35,24 @@ from mailcore.store.template_store import (
     TemplateStore,
     UnknownTemplate,
     Version,
-    as_problem,
-    field_problems,
-    sample_from_schema,
 )
+
+__all__ = ["bp", "parse_sample"]
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("authoring", __name__, url_prefix="/templates")
 
 ROLES = ("author",)  # admins pass every role check
-FRAME_CACHE_SIZE = 256
 # The previewed mail runs under its own policy: its inline styles are what partners see, but
 # nothing may run or load from elsewhere; `sandbox` repeats the iframe's attribute server-side.
 FRAME_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
     "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
 )
-TEST_RESOURCE_ID = "TEST-0"
 # Names that would collide with the editor's own pages.
 RESERVED = frozenset({"new", "sample", "preview", "save", "test", "frame"})
 DEFAULT_BODY = "Hello,\n\nWrite the message here. Placeholders look like {{ name }}.\n"
-
-
-class TemplateForm(FlaskForm):
-    name = StringField("Name", validators=[Length(max=64)])
-    handler = SelectField("Handler", choices=[], validators=[Optional()], validate_choice=False)
-    subject = StringField("Subject", validators=[Length(max=998)])
-    body = TextAreaField("Body (Markdown)")
-    sample_data = TextAreaField("Sample data (JSON)")
-    note = StringField("Change note", validators=[Length(max=500)])
-    base = HiddenField()
-
-
-class ActionForm(FlaskForm):
-    """A button-only POST (restore): the CSRF token only."""
-
-
-# -- rendering the editor's state ------------------------------------------------------
-
-
-@dataclass
-class Evaluation:
-    """Everything the preview pane shows for one state of the editor."""
-
-    data: dict[str, Any] | None
-    problems: list[Problem]
-    preview: Any = None  # mailcore.outbound.compose.Preview
-    frame: str | None = None  # token of the cached HTML for the iframes
-    by_source: dict[str, list[Problem]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def parse_sample(text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """The sample data object, or a problem saying where the JSON is wrong."""
-    if not text.strip():
-        return {}, []
-    try:
-        value = load_json(text)  # within the payload limits: it is a payload too
-    except PayloadTooLarge as e:
-        return None, [Problem(1, str(e), "data", source="sample data")]
-    except json.JSONDecodeError as e:
-        message = f"not valid JSON: {e.msg} (column {e.colno})"
-        return None, [Problem(e.lineno, message, "data", source="sample data")]
-    if not isinstance(value, dict):
-        return None, [
-            Problem(
-                1,
-                'sample data must be a JSON object, e.g. {"name": "Ada"}',
-                "data",
-                source="sample data",
-            )
-        ]
-    return value, []
-
-
-def evaluate(name: str, subject: str, body: str, sample_text: str) -> Evaluation:
-    """Render the template on its sample data and collect every problem (never raises)."""
-    from mailcore.outbound.compose import Template, preview
-
-    data, problems = parse_sample(sample_text)
-    problems += field_problems(name, subject, data if data is not None else {})
-    result = None
-    if data is not None:
-        result = preview(
-            Template(name=name or "preview", subject=subject, body=body), data, **_preview_kwargs()
-        )
-        problems += [as_problem(p) for p in result.problems]
-    by_source: dict[str, list[Problem]] = {}
-    for p in problems:
-        by_source.setdefault(p.source, []).append(p)
-    frame = _frames().put(result.html) if result is not None and result.html else None
-    return Evaluation(data, problems, result, frame, by_source)
-
-
-def _preview_kwargs() -> dict[str, Any]:
-    """Sender and identifier scheme as configured, so the preview's headers are the real ones."""
-    settings = services().settings
-    kwargs: dict[str, Any] = {}
-    scheme = getattr(settings, "scheme", None)
-    if scheme is not None:
-        kwargs["scheme"] = scheme
-    sender = _configured_sender(settings)
-    if sender:
-        kwargs["sender"] = sender
-    return kwargs
-
-
-def _configured_sender(settings: Any) -> str | None:
-    from mailcore.outbound.settings import configured_sender
-
-    return configured_sender(settings)
-
-
-class FrameCache:
-    """Rendered HTML previews by content hash, for the sandboxed iframes to load.
-
-    The iframe cannot use `srcdoc`: it would inherit the console's CSP, which blocks the
-    inline styles every mail relies on. Bounded LRU; per process (a miss shows a hint).
-    """
-
-    def __init__(self, size: int = FRAME_CACHE_SIZE) -> None:
-        self.size = size
-        self._items: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, html: str) -> str:
-        key = hashlib.sha256(html.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-        with self._lock:
-            self._items[key] = html
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return key
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            html = self._items.get(key)
-            if html is not None:
-                self._items.move_to_end(key)
-            return html
-
-
-def _frames(app: Flask | None = None) -> FrameCache:
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    cache = app.extensions.get("mailcore.frames")
-    if cache is None:
-        cache = app.extensions.setdefault("mailcore.frames", FrameCache())
-    return cache
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -220,51 +75,6 @@ def _handler_choices() -> list[SelectChoice]:
     except Exception:  # no registry configured: templates still work without one
         names = []
     return [SelectChoice("", "— none —"), *[SelectChoice(n) for n in names]]
-
-
-def _schema_of(handler: str | None) -> dict[str, Any] | None:
-    if not handler:
-        return None
-    try:
-        spec = services().registry.get(handler)
-    except (KeyError, MailcoreError):
-        return None
-    return spec.schema
-
-
-def last_payload(handler: str) -> dict[str, Any] | None:
-    """The newest payload the handler really processed (None if none is found).
-
-    The history keeps where each processed message is filed, and the payload an operator
-    submitted; otherwise the payload is extracted again from the filed message.
-    """
-    svc = services()
-    for state in svc.history.messages(handler=handler, status="processed", limit=10):
-        if isinstance(state.payload, dict) and state.payload:
-            return dict(state.payload)
-        if state.folder is None or state.uid is None:
-            continue
-        try:
-            found = svc.engine.inspect(int(state.uid), state.folder)
-        except MailcoreError:  # moved or deleted since: try an older one
-            continue
-        if found.message_key == state.message_key and isinstance(found.payload, dict):
-            return dict(found.payload)
-    return None
-
-
-def sample_for(handler: str | None, source: str = "schema") -> dict[str, Any]:
-    """Sample data for a new template: the last real payload or an example from the schema."""
-    if handler and source == "history":
-        found = last_payload(handler)
-        if found is not None:
-            return found
-    schema = _schema_of(handler)
-    if schema:
-        value = sample_from_schema(schema)
-        if isinstance(value, dict):
-            return value
-    return {"name": "Ada Lovelace"}
 
 
 def _dump(data: Any) -> str:
@@ -389,7 +199,7 @@ def sample() -> ResponseReturnValue:
 @role_required(*ROLES)
 def frame(key: str) -> ResponseReturnValue:
     """The HTML alternative of a preview, served for a sandboxed iframe under its own CSP."""
-    html = _frames().get(key)
+    html = frames().get(key)
     if html is None:
         html = (
             "<!doctype html><p style='font-family:sans-serif;color:#555'>"
@@ -470,37 +280,12 @@ def send_test() -> ResponseReturnValue:
     if ev.problems or ev.data is None:
         return _test_result(False, "Fix the problems listed in the preview before sending a test.")
     try:
-        _send(name, form.subject.data or "", form.body.data or "", ev.data, to)
+        send_test_mail(name, form.subject.data or "", form.body.data or "", ev.data, to, _me())
     except MailcoreError as e:
         log.warning("test send of %s to %s failed: %s", name, to, e)
         return _test_result(False, str(e))
     log.info("test of template %s sent to %s by %s", name, to, _me())
     return _test_result(True, f"Test sent to {to}.")
-
-
-def _smtp_and_sender() -> tuple[Any, str]:
-    """The configured SMTP server and sender, or ConfigError saying which setting to set."""
-    from mailcore.outbound.settings import smtp_from_settings
-
-    return smtp_from_settings(services().settings)
-
-
-def _send(name: str, subject: str, body: str, data: dict[str, Any], to: str) -> None:
-    from mailcore.outbound.compose import Template, compose
-    from mailcore.outbound.smtp import send
-
-    smtp, sender = _smtp_and_sender()
-    settings = services().settings
-    message = compose(
-        Template(name=name, subject=subject, body=body),
-        data,
-        to,
-        TEST_RESOURCE_ID,
-        sender=sender,
-        scheme=settings.scheme,
-    )
-    message["X-Mailcore-Test"] = f"template {name} previewed by {_me()}"
-    send(message, smtp)
 
 
 def _test_result(ok: bool, message: str) -> ResponseReturnValue:
@@ -515,7 +300,7 @@ def versions(name: str) -> ResponseReturnValue:
     if not found:
         abort(404)
     return render_template(
-        "authoring/versions.html", name=name, versions=found, action_form=ActionForm()
+        "authoring/versions.html", name=name, versions=found, action_form=RestoreForm()
     )
 
 
@@ -535,7 +320,7 @@ def show_version(name: str, number: int) -> ResponseReturnValue:
         version=version,
         latest=latest,
         ev=ev,
-        action_form=ActionForm(),
+        action_form=RestoreForm(),
     )
 
 
@@ -543,7 +328,7 @@ def show_version(name: str, number: int) -> ResponseReturnValue:
 @role_required(*ROLES)
 def restore(name: str, number: int) -> ResponseReturnValue:
     """Make an old version current again (as a new version, recorded)."""
-    form = ActionForm()
+    form = RestoreForm()
     if not form.validate():
         abort(400)
     try:

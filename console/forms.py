@@ -1,18 +1,26 @@
-"""Flask-WTF forms of the console (every form carries the CSRF token)."""
+"""Flask-WTF forms of the console, one per page or action: login and logout, the failed
+mailbox (filters, payload editor, reject, re-run, bulk re-run), the template editor (edit,
+restore) and the history's filters. Every POST form carries the CSRF token; GET filter forms
+change nothing and have none, so their URLs can be bookmarked."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
+    Field,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 
 class LoginForm(FlaskForm):
@@ -64,9 +72,86 @@ class RejectForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
-    """A button-only action (re-run): carries just the CSRF token."""
+class RerunForm(FlaskForm):
+    """Re-run one failed message unchanged (a button): carries just the CSRF token."""
 
 
 class BulkForm(FlaskForm):
     """Bulk re-run of the selected UIDs (checkbox values are read from request.form)."""
+
+
+# -- the template editor (console.authoring) ------------------------------------------------
+
+
+class TemplateForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=64)])
+    handler = SelectField("Handler", choices=[], validators=[Optional()], validate_choice=False)
+    subject = StringField("Subject", validators=[Length(max=998)])
+    body = TextAreaField("Body (Markdown)")
+    sample_data = TextAreaField("Sample data (JSON)")
+    note = StringField("Change note", validators=[Length(max=500)])
+    base = HiddenField()
+
+
+class RestoreForm(FlaskForm):
+    """Restore an old template version (a button): the CSRF token only."""
+
+
+# -- the history's filters (console.history) -----------------------------------------------
+
+# Query-string bounds: anything outside is a form error, never a database overflow or a 500.
+MAX_PER_PAGE = 500
+# Deep OFFSETs scan every row before them; older events are reached by narrowing the dates.
+MAX_PAGE = 10_000
+DATE_MIN = date(1970, 1, 1)
+DATE_MAX = date(2999, 12, 31)
+
+
+def _plausible_date(form: FlaskForm, field: Field) -> None:
+    # Dates near the ends of the calendar overflow date arithmetic (the chart's period).
+    if field.data and not DATE_MIN <= field.data <= DATE_MAX:
+        raise ValidationError(f"Enter a date between {DATE_MIN} and {DATE_MAX}.")
+
+
+class HistoryFilter(FlaskForm):
+    """Search filters (GET: they change nothing, so no CSRF token in bookmarkable URLs).
+
+    Every query-string parameter the page reads is a field here, so each is validated and a
+    bad one is shown back with what to fix."""
+
+    class Meta:
+        csrf = False
+
+    since = DateField("From", validators=[Optional(), _plausible_date])
+    until = DateField("To (inclusive)", validators=[Optional(), _plausible_date])
+    status = SelectField("Status", choices=[], validators=[Optional()])
+    handler = SelectField("Handler", choices=[], validators=[Optional()])
+    kind = SelectField("Event", choices=[], validators=[Optional()])
+    sender = StringField("Sender", validators=[Optional(), Length(max=200)])
+    identifier = StringField("Identifier", validators=[Optional(), Length(max=200)])
+    page = IntegerField(
+        "Page",
+        validators=[
+            Optional(),
+            NumberRange(
+                1,
+                MAX_PAGE,
+                message=f"Enter a page from 1 to {MAX_PAGE}; narrow the dates to see older events.",
+            ),
+        ],
+    )
+    per_page = IntegerField(
+        "Events per page",
+        validators=[
+            Optional(),
+            NumberRange(1, MAX_PER_PAGE, message=f"Enter a number from 1 to {MAX_PER_PAGE}."),
+        ],
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field label, message) of every error, for the results pane (htmx swaps only it)."""
+        return [(f.label.text, e) for f in self for e in f.errors]
+
+    def validate_until(self, field: DateField) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("The end date is before the start date: swap them.")

@@ -25,7 +25,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from console.downloads import content_disposition
-from console.forms import ActionForm, BulkForm, FilterForm, PayloadForm, RejectForm, choices
+from console.forms import BulkForm, FilterForm, PayloadForm, RejectForm, RerunForm, choices
 from console.mailview import frame_document, safe_html
 from console.presenters import (
     SYNTAXES,
@@ -188,7 +188,7 @@ def detail(uid: int) -> ResponseReturnValue:
         blocked=blocked,
         timeline=timeline,
         reject_form=RejectForm(),
-        action_form=ActionForm(),
+        action_form=RerunForm(),
         **_editor_context(inspection),
     )
 
@@ -376,7 +376,7 @@ def _editor_response(context: dict[str, Any], status: int) -> ResponseReturnValu
             blocked=[],
             timeline=timeline,
             reject_form=RejectForm(),
-            action_form=ActionForm(),
+            action_form=RerunForm(),
             **context,
         ),
         status,

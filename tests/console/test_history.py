@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.demo import MAILS_DIR
-from console.history import _csv_value, bar_chart
+from console.history import bar_chart
+from console.history_csv import _csv_value
 from tests.console.conftest import ConsoleEnv
 
 CORRECTED = {
@@ -299,3 +300,4 @@ def _logged_in(env: ConsoleEnv) -> dict[str, FlaskClient]:
         _CLIENTS.clear()
         _CLIENTS[key] = {"ada": env.client("ada"), "olivia": env.client("olivia")}
     return _CLIENTS[key]
+

@@ -1,0 +1,107 @@
+"""One message's timeline as the console shows it: each event's title, the payload fields it
+changed, and the line diff of its payload (`diff_lines`)."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Change:
+    """One payload field that differs between before and after."""
+
+    path: str
+    before: str | None  # None: the field was added
+    after: str | None  # None: the field was removed
+
+
+@dataclass
+class TimelineStep:
+    """An event as the timeline shows it: a title, who, and what changed."""
+
+    event: Any
+    title: str
+    changes: list[Change] = field(default_factory=list)
+    diff: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, event: Any) -> TimelineStep:
+        before, after = event.before, event.after
+        changes: list[Change] = []
+        diff: list[tuple[str, str]] = []
+        if isinstance(before, Mapping) and isinstance(after, Mapping):
+            changes = payload_changes(before, after)
+            diff = diff_lines(before, after)
+        return cls(event=event, title=_title(event), changes=changes, diff=diff)
+
+
+_TITLES = {
+    "received": "Received",
+    "extracted": "Extracted",
+    "routed": "Routed",
+    "handled": "Handled",
+    "auto-reply": "Filed as auto-reply",
+    "processed": "Processed",
+    "failed": "Failed",
+    "corrected": "Corrected",
+    "resubmitted": "Re-submitted",
+    "rerun": "Re-run",
+    "moved": "Moved",
+    "rejected": "Rejected",
+    "auto": "Filed as auto-reply",
+    "duplicate": "Duplicate",
+    "admin": "Account change",
+    "auth": "Login",
+    "template": "Template change",
+}
+
+
+def _title(event: Any) -> str:
+    title = _TITLES.get(event.kind, str(event.kind).replace("_", " ").capitalize())
+    if event.kind == "moved" and event.folder:
+        title += f" to {event.folder}"
+    return title
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def _show(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def payload_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
+    """Field-level changes from `before` to `after` (nested keys as dotted paths)."""
+    old, new = _flatten(before), _flatten(after)
+    changes = []
+    for path in sorted(old.keys() | new.keys()):
+        if path in old and path in new:
+            if old[path] != new[path]:
+                changes.append(Change(path, _show(old[path]), _show(new[path])))
+        elif path in old:
+            changes.append(Change(path, _show(old[path]), None))
+        else:
+            changes.append(Change(path, None, _show(new[path])))
+    return changes
+
+
+def diff_lines(before: Any, after: Any) -> list[tuple[str, str]]:
+    """A unified line diff of two JSON values as (kind, line), kind in '+', '-', ' '."""
+    a = json.dumps(before, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    b = json.dumps(after, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    out: list[tuple[str, str]] = []
+    for line in difflib.unified_diff(a.splitlines(), b.splitlines(), lineterm="", n=2):
+        if line.startswith(("---", "+++", "@@")):
+            continue
+        out.append((line[:1] or " ", line[1:]))
+    return out
