@@ -63,6 +63,7 @@ _LAZY: dict[str, str] = {
     "ImapConfig": "mailcore.mailboxes.imap",
     "ImapMailbox": "mailcore.mailboxes.imap",
     "MaildirMailbox": "mailcore.mailboxes.maildir",
+    "MemoryMailbox": "mailcore.mailboxes.memory",
     # store
     "History": "mailcore.store.history",
     "TemplateStore": "mailcore.store.template_store",
@@ -102,6 +103,7 @@ __all__ = [
     "MailboxError",
     "MailcoreError",
     "MaildirMailbox",
+    "MemoryMailbox",
     "MoveResult",
     "Outcome",
     "PayloadInvalid",
@@ -155,6 +157,7 @@ if TYPE_CHECKING:
     from mailcore.inbound.payload import PayloadLimits, PayloadTooLarge
     from mailcore.mailboxes.imap import ImapConfig, ImapMailbox
     from mailcore.mailboxes.maildir import MaildirMailbox
+    from mailcore.mailboxes.memory import MemoryMailbox
     from mailcore.mailboxes.protocol import Mailbox, MoveResult, Summary
     from mailcore.outbound.compose import compose, preview
     from mailcore.outbound.smtp import SmtpConfig, send

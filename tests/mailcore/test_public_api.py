@@ -13,11 +13,12 @@ PUBLIC = {
     "Attachment", "ConfigError", "ConnectionLost", "Engine", "Extraction", "Folders",
     "HandlerContext", "HandlerFailed", "HandlerSpec", "Headers", "History", "IdentScheme",
     "ImapConfig", "ImapMailbox", "Inspection", "Limits", "Mailbox", "MailboxError",
-    "MailcoreError", "MaildirMailbox", "MoveResult", "Outcome", "PayloadInvalid", "PayloadLimits",
-    "PayloadSource", "PayloadTooLarge", "RegistrationError", "Registry", "RetentionSchedule",
-    "RoutingError", "SendError", "Settings", "SmtpConfig", "Summary", "Template", "TemplateError",
-    "TemplateStore", "UidValidityChanged", "UnknownHandler", "UnsendableValue", "compose",
-    "extract", "load_registry", "message_key", "open_mailbox", "preview", "render", "send",
+    "MailcoreError", "MaildirMailbox", "MemoryMailbox", "MoveResult", "Outcome", "PayloadInvalid",
+    "PayloadLimits", "PayloadSource", "PayloadTooLarge", "RegistrationError", "Registry",
+    "RetentionSchedule", "RoutingError", "SendError", "Settings", "SmtpConfig", "Summary",
+    "Template", "TemplateError", "TemplateStore", "UidValidityChanged", "UnknownHandler",
+    "UnsendableValue", "compose", "extract", "load_registry", "message_key", "open_mailbox",
+    "preview", "render", "send",
 }  # fmt: skip
 
 
@@ -52,3 +53,16 @@ def test_importing_mailcore_loads_no_database_template_or_imap_library() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_readmes_handler_test_runs_as_written(tmp_path) -> None:
+    from pathlib import Path
+
+    from tests.mailcore.engine_support import registry
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("Testing your handlers needs no mail server") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    namespace: dict[str, object] = {"registry": registry}
+    exec(code, namespace)  # noqa: S102 - the README's example, as a reader would paste it
+    namespace["test_vehicle_update_is_processed"](tmp_path)  # type: ignore[operator]
