@@ -30,13 +30,13 @@ from console.mailview import frame_document, safe_html
 from console.presenters import (
     SYNTAXES,
     PayloadSyntaxError,
-    diff_lines,
     dump_payload,
     field_rows,
     parse_payload,
 )
 from console.roles import role_required
 from console.services import services
+from console.timeline import diff_lines
 from mailcore.errors import MailboxError, MailcoreError, PayloadInvalid
 
 log = logging.getLogger(__name__)

@@ -1,11 +1,11 @@
 """Pure helpers turning mailcore values into what the console templates display.
 
-Payload text in JSON or YAML, schema errors attached to payload fields, before/after diffs.
+Payload text in JSON or YAML, schema errors attached to payload fields (the before/after
+diff of a payload is console.timeline.diff_lines).
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -198,15 +198,3 @@ def field_rows(
         else:
             target.errors.append(message)
     return list(rows.values()), general
-
-
-def diff_lines(before: Any, after: Any) -> list[tuple[str, str]]:
-    """A line diff of two payloads as (kind, line) with kind in '+', '-', ' '."""
-    a = dump_payload(before, "json").splitlines() if before is not None else []
-    b = dump_payload(after, "json").splitlines() if after is not None else []
-    out: list[tuple[str, str]] = []
-    for line in difflib.unified_diff(a, b, lineterm="", n=1):
-        if line.startswith(("---", "+++", "@@")):
-            continue
-        out.append((line[:1] or " ", line[1:]))
-    return out

@@ -1,5 +1,6 @@
 """One message's timeline as the console shows it: each event's title, the payload fields it
-changed, and the line diff of its payload (`diff_lines`)."""
+changed, and the line diff of its payload (`diff_lines`, the one both the operator's detail
+page and the admin's history timeline show)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from mailcore.inbound.payload import DEFAULT_LIMITS, PayloadTooLarge, check_payload
 
 
 @dataclass
@@ -96,12 +99,30 @@ def payload_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list
 
 
 def diff_lines(before: Any, after: Any) -> list[tuple[str, str]]:
-    """A unified line diff of two JSON values as (kind, line), kind in '+', '-', ' '."""
-    a = json.dumps(before, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    b = json.dumps(after, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    """A unified line diff of two payloads as (kind, line), kind in '+', '-', ' '.
+
+    Keys are sorted, so a payload whose keys were only reordered has no diff; a side that is
+    None has no lines (the other side's are all added, or all removed); a payload over the
+    payload limits is not written out (a shared list written out is all its copies): its one
+    line says why.
+    """
     out: list[tuple[str, str]] = []
-    for line in difflib.unified_diff(a.splitlines(), b.splitlines(), lineterm="", n=2):
+    for line in difflib.unified_diff(_lines(before), _lines(after), lineterm="", n=2):
         if line.startswith(("---", "+++", "@@")):
             continue
         out.append((line[:1] or " ", line[1:]))
     return out
+
+
+def _lines(payload: Any) -> list[str]:
+    if payload is None:
+        return []
+    try:
+        check_payload(payload, DEFAULT_LIMITS)
+    except PayloadTooLarge as exc:
+        return [f"(not shown: {exc})"]
+    try:
+        text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    except TypeError:  # keys that cannot be sorted together (e.g. from YAML: 1 and "a")
+        text = json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+    return text.splitlines()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlencode
@@ -16,7 +17,8 @@ from hypothesis import strategies as st
 from console.demo import MAILS_DIR
 from console.history import bar_chart
 from console.history_csv import _csv_value
-from tests.console.conftest import ConsoleEnv
+from console.timeline import diff_lines
+from tests.console.conftest import ConsoleEnv, failed_uid
 
 CORRECTED = {
     "plate_number": "AB-123-CD",
@@ -301,3 +303,42 @@ def _logged_in(env: ConsoleEnv) -> dict[str, FlaskClient]:
         _CLIENTS[key] = {"ada": env.client("ada"), "olivia": env.client("olivia")}
     return _CLIENTS[key]
 
+
+def _diff_spans(html: str) -> list[str]:
+    """The lines of the first payload diff in `html`, with their kind: ['add:+  "a": 1', ...]."""
+    pre = html.split('<pre class="diff">', 1)[1].split("</pre>", 1)[0]
+    return [
+        f"{kind}:{text}"
+        for kind, text in re.findall(r'<span class="(?:diff-)?(\w+)">(.*?)</span>', pre)
+    ]
+
+
+def test_the_operator_and_the_admin_timelines_show_the_same_diff(demo_env: ConsoleEnv) -> None:
+    """One diff of an event on both pages: its keys sorted, so a reordering is no change."""
+    svc = demo_env.services
+    uid = failed_uid(demo_env, "VEH-9913")
+    payload = svc.engine.inspect(uid).payload
+    assert isinstance(payload, dict) and "owner" in payload
+    reordered = dict(reversed([*payload.items()]))
+    outcome = svc.engine.resubmit(uid, {**reordered, "owner": "Hugo Petit-Durand"}, by="olivia")
+    assert outcome.status == "failed"  # unknown identifier: it stays in failed for the operator
+    [event] = svc.history.events(kind="corrected")
+
+    operator_html = demo_env.client("olivia").get(f"/failed/{failed_uid(demo_env, 'VEH-9913')}")
+    operator = operator_html.get_data(as_text=True).split("<b>corrected</b>", 1)[1]
+    admin_html = demo_env.client("ada").get(f"/history/message/{event.message_key}")
+    admin = admin_html.get_data(as_text=True).split("<strong>Corrected</strong>", 1)[1]
+
+    lines = _diff_spans(operator)
+    assert lines == _diff_spans(admin)
+    changed = [line for line in lines if not line.startswith("ctx:")]
+    assert len(changed) == 2, lines  # the owner only: the new key order is not a change
+    assert changed[0].startswith("del:-  &#34;owner&#34;: ")
+    assert changed[1] == "add:+  &#34;owner&#34;: &#34;Hugo Petit-Durand&#34;,"
+
+
+def test_the_payload_diff_sorts_keys_and_shows_a_missing_side_as_empty() -> None:
+    assert diff_lines({"a": 1, "b": 2}, {"b": 2, "a": 1}) == []
+    assert diff_lines(None, {"a": 1}) == [("+", "{"), ("+", '  "a": 1'), ("+", "}")]
+    assert diff_lines({"a": 1}, None) == [("-", "{"), ("-", '  "a": 1'), ("-", "}")]
+    assert diff_lines({1: "x", "a": "y"}, {1: "x", "a": "z"})  # unsortable keys: still a diff
