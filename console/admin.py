@@ -14,82 +14,16 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
-from console.accounts import MIN_PASSWORD_LENGTH, ROLES, AccountError
+from console.accounts import ROLES, AccountError
 from console.auth import current_token
+from console.forms import ActiveForm, CreateUserForm, PasswordForm, RoleForm
 from console.roles import role_required
 from console.services import services
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-ROLE_CHOICES = [
-    SelectChoice("operator", "operator — fixes failed mail"),
-    SelectChoice("author", "author — edits outbound templates"),
-    SelectChoice("admin", "admin — everything, including accounts"),
-]
-assert [c.value for c in ROLE_CHOICES] == list(ROLES)
-
-_PASSWORD_HELP = f"At least {MIN_PASSWORD_LENGTH} characters."
-_EMAIL_HELP = "Enter an address such as ada@example.com."
-
-
-class CreateUserForm(FlaskForm):
-    username = StringField(
-        "Username",
-        validators=[
-            DataRequired(message="Enter a username."),
-            Regexp(
-                r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$",
-                message="Use 2-64 letters, digits, '.', '_', '@' or '-', starting with a "
-                "letter or digit.",
-            ),
-        ],
-    )
-    email = EmailField(
-        "E-mail (for test sends)",
-        validators=[
-            Optional(),
-            Length(max=254, message="Too long for an e-mail address."),
-            # Deliberately loose: the test send is what proves an address works.
-            Regexp(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$", message=_EMAIL_HELP),
-        ],
-    )
-    role = SelectField("Role", choices=ROLE_CHOICES, default="operator")
-    password = PasswordField(
-        "Password",
-        validators=[
-            DataRequired(message="Enter a password."),
-            Length(min=MIN_PASSWORD_LENGTH, message=f"Too short: {_PASSWORD_HELP.lower()}"),
-        ],
-        description=_PASSWORD_HELP,
-    )
-    confirm = PasswordField(
-        "Repeat the password",
-        validators=[EqualTo("password", message="The two passwords differ: type them again.")],
-    )
-
-
-class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
-
-
-class ActiveForm(FlaskForm):
-    """Enable or disable: the button carries the target state."""
-
-
-class PasswordForm(FlaskForm):
-    password = PasswordField(
-        "New password",
-        validators=[
-            DataRequired(message="Enter a password."),
-            Length(min=MIN_PASSWORD_LENGTH, message=f"Too short: {_PASSWORD_HELP.lower()}"),
-        ],
-    )
 
 
 def _me() -> str:

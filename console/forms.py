@@ -1,7 +1,8 @@
 """Flask-WTF forms of the console, one per page or action: login and logout, the failed
 mailbox (filters, payload editor, reject, re-run, bulk re-run), the template editor (edit,
-restore) and the history's filters. Every POST form carries the CSRF token; GET filter forms
-change nothing and have none, so their URLs can be bookmarked."""
+restore), the history's filters and the admins' account forms (create, role, enable or
+disable, password). Every POST form carries the CSRF token; GET filter forms change nothing
+and have none, so their URLs can be bookmarked."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    EmailField,
     Field,
     HiddenField,
     IntegerField,
@@ -20,7 +22,17 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from console.users import MIN_PASSWORD_LENGTH, ROLES, USERNAME
 
 
 class LoginForm(FlaskForm):
@@ -155,3 +167,70 @@ class HistoryFilter(FlaskForm):
     def validate_until(self, field: DateField) -> None:
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError("The end date is before the start date: swap them.")
+
+
+# -- accounts (console.admin) ----------------------------------------------------------
+
+ROLE_CHOICES = [
+    SelectChoice("operator", "operator — fixes failed mail"),
+    SelectChoice("author", "author — edits outbound templates"),
+    SelectChoice("admin", "admin — everything, including accounts"),
+]
+assert [c.value for c in ROLE_CHOICES] == list(ROLES)
+
+_PASSWORD_HELP = f"At least {MIN_PASSWORD_LENGTH} characters."
+_EMAIL_HELP = "Enter an address such as ada@example.com."
+
+
+class CreateUserForm(FlaskForm):
+    username = StringField(
+        "Username",
+        validators=[
+            DataRequired(message="Enter a username."),
+            Regexp(
+                USERNAME.pattern,
+                message="Use 2-64 letters, digits, '.', '_', '@' or '-', starting with a "
+                "letter or digit.",
+            ),
+        ],
+    )
+    email = EmailField(
+        "E-mail (for test sends)",
+        validators=[
+            Optional(),
+            Length(max=254, message="Too long for an e-mail address."),
+            # Deliberately loose: the test send is what proves an address works.
+            Regexp(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$", message=_EMAIL_HELP),
+        ],
+    )
+    role = SelectField("Role", choices=ROLE_CHOICES, default="operator")
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired(message="Enter a password."),
+            Length(min=MIN_PASSWORD_LENGTH, message=f"Too short: {_PASSWORD_HELP.lower()}"),
+        ],
+        description=_PASSWORD_HELP,
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[EqualTo("password", message="The two passwords differ: type them again.")],
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ActiveForm(FlaskForm):
+    """Enable or disable: the button carries the target state."""
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(message="Enter a password."),
+            Length(min=MIN_PASSWORD_LENGTH, message=f"Too short: {_PASSWORD_HELP.lower()}"),
+        ],
+    )
