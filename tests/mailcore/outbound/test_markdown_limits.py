@@ -92,7 +92,7 @@ def test_hostile_author_text_is_linear_on_the_whole_outbound_path(family: str) -
     large = _preview_seconds(build(100_000))
     # A generous guard, never a tight timing: quadratic is 100x, cubic 1000x.
     assert large < 10, f"{family}: 100 KB took {large:.1f} s"
-    assert large < 25 * max(small, 0.2), f"{family}: 10 KB {small:.2f} s, 100 KB {large:.2f} s"
+    assert large < 25 * max(small, 0.4), f"{family}: 10 KB {small:.2f} s, 100 KB {large:.2f} s"
 
 
 def test_the_reported_reproductions_are_fast() -> None:
@@ -115,7 +115,7 @@ def test_any_repeated_markup_stays_linear(unit: str) -> None:
     small = _preview_seconds(body(5_000))
     large = _preview_seconds(body(50_000))
     assert large < 10
-    assert large < 25 * max(small, 0.2), (unit, small, large)
+    assert large < 25 * max(small, 0.4), (unit, small, large)
 
 
 def _plain_markdown(text: str) -> str:
