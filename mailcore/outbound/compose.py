@@ -31,7 +31,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import css_inline
 import jinja2
@@ -170,25 +170,38 @@ def _addresses(value: str | Sequence[str]) -> str:
     return value if isinstance(value, str) else ", ".join(value)
 
 
+class ComposeOptions(TypedDict, total=False):
+    """The optional keywords of `compose` and `preview`: `scheme` (how identifiers are
+    written), `attachments`, `in_reply_to` and `references` (threading), `cc`, `automatic`
+    (Auto-Submitted: auto-generated), `brand`, `date`, `lang` and extra `headers`."""
+
+    scheme: IdentScheme
+    attachments: Iterable[AttachmentLike]
+    in_reply_to: str | None
+    references: Sequence[str]
+    cc: str | Sequence[str]
+    automatic: bool
+    brand: Brand
+    date: datetime | None
+    lang: str
+    headers: Mapping[str, str] | None
+
+
 def _build(
     rendered: RenderResult,
     json_text: str,
     to: str | Sequence[str],
     resource_id: str,
-    *,
     sender: str,
-    scheme: IdentScheme,
-    attachments: Iterable[AttachmentLike],
-    in_reply_to: str | None,
-    references: Sequence[str],
-    cc: str | Sequence[str],
-    automatic: bool,
-    brand: Brand,
-    date: datetime | None,
-    lang: str,
-    extra_headers: Mapping[str, str],
+    options: ComposeOptions,
 ) -> tuple[EmailMessage, str]:
     """The message, and its HTML page as a browser would show it (for previews)."""
+    scheme = options.get("scheme", DEFAULT_SCHEME)
+    brand = options.get("brand", DEFAULT_BRAND)
+    lang = options.get("lang", "en")
+    cc = options.get("cc", ())
+    in_reply_to = options.get("in_reply_to")
+    date = options.get("date")
     subject = ident.tagged_subject(resource_id, rendered.subject)
     logo = brand.logo_png or _default_logo()
     cid = _logo_cid(scheme)
@@ -204,12 +217,13 @@ def _build(
     msg["Date"] = format_datetime(date or datetime.now(UTC))
     msg["Message-ID"] = ident.new_message_id(resource_id, scheme.domain)
     root = ident.thread_root(resource_id, scheme.domain)
+    references = options.get("references", ())
     chain = list(dict.fromkeys([root, *references, *([in_reply_to] if in_reply_to else [])]))
     msg["In-Reply-To"] = in_reply_to or root
     msg["References"] = " ".join(chain)
-    if automatic:
+    if options.get("automatic", False):
         msg["Auto-Submitted"] = "auto-generated"
-    for name, value in extra_headers.items():
+    for name, value in (options.get("headers") or {}).items():
         msg[name] = value
 
     # Set as text for line-preserving quoted-printable, then retyped: JSON stays readable.
@@ -221,7 +235,7 @@ def _build(
     assert isinstance(html_part, EmailMessage)
     html_part.add_related(logo, "image", "png", cid=f"<{cid}>", disposition="inline")
 
-    for item in attachments:
+    for item in options.get("attachments", ()):
         att = _attachment(item)
         ctype = att.content_type or mimetypes.guess_type(att.filename)[0]
         maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
@@ -241,16 +255,7 @@ def compose(
     resource_id: str,
     *,
     sender: str,
-    scheme: IdentScheme = DEFAULT_SCHEME,
-    attachments: Iterable[AttachmentLike] = (),
-    in_reply_to: str | None = None,
-    references: Sequence[str] = (),
-    cc: str | Sequence[str] = (),
-    automatic: bool = False,
-    brand: Brand = DEFAULT_BRAND,
-    date: datetime | None = None,
-    lang: str = "en",
-    headers: Mapping[str, str] | None = None,
+    **options: Unpack[ComposeOptions],
 ) -> EmailMessage:
     """Render `template` with `data` into a message about `resource_id`.
 
@@ -262,23 +267,7 @@ def compose(
     fatal = rendered.fatal
     if fatal:
         raise error_from(fatal)
-    msg, _ = _build(
-        rendered,
-        data_json(data),
-        to,
-        resource_id,
-        sender=sender,
-        scheme=scheme,
-        attachments=attachments,
-        in_reply_to=in_reply_to,
-        references=references,
-        cc=cc,
-        automatic=automatic,
-        brand=brand,
-        date=date,
-        lang=lang,
-        extra_headers=headers or {},
-    )
+    msg, _ = _build(rendered, data_json(data), to, resource_id, sender, options)
     log.debug("composed %s for %s", msg["Message-ID"], resource_id)
     return msg
 
@@ -290,16 +279,7 @@ def preview(
     to: str | Sequence[str] = "partner@example.com",
     resource_id: str = "preview",
     sender: str = "mailcore <noreply@example.com>",
-    scheme: IdentScheme = DEFAULT_SCHEME,
-    attachments: Iterable[AttachmentLike] = (),
-    in_reply_to: str | None = None,
-    references: Sequence[str] = (),
-    cc: str | Sequence[str] = (),
-    automatic: bool = False,
-    brand: Brand = DEFAULT_BRAND,
-    date: datetime | None = None,
-    lang: str = "en",
-    headers: Mapping[str, str] | None = None,
+    **options: Unpack[ComposeOptions],
 ) -> Preview:
     """All alternatives and the raw message as they would be sent, and every problem.
 
@@ -316,23 +296,7 @@ def preview(
         json_text = ""
         rendered.problems.append(Problem(None, f"data is not JSON: {exc}", "syntax"))
     try:
-        msg, page = _build(
-            rendered,
-            json_text,
-            to,
-            resource_id,
-            sender=sender,
-            scheme=scheme,
-            attachments=attachments,
-            in_reply_to=in_reply_to,
-            references=references,
-            cc=cc,
-            automatic=automatic,
-            brand=brand,
-            date=date,
-            lang=lang,
-            extra_headers=headers or {},
-        )
+        msg, page = _build(rendered, json_text, to, resource_id, sender, options)
         mime = msg.as_string(policy=MESSAGE_POLICY.clone(linesep="\n"))
         subject = str(msg["Subject"])
     except (ValueError, TypeError, OSError, TemplateError) as exc:
