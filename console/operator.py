@@ -121,9 +121,11 @@ def bulk_rerun() -> ResponseReturnValue:
 # -- one message ----------------------------------------------------------------------------
 
 
-def _inspect(uid: int) -> Any:
+def _inspect(uid: int, *, confirm: bool = True) -> Any:
+    """The failed message `uid` (404 when gone); `confirm=False` for views that change nothing
+    and may show what was read a moment ago (the engine keeps it)."""
     try:
-        return services().engine.inspect(uid)
+        return services().engine.inspect(uid, confirm=confirm)
     except (KeyError, LookupError):
         abort(404)
     except MailboxError as exc:
@@ -265,7 +267,7 @@ def _read_editor() -> tuple[str, str, str | None]:
 @role_required("operator")
 def validate(uid: int) -> ResponseReturnValue:
     """Live validation as the operator types: the errors panel only."""
-    inspection = _inspect(uid)
+    inspection = _inspect(uid, confirm=False)
     text, syntax, handler = _read_editor()
     context = _checked(inspection, text, syntax, handler)
     return render_template("operator/_validation.html", **context)
@@ -288,7 +290,7 @@ def _checked(inspection: Any, text: str, syntax: str, handler: str | None) -> di
 @role_required("operator")
 def convert(uid: int) -> ResponseReturnValue:
     """Switch the editor between JSON and YAML, keeping the operator's edits."""
-    inspection = _inspect(uid)
+    inspection = _inspect(uid, confirm=False)
     text = request.form.get("payload", "")
     source = request.form.get("current_syntax", "json")
     target = request.form.get("syntax", "json")

@@ -29,6 +29,7 @@ from mailcore.processing.outcomes import (
     message_key,
 )
 from mailcore.processing.pipeline import Pipeline, clip, recorded_facts
+from mailcore.processing.reads import ReadCache
 from mailcore.processing.registry import HandlerSpec, Registry
 from mailcore.store.history import History, MessageState
 
@@ -50,6 +51,7 @@ class FailedMail:
         self.history: History = pipeline.history
         self.folders: Folders = pipeline.folders
         self.locks = MessageLocks()
+        self.reads = ReadCache(self.mailbox, pipeline.extract_within_limits)
 
     def failed_page(
         self,
@@ -96,12 +98,13 @@ class FailedMail:
             items.append(FailedItem(s, st.handler if st else None, st.reason if st else None))
         return FailedPage(items, len(selected), page, per_page)
 
-    def inspect(self, uid: int, folder: str | None = None) -> Inspection:
-        """Everything the console shows about one message (default folder: failed)."""
+    def inspect(self, uid: int, folder: str | None = None, *, confirm: bool = True) -> Inspection:
+        """Everything the console shows about one message (default folder: failed), read once
+        for all the actions on it (`confirm=False`: not even asking the mailbox whether it is
+        still there, for views that change nothing)."""
         folder = folder or self.folders.failed
-        raw = self._fetch_one(folder, uid)
-        ex = self.pipeline.extract_within_limits(raw)
-        key = message_key(raw)
+        read = self.reads.get(folder, uid, confirm=confirm)
+        raw, ex, key = read.raw, read.extraction, read.key
         state = self.history.state(key)
         name, spec, payload = self._current_payload(ex, state)
         if spec is None:
@@ -167,10 +170,9 @@ class FailedMail:
         """
         folder = self.folders.failed
         with self.locks.hold(folder, [uid]):
-            raw = self._fetch_one(folder, uid)
-            key = message_key(raw)
+            read = self.reads.get(folder, uid)  # confirmed still there before any handler runs
+            raw, ex, key = read.raw, read.extraction, read.key
             state = self.history.state(key)
-            ex = self.pipeline.extract_within_limits(raw)
             name = handler or (state.handler if state else None)
             if name is None:
                 found = self.registry.route(ex)
@@ -198,9 +200,12 @@ class FailedMail:
             marks.append({**meta, "kind": "resubmitted"})
             self.history.record_batch(marks, [{"message_key": key, "payload": after}])
             works = self.pipeline.decide_batch(
-                folder, validity, [(uid, raw)], by, {uid: after}, name
+                folder, validity, [(uid, raw)], by, {uid: after}, name, {uid: ex}
             )
-            return self.filing.move(folder, works, by)[0]
+            try:
+                return self.filing.move(folder, works, by)[0]
+            finally:
+                self.reads.forget(folder, [uid])
 
     def rerun(self, uids: Sequence[int], by: str) -> list[Outcome]:
         """Run failed messages again with their payload unchanged (after a handler fix)."""
@@ -222,17 +227,20 @@ class FailedMail:
                 ]
             )  # fmt: skip
             works = self.pipeline.decide_batch(folder, validity, items, by)
-            return self.filing.move(folder, works, by)
+            try:
+                return self.filing.move(folder, works, by)
+            finally:
+                self.reads.forget(folder, [u for u, _ in items])
 
     def reject(self, uid: int, note: str, by: str) -> Outcome:
         """File a failed message under `rejected`, with the operator's note."""
         folder = self.folders.failed
         with self.locks.hold(folder, [uid]):
             self.filing.ensure_folders()
-            raw = self._fetch_one(folder, uid)
-            key = message_key(raw)
+            key = self.reads.get(folder, uid).key
             state = self.history.state(key)
             result = self.mailbox.move(folder, [uid], self.folders.rejected)
+            self.reads.forget(folder, [uid])
             if uid not in result.moved:
                 raise MailboxError(f"message {uid} is no longer in {folder!r}")
             new_uid = result.moved[uid]
@@ -252,12 +260,6 @@ class FailedMail:
                 actor=by,
             )
             return Outcome(uid, Status.REJECTED, handler, note, new_uid)
-
-    def _fetch_one(self, folder: str, uid: int) -> bytes:
-        raw = self.mailbox.fetch(folder, [uid]).get(uid)
-        if raw is None:
-            raise MailboxError(f"message {uid} is no longer in {folder!r}")
-        return raw
 
 
 def _same(state: MessageState | None, summary: Summary) -> bool:

@@ -164,9 +164,9 @@ class Engine:
         (`FailedMail.failed_page`)."""
         return self._failed.failed_page(page, per_page, **filters)
 
-    def inspect(self, uid: int, folder: str | None = None) -> Inspection:
+    def inspect(self, uid: int, folder: str | None = None, *, confirm: bool = True) -> Inspection:
         """Everything the console shows about one message (`FailedMail.inspect`)."""
-        return self._failed.inspect(uid, folder)
+        return self._failed.inspect(uid, folder, confirm=confirm)
 
     def validate(self, handler: str | None, payload: Any) -> ErrorList:
         """Schema errors of `payload` for `handler` (`FailedMail.validate`)."""

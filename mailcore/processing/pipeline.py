@@ -134,8 +134,10 @@ class Pipeline:
         actor: str,
         payloads: Mapping[int, dict[str, Any]] | None = None,
         handler: str | None = None,
+        extractions: Mapping[int, Extraction] | None = None,
     ) -> list[Work]:
-        """Decide every message, then record the batch's events and states in one write."""
+        """Decide every message, then record the batch's events and states in one write
+        (`extractions`: messages already extracted, by UID, are not extracted again)."""
         keys = {uid: message_key(raw) for uid, raw in items}
         known = self.history.states(keys.values())
         # Marked by a run that died before its batch write, or recorded as handled.
@@ -154,6 +156,7 @@ class Pipeline:
                 payload=(payloads or {}).get(uid),
                 handler=handler,
                 already=keys[uid] in handled_now,
+                extraction=(extractions or {}).get(uid),
             )
             if work.handled:
                 handled_now.add(work.key)  # the same bytes twice in one batch
@@ -199,6 +202,7 @@ class Pipeline:
         payload: dict[str, Any] | None = None,
         handler: str | None = None,
         already: bool = False,
+        extraction: Extraction | None = None,
     ) -> Work:
         """Run one message through extract/route/validate/handle; never raises."""
         work = Work(uid, key, known=already or state is not None)
@@ -220,7 +224,7 @@ class Pipeline:
                      "handler": work.handler, "reason": work.reason, "actor": actor}
                 )  # fmt: skip
                 return work
-            self._steps(work, raw, where, state, actor, payload, handler)
+            self._steps(work, raw, where, state, actor, payload, handler, extraction)
         except MarkFailed:
             raise
         except Exception as exc:  # a bug in extraction or here: file the message, keep going
@@ -255,9 +259,10 @@ class Pipeline:
         actor: str,
         payload: dict[str, Any] | None,
         handler: str | None,
+        extraction: Extraction | None = None,
     ) -> None:
         oversized = self.oversized(raw)
-        ex = extract(header_block(raw) if oversized else raw, scheme=self.scheme)
+        ex = extraction or extract(header_block(raw) if oversized else raw, scheme=self.scheme)
         work.facts = facts(ex)
         # Who/what facts go on the "received" and outcome rows; the steps between need only
         # the message key (the timeline joins them), which keeps the per-message write small.
