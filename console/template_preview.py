@@ -17,7 +17,7 @@ from flask import Flask, current_app
 
 from console.services import services
 from mailcore.inbound.payload import PayloadTooLarge, load_json
-from mailcore.store.template_store import Problem, as_problem, field_problems
+from mailcore.store.template_store import Problem, ProblemKind, field_problems
 
 FRAME_CACHE_SIZE = 256
 
@@ -44,16 +44,16 @@ def parse_sample(text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     try:
         value = load_json(text)  # within the payload limits: it is a payload too
     except PayloadTooLarge as e:
-        return None, [Problem(1, str(e), "data", source="sample data")]
+        return None, [Problem(1, str(e), ProblemKind.DATA, source="sample data")]
     except json.JSONDecodeError as e:
         message = f"not valid JSON: {e.msg} (column {e.colno})"
-        return None, [Problem(e.lineno, message, "data", source="sample data")]
+        return None, [Problem(e.lineno, message, ProblemKind.DATA, source="sample data")]
     if not isinstance(value, dict):
         return None, [
             Problem(
                 1,
                 'sample data must be a JSON object, e.g. {"name": "Ada"}',
-                "data",
+                ProblemKind.DATA,
                 source="sample data",
             )
         ]
@@ -71,7 +71,7 @@ def evaluate(name: str, subject: str, body: str, sample_text: str) -> Evaluation
         result = preview(
             Template(name=name or "preview", subject=subject, body=body), data, **_preview_kwargs()
         )
-        problems += [as_problem(p) for p in result.problems]
+        problems += result.problems
     by_source: dict[str, list[Problem]] = {}
     for p in problems:
         by_source.setdefault(p.source, []).append(p)

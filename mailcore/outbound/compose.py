@@ -42,6 +42,7 @@ from mailcore.errors import TemplateError
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
 from mailcore.outbound.templating import (
     Problem,
+    ProblemKind,
     RenderResult,
     Template,
     error_from,
@@ -104,7 +105,7 @@ class Preview:
 
     @property
     def ok(self) -> bool:
-        return not any(p.kind != "unsafe" for p in self.problems)
+        return not any(p.kind != ProblemKind.UNSAFE for p in self.problems)
 
 
 # --- layout -------------------------------------------------------------------------------
@@ -289,17 +290,19 @@ def preview(
         rendered = render_all(template, data)
     except Exception as exc:  # noqa: BLE001 -- the editor must keep working
         log.exception("rendering failed unexpectedly")
-        rendered = RenderResult("", "", "", [Problem(None, f"cannot render: {exc}", "syntax")])
+        rendered = RenderResult(
+            "", "", "", [Problem(None, f"cannot render: {exc}", ProblemKind.SYNTAX)]
+        )
     try:
         json_text = data_json(data)
     except Exception as exc:  # noqa: BLE001
         json_text = ""
-        rendered.problems.append(Problem(None, f"data is not JSON: {exc}", "syntax"))
+        rendered.problems.append(Problem(None, f"data is not JSON: {exc}", ProblemKind.SYNTAX))
     try:
         msg, page = _build(rendered, json_text, to, resource_id, sender, options)
         mime = msg.as_string(policy=MESSAGE_POLICY.clone(linesep="\n"))
         subject = str(msg["Subject"])
     except (ValueError, TypeError, OSError, TemplateError) as exc:
-        rendered.problems.append(Problem(None, f"cannot compose: {exc}", "syntax"))
+        rendered.problems.append(Problem(None, f"cannot compose: {exc}", ProblemKind.SYNTAX))
         page, mime, subject = "", "", rendered.subject
     return Preview(subject, rendered.markdown, page, json_text, mime, rendered.problems)

@@ -18,7 +18,7 @@ import markdown
 
 from mailcore.outbound import markdown_limits, sanitize
 from mailcore.outbound.template_markers import MARK, OPEN, fill_text
-from mailcore.outbound.template_problems import Problem
+from mailcore.outbound.template_problems import Problem, ProblemKind
 
 MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists")
 
@@ -71,7 +71,9 @@ def fill_html(
         if name.lower() in sanitize.URL_ATTRIBUTES and not sanitize.is_safe_url(value):
             first = MARK.search(raw)
             line = value_lines[int(first[1])] if first else None
-            problems.append(Problem(line, f"unsafe link {value[:40]!r} removed", "unsafe"))
+            problems.append(
+                Problem(line, f"unsafe link {value[:40]!r} removed", ProblemKind.UNSAFE)
+            )
             return ""
         return f'{space}{name}="{sanitize.escape(value)}"'
 

@@ -42,6 +42,7 @@ from mailcore.outbound.template_markers import MARK, OPEN, clean_value, fill_tex
 from mailcore.outbound.template_problems import (
     MAX_REPORTED_REMOVALS,
     Problem,
+    ProblemKind,
     collected_problems,
     error_from,
     error_line,
@@ -64,6 +65,7 @@ __all__ = [
     "MAX_REPORTED_REMOVALS",
     "TEMPLATE_FILE_HELP",
     "Problem",
+    "ProblemKind",
     "RenderResult",
     "Rendered",
     "Template",
@@ -107,7 +109,7 @@ class RenderResult:
 
     @property
     def fatal(self) -> list[Problem]:
-        return [p for p in self.problems if p.kind != "unsafe"]
+        return [p for p in self.problems if p.kind != ProblemKind.UNSAFE]
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -118,7 +120,9 @@ def _run(source: str, data: Mapping[str, Any], where: str, problems: list[Proble
     try:
         tmpl = compile_template(source)
     except TemplateSyntaxError as exc:
-        problems.append(Problem(exc.lineno, f"syntax error: {exc.message}", "syntax", where))
+        problems.append(
+            Problem(exc.lineno, f"syntax error: {exc.message}", ProblemKind.SYNTAX, where)
+        )
         return None
     state = STATE.get()
     work = state.work if state is not None else limits.current()
@@ -131,11 +135,11 @@ def _run(source: str, data: Mapping[str, Any], where: str, problems: list[Proble
                 state.add_output(len(chunk) if OPEN not in chunk else len(MARK.sub("", chunk)))
             out.append(chunk)
     except (SecurityError, OverflowError) as exc:  # OverflowError: the sandbox's range() limit
-        problems.append(Problem(error_line(exc), f"refused: {exc}", "refused", where))
+        problems.append(Problem(error_line(exc), f"refused: {exc}", ProblemKind.REFUSED, where))
         return None
     except Exception as exc:  # noqa: BLE001 -- any runtime error is the template's fault
         message = f"cannot render: {type(exc).__name__}: {exc}"
-        problems.append(Problem(error_line(exc), message, "syntax", where))
+        problems.append(Problem(error_line(exc), message, ProblemKind.SYNTAX, where))
         return None
     return "".join(out)
 
@@ -165,7 +169,7 @@ def render_all(template: Template, data: Mapping[str, Any]) -> RenderResult:
             f" the {markdown_limits.MAX_MARKDOWN_CHARS:,} Markdown formats (MAX_MARKDOWN_CHARS);"
             " write less text (a value counts as one character)"
         )
-        problems.append(Problem(None, message, "refused"))
+        problems.append(Problem(None, message, ProblemKind.REFUSED))
         body_marked = None
     if body_marked is not None:
         plain, removed_text = sanitize.strip_markup(body_marked)
@@ -193,7 +197,9 @@ def check(template: Template) -> list[Problem]:
         try:
             compile_template(source)  # syntax only
         except TemplateSyntaxError as exc:
-            problems.append(Problem(exc.lineno, f"syntax error: {exc.message}", "syntax", where))
+            problems.append(
+                Problem(exc.lineno, f"syntax error: {exc.message}", ProblemKind.SYNTAX, where)
+            )
     return problems
 
 

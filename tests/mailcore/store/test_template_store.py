@@ -248,3 +248,15 @@ def test_sample_strings_use_an_example_from_the_description_when_it_fits_the_pat
     assert sample_from_schema(plate) == "AB-123-CD"
     wrong = {**plate, "description": "e.g. ab123cd"}
     assert sample_from_schema(wrong, _key="plate") == "Plate"
+
+
+def test_a_save_refusal_is_the_renderers_problem_with_the_placeholder_named() -> None:
+    from mailcore.outbound import template_problems
+    from mailcore.store.template_checks import check_template
+
+    [problem] = check_template("t", "Hi", "Dear {{ owner['full name'] }}", {"owner": {}})
+    # One Problem type from the renderer to the editor; the name is carried, not read back
+    # from the sentence (which a quote in the key used to break).
+    assert type(problem) is template_problems.Problem
+    assert problem.kind == template_problems.ProblemKind.UNDEFINED
+    assert problem.name is not None and "full name" in problem.name
