@@ -53,7 +53,7 @@ from console.users import (
 from mailcore.store.db import METADATA
 
 if TYPE_CHECKING:
-    from mailcore.store.history import History
+    from mailcore import History
 
 __all__ = [
     "MAX_PASSWORD_LENGTH",

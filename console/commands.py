@@ -28,8 +28,8 @@ class Poller:
     waits the interval and never less than MIN_RETRY_SECONDS."""
 
     def __init__(self, engine: Any, interval: float) -> None:
+        from mailcore import RetentionSchedule
         from mailcore.commands.poll import MIN_RETRY_SECONDS
-        from mailcore.store.retention import RetentionSchedule
 
         self.engine = engine
         self.interval = interval
@@ -259,7 +259,7 @@ def prepare_demo(root: Path, *, reset: bool = False) -> DemoEnv:
     """Seed the demo mailbox under `root` (once), poll it, and ensure an admin exists."""
     from console.demo import Office, build_registry, sample_mails
     from console.services import build_services
-    from mailcore.config import Settings
+    from mailcore import Settings
 
     root = root.resolve()
     if reset and root.exists():
@@ -345,7 +345,7 @@ def serve(config_path: str | None, host: str, port: int, poll: bool) -> None:
     """The console on the configured mailbox and database (MAILCORE_* settings)."""
     from console import create_app
     from console.services import build_services
-    from mailcore.config import Settings
+    from mailcore import Settings
     from mailcore.errors import ConfigError
 
     check_port(host, port, f"pass another one, e.g. --port {port + 1}")
@@ -386,9 +386,8 @@ def create_user(
 ) -> None:
     """Create a console user (the password is asked for, never passed as an argument)."""
     from console.accounts import AccountError, Accounts
-    from mailcore.config import Settings
+    from mailcore import History, Settings
     from mailcore.errors import ConfigError
-    from mailcore.store.history import History
 
     try:
         settings = Settings.load(config_path)

@@ -16,10 +16,9 @@ from flask import Flask, current_app
 from console.accounts import Accounts, ThrottlePolicy
 
 if TYPE_CHECKING:
-    from mailcore.mailboxes.protocol import Mailbox
+    from mailcore import History, Mailbox
     from mailcore.processing.engine import Engine
     from mailcore.processing.registry import Registry
-    from mailcore.store.history import History
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +46,10 @@ class Services:
 
 def build_services(settings: Any, registry: Registry | None = None) -> Services:
     """Open the mailbox and the database named by `settings` and wire the engine on them."""
-    from mailcore.config import open_mailbox
+    from mailcore import History, TemplateStore, open_mailbox
     from mailcore.processing.engine import Engine
     from mailcore.processing.registry import load_registry
     from mailcore.processing.registry import registry as default_registry
-    from mailcore.store.history import History
-    from mailcore.store.template_store import TemplateStore
 
     # Bad settings are refused before anything is opened.
     throttle = ThrottlePolicy.from_settings(
@@ -81,7 +78,7 @@ def services(app: Flask | None = None) -> Services:
             if found is None:
                 settings = app.config.get("MAILCORE_SETTINGS")
                 if settings is None:
-                    from mailcore.config import Settings
+                    from mailcore import Settings
 
                     settings = Settings.load()
                 found = build_services(settings)

@@ -62,7 +62,7 @@ def parse_sample(text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
 
 def evaluate(name: str, subject: str, body: str, sample_text: str) -> Evaluation:
     """Render the template on its sample data and collect every problem (never raises)."""
-    from mailcore.outbound.compose import Template, preview
+    from mailcore import Template, preview
 
     data, problems = parse_sample(sample_text)
     problems += field_problems(name, subject, data if data is not None else {})

@@ -21,8 +21,7 @@ def send_test_mail(
     name: str, subject: str, body: str, data: dict[str, Any], to: str, by: str
 ) -> None:
     """Compose template `name` on `data` for `to` and send it, marked as a test by `by`."""
-    from mailcore.outbound.compose import Template, compose
-    from mailcore.outbound.smtp import send
+    from mailcore import Template, compose, send
 
     smtp, sender = smtp_and_sender()
     settings = services().settings

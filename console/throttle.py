@@ -32,7 +32,7 @@ from mailcore.errors import ConfigError
 from mailcore.store.db import METADATA
 
 if TYPE_CHECKING:
-    from mailcore.store.history import History
+    from mailcore import History
 
 log = logging.getLogger("console.accounts")  # the name these records had before the split
 
