@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from flask import (
@@ -38,6 +39,7 @@ from console.roles import role_required
 from console.services import services
 from console.timeline import diff_lines
 from mailcore.errors import MailboxError, MailcoreError, PayloadInvalid
+from mailcore.processing.vocabulary import SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +141,7 @@ def _editor_context(
     text: str | None = None,
     syntax: str = "json",
     handler: str | None = None,
-    errors: list[tuple[str, str]] | None = None,
+    errors: Sequence[SchemaError | tuple[str, str]] | None = None,
     payload: dict[str, Any] | None = None,
     syntax_error: PayloadSyntaxError | None = None,
     outcome: Any = None,

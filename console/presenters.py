@@ -1,7 +1,7 @@
 """Pure helpers turning mailcore values into what the console templates display.
 
-Payload text in JSON or YAML, schema errors attached to payload fields (the before/after
-diff of a payload is console.timeline.diff_lines).
+Payload text in JSON or YAML, schema errors (`SchemaError` records) attached to payload
+fields by their kind and keys (the before/after diff of a payload is console.timeline.diff_lines).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from mailcore.inbound.payload import (
     load_json,
     load_yaml,
 )
+from mailcore.processing.vocabulary import ErrorKind, SchemaError, as_schema_errors
 
 try:
     _YAML_LOADER: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -28,11 +29,6 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _YAML_LOADER = yaml.SafeLoader
 
 SYNTAXES = ("json", "yaml")
-_REQUIRED = re.compile(r"^'([^']+)' is a required property")
-_UNEXPECTED = re.compile(r"\(((?:'[^']+'(?:, )?)+) (?:was|were) unexpected\)")
-# mailcore.processing.registry.schema_errors' hint for an unknown key close to a property the
-# object lacks.
-_MISSPELT = re.compile(r"^'([^']+)' is not a field of .+ -- did you mean '([^']+)'\?$")
 
 
 class PayloadSyntaxError(ValueError):
@@ -148,43 +144,30 @@ def _leaves(value: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
 
 
 def field_rows(
-    payload: Mapping[str, Any] | None, errors: Iterable[tuple[str, str]]
+    payload: Mapping[str, Any] | None, errors: Iterable[SchemaError | tuple[str, str]]
 ) -> tuple[list[FieldRow], list[str]]:
     """Payload leaves with their errors attached, plus errors that concern no single field.
 
-    A "'vin' is a required property" error becomes a row for the missing `vin` field. A
-    payload over the limits gets no rows (they would be all its copies), only the reason.
+    Errors are `SchemaError` records, placed by what they say they are about (never by reading
+    their message): a missing property becomes a row for the missing field, an unknown key
+    gets its "did you mean" hint or "not in the schema" on its own row. (path, message) pairs
+    (`PayloadInvalid.errors`) are taken as records too. A payload over the limits gets no rows
+    (they would be all its copies), only the reason.
     """
+    records = as_schema_errors(list(errors))
     problem = payload_problem(payload or {})
     if problem is not None:
-        return [], [problem, *(f"{p}: {m}" for p, m in errors if m != problem)]
+        return [], [problem, *(f"{e.path}: {e.message}" for e in records if e.message != problem)]
     rows = {path: FieldRow(path, value) for path, value in _leaves(payload or {}) if path}
     general: list[str] = []
-    for raw_path, message in errors:
-        path = normalize_path(raw_path)
-        required = _REQUIRED.match(message)
-        if required or (message.strip() == "is required" and path not in rows):
-            if required:
-                path = f"{path}.{required.group(1)}" if path else required.group(1)
+    for error in records:
+        path = normalize_path(error.path)
+        if error.kind == ErrorKind.REQUIRED and path not in rows:
             row = rows.setdefault(path, FieldRow(path, None, missing=True))
             row.errors.append("required: this field is missing")
             continue
-        misspelt = _MISSPELT.match(message)
-        if misspelt:
-            key, meant = misspelt.groups()
-            misspelt_row = rows.get(f"{path}.{key}" if path else key)
-            if misspelt_row is not None:
-                misspelt_row.suggestion = meant
-                misspelt_row.errors.append(f"not in the schema -- did you mean {meant!r}?")
-                continue
-        unexpected = _UNEXPECTED.search(message)
-        if unexpected:
-            names = re.findall(r"'([^']+)'", unexpected.group(1))
-            found = [rows[n] for n in (f"{path}.{k}" if path else k for k in names) if n in rows]
-            for row in found:
-                row.errors.append("not in the schema: a typo, or a field to remove")
-            if found:
-                continue
+        if error.kind == ErrorKind.UNKNOWN and _place_unknown(rows, path, error):
+            continue
         target = rows.get(path)
         if target is None:
             # An error about an object or list: attach to its first leaf below it, if any.
@@ -194,7 +177,21 @@ def field_rows(
                 else None
             )
         if target is None:
-            general.append(f"{path}: {message}" if path else message)
+            general.append(f"{path}: {error.message}" if path else error.message)
         else:
-            target.errors.append(message)
+            target.errors.append(error.message)
     return list(rows.values()), general
+
+
+def _place_unknown(rows: Mapping[str, FieldRow], path: str, error: SchemaError) -> bool:
+    """Put an unknown-key error on the rows of its keys; whether any row took it."""
+    if error.suggestion is not None and error.key is not None:
+        row = rows.get(f"{path}.{error.key}" if path else error.key)
+        if row is not None:
+            row.suggestion = error.suggestion
+            row.errors.append(f"not in the schema -- did you mean {error.suggestion!r}?")
+            return True
+    found = [rows[n] for n in (f"{path}.{k}" if path else k for k in error.keys) if n in rows]
+    for row in found:
+        row.errors.append("not in the schema: a typo, or a field to remove")
+    return bool(found)

@@ -31,11 +31,13 @@ from mailcore.processing.outcomes import (
 from mailcore.processing.pipeline import Pipeline, clip, recorded_facts
 from mailcore.processing.reads import ReadCache
 from mailcore.processing.registry import HandlerSpec, Registry
+from mailcore.processing.vocabulary import ErrorKind, SchemaError, as_schema_errors
 from mailcore.store.history import History, MessageState
 
 __all__ = ["FailedMail", "MessageLocks"]
 
 logger = logging.getLogger(__name__)
+_NOT_AN_OBJECT = SchemaError("$", ErrorKind.TYPE, "the payload must be an object")
 
 
 class FailedMail:
@@ -112,7 +114,7 @@ class FailedMail:
         else:  # no payload found is checked as {}: its required fields show as missing
             errors = spec.validate(payload if payload is not None else {})
         if not errors and state is not None and state.status == Status.FAILED:
-            errors = state.errors
+            errors = as_schema_errors(state.errors)
         return Inspection(
             uid=uid,
             folder=folder,
@@ -145,19 +147,19 @@ class FailedMail:
         return name, spec, payload
 
     def validate(self, handler: str | None, payload: Any) -> ErrorList:
-        """Schema errors of `payload` for `handler` as (json-path, message); [] when valid.
+        """Schema errors of `payload` for `handler` (`SchemaError` records); [] when valid.
 
         Without a handler nothing can be valid: the answer is `NO_HANDLER` (a payload that is
         not an object is said too).
         """
         if handler is None:
-            shape = [] if isinstance(payload, dict) else [("$", "the payload must be an object")]
+            shape = [] if isinstance(payload, dict) else [_NOT_AN_OBJECT]
             return [NO_HANDLER, *shape]
         if handler not in self.registry:
-            return [("$", f"unknown handler {handler!r}")]
+            return [SchemaError("$", ErrorKind.HANDLER, f"unknown handler {handler!r}")]
         spec = self.registry.get(handler)
         if not isinstance(payload, dict):
-            return spec.validate(payload) or [("$", "the payload must be an object")]
+            return spec.validate(payload) or [_NOT_AN_OBJECT]
         return spec.validate(spec.prepare(payload))
 
     def resubmit(

@@ -11,6 +11,7 @@ from typing import Any
 
 from mailcore.inbound.extract import Extraction
 from mailcore.mailboxes.protocol import Summary
+from mailcore.processing.vocabulary import ErrorKind, ErrorList, SchemaError
 
 __all__ = [
     "ErrorList",
@@ -24,9 +25,10 @@ __all__ = [
     "message_key",
 ]
 
-ErrorList = list[tuple[str, str]]
 # What `Engine.validate` answers when no handler is known: nothing can be valid yet.
-NO_HANDLER = ("$", "no handler chosen: pick the handler this mail is for")
+NO_HANDLER = SchemaError(
+    "$", ErrorKind.HANDLER, "no handler chosen: pick the handler this mail is for"
+)
 
 
 class Status(StrEnum):

@@ -25,6 +25,7 @@ from mailcore.inbound.extract import Extraction, PayloadSource, extract
 from mailcore.inbound.headers import header_block
 from mailcore.processing.outcomes import ErrorList, Limits, Outcome, Status, message_key
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
+from mailcore.processing.vocabulary import SchemaError
 from mailcore.store.history import History, MessageState, now
 
 __all__ = [
@@ -73,7 +74,7 @@ def clip(text: str) -> str:
 
 
 def schema_reason(handler: str, errors: ErrorList) -> str:
-    listed = "; ".join(f"{path}: {message}" for path, message in errors[:10])
+    listed = "; ".join(f"{e.path}: {e.message}" for e in errors[:10])
     more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
     return f"payload does not match the schema of handler {handler!r}: {listed}{more}"
 
@@ -174,7 +175,7 @@ class Pipeline:
             "handler": w.handler,
             "status": w.status,
             "reason": w.reason,
-            "errors": w.errors,
+            "errors": [e.as_json() for e in w.errors],
             "folder": folder,
             "uidvalidity": validity,
             "uid": w.uid,
@@ -241,13 +242,13 @@ class Pipeline:
         where: dict[str, Any],
         actor: str,
         reason: str,
-        errors: Sequence[tuple[str, str]] = (),
+        errors: Sequence[SchemaError] = (),
     ) -> None:
         work.status, work.reason, work.errors = Status.FAILED, clip(reason), list(errors)
         work.events.append(
             {**where, **work.facts, "kind": "failed", "status": Status.FAILED,
-             "handler": work.handler, "reason": work.reason, "errors": work.errors or None,
-             "actor": actor}
+             "handler": work.handler, "reason": work.reason, "actor": actor,
+             "errors": [e.as_json() for e in work.errors] or None}
         )  # fmt: skip
 
     def _steps(

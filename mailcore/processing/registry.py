@@ -8,7 +8,8 @@
 
 Routing, most specific first: the identifier's prefix (longest wins), a recipient subaddress
 (``ops+vehicle@``), a subject keyword, a ``match(extraction)`` callable, then the default handler.
-Schemas are JSON Schema Draft 2020-12; errors come back as (json-path, message) pairs.
+Schemas are JSON Schema Draft 2020-12; errors come back as `SchemaError` records
+(mailcore.processing.vocabulary): path, kind, message, and the keys a hint is about.
 """
 
 from __future__ import annotations
@@ -21,19 +22,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError as InvalidSchema
 
 from mailcore.errors import RegistrationError, UnknownHandler
 from mailcore.inbound.keys import apply_aliases, normalize_key
 from mailcore.inbound.payload import DEFAULT_LIMITS, PayloadLimits, PayloadTooLarge, check_payload
 from mailcore.processing.schemacheck import compile_check
+from mailcore.processing.vocabulary import ErrorKind, ErrorList, SchemaError
 
 if TYPE_CHECKING:
     from mailcore.inbound.extract import Extraction
 
 logger = logging.getLogger(__name__)
 
-ErrorList = list[tuple[str, str]]
 HandlerFunc = Callable[["HandlerContext"], "dict[str, Any] | None"]
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 _MAX_MESSAGE = 300
@@ -119,7 +120,7 @@ class HandlerSpec:
         return dict(out)
 
     def validate(self, payload: Any) -> ErrorList:
-        """(json-path, message) pairs, sorted by path; [] when valid or without a schema.
+        """`SchemaError` records, sorted by path; [] when valid or without a schema.
 
         A payload over `limits` gets the one error naming the limit (with or without a
         schema), and is never handed to jsonschema, whose messages write the instance out.
@@ -127,7 +128,7 @@ class HandlerSpec:
         try:
             check_payload(payload, self.limits)
         except PayloadTooLarge as exc:
-            return list(exc.errors)
+            return [SchemaError(p, ErrorKind.LIMIT, m) for p, m in exc.errors]
         if self.validator is None:
             return []
         if self.quick_check is not None and self.quick_check(payload):
@@ -164,48 +165,59 @@ def schema_errors(
     handler: str | None = None,
     limits: PayloadLimits = DEFAULT_LIMITS,
 ) -> ErrorList:
-    """Every schema violation as (json-path, message), missing properties at their own path.
+    """Every schema violation as a `SchemaError`, missing properties at their own path.
 
     An unknown key close to a property the object lacks (``plate_numbr`` where
     ``plate_number`` is required) gets its own error at the object's path, "'plate_numbr' is
-    not a field of <handler> -- did you mean 'plate_number'?"; the payload itself is left as
-    it is, the operator decides. A number typed as text too long to be converted (over
-    `limits.max_number_digits`) is said as that limit, not as a wrong type.
+    not a field of <handler> -- did you mean 'plate_number'?" (kind UNKNOWN, with `key` and
+    `suggestion`); the payload itself is left as it is, the operator decides. A number typed as
+    text too long to be converted (over `limits.max_number_digits`) is said as that limit, not
+    as a wrong type.
 
     The payload must be within `limits` (see `check_payload`): jsonschema writes instances out
     in its messages.
     """
-    errors: ErrorList = []
+    errors: set[SchemaError] = set()
     for error in validator.iter_errors(payload):
         path: list[str | int] = list(error.absolute_path)
         message = error.message
+        kind = SchemaError.kind_of(str(error.validator))
+        key: str | None = None
+        keys: tuple[str, ...] = ()
         found = _REQUIRED.match(message) if error.validator == "required" else None
         if found:
             # An unknown key the schema allows may still be the missing property misspelt.
-            hints = _misspellings(error.schema, error.instance, path, handler)
-            errors.extend((json_path(path), hint) for hint in hints.values())
-            path.append(found.group(1))
+            errors.update(_misspellings(error.schema, error.instance, path, handler).values())
+            key = found.group(1)
+            path.append(key)
             message = "is required"
         elif error.validator == "additionalProperties" and error.validator_value is False:
             hints = _misspellings(error.schema, error.instance, path, handler)
-            errors.extend((json_path(path), hint) for hint in hints.values())
+            errors.update(hints.values())
             rest = [k for k in _unknown_keys(error.schema, error.instance) if k not in hints]
             if not rest:
                 continue
+            keys = tuple(rest)
             if hints:
                 verb = "was" if len(rest) == 1 else "were"
                 listed = ", ".join(repr(k) for k in rest)
                 message = f"Additional properties are not allowed ({listed} {verb} unexpected)"
         elif error.validator == "type" and _too_long_number(error.instance, limits):
             digits = len(error.instance.strip())
+            kind = ErrorKind.LIMIT
             message = (
                 f"a number of {digits:,} digits is over the limit max_number_digits ="
                 f" {limits.max_number_digits:,}: write it shorter"
             )
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 1] + "…"
-        errors.append((json_path(path), message))
-    return sorted(set(errors))
+        errors.add(SchemaError(json_path(path), kind, message, key, keys=keys))
+    return sorted(errors, key=_order)
+
+
+def _order(error: SchemaError) -> tuple[str, str]:
+    """The order errors are listed in: by path, then message (as (path, message) pairs were)."""
+    return error.path, error.message
 
 
 def _unknown_keys(schema: Any, instance: Any) -> list[str]:
@@ -225,8 +237,8 @@ def _unknown_keys(schema: Any, instance: Any) -> list[str]:
 
 def _misspellings(
     schema: Any, instance: Any, path: Sequence[str | int], handler: str | None
-) -> dict[str, str]:
-    """Unknown key -> "did you mean" message, for keys close to a property `instance` lacks.
+) -> dict[str, SchemaError]:
+    """Unknown key -> "did you mean" error, for keys close to a property `instance` lacks.
 
     Missing required properties are tried first, then the other absent properties; each
     property is suggested for one key at most.
@@ -243,12 +255,15 @@ def _misspellings(
     where = handler or "the schema"
     if path:
         where = f"{json_path(path)} in {where}"
-    hints: dict[str, str] = {}
+    hints: dict[str, SchemaError] = {}
     for key in unknown:
         close = difflib.get_close_matches(normalize_key(key), list(by_norm), n=1, cutoff=_CLOSE)
         if close:
             meant = by_norm.pop(close[0])
-            hints[key] = f"{key!r} is not a field of {where} -- did you mean {meant!r}?"
+            message = f"{key!r} is not a field of {where} -- did you mean {meant!r}?"
+            hints[key] = SchemaError(
+                json_path(path), ErrorKind.UNKNOWN, message, key, meant, keys=(key,)
+            )
     return hints
 
 
@@ -364,7 +379,7 @@ class Registry:
         if schema is not None:
             try:
                 Draft202012Validator.check_schema(schema)
-            except SchemaError as e:
+            except InvalidSchema as e:
                 raise RegistrationError(
                     f"schema of handler {name!r} is invalid: {e.message}"
                 ) from None

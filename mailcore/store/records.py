@@ -1,5 +1,10 @@
 """What the history's reads return: `Event` (a row of mc_events) and `MessageState` (a row of
-mc_messages), and how a result row becomes one."""
+mc_messages), and how a result row becomes one.
+
+Schema errors are stored as JSON objects (mailcore.processing.vocabulary.SchemaError.as_json:
+path, kind, message...); a row written by the previous version holds [path, message] pairs,
+read here as objects with only those two keys, so its errors still show.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ class Event:
     actor: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
-    errors: list[tuple[str, str]] | None
+    errors: list[dict[str, Any]] | None  # schema errors as JSON objects (see above)
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class MessageState:
     handler: str | None
     status: str | None
     reason: str | None
-    errors: list[tuple[str, str]]
+    errors: list[dict[str, Any]]  # schema errors as JSON objects (see above)
     payload: dict[str, Any] | None
     handled: bool
     folder: str | None
@@ -56,8 +61,12 @@ class MessageState:
     updated_at: datetime
 
 
-def _errors(value: Any) -> list[tuple[str, str]]:
-    return [(str(p), str(m)) for p, m in value or []]
+def _errors(value: Any) -> list[dict[str, Any]]:
+    """Stored schema errors as JSON objects; an old [path, message] pair becomes one too."""
+    return [
+        dict(e) if isinstance(e, dict) else {"path": str(e[0]), "message": str(e[1])}
+        for e in value or []
+    ]
 
 
 def event_from_row(row: Any) -> Event:

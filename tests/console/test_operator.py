@@ -9,6 +9,7 @@ from console.accounts import AccountError
 from console.commands import create_user
 from console.mailview import safe_html
 from console.presenters import PayloadSyntaxError, field_rows, parse_payload
+from mailcore.processing.vocabulary import ErrorKind, SchemaError
 from tests.console.conftest import ConsoleEnv, csrf_token, failed_uid
 
 
@@ -188,9 +189,21 @@ def test_field_rows_show_did_you_mean_next_to_the_misspelt_key() -> None:
     rows, general = field_rows(
         {"owner": {"nmae": "x", "extra": 1}},
         [
-            ("$.owner", "'nmae' is not a field of $.owner in vehicle -- did you mean 'name'?"),
-            ("$.owner", "Additional properties are not allowed ('extra' was unexpected)"),
-            ("$.owner.name", "is required"),
+            SchemaError(
+                "$.owner",
+                ErrorKind.UNKNOWN,
+                "'nmae' is not a field of $.owner in vehicle -- did you mean 'name'?",
+                key="nmae",
+                suggestion="name",
+                keys=("nmae",),
+            ),
+            SchemaError(
+                "$.owner",
+                ErrorKind.UNKNOWN,
+                "Additional properties are not allowed ('extra' was unexpected)",
+                keys=("extra",),
+            ),
+            SchemaError("$.owner.name", ErrorKind.REQUIRED, "is required", key="name"),
         ],
     )
     by_path = {r.path: r for r in rows}
@@ -199,6 +212,23 @@ def test_field_rows_show_did_you_mean_next_to_the_misspelt_key() -> None:
     assert by_path["owner.extra"].suggestion is None
     assert by_path["owner.extra"].errors == ["not in the schema: a typo, or a field to remove"]
     assert by_path["owner.name"].missing and general == []
+
+
+def test_field_rows_show_the_errors_of_a_row_stored_by_the_previous_version() -> None:
+    """Old history rows hold (path, message) pairs: the missing field and the rest still show."""
+    rows, general = field_rows(
+        {"owner": {"nmae": "x"}},
+        [
+            ("$.owner", "'nmae' is not a field of $.owner in vehicle -- did you mean 'name'?"),
+            ("$.owner.name", "is required"),
+        ],
+    )
+    by_path = {r.path: r for r in rows}
+    assert by_path["owner.name"].missing
+    assert by_path["owner.nmae"].errors == [
+        "'nmae' is not a field of $.owner in vehicle -- did you mean 'name'?"
+    ]
+    assert general == []
 
 
 def test_safe_html_drops_handlers_and_remote_urls() -> None:
@@ -237,3 +267,22 @@ def test_create_user_command(tmp_path, monkeypatch) -> None:  # type: ignore[no-
     assert user is not None and user.role == "admin"
     again = CliRunner().invoke(create_user, ["carol", "--password-stdin"], input="x\n")
     assert again.exit_code != 0 and "too short" in again.output
+
+
+def test_a_hint_for_a_key_with_a_quote_stays_on_its_field_row() -> None:
+    """The registry's hint reaches the field row as a record, whatever quotes its key needs."""
+    from mailcore.processing.registry import Registry
+
+    schema = {
+        "type": "object",
+        "required": ["owner_name"],
+        "additionalProperties": False,
+        "properties": {"owner_name": {"type": "string"}},
+    }
+    spec = Registry().add("vehicle", lambda ctx: None, prefix="V-", schema=schema)
+    payload = {"owner'nme": "Ann"}
+    rows, general = field_rows(payload, spec.validate(payload))
+    by_path = {r.path: r for r in rows}
+    assert by_path["owner'nme"].suggestion == "owner_name"
+    assert by_path["owner'nme"].errors == ["not in the schema -- did you mean 'owner_name'?"]
+    assert by_path["owner_name"].missing and general == []

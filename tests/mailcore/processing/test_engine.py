@@ -19,6 +19,7 @@ from mailcore.mailboxes.maildir import MaildirMailbox
 from mailcore.mailboxes.protocol import Mailbox
 from mailcore.processing import engine as engine_module
 from mailcore.processing.engine import Engine, Folders, message_key
+from mailcore.processing.vocabulary import ErrorKind, SchemaError
 from mailcore.store.history import History
 from tests.mailcore.engine_support import (
     Calls,
@@ -33,6 +34,11 @@ from tests.mailcore.engine_support import (
 from tests.servers import message
 
 FOLDERS = Folders()
+
+
+def pairs(errors: list[SchemaError]) -> list[tuple[str, str]]:
+    """The (path, message) of each error, in order."""
+    return [e.pair for e in errors]
 
 
 @pytest.fixture
@@ -68,7 +74,7 @@ def test_each_failure_goes_to_failed_with_its_reason(engine: Engine, mailbox: Ma
     reasons = [o.reason or "" for o in outcomes]
     assert reasons[0].startswith("no payload found")
     assert "unknown identifier 'ZZZ-9'" in reasons[1]
-    assert outcomes[2].errors == [
+    assert pairs(outcomes[2].errors) == [
         ("$.plate_number", "'X' is too short"),
         ("$.year", "1800 is less than the minimum of 1900"),
     ]
@@ -176,7 +182,7 @@ def test_resubmit_that_fails_again_moves_nothing_and_keeps_the_new_reason(
     # The console shows what the operator last submitted, not the original.
     assert engine.inspect(failed.new_uid).payload == {"plate_number": "REFUSE", "year": 2020}
     bad = engine.resubmit(failed.new_uid, {"plate_number": "OK-1"}, by="olga")
-    assert bad.status == "failed" and bad.errors == [("$.year", "is required")]
+    assert bad.status == "failed" and pairs(bad.errors) == [("$.year", "is required")]
     assert mailbox.uids(FOLDERS.failed) == [failed.new_uid]
 
 
@@ -354,14 +360,16 @@ def test_inspect_and_validate(engine: Engine, mailbox: Mailbox):
     seen = engine.inspect(failed.new_uid)
     assert seen.handler == "vehicle" and seen.schema is not None
     assert seen.payload == {"plate_number": "X", "year": 2020}
-    assert seen.errors == [("$.plate_number", "'X' is too short")]
+    assert pairs(seen.errors) == [("$.plate_number", "'X' is too short")]
     assert seen.extraction.identifier == "VEH-123" and seen.raw.startswith(b"From:")
     assert engine.validate("vehicle", {"immatriculation": "AB-1", "year": "1999"}) == []
-    assert engine.validate("vehicle", {"year": "x"}) == [
+    assert pairs(engine.validate("vehicle", {"year": "x"})) == [
         ("$.plate_number", "is required"),
         ("$.year", "'x' is not of type 'integer'"),
     ]
-    assert engine.validate("nope", {}) == [("$", "unknown handler 'nope'")]
+    assert engine.validate("nope", {}) == [
+        SchemaError("$", ErrorKind.HANDLER, "unknown handler 'nope'")
+    ]
 
 
 def test_inspect_without_payload_or_handler_is_never_valid(engine: Engine, mailbox: Mailbox):
@@ -375,11 +383,11 @@ def test_inspect_without_payload_or_handler_is_never_valid(engine: Engine, mailb
     assert no_payload.new_uid is not None and no_handler.new_uid is not None
     seen = engine.inspect(no_payload.new_uid)
     assert seen.handler == "vehicle" and seen.payload is None
-    assert ("$.plate_number", "is required") in seen.errors
+    assert ("$.plate_number", "is required") in pairs(seen.errors)
     unrouted = engine.inspect(no_handler.new_uid)
     assert unrouted.handler is None
     assert unrouted.errors[0] == engine_module.NO_HANDLER
-    assert engine.validate(None, {"plate_number": "AB-1", "year": 2001}) == [
+    assert pairs(engine.validate(None, {"plate_number": "AB-1", "year": 2001})) == [
         ("$", "no handler chosen: pick the handler this mail is for")
     ]
 

@@ -1,5 +1,5 @@
 """Registry: routing by identifier prefix, subaddress, subject keyword, callable and default;
-schemas (Draft 2020-12) with errors as (json-path, message); aliases and coercion."""
+schemas (Draft 2020-12) with errors as SchemaError records; aliases and coercion."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import pytest
 from mailcore.errors import ConfigError, MailcoreError, RegistrationError, UnknownHandler
 from mailcore.inbound.extract import extract
 from mailcore.processing.registry import HandlerContext, Registry, json_path, load_registry
+from mailcore.processing.vocabulary import ErrorKind, SchemaError
 from tests.servers import message
+
+
+def pairs(errors: list[SchemaError]) -> list[tuple[str, str]]:
+    """The (path, message) of each error, in order."""
+    return [e.pair for e in errors]
 
 
 def noop(ctx: HandlerContext) -> None:
@@ -121,9 +127,14 @@ def test_schema_errors_are_json_paths_with_messages():
     spec = r.add("v", noop, prefix="V-", schema=SCHEMA)
     errors = spec.validate({"items": [{"qty": "many"}], "colour": "red"})
     assert errors == [
-        ("$", "Additional properties are not allowed ('colour' was unexpected)"),
-        ("$.items[0].qty", "'many' is not of type 'integer'"),
-        ("$.plate", "is required"),
+        SchemaError(
+            "$",
+            ErrorKind.UNKNOWN,
+            "Additional properties are not allowed ('colour' was unexpected)",
+            keys=("colour",),
+        ),
+        SchemaError("$.items[0].qty", ErrorKind.TYPE, "'many' is not of type 'integer'"),
+        SchemaError("$.plate", ErrorKind.REQUIRED, "is required", key="plate"),
     ]
     assert spec.validate({"plate": "A", "items": []}) == []
 
@@ -148,7 +159,7 @@ VEHICLE = {
 def test_a_misspelt_key_says_which_field_was_meant_and_is_not_corrected() -> None:
     spec = Registry().add("vehicle_registration", noop, prefix="V-", schema=VEHICLE)
     payload = {"plate_numbr": "AB-123", "color": "red", "zzz": 1, "owner": {"post_code": "1"}}
-    assert spec.validate(payload) == [
+    assert pairs(spec.validate(payload)) == [
         ("$", "'color' is not a field of vehicle_registration -- did you mean 'colour'?"),
         (
             "$",
@@ -165,17 +176,30 @@ def test_a_misspelt_key_says_which_field_was_meant_and_is_not_corrected() -> Non
         ("$.plate_number", "is required"),
     ]
     assert "plate_numbr" in payload and "plate_number" not in payload
+    # the hint says which key and which field for code too: nobody reads the sentence back
+    hint = next(e for e in spec.validate(payload) if e.key == "post_code")
+    assert hint == SchemaError(
+        "$.owner",
+        ErrorKind.UNKNOWN,
+        "'post_code' is not a field of $.owner in vehicle_registration -- did you mean 'postcode'?",
+        key="post_code",
+        suggestion="postcode",
+        keys=("post_code",),
+    )
 
 
 def test_did_you_mean_compares_normalized_keys_and_suggests_each_field_once() -> None:
     spec = Registry().add("v", noop, prefix="V-", schema=VEHICLE)
     errors = spec.validate({"Plate Number": "x", "PLATE-NUMBER": "y", "owner": {"postcode": "1"}})
-    hints = [m for _, m in errors if "did you mean" in m]
+    hints = [e.message for e in errors if e.suggestion]
     assert hints == ["'Plate Number' is not a field of v -- did you mean 'plate_number'?"]
-    assert ("$", "Additional properties are not allowed ('PLATE-NUMBER' was unexpected)") in errors
+    unexpected = "Additional properties are not allowed ('PLATE-NUMBER' was unexpected)"
+    assert ("$", unexpected) in pairs(errors)
     # present fields are not suggested, and far-off keys get no suggestion
     errors = spec.validate({"plate_number": "x", "plate_numbr": "y", "owner": {"postcode": "1"}})
-    assert errors == [("$", "Additional properties are not allowed ('plate_numbr' was unexpected)")]
+    assert pairs(errors) == [
+        ("$", "Additional properties are not allowed ('plate_numbr' was unexpected)")
+    ]
     # a valid payload with an unknown key close to an optional field stays valid
     owner = Registry().add("w", noop, prefix="W-", schema=OWNER)
     assert owner.validate({"postcode": "1", "cty": "Lyon"}) == []
@@ -229,7 +253,7 @@ def test_a_huge_number_typed_in_a_field_is_an_error_naming_the_limit(digits: int
     for field in ("seats", "km"):
         payload = spec.prepare({field: "9" * digits})  # no int() of it: no ValueError
         assert payload == {field: "9" * digits}
-        [(path, error)] = spec.validate(payload)
+        [(path, error)] = pairs(spec.validate(payload))
         assert path == f"$.{field}"
         assert f"a number of {digits:,} digits is over the limit max_number_digits = 100" in error
     assert spec.prepare({"seats": "9" * 100}) == {"seats": int("9" * 100)}
@@ -254,7 +278,7 @@ def test_an_over_budget_payload_gets_the_limit_as_its_error_without_being_walked
     with bounded():
         for spec in (strict, loose):
             assert spec.prepare(payload)["notes"] is payload["notes"]  # left as it is
-            [(path, error)] = spec.validate(payload)
+            [(path, error)] = pairs(spec.validate(payload))
             assert path == "$" and "payload over the limit max_nodes = 10,000" in error
 
 
@@ -263,7 +287,9 @@ def test_a_registry_can_have_stricter_limits() -> None:
 
     spec = Registry(PayloadLimits(max_nodes=5)).add("v", noop, prefix="V-")
     assert spec.validate({"a": 1, "b": 2}) == []
-    [(_, error)] = spec.validate({"a": 1, "b": 2, "c": 3})
+    [found] = spec.validate({"a": 1, "b": 2, "c": 3})
+    error = found.message
+    assert found.kind == ErrorKind.LIMIT
     assert "max_nodes = 5" in error
 
 

@@ -44,6 +44,15 @@ def seed(h: History) -> None:
     )  # fmt: skip
 
 
+def test_schema_errors_are_stored_and_read_back_as_json_objects(history: History):
+    error = {"path": "$", "kind": "unknown", "message": "m", "key": "nmae", "suggestion": "name"}
+    history.record("failed", message_key="k9", status="failed", errors=[error])
+    state = history.state("k9")
+    assert state is not None and state.errors == [error]
+    [event] = history.events(message_key="k9")
+    assert event.errors == [error]
+
+
 def test_events_filter_by_each_field(history: History):
     seed(history)
     assert [e.kind for e in history.events(message_key="k1")] == ["handled", "received"]
@@ -60,7 +69,9 @@ def test_events_filter_by_each_field(history: History):
 def test_state_lookups_by_key_location_message_id_and_filters(history: History):
     seed(history)
     k2 = history.state("k2")
-    assert k2 is not None and k2.errors == [("$.plate", "is required")] and not k2.handled
+    # a [path, message] pair, as the previous version stored errors, reads as a JSON object
+    assert k2 is not None and k2.errors == [{"path": "$.plate", "message": "is required"}]
+    assert not k2.handled
     assert set(history.states_at("failed", 9, [5, 6])) == {5}
     assert history.states_at("failed", 8, [5]) == {}  # another UIDVALIDITY: not the same message
     assert history.states_by_message_id(["<1@a>"])["<1@a>"].uid == 3

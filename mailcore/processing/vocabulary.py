@@ -1,0 +1,122 @@
+"""The closed vocabularies of processing, each owned here: what a schema error is about
+(`ErrorKind`) and the structured `SchemaError` record the registry produces, the engine carries,
+the history stores (as a JSON object) and the console places on field rows.
+
+Each vocabulary is a StrEnum: a member equals its string, so rows stored as text and templates
+comparing with literals keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["ErrorKind", "ErrorList", "SchemaError", "as_schema_errors"]
+
+
+class ErrorKind(StrEnum):
+    """What a schema error is about."""
+
+    REQUIRED = "required"  # a property is missing: `key` names it, `path` is where it belongs
+    UNKNOWN = "unknown"  # keys the schema does not allow: `keys`; a misspelling: `suggestion`
+    TYPE = "type"
+    FORMAT = "format"
+    PATTERN = "pattern"
+    ENUM = "enum"  # enum or const
+    RANGE = "range"  # minimum/maximum, lengths, item and property counts, multipleOf
+    LIMIT = "limit"  # over the payload limits (mailcore.inbound.payload)
+    HANDLER = "handler"  # no handler chosen, or an unknown one: nothing can be valid
+    OTHER = "other"
+
+
+# jsonschema's validator keyword -> the kind of its errors.
+_KINDS = {
+    "required": ErrorKind.REQUIRED,
+    "additionalProperties": ErrorKind.UNKNOWN,
+    "type": ErrorKind.TYPE,
+    "format": ErrorKind.FORMAT,
+    "pattern": ErrorKind.PATTERN,
+    "enum": ErrorKind.ENUM,
+    "const": ErrorKind.ENUM,
+    **dict.fromkeys(
+        ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+         "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"),
+        ErrorKind.RANGE,
+    ),
+}  # fmt: skip
+_VALUES = frozenset(ErrorKind)
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    """One thing wrong with a payload, at a JSON path (``$.owner.name``).
+
+    `message` is the text operators read; the other fields say the same for code: `kind`,
+    `key` (the missing property, or the unknown key a `suggestion` is for) and `keys` (the
+    unknown keys an UNKNOWN error lists).
+    """
+
+    path: str
+    kind: ErrorKind
+    message: str
+    key: str | None = None
+    suggestion: str | None = None
+    keys: tuple[str, ...] = ()
+
+    @staticmethod
+    def kind_of(validator: str) -> ErrorKind:
+        """The kind of a jsonschema error by its validator keyword."""
+        return _KINDS.get(validator, ErrorKind.OTHER)
+
+    @classmethod
+    def from_pair(cls, path: str, message: str) -> SchemaError:
+        """A (json-path, message) pair as a record: how the previous version stored errors and
+        how `PayloadInvalid.errors` holds them. Only a missing property ("is required" at its
+        own path) is told apart; the message is kept as it is."""
+        if message == "is required":
+            return cls(path, ErrorKind.REQUIRED, message)
+        return cls(path, ErrorKind.OTHER, message)
+
+    @classmethod
+    def from_json(cls, value: Any) -> SchemaError:
+        """A record from its JSON object (`as_json`), or from an old [path, message] pair."""
+        if isinstance(value, SchemaError):
+            return value
+        if isinstance(value, Mapping):
+            kind = value.get("kind")
+            return cls(
+                str(value.get("path", "$")),
+                ErrorKind(kind) if kind in _VALUES else ErrorKind.OTHER,
+                str(value.get("message", "")),
+                value.get("key"),
+                value.get("suggestion"),
+                tuple(value.get("keys") or ()),
+            )
+        path, message = value
+        return cls.from_pair(str(path), str(message))
+
+    def as_json(self) -> dict[str, Any]:
+        """The record as a JSON object (only the fields set), as the history stores it."""
+        out: dict[str, Any] = {"path": self.path, "kind": str(self.kind), "message": self.message}
+        if self.key is not None:
+            out["key"] = self.key
+        if self.suggestion is not None:
+            out["suggestion"] = self.suggestion
+        if self.keys:
+            out["keys"] = list(self.keys)
+        return out
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        """(path, message), the form of the previous version."""
+        return self.path, self.message
+
+
+ErrorList = list[SchemaError]
+
+
+def as_schema_errors(errors: Sequence[Any] | None) -> ErrorList:
+    """Records from records, JSON objects or (path, message) pairs (old rows, PayloadInvalid)."""
+    return [SchemaError.from_json(e) for e in errors or ()]
