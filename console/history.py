@@ -25,6 +25,7 @@ from console.history_csv import csv_rows
 from console.roles import role_required
 from console.services import services
 from console.timeline import TimelineStep
+from mailcore.processing.vocabulary import EventKind, Status
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +34,21 @@ bp = Blueprint("history", __name__, url_prefix="/history")
 PER_PAGE = 50
 EXPORT_BATCH = 1000
 DEFAULT_DAYS = 14
-STATUSES = ("processed", "failed", "auto", "duplicate", "rejected", "resubmitted", "moved")
+STATUSES = (*Status, EventKind.RESUBMITTED, EventKind.MOVED)
 # The event kinds one may filter on (the steps every message goes through are left out).
 KINDS = (
-    ("received", "Received"),
-    ("failed", "Failed"),
-    ("handled", "Handled"),
-    ("moved", "Moved"),
-    ("corrected", "Corrected"),
-    ("resubmitted", "Re-submitted"),
-    ("rejected", "Rejected"),
-    ("duplicate", "Duplicate"),
-    ("auto-reply", "Auto-reply"),
-    ("admin", "Account changes"),
-    ("auth", "Logins (failures, lockouts)"),
-    ("template", "Template changes"),
+    (EventKind.RECEIVED, "Received"),
+    (EventKind.FAILED, "Failed"),
+    (EventKind.HANDLED, "Handled"),
+    (EventKind.MOVED, "Moved"),
+    (EventKind.CORRECTED, "Corrected"),
+    (EventKind.RESUBMITTED, "Re-submitted"),
+    (EventKind.REJECTED, "Rejected"),
+    (EventKind.DUPLICATE, "Duplicate"),
+    (EventKind.AUTO_REPLY, "Auto-reply"),
+    (EventKind.ADMIN, "Account changes"),
+    (EventKind.AUTH, "Logins (failures, lockouts)"),
+    (EventKind.TEMPLATE, "Template changes"),
 )
 
 

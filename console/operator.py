@@ -39,7 +39,7 @@ from console.roles import role_required
 from console.services import services
 from console.timeline import diff_lines
 from mailcore.errors import MailboxError, MailcoreError, PayloadInvalid
-from mailcore.processing.vocabulary import SchemaError
+from mailcore.processing.vocabulary import SchemaError, Status
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,8 @@ def bulk_rerun() -> ResponseReturnValue:
         flash("Select at least one message to re-run.", "warning")
         return _go("operator.failed_list")
     outcomes = services().engine.rerun(uids, by=current_user.username)
-    done = sum(1 for o in outcomes if o.status == "processed")
-    still = [o for o in outcomes if o.status == "failed"]
+    done = sum(1 for o in outcomes if o.status == Status.PROCESSED)
+    still = [o for o in outcomes if o.status == Status.FAILED]
     other = len(outcomes) - done - len(still)
     parts = [f"{done} processed"]
     if still:
@@ -343,10 +343,10 @@ def resubmit(uid: int) -> ResponseReturnValue:
         )
         context["outcome_error"] = str(exc)
         return _editor_response(context, 422)
-    if outcome.status == "processed":
+    if outcome.status == Status.PROCESSED:
         flash(f"Message {uid} re-submitted and processed by {outcome.handler}.", "success")
         return _go("operator.failed_list")
-    if outcome.status != "failed":
+    if outcome.status != Status.FAILED:
         flash(f"Message {uid} re-submitted: filed as {outcome.status}.", "info")
         return _go("operator.failed_list")
     context = _editor_context(
@@ -393,7 +393,7 @@ def rerun(uid: int) -> ResponseReturnValue:
     """Run the handler again on the message as received (e.g. after fixing the back-end)."""
     _inspect(uid)
     outcome = services().engine.rerun([uid], by=current_user.username)[0]
-    if outcome.status == "failed":
+    if outcome.status == Status.FAILED:
         flash(f"Message {uid} still fails: {outcome.reason}", "warning")
         return _go("operator.detail", uid=uid)
     flash(f"Message {uid} re-run: {outcome.status}.", "success")

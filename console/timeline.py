@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailcore.inbound.payload import DEFAULT_LIMITS, PayloadTooLarge, check_payload
+from mailcore.processing.vocabulary import EventKind, Status
 
 
 @dataclass
@@ -42,30 +43,31 @@ class TimelineStep:
         return cls(event=event, title=_title(event), changes=changes, diff=diff)
 
 
-_TITLES = {
-    "received": "Received",
-    "extracted": "Extracted",
-    "routed": "Routed",
-    "handled": "Handled",
-    "auto-reply": "Filed as auto-reply",
-    "processed": "Processed",
-    "failed": "Failed",
-    "corrected": "Corrected",
-    "resubmitted": "Re-submitted",
+# By event kind; a status or an older kind ("rerun") as a kind gets its title too.
+_TITLES: dict[str, str] = {
+    EventKind.RECEIVED: "Received",
+    EventKind.EXTRACTED: "Extracted",
+    EventKind.ROUTED: "Routed",
+    EventKind.HANDLED: "Handled",
+    EventKind.AUTO_REPLY: "Filed as auto-reply",
+    Status.PROCESSED: "Processed",
+    EventKind.FAILED: "Failed",
+    EventKind.CORRECTED: "Corrected",
+    EventKind.RESUBMITTED: "Re-submitted",
     "rerun": "Re-run",
-    "moved": "Moved",
-    "rejected": "Rejected",
-    "auto": "Filed as auto-reply",
-    "duplicate": "Duplicate",
-    "admin": "Account change",
-    "auth": "Login",
-    "template": "Template change",
+    EventKind.MOVED: "Moved",
+    EventKind.REJECTED: "Rejected",
+    Status.AUTO: "Filed as auto-reply",
+    EventKind.DUPLICATE: "Duplicate",
+    EventKind.ADMIN: "Account change",
+    EventKind.AUTH: "Login",
+    EventKind.TEMPLATE: "Template change",
 }
 
 
 def _title(event: Any) -> str:
     title = _TITLES.get(event.kind, str(event.kind).replace("_", " ").capitalize())
-    if event.kind == "moved" and event.folder:
+    if event.kind == EventKind.MOVED and event.folder:
         title += f" to {event.folder}"
     return title
 

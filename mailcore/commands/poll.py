@@ -13,6 +13,7 @@ from mailcore.errors import ConfigError, MailcoreError
 from mailcore.mailboxes.imap import ImapMailbox
 from mailcore.processing.engine import Engine, Outcome
 from mailcore.processing.registry import Registry, load_registry
+from mailcore.processing.vocabulary import Status
 from mailcore.store.history import History
 from mailcore.store.retention import RetentionSchedule
 
@@ -28,8 +29,7 @@ MIN_RETRY_SECONDS = 1.0
 def summary_line(outcomes: list[Outcome], seconds: float) -> str:
     """``12 messages in 0.08s (150/s): 10 processed, 1 failed, 1 auto``."""
     counts = Counter(o.status for o in outcomes)
-    order = ["processed", "failed", "auto", "duplicate", "rejected"]
-    parts = [f"{counts[s]} {s}" for s in order if counts[s]]
+    parts = [f"{counts[s]} {s}" for s in Status if counts[s]]
     rate = f"{len(outcomes) / seconds:.0f}/s" if seconds > 0 else "-"
     return f"{len(outcomes)} messages in {seconds:.2f}s ({rate}): {', '.join(parts)}"
 

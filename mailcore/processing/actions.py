@@ -31,7 +31,7 @@ from mailcore.processing.outcomes import (
 from mailcore.processing.pipeline import Pipeline, clip, recorded_facts
 from mailcore.processing.reads import ReadCache
 from mailcore.processing.registry import HandlerSpec, Registry
-from mailcore.processing.vocabulary import ErrorKind, SchemaError, as_schema_errors
+from mailcore.processing.vocabulary import ErrorKind, EventKind, SchemaError, as_schema_errors
 from mailcore.store.history import History, MessageState
 
 __all__ = ["FailedMail", "MessageLocks"]
@@ -198,8 +198,9 @@ class FailedMail:
             }
             marks = []
             if after != before:
-                marks.append({**meta, "kind": "corrected", "before": before, "after": after})
-            marks.append({**meta, "kind": "resubmitted"})
+                corrected = {"kind": EventKind.CORRECTED, "before": before, "after": after}
+                marks.append({**meta, **corrected})
+            marks.append({**meta, "kind": EventKind.RESUBMITTED})
             self.history.record_batch(marks, [{"message_key": key, "payload": after}])
             works = self.pipeline.decide_batch(
                 folder, validity, [(uid, raw)], by, {uid: after}, name, {uid: ex}
@@ -223,8 +224,9 @@ class FailedMail:
                 return []
             self.history.record_batch(
                 [
-                    {"kind": "resubmitted", "message_key": message_key(raw), "folder": folder,
-                     "uidvalidity": validity, "uid": u, "actor": by, "reason": "rerun"}
+                    {"kind": EventKind.RESUBMITTED, "message_key": message_key(raw),
+                     "folder": folder, "uidvalidity": validity, "uid": u, "actor": by,
+                     "reason": "rerun"}
                     for u, raw in items
                 ]
             )  # fmt: skip
@@ -250,7 +252,7 @@ class FailedMail:
             note = clip(note) or "rejected"
             handler = state.handler if state else None
             self.history.record(
-                "rejected",
+                EventKind.REJECTED,
                 message_key=key,
                 **recorded_facts(state),
                 handler=handler,

@@ -22,6 +22,7 @@ from mailcore.errors import ConnectionLost, MailboxError
 from mailcore.mailboxes.protocol import Mailbox, MoveResult
 from mailcore.processing.outcomes import Outcome, message_key
 from mailcore.processing.pipeline import Work
+from mailcore.processing.vocabulary import EventKind
 from mailcore.store.history import History
 
 __all__ = ["Filing", "Transfer"]
@@ -133,7 +134,7 @@ class Filing:
             new_uids[w.uid] = new
             events.append(
                 {
-                    "kind": "moved",
+                    "kind": EventKind.MOVED,
                     "message_key": w.key,
                     "folder": w.dest,
                     "uidvalidity": validity,

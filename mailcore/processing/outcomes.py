@@ -1,4 +1,5 @@
-"""What the engine answers: a message's `Outcome` and its `Status`, the failed folder's pages
+"""What the engine answers: a message's `Outcome` and its `Status` (owned by
+mailcore.processing.vocabulary, re-exported here), the failed folder's pages
 (`FailedPage` of `FailedItem`), one message's `Inspection`, the intake `Limits`, `NO_HANDLER`,
 and `message_key`, the identity of a message."""
 
@@ -6,12 +7,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from mailcore.inbound.extract import Extraction
 from mailcore.mailboxes.protocol import Summary
-from mailcore.processing.vocabulary import ErrorKind, ErrorList, SchemaError
+from mailcore.processing.vocabulary import ErrorKind, ErrorList, SchemaError, Status
 
 __all__ = [
     "ErrorList",
@@ -29,16 +29,6 @@ __all__ = [
 NO_HANDLER = SchemaError(
     "$", ErrorKind.HANDLER, "no handler chosen: pick the handler this mail is for"
 )
-
-
-class Status(StrEnum):
-    """What became of a message; equal to its string, as the history and the console hold it."""
-
-    PROCESSED = "processed"
-    FAILED = "failed"
-    AUTO = "auto"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -65,7 +55,7 @@ class Outcome:
     """What became of one message."""
 
     uid: int
-    status: str  # a Status: "processed" | "failed" | "auto" | "duplicate" | "rejected"
+    status: Status
     handler: str | None = None
     reason: str | None = None
     new_uid: int | None = None

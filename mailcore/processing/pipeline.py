@@ -25,7 +25,7 @@ from mailcore.inbound.extract import Extraction, PayloadSource, extract
 from mailcore.inbound.headers import header_block
 from mailcore.processing.outcomes import ErrorList, Limits, Outcome, Status, message_key
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
-from mailcore.processing.vocabulary import SchemaError
+from mailcore.processing.vocabulary import EventKind, RouteVia, SchemaError
 from mailcore.store.history import History, MessageState, now
 
 __all__ = [
@@ -184,7 +184,7 @@ class Pipeline:
             row["handled"] = True
         if w.payload is not None:
             row["payload"] = w.payload
-        if any(e["kind"] == "received" for e in w.events):
+        if any(e["kind"] == EventKind.RECEIVED for e in w.events):
             row["received_at"] = now()
         return row
 
@@ -215,13 +215,15 @@ class Pipeline:
                     work.facts = recorded_facts(state)
                 else:  # only marked: the run that handled it died before recording it
                     work.facts = facts(extract(raw, scheme=self.scheme))
-                    work.events.append({**where, **work.facts, "kind": "received", "actor": actor})
+                    work.events.append(
+                        {**where, **work.facts, "kind": EventKind.RECEIVED, "actor": actor}
+                    )
                 work.handler = state.handler if state else None
                 work.status, work.dest = Status.DUPLICATE, self.folders.processed
                 work.handled = True
                 work.reason = "already handled; filed without calling the handler again"
                 work.events.append(
-                    {**where, **work.facts, "kind": "duplicate", "status": Status.DUPLICATE,
+                    {**where, **work.facts, "kind": EventKind.DUPLICATE, "status": Status.DUPLICATE,
                      "handler": work.handler, "reason": work.reason, "actor": actor}
                 )  # fmt: skip
                 return work
@@ -246,7 +248,7 @@ class Pipeline:
     ) -> None:
         work.status, work.reason, work.errors = Status.FAILED, clip(reason), list(errors)
         work.events.append(
-            {**where, **work.facts, "kind": "failed", "status": Status.FAILED,
+            {**where, **work.facts, "kind": EventKind.FAILED, "status": Status.FAILED,
              "handler": work.handler, "reason": work.reason, "actor": actor,
              "errors": [e.as_json() for e in work.errors] or None}
         )  # fmt: skip
@@ -269,9 +271,9 @@ class Pipeline:
         # the message key (the timeline joins them), which keeps the per-message write small.
         base = {**where, "actor": actor}
         if state is None:
-            work.events.append({**base, **work.facts, "kind": "received"})
+            work.events.append({**base, **work.facts, "kind": EventKind.RECEIVED})
         work.events.append(
-            {**base, "kind": "extracted",
+            {**base, "kind": EventKind.EXTRACTED,
              "after": {"payload_source": str(ex.payload_source), "defects": ex.defects[:20],
                        "identifier_source": ex.identifier_source}}
         )  # fmt: skip
@@ -285,7 +287,7 @@ class Pipeline:
                 {
                     **base,
                     **work.facts,
-                    "kind": "auto-reply",
+                    "kind": EventKind.AUTO_REPLY,
                     "status": Status.AUTO,
                     "reason": work.reason,
                 }
@@ -296,7 +298,9 @@ class Pipeline:
             self._fail(work, where, actor, why or "no handler")
             return
         work.handler = spec.name
-        work.events.append({**base, "kind": "routed", "handler": spec.name, "reason": f"by {via}"})
+        work.events.append(
+            {**base, "kind": EventKind.ROUTED, "handler": spec.name, "reason": f"by {via}"}
+        )
         if payload is not None:
             data: dict[str, Any] | None = spec.prepare(payload)
             work.payload = data
@@ -355,7 +359,7 @@ class Pipeline:
             ) from exc
         work.status, work.dest, work.handled = Status.PROCESSED, self.folders.processed, True
         work.events.append(
-            {**base, **work.facts, "kind": "handled", "status": Status.PROCESSED,
+            {**base, **work.facts, "kind": EventKind.HANDLED, "status": Status.PROCESSED,
              "handler": spec.name, "after": result if isinstance(result, dict) else None}
         )  # fmt: skip
 
@@ -380,13 +384,13 @@ class Pipeline:
 
     def _route(
         self, ex: Extraction, handler: str | None, state: MessageState | None
-    ) -> tuple[HandlerSpec | None, str | None, str | None]:
+    ) -> tuple[HandlerSpec | None, RouteVia | None, str | None]:
         if handler is not None:
             if handler not in self.registry:
                 return None, None, f"unknown handler {handler!r}"
-            return self.registry.get(handler), "operator", None
+            return self.registry.get(handler), RouteVia.OPERATOR, None
         if state is not None and state.handler in self.registry and state.status == Status.FAILED:
             # A rerun keeps the handler the message was routed (or resubmitted) to.
-            return self.registry.get(state.handler or ""), "history", None
+            return self.registry.get(state.handler or ""), RouteVia.HISTORY, None
         found = self.registry.route(ex)
         return found.spec, found.via, found.reason

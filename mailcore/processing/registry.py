@@ -28,7 +28,7 @@ from mailcore.errors import RegistrationError, UnknownHandler
 from mailcore.inbound.keys import apply_aliases, normalize_key
 from mailcore.inbound.payload import DEFAULT_LIMITS, PayloadLimits, PayloadTooLarge, check_payload
 from mailcore.processing.schemacheck import compile_check
-from mailcore.processing.vocabulary import ErrorKind, ErrorList, SchemaError
+from mailcore.processing.vocabulary import ErrorKind, ErrorList, RouteVia, SchemaError
 
 if TYPE_CHECKING:
     from mailcore.inbound.extract import Extraction
@@ -142,7 +142,7 @@ class RouteResult:
     """Which handler takes a message and why, or why none does."""
 
     spec: HandlerSpec | None
-    via: str | None  # "prefix" | "subaddress" | "subject" | "match" | "default"
+    via: RouteVia | None
     reason: str | None  # set when spec is None
 
 
@@ -427,7 +427,7 @@ class Registry:
             ]
             if prefixed:
                 best = max(prefixed, key=lambda s: len(s.route.prefix or ""))
-                return RouteResult(best, "prefix", None)
+                return RouteResult(best, RouteVia.PREFIX, None)
         subs = {
             local.split(self.subaddress_separator, 1)[1].lower()
             for local in (a.rsplit("@", 1)[0] for a in _recipients(extraction))
@@ -435,22 +435,22 @@ class Registry:
         }
         for s in specs:
             if s.route.subaddress and s.route.subaddress.lower() in subs:
-                return RouteResult(s, "subaddress", None)
+                return RouteResult(s, RouteVia.SUBADDRESS, None)
         subject = extraction.headers.subject or ""
         for s in specs:
             kw = s.route.subject_keyword
             if kw and re.search(rf"(?<!\w){re.escape(kw)}(?!\w)", subject, re.IGNORECASE):
-                return RouteResult(s, "subject", None)
+                return RouteResult(s, RouteVia.SUBJECT, None)
         for s in specs:
             if s.route.match is None:
                 continue
             try:
                 if s.route.match(extraction):
-                    return RouteResult(s, "match", None)
+                    return RouteResult(s, RouteVia.MATCH, None)
             except Exception:
                 logger.exception("route match of handler %r raised; treated as no match", s.name)
         if self.default is not None:
-            return RouteResult(self._specs[self.default], "default", None)
+            return RouteResult(self._specs[self.default], RouteVia.DEFAULT, None)
         if ident:
             reason = f"unknown identifier {ident!r}: no handler takes its prefix"
         else:

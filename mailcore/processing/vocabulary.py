@@ -1,6 +1,9 @@
-"""The closed vocabularies of processing, each owned here: what a schema error is about
-(`ErrorKind`) and the structured `SchemaError` record the registry produces, the engine carries,
-the history stores (as a JSON object) and the console places on field rows.
+"""The closed vocabularies of processing, one owner each: what became of a message (`Status`),
+how it reached its handler (`RouteVia`), what a schema error is about (`ErrorKind`) and the
+structured `SchemaError` record the registry produces, the engine carries, the history stores
+(as a JSON object) and the console places on field rows. `EventKind`, the kinds of event the
+history logs, is owned by mailcore.store.records (the store cannot import processing) and
+re-exported here.
 
 Each vocabulary is a StrEnum: a member equals its string, so rows stored as text and templates
 comparing with literals keep working.
@@ -13,7 +16,39 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["ErrorKind", "ErrorList", "SchemaError", "as_schema_errors"]
+from mailcore.store.records import EventKind
+
+__all__ = [
+    "ErrorKind",
+    "ErrorList",
+    "EventKind",
+    "RouteVia",
+    "SchemaError",
+    "Status",
+    "as_schema_errors",
+]
+
+
+class Status(StrEnum):
+    """What became of a message; equal to its string, as the history and the console hold it."""
+
+    PROCESSED = "processed"
+    FAILED = "failed"
+    AUTO = "auto"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class RouteVia(StrEnum):
+    """How a message reached its handler (the "routed" event's reason says "by <via>")."""
+
+    PREFIX = "prefix"  # the identifier's prefix
+    SUBADDRESS = "subaddress"  # a recipient's +subaddress
+    SUBJECT = "subject"  # a subject keyword
+    MATCH = "match"  # a handler's match(extraction) callable
+    DEFAULT = "default"  # the default handler
+    OPERATOR = "operator"  # the handler an operator picked when resubmitting
+    HISTORY = "history"  # a rerun: the handler the history recorded
 
 
 class ErrorKind(StrEnum):

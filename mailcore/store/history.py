@@ -9,9 +9,10 @@ reason of a UID in `failed`, "was this handled already?" -- are one indexed quer
 
 SQLite (a file) by default, PostgreSQL by URL. `History` is the facade; it writes, and is
 built from the modules beside it: `tables` (the schema, on `mailcore.store.db.METADATA`),
-`records` (`Event`, `MessageState`), `queries` (the reads), `sqlite_fastpath` (the hand-written
-SQLite writes) and `handled_marks` (the "handler succeeded" marks). The names other code
-imports from here (the tables, `Event`, `MessageState`, `now`...) are re-exported.
+`records` (`Event`, `EventKind`, `MessageState`), `queries` (the reads), `sqlite_fastpath`
+(the hand-written SQLite writes) and `handled_marks` (the "handler succeeded" marks). The
+names other code imports from here (the tables, `Event`, `EventKind`, `MessageState`,
+`now`...) are re-exported.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from mailcore.store import sqlite_fastpath
 from mailcore.store.db import METADATA, connect
 from mailcore.store.handled_marks import HandledMarks
 from mailcore.store.queries import HistoryQueries
-from mailcore.store.records import Event, MessageState
+from mailcore.store.records import Event, EventKind, MessageState
 from mailcore.store.tables import (
     EVENT_COLUMNS,
     EVENT_TEXT,
@@ -46,6 +47,7 @@ __all__ = [
     "EVENT_COLUMNS",
     "STATE_COLUMNS",
     "Event",
+    "EventKind",
     "History",
     "MessageState",
     "events_table",
@@ -88,7 +90,7 @@ class History(HistoryQueries):
     def record(self, kind: str, **fields: Any) -> None:
         """Log one event; with a message_key, the message's state takes the fields given too."""
         state = {k: v for k, v in fields.items() if k in STATE_COLUMNS and v is not None}
-        if fields.get("message_key") is None or kind in {"admin"}:
+        if fields.get("message_key") is None or kind == EventKind.ADMIN:
             state = {}
         self.record_batch([{"kind": kind, **fields}], [state] if state else [])
 

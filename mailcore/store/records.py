@@ -1,5 +1,5 @@
 """What the history's reads return: `Event` (a row of mc_events) and `MessageState` (a row of
-mc_messages), and how a result row becomes one.
+mc_messages), and how a result row becomes one; `EventKind`, the kinds of event the log holds.
 
 Schema errors are stored as JSON objects (mailcore.processing.vocabulary.SchemaError.as_json:
 path, kind, message...); a row written by the previous version holds [path, message] pairs,
@@ -10,9 +10,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from mailcore.store.tables import now, utc
+
+
+class EventKind(StrEnum):
+    """What an event of the log records; equal to its string, as the rows hold it.
+
+    Owned here, where the log is (the store cannot import processing); processing and the
+    console take it from mailcore.processing.vocabulary.
+    """
+
+    RECEIVED = "received"
+    EXTRACTED = "extracted"
+    ROUTED = "routed"
+    HANDLED = "handled"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+    AUTO_REPLY = "auto-reply"
+    MOVED = "moved"
+    CORRECTED = "corrected"
+    RESUBMITTED = "resubmitted"
+    REJECTED = "rejected"
+    ADMIN = "admin"  # an account change (console.accounts)
+    AUTH = "auth"  # a failed login or a lockout (console.throttle)
+    TEMPLATE = "template"  # a template version saved or restored (store.template_saving)
 
 
 @dataclass(frozen=True)
@@ -21,7 +45,7 @@ class Event:
 
     id: int
     at: datetime
-    kind: str
+    kind: str  # an EventKind, as text: a row may hold a kind of another version
     message_key: str | None
     message_id: str | None
     status: str | None
