@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HandlerFunc = Callable[["HandlerContext"], "dict[str, Any] | None"]
-_REQUIRED = re.compile(r"^'(.+)' is a required property$")
 _MAX_MESSAGE = 300
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
@@ -184,11 +183,11 @@ def schema_errors(
         kind = SchemaError.kind_of(str(error.validator))
         key: str | None = None
         keys: tuple[str, ...] = ()
-        found = _REQUIRED.match(message) if error.validator == "required" else None
-        if found:
+        missing = _missing_property(error) if error.validator == "required" else None
+        if missing is not None:
             # An unknown key the schema allows may still be the missing property misspelt.
             errors.update(_misspellings(error.schema, error.instance, path, handler).values())
-            key = found.group(1)
+            key = missing
             path.append(key)
             message = "is required"
         elif error.validator == "additionalProperties" and error.validator_value is False:
@@ -213,6 +212,16 @@ def schema_errors(
             message = message[: _MAX_MESSAGE - 1] + "…"
         errors.add(SchemaError(json_path(path), kind, message, key, keys=keys))
     return sorted(errors, key=_order)
+
+
+def _missing_property(error: Any) -> str | None:
+    """The property a jsonschema "required" error is about: the name of the schema's `required`
+    its message is for (jsonschema says ``{name!r} is a required property``; compared whole,
+    not matched by a pattern, so a name with quotes in it is found too)."""
+    for name in error.validator_value or ():
+        if isinstance(name, str) and error.message == f"{name!r} is a required property":
+            return name
+    return None
 
 
 def _order(error: SchemaError) -> tuple[str, str]:

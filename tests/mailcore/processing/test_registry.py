@@ -188,6 +188,14 @@ def test_a_misspelt_key_says_which_field_was_meant_and_is_not_corrected() -> Non
     )
 
 
+def test_a_required_property_with_a_quote_in_its_name_is_missing_at_its_own_path() -> None:
+    schema = {"type": "object", "required": ["owner's name"]}
+    spec = Registry().add("v", noop, prefix="V-", schema=schema)
+    assert spec.validate({}) == [
+        SchemaError('$["owner\'s name"]', ErrorKind.REQUIRED, "is required", key="owner's name")
+    ]
+
+
 def test_did_you_mean_compares_normalized_keys_and_suggests_each_field_once() -> None:
     spec = Registry().add("v", noop, prefix="V-", schema=VEHICLE)
     errors = spec.validate({"Plate Number": "x", "PLATE-NUMBER": "y", "owner": {"postcode": "1"}})
