@@ -50,7 +50,7 @@ from console.users import (
     check_role,
     users_table,
 )
-from mailcore.store.db import METADATA
+from mailcore import DATABASE_METADATA as METADATA
 
 if TYPE_CHECKING:
     from mailcore import History

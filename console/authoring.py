@@ -26,16 +26,11 @@ from console.services import services
 from console.template_preview import evaluate, frames, parse_sample
 from console.template_samples import last_payload, sample_for
 from console.template_sending import send_test_mail
+from mailcore import TEMPLATE_NAME as NAME_RE
+from mailcore import TemplateConflict, TemplateHasErrors, TemplateStore, UnknownTemplate
+from mailcore import TemplateProblem as Problem
+from mailcore import TemplateVersion as Version
 from mailcore.errors import MailcoreError
-from mailcore.store.template_store import (
-    NAME_RE,
-    Problem,
-    TemplateConflict,
-    TemplateHasErrors,
-    TemplateStore,
-    UnknownTemplate,
-    Version,
-)
 
 __all__ = ["bp", "parse_sample"]
 

@@ -28,8 +28,7 @@ class Poller:
     waits the interval and never less than MIN_RETRY_SECONDS."""
 
     def __init__(self, engine: Any, interval: float) -> None:
-        from mailcore import RetentionSchedule
-        from mailcore.commands.poll import MIN_RETRY_SECONDS
+        from mailcore import MIN_RETRY_SECONDS, RetentionSchedule
 
         self.engine = engine
         self.interval = interval

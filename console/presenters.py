@@ -14,13 +14,8 @@ from typing import Any
 
 import yaml
 
-from mailcore.inbound.payload import (
-    DEFAULT_LIMITS,
-    PayloadTooLarge,
-    check_payload,
-    load_json,
-    load_yaml,
-)
+from mailcore import DEFAULT_PAYLOAD_LIMITS as DEFAULT_LIMITS
+from mailcore import PayloadTooLarge, check_payload, load_json, load_yaml
 from mailcore.processing.vocabulary import ErrorKind, SchemaError, as_schema_errors
 
 try:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from console.users import User, users_table, utc
-from mailcore.store.db import METADATA
+from mailcore import DATABASE_METADATA as METADATA
 
 log = logging.getLogger("console.accounts")  # the name these records had before the split
 

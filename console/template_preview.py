@@ -16,8 +16,9 @@ from typing import Any
 from flask import Flask, current_app
 
 from console.services import services
-from mailcore.inbound.payload import PayloadTooLarge, load_json
-from mailcore.store.template_store import Problem, ProblemKind, field_problems
+from mailcore import PayloadTooLarge, ProblemKind, load_json
+from mailcore import TemplateProblem as Problem
+from mailcore import template_field_problems as field_problems
 
 FRAME_CACHE_SIZE = 256
 
@@ -93,7 +94,7 @@ def _preview_kwargs() -> dict[str, Any]:
 
 
 def _configured_sender(settings: Any) -> str | None:
-    from mailcore.outbound.settings import configured_sender
+    from mailcore import configured_sender
 
     return configured_sender(settings)
 

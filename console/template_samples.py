@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from console.services import services
+from mailcore import sample_from_schema
 from mailcore.errors import MailcoreError
-from mailcore.store.template_store import sample_from_schema
 
 
 def _schema_of(handler: str | None) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ TEST_RESOURCE_ID = "TEST-0"
 
 def smtp_and_sender() -> tuple[Any, str]:
     """The configured SMTP server and sender, or ConfigError saying which setting to set."""
-    from mailcore.outbound.settings import smtp_from_settings
+    from mailcore import smtp_from_settings
 
     return smtp_from_settings(services().settings)
 

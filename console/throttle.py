@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from console.users import AccountError, utc
+from mailcore import DATABASE_METADATA as METADATA
 from mailcore.errors import ConfigError
-from mailcore.store.db import METADATA
 
 if TYPE_CHECKING:
     from mailcore import History

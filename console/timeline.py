@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailcore.inbound.payload import DEFAULT_LIMITS, PayloadTooLarge, check_payload
+from mailcore import DEFAULT_PAYLOAD_LIMITS as DEFAULT_LIMITS
+from mailcore import PayloadTooLarge, check_payload
 from mailcore.processing.vocabulary import EventKind, Status
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mailcore import DATABASE_METADATA as METADATA
 from mailcore.errors import MailcoreError
-from mailcore.store.db import METADATA
 
 ROLES = ("operator", "author", "admin")
 MIN_PASSWORD_LENGTH = 10

@@ -36,7 +36,7 @@ from mailcore.errors import (
     UnsendableValue,
 )
 
-# Public name -> the module that defines it.
+# Public name -> the module that defines it ("module:name" where the module calls it otherwise).
 _LAZY: dict[str, str] = {
     # inbound
     "extract": "mailcore.inbound.extract",
@@ -46,6 +46,10 @@ _LAZY: dict[str, str] = {
     "Headers": "mailcore.inbound.headers",
     "PayloadLimits": "mailcore.inbound.payload",
     "PayloadTooLarge": "mailcore.inbound.payload",
+    "DEFAULT_PAYLOAD_LIMITS": "mailcore.inbound.payload:DEFAULT_LIMITS",
+    "check_payload": "mailcore.inbound.payload",
+    "load_json": "mailcore.inbound.payload",
+    "load_yaml": "mailcore.inbound.payload",
     # processing
     "Registry": "mailcore.processing.registry",
     "HandlerContext": "mailcore.processing.registry",
@@ -56,6 +60,7 @@ _LAZY: dict[str, str] = {
     "Outcome": "mailcore.processing.engine",
     "Inspection": "mailcore.processing.engine",
     "message_key": "mailcore.processing.engine",
+    "MIN_RETRY_SECONDS": "mailcore.processing.engine",
     # mailboxes
     "Mailbox": "mailcore.mailboxes.protocol",
     "Summary": "mailcore.mailboxes.protocol",
@@ -67,14 +72,26 @@ _LAZY: dict[str, str] = {
     # store
     "History": "mailcore.store.history",
     "TemplateStore": "mailcore.store.template_store",
+    "TemplateVersion": "mailcore.store.template_store:Version",
+    "TemplateConflict": "mailcore.store.template_store",
+    "TemplateHasErrors": "mailcore.store.template_store",
+    "UnknownTemplate": "mailcore.store.template_store",
+    "TEMPLATE_NAME": "mailcore.store.template_store:NAME_RE",
+    "template_field_problems": "mailcore.store.template_store:field_problems",
+    "sample_from_schema": "mailcore.store.template_store",
+    "DATABASE_METADATA": "mailcore.store.db:METADATA",
     "RetentionSchedule": "mailcore.store.retention",
     # outbound
     "Template": "mailcore.outbound.templating",
+    "TemplateProblem": "mailcore.outbound.templating:Problem",
+    "ProblemKind": "mailcore.outbound.templating",
     "render": "mailcore.outbound.templating",
     "compose": "mailcore.outbound.compose",
     "preview": "mailcore.outbound.compose",
     "SmtpConfig": "mailcore.outbound.smtp",
     "send": "mailcore.outbound.smtp",
+    "configured_sender": "mailcore.outbound.settings",
+    "smtp_from_settings": "mailcore.outbound.settings",
     # configuration and identifiers
     "Settings": "mailcore.config",
     "Folders": "mailcore.config",
@@ -86,6 +103,8 @@ __all__ = [
     "Attachment",
     "ConfigError",
     "ConnectionLost",
+    "DATABASE_METADATA",
+    "DEFAULT_PAYLOAD_LIMITS",
     "Engine",
     "Extraction",
     "Folders",
@@ -99,6 +118,7 @@ __all__ = [
     "ImapMailbox",
     "Inspection",
     "Limits",
+    "MIN_RETRY_SECONDS",
     "Mailbox",
     "MailboxError",
     "MailcoreError",
@@ -110,6 +130,7 @@ __all__ = [
     "PayloadLimits",
     "PayloadSource",
     "PayloadTooLarge",
+    "ProblemKind",
     "RegistrationError",
     "Registry",
     "RetentionSchedule",
@@ -118,29 +139,43 @@ __all__ = [
     "Settings",
     "SmtpConfig",
     "Summary",
+    "TEMPLATE_NAME",
     "Template",
+    "TemplateConflict",
     "TemplateError",
+    "TemplateHasErrors",
+    "TemplateProblem",
     "TemplateStore",
+    "TemplateVersion",
     "UidValidityChanged",
     "UnknownHandler",
+    "UnknownTemplate",
     "UnsendableValue",
+    "check_payload",
     "compose",
+    "configured_sender",
     "extract",
+    "load_json",
     "load_registry",
+    "load_yaml",
     "message_key",
     "open_mailbox",
     "preview",
     "render",
+    "sample_from_schema",
     "send",
+    "smtp_from_settings",
+    "template_field_problems",
 ]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    where = _LAZY.get(name)
+    if where is None:
         raise AttributeError(f"module 'mailcore' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attr = where.partition(":")
+    value = getattr(importlib.import_module(module), attr or name)
     globals()[name] = value  # once imported, a plain attribute
     return value
 
@@ -154,16 +189,42 @@ if TYPE_CHECKING:
     from mailcore.ident import IdentScheme
     from mailcore.inbound.extract import Attachment, Extraction, PayloadSource, extract
     from mailcore.inbound.headers import Headers
-    from mailcore.inbound.payload import PayloadLimits, PayloadTooLarge
+    from mailcore.inbound.payload import DEFAULT_LIMITS as DEFAULT_PAYLOAD_LIMITS
+    from mailcore.inbound.payload import (
+        PayloadLimits,
+        PayloadTooLarge,
+        check_payload,
+        load_json,
+        load_yaml,
+    )
     from mailcore.mailboxes.imap import ImapConfig, ImapMailbox
     from mailcore.mailboxes.maildir import MaildirMailbox
     from mailcore.mailboxes.memory import MemoryMailbox
     from mailcore.mailboxes.protocol import Mailbox, MoveResult, Summary
     from mailcore.outbound.compose import compose, preview
+    from mailcore.outbound.settings import configured_sender, smtp_from_settings
     from mailcore.outbound.smtp import SmtpConfig, send
-    from mailcore.outbound.templating import Template, render
-    from mailcore.processing.engine import Engine, Inspection, Limits, Outcome, message_key
+    from mailcore.outbound.templating import Problem as TemplateProblem
+    from mailcore.outbound.templating import ProblemKind, Template, render
+    from mailcore.processing.engine import (
+        MIN_RETRY_SECONDS,
+        Engine,
+        Inspection,
+        Limits,
+        Outcome,
+        message_key,
+    )
     from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry, load_registry
+    from mailcore.store.db import METADATA as DATABASE_METADATA
     from mailcore.store.history import History
     from mailcore.store.retention import RetentionSchedule
-    from mailcore.store.template_store import TemplateStore
+    from mailcore.store.template_store import NAME_RE as TEMPLATE_NAME
+    from mailcore.store.template_store import (
+        TemplateConflict,
+        TemplateHasErrors,
+        TemplateStore,
+        UnknownTemplate,
+        sample_from_schema,
+    )
+    from mailcore.store.template_store import Version as TemplateVersion
+    from mailcore.store.template_store import field_problems as template_field_problems

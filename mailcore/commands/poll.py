@@ -11,7 +11,7 @@ import click
 from mailcore.config import Settings, open_mailbox
 from mailcore.errors import ConfigError, MailcoreError
 from mailcore.mailboxes.imap import ImapMailbox
-from mailcore.processing.engine import Engine, Outcome
+from mailcore.processing.engine import MIN_RETRY_SECONDS, Engine, Outcome
 from mailcore.processing.registry import Registry, load_registry
 from mailcore.processing.vocabulary import Status
 from mailcore.store.history import History
@@ -21,9 +21,6 @@ logger = logging.getLogger(__name__)
 
 # Servers drop an IDLE after 30 minutes of silence (RFC 2177): renew well before.
 IDLE_RENEW_SECONDS = 25 * 60
-# After a failed poll the loop waits its interval, and never less than this, whatever the
-# interval: a failure that repeats (a server down, a mail that cannot be handled) must not spin.
-MIN_RETRY_SECONDS = 1.0
 
 
 def summary_line(outcomes: list[Outcome], seconds: float) -> str:

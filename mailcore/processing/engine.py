@@ -52,6 +52,7 @@ from mailcore.processing.registry import Registry
 from mailcore.store.history import History
 
 __all__ = [
+    "MIN_RETRY_SECONDS",
     "Engine",
     "FailedItem",
     "FailedPage",
@@ -69,6 +70,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_FOLDERS = Folders()
 DEFAULT_LIMITS = Limits()
+
+# The shortest wait of a polling loop after a failed round (`poll --loop/--idle`, `serve
+# --poll`): a failure that repeats at once must not spin.
+MIN_RETRY_SECONDS = 1.0
 
 # A poll's batch is worked in chunks of up to _CHUNK (none under _MIN_CHUNK), so that moving one
 # chunk overlaps the CPU work of the next (measured on Dovecot: 250 beats 100 and 500).
