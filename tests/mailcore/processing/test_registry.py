@@ -9,8 +9,12 @@ import pytest
 
 from mailcore.errors import ConfigError, MailcoreError, RegistrationError, UnknownHandler
 from mailcore.inbound.extract import extract
+from mailcore.mailboxes.protocol import Mailbox
+from mailcore.processing.engine import Engine
 from mailcore.processing.registry import HandlerContext, Registry, json_path, load_registry
 from mailcore.processing.vocabulary import ErrorKind, SchemaError
+from mailcore.store.history import History
+from tests.mailcore.engine_support import deliver
 from tests.servers import message
 
 
@@ -301,51 +305,34 @@ def test_a_registry_can_have_stricter_limits() -> None:
     assert "max_nodes = 5" in error
 
 
-def test_the_issues_alias_bomb_fails_the_mail_with_a_reason_naming_the_limit(tmp_path) -> None:
-    from mailcore.mailboxes.maildir import MaildirMailbox
-    from mailcore.processing.engine import Engine
-    from mailcore.store.history import History
+def test_the_issues_alias_bomb_fails_the_mail_with_a_reason_naming_the_limit(
+    mailbox: Mailbox, history: History
+) -> None:
     from tests.mailcore.inbound.test_payload import alias_bomb, bounded
 
     calls: list[Any] = []
     r = Registry()
     r.add("vehicle", calls.append, prefix="VEH-", schema=SEATS)
-    mailbox = MaildirMailbox(tmp_path / "mail")
-    history = History(f"sqlite:///{tmp_path / 'h.db'}")
-    try:
-        engine = Engine(mailbox, r, history)
-        mailbox.ensure_folder("INBOX")
-        bomb = alias_bomb(head="plate: AB-123-CD\n")
-        mailbox.append("INBOX", message("Registration [VEH-1042]", bomb))
-        with bounded(seconds=10, megabytes=100):
-            [outcome] = engine.poll_once()
-            inspection = engine.inspect(mailbox.uids("failed")[0])
-        assert outcome.status == "failed" and not calls
-        # The limit is the reason, not "no payload found".
-        assert (outcome.reason or "").startswith("payload over the limit max_nodes = 10,000")
-        assert inspection.payload is None
-    finally:
-        history.close()
-        mailbox.close()
+    engine = Engine(mailbox, r, history)
+    deliver(mailbox, message("Registration [VEH-1042]", alias_bomb(head="plate: AB-123-CD\n")))
+    with bounded(seconds=10, megabytes=100):
+        [outcome] = engine.poll_once()
+        inspection = engine.inspect(mailbox.uids("failed")[0])
+    assert outcome.status == "failed" and not calls
+    # The limit is the reason, not "no payload found".
+    assert (outcome.reason or "").startswith("payload over the limit max_nodes = 10,000")
+    assert inspection.payload is None
 
 
-def test_a_handler_with_an_optional_payload_never_runs_on_a_refused_one(tmp_path) -> None:
-    from mailcore.mailboxes.maildir import MaildirMailbox
-    from mailcore.processing.engine import Engine
-    from mailcore.store.history import History
+def test_a_handler_with_an_optional_payload_never_runs_on_a_refused_one(
+    mailbox: Mailbox, history: History
+) -> None:
     from tests.mailcore.inbound.test_payload import alias_bomb
 
     calls: list[Any] = []
     r = Registry()
     r.add("notes", calls.append, prefix="VEH-", requires_payload=False)
-    mailbox = MaildirMailbox(tmp_path / "mail")
-    history = History(f"sqlite:///{tmp_path / 'h.db'}")
-    try:
-        mailbox.ensure_folder("INBOX")
-        mailbox.append("INBOX", message("Notes [VEH-1042]", alias_bomb()))
-        [outcome] = Engine(mailbox, r, history).poll_once()
-        assert outcome.status == "failed" and not calls  # not called with {}
-        assert (outcome.reason or "").startswith("payload over the limit")
-    finally:
-        history.close()
-        mailbox.close()
+    deliver(mailbox, message("Notes [VEH-1042]", alias_bomb()))
+    [outcome] = Engine(mailbox, r, history).poll_once()
+    assert outcome.status == "failed" and not calls  # not called with {}
+    assert (outcome.reason or "").startswith("payload over the limit")
