@@ -23,6 +23,7 @@ from mailcore.errors import HandlerFailed, MailcoreError
 from mailcore.ident import IdentScheme
 from mailcore.inbound.extract import Extraction, PayloadSource, extract
 from mailcore.inbound.headers import header_block
+from mailcore.inbound.payload import DEFAULT_LIMITS as DEFAULT_PAYLOAD_LIMITS
 from mailcore.processing.outcomes import ErrorList, Limits, Outcome, Status, message_key
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
 from mailcore.processing.vocabulary import EventKind, RouteVia, SchemaError
@@ -301,13 +302,15 @@ class Pipeline:
         work.events.append(
             {**base, "kind": EventKind.ROUTED, "handler": spec.name, "reason": f"by {via}"}
         )
+        errors: ErrorList | None = None
         if payload is not None:
-            data: dict[str, Any] | None = spec.prepare(payload)
+            data: dict[str, Any] | None
+            data, errors = spec.prepared(payload)
             work.payload = data
         elif state is not None and state.payload is not None:
             data = state.payload  # what an operator last submitted
         elif ex.payload is not None:
-            data = spec.prepare(ex.payload)
+            data, errors = spec.prepared(ex.payload, within=DEFAULT_PAYLOAD_LIMITS)
         elif ex.payload_source is PayloadSource.OVER_LIMITS:  # refused, even where optional
             self._fail(work, where, actor, ex.defects[0])
             return
@@ -324,7 +327,8 @@ class Pipeline:
         else:
             data = {}
         assert data is not None
-        errors = spec.validate(data)
+        if errors is None:
+            errors = spec.validate(data)
         if errors:
             self._fail(work, where, actor, schema_reason(spec.name, errors), errors)
             return

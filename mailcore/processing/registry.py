@@ -113,10 +113,7 @@ class HandlerSpec:
             check_payload(payload, self.limits)
         except PayloadTooLarge:
             return dict(payload)
-        out = apply_aliases(dict(payload), self.aliases) if self.aliases else dict(payload)
-        if self.coerce and self.schema:
-            out = _coerce(out, self.schema, self.limits)
-        return dict(out)
+        return self._aliased(payload)
 
     def validate(self, payload: Any) -> ErrorList:
         """`SchemaError` records, sorted by path; [] when valid or without a schema.
@@ -127,13 +124,41 @@ class HandlerSpec:
         try:
             check_payload(payload, self.limits)
         except PayloadTooLarge as exc:
-            return [SchemaError(p, ErrorKind.LIMIT, m) for p, m in exc.errors]
+            return _limit_errors(exc)
+        return self._schema_errors(payload)
+
+    def prepared(
+        self, payload: Mapping[str, Any], *, within: PayloadLimits | None = None
+    ) -> tuple[dict[str, Any], ErrorList]:
+        """`prepare` then `validate`, walking the payload for the limits once -- or not at all
+        when it is known to be `within` this handler's limits already (an extraction's payload
+        is within DEFAULT_LIMITS): the engine's per-message path."""
+        if within != self.limits:
+            try:
+                check_payload(payload, self.limits)
+            except PayloadTooLarge as exc:
+                return dict(payload), _limit_errors(exc)
+        data = self._aliased(payload)
+        return data, self._schema_errors(data)
+
+    def _aliased(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        out = apply_aliases(dict(payload), self.aliases) if self.aliases else dict(payload)
+        if self.coerce and self.schema:
+            out = _coerce(out, self.schema, self.limits)
+        return dict(out)
+
+    def _schema_errors(self, payload: Any) -> ErrorList:
+        """Schema errors of a payload within the limits."""
         if self.validator is None:
             return []
         if self.quick_check is not None and self.quick_check(payload):
             # The common case, decided in a microsecond (see mailcore.processing.schemacheck).
             return []
         return schema_errors(self.validator, payload, self.name, self.limits)
+
+
+def _limit_errors(exc: PayloadTooLarge) -> ErrorList:
+    return [SchemaError(p, ErrorKind.LIMIT, m) for p, m in exc.errors]
 
 
 @dataclass(frozen=True)

@@ -336,3 +336,18 @@ def test_a_handler_with_an_optional_payload_never_runs_on_a_refused_one(
     [outcome] = Engine(mailbox, r, history).poll_once()
     assert outcome.status == "failed" and not calls  # not called with {}
     assert (outcome.reason or "").startswith("payload over the limit")
+
+
+def test_a_registry_with_stricter_limits_holds_the_mail_to_them(
+    mailbox: Mailbox, history: History
+) -> None:
+    from mailcore.inbound.payload import PayloadLimits
+
+    calls: list[Any] = []
+    r = Registry(PayloadLimits(max_nodes=5))
+    r.add("vehicle", calls.append, prefix="VEH-")
+    lines = "".join(f"key{i}: value {i}\n" for i in range(10))  # within the defaults, not 5
+    deliver(mailbox, message("Update [VEH-1042]", lines))
+    [outcome] = Engine(mailbox, r, history).poll_once()
+    assert outcome.status == "failed" and not calls
+    assert "max_nodes = 5" in (outcome.reason or "")
