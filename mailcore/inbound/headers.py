@@ -410,8 +410,7 @@ def header_fields(header: bytes) -> dict[str, str]:
 
 def message_id(raw: bytes) -> str | None:
     """The Message-ID of a raw message or header block, as `Headers.message_id` reads it."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    found = header_fields(head).get("message-id")
+    found = header_fields(header_block(raw)).get("message-id")  # no copy of the body
     return msgid_token(found) if found is not None else None
 
 

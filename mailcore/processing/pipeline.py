@@ -266,7 +266,7 @@ class Pipeline:
         extraction: Extraction | None = None,
     ) -> None:
         oversized = self.oversized(raw)
-        ex = extraction or extract(header_block(raw) if oversized else raw, scheme=self.scheme)
+        ex = extraction or self.extract_within_limits(raw)
         work.facts = facts(ex)
         # Who/what facts go on the "received" and outcome rows; the steps between need only
         # the message key (the timeline joins them), which keeps the per-message write small.
