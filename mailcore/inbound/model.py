@@ -15,7 +15,7 @@ from typing import Any
 
 from mailcore.inbound.headers import Headers
 
-__all__ = ["Attachment", "Extraction", "IdentifierSource", "PayloadSource"]
+__all__ = ["Attachment", "Extraction", "IdentifierSource", "PayloadSource", "Security"]
 
 
 class PayloadSource(StrEnum):
@@ -34,6 +34,36 @@ class IdentifierSource(StrEnum):
     SUBADDRESS = "subaddress"  # the +tag of a To, Delivered-To or Cc address
     SUBJECT = "subject"  # a [REF] tag in the Subject
     REFERENCES = "references"  # In-Reply-To / References, or the returned headers of a bounce
+
+
+@dataclass(frozen=True)
+class Security:
+    """What `mailcore.security` found and undid: a signature (S/MIME or OpenPGP), encryption.
+
+    `signer` is the certificate's subject or the OpenPGP key's fingerprint, `signer_email` its
+    address; `reason` says why a signed mail is not valid or not trusted, or why an encrypted
+    one was not decrypted; `layers` lists what was unwrapped, outermost first.
+    """
+
+    signed: bool = False
+    scheme: str | None = None  # "smime" | "openpgp"
+    signer: str | None = None
+    signer_email: str | None = None
+    matches_from: bool = False
+    valid: bool = False
+    trusted: bool = False
+    encrypted: bool = False
+    decrypted: bool = False
+    reason: str | None = None
+    layers: tuple[str, ...] = ()
+
+    @property
+    def verified(self) -> bool:
+        """A valid, trusted signature whose address is the sender's."""
+        return self.signed and self.valid and self.trusted and self.matches_from
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"layers": list(self.layers)}
 
 
 def _no_data() -> bytes:
@@ -78,6 +108,7 @@ class Extraction:
     auto_reply: bool
     auto_reply_reason: str | None
     defects: list[str]
+    security: Security | None = None  # set by mailcore.security on signed or encrypted mail
 
     @property
     def inline_images(self) -> list[Attachment]:
@@ -102,7 +133,7 @@ class Extraction:
             "auto_reply": self.auto_reply,
             "auto_reply_reason": self.auto_reply_reason,
             "defects": self.defects,
-        }
+        } | ({} if self.security is None else {"security": self.security.to_json()})
 
 
 def _jsonable(value: Any) -> Any:
