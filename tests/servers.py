@@ -748,3 +748,128 @@ def start_postgres(root: Path | None = None, attempts: int = 3) -> Postgres:
         return server
     shutil.rmtree(root, ignore_errors=True)
     raise ServerError(f"postgres did not start:\n{error}")
+
+
+class CuttingRelay:
+    """A TCP relay in front of a real server that cuts a connection at a chosen command.
+
+    ``relay.cut("UID COPY")`` arms one cut: the next client line holding those words (case
+    insensitive) goes to the server, which runs it, and the connection is closed before its
+    tagged answer reaches the client -- the server did the work, the client does not know.
+    ``relay.cut("LOGIN", before=True)`` closes instead of sending the line on: the command never
+    reached the server. `cuts` counts the cuts made. Each accepted connection is relayed by two
+    threads; `close()` stops listening and closes every connection.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self._listener = socket.create_server((HOST, 0))
+        self.host, self.port = HOST, int(self._listener.getsockname()[1])
+        self._lock = threading.Lock()
+        self._rules: list[tuple[bytes, bool]] = []
+        self._sockets: list[socket.socket] = []
+        self.cuts = 0
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True, name="relay-accept").start()
+
+    def cut(self, words: str, *, before: bool = False, times: int = 1) -> None:
+        with self._lock:
+            self._rules.extend([(words.upper().encode(), before)] * times)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        with self._lock:
+            for s in self._sockets:
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, server]
+                self.connections += 1
+            pending: dict[str, bytes] = {}  # the tag whose answer must not reach the client
+            threading.Thread(
+                target=self._upstream, args=(client, server, pending), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._downstream, args=(server, client, pending), daemon=True
+            ).start()
+
+    def _rule_for(self, line: bytes) -> tuple[bytes, bool] | None:
+        upper = line.upper()
+        with self._lock:
+            for i, rule in enumerate(self._rules):
+                if b" " + rule[0] + b" " in upper + b" ":
+                    return self._rules.pop(i)
+        return None
+
+    def _cut(self, *socks: socket.socket) -> None:
+        with self._lock:
+            self.cuts += 1
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                s.close()
+
+    def _upstream(self, client: socket.socket, server: socket.socket, pending: dict) -> None:
+        buffer = b""
+        try:
+            while data := client.recv(65536):
+                buffer += data
+                *lines, buffer = buffer.split(b"\r\n")
+                out = b""
+                for line in lines:
+                    rule = self._rule_for(line) if len(line) < 4096 else None
+                    if rule is not None and rule[1]:  # before: never sent
+                        server.sendall(out)
+                        self._cut(client, server)
+                        return
+                    if rule is not None:
+                        pending["tag"] = line.split(b" ", 1)[0] + b" "
+                    out += line + b"\r\n"
+                if out:
+                    server.sendall(out)
+                if len(buffer) > 4096 or (buffer and not lines):
+                    server.sendall(buffer)  # a literal's bytes, or a partial line
+                    buffer = b""
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                server.shutdown(socket.SHUT_WR)
+
+    def _downstream(self, server: socket.socket, client: socket.socket, pending: dict) -> None:
+        buffer = b""
+        try:
+            while data := server.recv(65536):
+                tag = pending.get("tag")
+                if tag is None:
+                    client.sendall(data)
+                    continue
+                buffer += data
+                at = buffer.find(b"\r\n" + tag)
+                if buffer.startswith(tag) or at >= 0:
+                    client.sendall(buffer[: at + 2] if at >= 0 else b"")
+                    self._cut(client, server)
+                    return
+                keep = buffer.rfind(b"\r\n")
+                if keep >= 0:
+                    client.sendall(buffer[: keep + 2])
+                    buffer = buffer[keep + 2 :]
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_WR)

@@ -4,14 +4,21 @@ UID MOVE when offered, else UID COPY, confirm the copy (COPYUID, else the Messag
 the messages that arrived in the destination), flag the source \\Deleted and UID EXPUNGE
 exactly those UIDs -- never a bare EXPUNGE, so other clients' \\Deleted mail is left alone;
 without UIDPLUS nothing is expunged. A batch interrupted by a dropped connection is picked up
-from its `_BatchState`: the retry first works out what the server already did.
+from its `_BatchState`: the retry first works out what the server already did, recognising the
+copies already made by their bytes (size, then SHA-256), never by Message-ID alone.
+
+Other clients move and expunge mail from the same folder: that is normal. A message gone
+before the move (NIL in a FETCH, or the server's ``NO [EXPUNGEISSUED]`` refusing a whole MOVE
+or COPY) is left out and the rest moved; it is simply absent from the result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from imapclient import IMAPClient
 
@@ -26,6 +33,12 @@ log = logging.getLogger(__name__)
 DELETED = b"\\Deleted"
 _MID_ITEM = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
 _MID_KEY = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
+# How often a MOVE/COPY refused because some of its messages vanished is narrowed and re-sent.
+_VANISHED_RETRIES = 5
+
+
+class _Vanished(Exception):
+    """Internal: the server refused a MOVE/COPY as some of its messages no longer exist."""
 
 
 @dataclass
@@ -59,12 +72,10 @@ class ImapMover:
                 skipped = [u for u in st.uids if u not in live]
                 todo = [u for u in st.uids if u in live]
             else:
-                info = client.fetch(st.uids, ["FLAGS", _MID_ITEM])
-                st.message_ids = {
-                    int(u): headers.message_id(d.get(_MID_KEY, b"")) for u, d in info.items()
-                }
-                skipped = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
-                todo = [u for u in st.uids if u in info and u not in skipped]
+                info = _present(client.fetch(st.uids, ["FLAGS", _MID_ITEM]))
+                st.message_ids = {u: d.message_id for u, d in info.items()}
+                skipped = [u for u in st.uids if u not in info or info[u].deleted]
+                todo = [u for u in st.uids if u not in skipped]
             if skipped:
                 log.info("not moving %s from %r: gone or flagged \\Deleted", skipped, folder)
             st.uids = todo
@@ -75,21 +86,27 @@ class ImapMover:
             self._transfer(client, folder, dest, todo, st)
             return
         # Retry after a drop: work out what the interrupted attempt already did.
-        info = client.fetch(st.uids, ["FLAGS", _MID_ITEM]) if st.uids else {}
+        info = _present(client.fetch(st.uids, ["FLAGS", _MID_ITEM])) if st.uids else {}
         for u, d in info.items():
-            st.message_ids.setdefault(int(u), headers.message_id(d.get(_MID_KEY, b"")))
+            st.message_ids.setdefault(u, d.message_id)
         gone = [u for u in st.uids if u not in info]
-        flagged = [u for u in st.uids if u in info and DELETED in info[u][b"FLAGS"]]
-        pending = [u for u in st.uids if u in info and DELETED not in info[u][b"FLAGS"]]
-        mids = [m for u in st.uids if (m := st.message_ids.get(u))]
-        in_dest = self.find_new(client, dest, st.dest_uidnext, mids)
-        for u in gone + flagged:
+        flagged = [u for u in st.uids if u in info and info[u].deleted]
+        pending = [u for u in st.uids if u in info and not info[u].deleted]
+        # Copies of what is still here are recognised by their bytes; of what is gone (moved
+        # by the interrupted MOVE), by Message-ID when it has one, else the UID stays unknown.
+        copies = self.find_copies(client, folder, dest, st.dest_uidnext, flagged + pending)
+        mids = [m for u in gone if (m := st.message_ids.get(u))]
+        in_dest = self.find_new(client, dest, st.dest_uidnext, mids) if mids else {}
+        for u in gone:
             if st.moved.get(u) is None:
                 st.moved[u] = in_dest.get(st.message_ids.get(u) or "")
-        already = [u for u in pending if (st.message_ids.get(u) or "") in in_dest]
+        for u in flagged:
+            if st.moved.get(u) is None:
+                st.moved[u] = copies.get(u)
+        already = [u for u in pending if u in copies]
         for u in already:
-            st.moved[u] = in_dest[st.message_ids[u] or ""]
-        self._session.select(client, folder, uids_from_caller=True)  # find_new selected `dest`
+            st.moved[u] = copies[u]
+        self._session.select(client, folder, uids_from_caller=True)  # dest was selected
         if flagged or already:  # their copies are confirmed; finish removing the originals
             self.remove(client, folder, flagged + already)
         rest = [u for u in pending if u not in already]
@@ -99,26 +116,60 @@ class ImapMover:
     def _transfer(
         self, client: IMAPClient, folder: str, dest: str, uids: list[int], st: _BatchState
     ) -> None:
+        """MOVE (or COPY, confirm, remove) `uids`; when the server refuses because another
+        client removed some of them meanwhile ([EXPUNGEISSUED]), the rest is sent again."""
+        for _ in range(_VANISHED_RETRIES):
+            try:
+                if self._session.config.use_move and "MOVE" in self._session.capabilities:
+                    self._send_move(client, folder, dest, uids, st)
+                else:
+                    self._send_copy(client, folder, dest, uids, st)
+                return
+            except _Vanished:
+                uids = self._still_here(client, folder, uids)
+                if not uids:
+                    return
+        raise MailboxError(
+            f"moving messages from {folder!r} to {dest!r} on {self._session.config.address}: "
+            "other clients kept removing them during the move; try again"
+        )
+
+    def _still_here(self, client: IMAPClient, folder: str, uids: list[int]) -> list[int]:
+        """The UIDs of `uids` still in `folder` and not flagged \\Deleted, after a NOOP that
+        brings the session's view up to date with other clients' expunges."""
+        client.noop()
+        live = set(self._session.search(client, b"UID", _uidset(uids).encode(), b"UNDELETED"))
+        gone = len(uids) - len(live)
+        log.info("%d message(s) of %r removed by another client: not moving them", gone, folder)
+        return [u for u in uids if u in live]
+
+    def _refused(self, what: str, folder: str, dest: str, uids: list[int], data: object) -> None:
+        if b"EXPUNGEISSUED" in _bytes(data).upper():
+            raise _Vanished()
+        raise MailboxError(
+            f"{what} {len(uids)} message(s) from {folder!r} to {dest!r} on "
+            f"{self._session.config.address} was refused: {_text(data)}"
+        )
+
+    def _send_move(
+        self, client: IMAPClient, folder: str, dest: str, uids: list[int], st: _BatchState
+    ) -> None:
+        typ, data, codes = wire.uid_move(client, _uidset(uids), dest)
+        if typ != "OK":
+            self._refused("moving", folder, dest, uids, data)
+        mapping = self._copyuid(b" ".join(b"[COPYUID " + _bytes(c) + b"]" for c in codes))
+        for u in uids:
+            st.moved[u] = mapping.get(u)
+        if len(mapping) < len(uids):
+            self._fill_from_dest(client, dest, uids, st)
+
+    def _send_copy(
+        self, client: IMAPClient, folder: str, dest: str, uids: list[int], st: _BatchState
+    ) -> None:
         uidset = _uidset(uids)
-        if self._session.config.use_move and "MOVE" in self._session.capabilities:
-            typ, data, codes = wire.uid_move(client, uidset, dest)
-            if typ != "OK":
-                raise MailboxError(
-                    f"moving {len(uids)} message(s) from {folder!r} to {dest!r} on "
-                    f"{self._session.config.address} was refused: {_text(data)}"
-                )
-            mapping = self._copyuid(b" ".join(b"[COPYUID " + _bytes(c) + b"]" for c in codes))
-            for u in uids:
-                st.moved[u] = mapping.get(u)
-            if len(mapping) < len(uids):
-                self._fill_from_dest(client, dest, uids, st)
-            return
         typ, data = wire.uid_copy(client, uidset, dest)
         if typ != "OK":
-            raise MailboxError(
-                f"copying {len(uids)} message(s) from {folder!r} to {dest!r} on "
-                f"{self._session.config.address} was refused: {_text(data)}"
-            )
+            self._refused("copying", folder, dest, uids, data)
         confirmed: dict[int, int | None] = dict(self._copyuid(b" ".join(_bytes(d) for d in data)))
         missing: list[int] = []
         if len(confirmed) < len(uids):
@@ -199,3 +250,58 @@ class ImapMover:
                 if mid in wanted:
                     found.setdefault(mid, int(uid))
         return found
+
+    def find_copies(
+        self,
+        client: IMAPClient,
+        folder: str,
+        dest: str,
+        since_uid: int | None,
+        uids: list[int],
+    ) -> dict[int, int]:
+        """Source UID -> UID of its copy among the messages of `dest` with UID >= since_uid:
+        the same bytes (RFC822.SIZE first, then SHA-256 of the few of the same size), so a
+        message without Message-ID, or sharing one with another, is recognised all the same.
+        The session's `selected` says which folder it leaves selected."""
+        if not uids:
+            return {}
+        self._session.select(client, folder, uids_from_caller=True)
+        sizes = wire.read_sizes(client, uids)
+        self._session.selected = None
+        client.select_folder(dest, readonly=True)
+        first = since_uid or 1
+        recent = [u for u in self._session.search(client, b"UID", b"%d:*" % first) if u >= first]
+        dest_sizes = wire.read_sizes(client, recent) if recent else {}
+        same = sorted(u for u, n in dest_sizes.items() if n in set(sizes.values()))
+        copies = {_digest(raw): u for u, raw in wire.read_bodies(client, same).items()}
+        if not copies:
+            return {}
+        self._session.select(client, folder, uids_from_caller=True)
+        wanted = [u for u, n in sizes.items() if n in {dest_sizes[c] for c in copies.values()}]
+        found: dict[int, int] = {}
+        for u, raw in wire.read_bodies(client, wanted).items():
+            copy = copies.pop(_digest(raw), None)  # one copy answers for one original
+            if copy is not None:
+                found[u] = copy
+        return found
+
+
+def _digest(raw: bytes) -> bytes:
+    return hashlib.sha256(raw).digest()
+
+
+class _Present(NamedTuple):
+    deleted: bool
+    message_id: str | None
+
+
+def _present(info: dict[int, dict[bytes, Any]]) -> dict[int, _Present]:
+    """FETCH answers of FLAGS and the Message-ID field by int UID, without the messages another
+    client expunged meanwhile (the server answers NIL for their fields)."""
+    out: dict[int, _Present] = {}
+    for uid, data in info.items():
+        field_ = data.get(_MID_KEY)
+        if field_ is None or b"FLAGS" not in data:
+            continue
+        out[int(uid)] = _Present(DELETED in data[b"FLAGS"], headers.message_id(_bytes(field_)))
+    return out

@@ -177,6 +177,13 @@ class ImapSession:
                     f"no password or OAuth2 token configured for {cfg.username!r} on {cfg.address}"
                 )
         except LoginError as e:
+            # imapclient turns every error of LOGIN into LoginError, a connection torn during
+            # it too: that is a drop (retried), not a refusal of the credentials.
+            cause = e.__context__
+            if cause is not None and (isinstance(cause, imaplib.IMAP4.abort) or _is_drop(cause)):
+                raise ConnectionLost(
+                    f"{cfg.address}: the connection dropped during the login of {cfg.username!r}"
+                ) from None  # the command's echo may hold the secret
             how = "OAuth2 token" if cfg.oauth2_token else "password"
             raise MailboxError(
                 f"{cfg.address} refused the login of {cfg.username!r}: {_text(e)} "
