@@ -8,9 +8,10 @@ batch write records it). PostgreSQL, other databases and SQLite in memory commit
 mc_handled per mark.
 
 A SQLite file keeps its marks in a journal beside it instead: a SQLite commit per message
-costs 15-40 us (a WAL page each, then checkpointing them); one `write()` to the journal costs
-2-3 us and survives the process being killed just as well (the data is with the kernel), which
-is the failure it guards against. Lines are JSON:
+costs 15-40 us (a WAL page each, then checkpointing them); one `write()` and `fdatasync()` of
+the journal survives the process being killed just as well, and a full disk is noticed there
+(a short write, or ENOSPC from either): `MarkNotWritten`, never a mark lost silently. Lines
+are JSON:
 ``["<message_key>", "<Message-ID>", "<handler>", "<UTC time>"]``.
 
 Several processes may share the journal (the poller, the console): appends hold a shared
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from mailcore.errors import MailcoreError
 from mailcore.store.tables import HANDLED_TEXT, chunks, fit, handled_table, messages_table, now
 
 if os.name == "posix":  # the journal's flock; elsewhere marks are rows of mc_handled
@@ -36,6 +38,10 @@ if os.name == "posix":  # the journal's flock; elsewhere marks are rows of mc_ha
 logger = logging.getLogger(__name__)
 
 Mark = tuple[str, str | None, str | None, str]  # message_key, message_id, handler, when
+
+
+class MarkNotWritten(MailcoreError):
+    """A handled mark could not be written (disk full): the engine must stop and retry later."""
 
 
 class HandledMarks:
@@ -123,16 +129,36 @@ class MarkJournal:
         return self._fd
 
     def add(self, message_key: str, message_id: str | None, handler: str | None) -> None:
-        """Append one mark; it is with the kernel when this returns."""
+        """Append one mark; it is on the disk when this returns, or MarkNotWritten is raised.
+
+        A full disk (or a file size limit) shows as a short write or as an error of the write
+        or of the fsync after it (delayed allocation reports ENOSPC there): the caller is told,
+        and a torn line left behind is ended before the next mark, so it cannot swallow it.
+        """
         when = datetime.now(UTC).isoformat()
         data = (json.dumps([message_key, message_id, handler, when]) + "\n").encode()
         with self._lock:
             fd = self._open()
             fcntl.flock(fd, fcntl.LOCK_SH)
             try:
-                os.write(fd, data)  # O_APPEND: one write, never interleaved with another's
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data  # an earlier write was torn: end its line first
+                # O_APPEND: one write, never interleaved with another's
+                written = os.write(fd, data)
+                os.fdatasync(fd)
+            except OSError as e:
+                raise MarkNotWritten(
+                    f"the handled mark could not be written to {self.path} ({e.strerror}) -- "
+                    "free disk space there"
+                ) from None
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+        if written != len(data):
+            raise MarkNotWritten(
+                f"the handled mark was cut short in {self.path} ({written} of {len(data)} bytes "
+                "written): the disk is probably full -- free space there"
+            )
 
     def marks(self) -> dict[str, Mark]:
         """Every mark in the file, by message key."""
@@ -188,7 +214,8 @@ def _parse(data: bytes) -> dict[str, Mark]:
         try:
             key, message_id, handler, when = json.loads(line)
         except (ValueError, TypeError):
-            logger.warning("unreadable line in the handled-marks journal: %r", line[:200])
+            # (a line torn by a full disk; its text holds a Message-ID: not logged)
+            logger.warning("unreadable line of %d bytes in the handled-marks journal", len(line))
             continue
         marks.setdefault(str(key), (str(key), message_id, handler, str(when)))
     return marks
