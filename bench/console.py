@@ -29,7 +29,7 @@ from console.demo import build_registry  # noqa: E402
 from console.services import Services  # noqa: E402
 from mailcore.mailboxes.imap import ImapConfig, ImapMailbox  # noqa: E402
 from mailcore.processing.engine import Engine  # noqa: E402
-from mailcore.store.history import History  # noqa: E402
+from mailcore.store.history import EventKind, History, LogEvent  # noqa: E402
 from tests.servers import start_dovecot  # noqa: E402
 
 REASONS = [
@@ -105,7 +105,7 @@ def main() -> None:
                 "uid": uid,
             }
             states.append(common)
-            events.append({"kind": "failed", **common})
+            events.append(LogEvent(EventKind.FAILED, **common))
         history.record_batch(events, states)
 
         mailbox = ImapMailbox(

@@ -51,6 +51,7 @@ from console.users import (
     users_table,
 )
 from mailcore import DATABASE_METADATA as METADATA
+from mailcore.processing.vocabulary import EventKind
 
 if TYPE_CHECKING:
     from mailcore import History
@@ -324,4 +325,6 @@ class Accounts:
     ) -> None:
         log.info("accounts: %s (by %s)", reason, by)
         if self.history is not None:
-            self.history.record("admin", actor=by, reason=reason, before=before, after=after)
+            self.history.record(
+                EventKind.ADMIN, actor=by, reason=reason, before=before, after=after
+            )

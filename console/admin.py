@@ -20,6 +20,7 @@ from console.auth import current_token
 from console.forms import ActiveForm, CreateUserForm, PasswordForm, RoleForm
 from console.roles import role_required
 from console.services import services
+from mailcore.processing.vocabulary import EventKind
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ def _recent_admin_events(limit: int = 15) -> list[Any]:
     """The latest account changes, for context on the users page."""
     history = services().history
     try:
-        return list(history.events(kind="admin", limit=limit))
+        return list(history.events(kind=EventKind.ADMIN, limit=limit))
     except TypeError:  # a History without the kind filter: pick them out of recent events
-        return [e for e in history.events(limit=500) if e.kind == "admin"][:limit]
+        return [e for e in history.events(limit=500) if e.kind == EventKind.ADMIN][:limit]
 
 
 def _render(create: CreateUserForm | None = None, status: int = 200, **extra: Any) -> Any:

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from console.users import AccountError, utc
 from mailcore import DATABASE_METADATA as METADATA
 from mailcore.errors import ConfigError
+from mailcore.processing.vocabulary import EventKind
 
 if TYPE_CHECKING:
     from mailcore import History
@@ -343,7 +344,7 @@ class LoginThrottle:
         if history is None:
             return
         after: dict[str, Any] = {"user": who, "address": address}
-        events = [("auth", f"failed login for {who}{where}")]
+        events = [(EventKind.AUTH, f"failed login for {who}{where}")]
         if locked is not None:
             after["locked_for_seconds"] = int(locked.retry_after.total_seconds())
             after["locked_scope"] = locked.scope
@@ -353,6 +354,6 @@ class LoginThrottle:
                 "address": f"locked out address {address or '(none)'} for {wait}",
                 "user": f"locked out {who} for {wait} for the addresses that failed",
             }[locked.scope]
-            events.append(("auth", reason))
+            events.append((EventKind.AUTH, reason))
         for kind, reason in events:
             history.record(kind, actor=who, reason=reason, after=after, at=now)

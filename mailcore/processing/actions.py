@@ -32,7 +32,7 @@ from mailcore.processing.pipeline import Pipeline, clip, recorded_facts
 from mailcore.processing.reads import ReadCache
 from mailcore.processing.registry import HandlerSpec, Registry
 from mailcore.processing.vocabulary import ErrorKind, EventKind, SchemaError, as_schema_errors
-from mailcore.store.history import History, MessageState
+from mailcore.store.history import History, LogEvent, MessageState
 
 __all__ = ["FailedMail", "MessageLocks"]
 
@@ -198,9 +198,8 @@ class FailedMail:
             }
             marks = []
             if after != before:
-                corrected = {"kind": EventKind.CORRECTED, "before": before, "after": after}
-                marks.append({**meta, **corrected})
-            marks.append({**meta, "kind": EventKind.RESUBMITTED})
+                marks.append(LogEvent(EventKind.CORRECTED, **meta, before=before, after=after))
+            marks.append(LogEvent(EventKind.RESUBMITTED, **meta))
             self.history.record_batch(marks, [{"message_key": key, "payload": after}])
             works = self.pipeline.decide_batch(
                 folder, validity, [(uid, raw)], by, {uid: after}, name, {uid: ex}
@@ -224,9 +223,8 @@ class FailedMail:
                 return []
             self.history.record_batch(
                 [
-                    {"kind": EventKind.RESUBMITTED, "message_key": message_key(raw),
-                     "folder": folder, "uidvalidity": validity, "uid": u, "actor": by,
-                     "reason": "rerun"}
+                    LogEvent(EventKind.RESUBMITTED, message_key=message_key(raw), folder=folder,
+                             uidvalidity=validity, uid=u, actor=by, reason="rerun")
                     for u, raw in items
                 ]
             )  # fmt: skip

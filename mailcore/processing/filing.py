@@ -23,7 +23,7 @@ from mailcore.mailboxes.protocol import Mailbox, MoveResult
 from mailcore.processing.outcomes import Outcome, message_key
 from mailcore.processing.pipeline import Work
 from mailcore.processing.vocabulary import EventKind
-from mailcore.store.history import History
+from mailcore.store.history import History, LogEvent
 
 __all__ = ["Filing", "Transfer"]
 
@@ -122,7 +122,7 @@ class Filing:
         """Record where the messages went; raise the first move error after that."""
         done, error = transfer
         new_uids: dict[int, int | None] = {}
-        events: list[dict[str, Any]] = []
+        events: list[LogEvent] = []
         states: list[dict[str, Any]] = []
         for w in works:
             if not w.dest or w.dest not in done:
@@ -133,15 +133,15 @@ class Filing:
             new = result.moved[w.uid]
             new_uids[w.uid] = new
             events.append(
-                {
-                    "kind": EventKind.MOVED,
-                    "message_key": w.key,
-                    "folder": w.dest,
-                    "uidvalidity": validity,
-                    "uid": new,
-                    "reason": f"from {folder} uid {w.uid}",
-                    "actor": actor,
-                }
+                LogEvent(
+                    EventKind.MOVED,
+                    message_key=w.key,
+                    folder=w.dest,
+                    uidvalidity=validity,
+                    uid=new,
+                    reason=f"from {folder} uid {w.uid}",
+                    actor=actor,
+                )
             )
             states.append(
                 {"message_key": w.key, "folder": w.dest, "uidvalidity": validity, "uid": new}

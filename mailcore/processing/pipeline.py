@@ -27,7 +27,7 @@ from mailcore.inbound.payload import DEFAULT_LIMITS as DEFAULT_PAYLOAD_LIMITS
 from mailcore.processing.outcomes import ErrorList, Limits, Outcome, Status, message_key
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
 from mailcore.processing.vocabulary import EventKind, RouteVia, SchemaError
-from mailcore.store.history import History, MessageState, now
+from mailcore.store.history import History, LogEvent, MessageState, now
 
 __all__ = [
     "MarkFailed",
@@ -57,7 +57,7 @@ class Work:
     handled: bool = False
     known: bool = False  # seen by an earlier run: a copy may already be in its destination
     facts: dict[str, Any] = field(default_factory=dict)  # message_id, sender, subject, identifier
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[LogEvent] = field(default_factory=list)
     payload: dict[str, Any] | None = None  # set when an operator supplied it
 
     def outcome(self, new_uid: int | None = None) -> Outcome:
@@ -185,7 +185,7 @@ class Pipeline:
             row["handled"] = True
         if w.payload is not None:
             row["payload"] = w.payload
-        if any(e["kind"] == EventKind.RECEIVED for e in w.events):
+        if any(e.kind == EventKind.RECEIVED for e in w.events):
             row["received_at"] = now()
         return row
 
@@ -208,7 +208,12 @@ class Pipeline:
     ) -> Work:
         """Run one message through extract/route/validate/handle; never raises."""
         work = Work(uid, key, known=already or state is not None)
-        where = {"message_key": key, "folder": folder, "uidvalidity": validity, "uid": uid}
+        where: dict[str, Any] = {
+            "message_key": key,
+            "folder": folder,
+            "uidvalidity": validity,
+            "uid": uid,
+        }
         try:
             if already or (state is not None and state.handled):
                 # Handled before (crash before its move finished, or a second copy).
@@ -217,15 +222,15 @@ class Pipeline:
                 else:  # only marked: the run that handled it died before recording it
                     work.facts = facts(extract(raw, scheme=self.scheme))
                     work.events.append(
-                        {**where, **work.facts, "kind": EventKind.RECEIVED, "actor": actor}
+                        LogEvent(EventKind.RECEIVED, **where, **work.facts, actor=actor)
                     )
                 work.handler = state.handler if state else None
                 work.status, work.dest = Status.DUPLICATE, self.folders.processed
                 work.handled = True
                 work.reason = "already handled; filed without calling the handler again"
                 work.events.append(
-                    {**where, **work.facts, "kind": EventKind.DUPLICATE, "status": Status.DUPLICATE,
-                     "handler": work.handler, "reason": work.reason, "actor": actor}
+                    LogEvent(EventKind.DUPLICATE, **where, **work.facts, status=Status.DUPLICATE,
+                             handler=work.handler, reason=work.reason, actor=actor)
                 )  # fmt: skip
                 return work
             self._steps(work, raw, where, state, actor, payload, handler, extraction)
@@ -249,9 +254,9 @@ class Pipeline:
     ) -> None:
         work.status, work.reason, work.errors = Status.FAILED, clip(reason), list(errors)
         work.events.append(
-            {**where, **work.facts, "kind": EventKind.FAILED, "status": Status.FAILED,
-             "handler": work.handler, "reason": work.reason, "actor": actor,
-             "errors": [e.as_json() for e in work.errors] or None}
+            LogEvent(EventKind.FAILED, **where, **work.facts, status=Status.FAILED,
+                     handler=work.handler, reason=work.reason, actor=actor,
+                     errors=[e.as_json() for e in work.errors] or None)
         )  # fmt: skip
 
     def _steps(
@@ -272,11 +277,11 @@ class Pipeline:
         # the message key (the timeline joins them), which keeps the per-message write small.
         base = {**where, "actor": actor}
         if state is None:
-            work.events.append({**base, **work.facts, "kind": EventKind.RECEIVED})
+            work.events.append(LogEvent(EventKind.RECEIVED, **base, **work.facts))
         work.events.append(
-            {**base, "kind": EventKind.EXTRACTED,
-             "after": {"payload_source": str(ex.payload_source), "defects": ex.defects[:20],
-                       "identifier_source": ex.identifier_source}}
+            LogEvent(EventKind.EXTRACTED, **base,
+                     after={"payload_source": str(ex.payload_source), "defects": ex.defects[:20],
+                            "identifier_source": ex.identifier_source})
         )  # fmt: skip
         if oversized and payload is None:  # an operator may still resubmit it with a payload
             self._fail(work, where, actor, oversized)
@@ -285,14 +290,11 @@ class Pipeline:
             work.status, work.dest = Status.AUTO, self.folders.auto
             work.reason = ex.auto_reply_reason or "auto-reply"
             work.events.append(
-                {
-                    **base,
-                    **work.facts,
-                    "kind": EventKind.AUTO_REPLY,
-                    "status": Status.AUTO,
-                    "reason": work.reason,
-                }
-            )
+                LogEvent(
+                    EventKind.AUTO_REPLY, **base, **work.facts, status=Status.AUTO,
+                    reason=work.reason,
+                )
+            )  # fmt: skip
             return
         spec, via, why = self._route(ex, handler, state)
         if spec is None:
@@ -300,7 +302,7 @@ class Pipeline:
             return
         work.handler = spec.name
         work.events.append(
-            {**base, "kind": EventKind.ROUTED, "handler": spec.name, "reason": f"by {via}"}
+            LogEvent(EventKind.ROUTED, **base, handler=spec.name, reason=f"by {via}")
         )
         errors: ErrorList | None = None
         if payload is not None:
@@ -363,8 +365,8 @@ class Pipeline:
             ) from exc
         work.status, work.dest, work.handled = Status.PROCESSED, self.folders.processed, True
         work.events.append(
-            {**base, **work.facts, "kind": EventKind.HANDLED, "status": Status.PROCESSED,
-             "handler": spec.name, "after": result if isinstance(result, dict) else None}
+            LogEvent(EventKind.HANDLED, **base, **work.facts, status=Status.PROCESSED,
+                     handler=spec.name, after=result if isinstance(result, dict) else None)
         )  # fmt: skip
 
     def oversized(self, raw: bytes) -> str | None:

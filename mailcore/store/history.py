@@ -29,7 +29,7 @@ from mailcore.store import sqlite_fastpath
 from mailcore.store.db import METADATA, connect
 from mailcore.store.handled_marks import HandledMarks
 from mailcore.store.queries import HistoryQueries
-from mailcore.store.records import Event, EventKind, MessageState
+from mailcore.store.records import Event, EventKind, LogEvent, MessageState
 from mailcore.store.tables import (
     EVENT_COLUMNS,
     EVENT_TEXT,
@@ -49,6 +49,7 @@ __all__ = [
     "Event",
     "EventKind",
     "History",
+    "LogEvent",
     "MessageState",
     "events_table",
     "handled_table",
@@ -87,36 +88,32 @@ class History(HistoryQueries):
 
     # -- writing -------------------------------------------------------------------------
 
-    def record(self, kind: str, **fields: Any) -> None:
+    def record(self, kind: EventKind, **fields: Any) -> None:
         """Log one event; with a message_key, the message's state takes the fields given too."""
+        try:
+            event = LogEvent(kind, **fields)
+        except TypeError as exc:  # a field the log has no column for
+            raise ValueError(f"bad event field(s) for {kind!r}: {exc}") from None
         state = {k: v for k, v in fields.items() if k in STATE_COLUMNS and v is not None}
         if fields.get("message_key") is None or kind == EventKind.ADMIN:
             state = {}
-        self.record_batch([{"kind": kind, **fields}], [state] if state else [])
+        self.record_batch([event], [state] if state else [])
 
     def record_batch(
-        self, events: Sequence[Mapping[str, Any]], states: Sequence[Mapping[str, Any]] = ()
+        self, events: Sequence[LogEvent], states: Sequence[Mapping[str, Any]] = ()
     ) -> None:
         """Insert events and upsert message states in one transaction.
 
         Each state mapping holds message_key and the columns to set; others keep their value.
         """
         stamp = now()
-        rows = []
-        sqlite = self._dialect == "sqlite"
-        for e in events:
-            if not EVENT_COLUMNS.issuperset(e):
-                unknown = sorted(set(e) - EVENT_COLUMNS)
-                raise ValueError(f"unknown event field(s): {', '.join(unknown)}")
-            row = {**e, "at": e.get("at") or stamp, "actor": e.get("actor") or "engine"}
-            rows.append(row if sqlite else fit(row, EVENT_TEXT))  # SQLite: fitted there
         with self._engine.begin() as conn:
-            if rows and sqlite:
+            if events and self._dialect == "sqlite":
                 # The engine writes ~5 events per message: skip per-row statement compilation.
-                sqlite_fastpath.insert_events(conn, rows)
-            elif rows:
-                full = dict.fromkeys(EVENT_COLUMNS)
-                conn.execute(events_table.insert(), [{**full, **r} for r in rows])
+                sqlite_fastpath.insert_events(conn, events, stamp)  # fitted there
+            elif events:
+                rows = [fit(e.row(stamp), EVENT_TEXT) for e in events]
+                conn.execute(events_table.insert(), rows)
             self._upsert(conn, states, stamp)
         if any(s.get("handled") for s in states):
             self._marks.settle()

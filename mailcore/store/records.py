@@ -1,5 +1,6 @@
-"""What the history's reads return: `Event` (a row of mc_events) and `MessageState` (a row of
-mc_messages), and how a result row becomes one; `EventKind`, the kinds of event the log holds.
+"""The history's records: `LogEvent` (an event to write), `Event` (a row of mc_events read back),
+`MessageState` (a row of mc_messages) and how a result row becomes one; `EventKind`, the kinds
+of event the log holds.
 
 Schema errors are stored as JSON objects (mailcore.processing.vocabulary.SchemaError.as_json:
 path, kind, message...); a row written by the previous version holds [path, message] pairs,
@@ -8,6 +9,7 @@ read here as objects with only those two keys, so its errors still show.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -39,9 +41,44 @@ class EventKind(StrEnum):
     TEMPLATE = "template"  # a template version saved or restored (store.template_saving)
 
 
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One event to log, as its writers (the engine, the console's stores) hand it to
+    `History.record_batch`; `at` and `actor` are filled in there when left out."""
+
+    kind: EventKind
+    message_key: str | None = None
+    message_id: str | None = None
+    status: str | None = None
+    handler: str | None = None
+    sender: str | None = None
+    subject: str | None = None
+    identifier: str | None = None
+    folder: str | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+    reason: str | None = None
+    actor: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    errors: list[dict[str, Any]] | None = None  # schema errors as JSON objects (see above)
+    at: datetime | None = None
+
+    def row(self, stamp: datetime) -> dict[str, Any]:
+        """The mc_events row: every column, `at` and `actor` defaulted (stamp, "engine")."""
+        out = dict(zip(_LOG_FIELDS, _LOG_VALUES(self), strict=True))
+        out["at"] = self.at or stamp
+        out["actor"] = self.actor or "engine"
+        return out
+
+
+_LOG_FIELDS = tuple(f.name for f in fields(LogEvent))
+_LOG_VALUES = operator.attrgetter(*_LOG_FIELDS)
+
+
 @dataclass(frozen=True)
 class Event:
-    """One row of the event log."""
+    """One row of the event log, read back."""
 
     id: int
     at: datetime

@@ -13,7 +13,7 @@ import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -28,15 +28,30 @@ from mailcore.store.tables import (
     utc,
 )
 
+if TYPE_CHECKING:
+    from mailcore.store.records import LogEvent
+
 _EVENT_ORDER = tuple(sorted(EVENT_COLUMNS))
 _SQLITE_EVENT_INSERT = "INSERT INTO mc_events ({}) VALUES ({})".format(
     ", ".join(_EVENT_ORDER), ", ".join("?" * len(_EVENT_ORDER))
 )
 
 
-def insert_events(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert event rows (not yet fitted) into mc_events in one executemany."""
-    conn.exec_driver_sql(_SQLITE_EVENT_INSERT, _sqlite_rows(_EVENT_ORDER, rows, events_table))
+_EVENT_VALUES = operator.attrgetter(*_EVENT_ORDER)
+_AT, _ACTOR = _EVENT_ORDER.index("at"), _EVENT_ORDER.index("actor")
+
+
+def insert_events(conn: sa.Connection, events: Sequence[LogEvent], stamp: datetime) -> None:
+    """Insert events (not yet fitted) into mc_events in one executemany; `at` and `actor`
+    default to `stamp` and "engine", as `LogEvent.row` does."""
+    _, converters, texts = _sqlite_plan(_EVENT_ORDER, events_table.name)
+    params = []
+    for e in events:
+        values = list(_EVENT_VALUES(e))
+        values[_AT] = values[_AT] or stamp
+        values[_ACTOR] = values[_ACTOR] or "engine"
+        params.append(_encoded(values, converters, texts))
+    conn.exec_driver_sql(_SQLITE_EVENT_INSERT, params)
 
 
 def upsert_states(
@@ -70,30 +85,33 @@ def _converters(columns: tuple[str, ...]) -> tuple[tuple[int, Any], ...]:
 @functools.cache
 def _sqlite_plan(
     columns: tuple[str, ...], table: str
-) -> tuple[Callable[[Any], Any], dict[str, None], tuple[tuple[int, Any], ...], tuple[Any, ...]]:
+) -> tuple[Callable[[Any], Any], tuple[tuple[int, Any], ...], tuple[Any, ...]]:
     """How to turn a row mapping into the parameter tuple of `columns`, worked out once."""
     limits = EVENT_TEXT if table == events_table.name else STATE_TEXT
     texts = tuple((i, limits[c]) for i, c in enumerate(columns) if c in limits)
-    return operator.itemgetter(*columns), dict.fromkeys(columns), _converters(columns), texts
+    return operator.itemgetter(*columns), _converters(columns), texts
 
 
 def _sqlite_rows(
     columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]], table: sa.Table
 ) -> list[tuple[Any, ...]]:
     """Parameter tuples for executemany: text fitted as `fit` does, JSON and times encoded."""
-    pick, blank, converters, texts = _sqlite_plan(columns, table.name)
-    out = []
-    for row in rows:
-        values = list(pick({**blank, **row}))
-        for i, limit in texts:
-            v = values[i]
-            if v.__class__ is str and ("\x00" in v or (limit is not None and len(v) > limit)):
-                values[i] = fit_text(v, limit)
-        for i, convert in converters:
-            if values[i] is not None:
-                values[i] = convert(values[i])
-        out.append(tuple(values))
-    return out
+    pick, converters, texts = _sqlite_plan(columns, table.name)
+    return [_encoded(list(pick(row)), converters, texts) for row in rows]
+
+
+def _encoded(
+    values: list[Any], converters: tuple[tuple[int, Any], ...], texts: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """`values` (in column order) with text fitted as `fit` does, JSON and times encoded."""
+    for i, limit in texts:
+        v = values[i]
+        if v.__class__ is str and ("\x00" in v or (limit is not None and len(v) > limit)):
+            values[i] = fit_text(v, limit)
+    for i, convert in converters:
+        if values[i] is not None:
+            values[i] = convert(values[i])
+    return tuple(values)
 
 
 @functools.cache

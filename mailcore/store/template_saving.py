@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from mailcore.errors import TemplateError
+from mailcore.store.records import EventKind
 from mailcore.store.template_table import Version, newest_first, template_versions, version_from_row
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class Draft:
 
 
 class Recorder(Protocol):
-    def record(self, kind: str, **fields: Any) -> None: ...
+    def record(self, kind: EventKind, **fields: Any) -> None: ...
 
 
 class VersionWriter:
@@ -121,7 +122,7 @@ class VersionWriter:
                 else f"saved v{number}"
             )
             self.history.record(
-                "template",
+                EventKind.TEMPLATE,
                 actor=d.by,
                 subject=d.name,
                 reason=f"{action}: {d.note}" if d.note else action,

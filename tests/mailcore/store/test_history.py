@@ -3,6 +3,7 @@ states by location and Message-ID; batches in one transaction; retention."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from mailcore.store.history import History, events_table
+from mailcore.store.history import EVENT_COLUMNS, EventKind, History, LogEvent, events_table
 
 
 @pytest.fixture
@@ -24,13 +25,13 @@ def history(database_url: str) -> Iterator[History]:
 def seed(h: History) -> None:
     h.record_batch(
         [
-            {"kind": "received", "message_key": "k1", "sender": "alice@a.example",
-             "identifier": "VEH-1"},
-            {"kind": "handled", "message_key": "k1", "status": "processed", "handler": "vehicle"},
-            {"kind": "received", "message_key": "k2", "sender": "bob@b.example",
-             "identifier": "ORD-7"},
-            {"kind": "failed", "message_key": "k2", "status": "failed", "handler": "orders",
-             "reason": "plate refused"},
+            LogEvent(EventKind.RECEIVED, message_key="k1", sender="alice@a.example",
+             identifier="VEH-1"),
+            LogEvent(EventKind.HANDLED, message_key="k1", status="processed", handler="vehicle"),
+            LogEvent(EventKind.RECEIVED, message_key="k2", sender="bob@b.example",
+             identifier="ORD-7"),
+            LogEvent(EventKind.FAILED, message_key="k2", status="failed", handler="orders",
+             reason="plate refused"),
         ],
         [
             {"message_key": "k1", "message_id": "<1@a>", "sender": "alice@a.example",
@@ -102,9 +103,24 @@ def test_admin_events_without_a_message_are_recorded(history: History):
 
 
 def test_a_failed_batch_writes_nothing(history: History):
-    with pytest.raises(ValueError, match="unknown event field"):
-        history.record_batch([{"kind": "received", "message_key": "x"}, {"kind": "x", "nope": 1}])
+    with pytest.raises(ValueError, match="bad state fields"):
+        history.record_batch(
+            [LogEvent(EventKind.RECEIVED, message_key="x")], [{"message_key": "x", "nope": 1}]
+        )
     assert history.events() == []
+
+
+def test_an_event_field_the_log_has_no_column_for_is_refused(history: History):
+    with pytest.raises(ValueError, match="nope"):
+        history.record(EventKind.RECEIVED, message_key="x", nope=1)
+    assert history.events() == []
+
+
+def test_log_events_carry_exactly_the_columns_of_the_log():
+    assert {f.name for f in dataclasses.fields(LogEvent)} == EVENT_COLUMNS
+    event = LogEvent(EventKind.MOVED, message_key="k")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.kind = EventKind.FAILED  # type: ignore[misc]
 
 
 def test_counts_per_day(history: History):

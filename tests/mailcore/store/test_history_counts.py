@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mailcore.store.history import History
+from mailcore.store.history import EventKind, History, LogEvent
 
 DAY1 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
@@ -18,15 +18,15 @@ def history(database_url: str) -> Iterator[History]:
     h = History(database_url)
     h.record_batch(
         [
-            {"kind": "handled", "at": DAY1, "status": "processed", "handler": "vehicle",
-             "sender": "Alice@A.example", "identifier": "VEH-1"},
-            {"kind": "failed", "at": DAY1, "status": "failed", "handler": "orders",
-             "sender": "bob@b.example", "identifier": "ORD-7"},
-            {"kind": "handled", "at": DAY2, "status": "processed", "handler": "orders",
-             "sender": "bob@b.example", "identifier": "ORD-8"},
-            {"kind": "failed", "at": DAY2, "status": "failed", "handler": "vehicle",
-             "sender": "a_b@c.example", "identifier": "VEH-2"},
-            {"kind": "received", "at": DAY2, "sender": "bob@b.example"},  # no status: no outcome
+            LogEvent(EventKind.HANDLED, at=DAY1, status="processed", handler="vehicle",
+             sender="Alice@A.example", identifier="VEH-1"),
+            LogEvent(EventKind.FAILED, at=DAY1, status="failed", handler="orders",
+             sender="bob@b.example", identifier="ORD-7"),
+            LogEvent(EventKind.HANDLED, at=DAY2, status="processed", handler="orders",
+             sender="bob@b.example", identifier="ORD-8"),
+            LogEvent(EventKind.FAILED, at=DAY2, status="failed", handler="vehicle",
+             sender="a_b@c.example", identifier="VEH-2"),
+            LogEvent(EventKind.RECEIVED, at=DAY2, sender="bob@b.example"),  # no status: no outcome
         ]
     )  # fmt: skip
     yield h

@@ -21,7 +21,7 @@ from console.accounts import AccountError, Accounts, LoginThrottled, ThrottlePol
 from mailcore.mailboxes.maildir import MaildirMailbox
 from mailcore.processing.engine import Engine, Folders
 from mailcore.store.db import connect
-from mailcore.store.history import History
+from mailcore.store.history import EventKind, History, LogEvent
 from mailcore.store.template_store import (
     TemplateConflict,
     TemplateHasErrors,
@@ -81,9 +81,9 @@ def test_counts_per_day_and_time_filters_use_utc_days_whatever_the_server_zone(
     late = datetime(2024, 5, 6, 23, 30, tzinfo=UTC)  # 2024-05-07 13:30 at the server
     h.record_batch(
         [
-            {"kind": "handled", "message_key": "a", "status": "processed", "at": late},
-            {"kind": "failed", "message_key": "b", "status": "failed",
-             "at": late + timedelta(hours=1)},
+            LogEvent(EventKind.HANDLED, message_key="a", status="processed", at=late),
+            LogEvent(EventKind.FAILED, message_key="b", status="failed",
+             at=late + timedelta(hours=1)),
         ]
     )  # fmt: skip
     counts = h.counts_per_day(datetime(2024, 5, 6, tzinfo=UTC), datetime(2024, 5, 8, tzinfo=UTC))
