@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import sqlalchemy as sa
 
@@ -88,30 +88,16 @@ class HistoryQueries:
         )
         if reason:
             q = q.where(t.c.reason.ilike(f"%{_like(reason)}%", escape="\\"))
-        q = _matching(q, t, sender=sender, handler=handler or None)
+        q = _matching(q, t, {"sender": sender, "handler": handler})
         with self._engine.connect() as conn:
             return {int(u) for (u,) in conn.execute(q)}
 
     def messages(
-        self,
-        *,
-        status: str | None = None,
-        handler: str | None = None,
-        sender: str | None = None,
-        identifier: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
+        self, *, limit: int = 100, offset: int = 0, **match: Unpack[MessageFilters]
     ) -> list[MessageState]:
-        """Message states, most recently updated first."""
+        """Message states matching every filter given, most recently updated first."""
         t = messages_table
-        q = _matching(
-            sa.select(t),
-            t,
-            sender=sender,
-            status=status or None,
-            handler=handler or None,
-            identifier=identifier or None,
-        )
+        q = _matching(sa.select(t), t, match)
         q = q.order_by(t.c.updated_at.desc()).limit(limit).offset(offset)
         with self._engine.connect() as conn:
             return [state_from_row(r) for r in conn.execute(q)]
@@ -121,31 +107,15 @@ class HistoryQueries:
     def events(
         self,
         *,
-        message_key: str | None = None,
-        kind: str | None = None,
-        status: str | None = None,
-        handler: str | None = None,
-        sender: str | None = None,
-        identifier: str | None = None,
-        actor: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
+        **match: Unpack[EventFilters],
     ) -> list[Event]:
-        """Events matching every filter given, newest first."""
+        """Events matching every filter given (at in [since, until)), newest first."""
         t = events_table
-        q = _matching(
-            sa.select(t),
-            t,
-            sender=sender,
-            message_key=message_key,
-            kind=kind,
-            status=status,
-            handler=handler,
-            identifier=identifier,
-            actor=actor,
-        )
+        q = _matching(sa.select(t), t, match)
         # Stored as UTC: compare in UTC whatever zone the caller's datetimes are in.
         if since is not None:
             q = q.where(t.c.at >= utc(since))
@@ -163,25 +133,16 @@ class HistoryQueries:
             return [event_from_row(r) for r in conn.execute(q)]
 
     def counts_per_day(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        status: str | None = None,
-        handler: str | None = None,
-        sender: str | None = None,
-        identifier: str | None = None,
+        self, since: datetime, until: datetime, **match: Unpack[MessageFilters]
     ) -> list[tuple[date, str, int]]:
-        """(day, status, count) of outcomes (processed, failed, auto, duplicate, rejected).
-
-        The filters mean what they mean for `events`: status, handler and identifier exactly,
-        sender as a case-insensitive substring."""
+        """(day, status, count) of outcomes (processed, failed, auto, duplicate, rejected),
+        of the events matching every filter given, as for `events`."""
         t = events_table
         day = self._utc_date(t.c.at)
         q = sa.select(day, t.c.status, sa.func.count()).where(
             t.c.status.is_not(None), t.c.at >= utc(since), t.c.at < utc(until)
         )
-        q = _matching(q, t, sender=sender, status=status, handler=handler, identifier=identifier)
+        q = _matching(q, t, match)
         q = q.group_by(day, t.c.status).order_by(day, t.c.status)
         with self._engine.connect() as conn:
             rows = conn.execute(q).all()
@@ -197,14 +158,32 @@ class HistoryQueries:
         return sa.func.date(column)  # SQLite keeps UTC text
 
 
-def _matching(q: Any, table: sa.Table, *, sender: str | None = None, **exact: Any) -> Any:
-    """`q` narrowed to the rows of `table` whose columns equal the values given (None: any)
-    and whose sender contains `sender`, case-insensitively (the history's usual filters)."""
-    for name, value in exact.items():
-        if value is not None:
+class MessageFilters(TypedDict, total=False):
+    """What the history's reads filter on: each column equal to the value given (None or
+    absent: any), `sender` a case-insensitive substring."""
+
+    status: str | None
+    handler: str | None
+    sender: str | None
+    identifier: str | None
+
+
+class EventFilters(MessageFilters, total=False):
+    """`MessageFilters`, and what only events have."""
+
+    message_key: str | None
+    kind: str | None
+    actor: str | None
+
+
+def _matching(q: Any, table: sa.Table, match: Mapping[str, Any]) -> Any:
+    """`q` narrowed to the rows of `table` that `match` (a `MessageFilters`) selects."""
+    for name, value in match.items():
+        if name == "sender":
+            if value:
+                q = q.where(table.c.sender.ilike(f"%{_like(value)}%", escape="\\"))
+        elif value is not None and value != "":
             q = q.where(table.c[name] == value)
-    if sender:
-        q = q.where(table.c.sender.ilike(f"%{_like(sender)}%", escape="\\"))
     return q
 
 
