@@ -3,7 +3,9 @@
 - `mailcore.inbound` imports nothing of mailcore but `errors` and `ident`: it is pure.
 - `mailcore.mailboxes` may add `inbound` (the one header reader); `mailcore.outbound` may add
   `config` and `mailboxes` (filing sent mail); `mailcore.store` may add `outbound` (a template
-  version is checked by the template engine before it is saved).
+  version is checked by the template engine before it is saved); `mailcore.security` may import
+  `inbound`, `outbound` and `store` (it unwraps before extracting, signs and encrypts composed
+  mail, reads the key store), and nothing but `processing` and the command line imports it.
 - nothing in `mailcore` imports `console`, except the command line mounting the console's
   commands (`mailcore/cli.py`).
 - `console` imports the public API (`mailcore`), `mailcore.processing` and `mailcore.errors`
@@ -25,6 +27,8 @@ ALLOWED = {
     "mailboxes": SHARED | {"mailcore.inbound", "mailcore.mailboxes"},
     "outbound": SHARED | {"mailcore.config", "mailcore.mailboxes", "mailcore.outbound"},
     "store": SHARED | {"mailcore.outbound", "mailcore.store"},
+    "security": SHARED
+    | {"mailcore.inbound", "mailcore.outbound", "mailcore.store", "mailcore.security"},
 }
 CONSOLE_ALLOWED = ("mailcore", "mailcore.processing", "mailcore.errors")
 # What the console still reaches behind the public API; each should move behind it.
