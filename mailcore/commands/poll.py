@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections import Counter
 
 import click
+import sqlalchemy as sa
 
 from mailcore.config import Settings, open_mailbox
 from mailcore.errors import ConfigError, MailcoreError
@@ -21,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 # Servers drop an IDLE after 30 minutes of silence (RFC 2177): renew well before.
 IDLE_RENEW_SECONDS = 25 * 60
+# The longest wait after failed rounds in a row (unless the poll interval is longer).
+MAX_RETRY_SECONDS = 300.0
 
 
 def summary_line(outcomes: list[Outcome], seconds: float) -> str:
@@ -67,30 +71,32 @@ def poll(
     pause = interval if interval is not None else settings.poll_interval
     inbox = settings.folders.inbox
     polls, retention = 0, RetentionSchedule(history)
-    retry = max(pause, MIN_RETRY_SECONDS)
+    backoff = Backoff(max(pause, MIN_RETRY_SECONDS))
     try:
         if idle and not isinstance(mailbox, ImapMailbox):
             raise ConfigError("--idle needs an IMAP mailbox (set imap_url)")
         while True:
             polls += 1
-            failed = False
             left: set[int] = set()
             try:
                 if not _drain(engine, size) and polls == 1:
                     click.echo(f"{inbox}: nothing to do")  # later empty rounds stay quiet
                 if idle:
                     left = set(mailbox.uids(inbox))  # what this poll left is not new mail
+                retention.maybe_purge()
+                backoff.succeeded()
             except Exception as e:  # in a loop, one bad round (or message) must not end it
                 if not (loop or idle):
-                    raise
-                failed = True
-                _log_failure("poll", e, retry)
-            retention.maybe_purge()
+                    if isinstance(e, MailcoreError):
+                        raise
+                    raise click.ClickException(f"poll failed: {describe_failure(e)}") from None
+                _log_failure("poll", e, backoff.failed())
             if not (loop or idle) or (max_polls is not None and polls >= max_polls):
                 break
-            if failed:
-                _pause(retry)
+            if backoff.failures:
+                _pause(backoff.delay)
             elif idle and isinstance(mailbox, ImapMailbox):
+                retry = backoff.delay
                 _wait_for_mail(mailbox, inbox, min(pause, IDLE_RENEW_SECONDS), left, retry)
             else:
                 _pause(pause)
@@ -118,11 +124,50 @@ def _wait_for_mail(
         _pause(retry)
 
 
-def _log_failure(what: str, e: Exception, retry: float) -> None:
+class Backoff:
+    """The wait of a polling loop after failed rounds: `base` after the first, doubling with
+    each failure in a row up to MAX_RETRY_SECONDS (or `base`, if longer); a round that works
+    starts over. Transient trouble (the server restarting, SQLite locked by another writer)
+    is retried soon; a long outage is not hammered."""
+
+    def __init__(self, base: float) -> None:
+        self.base = base
+        self.failures = 0
+
+    @property
+    def delay(self) -> float:
+        if not self.failures:
+            return self.base
+        return min(self.base * 2 ** (self.failures - 1), max(self.base, MAX_RETRY_SECONDS))
+
+    def failed(self) -> float:
+        """Count a failed round; returns the wait before the next."""
+        self.failures += 1
+        return self.delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+
+def describe_failure(e: BaseException) -> str:
+    """What went wrong, for the log, without what a message holds: a database error is named
+    by its driver's first line (SQLAlchemy's own text lists the statement's parameters --
+    senders, subjects, Message-IDs); an unexpected error by its type and where it was raised
+    (its text may quote a mail)."""
     if isinstance(e, MailcoreError):
-        logger.error("%s failed, retrying in %.0fs: %s", what, retry, e)
-    else:  # not an error mailcore raises on purpose: a bug, keep its traceback
-        logger.error("%s failed, retrying in %.0fs", what, retry, exc_info=e)
+        return str(e)
+    if isinstance(e, sa.exc.SQLAlchemyError):
+        orig = getattr(e, "orig", None)
+        first = str(orig).splitlines()[0] if orig is not None and str(orig) else ""
+        name = type(orig).__name__ if orig is not None else type(e).__name__
+        return f"database error ({name}: {first[:200]})" if first else f"database error ({name})"
+    where = traceback.extract_tb(e.__traceback__)
+    frames = "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in where[-6:])
+    return f"unexpected {type(e).__name__} (text not logged: it may quote a mail) at {frames}"
+
+
+def _log_failure(what: str, e: Exception, retry: float) -> None:
+    logger.error("%s failed, retrying in %.0fs: %s", what, retry, describe_failure(e))
 
 
 def _pause(seconds: float) -> None:

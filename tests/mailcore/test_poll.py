@@ -125,7 +125,7 @@ def test_poll_loop_waits_its_interval_after_any_failure(
 
     assert result.exit_code == 0, result.output  # a non-MailcoreError did not end the loop
     assert calls == [1, 2, 3]
-    assert waited == [7, 7]
+    assert waited == [7, 14]  # failures in a row back off
 
 
 def test_poll_loop_never_retries_sooner_than_a_second(
@@ -139,7 +139,7 @@ def test_poll_loop_never_retries_sooner_than_a_second(
     result = CliRunner().invoke(poll, [*args, "--max-polls", "3"], env={})
 
     assert result.exit_code == 0, result.output
-    assert waited == [poll_module.MIN_RETRY_SECONDS] * 2
+    assert waited == [poll_module.MIN_RETRY_SECONDS, 2 * poll_module.MIN_RETRY_SECONDS]
 
 
 def test_poll_once_still_reports_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
