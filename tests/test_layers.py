@@ -21,7 +21,7 @@ import mailcore
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = set(mailcore.__all__)
-SHARED = {"mailcore.errors", "mailcore.ident"}
+SHARED = {"mailcore.errors", "mailcore.ident", "mailcore.servers"}
 ALLOWED = {
     "inbound": SHARED | {"mailcore.inbound"},
     "mailboxes": SHARED | {"mailcore.inbound", "mailcore.mailboxes"},

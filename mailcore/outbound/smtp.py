@@ -12,18 +12,18 @@ import logging
 import smtplib
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs
 
-from mailcore.errors import ConfigError, MailboxError, SendError
+from mailcore.errors import MailboxError, SendError
 from mailcore.mailboxes.protocol import Mailbox
+from mailcore.servers import ServerLogin, login_from_url
 
 log = logging.getLogger(__name__)
 
-SECURITIES = ("starttls", "tls", "plain")
 DEFAULT_PORTS = {"tls": 465, "starttls": 587, "plain": 25}
 
 
@@ -43,21 +43,13 @@ class RecipientsRefused(SendError):
 
 
 @dataclass
-class SmtpConfig:
+class SmtpConfig(ServerLogin):
     """Where and how to send. `port` defaults by security: tls 465, starttls 587, plain 25."""
 
-    host: str
-    port: int | None = None
-    security: str = "starttls"  # "starttls" | "tls" | "plain"
-    username: str = ""
-    password: str | None = field(default=None, repr=False)
-    timeout: float = 30.0
-    ca_file: str | None = None  # trust this CA (e.g. a self-signed server) instead of the system's
+    security: str = "starttls"
     local_hostname: str | None = None  # for EHLO; None: the machine's FQDN
 
-    def __post_init__(self) -> None:
-        if self.security not in SECURITIES:
-            raise ConfigError(f"SMTP security must be one of {SECURITIES}, not {self.security!r}")
+    protocol = "SMTP"
 
     @property
     def effective_port(self) -> int:
@@ -66,20 +58,10 @@ class SmtpConfig:
     @classmethod
     def from_url(cls, url: str, **overrides: object) -> SmtpConfig:
         """``smtps://user:pass@host:465`` (TLS), ``smtp://host:587?security=starttls|plain``."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps"):
-            raise ConfigError(f"SMTP URL must start with smtp:// or smtps://, not {url!r}")
-        query = parse_qs(parts.query)
-        security = "tls" if parts.scheme == "smtps" else query.get("security", ["starttls"])[0]
-        values: dict[str, object] = {
-            "host": parts.hostname or "",
-            "port": parts.port,
-            "security": security,
-            "username": unquote(parts.username or ""),
-            "password": unquote(parts.password) if parts.password else None,
-        }
+        values, query = login_from_url(url, "SMTP", "smtps")
+        values["security"] = parse_qs(query).get("security", [values["security"]])[0]
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_file)

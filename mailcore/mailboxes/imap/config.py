@@ -4,48 +4,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl
 
 from mailcore.errors import ConfigError
 from mailcore.mailboxes.proxy import parse_proxy
+from mailcore.servers import SECURITIES, ServerLogin, login_from_url
 
-SECURITIES = ("tls", "starttls", "plain")
+__all__ = ["SECURITIES", "ImapConfig"]
 
 
 @dataclass
-class ImapConfig:
+class ImapConfig(ServerLogin):
     """How to reach and log in to one IMAP account."""
 
-    host: str
-    port: int | None = None
-    security: str = "tls"  # "tls" | "starttls" | "plain"
-    username: str = ""
-    password: str | None = field(default=None, repr=False)
     oauth2_token: str | None = field(default=None, repr=False)
     proxy: str | None = None  # "http://host:port" or "socks5://host:port"
-    timeout: float = 30.0
     use_move: bool = True
-    ca_file: str | None = None
     batch_size: int = 500
 
+    protocol = "IMAP"
+
     def __post_init__(self) -> None:
-        if self.security not in SECURITIES:
-            raise ConfigError(
-                f"IMAP security {self.security!r} is not one of {', '.join(SECURITIES)}"
-            )
-        if not self.host:
-            raise ConfigError("IMAP host is empty")
+        super().__post_init__()
         if self.batch_size < 1:
             raise ConfigError(f"IMAP batch_size must be at least 1, not {self.batch_size}")
         if self.proxy:
             parse_proxy(self.proxy)  # fail at configuration time, not at the first poll
-        for name in ("username", "password", "oauth2_token"):
-            value = getattr(self, name)
-            if value and any(c in value for c in "\r\n\x00"):  # the value itself is secret
-                raise ConfigError(
-                    f"IMAP {name} holds a line break or NUL character, which cannot be sent "
-                    "to the server -- check the setting"
-                )
+
+    def secrets(self) -> dict[str, str | None]:
+        return {**super().secrets(), "oauth2_token": self.oauth2_token}
 
     @property
     def effective_port(self) -> int:
@@ -64,23 +51,9 @@ class ImapConfig:
         query parameters (timeout, use_move, ca_file, batch_size, proxy) and keyword overrides
         set the remaining fields; user and password are percent-decoded.
         """
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("imap", "imaps"):
-            raise ConfigError(f"IMAP URL must start with imaps:// or imap://, not {scheme!r}://")
-        try:
-            port = parts.port
-        except ValueError as e:
-            raise ConfigError(f"IMAP URL has a bad port: {e}") from None
-        settings: dict[str, Any] = {
-            "host": parts.hostname or "",
-            "port": port,
-            "security": "tls" if scheme == "imaps" else "starttls",
-            "username": unquote(parts.username) if parts.username else "",
-            "password": unquote(parts.password) if parts.password is not None else None,
-        }
+        settings, query = login_from_url(url, "IMAP", "imaps")
         known = {f.name for f in fields(cls)}
-        for key, value in parse_qsl(parts.query):
+        for key, value in parse_qsl(query):
             if key not in known or key in ("host", "port", "username", "password"):
                 raise ConfigError(f"IMAP URL: unknown parameter {key!r}")
             settings[key] = _coerce(key, value)
