@@ -109,22 +109,15 @@ def _human_size(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
+@dataclass
 class Pipeline:
     """Decides what becomes of each message and records it; see the module docstring."""
 
-    def __init__(
-        self,
-        registry: Registry,
-        history: History,
-        folders: Folders,
-        scheme: IdentScheme,
-        limits: Limits,
-    ) -> None:
-        self.registry = registry
-        self.history = history
-        self.folders = folders
-        self.scheme = scheme
-        self.limits = limits
+    registry: Registry
+    history: History
+    folders: Folders
+    scheme: IdentScheme
+    limits: Limits
 
     # -- a batch and its history rows ----------------------------------------------------
 
