@@ -3,7 +3,9 @@
 One module owns the three formats so that composing and extracting cannot drift apart:
 - Reply-To subaddress: ``reply+<id>@example.com`` (local part and separator configurable);
 - subject tag: ``[<id>] Subject``;
-- Message-IDs: ``<mc.<id>.<token>@domain>``, thread root ``<mc.<id>.thread@domain>``.
+- Message-IDs: ``<mc.<id>.<token>@domain>``, thread root ``<mc.<id>.thread@domain>``;
+- VERP envelope sender: ``bounce+<id>.<token>@domain`` (the Message-ID's id and token), so a
+  bounce names the mail it returns even when it quotes none of it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ ID_RE = r"[A-Za-z0-9][A-Za-z0-9_-]{2,63}"
 _ID_FULL = re.compile(rf"^{ID_RE}$")
 _SUBJECT_TAG = re.compile(rf"\[({ID_RE})\]")
 _MSGID = re.compile(rf"<mc\.({ID_RE})\.[A-Za-z0-9]+@[^>\s]+>")
+_MSGID_PARTS = re.compile(rf"<mc\.({ID_RE})\.([A-Za-z0-9]{{1,32}})@[^>\s]+>$")
+_VERP_TOKEN = re.compile(rf"({ID_RE})\.([A-Za-z0-9]{{1,32}})$")
 
 
 @dataclass(frozen=True)
@@ -26,9 +30,28 @@ class IdentScheme:
     local_part: str = "reply"
     separator: str = "+"
     domain: str = "example.com"
+    bounce_local_part: str = "bounce"  # VERP envelope sender: bounce+<id>.<token>@domain
 
     def reply_address(self, resource_id: str) -> str:
         return f"{self.local_part}{self.separator}{check_id(resource_id)}@{self.domain}"
+
+    def bounce_address(self, message_id: str) -> str | None:
+        """VERP envelope sender ``bounce+<id>.<token>@domain`` for one of our Message-IDs."""
+        found = _MSGID_PARTS.match(message_id.strip())
+        if found is None:
+            return None
+        return f"{self.bounce_local_part}+{found.group(1)}.{found.group(2)}@{self.domain}"
+
+    def from_bounce_address(self, address: str) -> tuple[str, str] | None:
+        """(id, our Message-ID) from ``bounce+<id>.<token>@domain``, whatever the case."""
+        local, _, domain = address.strip().strip("<>").rpartition("@")
+        prefix = self.bounce_local_part + "+"
+        if not domain or not local.lower().startswith(prefix.lower()):
+            return None
+        found = _VERP_TOKEN.match(local[len(prefix) :])
+        if found is None:
+            return None
+        return found.group(1), f"<mc.{found.group(1)}.{found.group(2).lower()}@{domain}>"
 
     def from_address(self, address: str) -> str | None:
         """The id in ``reply+<id>@domain``, whatever the domain and case of the local part."""
