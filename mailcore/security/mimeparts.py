@@ -87,3 +87,22 @@ def rewrap(outer: bytes, inner: bytes) -> bytes:
     if not inner.startswith(b"\r\n") and b"\r\n\r\n" not in inner:
         inner = b"\r\n" + inner  # no header block: a bare text body
     return b"\r\n".join([*kept, b"MIME-Version: 1.0"]) + b"\r\n" + inner
+
+
+def split_entity(raw: bytes) -> tuple[bytes, bytes]:
+    """(the header fields that are not Content-* or MIME-Version, the MIME entity: its
+    Content-* fields and body) of a CRLF message; sealing replaces the entity only."""
+    raw = canonical(raw)
+    at = raw.find(b"\r\n\r\n")
+    head, rest = (raw, b"") if at < 0 else (raw[:at], raw[at + 4 :])
+    outer: list[bytes] = []
+    content: list[bytes] = []
+    target = outer
+    for line in head.split(b"\r\n"):
+        if line[:1] not in (b" ", b"\t"):
+            name = line.split(b":", 1)[0].strip().lower()
+            target = content if name.startswith(b"content-") else outer
+            if name == b"mime-version":
+                continue
+        target.append(line)
+    return b"\r\n".join(outer), b"\r\n".join(content) + b"\r\n\r\n" + rest
