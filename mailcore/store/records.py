@@ -47,21 +47,25 @@ class LogEvent:
     `History.record_batch`; `at` and `actor` are filled in there when left out."""
 
     kind: EventKind
+    # which message (None for an account, login or template event)
     message_key: str | None = None
     message_id: str | None = None
-    status: str | None = None
-    handler: str | None = None
     sender: str | None = None
     subject: str | None = None
     identifier: str | None = None
+    # where it is
     folder: str | None = None
     uidvalidity: int | None = None
     uid: int | None = None
+    # what became of it, and why
+    status: str | None = None
+    handler: str | None = None
     reason: str | None = None
-    actor: str | None = None
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
     errors: list[dict[str, Any]] | None = None  # schema errors as JSON objects (see above)
+    before: dict[str, Any] | None = None  # what an operator corrected: the payload before,
+    after: dict[str, Any] | None = None  # and after (or facts of the step: a handler's result)
+    # who, and when
+    actor: str | None = None
     at: datetime | None = None
 
     def row(self, stamp: datetime) -> dict[str, Any]:
