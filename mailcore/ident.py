@@ -17,9 +17,12 @@ from dataclasses import dataclass
 # Short, mail-safe ids: they travel in local parts, subjects and Message-IDs.
 ID_RE = r"[A-Za-z0-9][A-Za-z0-9_-]{2,63}"
 _ID_FULL = re.compile(rf"^{ID_RE}$")
+# "[VEH-1234]" anywhere in a subject
 _SUBJECT_TAG = re.compile(rf"\[({ID_RE})\]")
+# our Message-IDs: <mc.ID.TOKEN@domain>, found in References / In-Reply-To or alone
 _MSGID = re.compile(rf"<mc\.({ID_RE})\.[A-Za-z0-9]+@[^>\s]+>")
 _MSGID_PARTS = re.compile(rf"<mc\.({ID_RE})\.([A-Za-z0-9]{{1,32}})@[^>\s]+>$")
+# the ID.TOKEN of a VERP bounce address, bounce+ID.TOKEN@domain
 _VERP_TOKEN = re.compile(rf"({ID_RE})\.([A-Za-z0-9]{{1,32}})$")
 
 
