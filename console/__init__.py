@@ -26,6 +26,7 @@ from typing import Any
 
 from flask import Flask, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
@@ -85,8 +86,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from console import auth, operator
+    from console import auth, operator, translations
 
+    translations.init_app(app, auth.user_language)
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(operator.bp)
@@ -118,12 +120,12 @@ def _register_pages(app: Flask) -> None:
 
     @app.errorhandler(403)
     def forbidden(_err: Exception) -> ResponseReturnValue:
-        message = "Your role does not give access to this page."
+        message = _("Your role does not give access to this page.")
         return render_template("error.html", code=403, message=message), 403
 
     @app.errorhandler(404)
     def not_found(_err: Exception) -> ResponseReturnValue:
-        message = "Nothing here: the message may have been moved or the link is outdated."
+        message = _("Nothing here: the message may have been moved or the link is outdated.")
         return render_template("error.html", code=404, message=message), 404
 
     @app.context_processor

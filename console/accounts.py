@@ -46,8 +46,10 @@ from console.users import (
     USERNAME,
     AccountError,
     User,
+    check_email,
     check_password_strength,
     check_role,
+    user_languages_table,
     users_table,
 )
 from mailcore import DATABASE_METADATA as METADATA
@@ -99,8 +101,9 @@ class Accounts:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.login_throttle = LoginThrottle(db, self.throttle)
         self.sessions = Sessions(db)
-        # checkfirst: a database made before sessions existed gains their table here.
-        METADATA.create_all(db, tables=[users_table, sessions_table, throttle_table])
+        # checkfirst: a database made before sessions (or languages) existed gains the table.
+        tables = [users_table, sessions_table, throttle_table, user_languages_table]
+        METADATA.create_all(db, tables=tables)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -228,8 +231,7 @@ class Accounts:
             )
         check_role(role)
         check_password_strength(password)
-        if email and (len(email) > 254 or "\x00" in email):  # the column holds 255
-            raise AccountError("invalid e-mail address: too long or with a NUL character")
+        check_email(email)
         if self.by_name(username) is not None:
             raise AccountError(f"username {username!r} is already taken")
         with self.db.begin() as conn:
@@ -319,6 +321,27 @@ class Accounts:
         self._update(user, password_hash=generate_password_hash(password))
         self.end_sessions(user, keep=keep_session)
         self._audit(by, f"changed password of {user.username}", {"user": user.username})
+
+    def set_email(self, username: str, email: str | None, by: str) -> User:
+        """Change (or with None or "" remove) a user's e-mail address, where test sends go."""
+        user = self._require(username)
+        email = (email or "").strip() or None
+        check_email(email)
+        reason = f"changed e-mail of {user.username}"
+        return self._change(user, "email", email, by, reason, refused="change")
+
+    def delete(self, username: str, by: str) -> None:
+        """Delete an account, its sessions and preferences; never the last active admin
+        (what it did stays in the history, under its name)."""
+        user = self._require(username)
+        if user.has_role("admin") and self._active_admins() <= 1:
+            raise AccountError("cannot delete the last active admin: promote another user first")
+        with self.db.begin() as conn:
+            conn.execute(sessions_table.delete().where(sessions_table.c.user_id == user.id))
+            langs = user_languages_table
+            conn.execute(langs.delete().where(langs.c.user_id == user.id))
+            conn.execute(users_table.delete().where(users_table.c.id == user.id))
+        self._audit(by, f"deleted user {user.username}", {}, before={"user": user.username})
 
     def _audit(
         self, by: str, reason: str, after: dict[str, Any], before: dict[str, Any] | None = None

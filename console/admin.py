@@ -1,4 +1,5 @@
-"""User management for admins: list, create, enable/disable, change role, reset a password.
+"""User management for admins: list, create, enable/disable, change role or e-mail, reset a
+password, delete.
 
 Every change goes through console.accounts.Accounts, which records it in the history
 (kind "admin", actor = the admin), so "who gave Bob admin rights?" has an answer. Resetting a
@@ -13,12 +14,13 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from console.accounts import ROLES, AccountError
+from console.accounts import MIN_PASSWORD_LENGTH, ROLES, AccountError
 from console.auth import current_token
 from console.forms import ActiveForm, CreateUserForm, PasswordForm, RoleForm
-from console.roles import role_required
+from console.roles import role_name, role_required
 from console.services import services
 from mailcore.processing.vocabulary import EventKind
 
@@ -52,6 +54,7 @@ def _render(create: CreateUserForm | None = None, status: int = 200, **extra: An
             create=create or CreateUserForm(formdata=None),
             password_form=PasswordForm(formdata=None),
             events=_recent_admin_events(),
+            min_password=MIN_PASSWORD_LENGTH,
             **extra,
         ),
         status,
@@ -86,7 +89,14 @@ def create() -> ResponseReturnValue:
             target = form.role
         target.errors = [*target.errors, message[:1].upper() + message[1:] + "."]
         return _render(form, 422)
-    flash(f"User {user.username} created with role {user.role}.", "success")
+    flash(
+        _(
+            "User %(user)s created with role %(role)s.",
+            user=user.username,
+            role=role_name(user.role),
+        ),
+        "success",
+    )
     return redirect(url_for("admin.index"))
 
 
@@ -98,14 +108,22 @@ def set_role(username: str) -> ResponseReturnValue:
         abort(404)
     form = RoleForm()
     if not form.validate():
-        flash(f"Role of {username} not changed: choose one of {', '.join(ROLES)}.", "error")
+        choices = ", ".join(role_name(r) for r in ROLES)
+        flash(
+            _(
+                "Role of %(user)s not changed: choose one of %(roles)s.",
+                user=username,
+                roles=choices,
+            ),
+            "error",
+        )
         return redirect(url_for("admin.index"))
 
     def change() -> str:
         updated = services().accounts.set_role(username, form.role.data or "", by=_me())
-        return f"{updated.username} is now {updated.role}."
+        return _("%(user)s is now %(role)s.", user=updated.username, role=role_name(updated.role))
 
-    return _account_change(change, f"Role of {username} not changed")
+    return _account_change(change, _("Role of %(user)s not changed", user=username))
 
 
 @bp.post("/users/<username>/active")
@@ -116,14 +134,16 @@ def set_active(username: str) -> ResponseReturnValue:
         abort(400)
     active = request.form.get("active") == "1"
     if not active and username.lower() == _me().lower():
-        flash("You cannot disable your own account: ask another admin.", "error")
+        flash(_("You cannot disable your own account: ask another admin."), "error")
         return redirect(url_for("admin.index"))
 
     def change() -> str:
         updated = services().accounts.set_active(username, active, by=_me())
-        return f"{updated.username} {'enabled' if updated.active else 'disabled'}."
+        if updated.active:
+            return _("%(user)s enabled.", user=updated.username)
+        return _("%(user)s disabled.", user=updated.username)
 
-    return _account_change(change, f"{username} not changed")
+    return _account_change(change, _("%(user)s not changed", user=username))
 
 
 @bp.post("/users/<username>/password")
@@ -131,8 +151,8 @@ def set_active(username: str) -> ResponseReturnValue:
 def set_password(username: str) -> ResponseReturnValue:
     form = PasswordForm()
     if not form.validate():
-        errors = "; ".join(form.password.errors) or "invalid form"
-        flash(f"Password of {username} not changed: {errors}", "error")
+        errors = "; ".join(form.password.errors) or _("invalid form")
+        flash(_("Password of %(user)s not changed: %(why)s", user=username, why=errors), "error")
         return redirect(url_for("admin.index"))
 
     # Every session of the user ends (a stolen one included); an admin resetting their own
@@ -142,12 +162,46 @@ def set_password(username: str) -> ResponseReturnValue:
     def change() -> str:
         accounts = services().accounts
         accounts.set_password(username, form.password.data or "", by=_me(), keep_session=keep)
-        return (
-            f"Password of {username} changed and their sessions ended;"
-            " tell them through another channel."
+        return _(
+            "Password of %(user)s changed and their sessions ended;"
+            " tell them through another channel.",
+            user=username,
         )
 
-    return _account_change(change, f"Password of {username} not changed")
+    return _account_change(change, _("Password of %(user)s not changed", user=username))
+
+
+@bp.post("/users/<username>/email")
+@role_required("admin")
+def set_email(username: str) -> ResponseReturnValue:
+    """Change (or, empty, remove) the address test sends of that user go to."""
+    email = request.form.get("email", "")[:300]
+
+    def change() -> str:
+        updated = services().accounts.set_email(username, email, by=_me())
+        if updated.email:
+            return _("E-mail of %(user)s is now %(email)s.", user=username, email=updated.email)
+        return _("%(user)s has no e-mail address any more.", user=username)
+
+    return _account_change(change, _("E-mail of %(user)s not changed", user=username))
+
+
+@bp.post("/users/<username>/delete")
+@role_required("admin")
+def delete(username: str) -> ResponseReturnValue:
+    """Delete an account (ticked to confirm); not one's own, nor the last active admin."""
+    if request.form.get("confirm") != "1":
+        flash(_("%(user)s not deleted: tick the box to confirm.", user=username), "error")
+        return redirect(url_for("admin.index"))
+    if username.lower() == _me().lower():
+        flash(_("You cannot delete your own account: ask another admin."), "error")
+        return redirect(url_for("admin.index"))
+
+    def change() -> str:
+        services().accounts.delete(username, by=_me())
+        return _("%(user)s deleted; what they did stays in the history.", user=username)
+
+    return _account_change(change, _("%(user)s not deleted", user=username))
 
 
 def _account_change(change: Callable[[], str], refused: str) -> ResponseReturnValue:
@@ -155,7 +209,7 @@ def _account_change(change: Callable[[], str], refused: str) -> ResponseReturnVa
     try:
         done = change()
     except AccountError as e:
-        flash(f"{refused}: {e}.", "error")
+        flash(_("%(refused)s: %(why)s.", refused=refused, why=str(e)), "error")
     else:
         flash(done, "success")
     return redirect(url_for("admin.index"))

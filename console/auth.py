@@ -16,11 +16,16 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from console.accounts import LoginThrottled, User
 from console.forms import LoginForm, LogoutForm
+from console.roles import role_name
 from console.services import services
+from console.translations import LANGUAGES
+from console.users import LanguagePreferences
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,13 @@ class ConsoleUser:
     def has_role(self, *roles: str) -> bool:
         return self.user.has_role(*roles)
 
+    @property
+    def language(self) -> str | None:
+        """The console language this user chose; None: their browser's."""
+        if not hasattr(self, "_language"):
+            self._language = preferences().get(self.id)
+        return self._language
+
 
 class Anonymous:
     is_anonymous = True
@@ -65,6 +77,7 @@ class Anonymous:
     is_active = False
     username = ""
     role = ""
+    language = None
 
     def get_id(self) -> None:
         return None
@@ -76,7 +89,7 @@ class Anonymous:
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message = _l("Please log in to continue.")
     login_manager.login_message_category = "info"
     login_manager.anonymous_user = Anonymous
     login_manager.session_protection = "strong"
@@ -85,7 +98,21 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def logout_form() -> dict[str, object]:
-        return {"logout_form": LogoutForm()}
+        return {"logout_form": LogoutForm(), "role_name": role_name}
+
+
+def preferences() -> LanguagePreferences:
+    """The users' language preferences, on the accounts' database."""
+    db = services().accounts.db
+    store = current_app.extensions.get("mailcore_languages")
+    if store is None or store.db is not db:
+        store = current_app.extensions["mailcore_languages"] = LanguagePreferences(db)
+    return store
+
+
+def user_language() -> str | None:
+    """The language preference of whoever is logged in (None: anonymous or unset)."""
+    return getattr(current_user, "language", None)
 
 
 @login_manager.user_loader
@@ -136,7 +163,9 @@ def login() -> ResponseReturnValue:
             headers["Retry-After"] = str(int(exc.retry_after.total_seconds()) + 1)
         else:
             if user is None:
-                form.password.errors = ["Wrong username or password (or the account is disabled)."]
+                form.password.errors = [
+                    _("Wrong username or password (or the account is disabled).")
+                ]
             else:
                 remember = bool(form.remember.data)
                 previous = current_token()
@@ -157,5 +186,18 @@ def logout() -> ResponseReturnValue:
         if token:
             services().accounts.end_session(token)  # the copied cookies die with it
         logout_user()
-        flash("You are logged out.", "info")
+        flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/language", methods=["POST"])
+def set_language() -> ResponseReturnValue:
+    """Save the language the logged-in user chose ("" follows the browser); back to the page."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    chosen = request.form.get("language", "")
+    if chosen and chosen not in LANGUAGES:
+        flash(_("Unknown language."), "error")
+    else:
+        preferences().set(current_user.id, chosen or None)
+    return redirect(_safe_next(request.form.get("next")) or url_for("index"))

@@ -7,9 +7,18 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# How the console names each role of console.users.ROLES, in the reader's language.
+ROLE_NAMES = {"operator": _l("operator"), "author": _l("author"), "admin": _l("admin")}
+
+
+def role_name(role: str) -> str:
+    """`role` as the console shows it (translated); an unknown one as is."""
+    return str(ROLE_NAMES.get(role, role))
 
 
 def role_required(*roles: str) -> Callable[[F], F]:

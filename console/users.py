@@ -36,6 +36,15 @@ users_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Each user's console language (a code of console.translations.LANGUAGES); no row: the
+# browser's. A table of its own, so databases made before it keep their users table as is.
+user_languages_table = sa.Table(
+    "console_user_languages",
+    METADATA,
+    sa.Column("user_id", sa.Integer, primary_key=True),
+    sa.Column("language", sa.String(8), nullable=False),
+)
+
 
 class AccountError(MailcoreError):
     """An account operation was refused (unknown user, bad role, weak password, last admin)."""
@@ -78,6 +87,17 @@ def check_password_strength(password: str) -> None:
         raise AccountError(f"password too long: use at most {MAX_PASSWORD_LENGTH} characters")
 
 
+def check_email(email: str | None) -> None:
+    """Raise AccountError when `email` cannot be stored (the column holds 255)."""
+    if not email:
+        return
+    if len(email) > 254 or "\x00" in email:
+        raise AccountError("invalid e-mail address: too long or with a NUL character")
+    local, _at, domain = email.rpartition("@")
+    if not (local and domain) or any(c.isspace() or c in "<>" for c in email):
+        raise AccountError(f"invalid e-mail address {email!r}: use one such as ada@example.com")
+
+
 def utc(value: datetime | None) -> datetime | None:
     """A timestamp read back from a console table, as UTC.
 
@@ -86,3 +106,26 @@ def utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+class LanguagePreferences:
+    """The console language each user chose (console_user_languages, created if missing)."""
+
+    def __init__(self, db: sa.Engine) -> None:
+        self.db = db
+        METADATA.create_all(db, tables=[user_languages_table])
+
+    def get(self, user_id: int) -> str | None:
+        """The user's language, None when they follow their browser's."""
+        t = user_languages_table
+        with self.db.connect() as conn:
+            value = conn.execute(sa.select(t.c.language).where(t.c.user_id == user_id)).scalar()
+        return str(value) if value is not None else None
+
+    def set(self, user_id: int, language: str | None) -> None:
+        """Choose `language` for the user (checked by the caller); None: the browser's."""
+        t = user_languages_table
+        with self.db.begin() as conn:
+            conn.execute(t.delete().where(t.c.user_id == user_id))
+            if language is not None:
+                conn.execute(t.insert().values(user_id=user_id, language=language))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -404,3 +405,20 @@ def test_an_oversized_username_or_password_is_a_counted_failure(accounts: Accoun
     assert [s.failures for s in states.values()] == [2]
     with pytest.raises(AccountError, match="password too long: use at most 1024"):
         accounts.set_password("alice", "p" * 1025, by="alice")
+
+
+def test_the_last_active_admin_cannot_be_deleted(tmp_path: Path) -> None:
+    """Deleting keeps an admin; an address without a domain is refused."""
+    from console.accounts import AccountError, Accounts
+    from mailcore import History
+
+    history = History(f"sqlite:///{tmp_path / 'a.db'}")
+    accounts = Accounts(history.engine, history)
+    accounts.create("root", "root-password-long", "admin")
+    accounts.create("other", "other-password-long", "operator")
+    with pytest.raises(AccountError, match="last active admin"):
+        accounts.delete("root", by="test")
+    accounts.delete("other", by="test")
+    assert [u.username for u in accounts.list()] == ["root"]
+    with pytest.raises(AccountError, match="invalid e-mail"):
+        accounts.set_email("root", "root@", by="test")

@@ -126,3 +126,43 @@ def test_an_admin_resetting_their_own_password_keeps_this_session_only(
     assert "Password of ada changed and their sessions ended" in response.get_data(as_text=True)
     assert here.get("/admin/").status_code == 200
     assert elsewhere.get("/admin/").status_code == 302
+
+
+def test_an_admin_edits_and_removes_an_e_mail_address(console_env: ConsoleEnv) -> None:
+    admin = console_env.client("ada")
+    token = csrf_token(admin, "/admin/")
+    accounts = console_env.services.accounts
+    admin.post(
+        "/admin/users/olivia/email", data={"email": " olivia@example.com ", "csrf_token": token}
+    )
+    assert accounts.by_name("olivia").email == "olivia@example.com"
+    page = admin.get("/admin/").get_data(as_text=True)
+    assert "E-mail of olivia is now olivia@example.com." in page
+    refused = admin.post(
+        "/admin/users/olivia/email", data={"email": "not an address", "csrf_token": token}
+    )
+    assert refused.status_code == 302
+    assert accounts.by_name("olivia").email == "olivia@example.com"
+    assert "E-mail of olivia not changed: invalid e-mail address" in admin.get("/admin/").get_data(
+        as_text=True
+    )
+    admin.post("/admin/users/olivia/email", data={"email": "", "csrf_token": token})
+    assert accounts.by_name("olivia").email is None
+    assert "changed e-mail of olivia" in admin.get("/history/").get_data(as_text=True)
+
+
+def test_an_admin_deletes_a_user_who_then_cannot_log_in(console_env: ConsoleEnv) -> None:
+    olivia = console_env.client("olivia")
+    admin = console_env.client("ada")
+    token = csrf_token(admin, "/admin/")
+    unconfirmed = admin.post("/admin/users/olivia/delete", data={"csrf_token": token})
+    assert unconfirmed.status_code == 302
+    assert console_env.services.accounts.by_name("olivia") is not None
+    admin.post("/admin/users/olivia/delete", data={"confirm": "1", "csrf_token": token})
+    assert console_env.services.accounts.by_name("olivia") is None
+    assert olivia.get("/failed/").status_code == 302  # the open session ended with the account
+    response = console_env.log_in(console_env.app.test_client(), "olivia")
+    assert response.status_code == 401
+    assert "deleted user olivia" in admin.get("/history/").get_data(as_text=True)
+    own = admin.post("/admin/users/ada/delete", data={"confirm": "1", "csrf_token": token})
+    assert own.status_code == 302 and console_env.services.accounts.by_name("ada") is not None

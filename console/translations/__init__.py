@@ -1,0 +1,77 @@
+"""The console's languages: English (the source strings) and the catalogs beside this module,
+one ``<lang>/LC_MESSAGES/messages.po`` each, and the language of a request.
+
+The ``.mo`` files Flask-Babel reads are committed beside their ``.po`` (so an installed wheel
+has them) and compiled again here when a ``.po`` is newer (a developer who edits a
+translation just reloads). `request_language` picks the language: the user's preference
+(console.users.LanguagePreferences) if set, else the best match of the browser's
+Accept-Language, else English.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, request
+
+log = logging.getLogger(__name__)
+
+DIRECTORY = Path(__file__).resolve().parent
+DEFAULT_LANGUAGE = "en"
+# Code -> the language's name in itself (how the menu offers it).
+LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français"}
+
+
+def compile_catalogs(directory: Path = DIRECTORY) -> list[Path]:
+    """Compile every ``messages.po`` under `directory` whose ``.mo`` is missing or older;
+    the ``.mo`` files written. A directory that cannot be written keeps its ``.mo``."""
+    written = []
+    for po in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        try:
+            mo.write_bytes(catalog_bytes(po))
+        except OSError as exc:
+            log.warning("cannot compile %s (%s): using the committed catalog", po, exc)
+            continue
+        written.append(mo)
+    return written
+
+
+def catalog_bytes(po: Path) -> bytes:
+    """The compiled (``.mo``) form of the catalog `po`."""
+    import io
+
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=po.parent.parent.name)
+    out = io.BytesIO()
+    write_mo(out, catalog)
+    return out.getvalue()
+
+
+def request_language(preference: Callable[[], str | None]) -> str:
+    """The language of this request: `preference()` (the user's) when it is one of
+    LANGUAGES, else the browser's best match, else DEFAULT_LANGUAGE."""
+    chosen = preference()
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LANGUAGE
+
+
+def init_app(app: Flask, preference: Callable[[], str | None]) -> None:
+    """Flask-Babel on `app`, with the catalogs of this package (compiled when stale)."""
+    from flask_babel import Babel, get_locale
+
+    compile_catalogs()
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(DIRECTORY))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    Babel(app, locale_selector=lambda: request_language(preference))
+
+    @app.context_processor
+    def languages() -> dict[str, object]:
+        return {"LANGUAGES": LANGUAGES, "get_locale": get_locale}
