@@ -47,7 +47,7 @@ from mailcore.processing.outcomes import (
     Status,
     message_key,
 )
-from mailcore.processing.pipeline import Pipeline, Work, schema_reason
+from mailcore.processing.pipeline import Pipeline, Unwrap, Work, schema_reason
 from mailcore.processing.registry import Registry
 from mailcore.store.history import History
 
@@ -92,14 +92,17 @@ class Engine:
         folders: Folders = DEFAULT_FOLDERS,
         scheme: IdentScheme = DEFAULT_SCHEME,
         limits: Limits = DEFAULT_LIMITS,
+        security: Unwrap | None = None,
     ) -> None:
+        """`security`: verifies and decrypts before extracting (`mailcore.security.Unwrapper
+        .extract`, e.g. from `mailcore.security.service.unwrapper(settings)`)."""
         self.mailbox = mailbox
         self.registry = registry
         self.history = history
         self.folders = folders
         self.scheme = scheme
         self.limits = limits
-        self._pipeline = Pipeline(registry, history, folders, scheme, limits)
+        self._pipeline = Pipeline(registry, history, folders, scheme, limits, security)
         self._filing = Filing(mailbox, history, folders)
         self._failed = FailedMail(self._pipeline, self._filing)
 

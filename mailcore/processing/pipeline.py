@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from mailcore.inbound.payload import DEFAULT_LIMITS as DEFAULT_PAYLOAD_LIMITS
 from mailcore.processing.outcomes import ErrorList, Limits, Outcome, Status, message_key
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
 from mailcore.processing.vocabulary import EventKind, RouteVia, SchemaError
+from mailcore.security import policy
 from mailcore.store.history import History, LogEvent, MessageState, now
 
 __all__ = [
@@ -41,6 +42,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _MAX_REASON = 2000
+
+# (raw, scheme) -> the extraction of the mail inside its signature and encryption layers.
+Unwrap = Callable[[bytes, IdentScheme], Extraction]
 
 
 @dataclass
@@ -118,6 +122,9 @@ class Pipeline:
     folders: Folders
     scheme: IdentScheme
     limits: Limits
+    # Verifies and decrypts before extracting (mailcore.security.Unwrapper.extract); None:
+    # mail is extracted as it is.
+    unwrap: Unwrap | None = None
 
     # -- a batch and its history rows ----------------------------------------------------
 
@@ -274,7 +281,8 @@ class Pipeline:
         work.events.append(
             LogEvent(EventKind.EXTRACTED, **base,
                      after={"payload_source": str(ex.payload_source), "defects": ex.defects[:20],
-                            "identifier_source": ex.identifier_source})
+                            "identifier_source": ex.identifier_source}
+                           | ({"security": policy.summary(ex)} if ex.security else {}))
         )  # fmt: skip
         if oversized and payload is None:  # an operator may still resubmit it with a payload
             self._fail(work, where, actor, oversized)
@@ -297,6 +305,12 @@ class Pipeline:
         work.events.append(
             LogEvent(EventKind.ROUTED, **base, handler=spec.name, reason=f"by {via}")
         )
+        refused = policy.undecrypted(ex) if payload is None else None
+        if refused is None and spec.requires_signature:
+            refused = policy.unverified(ex, spec.name)
+        if refused is not None:
+            self._fail(work, where, actor, refused)
+            return
         errors: ErrorList | None = None
         if payload is not None:
             data: dict[str, Any] | None
@@ -377,6 +391,8 @@ class Pipeline:
         """The extraction of a message, or of its header block only when it is too large."""
         oversized = self.oversized(raw)
         if oversized is None:
+            if self.unwrap is not None:
+                return self.unwrap(raw, self.scheme)
             return extract(raw, scheme=self.scheme)
         ex = extract(header_block(raw), scheme=self.scheme)
         return dataclasses.replace(ex, defects=[oversized, *ex.defects])

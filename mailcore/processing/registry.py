@@ -98,6 +98,7 @@ class HandlerSpec:
     aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
     route: Route = field(default_factory=Route)
     requires_payload: bool = True
+    requires_signature: bool = False  # a valid, trusted signature by the sender
     coerce: bool = True  # "42" -> 42 where the schema wants a number (key-lines payloads)
     validator: Draft202012Validator | None = field(default=None, compare=False, repr=False)
     quick_check: Callable[[Any], bool] | None = field(default=None, compare=False, repr=False)
@@ -356,6 +357,7 @@ class HandlerOptions(TypedDict, total=False):
     aliases: Mapping[str, Sequence[str]] | None
     default: bool
     requires_payload: bool
+    requires_signature: bool
     coerce: bool
 
 
@@ -386,8 +388,9 @@ class Registry:
         Options (all optional): the routes -- `prefix` of the identifier, recipient
         `subaddress`, `subject_keyword`, `match(extraction)`, or `default=True` -- then the
         payload's JSON `schema`, key `aliases` (canonical key -> other spellings),
-        `requires_payload` (default True) and `coerce` (default True: "42" -> 42 where the
-        schema wants a number).
+        `requires_payload` (default True), `requires_signature` (default False: True files
+        a mail without a valid, trusted signature by its sender in `failed`) and `coerce`
+        (default True: "42" -> 42 where the schema wants a number).
         """
         unknown = set(options) - HandlerOptions.__optional_keys__
         if unknown:
@@ -425,6 +428,7 @@ class Registry:
             aliases=dict(options.get("aliases") or {}),
             route=route,
             requires_payload=options.get("requires_payload", True),
+            requires_signature=options.get("requires_signature", False),
             coerce=options.get("coerce", True),
             validator=validator,
             quick_check=compile_check(schema) if schema is not None else None,
