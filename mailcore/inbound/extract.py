@@ -16,7 +16,8 @@ from typing import Any
 
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
 from mailcore.inbound import mime
-from mailcore.inbound.autoreply import auto_reply_reason
+from mailcore.inbound.autoreply import read_automatic
+from mailcore.inbound.bounce_link import linked_identifier
 from mailcore.inbound.charsets import decode_text
 from mailcore.inbound.headers import (
     EMPTY_HEADERS,
@@ -125,7 +126,11 @@ class _Extractor:
         identifier, id_source = find_identifier(headers, self.scheme)
         if identifier is None and self.has_dsn and self.returned is not None:
             identifier, id_source = bounced_identifier(self.returned)
-        auto_reason = auto_reply_reason(msg, found, headers, self.has_dsn)
+        auto = read_automatic(msg, found, headers, self.has_dsn, self.scheme)
+        if identifier is None and auto.kind is not None:
+            identifier, id_source = linked_identifier(
+                auto.bounce or auto.feedback, headers, self.scheme
+            )
         return Extraction(
             headers=headers,
             payload=payload,
@@ -138,9 +143,12 @@ class _Extractor:
             attachments=self.attachments,
             identifier=identifier,
             identifier_source=id_source,
-            auto_reply=auto_reason is not None,
-            auto_reply_reason=auto_reason,
+            auto_reply=auto.kind is not None,
+            auto_reply_reason=auto.reason,
             defects=self.defects,
+            auto_kind=auto.kind,
+            bounce=auto.bounce,
+            feedback=auto.feedback,
         )
 
     # -- MIME tree ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
+from mailcore.inbound.automatic import AutoKind, BounceReport, FeedbackReport
 from mailcore.inbound.headers import Headers
 
 __all__ = ["Attachment", "Extraction", "IdentifierSource", "PayloadSource", "Security"]
@@ -34,6 +35,7 @@ class IdentifierSource(StrEnum):
     SUBADDRESS = "subaddress"  # the +tag of a To, Delivered-To or Cc address
     SUBJECT = "subject"  # a [REF] tag in the Subject
     REFERENCES = "references"  # In-Reply-To / References, or the returned headers of a bounce
+    BOUNCE_ADDRESS = "bounce-address"  # the VERP address a bounce was sent to (mailcore.ident)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,9 @@ class Extraction:
     auto_reply_reason: str | None
     defects: list[str]
     security: Security | None = None  # set by mailcore.security on signed or encrypted mail
+    auto_kind: AutoKind | None = None  # bounce / vacation / feedback-report / other, if automatic
+    bounce: BounceReport | None = None  # a bounce's per-recipient records (mailcore.inbound.dsn)
+    feedback: FeedbackReport | None = None  # an RFC 5965 complaint's fields
 
     @property
     def inline_images(self) -> list[Attachment]:
@@ -133,7 +138,18 @@ class Extraction:
             "auto_reply": self.auto_reply,
             "auto_reply_reason": self.auto_reply_reason,
             "defects": self.defects,
-        } | ({} if self.security is None else {"security": self.security.to_json()})
+        } | self._optional_json()
+
+    def _optional_json(self) -> dict[str, Any]:
+        """The fields present only when they apply: security, the automatic-mail records."""
+        out: dict[str, Any] = {}
+        if self.security is not None:
+            out["security"] = self.security.to_json()
+        if self.auto_kind is not None:
+            out["auto_kind"] = self.auto_kind.value
+            out["bounce"] = None if self.bounce is None else self.bounce.to_json()
+            out["feedback"] = None if self.feedback is None else self.feedback.to_json()
+        return out
 
 
 def _jsonable(value: Any) -> Any:
