@@ -249,6 +249,15 @@ def _build(
     return msg, page.replace(f"cid:{cid}", _data_uri(logo))
 
 
+def _variant(template: Template, data: Mapping[str, Any], options: ComposeOptions) -> Template:
+    """The template's variant in the recipient's language (`lang`, else the data's); the
+    page's `lang` follows it when none was given."""
+    chosen = template.for_data(data, options.get("lang"))
+    if chosen.language:
+        options.setdefault("lang", chosen.language)
+    return chosen
+
+
 def compose(
     template: Template,
     data: Mapping[str, Any],
@@ -260,10 +269,13 @@ def compose(
 ) -> EmailMessage:
     """Render `template` with `data` into a message about `resource_id`.
 
-    Raises TemplateError (every undefined placeholder named, syntax errors with their line,
+    The variant of `template` in the recipient's language is used: `lang` (e.g. the
+    partner's configured language) when given, else the data's `language` field, else the
+    default. Raises TemplateError (every undefined placeholder named, syntax errors with their line,
     refused constructs) and ValueError for an invalid resource id. Markup removed by the
     allowlist is not an error: `preview` reports it.
     """
+    template = _variant(template, data, options)
     rendered = render_all(template, data)
     fatal = rendered.fatal
     if fatal:
@@ -287,6 +299,7 @@ def preview(
     Never raises: what cannot be rendered is left empty and explained in `problems`.
     """
     try:
+        template = _variant(template, data, options)
         rendered = render_all(template, data)
     except Exception as exc:  # noqa: BLE001 -- the editor must keep working
         log.exception("rendering failed unexpectedly")

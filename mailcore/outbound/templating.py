@@ -62,6 +62,7 @@ __all__ = [
     "MARKDOWN_EXTENSIONS",
     "MAX_LOOP_ITERATIONS",
     "MAX_OUTPUT",
+    "LANGUAGE_TAG",
     "MAX_REPORTED_REMOVALS",
     "TEMPLATE_FILE_HELP",
     "Problem",
@@ -71,7 +72,9 @@ __all__ = [
     "Template",
     "check",
     "error_from",
+    "language_tag",
     "parse_template_file",
+    "recipient_language",
     "render",
     "render_all",
 ]
@@ -79,13 +82,57 @@ _compile = compile_template  # the cache the benchmarks and tests clear and insp
 _markdown_html = markdown_html
 
 
+# A language tag as templates name their variants: "fr", "pt-br" (lowercase, '-' separated).
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})?$")
+# Where a recipient's language is looked for in the data, in this order.
+LANGUAGE_FIELDS = ("language", "lang", "locale")
+
+
+def language_tag(value: object) -> str | None:
+    """`value` as a language tag ("fr_FR" and "FR-fr" give "fr-fr"), None when it is none."""
+    if not isinstance(value, str) or len(value) > 20:
+        return None
+    tag = value.strip().replace("_", "-").lower()
+    return tag if LANGUAGE_TAG.match(tag) else None
+
+
+def recipient_language(data: Mapping[str, Any]) -> str | None:
+    """The recipient's language the data states (its `language`, `lang` or `locale` field)."""
+    for key in LANGUAGE_FIELDS:
+        tag = language_tag(data.get(key))
+        if tag is not None:
+            return tag
+    return None
+
+
 @dataclass
 class Template:
-    """A user-editable template: the subject and the Markdown body both take placeholders."""
+    """A user-editable template: the subject and the Markdown body both take placeholders.
+
+    `variants` holds the same message in other languages (tag -> (subject, body));
+    `for_data` picks the one a recipient reads. `language` is the language of this
+    subject and body when known ("": the template's default).
+    """
 
     name: str
     subject: str
     body: str
+    variants: dict[str, tuple[str, str]] = field(default_factory=dict)
+    language: str = ""
+
+    def for_language(self, language: str | None) -> Template:
+        """The variant in `language` ("fr-ca" falls back to "fr"), else this default."""
+        tag = language_tag(language)
+        for candidate in (tag, tag.split("-")[0] if tag else None):
+            if candidate and candidate in self.variants:
+                subject, body = self.variants[candidate]
+                return Template(self.name, subject, body, language=candidate)
+        return Template(self.name, self.subject, self.body, language=self.language)
+
+    def for_data(self, data: Mapping[str, Any], language: str | None = None) -> Template:
+        """The variant for a recipient: `language` (e.g. the partner's configured one) when
+        given, else the one the data states, else the default."""
+        return self.for_language(language_tag(language) or recipient_language(data))
 
 
 @dataclass

@@ -12,9 +12,11 @@ from mailcore.errors import TemplateError
 from mailcore.outbound import sanitize
 from mailcore.outbound import template_limits as limits
 from mailcore.outbound.templating import (
+    LANGUAGE_TAG,
     Template,
     _compile,
     check,
+    language_tag,
     parse_template_file,
     render,
     render_all,
@@ -478,3 +480,39 @@ def test_any_composition_of_building_operations_renders_or_is_refused(
     assert all(p.kind == "refused" for p in fatal), fatal  # never MemoryError or another error
     if not fatal:
         assert result.markdown.isdigit()
+
+
+# --- variants per language ----------------------------------------------------------------
+
+
+def _greeting() -> Template:
+    return Template(
+        "ready",
+        "Vehicle {{ plate }} is ready",
+        "Dear {{ name }}",
+        variants={"fr": ("Le véhicule {{ plate }} est prêt", "Bonjour {{ name }}")},
+    )
+
+
+def test_the_recipients_language_picks_the_variant_with_a_fallback_to_the_default() -> None:
+    from mailcore.outbound.compose import compose
+
+    data = {"plate": "AB-123", "name": "Zoë"}
+    cases = [({"language": "fr"}, "fr"), ({"locale": "fr_CA"}, "fr"), ({"language": "de"}, "")]
+    for extra, expected in cases + [({}, ""), ({"language": "<script>"}, "")]:
+        chosen = _greeting().for_data({**data, **extra})
+        assert chosen.language == expected, extra
+        rendered = render(chosen, {**data, **extra})
+        assert rendered.subject.startswith("Le véhicule" if expected else "Vehicle"), extra
+    partner = _greeting().for_data({**data, "language": "en"}, language="FR")  # partner wins
+    assert partner.language == "fr"
+    msg = compose(_greeting(), {**data, "language": "fr"}, "p@example.com", "VEH-1", sender="a@b.c")
+    assert "Le véhicule AB-123 est prêt" in str(msg["Subject"])
+    html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
+    assert '<html lang="fr"' in html
+
+
+@given(st.text(max_size=40))
+def test_language_tag_accepts_only_tags(value: str) -> None:
+    tag = language_tag(value)
+    assert tag is None or (LANGUAGE_TAG.match(tag) and tag == tag.lower())
