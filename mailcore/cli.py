@@ -11,6 +11,7 @@ import click
 COMMANDS = {
     "parse": "mailcore.commands.parse:parse",
     "poll": "mailcore.commands.poll:poll",
+    "keys": "mailcore.commands.keys:keys",
     "render": "mailcore.commands.render:render",
     "send": "mailcore.commands.send:send",
     "demo": "console.commands:demo",

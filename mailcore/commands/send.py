@@ -85,6 +85,12 @@ PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
     "--sign-key", type=EXISTING_FILE, default=None, help="PEM private key for --sign-cert."
 )
 @click.option(
+    "--seal/--no-seal",
+    default=True,
+    show_default=True,
+    help="Sign and encrypt as [security] configures it (smime_sign, openpgp_sign, encrypt_to).",
+)
+@click.option(
     "--sent-folder",
     default=None,
     help="Also file the sent mail in this folder of the configured mailbox (imap_url or"
@@ -114,6 +120,7 @@ def send(
     auto: bool,
     sign_cert: str | None,
     sign_key: str | None,
+    seal: bool,
     attach: tuple[str, ...],
     sent_folder: str | None,
 ) -> None:
@@ -157,6 +164,10 @@ def send(
             from mailcore.outbound.smime import Signer, sign
 
             payload = sign(message, Signer.from_files(sign_cert, sign_key))
+        elif seal:  # [security]: our signing key, the partner's encryption key
+            from mailcore.security.service import seal_message
+
+            payload = seal_message(settings, message)
         _send_and_file(settings, payload, smtp, sent_folder or sent_folder_setting(settings))
     except TemplateError as exc:
         from mailcore.outbound.compose import preview

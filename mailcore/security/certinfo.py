@@ -32,7 +32,7 @@ def describe(cert: x509.Certificate) -> CertInfo:
     emails += [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)]
     unique = tuple(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
     return CertInfo(
-        subject=cert.subject.rfc4514_string()[:500],
+        subject=cert.subject.rfc4514_string({NameOID.EMAIL_ADDRESS: "E"})[:500],
         emails=unique[:20],
         fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
         not_after=cert.not_valid_after_utc,
