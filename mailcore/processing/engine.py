@@ -49,6 +49,7 @@ from mailcore.processing.outcomes import (
 )
 from mailcore.processing.pipeline import Pipeline, Unwrap, Work, schema_reason
 from mailcore.processing.registry import Registry
+from mailcore.store.claims import DEFAULT_LEASE_SECONDS, Claims
 from mailcore.store.history import History
 
 __all__ = [
@@ -93,45 +94,76 @@ class Engine:
         scheme: IdentScheme = DEFAULT_SCHEME,
         limits: Limits = DEFAULT_LIMITS,
         security: Unwrap | None = None,
+        claim_lease: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         """`security`: verifies and decrypts before extracting (`mailcore.security.Unwrapper
-        .extract`, e.g. from `mailcore.security.service.unwrapper(settings)`)."""
+        .extract`, e.g. from `mailcore.security.service.unwrapper(settings)`). `claim_lease`:
+        seconds after which another engine process takes over the messages of one that stopped
+        renewing its claims (killed)."""
         self.mailbox = mailbox
         self.registry = registry
         self.history = history
         self.folders = folders
         self.scheme = scheme
         self.limits = limits
-        self._pipeline = Pipeline(registry, history, folders, scheme, limits, security)
+        self._claims = Claims(history.engine, claim_lease)
+        self._pipeline = Pipeline(
+            registry, history, folders, scheme, limits, security, claims=self._claims
+        )
         self._filing = Filing(mailbox, history, folders)
         self._failed = FailedMail(self._pipeline, self._filing)
 
     # -- polling -------------------------------------------------------------------------
 
     def poll_once(self, batch_size: int = 200) -> list[Outcome]:
-        """Process up to `batch_size` of the oldest inbox messages, as many as fit in
-        `limits.batch_bytes`; returns their outcomes."""
+        """Process up to `batch_size` of the oldest inbox messages that no other engine process
+        holds, as many as fit in `limits.batch_bytes`; returns their outcomes (not those of
+        messages another process claimed meanwhile: they are left to it)."""
         self._filing.ensure_folders()
         inbox = self.folders.inbox
-        uids = self.mailbox.uids(inbox)[:batch_size]
+        uids = self.mailbox.uids(inbox)
         if not uids:
             return []
         validity = self.mailbox.uidvalidity(inbox)
+        busy = self._claims.busy(inbox, validity)
+        uids = [u for u in uids if u not in busy][:batch_size]
         uids = _within(uids, self.mailbox.sizes(inbox, uids), self.limits.batch_bytes)
         if not uids:
             return []
-        size = min(_CHUNK, max(_MIN_CHUNK, -(-len(uids) // 2)))  # at least two when worth it
-        chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
-        if len(chunks) > 1:
-            return self._pipelined(inbox, validity, chunks)
-        raws = self.mailbox.fetch(inbox, uids)
-        items = [(u, raws[u]) for u in uids if u in raws]
-        works = self._pipeline.decide_batch(inbox, validity, items, "engine")
-        return self._filing.move(inbox, works, "engine")
+        raws = self._claimed(inbox, validity, self.mailbox.fetch(inbox, uids))
+        try:
+            uids = [u for u in uids if u in raws]
+            size = min(_CHUNK, max(_MIN_CHUNK, -(-len(uids) // 2)))  # two when worth it
+            chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
+            if len(chunks) > 1:
+                return self._pipelined(inbox, validity, chunks, raws)
+            items = [(u, raws[u]) for u in uids]
+            works = self._pipeline.decide_batch(inbox, validity, items, "engine")
+            return self._filing.move(inbox, works, "engine")
+        finally:  # filed, or left for another round: either way no longer this process's
+            self._claims.release(message_key(raw) for raw in raws.values())
 
-    def _pipelined(self, inbox: str, validity: int, chunks: list[list[int]]) -> list[Outcome]:
-        """A large batch in chunks, with one thread doing the mailbox's waiting: fetching the
-        next chunk and moving the previous one overlap this chunk's extraction and handlers.
+    def _claimed(self, inbox: str, validity: int, raws: dict[int, bytes]) -> dict[int, bytes]:
+        """The fetched messages this process now holds the claim of (see store.claims) and that
+        are still in the inbox; the others are another process's, which files them.
+
+        The inbox is listed again after claiming: a process files a message before it gives up
+        its claim, so a message listed before another process filed it is gone by now, instead
+        of being taken for a second copy of a handled message."""
+        keys = {uid: message_key(raw) for uid, raw in raws.items()}
+        got = self._claims.claim({k: (inbox, validity, uid) for uid, k in keys.items()})
+        if not got:
+            return {}
+        present = set(self.mailbox.uids(inbox))
+        mine = {uid: raw for uid, raw in raws.items() if keys[uid] in got and uid in present}
+        self._claims.release(k for uid, k in keys.items() if k in got and uid not in mine)
+        return mine
+
+    def _pipelined(
+        self, inbox: str, validity: int, chunks: list[list[int]], raws: dict[int, bytes]
+    ) -> list[Outcome]:
+        """A large batch in chunks, with one thread doing the mailbox's waiting: moving the
+        previous chunk overlaps this chunk's extraction and handlers.
 
         Each message still goes handled (and marked), recorded, moved, recorded -- in that
         order; only the mailbox is used from the second thread, the history never.
@@ -148,7 +180,6 @@ class Engine:
                 moving = None
                 outcomes.extend(filing.record_moves(inbox, moved, future.result(), "engine"))
 
-        raws = self.mailbox.fetch(inbox, [u for chunk in chunks for u in chunk])
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailcore-io") as io:
             try:
                 for chunk in chunks:

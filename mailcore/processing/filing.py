@@ -20,7 +20,7 @@ from typing import Any
 from mailcore.config import Folders
 from mailcore.errors import ConnectionLost, MailboxError
 from mailcore.mailboxes.protocol import Mailbox, MoveResult
-from mailcore.processing.outcomes import Outcome, message_key
+from mailcore.processing.outcomes import Outcome, legacy_message_key, message_key
 from mailcore.processing.pipeline import Work
 from mailcore.processing.vocabulary import EventKind
 from mailcore.store.history import History, LogEvent
@@ -28,6 +28,10 @@ from mailcore.store.history import History, LogEvent
 __all__ = ["Filing", "Transfer"]
 
 logger = logging.getLogger(__name__)
+
+# How many of a destination's newest messages are compared with a message without Message-ID
+# that an earlier run may have copied there already.
+_RECENT = 500
 
 # What the mailbox part of a move did: (MoveResult, destination UIDVALIDITY) per destination
 # folder, and the first error.
@@ -87,34 +91,64 @@ class Filing:
                     logger.error("moving %d message(s) to %r failed: %s", len(todo), dest, exc)
                     broken.add(dest)
                     error = error or exc
+                    if isinstance(exc, ConnectionLost):  # the server is gone: so are the others
+                        return done, error
         return done, error
 
     def _already_filed(
         self, folder: str, dest: str, works: Sequence[Work]
     ) -> dict[int, int | None]:
-        """Source UID -> UID of its identical copy (same message key) already in `dest`."""
+        """Source UID -> UID of its copy (the same message key) already in `dest`: looked for
+        by Message-ID, and, for a message without one, among the last _RECENT messages of
+        `dest` of its size -- never taken for a copy on the Message-ID alone."""
         found: dict[int, int | None] = {}
+        no_id = [w for w in works if not w.facts.get("message_id")]
         for w in works:
-            mid = w.facts.get("message_id")
+            if not w.facts.get("message_id"):
+                continue
             try:
-                candidates = self.mailbox.find(dest, mid) if mid else []
+                candidates = self.mailbox.find(dest, w.facts["message_id"])
             except ConnectionLost:
                 raise
             except MailboxError as exc:  # a Message-ID the server will not search for
                 logger.warning("uid %s: cannot look for its copy in %s (%s)", w.uid, dest, exc)
                 candidates = []
-            if not candidates:
-                continue
-            raws = self.mailbox.fetch(dest, candidates)
-            for uid in candidates:
-                if uid in raws and message_key(raws[uid]) == w.key:
-                    logger.info(
-                        "uid %s of %s is already in %s as uid %s: removing the original only",
-                        w.uid, folder, dest, uid,
-                    )  # fmt: skip
-                    found[w.uid] = uid
-                    break
+            self._match(folder, dest, [w], candidates, found)
+        if no_id:
+            sizes = self.mailbox.sizes(folder, [w.uid for w in no_id])
+            recent = self.mailbox.uids(dest)[-_RECENT:]
+            dest_sizes = self.mailbox.sizes(dest, recent) if recent else {}
+            wanted = {sizes[w.uid] for w in no_id if w.uid in sizes}
+            same = [u for u in recent if dest_sizes.get(u) in wanted]
+            self._match(folder, dest, no_id, same, found)
         return found
+
+    def _match(
+        self,
+        folder: str,
+        dest: str,
+        works: Sequence[Work],
+        candidates: Sequence[int],
+        found: dict[int, int | None],
+    ) -> None:
+        """Note in `found` each work whose key one of the `candidates` of `dest` has (a copy
+        answers for one original only)."""
+        if not candidates:
+            return
+        raws = self.mailbox.fetch(dest, candidates)
+        keys = {u: (message_key(r), legacy_message_key(r)) for u, r in raws.items()}
+        taken = set(found.values())
+        for w in works:
+            uid = next(
+                (u for u in candidates if u in keys and w.key in keys[u] and u not in taken), None
+            )
+            if uid is not None:
+                logger.info(
+                    "uid %s of %s is already in %s as uid %s: removing the original only",
+                    w.uid, folder, dest, uid,
+                )  # fmt: skip
+                found[w.uid] = uid
+                taken.add(uid)
 
     def record_moves(
         self, folder: str, works: Sequence[Work], transfer: Transfer, actor: str

@@ -1,15 +1,16 @@
 """What the engine answers: a message's `Outcome` and its `Status` (owned by
 mailcore.processing.vocabulary, re-exported here), the failed folder's pages
 (`FailedPage` of `FailedItem`), one message's `Inspection`, the intake `Limits`, `NO_HANDLER`,
-and `message_key`, the identity of a message."""
+and `message_key`, the identity of a message (mailcore.inbound.identity: what the sender wrote,
+without the trace fields added in transit; `legacy_message_key` is the older raw digest)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from mailcore.inbound.extract import Extraction
+from mailcore.inbound.identity import legacy_message_key, message_key
 from mailcore.mailboxes.protocol import Summary
 from mailcore.processing.vocabulary import ErrorKind, ErrorList, SchemaError, Status
 
@@ -22,6 +23,7 @@ __all__ = [
     "NO_HANDLER",
     "Outcome",
     "Status",
+    "legacy_message_key",
     "message_key",
 ]
 
@@ -43,11 +45,6 @@ class Limits:
 
     max_message_size: int = 25 * 1024 * 1024
     batch_bytes: int = 64 * 1024 * 1024
-
-
-def message_key(raw: bytes) -> str:
-    """The identity of a message: SHA-256 of its raw bytes (headers, Message-ID included)."""
-    return hashlib.sha256(raw).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +25,18 @@ from mailcore.ident import IdentScheme
 from mailcore.inbound.extract import Extraction, PayloadSource, extract
 from mailcore.inbound.headers import header_block
 from mailcore.inbound.payload import DEFAULT_LIMITS as DEFAULT_PAYLOAD_LIMITS
-from mailcore.processing.outcomes import ErrorList, Limits, Outcome, Status, message_key
+from mailcore.processing.outcomes import (
+    ErrorList,
+    Limits,
+    Outcome,
+    Status,
+    legacy_message_key,
+    message_key,
+)
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
 from mailcore.processing.vocabulary import EventKind, RouteVia, SchemaError
 from mailcore.security import policy
+from mailcore.store.claims import Claims
 from mailcore.store.history import History, LogEvent, MessageState, now
 
 __all__ = [
@@ -63,6 +72,8 @@ class Work:
     facts: dict[str, Any] = field(default_factory=dict)  # message_id, sender, subject, identifier
     events: list[LogEvent] = field(default_factory=list)
     payload: dict[str, Any] | None = None  # set when an operator supplied it
+    claim: str | None = None  # the key this process claimed the message under (engine polls)
+    abandoned: bool = False  # its claim was lost (taken over): left alone, nothing recorded
 
     def outcome(self, new_uid: int | None = None) -> Outcome:
         return Outcome(self.uid, self.status, self.handler, self.reason, new_uid, self.errors)
@@ -70,6 +81,16 @@ class Work:
 
 class MarkFailed(MailcoreError):
     """A handler succeeded but the history could not note it: the poll must stop."""
+
+
+class _ClaimLost(Exception):
+    """Internal: another process took the message's claim over; leave the message alone."""
+
+
+def _frames(exc: BaseException) -> str:
+    """Where `exc` was raised, without its text (which may quote a mail: senders, subjects)."""
+    tb = traceback.extract_tb(exc.__traceback__)[-6:]
+    return "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in tb)
 
 
 def clip(text: str) -> str:
@@ -125,6 +146,8 @@ class Pipeline:
     # Verifies and decrypts before extracting (mailcore.security.Unwrapper.extract); None:
     # mail is extracted as it is.
     unwrap: Unwrap | None = None
+    # The engine's claims on the messages it polls: checked (and renewed) before each handler.
+    claims: Claims | None = None
 
     # -- a batch and its history rows ----------------------------------------------------
 
@@ -140,10 +163,9 @@ class Pipeline:
     ) -> list[Work]:
         """Decide every message, then record the batch's events and states in one write
         (`extractions`: messages already extracted, by UID, are not extracted again)."""
-        keys = {uid: message_key(raw) for uid, raw in items}
-        known = self.history.states(keys.values())
-        # Marked by a run that died before its batch write, or recorded as handled.
-        handled_now = self.history.handled_keys(keys.values())
+        claims = {uid: message_key(raw) for uid, raw in items}
+        keys, known, handled_now = self._known(items, claims)
+        held = self.claims.held if self.claims is not None else frozenset()
         works: list[Work] = []
         for uid, raw in items:
             state = known.get(keys[uid])
@@ -159,15 +181,36 @@ class Pipeline:
                 handler=handler,
                 already=keys[uid] in handled_now,
                 extraction=(extractions or {}).get(uid),
+                claim=claims[uid] if claims[uid] in held else None,
             )
             if work.handled:
-                handled_now.add(work.key)  # the same bytes twice in one batch
-            works.append(work)
+                handled_now.add(work.key)  # the same message twice in one batch
+            if not work.abandoned:
+                works.append(work)
         self.history.record_batch(
             [e for w in works for e in w.events],
             [self._state_row(w, folder, validity) for w in works],
         )
         return works
+
+    def _known(
+        self, items: Sequence[tuple[int, bytes]], keys: Mapping[int, str]
+    ) -> tuple[dict[int, str], dict[str, MessageState], set[str]]:
+        """Each message's key, the states the history holds and the keys handled (marked by a
+        run that died before its batch write, or recorded so), read now -- after the engine
+        claimed the messages. A message recorded before keys left the trace fields out keeps
+        its old key (`legacy_message_key`), so its timeline goes on and it is never handled
+        again."""
+        legacy = {uid: legacy_message_key(raw) for uid, raw in items}
+        wanted = [*keys.values(), *legacy.values()]
+        known = self.history.states(wanted)
+        handled = self.history.handled_keys(wanted)
+        chosen: dict[int, str] = {}
+        for uid, _ in items:
+            new, old = keys[uid], legacy[uid]
+            seen_new = new in known or new in handled
+            chosen[uid] = old if not seen_new and (old in known or old in handled) else new
+        return chosen, known, handled
 
     def _state_row(self, w: Work, folder: str, validity: int) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -205,9 +248,11 @@ class Pipeline:
         handler: str | None = None,
         already: bool = False,
         extraction: Extraction | None = None,
+        claim: str | None = None,
     ) -> Work:
-        """Run one message through extract/route/validate/handle; never raises."""
-        work = Work(uid, key, known=already or state is not None)
+        """Run one message through extract/route/validate/handle; never raises. `claim`: the
+        key of this process's claim on it, checked before its handler runs."""
+        work = Work(uid, key, known=already or state is not None, claim=claim)
         where: dict[str, Any] = {
             "message_key": key,
             "folder": folder,
@@ -236,8 +281,17 @@ class Pipeline:
             self._steps(work, raw, where, state, actor, payload, handler, extraction)
         except MarkFailed:
             raise
+        except _ClaimLost:
+            logger.warning(
+                "uid %s of %s: its claim was taken over; left to its holder", uid, folder
+            )
+            work.abandoned, work.dest, work.events = True, None, []
+            return work
         except Exception as exc:  # a bug in extraction or here: file the message, keep going
-            logger.exception("processing uid %s of %s failed unexpectedly", uid, folder)
+            logger.error(
+                "processing uid %s of %s failed unexpectedly: %s at %s",
+                uid, folder, type(exc).__name__, _frames(exc),
+            )  # fmt: skip
             self._fail(work, where, actor, f"internal error: {type(exc).__name__}: {exc}")
         if work.status == Status.FAILED:
             work.dest = self.folders.failed
@@ -351,13 +405,17 @@ class Pipeline:
             message_key=work.key,
             actor=actor,
         )
+        if work.claim is not None and self.claims is not None and not self.claims.holds(work.claim):
+            raise _ClaimLost()
         try:
             result = spec.func(ctx)
         except HandlerFailed as exc:
             self._fail(work, where, actor, str(exc) or f"handler {spec.name!r} refused the payload")
             return
         except Exception as exc:
-            logger.warning("handler %r raised on uid %s: %r", spec.name, work.uid, exc)
+            logger.warning(  # its text may quote the payload: recorded, not logged
+                "handler %r raised %s on uid %s", spec.name, type(exc).__name__, work.uid
+            )
             self._fail(
                 work, where, actor, f"handler {spec.name!r} raised {type(exc).__name__}: {exc}"
             )

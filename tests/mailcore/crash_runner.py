@@ -5,7 +5,8 @@
 The JSON names the mailbox ({"maildir": path} or {"imap": ImapConfig fields}), the history
 database, a log file (one line per handler that returned) and `kill_at`, the handler call on
 whose entry the process dies: the calls before it returned and nothing after them ran --
-neither the batch's history write nor the move.
+neither the batch's history write nor the move. `lease` (seconds, optional): its claims' lease,
+after which another engine takes its messages over.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def main(spec: dict[str, Any]) -> None:
 
     registry = Registry()
     registry.add("vehicle", vehicle, prefix="VEH-", schema=VEHICLE_SCHEMA)
-    Engine(mailbox, registry, History(spec["history"])).poll_once(batch_size=100)
+    lease = float(spec.get("lease", 120))
+    Engine(mailbox, registry, History(spec["history"]), claim_lease=lease).poll_once(batch_size=100)
     raise SystemExit("the handler never reached the call that kills the process")
 
 

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -303,12 +304,18 @@ def test_engine_killed_mid_batch_never_runs_a_handler_twice(
     engine: Engine, mailbox: Mailbox, history: History, calls, tmp_path: Path
 ):
     """A real process, SIGKILLed as its fourth handler call begins: three handlers had
-    returned, their batch was neither recorded nor moved. The next poll files those three
-    without calling their handler again and handles the rest."""
+    returned, their batch was neither recorded nor moved. Once its claims' lease has run out,
+    the next poll files those three without calling their handler again and handles the
+    rest."""
     plates = [f"KILL-{i}" for i in range(6)]
     deliver(mailbox, *(vehicle_mail(ident=f"VEH-{i}", plate=p) for i, p in enumerate(plates)))
     log = tmp_path / "handled.log"
-    spec: dict[str, Any] = {"history": str(history.engine.url), "log": str(log), "kill_at": 4}
+    spec: dict[str, Any] = {
+        "history": str(history.engine.url),
+        "log": str(log),
+        "kill_at": 4,
+        "lease": 0.5,
+    }
     if isinstance(mailbox, MaildirMailbox):
         spec["maildir"] = str(mailbox.root)
     else:
@@ -325,6 +332,8 @@ def test_engine_killed_mid_batch_never_runs_a_handler_twice(
     assert first == plates[:3]
     assert len(mailbox.uids(FOLDERS.inbox)) == 6  # nothing moved
     assert history.events(kind="handled") == []  # nor recorded, apart from the marks
+    assert engine.poll_once() == []  # the dead process's claims hold until their lease ends
+    time.sleep(0.6)
 
     outcomes = engine.poll_once()
 

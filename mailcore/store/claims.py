@@ -1,0 +1,164 @@
+"""Claims: which engine process works which message, so that any number of them -- on one
+machine (SQLite) or several (PostgreSQL) -- can poll the same mailbox and the same history.
+
+A claim is a row of `mc_claims` in the history's database: the message's key, the process
+holding it (`owner`) and until when (`expires`, seconds on the database's own clock, so the
+machines' clocks need not agree). `Claims.claim` takes the given messages that nobody holds, or
+whose holder's lease ran out (a process that died: killed, its machine gone), in ONE statement
+per chunk: ``INSERT ... ON CONFLICT (message_key) DO UPDATE ... WHERE expires < now RETURNING``.
+PostgreSQL runs it row by row under the key's index lock; SQLite under its single writer lock
+(the statement's transaction takes it at once, as BEGIN IMMEDIATE would). Keys are claimed in
+sorted order, so two processes claiming overlapping sets never deadlock.
+
+A holder keeps its claims alive with `keep_alive` (a renewal every third of the lease, at most)
+and gives them up with `release` once the messages are filed; `busy` lists the UIDs other live
+processes hold in a folder, so a poller takes the next messages instead of waiting for those.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mailcore.store.db import METADATA
+from mailcore.store.tables import chunks
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "Claims", "claims_table"]
+
+# How long a claim lasts without renewal: a process that died is taken over after this.
+DEFAULT_LEASE_SECONDS = 120.0
+
+claims_table = sa.Table(
+    "mc_claims",
+    METADATA,
+    sa.Column("message_key", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),  # seconds since 1970, database clock
+    sa.Column("folder", sa.String(255)),
+    sa.Column("uidvalidity", sa.BigInteger),
+    sa.Column("uid", sa.BigInteger),
+    sa.Index("ix_mc_claims_slot", "folder", "uidvalidity"),
+)
+
+Slot = tuple[str, int, int]  # folder, UIDVALIDITY, UID
+
+
+def _clock(dialect: str) -> sa.ColumnElement[float]:
+    """The database's current time in seconds since 1970 (its clock, shared by every machine)."""
+    if dialect == "postgresql":
+        return sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Float)
+    if dialect == "sqlite":
+        return (sa.func.julianday("now") - 2440587.5) * 86400.0
+    return sa.literal(time.time(), sa.Float)
+
+
+class Claims:
+    """One process's claims on messages (see the module docstring)."""
+
+    def __init__(self, engine: sa.Engine, lease: float = DEFAULT_LEASE_SECONDS) -> None:
+        if lease <= 0:
+            raise ValueError("the claim lease must be positive")
+        self._engine = engine
+        self.lease = lease
+        claims_table.create(engine, checkfirst=True)  # a History made before this was imported
+        host = socket.gethostname()[:64]
+        self.owner = f"{host}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._held: set[str] = set()
+        self._renewed = 0.0
+        self._now = _clock(engine.dialect.name)
+
+    @property
+    def held(self) -> frozenset[str]:
+        return frozenset(self._held)
+
+    def claim(self, keys: Mapping[str, Slot]) -> set[str]:
+        """Claim these messages (key -> where it lies); returns the keys now held by this
+        process: those nobody held, those whose lease ran out, and those it held already."""
+        got: set[str] = set()
+        ordered = sorted(keys)
+        with self._engine.begin() as conn:
+            for chunk in chunks(ordered, 200):
+                got |= self._claim_chunk(conn, chunk, keys)
+        self._held |= got
+        self._renewed = time.monotonic() if got else self._renewed
+        return got
+
+    def _claim_chunk(
+        self, conn: sa.Connection, chunk: Sequence[str], keys: Mapping[str, Slot]
+    ) -> set[str]:
+        c = claims_table
+        rows = [
+            {"message_key": k, "owner": self.owner, "folder": keys[k][0],
+             "uidvalidity": keys[k][1], "uid": keys[k][2]}
+            for k in chunk
+        ]  # fmt: skip
+        expires = self._now + self.lease
+        dialect = self._engine.dialect.name
+        insert = postgresql.insert(c) if dialect == "postgresql" else sqlite.insert(c)
+        values = insert.values([{**r, "expires": expires} for r in rows])
+        stmt = values.on_conflict_do_update(
+            index_elements=[c.c.message_key],
+            set_={
+                "owner": values.excluded.owner,
+                "expires": values.excluded.expires,
+                "folder": values.excluded.folder,
+                "uidvalidity": values.excluded.uidvalidity,
+                "uid": values.excluded.uid,
+            },
+            where=(c.c.expires < self._now) | (c.c.owner == self.owner),
+        ).returning(c.c.message_key)
+        return set(conn.scalars(stmt))
+
+    def keep_alive(self) -> set[str]:
+        """Renew this process's claims if a third of the lease has passed since the last
+        renewal; returns the keys still held (a claim taken over while this process stalled for
+        longer than the lease is lost: its message must be left alone)."""
+        if not self._held or time.monotonic() - self._renewed < self.lease / 3:
+            return set(self._held)
+        c = claims_table
+        kept: set[str] = set()
+        with self._engine.begin() as conn:
+            for chunk in chunks(sorted(self._held), 200):
+                stmt = (
+                    c.update()
+                    .where(c.c.owner == self.owner, c.c.message_key.in_(chunk))
+                    .values(expires=self._now + self.lease)
+                    .returning(c.c.message_key)
+                )
+                kept.update(conn.scalars(stmt))
+        self._held = kept
+        self._renewed = time.monotonic()
+        return set(kept)
+
+    def holds(self, key: str) -> bool:
+        """Whether this process still holds `key` (renewing its claims when due)."""
+        return key in self.keep_alive()
+
+    def release(self, keys: Iterable[str]) -> None:
+        """Give these claims up (the messages are filed, or left for another round)."""
+        mine = [k for k in keys if k in self._held]
+        if not mine:
+            return
+        c = claims_table
+        with self._engine.begin() as conn:
+            for chunk in chunks(mine, 200):
+                conn.execute(c.delete().where(c.c.owner == self.owner, c.c.message_key.in_(chunk)))
+        self._held.difference_update(mine)
+
+    def busy(self, folder: str, uidvalidity: int) -> set[int]:
+        """UIDs of `folder` that other live processes hold claims on."""
+        c = claims_table
+        q = sa.select(c.c.uid).where(
+            c.c.folder == folder,
+            c.c.uidvalidity == uidvalidity,
+            c.c.owner != self.owner,
+            c.c.expires >= self._now,
+        )
+        with self._engine.connect() as conn:
+            return {int(u) for u in conn.scalars(q) if u is not None}
