@@ -1,13 +1,19 @@
-"""HTML mail body -> readable plain text (what an operator would see, as lines)."""
+"""HTML mail body -> readable plain text (what an operator would see, as lines).
+
+lxml (libxml2) parses; one walk over its tree writes the lines. The walk also notes where the
+sending client's quote markup starts (Gmail's ``gmail_quote``, Outlook's ``divRplyFwdMsg``,
+Apple Mail's ``<blockquote type="cite">``...), so that quoting can cut there.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Literal
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
-from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
+from lxml import etree
+from lxml import html as lxml_html
 
 logger = logging.getLogger(__name__)
 
@@ -24,21 +30,48 @@ _BLOCK = frozenset(
 )  # fmt: skip
 # Elements separated from their neighbours by a blank line.
 _PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "pre", "hr"})
-_SKIPPED_STRINGS = (Comment, CData, Declaration, Doctype, ProcessingInstruction)
 _SPACES = re.compile(r"\s+")
 _HIDDEN = re.compile(r"display\s*+:\s*+none|visibility\s*+:\s*+hidden", re.IGNORECASE)
 # Quote prefixes stop growing here: 10,000 nested <blockquote> would write "> " 10,000 times on
 # every line (a few KB of HTML turned into GB of text).
 _MAX_QUOTE_DEPTH = 20
-# Elements nested deeper than this are read as plain text: the walk recurses (two or three
-# frames a level) and must stay clear of the interpreter's recursion limit.
+# Elements nested deeper than this are read as plain text: the walk recurses (one frame a
+# level) and must stay clear of the interpreter's recursion limit.
 _MAX_NESTING = 200
+# The markup clients put around the message they quote: class, id or attribute -> client.
+_QUOTE_CLASSES = {
+    "gmail_quote": "Gmail gmail_quote",
+    "yahoo_quoted": "Yahoo yahoo_quoted",
+    "moz-cite-prefix": "Thunderbird moz-cite-prefix",
+    "protonmail_quote": "ProtonMail protonmail_quote",
+    "zmail_extra": "Zoho zmail_extra",
+    "outlookmessageheader": "Outlook OutlookMessageHeader",
+}
+_QUOTE_IDS = {
+    "divrplyfwdmsg": "Outlook divRplyFwdMsg",
+    "appendonsend": "Outlook appendonsend",
+    "olk_src_body_section": "Outlook for Mac OLK_SRC_BODY_SECTION",
+    "zwchr": "Zimbra zwchr",
+}
+_ZIMBRA_MARKERS = frozenset({"__QUOTED_TEXT__", "__DIVIDER__"})
+_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+
+
+@dataclass
+class QuoteStart:
+    """Filled by `html_to_text`: the first line of the quoted message and the markup found."""
+
+    line: int | None = None
+    markup: str = ""
+
+    def cut(self) -> tuple[int, str] | None:
+        return None if self.line is None else (self.line, self.markup)
 
 
 class _Lines:
     """Accumulates inline text into lines, with blockquote depth as ``> `` prefixes."""
 
-    def __init__(self) -> None:
+    def __init__(self, quote: QuoteStart | None) -> None:
         self.lines: list[str] = []
         self.current: list[str] = []
         self.depth = 0
@@ -46,6 +79,7 @@ class _Lines:
         self.pre = 0  # inside <pre>: keep spaces and empty lines
         self.has_text = False  # the current line holds more than blanks
         self.nesting = 0  # elements entered by _walk
+        self.quote = quote  # None once the quote start is known (or not wanted)
 
     @property
     def prefix(self) -> str:
@@ -60,7 +94,7 @@ class _Lines:
             self.line_depth = self.depth
         self.current.append(s)
         # Known as each piece arrives: joining the line at every <td> or <br> is quadratic.
-        if not self.has_text and not s.isspace() and s:
+        if not self.has_text and s and not s.isspace():
             self.has_text = True
 
     def newline(self) -> None:
@@ -88,104 +122,140 @@ class _Lines:
         self.newline()
         self.blank_line()
 
+    def quote_starts(self, markup: str) -> None:
+        if self.quote is not None:
+            self.newline()
+            self.quote.line, self.quote.markup = len(self.lines), markup
+            self.quote = None
 
-def html_to_text(html: str) -> str:
+
+def html_to_text(html: str, *, quote_start: QuoteStart | None = None) -> str:
     """Readable text: scripts and styles dropped, blocks on their own lines, blockquotes as
     ``> `` lines, links as ``text (url)``, list items as ``- item``, table cells separated by
-    `` | ``. Never raises on malformed HTML."""
-    try:
-        soup = BeautifulSoup(html, "lxml")
-    except Exception:  # noqa: BLE001 - lxml may refuse exotic input; html.parser never does
-        logger.debug("lxml failed on HTML body, falling back to html.parser", exc_info=True)
-        soup = BeautifulSoup(html, "html.parser")
-    out = _Lines()
-    _walk(soup, out, pre=False)
+    `` | ``. Never raises on malformed HTML. `quote_start`, if given, receives the line where
+    the quote markup of the sending client starts."""
+    root = _parse(html)
+    out = _Lines(quote_start)
+    if root is not None:
+        _walk(root, out, pre=False)
     out.newline()
     while out.lines and not out.lines[-1].strip(" >"):
         out.lines.pop()
+    if quote_start is not None and (quote_start.line or 0) >= len(out.lines):
+        quote_start.line = None  # the quote markup held no text (or there was none)
     return "\n".join(out.lines)
 
 
-def _walk(node: Tag, out: _Lines, pre: bool) -> None:
+def _parse(html: str) -> etree._Element | None:
+    data = html.encode("utf-8", "replace")
+    if not data.strip():
+        return None
+    try:
+        return lxml_html.document_fromstring(data, parser=_PARSER)
+    except (etree.ParserError, ValueError):  # nothing parseable in it (blanks, a lone "<")
+        logger.debug("lxml found no document in an HTML body", exc_info=True)
+        return lxml_html.fromstring(b"<p></p>", parser=_PARSER)
+
+
+def _walk(node: etree._Element, out: _Lines, pre: bool) -> None:
     if out.nesting >= _MAX_NESTING:
-        out.text(" ".join(node.stripped_strings))  # bs4 walks descendants without recursing
+        out.text(" ".join(node.itertext()))  # libxml2 walks descendants without recursing
         return
     out.nesting += 1
     try:
-        _walk_children(node, out, pre)
+        _content(node.text, out, pre)
+        for child in node:
+            if isinstance(child.tag, str):
+                _element(child, out, pre)
+            _content(child.tail, out, pre)
     finally:
         out.nesting -= 1
 
 
-def _walk_children(node: Tag, out: _Lines, pre: bool) -> None:
-    for child in node.children:
-        if isinstance(child, NavigableString):
-            if isinstance(child, _SKIPPED_STRINGS):
-                continue
-            if pre:
-                _pre_text(str(child), out)
-            else:
-                out.text(str(child))
-            continue
-        if not isinstance(child, Tag):
-            continue
-        name = child.name
-        if name in _DROP:
-            continue
-        style = child.get("style")
-        if isinstance(style, str) and _HIDDEN.search(style):
-            continue
-        if child.has_attr("hidden"):
-            continue
-        if name == "br":
-            if out.has_text:
-                out.newline()
-            else:
-                # <div><br></div>: an empty line, as Gmail and Outlook write them.
-                out.clear()
-                out.blank_line()
-            continue
-        if name == "img":
-            alt = child.get("alt")
-            if isinstance(alt, str) and alt.strip():
-                out.text(f"[{alt.strip()}]")
-            continue
-        if name == "hr":
-            out.blank()
-            out.raw_line("---")
-            out.blank()
-            continue
-        if name == "blockquote":
-            _nested(child, out, "depth", pre)
-            continue
-        if name == "a":
-            _link(child, out, pre)
-            continue
-        if name == "li":
+def _content(s: str | None, out: _Lines, pre: bool) -> None:
+    if s:
+        if pre:
+            _pre_text(s, out)
+        else:
+            out.text(s)
+
+
+def _element(child: etree._Element, out: _Lines, pre: bool) -> None:
+    name = child.tag
+    if name in _DROP or (child.attrib and _hidden(child)):
+        return
+    if out.quote is not None and child.attrib:
+        markup = _quote_markup(child)
+        if markup:
+            out.quote_starts(markup)
+    if name == "br":
+        if out.has_text:
             out.newline()
-            out.text("- ")
-            _walk(child, out, pre)
-            out.newline()
-            continue
-        if name in ("td", "th"):
-            if out.has_text:
-                out.text(" | ")
-            _walk(child, out, pre)
-            continue
-        if name == "pre":
-            _nested(child, out, "pre", True)
-            continue
-        if name in _PARAGRAPH:
-            out.blank()
-            _walk(child, out, pre)
-            out.blank()
-            continue
-        if name in _BLOCK:
-            out.newline()
-            _walk(child, out, pre)
-            out.newline()
-            continue
+        else:
+            # <div><br></div>: an empty line, as Gmail and Outlook write them.
+            out.clear()
+            out.blank_line()
+    elif name == "img":
+        alt = child.get("alt")
+        if alt and alt.strip():
+            out.text(f"[{alt.strip()}]")
+    elif name == "hr":
+        out.blank()
+        out.raw_line("---")
+        out.blank()
+    elif name == "blockquote":
+        _nested(child, out, "depth", pre)
+    elif name == "a":
+        _link(child, out, pre)
+    elif name == "li":
+        out.newline()
+        out.text("- ")
         _walk(child, out, pre)
+        out.newline()
+    elif name in ("td", "th"):
+        if out.has_text:
+            out.text(" | ")
+        _walk(child, out, pre)
+    elif name == "pre":
+        _nested(child, out, "pre", True)
+    else:
+        _block(child, out, pre)
+
+
+def _block(child: etree._Element, out: _Lines, pre: bool) -> None:
+    name = child.tag
+    if name in _PARAGRAPH:
+        out.blank()
+        _walk(child, out, pre)
+        out.blank()
+    elif name in _BLOCK:
+        out.newline()
+        _walk(child, out, pre)
+        out.newline()
+    else:
+        _walk(child, out, pre)
+
+
+def _hidden(el: etree._Element) -> bool:
+    style = el.get("style")
+    return "hidden" in el.attrib or (style is not None and _HIDDEN.search(style) is not None)
+
+
+def _quote_markup(el: etree._Element) -> str | None:
+    """The client whose quote starts at this element, if its markup says so."""
+    classes = el.get("class")
+    if classes:
+        for name in classes.lower().split():
+            if name in _QUOTE_CLASSES:
+                return _QUOTE_CLASSES[name]
+    ident = el.get("id")
+    if ident and ident.lower() in _QUOTE_IDS:
+        return _QUOTE_IDS[ident.lower()]
+    if el.tag == "blockquote" and (el.get("type") or "").lower() == "cite":
+        return 'Apple Mail / Thunderbird <blockquote type="cite">'
+    if el.get("data-marker") in _ZIMBRA_MARKERS:
+        return "Zimbra data-marker"
+    return None
 
 
 def _pre_text(s: str, out: _Lines) -> None:
@@ -199,7 +269,7 @@ def _pre_text(s: str, out: _Lines) -> None:
             out.text(part)
 
 
-def _nested(node: Tag, out: _Lines, level: Literal["depth", "pre"], pre: bool) -> None:
+def _nested(node: etree._Element, out: _Lines, level: Literal["depth", "pre"], pre: bool) -> None:
     """A block set apart by blank lines, one `level` deeper inside (a quote, preformatted)."""
     out.blank()
     setattr(out, level, getattr(out, level) + 1)
@@ -209,14 +279,11 @@ def _nested(node: Tag, out: _Lines, level: Literal["depth", "pre"], pre: bool) -
     out.blank()
 
 
-def _link(a: Tag, out: _Lines, pre: bool) -> None:
+def _link(a: etree._Element, out: _Lines, pre: bool) -> None:
     start = len(out.current)
     _walk(a, out, pre)
     text = _SPACES.sub(" ", "".join(out.current[start:])).strip()
-    href = a.get("href")
-    if not isinstance(href, str):
-        return
-    href = href.strip()
+    href = (a.get("href") or "").strip()
     if not href or href.startswith("#") or href.lower().startswith("javascript:"):
         return
     shown = href[7:] if href.lower().startswith("mailto:") else href

@@ -1,73 +1,40 @@
-"""Split a reply into what the sender wrote, their signature, and the quoted history."""
+"""Split a reply into what the sender wrote, their signature, and the quoted history.
+
+The history is found by its quote marks (">"), by the header a client writes above it (an
+attribution line, an Outlook header block, an "Original Message" or forward line, in every
+language of `reply_words`) or, for HTML mail, by the client's quote markup (`htmltext`). Every
+split says how sure it is (`ReplyConfidence`) and why.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 
-# "On Mon, 4 Mar 2024 at 10:00, Jane <jane@x.org> wrote:" and its translations; clients wrap
-# it over two or three lines, so it is matched on joined lines (stripped, each at most
-# _MAX_HEADER_LINE long). Every pattern here runs on one bounded line, anchored, with possessive
-# blanks: no pattern can backtrack over a line twice.
-_ATTRIBUTION = re.compile(
-    r"""(?:On|Am|Le|El|Il|Op|Em|Den|På|W\s++dniu)\s(?=[^\n]*\d).{3,300}?
-        (?:wrote|schrieb|a\s++écrit|escribió|ha\s++scritto|schreef|escreveu|skrev|napisał)
-        (?:\s.{0,80})?\s?:$""",
-    re.IGNORECASE | re.VERBOSE,
+from mailcore.inbound.forwards import ForwardedMessage, parse_forwarded
+from mailcore.inbound.reply_patterns import (
+    MAX_HEADER_LINE,
+    RULE,
+    AttributionKind,
+    attribution_kind,
+    is_forward_marker,
+    is_header_label,
+    is_mobile_signature,
+    is_separator,
+    may_start_history,
+    may_start_signature,
 )
-# "jane@example.org wrote:" with no leading "On <date>": the end of the line; the "@" is looked
-# for around it by _is_attribution (a regex ".{0,200}@.{0,200}?" costs 40,000 steps a line).
-_AT_ATTRIBUTION_END = re.compile(
-    r"\s(?:wrote|schrieb|a\s++écrit|escribió|ha\s++scritto|schreef)\s?:$", re.IGNORECASE
-)
-_ATTRIBUTION_START = re.compile(r"^\s*+(?:On|Am|Le|El|Il|Op|Em|Den|På|W\s++dniu)\s", re.IGNORECASE)
-# Longer lines are never part of a history header, an attribution or a signature line.
-_MAX_HEADER_LINE = 400
 
-# Outlook-style header block: "From: ..." then "Sent: ..."/"Date: ..." within a few lines (a
-# date header is required: "From: Paris / To: Lyon" is a payload, not history).
-_HEADER_FROM = re.compile(
-    r"^\s*+\*?+\s*+(?:From|De|Von|Van|Da|Od|Från|Fra|Lähettäjä)\s*+\*?+\s*+:\s*+\S", re.IGNORECASE
-)
-_HEADER_NEXT = re.compile(
-    r"^\s*+\*?+\s*+(?:Sent|Date|Envoyé|Gesendet|Datum|Verzonden|Inviato|Data|Enviado|Fecha|"
-    r"Skickat|Sendt|Lähetetty|Date\s++d'envoi)\s*+\*?+\s*+:",
-    re.IGNORECASE,
-)
-_HEADER_SUBJECT = re.compile(
-    r"^\s*+\*?+\s*+(?:Subject|Objet|Betreff|Onderwerp|Oggetto|Asunto|Assunto|Ämne|Emne|Aihe)"
-    r"\s*+\*?+\s*+:",
-    re.IGNORECASE,
-)
-_ORIGINAL = re.compile(
-    r"^\s*+-{2,}+\s*+(?:Original\s++Message|Message\s++d'origine|Ursprüngliche\s++Nachricht|"
-    r"Mensaje\s++original|Messaggio\s++originale|Oorspronkelijk\s++bericht|Originalmeddelande|"
-    r"Reply\s++message|Message\s++original)\s*+-{2,}+\s*+$",
-    re.IGNORECASE,
-)
-# Outlook's rule above its header block: underscores in text, "---" once converted from HTML.
-_RULE = re.compile(r"^\s*+(?:_{10,}+|-{3,}+)\s*+$")
+__all__ = ["Reply", "ReplyConfidence", "split_reply"]
 
-# "-- " is the standard (RFC 3676); "--", "__..." and "—" are what people type instead. "---" is
-# a YAML document marker or a rule, not a signature.
-_SIG_DELIMITER = re.compile(r"^(?:--|_{2,}+|—)\s*+$")
-_MOBILE_SIGNATURE = re.compile(
-    r"""^\s*+(?:
-        Sent\s++from\s++(?:my\s++)?(?:iPhone|iPad|Android|Samsung|Galaxy|BlackBerry|Huawei|
-            Xiaomi|Pixel|Windows\s++Phone|mobile|phone|smartphone|tablet|
-            Mail\s++for\s++Windows|Outlook|Yahoo\s++Mail|ProtonMail|Proton\s++Mail|Gmail)\b
-        |Sent\s++from\s++my\s++\S++(?:\s++\S++)?+\s*+$
-        |Get\s++Outlook\s++for\s++(?:iOS|Android)
-        |Envoyé\s++(?:de|depuis)\s++(?:mon|ma)\s++\S++(?:\s++\S++)?+\s*+$
-        |Envoyé\s++(?:de|depuis)\s++(?:l'application|Outlook|Yahoo|Mail\s++pour)\b
-        |Von\s++meinem\s++\S+(?:\s++\S+)?\s++gesendet
-        |Gesendet\s++(?:von|mit)\s++(?:meinem|der|Outlook)\b
-        |Enviado\s++desde\s++mi\s++\S++(?:\s++\S++)?+\s*+$
-        |Inviato\s++da\s++(?:iPhone|iPad|Android|Outlook|Samsung)\b
-        |Verzonden\s++(?:vanaf|met)\s++(?:mijn\s++)?(?:iPhone|iPad|Android|Outlook|Samsung)\b
-    )""",
-    re.IGNORECASE | re.VERBOSE,
-)
+
+class ReplyConfidence(StrEnum):
+    """How sure the cut between the reply and the quoted history is."""
+
+    CERTAIN = "certain"  # nothing quoted, or the history is marked (">", HTML markup, header)
+    LIKELY = "likely"  # cut at a header recognised by weaker signs (a verb and a time...)
+    UNSURE = "unsure"  # the cut may be wrong: look at the quoted part
 
 
 @dataclass(frozen=True)
@@ -77,139 +44,208 @@ class Reply:
     visible: str
     signature: str
     quoted: str
+    confidence: ReplyConfidence = ReplyConfidence.CERTAIN
+    reason: str = "nothing quoted"
+    forwarded: ForwardedMessage | None = None
 
 
-def split_reply(text: str) -> Reply:
-    """Visible text, signature (from its delimiter on) and quoted history of a message text."""
+_FORWARD = "forward marker"
+_SEPARATOR = "'Original Message' line"
+_HEADER = "header block"
+_ATTRIBUTIONS = frozenset(AttributionKind)
+_REASONS = {
+    AttributionKind.OPENED: "attribution line",
+    AttributionKind.VERB: "attribution line recognised by its verb and a time or address",
+    AttributionKind.ADDRESS: "attribution line recognised by a date and an address",
+}
+
+
+def split_reply(text: str, *, html_cut: tuple[int, str] | None = None) -> Reply:
+    """Visible text, signature (from its delimiter on) and quoted history of a message text.
+
+    `html_cut` is (line index, markup) where the HTML the text came from starts its quote: the
+    lines from there on are history, the lines before it are split as text."""
     lines = text.splitlines()
-    n = len(lines)
-    visible: list[str] = []
-    quoted: list[str] = []
-    i = 0
-    cut = n  # index where everything after is history
-    while i < n:
-        line = lines[i]
-        if line.lstrip().startswith(">"):
-            quoted.append(line)
-            i += 1
-            continue
-        if (
-            line[:2] in _PLAIN_START2
-            or line[:1] in _PLAIN_START
-            or not _HISTORY_OPENING.match(line)
-        ) and "@" not in line:
-            visible.append(line)  # most lines: no history header can start here
-            i += 1
-            continue
-        header_len = _history_start(lines, i)
-        if header_len:
-            # An attribution followed by a ">" block covers just that block (bottom-posting and
-            # interleaved replies keep the text after it); anything else is top-posted history.
-            j = i + header_len
-            while j < n and not lines[j].strip():
-                j += 1
-            is_attribution = _ATTRIBUTION_START.match(line) or _is_attribution(line)
-            if is_attribution and j < n and lines[j].lstrip().startswith(">"):
-                quoted.extend(lines[i:j])
-                i = j
-                continue
-            cut = i
-            break
-        visible.append(line)
-        i += 1
-    quoted.extend(lines[cut:])
-    body, signature = _split_signature(visible)
+    limit = len(lines)
+    # A forward sits inside the quote markup too: its marker is read as text instead.
+    if html_cut is not None and 0 <= html_cut[0] < len(lines):
+        start = html_cut[0]
+        limit = len(lines) if any(map(is_forward_marker, lines[start : start + 3])) else start
+    scan = _Scan(lines[:limit])
+    scan.run()
+    rule: list[str] = []
+    while limit < len(lines) and scan.visible and RULE.match(scan.visible[-1] or "---"):
+        rule.insert(0, scan.visible.pop())  # Outlook's <hr> above its header block
+    quoted = scan.quoted + rule + lines[limit:]
+    body, signature = _split_signature(scan.visible)
+    visible = _trim("\n".join(body))
+    confidence, reason = scan.verdict()
+    if limit < len(lines) and html_cut is not None:
+        confidence, reason = ReplyConfidence.CERTAIN, f"HTML quote markup ({html_cut[1]})"
+    if not visible and any(x.strip() for x in quoted) and scan.forwarded is None:
+        confidence, reason = ReplyConfidence.UNSURE, "nothing is left above the quoted history"
     return Reply(
-        visible=_trim("\n".join(body)),
+        visible=visible,
         signature=_trim("\n".join(signature)),
         quoted=_trim("\n".join(quoted)),
+        confidence=confidence,
+        reason=reason,
+        forwarded=scan.forwarded,
     )
 
 
-# The openings of every history pattern above (same words, same flags), to rule most lines out
-# with one match; a line holding an "@" may still be a bare "jane@x.org wrote:".
-_OPENING_WORDS = (
-    "from", "de", "von", "van", "da", "od", "från", "fra", "lähettäjä",  # From
-    "sent", "date", "envoyé", "gesendet", "datum", "verzonden", "inviato", "data", "enviado",
-    "fecha", "skickat", "sendt", "lähetetty",  # Sent / Date
-    "on", "am", "le", "el", "il", "op", "em", "den", "på", "w ",  # attributions
-)  # fmt: skip
-_HISTORY_OPENING = re.compile(
-    r"\s*+(?:[-_*]|" + "|".join(re.escape(w).replace("\\ ", r"\s") for w in _OPENING_WORDS) + ")",
-    re.IGNORECASE,
-)
-# First characters no history opening can begin with, whatever follows (no blank: "\s*"; no
-# letter IGNORECASE may fold onto an opening's, which rules out k, s, i for "K", "ſ", "ı").
-_PLAIN_START = frozenset(
-    c
-    for c in "bchjkmnqrtuxyzBCHJKMNQRTUXYZ0123456789#$%&'()+,./;<=>?[]^`{|}~!\"\\:"
-    if _HISTORY_OPENING.match(c + "x" * 3) is None
-)
-# Two ASCII characters (no blank) that begin no opening ("pl", "wo"...); "de" and "On" do.
-_PLAIN_START2 = frozenset(
-    a + b
-    for a in map(chr, range(33, 127))
-    for b in map(chr, range(33, 127))
-    if a not in "-_*"
-    and not any(w[:1] == a.lower() and w[1:2] == b.lower() for w in _OPENING_WORDS)
-)
-_SIGNATURE_OPENING = re.compile(
-    r"(?:--|__|—)|\s*+(?:sent|get|envoyé|von|gesendet|enviado|inviato|verzonden)", re.IGNORECASE
-)
+@dataclass
+class _Scan:
+    """One pass over the lines: quote marks, headers above quotes, and the top-posting cut."""
+
+    lines: list[str]
+    visible: list[str] = field(default_factory=list)
+    quoted: list[str] = field(default_factory=list)
+    marks: bool = False  # ">" lines seen
+    cut_kind: str | None = None
+    cut_strength: int = 0
+    forwarded: ForwardedMessage | None = None
+    bottom_posted: bool = False
+    suspect: bool = False  # a line that looks like an unknown quote header was kept
+
+    def run(self) -> None:
+        lines, n, i = self.lines, len(self.lines), 0
+        while i < n:
+            line = lines[i]
+            if line.lstrip().startswith(">"):
+                self.quoted.append(line)
+                self.marks = True
+                i += 1
+                continue
+            if not may_start_history(line, lines[i + 1 : i + 3]):
+                self.visible.append(line)  # most lines: no history header can start here
+                i += 1
+                continue
+            kind, length, strength = _history_start(lines, i)
+            if kind is None:
+                self.suspect = self.suspect or _looks_like_header(line)
+                self.visible.append(line)
+                i += 1
+                continue
+            j = _skip_blank(lines, i + length)
+            if kind in _ATTRIBUTIONS and j < n and lines[j].lstrip().startswith(">"):
+                # An attribution followed by a ">" block covers just that block (bottom-posting
+                # and interleaved replies keep the text after it).
+                self.quoted.extend(lines[i:j])
+                i = j
+                continue
+            self._cut(i, kind, length, strength)
+            return
+
+    def _cut(self, i: int, kind: str, length: int, strength: int) -> None:
+        """Everything from line i on is history (top-posting), except for a bottom post."""
+        lines = self.lines
+        nothing_above = not any(x.strip() for x in self.visible)
+        if kind in _ATTRIBUTIONS and nothing_above and not self.marks:
+            # The mail starts with "On … wrote:" and no quote marks follow: the text after it
+            # is what the sender wrote (the quote was left out, or lost by a converter).
+            rest = _Scan(lines[i + length :])
+            rest.run()
+            self.visible, self.quoted = rest.visible, [*lines[i : i + length], *rest.quoted]
+            self.bottom_posted = True
+            return
+        self.cut_kind, self.cut_strength = kind, strength
+        if kind == _FORWARD:
+            self.forwarded = parse_forwarded(lines[i + 1 :])
+        elif nothing_above and kind in (_HEADER, _SEPARATOR):
+            start = i + 1 if kind == _SEPARATOR or RULE.match(lines[i]) else i
+            self.forwarded = parse_forwarded(lines[start:])
+        self.quoted.extend(lines[i:])
+
+    def verdict(self) -> tuple[ReplyConfidence, str]:
+        if self.bottom_posted:
+            return ReplyConfidence.UNSURE, (
+                "the mail starts with an attribution line and no quote follows: the text after"
+                " it is taken as the reply"
+            )
+        kind = self.cut_kind
+        if kind in (_FORWARD, _SEPARATOR):
+            return ReplyConfidence.CERTAIN, kind
+        if kind == _HEADER:
+            if self.cut_strength > 1:
+                return ReplyConfidence.CERTAIN, "header block (From, date, address)"
+            return (
+                ReplyConfidence.LIKELY,
+                "header block without an address (From, date, To, Subject)",
+            )
+        if kind is not None:
+            certain = kind == AttributionKind.OPENED
+            level = ReplyConfidence.CERTAIN if certain else ReplyConfidence.LIKELY
+            return level, _REASONS[AttributionKind(kind)]
+        if self.suspect:
+            return ReplyConfidence.UNSURE, (
+                "a line ending in ':' with an address and a date was not recognised as a quote"
+                " header; nothing was cut there"
+            )
+        if self.marks:
+            return ReplyConfidence.CERTAIN, "quote marks (>)"
+        return ReplyConfidence.CERTAIN, "nothing quoted"
 
 
-def _history_start(lines: list[str], i: int) -> int:
-    """Number of lines of the history header starting at line i (0 if none starts there)."""
+def _history_start(lines: list[str], i: int) -> tuple[str | None, int, int]:
+    """(kind, number of lines, strength) of the history header starting at line i."""
     line = lines[i]
-    if len(line) > _MAX_HEADER_LINE:
-        return 0
-    if _HISTORY_OPENING.match(line) is None and "@" not in line:
-        return 0
-    if _ORIGINAL.match(line):
-        return 1
-    if _RULE.match(line):
+    if is_forward_marker(line):
+        return _FORWARD, 1, 2
+    if is_separator(line):
+        return _SEPARATOR, 1, 2
+    if RULE.match(line):
         nxt = _next_content(lines, i + 1)
-        return 1 if nxt is not None and _is_header_block(lines, nxt) else 0
-    if _HEADER_FROM.match(line) or _HEADER_NEXT.match(line):
-        return 1 if _is_header_block(lines, i) else 0
-    if _ATTRIBUTION_START.match(line):
-        joined = line
-        for extra in range(3):
-            if _is_attribution(joined):
-                return extra + 1
-            if i + extra + 1 >= len(lines):
-                break
-            nxt_line = lines[i + extra + 1]
-            if len(nxt_line) > _MAX_HEADER_LINE or not nxt_line.strip():
-                break
-            if nxt_line.lstrip().startswith(">"):
-                break
-            joined = joined.rstrip() + " " + nxt_line.strip()
+        strength = _header_block(lines, nxt) if nxt is not None else 0
+        return (_HEADER, 1, strength) if strength else (None, 0, 0)
+    if is_header_label(line, "from") or is_header_label(line, "date"):
+        strength = _header_block(lines, i)
+        return (_HEADER, 1, strength) if strength else (None, 0, 0)
+    joined = line
+    for extra in range(3):
+        kind = attribution_kind(joined)
+        if kind is not None:
+            return kind, extra + 1, 1
+        if i + extra + 1 >= len(lines):
+            break
+        nxt_line = lines[i + extra + 1]
+        if len(nxt_line) > MAX_HEADER_LINE or not nxt_line.strip():
+            break
+        if nxt_line.lstrip().startswith(">"):
+            break
+        joined = joined.rstrip() + " " + nxt_line.strip()
+    return None, 0, 0
+
+
+def _header_block(lines: list[str], i: int) -> int:
+    """2: a From line and a date line (either order: some webmails put the date first) within
+    a few lines, with an address in the From line; 1: the same without an address but with a
+    To and a Subject line (Exchange writes names only); 0: not a header block ("From: Paris /
+    Date: May 1 / To: Lyon" is somebody's travel request, not a quoted message)."""
+    block = [x for x in lines[i : i + 6] if len(x) <= MAX_HEADER_LINE]
+    from_line = next((x for x in block[:3] if is_header_label(x, "from")), None)
+    if from_line is None or not any(is_header_label(x, "date") for x in block[:5]):
         return 0
-    if "@" in line and _is_attribution(line):
-        return 1
-    return 0
+    if "@" in from_line:
+        return 2
+    has_to = any(is_header_label(x, "to") for x in block)
+    return 1 if has_to and any(is_header_label(x, "subject") for x in block) else 0
 
 
-def _is_attribution(text: str) -> bool:
-    """ "On <date>, Jane <jane@x.org> wrote:" or "jane@x.org wrote:" (and translations)."""
-    body = text.strip()
-    if _ATTRIBUTION.match(body):
-        return True
-    # "<at most 200 characters>@<at most 200 characters> wrote:"
-    end = _AT_ATTRIBUTION_END.search(body)
-    return end is not None and "@" in body[max(0, end.start() - 201) : min(end.start(), 201)]
+_DIGIT = re.compile(r"\d")
 
 
-def _is_header_block(lines: list[str], i: int) -> bool:
-    """A From line and a date line (either order, some webmails put the date first) within a
-    few lines, and an address in the From line or a Subject line: "From: Paris / Date: May 1 /
-    To: Lyon" is somebody's travel request, not a quoted message."""
-    block = [x for x in lines[i : i + 6] if len(x) <= _MAX_HEADER_LINE]
-    from_line = next((x for x in block[:3] if _HEADER_FROM.match(x)), None)
-    if from_line is None or not any(_HEADER_NEXT.match(x) for x in block[:5]):
-        return False
-    return "@" in from_line or any(_HEADER_SUBJECT.match(x) for x in block)
+def _looks_like_header(line: str) -> bool:
+    """An attribution line in a language the table lacks: ends in ':' with an address and
+    digits (a date), as every client writes one."""
+    body = line.rstrip()
+    return body[-1:] in (":", "：") and "@" in body and _DIGIT.search(body) is not None
+
+
+def _skip_blank(lines: list[str], j: int) -> int:
+    while j < len(lines) and not lines[j].strip():
+        j += 1
+    return j
 
 
 def _next_content(lines: list[str], start: int) -> int | None:
@@ -221,11 +257,7 @@ def _next_content(lines: list[str], start: int) -> int | None:
 
 def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
     for k, line in enumerate(lines):
-        if line[:1] in _PLAIN_SIGNATURE_START or len(line) > _MAX_HEADER_LINE:
-            continue
-        if _SIGNATURE_OPENING.match(line) is None:
-            continue
-        if _SIG_DELIMITER.match(line) or _MOBILE_SIGNATURE.match(line):
+        if may_start_signature(line) and is_mobile_signature(line):
             return lines[:k], lines[k:]
     return lines, []
 
@@ -236,10 +268,3 @@ _BLANK_RUNS = re.compile(r"\n(?:[ \t]*+\n){2,}+")
 def _trim(text: str) -> str:
     # Removing a quoted block leaves blank lines on both sides: keep one.
     return _BLANK_RUNS.sub("\n\n", text.strip("\n").rstrip())
-
-
-_PLAIN_SIGNATURE_START = frozenset(
-    c
-    for c in "abcdfhjklmnopqrtuwxyzABCDFHJKLMNOPQRTUWXYZ0123456789#$%&'()+,./;<=>?[]^`{|}~!\"\\:"
-    if _SIGNATURE_OPENING.match(c + "x" * 3) is None
-)

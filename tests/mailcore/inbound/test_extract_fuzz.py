@@ -190,30 +190,6 @@ def test_addresses_read_back_what_formataddr_wrote(pairs: list[tuple[str, str]])
     assert [" ".join(n.split()) for n, _ in got] == [" ".join(n.split()) for n, _ in pairs]
 
 
-LINE_PIECES = st.sampled_from(
-    ["From", "Sent", "Date", "Get", "On", "Le", "W", "På", "Envoyé", "von", "ſ", "İ", "ı", "K",
-     "k", "s", "i", "b", "9", "#", "(", "d", "o", "w", "f", "a", "e", "n", "r", "å", "ä",
-     "-", "_", "—", "*", " ", "\t", ":", "x", "@", " wrote:", "Original Message"]
-)  # fmt: skip
-
-
-@given(st.one_of(st.lists(LINE_PIECES, max_size=8).map("".join), st.text(max_size=30)))
-def test_lines_skipped_by_the_quoting_prefilters_match_no_pattern(line: str) -> None:
-    from mailcore.inbound import quoting as q
-
-    if q._HISTORY_OPENING.match(line) is None:
-        assert not any(
-            p.match(line)
-            for p in (q._ORIGINAL, q._RULE, q._HEADER_FROM, q._HEADER_NEXT, q._ATTRIBUTION_START)
-        )
-    if q._SIGNATURE_OPENING.match(line) is None:
-        assert not q._SIG_DELIMITER.match(line) and not q._MOBILE_SIGNATURE.match(line)
-    if line[:1] in q._PLAIN_START or line[:2] in q._PLAIN_START2:
-        assert q._HISTORY_OPENING.match(line) is None
-    if line[:1] in q._PLAIN_SIGNATURE_START:
-        assert q._SIGNATURE_OPENING.match(line) is None
-
-
 def test_indexed_message_sees_every_header_change() -> None:
     from mailcore.inbound.mime import parse
 

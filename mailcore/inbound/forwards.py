@@ -1,0 +1,64 @@
+"""A forwarded message inside a mail: its header lines (any language) and its text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailcore.inbound.reply_patterns import header_field
+
+__all__ = ["ForwardedMessage", "parse_forwarded"]
+
+# Header lines read after a forward marker; the rest is the forwarded text.
+_MAX_HEADER_LINES = 16
+
+
+@dataclass(frozen=True)
+class ForwardedMessage:
+    """The message a forwarder passed on, as its header lines and text say (not verified)."""
+
+    sender: str  # its "From:" line
+    date: str
+    subject: str
+    to: str
+    text: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "from": self.sender,
+            "date": self.date,
+            "subject": self.subject,
+            "to": self.to,
+            "text": self.text,
+        }
+
+
+def parse_forwarded(lines: list[str]) -> ForwardedMessage:
+    """The header block at the top of `lines` ("From: …", "Date: …" in any language of the
+    table, continuation lines indented) and the text after it."""
+    fields: dict[str, str] = {}
+    last = ""
+    k = 0
+    while k < len(lines) and k < _MAX_HEADER_LINES:
+        line = lines[k]
+        if not line.strip():
+            k += 1
+            if fields:
+                break
+            continue
+        if fields and line[:1] in (" ", "\t") and last:
+            fields[last] = f"{fields[last]} {line.strip()}"
+            k += 1
+            continue
+        found = header_field(line)
+        if found is None:
+            break
+        last, value = found
+        fields.setdefault(last, value)
+        k += 1
+    return ForwardedMessage(
+        sender=fields.get("from", ""),
+        date=fields.get("date", ""),
+        subject=fields.get("subject", ""),
+        to=fields.get("to", ""),
+        text="\n".join(lines[k:]).strip("\n").rstrip(),
+    )

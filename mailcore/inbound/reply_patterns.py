@@ -1,0 +1,257 @@
+"""The reply words of every language (`reply_words`) compiled once into a few linear regexes.
+
+Every pattern runs on one line of at most `MAX_HEADER_LINE` characters (or on two or three such
+lines joined, for wrapped attribution lines), is anchored or ends in ``$``, and has no quantifier
+inside a quantified group that can backtrack: a line is scanned a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+
+from mailcore.inbound.reply_words import LANGUAGES, ReplyWords
+
+__all__ = [
+    "MAX_HEADER_LINE",
+    "AttributionKind",
+    "attribution_kind",
+    "clean",
+    "header_field",
+    "is_forward_marker",
+    "is_header_label",
+    "is_mobile_signature",
+    "is_separator",
+    "may_start_history",
+    "may_start_signature",
+]
+
+# Longer lines are never part of a history header, an attribution or a signature line.
+MAX_HEADER_LINE = 400
+
+
+class AttributionKind(StrEnum):
+    """How an attribution line was recognised: by its opener and verb, or by weaker signs."""
+
+    OPENED = "opened"  # "On <date>, <name> wrote:": the language's opener and verb
+    VERB = "verb"  # "<name> <addr> schrieb am <date>:": a verb, and an address or a time
+    ADDRESS = "address"  # "2014-03-20 8:48 GMT+01:00 Name <addr>:": a date and an address
+
+
+def _alternation(words: Iterable[str]) -> str:
+    """Longest first, so that "napisał(a)" wins over "napisał"; blanks match any blank run."""
+    unique = sorted({w for w in words if w}, key=lambda w: (-len(w), w))
+    return "|".join(re.escape(w).replace(r"\ ", r"\s++") for w in unique)
+
+
+def _all(field: str) -> list[str]:
+    return [w for lang in LANGUAGES for w in getattr(lang, field)]
+
+
+def _spaced(word: str) -> bool:
+    """Words of scripts written with spaces end where a blank follows."""
+    return not any(0x2E80 <= ord(c) <= 0xD7FF for c in word)
+
+
+_FLAGS = re.IGNORECASE
+_COLON = "[:：]"
+_LABEL = r"^[ \t]*+\*?+[ \t]*+(?:{})[ \t]*+\*?+[ \t]*+" + _COLON
+_HEADER_FROM = re.compile(_LABEL.format(_alternation(_all("from_"))) + r"\s*+\S", _FLAGS)
+_HEADER_DATE = re.compile(_LABEL.format(_alternation(_all("sent"))), _FLAGS)
+_HEADER_TO = re.compile(_LABEL.format(_alternation(_all("to"))), _FLAGS)
+_HEADER_SUBJECT = re.compile(_LABEL.format(_alternation(_all("subject"))), _FLAGS)
+# "Label: value" of a forwarded header block, any language; group 1 is the label.
+_HEADER_ANY = re.compile(
+    r"^[ \t]*+\*?+[ \t]*+({})[ \t]*+\*?+[ \t]*+{}[ \t]*+\*?+[ \t]*+(.*)$".format(
+        _alternation([*_all("from_"), *_all("sent"), *_all("to"), *_all("subject"), "Cc"]),
+        _COLON,
+    ),
+    _FLAGS,
+)
+_FIELD_OF = {
+    w.casefold(): field
+    for field, key in (("from", "from_"), ("date", "sent"), ("to", "to"), ("subject", "subject"))
+    for w in _all(key)
+} | {"cc": "cc"}
+
+_DASHES = r"[-_=]{2,}+"
+_SEPARATOR = re.compile(
+    rf"^\*?+\s*+{_DASHES}\s*+(?:{_alternation(_all('original'))})\s*+{_DASHES}\s*+\*?+$", _FLAGS
+)
+_FORWARD = re.compile(
+    rf"^\*?+\s*+(?:{_DASHES}\s*+(?:{_alternation(_all('forwarded'))})\s*+{_DASHES}"
+    rf"|(?:{_alternation(_all('forwarded'))})\s*+{_COLON}?+)\s*+\*?+$",
+    _FLAGS,
+)
+# Outlook's rule above its header block: underscores in text, "---" once converted from HTML.
+RULE = re.compile(r"^\s*+(?:_{10,}+|-{3,}+)\s*+$")
+
+_OPENERS = _all("on")
+_OPENED = re.compile(
+    r"(?:(?:{spaced})\s|(?:{unspaced})\s?)(?=[^\n]*\d).{{3,300}}?(?:{verbs})(?:\s.{{0,80}})?\s?{c}$".format(
+        spaced=_alternation(w for w in _OPENERS if _spaced(w)),
+        unspaced=_alternation(w for w in _OPENERS if not _spaced(w)) or "(?!)",
+        verbs=_alternation(_all("wrote")),
+        c=_COLON,
+    ),
+    _FLAGS,
+)
+_VERB_END = re.compile(rf"(?:{_alternation(_all('wrote'))})(?:\s.{{0,80}})?\s?{_COLON}$", _FLAGS)
+_ADDRESS_END = re.compile(rf"<[^<>\s@]{{1,64}}+@[^<>\s]{{1,255}}+>\s?+{_COLON}$")
+_TIME = re.compile(r"\d{1,2}[:.]\d\d")
+_DATE = re.compile(r"\d{4}|\d{1,2}[:.]\d\d")
+# Right-to-left marks Gmail wraps Hebrew and Arabic attribution lines in.
+_BIDI_MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI = re.compile(f"[{_BIDI_MARKS}]")
+_TRAILING = " \t\r\n\f\v\xa0" + _BIDI_MARKS
+
+
+def _fold(text: str) -> str:
+    """Case-folded as IGNORECASE sees it (it takes the Turkish "ı" and "İ" for an "i")."""
+    if text.isascii():
+        return text.casefold()
+    return text.replace("ı", "i").replace("İ", "i").casefold()
+
+
+def _last(line: str) -> str:
+    """The last character before the trailing blanks and bidirectional marks."""
+    return line.rstrip(_TRAILING)[-1:]
+
+
+def clean(line: str) -> str:
+    """The line without its blanks at both ends and without bidirectional marks."""
+    return line.strip() if line.isascii() else _BIDI.sub("", line).strip()
+
+
+def attribution_kind(text: str) -> AttributionKind | None:
+    """Whether `text` (one line, or two or three joined) is an attribution line, and how sure.
+
+    Zimbra's "- Le … a écrit :" and Zoho's "---- On … wrote ----" lose their dashes first."""
+    body = clean(text)
+    if body[:1] == "-":
+        body = body.lstrip("- ")
+    if body[-1:] == "-":
+        body = body.rstrip("- ") + ":"
+    if body[-1:] not in (":", "："):
+        return None
+    if _OPENED.match(body):
+        return AttributionKind.OPENED
+    if _VERB_END.search(body) and ("@" in body or _TIME.search(body)):
+        return AttributionKind.VERB
+    if _ADDRESS_END.search(body) and _DATE.search(body):
+        return AttributionKind.ADDRESS
+    return None
+
+
+def is_separator(line: str) -> bool:
+    """ "-----Original Message-----" and its translations."""
+    return _SEPARATOR.match(clean(line)) is not None
+
+
+def is_forward_marker(line: str) -> bool:
+    """ "---------- Forwarded message ---------", "Begin forwarded message:" and translations."""
+    return _FORWARD.match(clean(line)) is not None
+
+
+def is_header_label(line: str, label: str) -> bool:
+    """Whether the line starts with the From / date / To / Subject label of some language."""
+    pattern = {"from": _HEADER_FROM, "date": _HEADER_DATE, "to": _HEADER_TO}.get(
+        label, _HEADER_SUBJECT
+    )
+    return pattern.match(line) is not None
+
+
+def header_field(line: str) -> tuple[str, str] | None:
+    """("from" | "date" | "to" | "subject" | "cc", value) of a "Label: value" line."""
+    if len(line) > MAX_HEADER_LINE:
+        return None
+    found = _HEADER_ANY.match(line if line.isascii() else _BIDI.sub("", line))
+    if found is None:
+        return None
+    label = " ".join(found.group(1).split()).casefold()
+    return _FIELD_OF.get(label, "cc"), found.group(2).strip().strip("*").strip()
+
+
+# -- cheap first tests: most lines are ruled out by their first two characters ----------------
+
+
+def _heads(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(_fold(w + " ")[:2] for w in words if w)
+
+
+_HISTORY_HEADS = _heads([*_all("from_"), *_all("sent"), *_OPENERS]) | {"--", "__", "=="}
+
+
+def may_start_history(line: str, next_lines: Iterable[str]) -> bool:
+    """False for lines no history header can start at (the quick test run on every line)."""
+    if len(line) > MAX_HEADER_LINE or not line.strip():
+        return False
+    if "@" in line or _last(line) in (":", "：", "-"):
+        return True
+    if _fold(line.lstrip(" \t*>")[:2])[:2] in _HISTORY_HEADS:
+        return True
+    # A wrapped attribution line ends with its colon one or two lines further down.
+    return any(len(x) <= MAX_HEADER_LINE and _last(x) in (":", "：") for x in next_lines)
+
+
+# -- mobile signatures ------------------------------------------------------------------------
+
+
+def _signature_forms(langs: Iterable[ReplyWords]) -> list[tuple[str, str]]:
+    forms: list[tuple[str, str]] = []
+    for lang in langs:
+        for entry in lang.sent_from:
+            prefix, _, suffix = entry.partition("…")
+            forms.append((" ".join(prefix.split()).casefold(), " ".join(suffix.split()).casefold()))
+    return forms
+
+
+def _index(forms: list[tuple[str, str]], key: int) -> dict[str, list[tuple[str, str]]]:
+    """Forms by the first character of their prefix (key 0) or, for suffix-only forms, by the
+    last character of their suffix (key 1)."""
+    index: dict[str, list[tuple[str, str]]] = {}
+    for form in forms:
+        if key == 0 and form[0]:
+            index.setdefault(form[0][0], []).append(form)
+        elif key == 1 and not form[0]:
+            index.setdefault(form[1][-1], []).append(form)
+    return index
+
+
+_SIGNATURE_FORMS = _signature_forms(LANGUAGES)
+_BY_HEAD = _index(_SIGNATURE_FORMS, 0)
+_BY_TAIL = _index(_SIGNATURE_FORMS, 1)
+_SIGNATURE_HEADS = frozenset(_BY_HEAD) | set("-_—")
+_SIGNATURE_TAILS = frozenset(_BY_TAIL)
+_SIG_DELIMITER = re.compile(r"^(?:--|_{2,}+|—)\s*+$")
+# "Sent from my <device>": at most this many words for the device, and no sentence.
+_MAX_DEVICE_WORDS = 5
+# No signature line is longer (the longest forms, with a device name, are about 60 characters).
+_MAX_SIGNATURE_LINE = 120
+
+
+def may_start_signature(line: str) -> bool:
+    """The quick test: can a signature start at this line at all?"""
+    if len(line) > _MAX_SIGNATURE_LINE:
+        return False
+    body = line.strip()
+    return body[:1].casefold() in _SIGNATURE_HEADS or body[-1:].casefold() in _SIGNATURE_TAILS
+
+
+def is_mobile_signature(line: str) -> bool:
+    """ "-- ", "Sent from my Wiko RIDGE FAB 4G", "Von meinem iPhone gesendet", "iPhoneから送信"."""
+    if _SIG_DELIMITER.match(line):
+        return True
+    body = " ".join(line.split()).casefold()
+    if not body or body[-1] in ".!?,;:":
+        return False
+    for prefix, suffix in (*_BY_HEAD.get(body[0], ()), *_BY_TAIL.get(body[-1], ())):
+        if not body.startswith(prefix) or not body.endswith(suffix):
+            continue
+        middle = body[len(prefix) : len(body) - len(suffix)]
+        if prefix and _spaced(prefix[-1]) and middle[:1] not in (" ", ""):
+            continue  # "Sent fromage": the prefix ends inside a word
+        if middle.strip() and len(middle.split()) <= _MAX_DEVICE_WORDS:
+            return True
+    return False
