@@ -8,6 +8,7 @@ The public API lives here; the subpackages draw the layers behind it:
 - `mailcore.mailboxes`: the `Mailbox` protocol, IMAP, Maildir and an in-memory mailbox;
 - `mailcore.store`: the processing `History` and the `TemplateStore` (SQLAlchemy);
 - `mailcore.outbound`: templates, `compose`, S/MIME signing and `send`.
+- `mailcore.security`: S/MIME and OpenPGP verification, decryption and sealing; the key store.
 
     from mailcore import Engine, History, Registry, Settings, open_mailbox
 
@@ -92,6 +93,16 @@ _LAZY: dict[str, str] = {
     "send": "mailcore.outbound.smtp",
     "configured_sender": "mailcore.outbound.settings",
     "smtp_from_settings": "mailcore.outbound.settings",
+    # security: S/MIME and OpenPGP, inbound and outbound
+    "Security": "mailcore.inbound.model",
+    "Unwrapper": "mailcore.security.unwrap",
+    "Keyring": "mailcore.security.keyring",
+    "KeyStore": "mailcore.store.keys",
+    "StoredKey": "mailcore.store.keys",
+    "read_keys": "mailcore.security.keyinfo",
+    "key_store": "mailcore.security.service",
+    "seal_message": "mailcore.security.service",
+    "security_unwrapper": "mailcore.security.service:unwrapper",
     # configuration and identifiers
     "Settings": "mailcore.config",
     "Folders": "mailcore.config",
@@ -117,6 +128,8 @@ __all__ = [
     "ImapConfig",
     "ImapMailbox",
     "Inspection",
+    "KeyStore",
+    "Keyring",
     "Limits",
     "MIN_RETRY_SECONDS",
     "Mailbox",
@@ -135,9 +148,11 @@ __all__ = [
     "Registry",
     "RetentionSchedule",
     "RoutingError",
+    "Security",
     "SendError",
     "Settings",
     "SmtpConfig",
+    "StoredKey",
     "Summary",
     "TEMPLATE_NAME",
     "Template",
@@ -151,18 +166,23 @@ __all__ = [
     "UnknownHandler",
     "UnknownTemplate",
     "UnsendableValue",
+    "Unwrapper",
     "check_payload",
     "compose",
     "configured_sender",
     "extract",
+    "key_store",
     "load_json",
     "load_registry",
     "load_yaml",
     "message_key",
     "open_mailbox",
     "preview",
+    "read_keys",
     "render",
     "sample_from_schema",
+    "seal_message",
+    "security_unwrapper",
     "send",
     "smtp_from_settings",
     "template_field_problems",
@@ -189,6 +209,7 @@ if TYPE_CHECKING:
     from mailcore.ident import IdentScheme
     from mailcore.inbound.extract import Attachment, Extraction, PayloadSource, extract
     from mailcore.inbound.headers import Headers
+    from mailcore.inbound.model import Security
     from mailcore.inbound.payload import DEFAULT_LIMITS as DEFAULT_PAYLOAD_LIMITS
     from mailcore.inbound.payload import (
         PayloadLimits,
@@ -215,8 +236,14 @@ if TYPE_CHECKING:
         message_key,
     )
     from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry, load_registry
+    from mailcore.security.keyinfo import read_keys
+    from mailcore.security.keyring import Keyring
+    from mailcore.security.service import key_store, seal_message
+    from mailcore.security.service import unwrapper as security_unwrapper
+    from mailcore.security.unwrap import Unwrapper
     from mailcore.store.db import METADATA as DATABASE_METADATA
     from mailcore.store.history import History
+    from mailcore.store.keys import KeyStore, StoredKey
     from mailcore.store.retention import RetentionSchedule
     from mailcore.store.template_store import NAME_RE as TEMPLATE_NAME
     from mailcore.store.template_store import (

@@ -22,6 +22,8 @@ PUBLIC = {
     "UnsendableValue", "check_payload", "compose", "configured_sender", "extract", "load_json",
     "load_registry", "load_yaml", "message_key", "open_mailbox", "preview", "render",
     "sample_from_schema", "send", "smtp_from_settings", "template_field_problems",
+    "Security", "Unwrapper", "Keyring", "KeyStore", "StoredKey", "read_keys", "key_store",
+    "seal_message", "security_unwrapper",
 }  # fmt: skip
 
 
