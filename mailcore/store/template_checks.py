@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from mailcore.errors import TemplateError
@@ -82,4 +83,34 @@ def text_problems(subject: str, body: str) -> list[Problem]:
             found.append(
                 Problem(line, "contains a NUL character", ProblemKind.REFUSED, source=source)
             )
+    return found
+
+
+MAX_VARIANTS = 30  # languages per template: more is a mistake, not a translation
+
+
+def variant_problems(
+    name: str,
+    variants: Mapping[str, tuple[str, str]],
+    sample_data: Mapping[str, Any],
+    checker: Checker,
+) -> list[Problem]:
+    """Problems of each language's subject and body (source "fr subject", "fr body"), and
+    of the language tags themselves (source "languages")."""
+    from mailcore.outbound.templating import language_tag
+
+    found: list[Problem] = []
+    if len(variants) > MAX_VARIANTS:
+        message = f"{len(variants)} languages: at most {MAX_VARIANTS}"
+        return [Problem(None, message, ProblemKind.REFUSED, source="languages")]
+    for tag, (subject, body) in variants.items():
+        if language_tag(tag) != tag:
+            message = f"{tag[:20]!r} is not a language tag such as fr or pt-br"
+            found.append(Problem(None, message, ProblemKind.REFUSED, source="languages"))
+            continue
+        own = field_problems(name, subject, sample_data)
+        own = [p for p in own if p.source == "subject"] + text_problems(subject, body)
+        if not own:
+            own = checker(name, subject, body, sample_data)
+        found += [replace(p, source=f"{tag} {p.source}") for p in own]
     return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -15,7 +15,13 @@ import sqlalchemy as sa
 
 from mailcore.errors import TemplateError
 from mailcore.store.records import EventKind
-from mailcore.store.template_table import Version, newest_first, template_versions, version_from_row
+from mailcore.store.template_table import (
+    Version,
+    newest_first,
+    template_versions,
+    variants_json,
+    version_from_row,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,17 @@ class Draft:
     handler: str | None
     base: int | None = None
     restored_from: int | None = None
+    variants: dict[str, tuple[str, str]] = field(default_factory=dict)  # tag -> subject, body
+
+    def same_content(self, version: Version) -> bool:
+        """True when saving this draft would change nothing of `version` (sample data
+        compared as data: its key order is the author's, not a change)."""
+        return (version.subject, version.body, version.sample_data, version.handler) == (
+            self.subject,
+            self.body,
+            self.sample_data,
+            self.handler,
+        ) and version.variants == self.variants
 
 
 class Recorder(Protocol):
@@ -90,12 +107,7 @@ class VersionWriter:
                     f"{latest.by if latest else '?'} after you opened version {d.base}; "
                     "reload it and apply your change again"
                 )
-            if (
-                latest is not None
-                and d.restored_from is None
-                and (latest.subject, latest.body, latest.sample_data, latest.handler)
-                == (d.subject, d.body, d.sample_data, d.handler)
-            ):
+            if latest is not None and d.restored_from is None and d.same_content(latest):
                 return latest
             number = current + 1
             # The unique (name, version) constraint makes a concurrent save of the same number
@@ -107,7 +119,9 @@ class VersionWriter:
                     handler=d.handler,
                     subject=d.subject,
                     body=d.body,
-                    sample_data=json.dumps(d.sample_data, ensure_ascii=False, sort_keys=True),
+                    # In the author's order: the editor shows it back as it was typed.
+                    sample_data=json.dumps(d.sample_data, ensure_ascii=False),
+                    variants=variants_json(d.variants),
                     note=d.note,
                     created_by=d.by,
                     created_at=now,
@@ -139,4 +153,5 @@ class VersionWriter:
             now,
             d.handler,
             d.restored_from,
+            dict(d.variants),
         )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,11 +33,13 @@ from mailcore.store.template_checks import (
     check_template,
     field_problems,
     text_problems,
+    variant_problems,
 )
 from mailcore.store.template_samples import sample_from_schema
 from mailcore.store.template_saving import Draft, Recorder, TemplateConflict, VersionWriter
 from mailcore.store.template_table import (
     Version,
+    add_missing_columns,
     install_guards,
     newest_first,
     template_versions,
@@ -94,6 +96,7 @@ class TemplateStore:
         self.writer = VersionWriter(db, history)  # appends versions, records them in `history`
         template_versions.create(db, checkfirst=True)
         with db.begin() as conn:
+            add_missing_columns(conn)  # a table from before variants gets their column
             install_guards(conn)  # a table from before the DELETE guard gets it now
 
     @property
@@ -171,13 +174,20 @@ class TemplateStore:
     # -- writing -----------------------------------------------------------------------
 
     def problems(
-        self, name: str, subject: str, body: str, sample_data: Mapping[str, Any]
+        self,
+        name: str,
+        subject: str,
+        body: str,
+        sample_data: Mapping[str, Any],
+        variants: Mapping[str, tuple[str, str]] | None = None,
     ) -> list[Problem]:
-        """What would keep `save` from accepting this template (empty when it is fine)."""
+        """What would keep `save` from accepting this template, in every language (empty
+        when it is fine)."""
         found = field_problems(name, subject, sample_data) + text_problems(subject, body)
         if not isinstance(sample_data, Mapping):
             return found
-        return found + self.checker(name, subject, body, sample_data)
+        found += self.checker(name, subject, body, sample_data)
+        return found + variant_problems(name, variants or {}, sample_data, self.checker)
 
     def save(
         self,
@@ -190,25 +200,27 @@ class TemplateStore:
         *,
         handler: str | None = None,
         base: int | None = None,
+        variants: Mapping[str, tuple[str, str]] | None = None,
     ) -> Version:
-        """Append a new version; TemplateHasErrors if it does not render cleanly.
+        """Append a new version; TemplateHasErrors if it does not render cleanly (in any of
+        its languages: `variants`, tag -> (subject, body), beside the default).
 
         `base` is the version the editor started from: if someone saved since, TemplateConflict
         instead of overwriting their work. Saving content identical to the latest version
         returns that version and records nothing.
         """
-        problems = self.problems(name, subject, body, sample_data)
+        variants = dict(variants or {})
+        problems = self.problems(name, subject, body, sample_data, variants)
         if problems:
             raise TemplateHasErrors(name, problems)
         note = note.replace("\x00", "")  # free text PostgreSQL would refuse; not worth an error
-        return self.writer.append(
-            Draft(name, subject, body, dict(sample_data), note, by, handler, base=base)
-        )
+        draft = Draft(name, subject, body, dict(sample_data), note, by, handler, base=base)
+        return self.writer.append(replace(draft, variants=variants))
 
     def restore(self, name: str, version: int, by: str, note: str = "") -> Version:
         """Make version `version` current again, as a new version that says where it came from."""
         old = self.get(name, version)
-        problems = self.problems(name, old.subject, old.body, old.sample_data)
+        problems = self.problems(name, old.subject, old.body, old.sample_data, old.variants)
         if problems:
             # Rendering rules may have tightened since that version was saved.
             raise TemplateHasErrors(name, problems)
@@ -223,5 +235,6 @@ class TemplateStore:
                 by,
                 old.handler,
                 restored_from=version,
+                variants=dict(old.variants),
             )
         )

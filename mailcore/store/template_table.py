@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from mailcore.store.db import METADATA
+
+if TYPE_CHECKING:
+    from mailcore.outbound.templating import Template
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,9 @@ template_versions = sa.Table(
     sa.Column("created_by", sa.String(128), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("restored_from", sa.Integer, nullable=True),
+    # The same message in other languages: JSON {"fr": {"subject": ..., "body": ...}}; NULL
+    # (rows from before variants, and templates in one language) is the default only.
+    sa.Column("variants", sa.Text, nullable=True),
     sa.UniqueConstraint("name", "version", name="uq_template_versions_name_version"),
 )
 
@@ -107,6 +113,21 @@ def install_guards(conn: sa.Connection) -> list[str]:
     return missing
 
 
+def add_missing_columns(conn: sa.Connection) -> list[str]:
+    """Add the columns a table made by an older mailcore lacks (ALTER TABLE: the triggers
+    guard rows, not the table's shape); the names of those added."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(template_versions.name)}
+    added = []
+    for column in template_versions.columns:
+        if column.name not in present and column.nullable:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {template_versions.name} ADD {column.name} {kind}"))
+            added.append(column.name)
+    if added:
+        log.info("template_versions gained %s", ", ".join(added))
+    return added
+
+
 @sa.event.listens_for(template_versions, "after_create")
 def _guard_new_table(target: sa.Table, connection: sa.Connection, **_: Any) -> None:
     install_guards(connection)
@@ -126,15 +147,40 @@ class Version:
     at: datetime
     handler: str | None = None
     restored_from: int | None = None
+    variants: dict[str, tuple[str, str]] = field(default_factory=dict)  # tag -> subject, body
 
     def as_text(self) -> str:
-        """The text the diff compares: subject, body, then the sample data as sorted JSON."""
+        """The text the diff compares: subject, body, each language's, then the sample data
+        as sorted JSON."""
         data = json.dumps(self.sample_data, indent=2, sort_keys=True, ensure_ascii=False)
         handler = f"Handler: {self.handler}\n" if self.handler else ""
+        languages = "".join(
+            f"--- language {tag} ---\nSubject: {subject}\n\n{body.rstrip()}\n\n"
+            for tag, (subject, body) in sorted(self.variants.items())
+        )
         return (
-            f"Subject: {self.subject}\n{handler}\n{self.body.rstrip()}\n\n"
+            f"Subject: {self.subject}\n{handler}\n{self.body.rstrip()}\n\n{languages}"
             f"--- sample data ---\n{data}\n"
         )
+
+    def template(self) -> Template:
+        """This version as the outbound Template that composes mail from it (every language)."""
+        from mailcore.outbound.templating import Template
+
+        return Template(self.name, self.subject, self.body, variants=dict(self.variants))
+
+
+def variants_json(variants: dict[str, tuple[str, str]]) -> str | None:
+    """The `variants` column's value (None when there is none)."""
+    if not variants:
+        return None
+    as_dict = {tag: {"subject": s, "body": b} for tag, (s, b) in sorted(variants.items())}
+    return json.dumps(as_dict, ensure_ascii=False)
+
+
+def _variants(text: str | None) -> dict[str, tuple[str, str]]:
+    stored = json.loads(text) if text else {}
+    return {tag: (v["subject"], v["body"]) for tag, v in stored.items()}
 
 
 def version_from_row(row: sa.RowMapping) -> Version:
@@ -153,6 +199,7 @@ def version_from_row(row: sa.RowMapping) -> Version:
         at=at,
         handler=row["handler"],
         restored_from=row["restored_from"],
+        variants=_variants(row.get("variants")),
     )
 
 

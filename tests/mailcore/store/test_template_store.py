@@ -260,3 +260,71 @@ def test_a_save_refusal_is_the_renderers_problem_with_the_placeholder_named() ->
     assert type(problem) is template_problems.Problem
     assert problem.kind == template_problems.ProblemKind.UNDEFINED
     assert problem.name is not None and "full name" in problem.name
+
+
+FRENCH = {"fr": ("Véhicule {{ plate }} prêt", "Bonjour {{ name }},\n\nvotre véhicule est prêt.\n")}
+
+
+def test_languages_are_saved_checked_restored_and_compared(store: TemplateStore) -> None:
+    v1 = store.save("ready", "Vehicle {{ plate }}", BODY, DATA, "", by="alice", variants=FRENCH)
+    assert store.get("ready", 1).variants == FRENCH == v1.variants
+    chosen = store.get("ready").template().for_data({**DATA, "language": "fr-CA"})
+    assert (chosen.language, chosen.subject) == ("fr", FRENCH["fr"][0])
+    # Nothing changed in any language: no new version; one changed: a new one.
+    assert store.save("ready", "Vehicle {{ plate }}", BODY, DATA, "", "a", variants=FRENCH) == v1
+    with pytest.raises(TemplateHasErrors) as refused:
+        store.save(
+            "ready", "Vehicle {{ plate }}", BODY, DATA, "", "a", variants={"fr": ("", "{{ nom }}")}
+        )
+    sources = {p.source for p in refused.value.problems}
+    assert sources == {"fr subject"}  # the empty subject first; the body once it has one
+    with pytest.raises(TemplateHasErrors) as refused:
+        store.save("ready", "Vehicle", BODY, DATA, "", "a", variants={"fr": ("Prêt", "{{ nom }}")})
+    assert [(p.source, p.name) for p in refused.value.problems] == [("fr body", "nom")]
+    with pytest.raises(TemplateHasErrors, match="not a language tag"):
+        store.save("ready", "Vehicle", BODY, DATA, "", "a", variants={"<b>": ("x", "y")})
+    store.save("ready", "Vehicle {{ plate }}", BODY, DATA, "", by="bob")  # French removed
+    assert store.get("ready").variants == {}
+    assert "--- language fr ---" in store.diff("ready", 1, 2)
+    assert store.restore("ready", 1, by="carol").variants == FRENCH
+
+
+def test_a_table_from_before_languages_gains_their_column(database_url: str) -> None:
+    db = connect(database_url)
+    try:
+        with db.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS template_versions"))
+            old = sa.Table(
+                "template_versions",
+                sa.MetaData(),
+                *[c._copy() for c in template_versions.columns if c.name != "variants"],
+            )
+            old.create(conn)
+            conn.execute(
+                old.insert().values(
+                    name="old",
+                    version=1,
+                    subject="Hi",
+                    body="Hello",
+                    sample_data="{}",
+                    note="",
+                    created_by="x",
+                    created_at=sa.func.now(),
+                )
+            )
+        store = TemplateStore(db)
+        assert store.get("old").variants == {}
+        assert (
+            store.save("old", "Hi", "Hello", {}, "", "y", variants={"fr": ("Salut", "")}).number
+            == 2
+        )
+    finally:
+        with db.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS template_versions"))
+        db.dispose()
+
+
+def test_sample_data_keeps_the_authors_order(store: TemplateStore) -> None:
+    data = {"zeta": "z", "alpha": "a", "name": "Ada", "plate": "AB"}
+    store.save("ordered", "Vehicle {{ plate }}", BODY, data, "", by="alice")
+    assert list(store.get("ordered").sample_data) == ["zeta", "alpha", "name", "plate"]
