@@ -56,6 +56,7 @@ __all__ = [
     "Preview",
     "Problem",
     "Template",
+    "bounce_address",
     "compose",
     "preview",
     "render",
@@ -283,6 +284,13 @@ def compose(
     msg, _ = _build(rendered, data_json(data), to, resource_id, sender, options)
     log.debug("composed %s for %s", msg["Message-ID"], resource_id)
     return msg
+
+
+def bounce_address(msg: EmailMessage, scheme: IdentScheme = DEFAULT_SCHEME) -> str | None:
+    """The VERP envelope sender for a composed `msg` (``bounce+<id>.<token>@domain``): pass it
+    as `send(..., envelope_from=...)` and a bounce names this mail even if it quotes nothing."""
+    message_id = msg["Message-ID"]
+    return scheme.bounce_address(str(message_id)) if message_id else None
 
 
 def preview(
