@@ -28,6 +28,14 @@ MAILS_DIR = Path(__file__).resolve().parent / "demo_mails"
 
 # Files the office has opened and is waiting on; anything else is an unknown identifier.
 OPEN_FILES = {f"VEH-{n}" for n in range(1040, 1060)} | {f"ADR-{n}" for n in range(2200, 2220)}
+# Who each vehicle file was opened for (holder, plate): what the handler offers an operator
+# attaching a mail with a wrong or missing reference to its file.
+FILE_HOLDERS = {
+    "VEH-1049": ("Thomas Morel", "TV-556-XZ"),
+    "VEH-1051": ("Thomas Moreau", "TV-555-XY"),
+    "VEH-1052": ("Nicolas Girard", "GH-808-JK"),
+    "VEH-1053": ("Nadia Girardot", "GH-880-KJ"),
+}
 
 VEHICLE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -44,10 +52,10 @@ VEHICLE_SCHEMA: dict[str, Any] = {
             "pattern": "^[A-HJ-NPR-Z0-9]{17}$",
             "description": "17 characters, no I, O or Q",
         },
-        "owner": {"type": "string", "minLength": 3},
-        "category": {"enum": ["car", "motorcycle", "van", "truck"]},
+        "owner": {"type": "string", "minLength": 3, "description": "the holder's full name"},
+        "category": {"enum": ["car", "motorcycle", "van", "truck"], "title": "Vehicle category"},
         "first_registration": {"type": "string", "format": "date"},
-        "mileage_km": {"type": "integer", "minimum": 0},
+        "mileage_km": {"type": "integer", "minimum": 0, "description": "in kilometres"},
         "notes": {"type": "string"},
     },
 }
@@ -106,6 +114,23 @@ class Office:
         return {"file": identifier, "status": "registered"}
 
 
+def vehicle_files(ctx: HandlerContext) -> list[tuple[str, str]]:
+    """The vehicle files a mail may belong to: those whose holder the sender or the payload
+    names, whose plate the payload gives, or whose number starts with what the operator
+    typed -- best first."""
+    seen = " ".join([ctx.sender, str(ctx.payload.get("owner", ""))]).lower()
+    plate = str(ctx.payload.get("plate_number", "")).upper()
+    typed = (ctx.identifier or "").strip().upper()
+    scored = []
+    for ident, (holder, file_plate) in FILE_HOLDERS.items():
+        score = sum(2 for word in holder.lower().split() if word in seen)
+        score += 3 if plate and plate == file_plate else 0
+        score += 1 if typed and ident.startswith(typed) and ident != typed else 0
+        if score:
+            scored.append((-score, ident, f"{holder}, plate {file_plate}"))
+    return [(ident, label) for _, ident, label in sorted(scored)]
+
+
 def build_registry(office: Office | None = None) -> Registry:
     """A registry with the demo's two handlers writing into `office`."""
     office = office or Office()
@@ -116,6 +141,7 @@ def build_registry(office: Office | None = None) -> Registry:
         prefix="VEH-",
         schema=VEHICLE_SCHEMA,
         aliases=VEHICLE_ALIASES,
+        candidates=vehicle_files,
     )
     def vehicle_registration(ctx: HandlerContext) -> dict[str, Any]:
         """Register a vehicle on the open file named by the identifier."""

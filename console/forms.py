@@ -51,8 +51,19 @@ class LogoutForm(FlaskForm):
     """Logging out is a POST so that a link on another site cannot do it."""
 
 
+# Query-string bounds: anything outside is a form error, never a database overflow or a 500.
+MAX_PER_PAGE = 500
+# Deep OFFSETs scan every row before them; older events are reached by narrowing the dates.
+MAX_PAGE = 10_000
+# The mail lists' page sizes (a bigger one is a form error, not a slow page).
+MAX_LIST_PER_PAGE = 200
+
+
 class FilterForm(FlaskForm):
-    """The failed list's filters (GET, no CSRF needed: it changes nothing)."""
+    """A mail folder's list filters and page (GET, no CSRF needed: it changes nothing).
+
+    Every query-string parameter the list reads is a field, so a page past the last one or a
+    huge page size is shown back as an error to fix (never a 500, never the first page)."""
 
     class Meta:
         csrf = False
@@ -60,6 +71,26 @@ class FilterForm(FlaskForm):
     sender = StringField("Sender", validators=[Optional(), Length(max=200)])
     reason = StringField("Reason", validators=[Optional(), Length(max=200)])
     handler = SelectField("Handler", validators=[Optional()], choices=[])
+    page = IntegerField(
+        "Page",
+        validators=[
+            Optional(),
+            NumberRange(1, MAX_PAGE, message=f"Enter a page from 1 to {MAX_PAGE}."),
+        ],
+    )
+    per_page = IntegerField(
+        "Messages per page",
+        validators=[
+            Optional(),
+            NumberRange(
+                1, MAX_LIST_PER_PAGE, message=f"Enter a number from 1 to {MAX_LIST_PER_PAGE}."
+            ),
+        ],
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field label, message) of every error, for the results pane (htmx swaps only it)."""
+        return [(f.label.text, e) for f in self for e in f.errors]
 
 
 class PayloadForm(FlaskForm):
@@ -72,6 +103,11 @@ class PayloadForm(FlaskForm):
         default="json",
     )
     handler = SelectField("Handler", choices=[], validators=[Optional()])
+    identifier = StringField(
+        "Identifier",
+        validators=[Optional(), Length(max=200)],
+        description="The file this mail belongs to; type part of it for suggestions.",
+    )
 
 
 class RejectForm(FlaskForm):
@@ -79,6 +115,18 @@ class RejectForm(FlaskForm):
         "Why is it rejected?",
         validators=[
             DataRequired(message="Say why, so the next person knows (e.g. 'spam', 'duplicate')."),
+            Length(max=2000, message="Keep the note under 2000 characters."),
+        ],
+    )
+
+
+class UndoRejectForm(FlaskForm):
+    """Take a rejected mail back to `failed`: the note says why, for the timeline."""
+
+    note = TextAreaField(
+        "Why is it taken back?",
+        validators=[
+            DataRequired(message="Say why, so the next person knows (e.g. 'rejected by mistake')."),
             Length(max=2000, message="Keep the note under 2000 characters."),
         ],
     )
@@ -111,10 +159,6 @@ class RestoreForm(FlaskForm):
 
 # -- the history's filters (console.history) -----------------------------------------------
 
-# Query-string bounds: anything outside is a form error, never a database overflow or a 500.
-MAX_PER_PAGE = 500
-# Deep OFFSETs scan every row before them; older events are reached by narrowing the dates.
-MAX_PAGE = 10_000
 DATE_MIN = date(1970, 1, 1)
 DATE_MAX = date(2999, 12, 31)
 

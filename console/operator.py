@@ -1,32 +1,30 @@
-"""The failed mailbox: list, side-by-side detail, correct and re-submit, re-run, reject.
+"""The failed mailbox: list, side-by-side detail, correct (payload, handler, identifier) and
+re-submit, re-run, reject.
 
 Views only translate HTTP to Engine calls (through `services()`) and pick a template; the
-presentation helpers live in console.presenters and console.mailview.
+presentation helpers live in console.presenters and console.mailview; what every folder shares
+(the list, the read-only detail, taking back a rejected mail, "Today") in console.folders,
+whose blueprint is registered with this one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, flash, render_template, request
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from console import folders
 from console.downloads import content_disposition
-from console.forms import BulkForm, FilterForm, PayloadForm, RejectForm, RerunForm, choices
+from console.folders import go as _go
+from console.folders import is_htmx as _htmx
+from console.forms import BulkForm, PayloadForm, RejectForm, RerunForm, choices
 from console.mailview import frame_document, safe_html
 from console.presenters import (
     SYNTAXES,
@@ -34,12 +32,13 @@ from console.presenters import (
     dump_payload,
     field_rows,
     parse_payload,
+    set_choices,
 )
 from console.roles import role_required
 from console.services import services
 from console.timeline import diff_lines
-from mailcore.errors import MailboxError, MailcoreError, PayloadInvalid
-from mailcore.processing.vocabulary import SchemaError, Status
+from mailcore.errors import MailcoreError, PayloadInvalid
+from mailcore.processing.vocabulary import EventKind, SchemaError, Status
 
 log = logging.getLogger(__name__)
 
@@ -52,46 +51,19 @@ MAIL_FRAME_CSP = (
     "form-action 'none'; base-uri 'none'; sandbox"
 )
 RAW_LIMIT = 2 * 1024 * 1024
+# Identifiers a handler may offer for one mail (its `candidates` hook), at most.
+MAX_CANDIDATES = 12
 
 
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _go(endpoint: str, **values: Any) -> ResponseReturnValue:
-    """Redirect, the htmx way (full page load, so flashes and the list refresh) or plainly."""
-    target = url_for(endpoint, **values)
-    if _htmx():
-        return Response(status=204, headers={"HX-Redirect": target})
-    return redirect(target, code=303)
-
-
-def _filters() -> dict[str, str]:
-    return {k: v for k in ("sender", "reason", "handler") if (v := request.args.get(k, "").strip())}
+@bp.record_once
+def _with_folders(state: BlueprintSetupState) -> None:
+    state.app.register_blueprint(folders.bp)
 
 
 @bp.route("/")
 @role_required("operator")
 def failed_list() -> ResponseReturnValue:
-    svc = services()
-    form = FilterForm(request.args)
-    form.handler.choices = choices("All handlers", svc.registry.names())
-    filters = _filters()
-    page_no = max(request.args.get("page", 1, type=int) or 1, 1)
-    per_page = request.args.get("per_page", 0, type=int) or int(current_app.config["PER_PAGE"])
-    per_page = min(max(per_page, 1), 200)
-    page = svc.engine.failed_page(page_no, per_page, **filters)
-    pages = max(math.ceil(page.total / page.per_page), 1) if page.per_page else 1
-    context = {
-        "page": page,
-        "pages": pages,
-        "filters": filters,
-        "form": form,
-        "bulk_form": BulkForm(),
-    }
-    if _htmx() and request.headers.get("HX-Target") == "results":
-        return render_template("operator/_results.html", **context)
-    return render_template("operator/list.html", **context)
+    return folders.list_view("failed")
 
 
 @bp.route("/rerun", methods=["POST"])
@@ -123,78 +95,137 @@ def bulk_rerun() -> ResponseReturnValue:
 # -- one message ----------------------------------------------------------------------------
 
 
-def _inspect(uid: int, *, confirm: bool = True) -> Any:
-    """The failed message `uid` (404 when gone); `confirm=False` for views that change nothing
+@dataclass(frozen=True)
+class Edit:
+    """What the operator's editor holds: the payload text and its format, the handler and the
+    identifier (None: as the mail was routed)."""
+
+    text: str
+    syntax: str = "json"
+    handler: str | None = None
+    identifier: str | None = None
+
+    @classmethod
+    def posted(cls) -> Edit:
+        syntax = request.form.get("syntax", "json")
+        return cls(
+            request.form.get("payload", ""),
+            syntax if syntax in SYNTAXES else "json",
+            request.form.get("handler", "").strip() or None,
+            " ".join(request.form.get("identifier", "").split())[:200] or None,
+        )
+
+
+def _inspect(uid: int, *, confirm: bool = True, folder: str = "failed") -> Any:
+    """Message `uid` of `folder` (404 when gone); `confirm=False` for views that change nothing
     and may show what was read a moment ago (the engine keeps it)."""
+    return folders.inspect_in(folder, uid, confirm=confirm)
+
+
+def _identifier(inspection: Any) -> str | None:
+    """The identifier a failed mail is for now: an operator's correction, else the mail's."""
+    state = services().history.state(inspection.message_key)
+    if state is not None and state.identifier:
+        return str(state.identifier)
+    return inspection.extraction.identifier
+
+
+def _schema(handler: str | None) -> dict[str, Any] | None:
+    registry = services().registry
+    return registry.get(handler).schema if handler and handler in registry else None
+
+
+def _candidates(uid: int, handler: str | None, identifier: str | None) -> list[Any]:
+    """The identifiers the handler offers for this mail (none without a handler)."""
+    if not handler:
+        return []
     try:
-        return services().engine.inspect(uid, confirm=confirm)
-    except (KeyError, LookupError):
-        abort(404)
-    except MailboxError as exc:
-        log.info("inspect %s failed: %s", uid, exc)
-        abort(404)
+        found = services().engine.candidates(uid, handler, identifier)
+    except (MailcoreError, KeyError, LookupError) as exc:
+        log.info("candidates of %s for %s: %s", handler, uid, exc)
+        return []
+    return list(found)[:MAX_CANDIDATES]
 
 
 def _editor_context(
     inspection: Any,
+    edit: Edit | None = None,
     *,
-    text: str | None = None,
-    syntax: str = "json",
-    handler: str | None = None,
     errors: Sequence[SchemaError | tuple[str, str]] | None = None,
     payload: dict[str, Any] | None = None,
     syntax_error: PayloadSyntaxError | None = None,
     outcome: Any = None,
 ) -> dict[str, Any]:
-    svc = services()
-    handler = inspection.handler if handler is None else handler
+    if edit is None:
+        payload = inspection.payload or {} if payload is None else payload
+        edit = Edit(dump_payload(payload), "json", inspection.handler, _identifier(inspection))
     form = PayloadForm()
-    form.handler.choices = choices("(route as received)", svc.registry.names())
-    form.handler.data = handler or ""
-    form.syntax.data = syntax
-    if payload is None and text is None:
-        payload = inspection.payload or {}
-    form.payload.data = text if text is not None else dump_payload(payload, syntax)
+    form.handler.choices = choices("(route as received)", services().registry.names())
+    form.handler.data = edit.handler or ""
+    form.identifier.data = edit.identifier or ""
+    form.syntax.data = edit.syntax
+    form.payload.data = edit.text
     if errors is None:
         errors = list(inspection.errors)
-    rows, general = field_rows(payload, errors) if syntax_error is None else ([], [])
+    handler = edit.handler or inspection.handler
+    rows, general = (
+        field_rows(payload, errors, _schema(handler)) if syntax_error is None else ([], [])
+    )
     return {
         "m": inspection,
         "uid": inspection.uid,
         "form": form,
-        "syntax": syntax,
+        "syntax": edit.syntax,
         "rows": rows,
         "general_errors": general,
         "syntax_error": syntax_error,
         "outcome": outcome,
         "valid": syntax_error is None and not errors,
+        "editable": True,
+        "candidates": _candidates(inspection.uid, handler, edit.identifier),
+    }
+
+
+def detail_context(inspection: Any, folder: str = "failed") -> dict[str, Any]:
+    """What the detail page of a message shows: both sides, its timeline; for a failed mail
+    the editor, for the others what was understood, read-only."""
+    extraction = inspection.extraction
+    timeline = [
+        (e, diff_lines(e.before, e.after) if e.kind == EventKind.CORRECTED else [])
+        for e in services().history.timeline(inspection.message_key)
+    ]
+    blocked = (
+        safe_html(extraction.html, _inline_parts(extraction)).blocked if extraction.html else []
+    )
+    context: dict[str, Any] = {
+        "x": extraction,
+        "attachments": list(enumerate(extraction.attachments)),
+        "previewable": PREVIEWABLE,
+        "blocked": blocked,
+        "timeline": timeline,
+        "reject_form": RejectForm(),
+        "action_form": RerunForm(),
+        "folder": folder,
+        "part_args": {} if folder == "failed" else {"folder": folder},
+    }
+    if folder == "failed":
+        return {**context, **_editor_context(inspection)}
+    rows, general = field_rows(inspection.payload, inspection.errors, inspection.schema)
+    return {
+        **context,
+        "m": inspection,
+        "uid": inspection.uid,
+        "rows": rows,
+        "general_errors": general,
+        "editable": False,
+        "identifier": _identifier(inspection),
     }
 
 
 @bp.route("/<int:uid>")
 @role_required("operator")
 def detail(uid: int) -> ResponseReturnValue:
-    inspection = _inspect(uid)
-    svc = services()
-    extraction = inspection.extraction
-    timeline = [
-        (event, diff_lines(event.before, event.after))
-        for event in svc.history.timeline(inspection.message_key)
-    ]
-    blocked = (
-        safe_html(extraction.html, _inline_parts(extraction)).blocked if extraction.html else []
-    )
-    return render_template(
-        "operator/detail.html",
-        x=extraction,
-        attachments=list(enumerate(extraction.attachments)),
-        previewable=PREVIEWABLE,
-        blocked=blocked,
-        timeline=timeline,
-        reject_form=RejectForm(),
-        action_form=RerunForm(),
-        **_editor_context(inspection),
-    )
+    return render_template("operator/detail.html", **detail_context(_inspect(uid)))
 
 
 def _inline_parts(extraction: Any) -> dict[str, tuple[str, bytes]]:
@@ -205,10 +236,15 @@ def _inline_parts(extraction: Any) -> dict[str, tuple[str, bytes]]:
     }
 
 
+def _part_folder() -> str:
+    """The folder key of a mail part's request (the parts of every folder are served here)."""
+    return request.args.get("folder", "failed")
+
+
 @bp.route("/<int:uid>/html")
 @role_required("operator")
 def html_frame(uid: int) -> ResponseReturnValue:
-    extraction = _inspect(uid).extraction
+    extraction = _inspect(uid, folder=_part_folder()).extraction
     if not extraction.html:
         abort(404)
     document = frame_document(safe_html(extraction.html, _inline_parts(extraction)))
@@ -222,14 +258,19 @@ def html_frame(uid: int) -> ResponseReturnValue:
 @bp.route("/<int:uid>/raw")
 @role_required("operator")
 def raw(uid: int) -> ResponseReturnValue:
-    inspection = _inspect(uid)
+    folder = _part_folder()
+    inspection = _inspect(uid, folder=folder)
     if _htmx():
         source = inspection.raw[:RAW_LIMIT].decode("utf-8", errors="replace")
         return render_template(
-            "operator/_raw.html", source=source, truncated=len(inspection.raw) > RAW_LIMIT, uid=uid
+            "operator/_raw.html",
+            source=source,
+            truncated=len(inspection.raw) > RAW_LIMIT,
+            uid=uid,
+            part_args={} if folder == "failed" else {"folder": folder},
         )
     response = Response(inspection.raw, mimetype="text/plain")
-    response.headers["Content-Disposition"] = content_disposition(f"failed-{uid}.eml")
+    response.headers["Content-Disposition"] = content_disposition(f"{folder}-{uid}.eml")
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
@@ -237,7 +278,7 @@ def raw(uid: int) -> ResponseReturnValue:
 @bp.route("/<int:uid>/attachments/<int:index>")
 @role_required("operator")
 def attachment(uid: int, index: int) -> ResponseReturnValue:
-    attachments = _inspect(uid).extraction.attachments
+    attachments = _inspect(uid, folder=_part_folder()).extraction.attachments
     if not 0 <= index < len(attachments):
         abort(404)
     part = attachments[index]
@@ -257,35 +298,31 @@ def attachment(uid: int, index: int) -> ResponseReturnValue:
     return response
 
 
-def _read_editor() -> tuple[str, str, str | None]:
-    text = request.form.get("payload", "")
-    syntax = request.form.get("syntax", "json")
-    syntax = syntax if syntax in SYNTAXES else "json"
-    handler = request.form.get("handler", "").strip() or None
-    return text, syntax, handler
-
-
 @bp.route("/<int:uid>/validate", methods=["POST"])
 @role_required("operator")
 def validate(uid: int) -> ResponseReturnValue:
     """Live validation as the operator types: the errors panel only."""
     inspection = _inspect(uid, confirm=False)
-    text, syntax, handler = _read_editor()
-    context = _checked(inspection, text, syntax, handler)
-    return render_template("operator/_validation.html", **context)
+    return render_template("operator/_validation.html", **_checked(inspection, Edit.posted()))
 
 
-def _checked(inspection: Any, text: str, syntax: str, handler: str | None) -> dict[str, Any]:
+def _checked(inspection: Any, edit: Edit) -> dict[str, Any]:
     try:
-        payload = parse_payload(text, syntax)
+        payload = parse_payload(edit.text, edit.syntax)
     except PayloadSyntaxError as exc:
-        return _editor_context(
-            inspection, text=text, syntax=syntax, handler=handler or "", syntax_error=exc, errors=[]
-        )
-    errors = services().engine.validate(handler or inspection.handler, payload)
-    return _editor_context(
-        inspection, text=text, syntax=syntax, handler=handler or "", errors=errors, payload=payload
-    )
+        return _editor_context(inspection, edit, syntax_error=exc, errors=[])
+    errors = services().engine.validate(edit.handler or inspection.handler, payload)
+    return _editor_context(inspection, edit, errors=errors, payload=payload)
+
+
+@bp.route("/<int:uid>/candidates", methods=["POST"])
+@role_required("operator")
+def candidates(uid: int) -> ResponseReturnValue:
+    """The identifiers the chosen handler offers for what the operator typed so far."""
+    inspection = _inspect(uid, confirm=False)
+    edit = Edit.posted()
+    found = _candidates(uid, edit.handler or inspection.handler, edit.identifier)
+    return render_template("operator/_candidates.html", candidates=found)
 
 
 @bp.route("/<int:uid>/convert", methods=["POST"])
@@ -293,21 +330,44 @@ def _checked(inspection: Any, text: str, syntax: str, handler: str | None) -> di
 def convert(uid: int) -> ResponseReturnValue:
     """Switch the editor between JSON and YAML, keeping the operator's edits."""
     inspection = _inspect(uid, confirm=False)
-    text = request.form.get("payload", "")
+    edit = Edit.posted()
     source = request.form.get("current_syntax", "json")
-    target = request.form.get("syntax", "json")
     source = source if source in SYNTAXES else "json"
-    target = target if target in SYNTAXES else "json"
-    handler = request.form.get("handler", "").strip()
     try:
-        payload = parse_payload(text, source)
+        payload = parse_payload(edit.text, source)
     except PayloadSyntaxError as exc:
         # Keep the text and the format as they are; say why it cannot be converted.
-        context = _editor_context(
-            inspection, text=text, syntax=source, handler=handler, syntax_error=exc, errors=[]
+        kept = dataclasses.replace(edit, syntax=source)
+        return render_template(
+            "operator/_editor.html",
+            **_editor_context(inspection, kept, syntax_error=exc, errors=[]),
         )
-        return render_template("operator/_editor.html", **context)
-    context = _editor_context(inspection, syntax=target, handler=handler, payload=payload)
+    return _rewritten(inspection, edit, payload)
+
+
+@bp.route("/<int:uid>/choose", methods=["POST"])
+@role_required("operator")
+def choose(uid: int) -> ResponseReturnValue:
+    """A value picked from a field's choices (a schema enum) written into the payload."""
+    inspection = _inspect(uid, confirm=False)
+    edit = Edit.posted()
+    try:
+        payload = parse_payload(edit.text, edit.syntax)
+    except PayloadSyntaxError as exc:
+        return render_template(
+            "operator/_editor.html",
+            **_editor_context(inspection, edit, syntax_error=exc, errors=[]),
+        )
+    picked = {k[len("choice.") :]: v for k, v in request.form.items() if k.startswith("choice.")}
+    payload = set_choices(payload, picked, _schema(edit.handler or inspection.handler))
+    return _rewritten(inspection, edit, payload)
+
+
+def _rewritten(inspection: Any, edit: Edit, payload: dict[str, Any]) -> ResponseReturnValue:
+    """The editor showing `payload`, written out anew in the edit's format, checked."""
+    edit = dataclasses.replace(edit, text=dump_payload(payload, edit.syntax))
+    errors = services().engine.validate(edit.handler or inspection.handler, payload)
+    context = _editor_context(inspection, edit, errors=errors, payload=payload)
     return render_template("operator/_editor.html", **context)
 
 
@@ -315,76 +375,45 @@ def convert(uid: int) -> ResponseReturnValue:
 @role_required("operator")
 def resubmit(uid: int) -> ResponseReturnValue:
     inspection = _inspect(uid)
-    text, syntax, handler = _read_editor()
+    edit = Edit.posted()
     try:
-        payload = parse_payload(text, syntax)
+        payload = parse_payload(edit.text, edit.syntax)
     except PayloadSyntaxError as exc:
-        context = _editor_context(
-            inspection, text=text, syntax=syntax, handler=handler or "", syntax_error=exc, errors=[]
-        )
-        return _editor_response(context, 422)
+        return _editor_response(_editor_context(inspection, edit, syntax_error=exc, errors=[]))
     try:
         outcome = services().engine.resubmit(
-            uid, payload, by=current_user.username, handler=handler
+            uid, payload, by=current_user.username, handler=edit.handler, identifier=edit.identifier
         )
     except PayloadInvalid as exc:
-        context = _editor_context(
-            inspection,
-            text=text,
-            syntax=syntax,
-            handler=handler or "",
-            errors=exc.errors,
-            payload=payload,
+        return _editor_response(
+            _editor_context(inspection, edit, errors=exc.errors, payload=payload)
         )
-        return _editor_response(context, 422)
     except MailcoreError as exc:
-        context = _editor_context(
-            inspection, text=text, syntax=syntax, handler=handler or "", payload=payload
-        )
+        context = _editor_context(inspection, edit, payload=payload)
         context["outcome_error"] = str(exc)
-        return _editor_response(context, 422)
+        return _editor_response(context)
     if outcome.status == Status.PROCESSED:
-        flash(f"Message {uid} re-submitted and processed by {outcome.handler}.", "success")
+        flash(
+            f"Message {uid} re-submitted and processed by {outcome.handler}: it is now in"
+            " Processed.",
+            "success",
+        )
         return _go("operator.failed_list")
     if outcome.status != Status.FAILED:
         flash(f"Message {uid} re-submitted: filed as {outcome.status}.", "info")
         return _go("operator.failed_list")
     context = _editor_context(
-        inspection,
-        text=text,
-        syntax=syntax,
-        handler=handler or "",
-        errors=list(outcome.errors),
-        payload=payload,
-        outcome=outcome,
+        inspection, edit, errors=list(outcome.errors), payload=payload, outcome=outcome
     )
-    return _editor_response(context, 422)
+    return _editor_response(context)
 
 
-def _editor_response(context: dict[str, Any], status: int) -> ResponseReturnValue:
+def _editor_response(context: dict[str, Any]) -> ResponseReturnValue:
+    """A refused re-submission: the editor again (htmx swaps only 2xx: it gets a 200)."""
     if _htmx():
-        # htmx swaps only 2xx responses by default; the editor re-renders in place.
         return render_template("operator/_editor.html", **context), 200
-    inspection = context["m"]
-    extraction = inspection.extraction
-    timeline = [
-        (e, diff_lines(e.before, e.after))
-        for e in services().history.timeline(inspection.message_key)
-    ]
-    return (
-        render_template(
-            "operator/detail.html",
-            x=extraction,
-            attachments=list(enumerate(extraction.attachments)),
-            previewable=PREVIEWABLE,
-            blocked=[],
-            timeline=timeline,
-            reject_form=RejectForm(),
-            action_form=RerunForm(),
-            **context,
-        ),
-        status,
-    )
+    page = {**detail_context(context["m"]), **context}
+    return render_template("operator/detail.html", **page), 422
 
 
 @bp.route("/<int:uid>/rerun", methods=["POST"])

@@ -1,7 +1,9 @@
 """Pure helpers turning mailcore values into what the console templates display.
 
 Payload text in JSON or YAML, schema errors (`SchemaError` records) attached to payload
-fields by their kind and keys (the before/after diff of a payload is console.timeline.diff_lines).
+fields by their kind and keys, each field with what its schema expects (description, format,
+choices: mailcore.processing.schemacheck says them) and a value picked from its choices written
+back (`set_choices`); the before/after diff of a payload is console.timeline.diff_lines.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import yaml
 
 from mailcore import DEFAULT_PAYLOAD_LIMITS as DEFAULT_LIMITS
 from mailcore import PayloadTooLarge, check_payload, load_json, load_yaml
+from mailcore.processing.schemacheck import choices, expected
 from mailcore.processing.vocabulary import ErrorKind, SchemaError, as_schema_errors
 
 try:
@@ -117,6 +120,13 @@ class FieldRow:
     errors: list[str] = field(default_factory=list)
     missing: bool = False
     suggestion: str | None = None  # the schema property this unknown key probably misspells
+    expected: str | None = None  # what the field's schema asks for, in words
+    choices: list[tuple[str, str]] = field(default_factory=list)  # (JSON value, label) of an enum
+
+    @property
+    def chosen(self) -> str:
+        """The current value as a choice's value (JSON), "" when missing."""
+        return "" if self.missing else json.dumps(self.value, ensure_ascii=False, default=str)
 
     @property
     def display(self) -> str:
@@ -138,15 +148,65 @@ def _leaves(value: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
         yield prefix, value
 
 
+def field_schema(schema: Any, path: str) -> Any:
+    """The subschema of the field at a display path ('owner.name', 'items.0'), None if the
+    schema does not describe it (properties, then items, one step at a time)."""
+    node = schema
+    for part in path.split(".") if path else []:
+        if not isinstance(node, Mapping):
+            return None
+        props = node.get("properties")
+        if isinstance(props, Mapping) and part in props:
+            node = props[part]
+        elif part.isdigit() and isinstance(node.get("items"), Mapping):
+            node = node["items"]
+        else:
+            return None
+    return node
+
+
+def _describe(rows: Iterable[FieldRow], schema: Any) -> None:
+    for row in rows:
+        sub = field_schema(schema, row.path)
+        row.expected = expected(sub)
+        row.choices = [(json.dumps(v, ensure_ascii=False), _label(v)) for v in choices(sub)]
+
+
+def _label(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def set_choices(payload: dict[str, Any], picked: Mapping[str, str], schema: Any) -> dict[str, Any]:
+    """`payload` with each top-level or nested field of `picked` (display path -> a choice's
+    JSON value) set to that choice; a value that is not one of the field's choices, or a path
+    through something that is not an object, is left alone."""
+    out = json.loads(json.dumps(payload, default=str))  # a copy: the editor text is rebuilt
+    for path, raw in picked.items():
+        values = choices(field_schema(schema, path))
+        allowed = {json.dumps(v, ensure_ascii=False): v for v in values}
+        if raw not in allowed or not path:
+            continue
+        *parents, last = path.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node[last] = allowed[raw]
+    return out
+
+
 def field_rows(
-    payload: Mapping[str, Any] | None, errors: Iterable[SchemaError | tuple[str, str]]
+    payload: Mapping[str, Any] | None,
+    errors: Iterable[SchemaError | tuple[str, str]],
+    schema: Any = None,
 ) -> tuple[list[FieldRow], list[str]]:
     """Payload leaves with their errors attached, plus errors that concern no single field.
 
     Errors are `SchemaError` records, placed by what they say they are about (never by reading
     their message): a missing property becomes a row for the missing field, an unknown key
     gets its "did you mean" hint or "not in the schema" on its own row. (path, message) pairs
-    (`PayloadInvalid.errors`) are taken as records too. A payload over the limits gets no rows
+    (`PayloadInvalid.errors`) are taken as records too. With the handler's `schema`, each row
+    says what its field expects and lists its choices. A payload over the limits gets no rows
     (they would be all its copies), only the reason.
     """
     records = as_schema_errors(list(errors))
@@ -175,6 +235,7 @@ def field_rows(
             general.append(f"{path}: {error.message}" if path else error.message)
         else:
             target.errors.append(error.message)
+    _describe(rows.values(), schema)
     return list(rows.values()), general
 
 

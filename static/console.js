@@ -41,6 +41,15 @@
     t.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
+  // Identifier candidates: a click puts the file's identifier into the editor's field.
+  document.addEventListener("click", function (ev) {
+    var button = ev.target && ev.target.closest ? ev.target.closest("button[data-identifier]") : null;
+    var field = document.getElementById("identifier");
+    if (!button || !field) { return; }
+    field.value = button.dataset.identifier;
+    field.focus();
+  });
+
   document.addEventListener("DOMContentLoaded", function () { wireBulk(document); });
   document.addEventListener("htmx:afterSettle", function () { wireBulk(document); });
 })();

@@ -1,5 +1,6 @@
-"""The failed-mail actions the console calls: `failed_page`, `inspect`, `validate`, `resubmit`
-(a corrected payload), `rerun` (unchanged payload, after a handler fix) and `reject`.
+"""The failed-mail actions the console calls: `failed_page` (of any folder), `inspect`,
+`validate`, `candidates` (identifiers a handler offers), `resubmit` (a corrected payload,
+handler or identifier), `rerun` (unchanged, after a handler fix), `reject` and `unreject`.
 
 Operators' actions on one message take turns (`MessageLocks`: no double handler call when two
 people press "resubmit" at once); polling takes the inbox only, so it runs beside them.
@@ -8,6 +9,7 @@ people press "resubmit" at once); polling takes the inbox only, so it runs besid
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -30,13 +32,14 @@ from mailcore.processing.outcomes import (
 )
 from mailcore.processing.pipeline import Pipeline, clip, recorded_facts
 from mailcore.processing.reads import ReadCache
-from mailcore.processing.registry import HandlerSpec, Registry
+from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
 from mailcore.processing.vocabulary import ErrorKind, EventKind, SchemaError, as_schema_errors
 from mailcore.store.history import History, LogEvent, MessageState
 
 __all__ = ["FailedMail", "MessageLocks"]
 
 logger = logging.getLogger(__name__)
+MAX_CANDIDATES = 20  # identifiers offered for one mail, at most
 _NOT_AN_OBJECT = SchemaError("$", ErrorKind.TYPE, "the payload must be an object")
 
 
@@ -63,14 +66,16 @@ class FailedMail:
         sender: str | None = None,
         reason: str | None = None,
         handler: str | None = None,
+        folder: str | None = None,
     ) -> FailedPage:
-        """One page of the failed folder, newest first, with each message's reason and handler.
+        """One page of `folder` (default: failed), newest first, with each message's reason
+        and handler.
 
         Lists UIDs (cheap), fetches summaries for the page only, and joins the history by
         location (folder, UIDVALIDITY, UID), falling back to the Message-ID.
         """
         self.filing.ensure_folders()
-        folder = self.folders.failed
+        folder = folder or self.folders.failed
         page, per_page = max(1, page), max(1, per_page)
         selected = self.mailbox.uids(folder)
         validity = self.mailbox.uidvalidity(folder)
@@ -162,19 +167,64 @@ class FailedMail:
             return spec.validate(payload) or [_NOT_AN_OBJECT]
         return spec.validate(spec.prepare(payload))
 
-    def resubmit(
-        self, uid: int, payload: dict[str, Any], by: str, handler: str | None = None
-    ) -> Outcome:
-        """Run the handler on an operator's corrected payload for a failed message.
+    def candidates(
+        self, uid: int, handler: str, partial: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(identifier, what it is) the handler's `candidates` hook offers for failed message
+        `uid` and what an operator typed so far, at most MAX_CANDIDATES, each once; [] when it
+        offers none or raises (logged)."""
+        folder = self.folders.failed
+        read = self.reads.get(folder, uid, confirm=False)
+        state = self.history.state(read.key)
+        spec = self.registry.get(handler)
+        payload = self._current_payload(read.extraction, state)[2]
+        ctx = HandlerContext(
+            handler=handler,
+            payload=spec.prepare(payload) if payload is not None else {},
+            extraction=read.extraction,
+            identifier=partial,
+            uid=uid,
+            folder=folder,
+            message_key=read.key,
+        )
+        if spec.candidates is None:
+            return []
+        out: dict[str, str] = {}
+        try:  # the handler's own code, on what an operator typed: bounded, never fatal
+            for found in spec.candidates(ctx):
+                ident, label = (found, "") if isinstance(found, str) else found
+                if str(ident):
+                    out.setdefault(str(ident)[:200], str(label)[:200])
+                if len(out) >= MAX_CANDIDATES:
+                    break
+        except Exception:
+            logger.exception("the candidates hook of handler %r raised", handler)
+        return list(out.items())
 
-        Records "corrected" (before/after, the user) and "resubmitted"; on success the message
-        moves to processed, on failure it stays in failed with the new reason.
+    def resubmit(
+        self,
+        uid: int,
+        payload: dict[str, Any],
+        by: str,
+        handler: str | None = None,
+        identifier: str | None = None,
+    ) -> Outcome:
+        """Run the handler on an operator's corrected payload (and handler, identifier) for a
+        failed message.
+
+        Records "corrected" (payload before/after, and which of identifier and handler the
+        operator changed, the user) and "resubmitted"; on success the message moves to
+        processed, on failure it stays in failed with the new reason.
         """
         folder = self.folders.failed
         with self.locks.hold(folder, [uid]):
             read = self.reads.get(folder, uid)  # confirmed still there before any handler runs
-            raw, ex, key = read.raw, read.extraction, read.key
+            raw, key = read.raw, read.key
             state = self.history.state(key)
+            ex = _with_identifier(read.extraction, state)
+            was = (ex.identifier, state.handler if state else None)
+            if identifier is not None and identifier != ex.identifier:
+                ex = dataclasses.replace(ex, identifier=identifier, identifier_source=None)
             name = handler or (state.handler if state else None)
             if name is None:
                 found = self.registry.route(ex)
@@ -196,9 +246,15 @@ class FailedMail:
                 "uid": uid,
                 "actor": by,
             }
+            meta["identifier"] = ex.identifier
+            changed = _changes(was, (ex.identifier, name), after != before)
             marks = []
-            if after != before:
-                marks.append(LogEvent(EventKind.CORRECTED, **meta, before=before, after=after))
+            if changed:
+                marks.append(
+                    LogEvent(
+                        EventKind.CORRECTED, **meta, before=before, after=after, reason=changed
+                    )
+                )
             marks.append(LogEvent(EventKind.RESUBMITTED, **meta))
             self.history.record_batch(marks, [{"message_key": key, "payload": after}])
             works = self.pipeline.decide_batch(
@@ -228,7 +284,14 @@ class FailedMail:
                     for u, raw in items
                 ]
             )  # fmt: skip
-            works = self.pipeline.decide_batch(folder, validity, items, by)
+            states = self.history.states(message_key(raw) for _, raw in items)
+            extractions = {}
+            for u, raw in items:  # an identifier an operator gave stays the message's
+                state = states.get(message_key(raw))
+                if state is not None and state.identifier:
+                    ex = self.pipeline.extract_within_limits(raw)
+                    extractions[u] = _with_identifier(ex, state)
+            works = self.pipeline.decide_batch(folder, validity, items, by, extractions=extractions)
             try:
                 return self.filing.move(folder, works, by)
             finally:
@@ -262,6 +325,59 @@ class FailedMail:
                 actor=by,
             )
             return Outcome(uid, Status.REJECTED, handler, note, new_uid)
+
+    def unreject(self, uid: int, note: str, by: str) -> Outcome:
+        """Take a rejected message back to `failed` (a mistaken reject), with the operator's
+        note; its state is failed again, with the reason it had before it was rejected."""
+        folder, dest = self.folders.rejected, self.folders.failed
+        with self.locks.hold(folder, [uid]):
+            self.filing.ensure_folders()
+            key = self.reads.get(folder, uid).key
+            state = self.history.state(key)
+            result = self.mailbox.move(folder, [uid], dest)
+            self.reads.forget(folder, [uid])
+            if uid not in result.moved:
+                raise MailboxError(f"message {uid} is no longer in {folder!r}")
+            new_uid, validity = result.moved[uid], self.mailbox.uidvalidity(dest)
+            note = "reject undone: " + (clip(note) or "no note")
+            handler = state.handler if state else None
+            reason = self._reason_before_reject(key) or note
+            event = LogEvent(
+                EventKind.MOVED, message_key=key, **recorded_facts(state), handler=handler,
+                status=Status.FAILED, reason=note, actor=by, folder=dest, uidvalidity=validity,
+                uid=new_uid,
+            )  # fmt: skip
+            where = {"folder": dest, "uidvalidity": validity, "uid": new_uid}
+            self.history.record_batch(
+                [event], [{"message_key": key, "status": Status.FAILED, "reason": reason, **where}]
+            )
+            return Outcome(uid, Status.FAILED, handler, reason, new_uid)
+
+    def _reason_before_reject(self, key: str) -> str | None:
+        """Why the message had failed, before it was rejected (its last "failed" event)."""
+        failed = self.history.events(message_key=key, kind=EventKind.FAILED, limit=1)
+        return failed[0].reason if failed else None
+
+
+def _with_identifier(ex: Extraction, state: MessageState | None) -> Extraction:
+    """The extraction with the identifier the history holds for it, when an operator gave
+    another one than the mail's."""
+    if state is None or not state.identifier or state.identifier == ex.identifier:
+        return ex
+    return dataclasses.replace(ex, identifier=state.identifier, identifier_source=None)
+
+
+def _changes(was: tuple[str | None, str | None], now: tuple[str | None, str | None],
+             payload: bool) -> str | None:  # fmt: skip
+    """What an operator changed, as the "corrected" event says it; None when nothing."""
+    parts = [
+        f"{what} {old or '(none)'} -> {new or '(none)'}"
+        for what, old, new in zip(("identifier", "handler"), was, now, strict=True)
+        if old != new and new is not None
+    ]
+    if payload:
+        parts.append("payload corrected")
+    return "; ".join(parts) or None
 
 
 def _same(state: MessageState | None, summary: Summary) -> bool:

@@ -16,8 +16,9 @@ source only once its copy is confirmed; the engine itself removes (`Mailbox.disc
 message seen by an earlier run whose identical bytes it finds in the destination -- the copy
 a crash left behind -- so a message interrupted mid-move still ends up filed exactly once.
 
-Operators' actions (the console): `failed_page`, `inspect`, `validate`, `resubmit` (a corrected
-payload), `rerun` (unchanged payload, after a handler fix) and `reject`.
+Operators' actions (the console): `failed_page` (of any folder), `inspect`, `validate`,
+`candidates`, `resubmit` (a corrected payload, handler or identifier), `rerun` (unchanged
+payload, after a handler fix), `reject` and `unreject`.
 
 `Engine` polls and composes the parts, one concern each: `pipeline` (the per-message decision
 and the batch's history rows), `filing` (moves, crash recovery), `actions` (the operators'
@@ -199,8 +200,8 @@ class Engine:
     # -- the failed folder: the operators' actions (actions.FailedMail) ------------------
 
     def failed_page(self, page: int = 1, per_page: int = 50, **filters: str | None) -> FailedPage:
-        """One page of the failed folder, newest first; `filters`: sender, reason, handler
-        (`FailedMail.failed_page`)."""
+        """One page of the failed folder (or `folder=`), newest first; `filters`: sender,
+        reason, handler (`FailedMail.failed_page`)."""
         return self._failed.failed_page(page, per_page, **filters)
 
     def inspect(self, uid: int, folder: str | None = None, *, confirm: bool = True) -> Inspection:
@@ -211,11 +212,23 @@ class Engine:
         """Schema errors of `payload` for `handler` (`FailedMail.validate`)."""
         return self._failed.validate(handler, payload)
 
+    def candidates(
+        self, uid: int, handler: str, partial: str | None = None
+    ) -> list[tuple[str, str]]:
+        """Identifiers `handler` offers for a failed message (`FailedMail.candidates`)."""
+        return self._failed.candidates(uid, handler, partial)
+
     def resubmit(
-        self, uid: int, payload: dict[str, Any], by: str, handler: str | None = None
+        self,
+        uid: int,
+        payload: dict[str, Any],
+        by: str,
+        handler: str | None = None,
+        identifier: str | None = None,
     ) -> Outcome:
-        """Run the handler on an operator's corrected payload (`FailedMail.resubmit`)."""
-        return self._failed.resubmit(uid, payload, by, handler)
+        """Run the handler on an operator's corrected payload, handler or identifier
+        (`FailedMail.resubmit`)."""
+        return self._failed.resubmit(uid, payload, by, handler, identifier)
 
     def rerun(self, uids: Sequence[int], by: str) -> list[Outcome]:
         """Run failed messages again, payload unchanged (`FailedMail.rerun`)."""
@@ -224,6 +237,10 @@ class Engine:
     def reject(self, uid: int, note: str, by: str) -> Outcome:
         """File a failed message under `rejected` (`FailedMail.reject`)."""
         return self._failed.reject(uid, note, by)
+
+    def unreject(self, uid: int, note: str, by: str) -> Outcome:
+        """Take a rejected message back to `failed` (`FailedMail.unreject`)."""
+        return self._failed.unreject(uid, note, by)
 
 
 def _within(uids: Sequence[int], sizes: Mapping[int, int], budget: int) -> list[int]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
@@ -27,7 +27,7 @@ from jsonschema.exceptions import SchemaError as InvalidSchema
 from mailcore.errors import RegistrationError, UnknownHandler
 from mailcore.inbound.keys import apply_aliases, normalize_key
 from mailcore.inbound.payload import DEFAULT_LIMITS, PayloadLimits, PayloadTooLarge, check_payload
-from mailcore.processing.schemacheck import compile_check
+from mailcore.processing.schemacheck import compile_check, for_people
 from mailcore.processing.vocabulary import ErrorKind, ErrorList, RouteVia, SchemaError
 
 if TYPE_CHECKING:
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HandlerFunc = Callable[["HandlerContext"], "dict[str, Any] | None"]
+# A handler's `candidates` hook: identifiers (or (identifier, what it is) pairs) from its own
+# records for a mail an operator is correcting; `ctx.identifier` is what they typed so far.
+CandidatesFunc = Callable[["HandlerContext"], "Iterable[str | tuple[str, str]]"]
 _MAX_MESSAGE = 300
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
@@ -103,6 +106,7 @@ class HandlerSpec:
     validator: Draft202012Validator | None = field(default=None, compare=False, repr=False)
     quick_check: Callable[[Any], bool] | None = field(default=None, compare=False, repr=False)
     limits: PayloadLimits = DEFAULT_LIMITS
+    candidates: CandidatesFunc | None = field(default=None, compare=False, repr=False)
 
     def prepare(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The payload with keys normalized and aliased, and scalars coerced to the schema.
@@ -234,6 +238,8 @@ def schema_errors(
                 f"a number of {digits:,} digits is over the limit max_number_digits ="
                 f" {limits.max_number_digits:,}: write it shorter"
             )
+        else:  # said with what the field's schema tells people (never a bare regex)
+            message = for_people(str(error.validator), error.instance, error.schema, message)
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 1] + "…"
         errors.add(SchemaError(json_path(path), kind, message, key, keys=keys))
@@ -359,6 +365,7 @@ class HandlerOptions(TypedDict, total=False):
     requires_payload: bool
     requires_signature: bool
     coerce: bool
+    candidates: CandidatesFunc | None
 
 
 class Registry:
@@ -389,8 +396,10 @@ class Registry:
         `subaddress`, `subject_keyword`, `match(extraction)`, or `default=True` -- then the
         payload's JSON `schema`, key `aliases` (canonical key -> other spellings),
         `requires_payload` (default True), `requires_signature` (default False: True files
-        a mail without a valid, trusted signature by its sender in `failed`) and `coerce`
-        (default True: "42" -> 42 where the schema wants a number).
+        a mail without a valid, trusted signature by its sender in `failed`), `coerce`
+        (default True: "42" -> 42 where the schema wants a number) and `candidates(ctx)`, the
+        identifiers the handler's records offer an operator correcting a mail (see
+        CandidatesFunc).
         """
         unknown = set(options) - HandlerOptions.__optional_keys__
         if unknown:
@@ -433,6 +442,7 @@ class Registry:
             validator=validator,
             quick_check=compile_check(schema) if schema is not None else None,
             limits=self.limits,
+            candidates=options.get("candidates"),
         )
         self._specs[name] = spec
         if default:

@@ -1,20 +1,23 @@
-"""A quick yes/no for the plain JSON schemas most handlers declare.
+"""A quick yes/no for the plain JSON schemas most handlers declare, and schema errors said for
+people (`for_people`, `expected`: a field's description, its choices, its format named).
 
 `jsonschema` walks a schema anew for every instance (about 15 us for a flat object of a dozen
 keys); the engine validates every message, and nearly all are valid. `compile_check` turns a
 schema made only of the keywords below into a closure answering "valid?" in about a
 microsecond, with jsonschema's Draft 2020-12 meaning; any other keyword (or a ``$ref``, enum,
-combinator...) returns None and the caller keeps using jsonschema. Error messages always come
-from jsonschema: this only says yes or no.
+combinator...) returns None and the caller keeps using jsonschema. The check says only yes or
+no; the messages are jsonschema's, reworded by `for_people` where the schema says more.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["compile_check"]
+__all__ = ["FORMATS", "choices", "compile_check", "expected", "for_people"]
 
 Check = Callable[[Any], bool]
 
@@ -162,3 +165,96 @@ def _bound(key: str, bound: float) -> Check:
     }
     op = ops[key]
     return lambda v: not _is_number(v) or op(v)
+
+
+# -- what a field expects, said for people ---------------------------------------------------
+
+# The JSON Schema formats, as people know them ("a date like 2024-03-31"); one list for the
+# registry's messages and the console's field table.
+FORMATS = {
+    "date": "a date like 2024-03-31",
+    "date-time": "a date and time like 2024-03-31T14:30:00+01:00",
+    "time": "a time like 14:30:00",
+    "email": "an e-mail address like ada@example.com",
+    "idn-email": "an e-mail address like ada@example.com",
+    "uri": "a web address like https://example.com/page",
+    "hostname": "a host name like mail.example.com",
+    "ipv4": "an IPv4 address like 192.0.2.10",
+    "ipv6": "an IPv6 address like 2001:db8::1",
+    "uuid": "a UUID like 123e4567-e89b-12d3-a456-426614174000",
+    "duration": "a duration like P3D (three days)",
+}
+_MAX_HINT = 300
+_SHOWN = 60  # characters of a sender's value quoted back in a message
+
+
+def choices(schema: Any) -> list[Any]:
+    """The values a field may take (its `enum`, or its `const`), [] when it is free."""
+    if not isinstance(schema, Mapping):
+        return []
+    if isinstance(schema.get("enum"), list):
+        return list(schema["enum"])
+    return [schema["const"]] if "const" in schema else []
+
+
+def expected(schema: Any) -> str | None:
+    """What a field's schema asks for, in words: its description (or title), its format named,
+    its choices listed; None when the schema says nothing a person can use."""
+    if not isinstance(schema, Mapping):
+        return None
+    parts = []
+    text = schema.get("description") or schema.get("title")
+    if isinstance(text, str) and text.strip():
+        parts.append(text.strip())
+    if schema.get("format") in FORMATS:
+        parts.append(FORMATS[schema["format"]])
+    values = choices(schema)
+    if values:
+        parts.append("one of " + ", ".join(_show(v) for v in values))
+    hint = "; ".join(parts)
+    return hint[: _MAX_HINT - 1] + "…" if len(hint) > _MAX_HINT else hint or None
+
+
+def for_people(validator: str, instance: Any, schema: Any, message: str) -> str:
+    """A schema error said with what the field's schema tells people (jsonschema's `message`
+    for the others): a pattern by the field's description, never as a regex when there is one;
+    choices listed (with the closest one); a format named."""
+    if not isinstance(schema, Mapping):
+        return message
+    value = _show(instance)
+    text = schema.get("description") or schema.get("title")
+    described = text.strip() if isinstance(text, str) and text.strip() else None
+    if validator == "pattern":
+        if described:
+            return f"{value} is not in the expected form: {described}"
+        return f"{value} is not in the form this field expects (pattern {schema.get('pattern')})"
+    if validator in ("enum", "const"):
+        values = choices(schema)
+        listed = ", ".join(_show(v) for v in values)
+        close = _closest(instance, values)
+        hint = f" -- did you mean {_show(close)}?" if close is not None else ""
+        return f"{value} is not one of the choices: {listed}{hint}"
+    if validator == "format" and schema.get("format") in FORMATS:
+        return f"{value} is not {FORMATS[schema['format']]}"
+    return f"{message} ({described})" if described else message
+
+
+def _closest(instance: Any, values: list[Any]) -> Any:
+    """The choice a mistyped text value most probably meant ('motorbike' -> 'motorcycle')."""
+    if not isinstance(instance, str):
+        return None
+    texts = {v.lower(): v for v in values if isinstance(v, str)}
+    found = difflib.get_close_matches(instance[:_SHOWN].lower(), list(texts), n=1, cutoff=0.6)
+    return texts[found[0]] if found else None
+
+
+def _show(value: Any) -> str:
+    """A value quoted as in jsonschema's messages, cut to _SHOWN characters."""
+    if isinstance(value, str):
+        text = repr(value[: _SHOWN + 1])
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = type(value).__name__
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"

@@ -1,0 +1,234 @@
+"""Every folder an operator works with, browsed alike: failed, processed, auto and rejected share
+one list (filters, pages), one detail page, and the failed folder adds the editor. A rejected
+mail can be taken back to `failed` (with a note, in its timeline); "Today" lists what the
+signed-in operator did since midnight (UTC), one row per message.
+
+The failed folder's own views (editor, re-submit, reject) are console.operator's; this module
+holds what every folder has, and is registered with the operator blueprint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime, time
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from console.forms import BulkForm, FilterForm, UndoRejectForm, choices
+from console.roles import role_required
+from console.services import services
+from console.timeline import TimelineStep
+from mailcore.errors import MailboxError
+from mailcore.processing.vocabulary import EventKind, Status
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("folders", __name__, url_prefix="/mail")
+
+# The folders an operator browses, by the key the settings name them with (Folders' fields).
+FOLDERS: dict[str, tuple[str, str]] = {
+    "failed": (
+        "Failed mail",
+        "Messages the engine could not process. Open one to see what arrived, what was"
+        " understood and why it failed.",
+    ),
+    "processed": ("Processed", "Messages a handler accepted (and duplicates of them)."),
+    "auto": ("Auto-replies", "Out-of-office and other automatic replies, filed unprocessed."),
+    "rejected": (
+        "Rejected",
+        "Messages an operator rejected, with the note saying why. A mistake can be undone.",
+    ),
+}
+TODAY_LIMIT = 500  # events of one operator in a day: more than anyone does by hand
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def go(endpoint: str, **values: Any) -> ResponseReturnValue:
+    """Redirect, the htmx way (full page load, so flashes and the list refresh) or plainly."""
+    target = url_for(endpoint, **values)
+    if is_htmx():
+        return Response(status=204, headers={"HX-Redirect": target})
+    return redirect(target, code=303)
+
+
+def folder_name(key: str) -> str:
+    """The mailbox folder of a folder key ('processed' -> the configured processed folder)."""
+    if key not in FOLDERS:
+        abort(404)
+    return str(getattr(services().engine.folders, key))
+
+
+def detail_url(key: str, uid: int) -> str:
+    """Where one message of a folder is shown (the failed folder's page has the editor)."""
+    if key == "failed":
+        return url_for("operator.detail", uid=uid)
+    return url_for("folders.detail", key=key, uid=uid)
+
+
+def list_url(key: str, **args: Any) -> str:
+    if key == "failed":
+        return url_for("operator.failed_list", **args)
+    return url_for("folders.folder_list", key=key, **args)
+
+
+def _filters(form: FilterForm) -> dict[str, str]:
+    fields = {"sender": form.sender.data, "reason": form.reason.data, "handler": form.handler.data}
+    return {k: v.strip() for k, v in fields.items() if v and v.strip()}
+
+
+def list_view(key: str) -> ResponseReturnValue:
+    """A folder's list page (or, for htmx, its results pane). Bad filters or a page past the
+    last one are form errors: the pane says what to fix and lists nothing."""
+    svc = services()
+    form = FilterForm(request.args)
+    form.handler.choices = choices("All handlers", svc.registry.names())
+    valid = form.validate()
+    problems = form.problems()
+    filters = _filters(form) if valid else {}
+    per_page = form.per_page.data or int(current_app.config["PER_PAGE"])
+    page = None
+    if valid:
+        page = svc.engine.failed_page(
+            form.page.data or 1, per_page, folder=folder_name(key), **filters
+        )
+        if page.page > page.pages:
+            last = page.pages
+            problems.append(
+                ("Page", f"There {'is 1 page' if last == 1 else f'are {last} pages'} of"
+                 f" messages here: enter a page from 1 to {last}.")
+            )  # fmt: skip
+            form.page.errors = [problems[-1][1]]
+            page = None
+    context = {
+        "folder": key,
+        "title": FOLDERS[key][0],
+        "description": FOLDERS[key][1],
+        "folders": FOLDERS,
+        "page": page,
+        "problems": problems,
+        "filters": filters,
+        "form": form,
+        "bulk_form": BulkForm(),
+        "list_url": list_url,
+        "detail_url": detail_url,
+    }
+    htmx = is_htmx() and request.headers.get("HX-Target") == "results"
+    status = 200 if not problems or htmx else 400  # htmx swaps only 2xx: errors must arrive
+    if htmx:
+        return render_template("operator/_results.html", **context), status
+    return render_template("operator/list.html", **context), status
+
+
+@bp.route("/<key>/")
+@role_required("operator")
+def folder_list(key: str) -> ResponseReturnValue:
+    if key == "failed":
+        args: dict[str, Any] = request.args.to_dict()
+        return redirect(url_for("operator.failed_list", **args), code=301)
+    folder_name(key)
+    return list_view(key)
+
+
+def inspect_in(key: str, uid: int, *, confirm: bool = True) -> Any:
+    """Message `uid` of the folder `key`, read through the engine (404 when it is not there)."""
+    try:
+        return services().engine.inspect(uid, folder_name(key), confirm=confirm)
+    except (KeyError, LookupError):
+        abort(404)
+    except MailboxError as exc:
+        log.info("inspect %s/%s failed: %s", key, uid, exc)
+        abort(404)
+
+
+@bp.route("/<key>/<int:uid>")
+@role_required("operator")
+def detail(key: str, uid: int) -> ResponseReturnValue:
+    """One message of a folder other than `failed`: what arrived, what was understood, its
+    timeline; a rejected one has the form taking it back."""
+    if key == "failed":
+        return redirect(url_for("operator.detail", uid=uid), code=301)
+    from console.operator import detail_context  # the failed page's parts, shown read-only
+
+    inspection = inspect_in(key, uid)
+    return render_template(
+        "operator/detail.html",
+        folder_title=FOLDERS[key][0],
+        undo_form=UndoRejectForm() if key == "rejected" else None,
+        **detail_context(inspection, folder=key),
+    )
+
+
+@bp.route("/rejected/<int:uid>/undo", methods=["POST"])
+@role_required("operator")
+def undo_reject(uid: int) -> ResponseReturnValue:
+    """Take a rejected mail back to `failed`, with the operator's note."""
+    inspect_in("rejected", uid)
+    form = UndoRejectForm()
+    if not form.validate_on_submit():
+        flash("Not taken back: " + "; ".join(form.note.errors), "warning")
+        return go("folders.detail", key="rejected", uid=uid)
+    outcome = services().engine.unreject(uid, form.note.data or "", by=current_user.username)
+    flash(f"Message {uid} is back in failed mail: it can be corrected again.", "success")
+    if outcome.new_uid is None:
+        return go("operator.failed_list")
+    return go("operator.detail", uid=outcome.new_uid)
+
+
+# Where each kind of state is shown: its folder key by status.
+_STATUS_FOLDER: dict[str, str] = {
+    Status.FAILED: "failed",
+    Status.PROCESSED: "processed",
+    Status.DUPLICATE: "processed",
+    Status.AUTO: "auto",
+    Status.REJECTED: "rejected",
+}
+# The events that are an operator's own doing (the outcomes they led to are shown with them).
+_ACTIONS = frozenset(
+    {EventKind.CORRECTED, EventKind.RESUBMITTED, EventKind.REJECTED, EventKind.MOVED}
+)
+
+
+@bp.route("/today")
+@role_required("operator")
+def today() -> ResponseReturnValue:
+    """What I did today: one row per message I acted on, its state now and my steps."""
+    history = services().history
+    midnight = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
+    events = history.events(actor=current_user.username, since=midnight, limit=TODAY_LIMIT)
+    steps: dict[str, list[TimelineStep]] = defaultdict(list)
+    for event in reversed(events):  # oldest first within a message
+        if event.message_key:
+            steps[event.message_key].append(TimelineStep.of(event))
+    states = history.states(steps)
+    rows = []
+    for key in sorted(steps, key=lambda k: steps[k][-1].event.at, reverse=True):
+        state = states.get(key)
+        folder = _STATUS_FOLDER.get(state.status) if state and state.status else None
+        link = detail_url(folder, state.uid) if folder and state and state.uid else None
+        did = [s for s in steps[key] if s.event.kind in _ACTIONS] or steps[key]
+        rows.append({"state": state, "steps": did, "link": link, "folder": folder})
+    return render_template(
+        "operator/today.html",
+        rows=rows,
+        folders=FOLDERS,
+        folder="today",
+        truncated=len(events) >= TODAY_LIMIT,
+        list_url=list_url,
+    )
