@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
 
 # Blueprints written by other modules; registered when their module is present.
-OPTIONAL_BLUEPRINTS = ("console.authoring", "console.history", "console.admin")
+OPTIONAL_BLUEPRINTS = ("console.authoring", "console.history", "console.admin", "console.keys")
 
 # Strict policy for every console page: no inline script, nothing from elsewhere.
 CSP = (

@@ -1,4 +1,5 @@
-"""Session-scoped keys made by openssl and gpg, and an Unwrapper that trusts the partner."""
+"""Session-scoped keys made by openssl and gpg, and an Unwrapper that trusts the partner
+(the fixtures live in `fixtures`, which the console's tests import too)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,10 @@ import pytest
 
 from mailcore.security.keyring import Keyring, smime_key
 from mailcore.security.unwrap import Unwrapper
-from tests.mailcore.security.material import Material, close, make_material
+from tests.mailcore.security.fixtures import material
+from tests.mailcore.security.material import Material
 
-
-@pytest.fixture(scope="session")
-def material(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Material]:
-    m = make_material(tmp_path_factory.mktemp("keys"))
-    m.gpg_partner.import_key(m.gpg_ours.public())  # the partner encrypts to us
-    m.gpg_ours.import_key(m.gpg_partner.public())  # and we check what mailcore sends
-    yield m
-    close(m)
+__all__ = ["material", "trusting", "unwrapper"]
 
 
 def trusting(m: Material) -> Keyring:
