@@ -87,6 +87,8 @@ _LAZY: dict[str, str] = {
     "TemplateProblem": "mailcore.outbound.templating:Problem",
     "ProblemKind": "mailcore.outbound.templating",
     "render": "mailcore.outbound.templating",
+    "language_tag": "mailcore.outbound.templating",
+    "recipient_language": "mailcore.outbound.templating",
     "compose": "mailcore.outbound.compose",
     "preview": "mailcore.outbound.compose",
     "SmtpConfig": "mailcore.outbound.smtp",
@@ -172,6 +174,7 @@ __all__ = [
     "configured_sender",
     "extract",
     "key_store",
+    "language_tag",
     "load_json",
     "load_registry",
     "load_yaml",
@@ -179,6 +182,7 @@ __all__ = [
     "open_mailbox",
     "preview",
     "read_keys",
+    "recipient_language",
     "render",
     "sample_from_schema",
     "seal_message",
@@ -226,7 +230,13 @@ if TYPE_CHECKING:
     from mailcore.outbound.settings import configured_sender, smtp_from_settings
     from mailcore.outbound.smtp import SmtpConfig, send
     from mailcore.outbound.templating import Problem as TemplateProblem
-    from mailcore.outbound.templating import ProblemKind, Template, render
+    from mailcore.outbound.templating import (
+        ProblemKind,
+        Template,
+        language_tag,
+        recipient_language,
+        render,
+    )
     from mailcore.processing.engine import (
         MIN_RETRY_SECONDS,
         Engine,

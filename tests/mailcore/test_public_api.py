@@ -23,7 +23,7 @@ PUBLIC = {
     "load_registry", "load_yaml", "message_key", "open_mailbox", "preview", "render",
     "sample_from_schema", "send", "smtp_from_settings", "template_field_problems",
     "Security", "Unwrapper", "Keyring", "KeyStore", "StoredKey", "read_keys", "key_store",
-    "seal_message", "security_unwrapper",
+    "seal_message", "security_unwrapper", "language_tag", "recipient_language",
 }  # fmt: skip
 
 
