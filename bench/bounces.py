@@ -123,7 +123,7 @@ def check(case: Case, tally: Tally) -> None:
     bounce = found.bounce
     records = bounce.recipients if bounce else ()
     if case.addresses is not None:
-        got = {r.final_recipient.lower() for r in records}
+        got = {r.address.lower() for r in records}
         tally.add("recipients", got == {a.lower() for a in case.addresses})
     if case.status is not None:
         tally.add("status", any(r.status == case.status for r in records))

@@ -64,8 +64,15 @@ class RecipientReport:
     severity: Severity = Severity.HARD
     reason: BounceReason = BounceReason.OTHER
 
+    @property
+    def address(self) -> str:
+        """The address our mail was sent to: Original-Recipient when it holds one, else Final."""
+        original = self.original_recipient
+        return original if original and "@" in original else self.final_recipient
+
     def to_json(self) -> dict[str, Any]:
-        return {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+        out = {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+        return out | {"address": self.address}
 
 
 @dataclass(frozen=True)

@@ -80,13 +80,8 @@ class _Signs:
         self.subject = bounce_subject(headers.subject)
         self.subject_prefix = headers.subject.strip().lower().startswith(_BOUNCE_PREFIXES)
         self.vacation = vacation_subject(headers.subject, self.header_sign(raw))
-        self.system = (
-            self.sender
-            or self.failed
-            or self.ndr
-            or self.subject_prefix
-            or (self.subject and (self.null_path or bool(self.auto_kind)))
-        )
+        # Worth reading the body for: a bounce subject alone is enough to look (not to decide).
+        self.system = self.sender or self.failed or self.ndr or self.subject
 
     def header_sign(self, raw: dict[str, list[str]]) -> bool:
         names = ("x-autoreply", "x-autorespond", "x-auto-response-suppress", "precedence")

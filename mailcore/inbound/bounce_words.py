@@ -54,6 +54,8 @@ SYSTEM_NAMES = (
 SUBJECTS = (
     "undeliverable",
     "undelivered mail",
+    "non-delivery",
+    "nondelivery",
     "undelivered message",
     "returned mail",
     "delivery failure",

@@ -81,6 +81,8 @@ def addresses_in(line: str) -> list[str]:
         ):
             right += 1
         local, domain = line[left:at].strip(".'"), line[at + 1 : right].strip(".-")
+        if local[:5].lower() in ("smtp=", "smtp:"):  # Exchange's X.400 form: dda:SMTP=user@host
+            local = local[5:]
         if local and "." in domain and not domain.startswith(".") and domain[-1].isalpha():
             found.append(f"{local}@{domain}")
         start = right if right > at + 1 else at + 1
@@ -93,7 +95,7 @@ def _strong(line: str, address: str) -> bool:
     addr = address.lower()
     return (
         low.startswith(addr)
-        or low.startswith(("rcpt to:<" + addr, "rcpt to: <" + addr, "to: " + addr))
+        or low.startswith(("rcpt to:<" + addr, "rcpt to: <" + addr))
         or f"<{addr}>:" in low
         or f"{addr}..." in low
     )
@@ -118,6 +120,8 @@ def text_bounce(text: str, source: str, exclude: set[str]) -> BounceReport:
     seen: dict[str, int] = {}
     strong: list[str] = []
     for k, line in enumerate(lines):
+        if line.strip().lower().startswith(_SUMMARY):
+            continue  # "To: ...", "Cc: ...": the returned message's summary, not who failed
         for address in addresses_in(line):
             key = address.lower()
             local = key.split("@", 1)[0]
@@ -131,6 +135,7 @@ def text_bounce(text: str, source: str, exclude: set[str]) -> BounceReport:
                 strong.append(key)
     chosen = strong or list(seen)
     section = "\n".join(lines)
+    stance = notice_severity(section)
     originals = {a.lower(): a for line in lines for a in addresses_in(line)}
     records = []
     for key in chosen[:MAX_RECIPIENTS]:
@@ -140,9 +145,10 @@ def text_bounce(text: str, source: str, exclude: set[str]) -> BounceReport:
         if status is None and reason_from_text(snippet) is BounceReason.OTHER:
             status = _status_in(section)
             diagnostic = diagnostic if diagnostic and len(diagnostic) > len(key) + 2 else None
-            severity, reason = classify(status, section)
+            _, reason = classify(status, section)
         else:
-            severity, reason = classify(status, snippet)
+            _, reason = classify(status, snippet)
+        severity = stance
         records.append(
             RecipientReport(
                 final_recipient=originals.get(key, key),
@@ -159,6 +165,45 @@ def text_bounce(text: str, source: str, exclude: set[str]) -> BounceReport:
         else ()
     )
     return BounceReport(recipients=tuple(records), source=source, defects=defects)
+
+
+_SUMMARY = ("to:", "cc:", "bcc:", "from:", "subject:", "sent:", "date:", "reply-to:")
+# What a notice says when it has given up, and when it is only a warning that it goes on trying.
+_GIVEN_UP = (
+    "permanent",
+    "given up",
+    "giving up",
+    "not going to try again",
+    "will not retry",
+    "fatal error",
+    "too long in the queue",
+    "has been in the queue too long",
+)
+_WARNING = (
+    "will continue to try",
+    "will be retried",
+    "will retry",
+    "still trying",
+    "has not yet been delivered",
+    "not yet been delivered",
+    "delivery delayed",
+    "is delayed",
+    "been delayed",
+    "postponed",
+    "warning:",
+    "will try again",
+    "will keep trying",
+    "this is a warning",
+    "no action is required",
+)
+
+
+def notice_severity(section: str) -> Severity:
+    """A text bounce is final (hard) unless it says it is a warning and goes on trying."""
+    low = section[:MAX_NOTICE_CHARS].lower()
+    if any(w in low for w in _GIVEN_UP):
+        return Severity.HARD
+    return Severity.SOFT if any(w in low for w in _WARNING) else Severity.HARD
 
 
 def _snippet(lines: list[str], k: int) -> str:

@@ -47,9 +47,12 @@ def report_parts(msg: Message) -> ReportParts:
         if ctype in _DSN:
             found.delivery_status.append(_block_text(part))
         elif ctype in _FEEDBACK and found.feedback is None:
-            found.feedback = _text(part)
+            found.feedback = _block_text(part)
         elif ctype in _RETURNED:
-            if found.returned is None:
+            inner = _forwarded_report(part)
+            if inner is not None and not found.delivery_status and depth < 20:
+                stack.append((inner, depth + 1))  # a report forwarded whole: read the report
+            elif found.returned is None:
                 found.returned = part
         elif part.is_multipart() and depth < 20:
             payload = part.get_payload()
@@ -69,6 +72,14 @@ def report_parts(msg: Message) -> ReportParts:
     return found
 
 
+def _forwarded_report(part: Message) -> Message | None:
+    payload = part.get_payload()
+    first = payload[0] if isinstance(payload, list) and payload else None
+    if isinstance(first, Message) and first.get_content_type() == "multipart/report":
+        return first
+    return None
+
+
 def _text(part: Message) -> str:
     data = mime.payload_bytes(part)[: 4 * MAX_NOTICE_CHARS]
     text, _ = decode_text(data, part.get_content_charset())
@@ -76,7 +87,8 @@ def _text(part: Message) -> str:
 
 
 def _block_text(part: Message) -> str:
-    """The fields of a delivery-status part; the parser splits it into one Message per block."""
+    """The fields of a report part: the parser splits a delivery-status part into one Message
+    per block, and reads a feedback-report part as one message of headers."""
     payload = part.get_payload()
     if isinstance(payload, list):
         blocks = []
