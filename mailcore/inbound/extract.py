@@ -19,6 +19,7 @@ from mailcore.inbound import mime
 from mailcore.inbound.autoreply import read_automatic
 from mailcore.inbound.bounce_link import linked_identifier
 from mailcore.inbound.charsets import decode_text
+from mailcore.inbound.flowed import unflow_part
 from mailcore.inbound.headers import (
     EMPTY_HEADERS,
     Headers,
@@ -26,7 +27,7 @@ from mailcore.inbound.headers import (
     raw_headers,
     read_headers,
 )
-from mailcore.inbound.htmltext import html_to_text
+from mailcore.inbound.htmltext import QuoteStart, html_to_text
 from mailcore.inbound.identifier import bounced_identifier, find_identifier
 from mailcore.inbound.keys import apply_aliases, normalize_key, normalize_keys
 from mailcore.inbound.mime import MAX_PARTS
@@ -113,16 +114,22 @@ class _Extractor:
 
         html = self.html_parts[0] if self.html_parts else None
         text_from_html = False
+        quote = QuoteStart()  # where the HTML's quote markup starts, if the text comes from it
         if any(p.strip() for p in self.plain) or (self.plain and not self.html_parts):
             full_text = "\n".join(self.plain)
         elif self.html_parts:
-            full_text = "\n\n".join(html_to_text(h) for h in self.html_parts)
+            full_text = html_to_text(self.html_parts[0], quote_start=quote) + "".join(
+                "\n\n" + html_to_text(h) for h in self.html_parts[1:]
+            )
             text_from_html = True
         else:
             full_text = ""
-        reply = split_reply(full_text)
+        reply = split_reply(full_text, html_cut=quote.cut())
+        visible = reply.visible
+        if not visible and reply.forwarded is not None:  # a bare forward: read what it passed on
+            visible = split_reply(reply.forwarded.text).visible
 
-        payload, source = self._payload(reply.visible)
+        payload, source = self._payload(visible)
         identifier, id_source = find_identifier(headers, self.scheme)
         if identifier is None and self.has_dsn and self.returned is not None:
             identifier, id_source = bounced_identifier(self.returned)
@@ -146,6 +153,9 @@ class _Extractor:
             auto_reply=auto.kind is not None,
             auto_reply_reason=auto.reason,
             defects=self.defects,
+            reply_confidence=reply.confidence,
+            reply_confidence_reason=reply.reason,
+            forwarded=reply.forwarded,
             auto_kind=auto.kind,
             bounce=auto.bounce,
             feedback=auto.feedback,
@@ -203,7 +213,7 @@ class _Extractor:
         if ctype in _TEXT_BODY and disposition != "attachment" and filename is None:
             text = self._decode_text(part, where)
             if ctype == "text/plain":
-                self.plain.append(mime.unflow(text, part) if text else text)
+                self.plain.append(unflow_part(text, part) if text else text)
             else:
                 self.html_parts.append(text)
             return

@@ -14,7 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 from mailcore.inbound.automatic import AutoKind, BounceReport, FeedbackReport
+from mailcore.inbound.forwards import ForwardedMessage
 from mailcore.inbound.headers import Headers
+from mailcore.inbound.quoting import ReplyConfidence
 
 __all__ = ["Attachment", "Extraction", "IdentifierSource", "PayloadSource", "Security"]
 
@@ -110,6 +112,10 @@ class Extraction:
     auto_reply: bool
     auto_reply_reason: str | None
     defects: list[str]
+    # How sure the cut between `text` and `quoted` is, and why (mailcore.inbound.quoting).
+    reply_confidence: ReplyConfidence = ReplyConfidence.CERTAIN
+    reply_confidence_reason: str = "nothing quoted"
+    forwarded: ForwardedMessage | None = None  # the message a forward passed on, if any
     security: Security | None = None  # set by mailcore.security on signed or encrypted mail
     auto_kind: AutoKind | None = None  # bounce / vacation / feedback-report / other, if automatic
     bounce: BounceReport | None = None  # a bounce's per-recipient records (mailcore.inbound.dsn)
@@ -138,6 +144,9 @@ class Extraction:
             "auto_reply": self.auto_reply,
             "auto_reply_reason": self.auto_reply_reason,
             "defects": self.defects,
+            "reply_confidence": self.reply_confidence.value,
+            "reply_confidence_reason": self.reply_confidence_reason,
+            "forwarded": None if self.forwarded is None else self.forwarded.to_json(),
         } | self._optional_json()
 
     def _optional_json(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from mailcore.inbound.reply_patterns import (
     RULE,
     AttributionKind,
     attribution_kind,
+    header_field,
     is_forward_marker,
     is_header_label,
     is_mobile_signature,
@@ -53,6 +54,7 @@ _FORWARD = "forward marker"
 _SEPARATOR = "'Original Message' line"
 _HEADER = "header block"
 _ATTRIBUTIONS = frozenset(AttributionKind)
+_QUOTE_HEADERS = _ATTRIBUTIONS | {_HEADER}
 _REASONS = {
     AttributionKind.OPENED: "attribution line",
     AttributionKind.VERB: "attribution line recognised by its verb and a time or address",
@@ -128,9 +130,9 @@ class _Scan:
                 i += 1
                 continue
             j = _skip_blank(lines, i + length)
-            if kind in _ATTRIBUTIONS and j < n and lines[j].lstrip().startswith(">"):
-                # An attribution followed by a ">" block covers just that block (bottom-posting
-                # and interleaved replies keep the text after it).
+            if kind in _QUOTE_HEADERS and j < n and lines[j].lstrip().startswith(">"):
+                # A header followed by a ">" block covers just that block (bottom-posting and
+                # interleaved replies keep the text after it).
                 self.quoted.extend(lines[i:j])
                 i = j
                 continue
@@ -200,7 +202,7 @@ def _history_start(lines: list[str], i: int) -> tuple[str | None, int, int]:
         return (_HEADER, 1, strength) if strength else (None, 0, 0)
     if is_header_label(line, "from") or is_header_label(line, "date"):
         strength = _header_block(lines, i)
-        return (_HEADER, 1, strength) if strength else (None, 0, 0)
+        return (_HEADER, _header_lines(lines, i), strength) if strength else (None, 0, 0)
     joined = line
     for extra in range(3):
         kind = attribution_kind(joined)
@@ -232,6 +234,15 @@ def _header_block(lines: list[str], i: int) -> int:
     return 1 if has_to and any(is_header_label(x, "subject") for x in block) else 0
 
 
+def _header_lines(lines: list[str], i: int) -> int:
+    """How many "Label: value" lines the header block starting at line i has."""
+    k = i
+    while k < len(lines) and k - i < _MAX_BLOCK and header_field(lines[k]) is not None:
+        k += 1
+    return max(k - i, 1)
+
+
+_MAX_BLOCK = 8
 _DIGIT = re.compile(r"\d")
 
 

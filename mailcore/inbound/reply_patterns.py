@@ -98,7 +98,7 @@ _OPENED = re.compile(
     _FLAGS,
 )
 _VERB_END = re.compile(rf"(?:{_alternation(_all('wrote'))})(?:\s.{{0,80}})?\s?{_COLON}$", _FLAGS)
-_ADDRESS_END = re.compile(rf"<[^<>\s@]{{1,64}}+@[^<>\s]{{1,255}}+>\s?+{_COLON}$")
+_ADDRESS_END = re.compile(rf"<\s?+[^<>\s@]{{1,64}}+@[^<>\s]{{1,255}}+>\s?+{_COLON}$")
 _TIME = re.compile(r"\d{1,2}[:.]\d\d")
 _DATE = re.compile(r"\d{4}|\d{1,2}[:.]\d\d")
 # Right-to-left marks Gmail wraps Hebrew and Arabic attribution lines in.

@@ -188,7 +188,8 @@ LANGUAGES: tuple[ReplyWords, ...] = (
           sources="ui"),
     _lang("sr", "Serbian", "Од|Od", "Послато|Poslato|Датум", "За|Za", "Тема|Tema",
           "Оригинална порука|Originalna poruka", "Прослеђена порука|Prosleđena poruka", "",
-          "је написао|је написала|написао|написала|je napisao|je napisala",
+          "је написао/ла|је написао|је написала|написао|написала|je napisao/la|je napisao|"
+          "je napisala",
           "Послато са мог|Poslato sa mog", sources="ui"),
     _lang("sv", "Swedish", "Från", "Skickat|Datum", "Till", "Ämne",
           "Ursprungligt meddelande|Originalmeddelande", "Vidarebefordrat meddelande",

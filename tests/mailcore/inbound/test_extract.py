@@ -474,7 +474,8 @@ def test_to_json_shape() -> None:
     assert set(data) == {
         "headers", "payload", "payload_source", "text", "signature", "quoted", "html",
         "text_from_html", "attachments", "identifier", "identifier_source", "auto_reply",
-        "auto_reply_reason", "defects",
+        "auto_reply_reason", "defects", "reply_confidence", "reply_confidence_reason",
+        "forwarded",
     }  # fmt: skip
     assert data["payload_source"] == "text-document"
     assert data["headers"]["date"] == "2024-03-05T12:20:03+01:00"
