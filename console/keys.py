@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from console import signatures
 from console.roles import role_required
 from console.services import services
 from mailcore import KeyStore, MailcoreError, key_store, read_keys
@@ -21,6 +22,7 @@ from mailcore import KeyStore, MailcoreError, key_store, read_keys
 log = logging.getLogger(__name__)
 
 bp = Blueprint("keys", __name__, url_prefix="/admin/keys")
+signatures.register(bp)  # the signature badges of the failed list and the detail page
 
 MAX_UPLOAD = 1024 * 1024
 
