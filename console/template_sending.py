@@ -1,5 +1,6 @@
 """The template editor's test send: the editor's state composed as the real mail and sent to
-the author's own address, through the configured SMTP server."""
+the author's own address, through the configured SMTP server, signed and encrypted as the
+``[security]`` table configures for that address (as `mailcore send` does)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def send_test_mail(
     name: str, subject: str, body: str, data: dict[str, Any], to: str, by: str
 ) -> None:
     """Compose template `name` on `data` for `to` and send it, marked as a test by `by`."""
-    from mailcore import Template, compose, send
+    from mailcore import Template, compose, seal_message, send
 
     smtp, sender = smtp_and_sender()
     settings = services().settings
@@ -34,4 +35,6 @@ def send_test_mail(
         scheme=settings.scheme,
     )
     message["X-Mailcore-Test"] = f"template {name} previewed by {by}"
-    send(message, smtp)
+    from console.keys import store
+
+    send(seal_message(settings, message, store()), smtp)  # signed/encrypted per [security]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 
 from tests.console.conftest import ConsoleEnv, csrf_token
 from tests.mailcore.security.fixtures import material
@@ -47,3 +48,36 @@ def test_a_bad_file_is_refused_with_the_reason(console_env: ConsoleEnv) -> None:
     response = admin.post("/admin/keys/import", data={"text": "hello", "csrf_token": token})
     assert response.status_code == 400
     assert "not a PEM certificate or an armored OpenPGP key" in response.get_data(as_text=True)
+
+
+def test_send_a_test_is_encrypted_to_the_configured_key(
+    console_env: ConsoleEnv, material: Material
+) -> None:
+    from mailcore import Settings, read_keys
+    from tests.console.test_authoring import form
+    from tests.mailcore.smtp_server import smtp_server
+
+    admin = console_env.client("ada")
+    token = csrf_token(admin, "/admin/keys/")
+    admin.post("/admin/keys/import", data={"text": material.ours.pem.decode(), "csrf_token": token})
+    (cert,) = read_keys(material.ours.pem)
+    with smtp_server() as server:
+        console_env.services.settings = Settings.from_mapping(
+            {
+                "smtp": {"url": f"smtp://{server.host}:{server.port}?security=plain",
+                         "sender": "Registrations <registrations@example.com>"},
+                "security": {"encrypt_to": {"erin@example.com": cert.fingerprint}},
+                "database_url": "sqlite://",  # never opened: the console's database is used
+            }
+        )  # fmt: skip
+        author = console_env.add_user("erin", "author", email="erin@example.com")
+        html = author.post("/templates/test", data=form(author)).get_data(as_text=True)
+        assert "Test sent to erin@example.com." in html
+    raw = server.recorder.messages[0].data
+    assert b"application/pkcs7-mime" in raw and b"X-Mailcore-Test: template registered" in raw
+    opened = subprocess.run(
+        ["openssl", "cms", "-decrypt", "-recip", str(material.ours.cert),
+         "-inkey", str(material.ours.key)], input=raw, capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    assert b"registered" in opened.stdout
