@@ -177,12 +177,13 @@ LANGUAGES: tuple[VacationWords, ...] = (
 
 _PREFIXES = tuple(sorted({p for e in LANGUAGES for p in e.prefixes}, key=len, reverse=True))
 _WORDS = tuple({w for e in LANGUAGES for w in e.words})
-_BY_PREFIX = {p: e.language for e in LANGUAGES for p in e.prefixes}
-_BY_WORD = {w: e.language for e in LANGUAGES for w in e.words}
+_BY_PREFIX = {p: "/".join(e.language for e in LANGUAGES if p in e.prefixes) for p in _PREFIXES}
+_BY_WORD = {w: "/".join(e.language for e in LANGUAGES if w in e.words) for w in _WORDS}
 
 
 def vacation_subject(subject: str, header_sign: bool) -> tuple[str, str] | None:
-    """(language, matched words) when the subject is an auto-responder's, else None."""
+    """(languages, matched words) when the subject is an auto-responder's, else None; the
+    languages are those whose entries hold the words, "/"-separated ("da/nb")."""
     low = " ".join(subject[:300].split()).lower()
     for prefix in _PREFIXES:
         if low.startswith(prefix):

@@ -79,13 +79,14 @@ class _Signs:
         self.ndr = msg.get("X-MS-Exchange-Message-Is-Ndr") is not None
         self.subject = bounce_subject(headers.subject)
         self.subject_prefix = headers.subject.strip().lower().startswith(_BOUNCE_PREFIXES)
-        self.vacation = vacation_subject(headers.subject, self.header_sign(raw))
+        self.vacation = vacation_subject(headers.subject, self.header_sign(msg, raw))
         # Worth reading the body for: a bounce subject alone is enough to look (not to decide).
         self.system = self.sender or self.failed or self.ndr or self.subject
 
-    def header_sign(self, raw: dict[str, list[str]]) -> bool:
-        names = ("x-autoreply", "x-autorespond", "x-auto-response-suppress", "precedence")
-        return bool(self.auto_kind) or any(n in raw for n in names)
+    def header_sign(self, msg: Message, raw: dict[str, list[str]]) -> bool:
+        names = ("x-autoreply", "x-autorespond", "precedence")
+        suppress = msg.get("X-Auto-Response-Suppress") is not None  # Exchange's, not in `raw`
+        return bool(self.auto_kind) or suppress or any(n in raw for n in names)
 
 
 def _report(

@@ -1,0 +1,151 @@
+"""Out-of-office replies per language (RFC 3834 headers first, then each language's subject
+words), and no false positive on a person's mail."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailcore.inbound.auto_words import LANGUAGES, VacationWords
+from mailcore.inbound.automatic import AutoKind
+from mailcore.inbound.bounces import is_system_sender
+from mailcore.inbound.extract import extract
+
+MAIL = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
+OUTLOOK_LANGUAGES = {
+    "ar", "bg", "ca", "cs", "da", "de", "el", "en", "es", "et", "eu", "fi", "fr", "gl", "he",
+    "hi", "hr", "hu", "id", "it", "ja", "kk", "ko", "lt", "lv", "ms", "nb", "nl", "pl", "pt-BR",
+    "pt-PT", "ro", "ru", "sk", "sl", "sr", "sv", "th", "tr", "uk", "vi", "zh-CN", "zh-TW",
+}  # fmt: skip
+
+
+def mail(subject: str, body: str = "I am away until Monday.", **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = headers.pop("from_", "Ana Ruiz <ana@garage.example>")
+    msg["To"] = "ops@acme.example"
+    msg["Subject"] = subject
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def test_every_outlook_language_has_an_entry_with_a_source() -> None:
+    assert {e.language for e in LANGUAGES} >= OUTLOOK_LANGUAGES
+    for entry in LANGUAGES:
+        assert entry.prefixes and entry.words and entry.source, entry.language
+
+
+@pytest.mark.parametrize("entry", LANGUAGES, ids=lambda e: e.language)
+def test_vacation_subject_per_language(entry: VacationWords) -> None:
+    """Outlook's prefix alone makes a vacation reply; with Auto-Submitted the verdict names
+    the header (RFC 3834 first)."""
+    subject = f"{entry.prefixes[0]} Vehicle AB-123 ready".replace(":  ", ": ")
+    found = extract(mail(subject.upper() if entry.language == "en" else subject))
+    assert found.auto_kind is AutoKind.VACATION, subject
+    reason = found.auto_reply_reason or ""
+    assert entry.language in reason.split("(", 1)[1].split(":", 1)[0].split("/"), reason
+    headed = extract(mail(subject, Auto_Submitted="auto-replied"))
+    assert headed.auto_kind is AutoKind.VACATION
+    assert headed.auto_reply_reason == "Auto-Submitted: auto-replied"
+
+
+@pytest.mark.parametrize("entry", LANGUAGES, ids=lambda e: e.language)
+def test_vacation_words_need_a_header_sign(entry: VacationWords) -> None:
+    """'Out of office' in a person's subject is not enough; beside X-Auto-Response-Suppress
+    (Exchange's mark on automatic replies) or Precedence it is."""
+    subject = f"Re: {entry.words[0]} / planning"
+    assert extract(mail(subject)).auto_kind is None
+    found = extract(mail(subject, X_Auto_Response_Suppress="All"))
+    assert found.auto_kind is AutoKind.VACATION
+    bulk = extract(mail(subject, Precedence="bulk"))
+    assert bulk.auto_kind is AutoKind.VACATION and bulk.auto_reply_reason == "Precedence: bulk"
+
+
+@pytest.mark.parametrize(
+    ("headers", "kind"),
+    [
+        ({"Auto_Submitted": "auto-replied"}, AutoKind.VACATION),
+        ({"Auto_Submitted": "auto-generated"}, AutoKind.OTHER),
+        ({"Auto_Submitted": "auto-notified"}, AutoKind.OTHER),
+        ({"X_Autoreply": "yes"}, AutoKind.VACATION),
+        ({"X_Autorespond": "Vacation"}, AutoKind.VACATION),
+        ({"Precedence": "auto_reply"}, AutoKind.VACATION),
+        ({"Precedence": "junk"}, AutoKind.OTHER),
+        ({"Auto_Submitted": "no"}, None),
+        ({"Precedence": "list"}, None),
+    ],
+)
+def test_rfc3834_headers_decide_first(headers: dict[str, str], kind: AutoKind | None) -> None:
+    found = extract(mail("Planning for next week", **headers))
+    assert found.auto_kind is kind
+    assert found.auto_reply is (kind is not None)
+
+
+def test_polish_responder_from_bounceparsers_corpus() -> None:
+    raw = (MAIL.parent / "bounces" / "bounceparser" / "polish-autoreply.msg").read_bytes()
+    found = extract(raw)
+    assert found.auto_kind is AutoKind.VACATION and found.bounce is None
+
+
+def test_vacation_reply_from_a_postmaster_address_is_not_a_bounce() -> None:
+    found = extract(mail("Automatic reply: invoice 42", from_="postmaster@garage.example"))
+    assert found.auto_kind is AutoKind.VACATION
+
+
+def test_existing_fixtures_keep_their_verdict() -> None:
+    for path in sorted(MAIL.glob("*.eml")):
+        found = extract(path.read_bytes())
+        if path.name == "out_of_office.eml":
+            assert found.auto_kind is AutoKind.VACATION
+        elif path.name == "dsn_bounce.eml":
+            assert found.auto_kind is AutoKind.BOUNCE and found.bounce is not None
+        else:
+            assert found.auto_kind is None and not found.auto_reply, path.name
+
+
+_NAMES = st.text(st.characters(categories=["L"]), min_size=1, max_size=12)
+_WORDS = st.lists(
+    st.text(st.characters(categories=("L", "N", "P", "Zs")), min_size=1, max_size=15),
+    max_size=12,
+).map(" ".join)
+_PHRASES = st.sampled_from(
+    ["Re: ", "Fwd: ", "AW: ", "", "Meeting: ", "Delivery of the car", "Invoice", "Returned keys"]
+)
+
+
+# What a person may quote from a bounce or an out-of-office reply in their own mail.
+_BOUNCE_TALK = st.sampled_from(
+    [
+        "This is the mail system at host mx.example.net.",
+        "<x@example.org>: host said: 550 5.1.1 User unknown",
+        "Your message could not be delivered",
+        "I am out of office until Monday",
+        "Automatic reply: see below",
+        "Final-Recipient: rfc822; x@example.org",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    local=_NAMES,
+    prefix=_PHRASES,
+    subject=_WORDS,
+    body=st.lists(_WORDS | _BOUNCE_TALK, max_size=8).map("\n".join),
+)
+def test_a_persons_mail_is_never_automatic(
+    local: str, prefix: str, subject: str, body: str
+) -> None:
+    """Whatever a person writes, from a person's address and without automatic headers,
+    it is not flagged: no subject or body words decide without a header sign."""
+    sender = f"{local.lower()}@garage.example" if local.isascii() else "ana@garage.example"
+    if is_system_sender(sender):  # MAILER-DAEMON, postmaster...: those are the mail system's
+        sender = "ana@garage.example"
+    raw = mail(prefix + subject, body or "Hello", from_=sender)
+    found = extract(raw)
+    assert found.auto_kind is None and not found.auto_reply
