@@ -1,4 +1,5 @@
-"""The processing history for admins: search, per-message timelines, a daily chart, CSV export.
+"""The processing history for admins: search (one row per message, its events on expand; or
+the events of a kind), per-message timelines, a daily chart of mail, CSV export.
 
 Answers "what happened to the mail from X last Tuesday, and who touched it". Filters are a GET
 form (bookmarkable, htmx swaps only the results). This module holds the views; the filter form
@@ -34,7 +35,7 @@ bp = Blueprint("history", __name__, url_prefix="/history")
 PER_PAGE = 50
 EXPORT_BATCH = 1000
 DEFAULT_DAYS = 14
-STATUSES = (*Status, EventKind.RESUBMITTED, EventKind.MOVED)
+STATUSES = tuple(Status)  # a message's current status (the rows are messages)
 # The event kinds one may filter on (the steps every message goes through are left out).
 KINDS = (
     (EventKind.RECEIVED, "Received"),
@@ -99,10 +100,12 @@ def query_from(form: HistoryFilter) -> Query:
 @bp.get("/")
 @role_required("admin")
 def index() -> ResponseReturnValue:
-    """The searchable event table and the per-day chart; htmx requests get the results only.
+    """The history, one row per message (its current state; its events on expand), or the
+    events themselves when an event kind is chosen; the chart counts mail, each message once.
+    htmx requests get the results only.
 
     Invalid filters list nothing (never everything, unfiltered, as if they applied): the
-    errors are shown beside the fields and in the results."""
+    errors are shown beside the fields and in the results, and the chart is not drawn."""
     form = _form()
     valid = form.validate()
     query = query_from(form) if valid else Query()
@@ -113,22 +116,29 @@ def index() -> ResponseReturnValue:
     chart_since = query.since.date() if query.since else chart_until - timedelta(DEFAULT_DAYS)
     # The chart follows the same filters as the table (its own period when none is given).
     filters = {k: v for k, v in query.kwargs().items() if k not in ("since", "until", "kind")}
+    grouped = not query.kind  # an event kind asked for: the events, not the messages
     rows: list[Any] = []
     counts: Iterable[tuple[date, str, int]] = []
     if valid:
         # One extra row tells whether there is a next page without counting the whole table.
-        rows = history.events(**query.kwargs(), limit=per_page + 1, offset=(page - 1) * per_page)
-        counts = history.counts_per_day(
+        limit, offset = per_page + 1, (page - 1) * per_page
+        if grouped:
+            rows = history.messages(**query.kwargs(), limit=limit, offset=offset)
+        else:
+            rows = history.events(**query.kwargs(), limit=limit, offset=offset)
+        counts = history.message_counts_per_day(
             datetime.combine(chart_since, time.min, tzinfo=UTC),
             datetime.combine(chart_until, time.min, tzinfo=UTC),
             **filters,
         )
-    chart = bar_chart(counts, chart_since, chart_until - timedelta(days=1))
+    chart = bar_chart(counts, chart_since, chart_until - timedelta(days=1)) if valid else None
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     context = {
         "form": form,
         "problems": form.problems(),
-        "events": rows[:per_page],
+        "grouped": grouped,
+        "messages": rows[:per_page] if grouped else [],
+        "events": [] if grouped else rows[:per_page],
         "page": page,
         "per_page": per_page,
         "has_next": len(rows) > per_page,
@@ -143,6 +153,14 @@ def index() -> ResponseReturnValue:
     if htmx:
         return render_template("history/_results.html", **context), status
     return render_template("history/index.html", **context), status
+
+
+@bp.get("/message/<path:key>/events")
+@role_required("admin")
+def message_events(key: str) -> ResponseReturnValue:
+    """One message's events, oldest first: what a row of the history shows on expand."""
+    steps = [TimelineStep.of(e) for e in services().history.timeline(key)]
+    return render_template("history/_message_events.html", steps=steps, key=key)
 
 
 def _tomorrow() -> datetime:

@@ -1,4 +1,4 @@
-"""The history's daily chart: stacked bars of events per day and status, laid out here as SVG
+"""The history's daily chart: stacked bars of mail per day and status, laid out here as SVG
 coordinates (the console's CSP forbids inline scripts, and a chart library would be the only
 JS the console needs)."""
 
@@ -56,7 +56,8 @@ def bar_chart(
     width: int = 1000,
     plot_height: int = 160,
 ) -> Chart:
-    """Stacked bars of events per day and status, from `first` to `last` inclusive.
+    """Stacked bars of counts per day and status (the history's: messages), from `first` to
+    `last` inclusive.
 
     Days without events are drawn as gaps (not skipped), so the x axis is a true time axis.
     """

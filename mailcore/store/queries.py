@@ -1,5 +1,5 @@
-"""The history's reads: message states (by key, location, Message-ID, filters) and events
-(filtered, one message's timeline, outcomes per day for the console's history page).
+"""The history's reads: message states (by key, location, Message-ID, filters; mail per day
+by current status) and events (filtered, one message's timeline, outcomes per day).
 
 `HistoryQueries` holds them over an engine; `History` (history.py) is one, plus its writes.
 """
@@ -93,11 +93,22 @@ class HistoryQueries:
             return {int(u) for (u,) in conn.execute(q)}
 
     def messages(
-        self, *, limit: int = 100, offset: int = 0, **match: Unpack[MessageFilters]
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        **match: Unpack[MessageFilters],
     ) -> list[MessageState]:
-        """Message states matching every filter given, most recently updated first."""
+        """Message states matching every filter given (updated in [since, until)), most
+        recently updated first."""
         t = messages_table
         q = _matching(sa.select(t), t, match)
+        if since is not None:
+            q = q.where(t.c.updated_at >= utc(since))
+        if until is not None:
+            q = q.where(t.c.updated_at < utc(until))
         q = q.order_by(t.c.updated_at.desc()).limit(limit).offset(offset)
         with self._engine.connect() as conn:
             return [state_from_row(r) for r in conn.execute(q)]
@@ -150,6 +161,25 @@ class HistoryQueries:
         for d, outcome, n in rows:
             out.append((d if isinstance(d, date) else date.fromisoformat(str(d)), outcome, int(n)))
         return out
+
+    def message_counts_per_day(
+        self, since: datetime, until: datetime, **match: Unpack[MessageFilters]
+    ) -> list[tuple[date, str, int]]:
+        """(day, status, count) of messages: each message once, on the day it arrived (else
+        was last updated), under its current status; the filters as for `messages`."""
+        t = messages_table
+        arrived = sa.func.coalesce(t.c.received_at, t.c.updated_at)
+        day = self._utc_date(arrived)
+        q = sa.select(day, t.c.status, sa.func.count()).where(
+            t.c.status.is_not(None), arrived >= utc(since), arrived < utc(until)
+        )
+        q = _matching(q, t, match).group_by(day, t.c.status).order_by(day, t.c.status)
+        with self._engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [
+            (d if isinstance(d, date) else date.fromisoformat(str(d)), str(s), int(n))
+            for d, s, n in rows
+        ]
 
     def _utc_date(self, column: Any) -> Any:
         """The UTC calendar day of a timestamp column (PostgreSQL would use its own zone)."""

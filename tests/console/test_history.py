@@ -68,12 +68,30 @@ def test_only_admins_see_the_history(console_env: ConsoleEnv, seeded: Seeded) ->
 
 def test_the_table_filters_by_sender_and_status(console_env: ConsoleEnv, seeded: Seeded) -> None:
     admin = console_env.client("ada")
-    html = admin.get("/history/?sender=carrosserie-petit&status=failed").get_data(as_text=True)
-    assert "contact@carrosserie-petit.fr" in html
-    assert html.count('class="status status-failed"') >= 1
-    assert 'class="status status-processed"' not in html
+    html = admin.get("/history/?sender=carrosserie-petit&status=processed").get_data(as_text=True)
+    # One row per message, in its current state (it failed, then was corrected).
+    assert html.count("contact@carrosserie-petit.fr") == 1
+    assert html.count('<tbody class="message"') == 1
+    assert 'class="status status-failed"' not in html
+    assert (
+        admin.get("/history/?status=failed").get_data(as_text=True).count('<tbody class="message"')
+        == 0
+    )
     other = admin.get("/history/?sender=nobody-at-all").get_data(as_text=True)
-    assert "No event matches these filters." in other
+    assert "No message matches these filters." in other
+
+
+def test_a_message_row_opens_on_its_events(console_env: ConsoleEnv, seeded: Seeded) -> None:
+    admin = console_env.client("ada")
+    html = admin.get("/history/").get_data(as_text=True)
+    assert f'data-key="{seeded.message_key}"' in html
+    events = admin.get(f"/history/message/{seeded.message_key}/events").get_data(as_text=True)
+    titles = [
+        t for t in ("Received", "Failed", "Corrected", "Re-submitted", "Handled") if t in events
+    ]
+    assert titles == ["Received", "Failed", "Corrected", "Re-submitted", "Handled"]
+    assert events.index("Failed") < events.index("Corrected") < events.index("Handled")
+    assert "alice" in events
 
 
 def test_htmx_filtering_returns_only_the_results(console_env: ConsoleEnv, seeded: Seeded) -> None:
@@ -168,14 +186,16 @@ def chart_html(html: str) -> str:
 def test_the_chart_follows_the_page_filters(console_env: ConsoleEnv, seeded: Seeded) -> None:
     admin = console_env.client("ada")
     everything = chart_html(admin.get("/history/").get_data(as_text=True))
-    assert "processed <strong>" in everything and "failed <strong>" in everything
-    assert "all mail" in everything
+    # Mail, each message once under its current status: both mails are processed now.
+    assert "processed <strong>2</strong>" in everything and "failed <strong>" not in everything
+    assert "all mail" in everything and "each message counted once" in everything
+    by_sender = chart_html(admin.get("/history/?sender=carrosserie").get_data(as_text=True))
+    assert "processed <strong>1</strong>" in by_sender
+    assert "matching the filters" in by_sender
     failed_only = chart_html(admin.get("/history/?status=failed").get_data(as_text=True))
-    assert "failed <strong>" in failed_only
-    assert "processed <strong>" not in failed_only
-    assert "matching the filters" in failed_only
+    assert "<rect x=" not in failed_only and ">0</span> messages in the period" in failed_only
     nobody = chart_html(admin.get("/history/?sender=nobody-at-all").get_data(as_text=True))
-    assert "<rect x=" not in nobody and "(0 in the period)" in nobody
+    assert "<rect x=" not in nobody and ">0</span> messages in the period" in nobody
 
 
 def test_admins_find_failed_logins_and_lockouts_in_the_history(console_env: ConsoleEnv) -> None:
@@ -225,22 +245,26 @@ def test_a_bad_query_parameter_is_a_form_error_with_no_results(
 
 def test_a_reversed_date_range_lists_nothing(console_env: ConsoleEnv, seeded: Seeded) -> None:
     admin = console_env.client("ada")
-    assert '<table class="events">' in admin.get("/history/").get_data(as_text=True)
+    assert '<table class="messages">' in admin.get("/history/").get_data(as_text=True)
     html = admin.get("/history/?since=2999-01-02&until=1970-01-01").get_data(as_text=True)
     assert "The end date is before the start date: swap them." in html
-    assert '<table class="events">' not in html
+    assert '<table class="messages">' not in html and '<table class="events">' not in html
+    assert '<figure class="chart' not in html  # no chart of everything either
 
 
 def test_page_and_per_page_choose_the_slice(console_env: ConsoleEnv, seeded: Seeded) -> None:
     admin = console_env.client("ada")
-    everything = len(console_env.services.history.events(limit=1000))
-    assert everything > 3
-    html = admin.get("/history/?per_page=2&page=2").get_data(as_text=True)
-    assert html.count("<tr>") - 1 == 2  # the header row, then two events
-    assert "Events 3–4, newest first" in html
-    assert 'href="/history/?page=3&amp;per_page=2"' in html
+    moves = len(console_env.services.history.events(kind="moved", limit=1000))
+    assert moves == 3  # two polled, one re-submitted
+    html = admin.get("/history/?kind=moved&per_page=2&page=2").get_data(as_text=True)
+    assert html.count("<tr>") - 1 == 1  # the header row, then the third event
+    assert "Events 3–3, newest first" in html
+    first = admin.get("/history/?kind=moved&per_page=2").get_data(as_text=True)
+    assert 'href="/history/?page=2&amp;kind=moved&amp;per_page=2"' in first
+    messages = admin.get("/history/?per_page=1&page=2").get_data(as_text=True)
+    assert messages.count('<tbody class="message"') == 1 and "Messages 2–2" in messages
     far = admin.get("/history/?page=10000&since=1970-01-01&until=2999-12-31")
-    assert far.status_code == 200 and "No event matches these filters." in far.get_data(True)
+    assert far.status_code == 200 and "No message matches these filters." in far.get_data(True)
 
 
 QUERY_KEYS = st.sampled_from(
@@ -342,3 +366,40 @@ def test_the_payload_diff_sorts_keys_and_shows_a_missing_side_as_empty() -> None
     assert diff_lines(None, {"a": 1}) == [("+", "{"), ("+", '  "a": 1'), ("+", "}")]
     assert diff_lines({"a": 1}, None) == [("-", "{"), ("-", '  "a": 1'), ("-", "}")]
     assert diff_lines({1: "x", "a": "y"}, {1: "x", "a": "z"})  # unsortable keys: still a diff
+
+
+def _legend(html: str) -> dict[str, int]:
+    chart = chart_html(html)
+    found = re.findall(r'<li data-status="(\w+)">.*?<strong>(\d+)</strong>', chart, re.S)
+    return {status: int(n) for status, n in found}
+
+
+def test_the_chart_counts_the_demo_mail_once_each_under_its_outcome(
+    demo_env: ConsoleEnv,
+) -> None:
+    """The 10 demo mails: the chart's numbers are the poll's outcomes, message by message, and
+    stay 10 when a failed mail is fixed (it moves from failed to processed)."""
+    from collections import Counter
+
+    from console.demo import sample_mails
+
+    svc = demo_env.services
+    folders = svc.engine.folders
+    # What the mailbox holds (not what the history says): the demo's known outcomes.
+    outcomes = Counter(
+        {k: len(svc.mailbox.uids(getattr(folders, k))) for k in ("processed", "failed", "auto")}
+    )
+    assert sum(outcomes.values()) == len(sample_mails()) and outcomes["failed"] == 5
+    admin = demo_env.client("ada")
+    html = admin.get("/history/").get_data(as_text=True)
+    assert _legend(html) == dict(outcomes)
+    assert f'<span id="chart-total">{len(sample_mails())}</span> messages' in html
+    assert html.count('<tbody class="message"') == len(sample_mails())  # one row per mail
+    uid = failed_uid(demo_env, "VEH-1046")
+    fixed = dict(svc.engine.inspect(uid).payload or {})
+    fixed["plate_number"] = fixed.pop("plate_numbr")
+    assert svc.engine.resubmit(uid, fixed, by="olivia").status == "processed"
+    after = _legend(admin.get("/history/").get_data(as_text=True))
+    assert after["processed"] == outcomes["processed"] + 1
+    assert after["failed"] == outcomes["failed"] - 1
+    assert sum(after.values()) == len(sample_mails())
