@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
@@ -23,11 +24,17 @@ from wtforms import SelectChoice
 from console.forms import RestoreForm, TemplateForm
 from console.roles import role_required
 from console.services import services
-from console.template_preview import evaluate, frames, parse_sample
+from console.template_preview import evaluate, frames, parse_sample, variants_from_form
 from console.template_samples import last_payload, sample_for
 from console.template_sending import send_test_mail
 from mailcore import TEMPLATE_NAME as NAME_RE
-from mailcore import TemplateConflict, TemplateHasErrors, TemplateStore, UnknownTemplate
+from mailcore import (
+    TemplateConflict,
+    TemplateHasErrors,
+    TemplateStore,
+    UnknownTemplate,
+    language_tag,
+)
 from mailcore import TemplateProblem as Problem
 from mailcore import TemplateVersion as Version
 from mailcore.errors import MailcoreError
@@ -46,8 +53,12 @@ FRAME_CSP = (
     "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
 )
 # Names that would collide with the editor's own pages.
-RESERVED = frozenset({"new", "sample", "preview", "save", "test", "frame"})
-DEFAULT_BODY = "Hello,\n\nWrite the message here. Placeholders look like {{ name }}.\n"
+RESERVED = frozenset({"new", "sample", "preview", "save", "test", "frame", "language"})
+# What a new template starts from: it renders as it is (a placeholder would need a field the
+# handler may not have, an empty subject is refused), so the editor opens without errors.
+DEFAULT_SUBJECT = "Update on your file"
+DEFAULT_BODY = "Hello,\n\nWrite the message here.\n"
+Variants = dict[str, tuple[str, str]]
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -69,7 +80,7 @@ def _handler_choices() -> list[SelectChoice]:
         names = list(services().registry.names())
     except Exception:  # no registry configured: templates still work without one
         names = []
-    return [SelectChoice("", "— none —"), *[SelectChoice(n) for n in names]]
+    return [SelectChoice("", _("— none —")), *[SelectChoice(n) for n in names]]
 
 
 def _dump(data: Any) -> str:
@@ -93,14 +104,11 @@ def _editor(
     current: Version | None,
     status: int = 200,
     refused: list[Problem] | None = None,
+    variants: Variants | None = None,
 ) -> ResponseReturnValue:
     form.handler.choices = _handler_choices()
-    ev = evaluate(
-        form.name.data or "",
-        form.subject.data or "",
-        form.body.data or "",
-        form.sample_data.data or "",
-    )
+    variants = _posted_variants() if variants is None else variants
+    ev = _evaluate(form, variants)
     user = getattr(current_user, "user", None)
     return (
         render_template(
@@ -110,6 +118,7 @@ def _editor(
             current=current,
             refused=refused,
             my_email=getattr(user, "email", None),
+            variants=variants,
             versions=_store().versions(current.name)[:10] if current else [],
         ),
         status,
@@ -138,7 +147,7 @@ def new() -> ResponseReturnValue:
         formdata=None,
         name=request.args.get("name", ""),
         handler=handler,
-        subject="",
+        subject=DEFAULT_SUBJECT,
         body=DEFAULT_BODY,
         sample_data=_dump(sample_for(handler or None, source)),
         base="0",
@@ -158,21 +167,52 @@ def edit(name: str) -> ResponseReturnValue:
         abort(404)
     form = _form_from_version(start)
     form.base.data = str(latest.number)
-    return _editor(form, latest)
+    return _editor(form, latest, variants=dict(start.variants))
 
 
 @bp.post("/preview")
 @role_required(*ROLES)
 def preview() -> ResponseReturnValue:
     """The preview pane for the posted editor state (htmx, on every pause in typing)."""
+    ev = _evaluate(TemplateForm(), _posted_variants())
+    return render_template("authoring/_preview.html", ev=ev, oob=True)
+
+
+@bp.post("/language")
+@role_required(*ROLES)
+def language() -> ResponseReturnValue:
+    """Add a language to the editor (a copy of the default to translate) or remove one;
+    nothing is saved until Save."""
     form = TemplateForm()
-    ev = evaluate(
+    name = (form.name.data or "").strip()
+    current = _store().latest(name) if NAME_RE.match(name) and form.base.data != "0" else None
+    variants = _posted_variants()
+    removed = request.form.get("remove_language")
+    if removed is not None:
+        variants.pop(removed, None)
+        return _editor(form, current, variants=variants)
+    tag = language_tag(request.form.get("new_language", ""))
+    if tag is None:
+        flash(_("Type a language code such as fr, de or pt-br."), "error")
+    elif tag not in variants:
+        variants[tag] = (form.subject.data or "", form.body.data or "")
+    return _editor(form, current, variants=variants)
+
+
+def _posted_variants() -> Variants:
+    return variants_from_form(request.form) if request.method == "POST" else {}
+
+
+def _evaluate(form: TemplateForm, variants: Variants) -> Any:
+    """The preview of the editor's state, in the language the author picked to preview."""
+    return evaluate(
         form.name.data or "",
         form.subject.data or "",
         form.body.data or "",
         form.sample_data.data or "",
+        variants,
+        request.form.get("preview_language", "") if request.method == "POST" else "",
     )
-    return render_template("authoring/_preview.html", ev=ev, oob=True)
 
 
 @bp.get("/sample")
@@ -218,7 +258,9 @@ def save() -> ResponseReturnValue:
     if not form.validate():
         return _editor(form, current, 422)
     if name in RESERVED:
-        form.name.errors = [f"{name!r} is reserved for the editor's pages: choose another name."]
+        form.name.errors = [
+            _("%(name)s is reserved for the editor's pages: choose another name.", name=repr(name))
+        ]
         return _editor(form, current, 422)
     data, problems = parse_sample(form.sample_data.data or "")
     if data is None:
@@ -227,11 +269,16 @@ def save() -> ResponseReturnValue:
     if current is not None and base == 0:
         # A "new template" form whose name is already taken: do not overwrite silently.
         form.name.errors = [
-            f"A template named {name!r} already exists: choose another name, or open it to edit it."
+            _(
+                "A template named %(name)s already exists: choose another name, or open it to "
+                "edit it.",
+                name=repr(name),
+            )
         ]
         return _editor(form, current, 409)
     # The preview may know problems the store does not check (composition, headers).
-    ev = evaluate(name, form.subject.data or "", form.body.data or "", form.sample_data.data or "")
+    variants = _posted_variants()
+    ev = _evaluate(form, variants)
     if ev.problems:
         return _editor(form, current, 422, ev.problems)
     try:
@@ -244,6 +291,7 @@ def save() -> ResponseReturnValue:
             _me(),
             handler=form.handler.data or None,
             base=base or None,
+            variants=variants,
         )
     except TemplateHasErrors as e:
         return _editor(form, current, 422, e.problems)
@@ -251,9 +299,9 @@ def save() -> ResponseReturnValue:
         flash(str(e), "error")
         return _editor(form, current, 409)
     if current is not None and version.number == current.number:
-        flash("Nothing changed since the last version: nothing saved.", "info")
+        flash(_("Nothing changed since the last version: nothing saved."), "info")
     else:
-        flash(f"Saved {name} as version {version.number}.", "success")
+        flash(_("Saved %(name)s as version %(n)s.", name=name, n=version.number), "success")
     return redirect(url_for("authoring.edit", name=name))
 
 
@@ -267,20 +315,27 @@ def send_test() -> ResponseReturnValue:
     if not to:
         return _test_result(
             False,
-            "Your account has no e-mail address to send the test to: ask an admin to add one "
-            "on the Users page.",
+            _(
+                "Your account has no e-mail address to send the test to: ask an admin to add "
+                "one on the Users page."
+            ),
         )
     name = form.name.data or "preview"
-    ev = evaluate(name, form.subject.data or "", form.body.data or "", form.sample_data.data or "")
+    variants = _posted_variants()
+    ev = _evaluate(form, variants)
     if ev.problems or ev.data is None:
-        return _test_result(False, "Fix the problems listed in the preview before sending a test.")
+        return _test_result(
+            False, _("Fix the problems listed in the preview before sending a test.")
+        )
+    # The language previewed is the one sent.
+    subject, body = variants.get(ev.shown, (form.subject.data or "", form.body.data or ""))
     try:
-        send_test_mail(name, form.subject.data or "", form.body.data or "", ev.data, to, _me())
+        send_test_mail(name, subject, body, ev.data, to, _me())
     except MailcoreError as e:
         log.warning("test send of %s to %s failed: %s", name, to, e)
         return _test_result(False, str(e))
     log.info("test of template %s sent to %s by %s", name, to, _me())
-    return _test_result(True, f"Test sent to {to}.")
+    return _test_result(True, _("Test sent to %(to)s.", to=to))
 
 
 def _test_result(ok: bool, message: str) -> ResponseReturnValue:
@@ -309,12 +364,16 @@ def show_version(name: str, number: int) -> ResponseReturnValue:
     except UnknownTemplate:
         abort(404)
     latest = store.latest(name)
-    ev = evaluate(name, version.subject, version.body, _dump(version.sample_data))
+    language = request.args.get("language", "")
+    ev = evaluate(
+        name, version.subject, version.body, _dump(version.sample_data), version.variants, language
+    )
     return render_template(
         "authoring/version.html",
         version=version,
         latest=latest,
         ev=ev,
+        sample_text=_dump(version.sample_data),
         action_form=RestoreForm(),
     )
 
@@ -331,9 +390,11 @@ def restore(name: str, number: int) -> ResponseReturnValue:
     except UnknownTemplate:
         abort(404)
     except TemplateHasErrors as e:
-        flash(f"Version {number} cannot be restored as it is: {e}", "error")
+        flash(
+            _("Version %(n)s cannot be restored as it is: %(why)s", n=number, why=str(e)), "error"
+        )
         return redirect(url_for("authoring.versions", name=name))
-    flash(f"Version {number} restored as version {version.number}.", "success")
+    flash(_("Version %(n)s restored as version %(m)s.", n=number, m=version.number), "success")
     return redirect(url_for("authoring.versions", name=name))
 
 

@@ -10,7 +10,8 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import Flask, current_app
@@ -21,6 +22,8 @@ from mailcore import TemplateProblem as Problem
 from mailcore import template_field_problems as field_problems
 
 FRAME_CACHE_SIZE = 256
+MAX_VARIANTS = 30  # languages read from one editor form (the store refuses more)
+DEFAULT = "default"  # the preview language that shows the default whatever the data says
 
 
 @dataclass
@@ -32,6 +35,9 @@ class Evaluation:
     preview: Any = None  # mailcore.outbound.compose.Preview
     frame: str | None = None  # token of the cached HTML for the iframes
     by_source: dict[str, list[Problem]] = field(default_factory=dict)
+    languages: list[str] = field(default_factory=list)  # the template's other languages
+    shown: str = ""  # the language previewed ("": the default)
+    chosen: str = ""  # the preview language the author picked ("": the recipient's)
 
     @property
     def ok(self) -> bool:
@@ -61,23 +67,84 @@ def parse_sample(text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     return value, []
 
 
-def evaluate(name: str, subject: str, body: str, sample_text: str) -> Evaluation:
-    """Render the template on its sample data and collect every problem (never raises)."""
+def variants_from_form(form: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """The editor's other languages (tag -> subject, body), from its parallel lists
+    variant_language / variant_subject / variant_body, in order; a tag given twice keeps
+    its first; at most MAX_VARIANTS are read."""
+    getlist = form.getlist  # type: ignore[attr-defined]
+    rows = zip(
+        getlist("variant_language"),
+        getlist("variant_subject"),
+        getlist("variant_body"),
+        strict=False,
+    )
+    found: dict[str, tuple[str, str]] = {}
+    for tag, subject, body in list(rows)[: MAX_VARIANTS + 1]:
+        found.setdefault(tag.strip().lower()[:40], (subject, body))
+    return found
+
+
+def evaluate(
+    name: str,
+    subject: str,
+    body: str,
+    sample_text: str,
+    variants: Mapping[str, tuple[str, str]] | None = None,
+    language: str = "",
+) -> Evaluation:
+    """Render the template on its sample data and collect every problem, in every language
+    (never raises). The preview shows the variant in `language` when given, else the one the
+    sample data's recipient reads."""
     from mailcore import Template, preview
 
+    variants = dict(variants or {})
     data, problems = parse_sample(sample_text)
     problems += field_problems(name, subject, data if data is not None else {})
-    result = None
+    # "default": the default itself, whatever language the sample data states.
+    template = Template(
+        name or "preview", subject, body, variants=variants if language != DEFAULT else {}
+    )
+    result, shown = None, ""
     if data is not None:
-        result = preview(
-            Template(name=name or "preview", subject=subject, body=body), data, **_preview_kwargs()
-        )
-        problems += result.problems
+        shown = template.for_data(data, language if language != DEFAULT else None).language
+        kwargs = _preview_kwargs()
+        if shown:
+            kwargs["lang"] = shown
+        result = preview(template, data, **kwargs)
+        problems += [_in_language(p, shown) for p in result.problems]
+        problems += _other_languages(name, subject, body, data, variants, shown)
+    problems = list(dict.fromkeys(problems))  # the same problem found twice is shown once
     by_source: dict[str, list[Problem]] = {}
     for p in problems:
         by_source.setdefault(p.source, []).append(p)
     frame = frames().put(result.html) if result is not None and result.html else None
-    return Evaluation(data, problems, result, frame, by_source)
+    return Evaluation(data, problems, result, frame, by_source, list(variants), shown, language)
+
+
+def _in_language(problem: Problem, language: str) -> Problem:
+    """A problem of the previewed variant, named after its language ("fr body")."""
+    if not language or problem.source not in ("subject", "body"):
+        return problem
+    return replace(problem, source=f"{language} {problem.source}")
+
+
+def _other_languages(
+    name: str,
+    subject: str,
+    body: str,
+    data: dict[str, Any],
+    variants: dict[str, tuple[str, str]],
+    shown: str,
+) -> list[Problem]:
+    """What the store would refuse in the languages the preview does not show."""
+    store = services().templates
+    if store is None:
+        return []
+    others = {tag: text for tag, text in variants.items() if tag != shown}
+    found = store.problems(name or "preview", subject, body, data, others)
+    if not shown:  # the default is previewed: its problems are known already
+        found = [p for p in found if p.source not in ("subject", "body", "name", "sample data")]
+    return found
 
 
 def _preview_kwargs() -> dict[str, Any]:
