@@ -38,10 +38,15 @@ class TimelineStep:
         before, after = event.before, event.after
         changes: list[Change] = []
         diff: list[tuple[str, str]] = []
-        if isinstance(before, Mapping) and isinstance(after, Mapping):
+        if isinstance(before, Mapping) and isinstance(after, Mapping) and _payloads(event):
             changes = payload_changes(before, after)
             diff = diff_lines(before, after)
         return cls(event=event, title=_title(event), changes=changes, diff=diff)
+
+
+def _payloads(event: Any) -> bool:
+    """Whether before/after of `event` are payloads (an extraction's are its metadata)."""
+    return bool(event.kind != EventKind.EXTRACTED)
 
 
 # By event kind; a status or an older kind ("rerun") as a kind gets its title too.
