@@ -341,7 +341,8 @@ class Pipeline:
         if oversized and payload is None:  # an operator may still resubmit it with a payload
             self._fail(work, where, actor, oversized)
             return
-        if ex.auto_reply and payload is None and handler is None:
+        bounce = self.registry.bounce_handler if ex.bounce is not None else None
+        if ex.auto_reply and payload is None and handler is None and bounce is None:
             work.status, work.dest = Status.AUTO, self.folders.auto
             work.reason = ex.auto_reply_reason or "auto-reply"
             work.events.append(
@@ -462,6 +463,9 @@ class Pipeline:
             if handler not in self.registry:
                 return None, None, f"unknown handler {handler!r}"
             return self.registry.get(handler), RouteVia.OPERATOR, None
+        if ex.bounce is not None and self.registry.bounce_handler is not None:
+            # Registry.on_bounce: every bounce goes there, before the identifier's handler.
+            return self.registry.get(self.registry.bounce_handler), RouteVia.MATCH, None
         if state is not None and state.handler in self.registry and state.status == Status.FAILED:
             # A rerun keeps the handler the message was routed (or resubmitted) to.
             return self.registry.get(state.handler or ""), RouteVia.HISTORY, None

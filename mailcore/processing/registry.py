@@ -347,6 +347,10 @@ def _coerce(value: Any, schema: Mapping[str, Any], limits: PayloadLimits) -> Any
     return value
 
 
+def _is_bounce(extraction: Extraction) -> bool:
+    return extraction.bounce is not None
+
+
 def _recipients(extraction: Extraction) -> list[str]:
     h = extraction.headers  # already bare addresses (inbound.headers): not parsed again
     return [addr for addr in (*h.to, *h.cc, *h.delivered_to) if addr]
@@ -376,6 +380,7 @@ class Registry:
         self.limits = limits
         self._specs: dict[str, HandlerSpec] = {}
         self.default: str | None = None
+        self.bounce_handler: str | None = None  # receives every bounce (see `on_bounce`)
         self.subaddress_separator = "+"
 
     def handler(
@@ -385,6 +390,21 @@ class Registry:
 
         def register(func: HandlerFunc) -> HandlerFunc:
             self.add(name, func, **options)
+            return func
+
+        return register
+
+    def on_bounce(self, name: str = "bounces") -> Callable[[HandlerFunc], HandlerFunc]:
+        """Decorator registering the handler every bounce goes to, before any other route:
+        `ctx.extraction.bounce` holds its per-recipient records (address, status, hard/soft,
+        reason) and `original_message_id`, so it can mark an address invalid. Without one,
+        bounces are filed as automatic mail, unhandled."""
+
+        def register(func: HandlerFunc) -> HandlerFunc:
+            if self.bounce_handler is not None:
+                raise RegistrationError(f"{self.bounce_handler!r} already handles bounces")
+            self.add(name, func, match=_is_bounce, requires_payload=False)
+            self.bounce_handler = name
             return func
 
         return register
