@@ -45,8 +45,8 @@ class KeyScheme(StrEnum):
 
 
 @dataclass(frozen=True)
-class StoredKey:
-    """One row as lists show it: never the private key, only whether there is one."""
+class KeyFacts:
+    """What the lists show of a certificate or OpenPGP key, and its public part."""
 
     fingerprint: str
     scheme: KeyScheme
@@ -55,24 +55,23 @@ class StoredKey:
     expires: datetime | None
     trusted: bool
     public: str = field(repr=False)
-    has_secret: bool = False
-    created_by: str = ""
 
     def expired(self, now: datetime | None = None) -> bool:
         return self.expires is not None and self.expires <= (now or datetime.now(UTC))
 
 
 @dataclass(frozen=True)
-class NewKey:
+class StoredKey(KeyFacts):
+    """One row as lists show it: never the private key, only whether there is one."""
+
+    has_secret: bool = False
+    created_by: str = ""
+
+
+@dataclass(frozen=True)
+class NewKey(KeyFacts):
     """What an import adds (the secret in clear, encrypted by the store)."""
 
-    fingerprint: str
-    scheme: KeyScheme
-    label: str
-    emails: tuple[str, ...]
-    expires: datetime | None
-    trusted: bool
-    public: str
     secret: bytes | None = field(default=None, repr=False)
 
 
