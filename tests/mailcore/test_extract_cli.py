@@ -46,3 +46,20 @@ def test_parse_missing_file_is_a_clean_error() -> None:
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert "nonexistent" in proc.stderr
+
+
+def test_parse_a_file_that_is_no_mail_says_so_instead_of_making_up_a_payload() -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    proc = subprocess.run(
+        [str(MAILCORE), "parse", str(readme)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 3, proc.stdout[:300]
+    assert proc.stdout == "" and "is not an e-mail message" in proc.stderr
+
+
+def test_parse_a_mail_without_a_payload_exits_1() -> None:
+    raw = b"From: a@example.com\nTo: b@example.com\nSubject: hello\n\nJust saying hello.\n"
+    proc = subprocess.run([str(MAILCORE), "parse", "-"], input=raw, capture_output=True, timeout=60)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["payload"] in (None, {})
+    assert b"no payload found" in proc.stderr
