@@ -29,6 +29,7 @@ test: $(STAMP) system
 
 bench: $(STAMP) system
 	$(PY) bench/extract.py
+	$(PY) bench/bounces.py
 	$(PY) bench/adversarial.py
 	$(PY) bench/compose.py
 	$(PY) bench/imap.py
