@@ -82,6 +82,8 @@ class Settings:
     retention_days: int | None = 365
     poll_interval: float = 60.0
     batch_size: int = 200
+    # seconds after which another engine process takes over the claims of one that died
+    claim_lease: float = 120.0
     max_message_size: int = 25 * 1024 * 1024  # bytes; larger mail is filed in failed unparsed
     batch_bytes: int = 64 * 1024 * 1024  # what one poll fetches at most (one message at least)
     handlers: str | None = None  # "module:attribute" of a mailcore.processing.registry.Registry
@@ -174,6 +176,8 @@ class Settings:
             raise ConfigError("retention_days must be at least 1 (or unset to keep everything)")
         if self.poll_interval <= 0:
             raise ConfigError("poll_interval must be a positive number of seconds")
+        if not 1 <= self.claim_lease <= 86_400:
+            raise ConfigError("claim_lease must be between 1 and 86400 seconds")
         if not 1 <= self.batch_size <= 10_000:
             raise ConfigError("batch_size must be between 1 and 10000")
         if self.max_message_size < 1024 or self.batch_bytes < 1024:

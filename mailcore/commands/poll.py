@@ -43,6 +43,11 @@ def summary_line(outcomes: list[Outcome], seconds: float) -> str:
 @click.option("--interval", type=float, help="Seconds between polls (default: poll_interval).")
 @click.option("--batch-size", type=int, help="Messages per batch (default: batch_size).")
 @click.option("--max-polls", type=int, hidden=True, help="Stop after this many polls (tests).")
+@click.option(
+    "--until-empty",
+    is_flag=True,
+    help="With --loop: stop once the inbox is empty (other pollers' mail included).",
+)
 def poll(
     config_path: str | None,
     handlers: str | None,
@@ -51,6 +56,7 @@ def poll(
     interval: float | None,
     batch_size: int | None,
     max_polls: int | None,
+    until_empty: bool,
 ) -> None:
     """Process the inbox: each message to its handler, then to processed, failed or auto."""
     try:
@@ -64,9 +70,17 @@ def poll(
             "no handlers registered: every message would be filed as failed."
             " Name your Registry with --handlers package.module:registry (or `handlers`)."
         )
-    history = History(settings.database_url, retention_days=settings.retention_days)
+    history = _open_history(settings)
     mailbox = open_mailbox(settings)
-    engine = Engine(mailbox, registry, history, settings.folders, settings.scheme, settings.limits)
+    engine = Engine(
+        mailbox,
+        registry,
+        history,
+        settings.folders,
+        settings.scheme,
+        settings.limits,
+        claim_lease=settings.claim_lease,
+    )
     size = batch_size or settings.batch_size
     pause = interval if interval is not None else settings.poll_interval
     inbox = settings.folders.inbox
@@ -78,12 +92,14 @@ def poll(
         while True:
             polls += 1
             left: set[int] = set()
+            empty = False
             try:
                 if not _drain(engine, size) and polls == 1:
                     click.echo(f"{inbox}: nothing to do")  # later empty rounds stay quiet
                 if idle:
                     left = set(mailbox.uids(inbox))  # what this poll left is not new mail
                 retention.maybe_purge()
+                empty = until_empty and not mailbox.uids(inbox)
                 backoff.succeeded()
             except Exception as e:  # in a loop, one bad round (or message) must not end it
                 if not (loop or idle):
@@ -91,7 +107,7 @@ def poll(
                         raise
                     raise click.ClickException(f"poll failed: {describe_failure(e)}") from None
                 _log_failure("poll", e, backoff.failed())
-            if not (loop or idle) or (max_polls is not None and polls >= max_polls):
+            if not (loop or idle) or empty or (max_polls is not None and polls >= max_polls):
                 break
             if backoff.failures:
                 _pause(backoff.delay)
@@ -107,6 +123,21 @@ def poll(
     finally:
         mailbox.close()  # an IMAP mailbox closes its IDLE connection too
         history.close()
+
+
+def _open_history(settings: Settings) -> History:
+    """The history, retried a few times: pollers started together on a new database race to
+    create its tables, and all but one see "already exists" once."""
+    for attempt in range(5):
+        try:
+            return History(settings.database_url, retention_days=settings.retention_days)
+        except sa.exc.DBAPIError as e:
+            if attempt == 4:
+                raise click.ClickException(
+                    f"cannot open the history: {describe_failure(e)}"
+                ) from None
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _wait_for_mail(

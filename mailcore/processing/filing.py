@@ -20,7 +20,7 @@ from typing import Any
 from mailcore.config import Folders
 from mailcore.errors import ConnectionLost, MailboxError
 from mailcore.mailboxes.protocol import Mailbox, MoveResult
-from mailcore.processing.outcomes import Outcome, legacy_message_key, message_key
+from mailcore.processing.outcomes import Outcome, legacy_message_key
 from mailcore.processing.pipeline import Work
 from mailcore.processing.vocabulary import EventKind
 from mailcore.store.history import History, LogEvent
@@ -98,9 +98,10 @@ class Filing:
     def _already_filed(
         self, folder: str, dest: str, works: Sequence[Work]
     ) -> dict[int, int | None]:
-        """Source UID -> UID of its copy (the same message key) already in `dest`: looked for
-        by Message-ID, and, for a message without one, among the last _RECENT messages of
-        `dest` of its size -- never taken for a copy on the Message-ID alone."""
+        """Source UID -> UID of its identical copy (the same bytes: what an interrupted move
+        leaves, not a re-delivery, which is filed itself) already in `dest`: looked for by
+        Message-ID, and, for a message without one, among the last _RECENT messages of `dest`
+        of its size -- never taken for a copy on the Message-ID alone."""
         found: dict[int, int | None] = {}
         no_id = [w for w in works if not w.facts.get("message_id")]
         for w in works:
@@ -131,17 +132,16 @@ class Filing:
         candidates: Sequence[int],
         found: dict[int, int | None],
     ) -> None:
-        """Note in `found` each work whose key one of the `candidates` of `dest` has (a copy
+        """Note in `found` each work whose bytes one of the `candidates` of `dest` has (a copy
         answers for one original only)."""
         if not candidates:
             return
         raws = self.mailbox.fetch(dest, candidates)
-        keys = {u: (message_key(r), legacy_message_key(r)) for u, r in raws.items()}
+        digests = {u: legacy_message_key(r) for u, r in raws.items()}
         taken = set(found.values())
         for w in works:
-            uid = next(
-                (u for u in candidates if u in keys and w.key in keys[u] and u not in taken), None
-            )
+            same = (u for u in candidates if digests.get(u) == w.digest and u not in taken)
+            uid = next(same, None)
             if uid is not None:
                 logger.info(
                     "uid %s of %s is already in %s as uid %s: removing the original only",

@@ -73,6 +73,7 @@ class Work:
     events: list[LogEvent] = field(default_factory=list)
     payload: dict[str, Any] | None = None  # set when an operator supplied it
     claim: str | None = None  # the key this process claimed the message under (engine polls)
+    digest: str | None = None  # SHA-256 of its bytes: an identical copy is a crash's leftover
     abandoned: bool = False  # its claim was lost (taken over): left alone, nothing recorded
 
     def outcome(self, new_uid: int | None = None) -> Outcome:
@@ -164,7 +165,8 @@ class Pipeline:
         """Decide every message, then record the batch's events and states in one write
         (`extractions`: messages already extracted, by UID, are not extracted again)."""
         claims = {uid: message_key(raw) for uid, raw in items}
-        keys, known, handled_now = self._known(items, claims)
+        digests = {uid: legacy_message_key(raw) for uid, raw in items}
+        keys, known, handled_now = self._known(items, claims, digests)
         held = self.claims.held if self.claims is not None else frozenset()
         works: list[Work] = []
         for uid, raw in items:
@@ -183,6 +185,7 @@ class Pipeline:
                 extraction=(extractions or {}).get(uid),
                 claim=claims[uid] if claims[uid] in held else None,
             )
+            work.digest = digests[uid]
             if work.handled:
                 handled_now.add(work.key)  # the same message twice in one batch
             if not work.abandoned:
@@ -194,14 +197,16 @@ class Pipeline:
         return works
 
     def _known(
-        self, items: Sequence[tuple[int, bytes]], keys: Mapping[int, str]
+        self,
+        items: Sequence[tuple[int, bytes]],
+        keys: Mapping[int, str],
+        legacy: Mapping[int, str],
     ) -> tuple[dict[int, str], dict[str, MessageState], set[str]]:
         """Each message's key, the states the history holds and the keys handled (marked by a
         run that died before its batch write, or recorded so), read now -- after the engine
         claimed the messages. A message recorded before keys left the trace fields out keeps
         its old key (`legacy_message_key`), so its timeline goes on and it is never handled
         again."""
-        legacy = {uid: legacy_message_key(raw) for uid, raw in items}
         wanted = [*keys.values(), *legacy.values()]
         known = self.history.states(wanted)
         handled = self.history.handled_keys(wanted)
