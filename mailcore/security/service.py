@@ -16,6 +16,8 @@ private keys.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -23,6 +25,8 @@ from typing import Any
 
 from mailcore.config import Settings
 from mailcore.errors import ConfigError
+from mailcore.ident import DEFAULT_SCHEME, IdentScheme
+from mailcore.inbound.model import Extraction
 from mailcore.outbound.compose import MESSAGE_POLICY
 from mailcore.outbound.smime import Signer
 from mailcore.security.keyinfo import keyring
@@ -45,14 +49,49 @@ def key_store(settings: Settings, db: Any = None) -> KeyStore:
     return KeyStore(db if db is not None else connect(settings.database_url), secret_key(settings))
 
 
-def unwrapper(settings: Settings, store: KeyStore | None = None) -> Unwrapper | None:
-    """The verifier of the configured keys (files and the key store); None when
-    ``[security] verify = false``."""
+def unwrapper(settings: Settings, store: KeyStore | None = None) -> StoreUnwrapper | None:
+    """The verifier of the configured keys (files and the key store, re-read when an admin
+    changes them); None when ``[security] verify = false``."""
     section = settings.section("security")
     if section.get("verify", True) in (False, "false", "0", "no"):
         return None
-    store = store or key_store(settings)
-    return Unwrapper(Keyring.from_section(section) | keyring(store))
+    return StoreUnwrapper(Keyring.from_section(section), store or key_store(settings))
+
+
+class StoreUnwrapper:
+    """An `Unwrapper` over the key store that follows its changes: the store's version is
+    checked at most every `RECHECK_SECONDS`, and the keyring rebuilt when it moved."""
+
+    RECHECK_SECONDS = 10.0
+
+    def __init__(self, files: Keyring, store: KeyStore) -> None:
+        self.files, self.store = files, store
+        self._lock = threading.Lock()
+        self._version: object = None
+        self._checked = 0.0
+        self._current = self._fresh()
+
+    def extract(self, raw: bytes, scheme: IdentScheme = DEFAULT_SCHEME) -> Extraction:
+        """`Unwrapper.extract` with the keys as they are now."""
+        return self.current().extract(raw, scheme)
+
+    def current(self) -> Unwrapper:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked >= self.RECHECK_SECONDS:
+                self._checked = now
+                if self.store.version() != self._version:
+                    # the old one may be in use on another thread: its GnuPG home goes
+                    # when it is garbage (GnuPG's finalizer), not now
+                    self._current = self._fresh()
+            return self._current
+
+    def _fresh(self) -> Unwrapper:
+        self._version = self.store.version()
+        return Unwrapper(self.files | keyring(self.store))
+
+    def close(self) -> None:
+        self._current.close()
 
 
 def seal_message(

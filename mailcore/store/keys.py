@@ -118,6 +118,13 @@ class KeyStore:
         with self.db.connect() as conn:
             return [_stored(r) for r in conn.execute(query).mappings()]
 
+    def version(self) -> tuple[int, datetime | None]:
+        """Changes whenever a key is added, replaced or removed: (count, latest import)."""
+        query = sa.select(sa.func.count(), sa.func.max(security_keys.c.created_at))
+        with self.db.connect() as conn:
+            count, latest = conn.execute(query).one()
+        return int(count), latest
+
     def get(self, fingerprint: str) -> StoredKey:
         """The key of that fingerprint (or unambiguous prefix of at least 8 digits)."""
         return _stored(self._row(fingerprint))
