@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
-from mailcore.inbound import mime
+from mailcore.inbound import mime, nesting
 from mailcore.inbound.autoreply import read_automatic
 from mailcore.inbound.bounce_link import linked_identifier
 from mailcore.inbound.charsets import decode_text
@@ -49,13 +49,19 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# Deeper than any real mail (mixed > alternative > related is 3): below it parts are read flat.
+_MAX_DEPTH = 50
+
 
 def extract(raw: bytes, *, scheme: IdentScheme = DEFAULT_SCHEME) -> Extraction:
     """Parse one raw message; never raises (problems are listed in `defects`)."""
     try:
         return _Extractor(raw, scheme).run()
-    except RecursionError:
-        return _failed(raw, scheme, "message nested too deeply to parse")
+    except RecursionError:  # the stdlib parser nests one generator per level
+        try:
+            return _Extractor(raw, scheme, flat=True).run()
+        except RecursionError:
+            return _failed(raw, scheme, "message nested too deeply to parse")
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; see defects
         logger.exception("extract failed on a %d-byte message", len(raw))
         return _failed(raw, scheme, f"extraction failed: {type(exc).__name__}: {exc}")
@@ -95,9 +101,10 @@ _RETURNED_HEADERS = frozenset({"text/rfc822-headers", "message/rfc822", "message
 
 
 class _Extractor:
-    def __init__(self, raw: bytes, scheme: IdentScheme) -> None:
+    def __init__(self, raw: bytes, scheme: IdentScheme, *, flat: bool = False) -> None:
         self.raw = raw
         self.scheme = scheme
+        self.flat = flat  # read as one level of parts: the parser could not nest it
         self.defects: list[str] = []
         self.plain: list[str] = []
         self.html_parts: list[str] = []
@@ -107,7 +114,12 @@ class _Extractor:
         self.returned: Message | None = None  # the bounced message (headers) in a DSN
 
     def run(self) -> Extraction:
-        msg = mime.parse(mime.within_parts(self.raw, self.defects))
+        raw = mime.within_parts(self.raw, self.defects)
+        if self.flat:
+            self.defects.append(
+                "MIME nesting too deep for the parser: its parts are read as one level"
+            )
+        msg = nesting.flat_parse(raw) if self.flat else mime.parse(raw)
         found = raw_headers(msg)
         headers = read_headers(found, self.defects)
         self._walk(msg, "message", depth=0)
@@ -167,8 +179,16 @@ class _Extractor:
         self, part: Message, where: str, depth: int, boundaries: tuple[str, ...] = ()
     ) -> None:
         self._note_defects(part, where)
-        if depth > 50:
-            self.defects.append(f"{where}: MIME nesting deeper than 50 levels; rest ignored")
+        if depth > _MAX_DEPTH:
+            self.defects.append(
+                f"{where}: MIME nesting deeper than {_MAX_DEPTH} levels; the parts below are"
+                " read as one level"
+            )
+            for k, leaf in enumerate(nesting.leaves(part), 1):
+                if leaf.get_content_maintype() == "multipart":  # unsplit: no recovery down there
+                    self.plain.append(self._decode_text(leaf, where))
+                else:
+                    self._walk(leaf, f"{where}/.../{k}", _MAX_DEPTH, boundaries)
             return
         ctype = part.get_content_type()
         if ctype in _BOUNCE_TYPES:
