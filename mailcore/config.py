@@ -245,7 +245,8 @@ def _table(cls: Any, data: Mapping[str, Any], where: str, table: str) -> Any:
 
 
 def open_mailbox(settings: Settings) -> Mailbox:
-    """The mailbox the settings describe: IMAP when imap_url is set, else the local Maildir."""
+    """The mailbox the settings describe: IMAP when imap_url is set, else the Maildir set as
+    maildir; ConfigError when neither is."""
     if settings.imap_url:
         from mailcore.mailboxes.imap import ImapConfig, ImapMailbox
 
@@ -270,4 +271,9 @@ def open_mailbox(settings: Settings) -> Mailbox:
         return ImapMailbox(config)
     from mailcore.mailboxes.maildir import MaildirMailbox
 
-    return MaildirMailbox(settings.maildir or "mail")
+    if not settings.maildir:  # never a ./mail/ made up in whatever directory this runs in
+        raise ConfigError(
+            "no mailbox configured: set imap_url (or maildir) in the settings file"
+            " (--config, or MAILCORE_CONFIG), or MAILCORE_IMAP_URL (or MAILCORE_MAILDIR)"
+        )
+    return MaildirMailbox(settings.maildir)
