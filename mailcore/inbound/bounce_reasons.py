@@ -70,7 +70,7 @@ _WORDS: tuple[tuple[BounceReason, tuple[str, ...]], ...] = (
     (R.POLICY, (
         "relaying", "relay access", "not a relay", "not permitted", "policy",
         "authentication", "not allowed", "denied", "spf", "dmarc", "dkim", "refused",
-        "rejected",
+        "rejected", "only subscribers", "not allowed to post", "moderator", "not a member",
     )),
     (R.TEMPORARY, (
         "try again", "temporar", "delayed", "will retry", "will be retried", "still trying",

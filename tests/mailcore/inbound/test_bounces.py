@@ -365,3 +365,22 @@ def test_bounce_json() -> None:
     assert record["severity"] == "hard" and record["reason"] == "unknown-user"
     assert data["bounce"]["severity"] == "hard"
     json.dumps(data)
+
+
+WRITTEN = json.loads((CORPORA / "written" / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(k for k in WRITTEN if not k.startswith("_")))
+def test_written_families(name: str) -> None:
+    """Office 365, Exim's text, Amazon SES, Trend Micro, a list manager, a Japanese carrier."""
+    stated = WRITTEN[name]
+    found = extract((CORPORA / "written" / name).read_bytes())
+    if not stated["is_bounce"]:
+        assert found.auto_kind == stated["mailcore_kind"]
+        return
+    assert found.auto_kind is AutoKind.BOUNCE and found.bounce is not None
+    records = found.bounce.recipients
+    assert [r.address for r in records] == stated["addresses"]
+    assert records[0].reason == stated["reason"] and records[0].severity == stated["severity"]
+    if "status" in stated:
+        assert records[0].status == stated["status"]
