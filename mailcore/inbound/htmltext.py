@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lxml import etree
-from lxml import html as lxml_html
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +29,6 @@ _BLOCK = frozenset(
 )  # fmt: skip
 # Elements separated from their neighbours by a blank line.
 _PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "pre", "hr"})
-_SPACES = re.compile(r"\s+")
 _HIDDEN = re.compile(r"display\s*+:\s*+none|visibility\s*+:\s*+hidden", re.IGNORECASE)
 # Quote prefixes stop growing here: 10,000 nested <blockquote> would write "> " 10,000 times on
 # every line (a few KB of HTML turned into GB of text).
@@ -54,7 +52,8 @@ _QUOTE_IDS = {
     "zwchr": "Zimbra zwchr",
 }
 _ZIMBRA_MARKERS = frozenset({"__QUOTED_TEXT__", "__DIVIDER__"})
-_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+# lxml.etree's parser, not lxml.html's: that one looks up a Python class for every element.
+_PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
 
 
 @dataclass
@@ -103,7 +102,7 @@ class _Lines:
             self.clear()
         elif self.current:
             joined = "".join(self.current)
-            line = _SPACES.sub(" ", joined).strip()
+            line = " ".join(joined.split())  # str.split's blanks are re's \s, in C
             self.clear()
             if line:
                 self.lines.append(self.prefix + line)
@@ -151,10 +150,11 @@ def _parse(html: str) -> etree._Element | None:
     if not data.strip():
         return None
     try:
-        return lxml_html.document_fromstring(data, parser=_PARSER)
-    except (etree.ParserError, ValueError):  # nothing parseable in it (blanks, a lone "<")
+        root: etree._Element | None = etree.fromstring(data, parser=_PARSER)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         logger.debug("lxml found no document in an HTML body", exc_info=True)
-        return lxml_html.fromstring(b"<p></p>", parser=_PARSER)
+        return None
+    return root
 
 
 def _walk(node: etree._Element, out: _Lines, pre: bool) -> None:
@@ -282,7 +282,7 @@ def _nested(node: etree._Element, out: _Lines, level: Literal["depth", "pre"], p
 def _link(a: etree._Element, out: _Lines, pre: bool) -> None:
     start = len(out.current)
     _walk(a, out, pre)
-    text = _SPACES.sub(" ", "".join(out.current[start:])).strip()
+    text = " ".join("".join(out.current[start:]).split())
     href = (a.get("href") or "").strip()
     if not href or href.startswith("#") or href.lower().startswith("javascript:"):
         return

@@ -18,6 +18,7 @@ from mailcore.inbound.reply_patterns import (
     RULE,
     AttributionKind,
     attribution_kind,
+    colon_flags,
     header_field,
     is_forward_marker,
     is_header_label,
@@ -112,6 +113,7 @@ class _Scan:
 
     def run(self) -> None:
         lines, n, i = self.lines, len(self.lines), 0
+        colon = colon_flags(lines)
         while i < n:
             line = lines[i]
             if line.lstrip().startswith(">"):
@@ -119,7 +121,7 @@ class _Scan:
                 self.marks = True
                 i += 1
                 continue
-            if not may_start_history(line, lines[i + 1 : i + 3]):
+            if not may_start_history(line, colon[i + 1] or colon[i + 2]):
                 self.visible.append(line)  # most lines: no history header can start here
                 i += 1
                 continue

@@ -18,6 +18,8 @@ __all__ = [
     "AttributionKind",
     "attribution_kind",
     "clean",
+    "colon_flags",
+    "ends_in_colon",
     "header_field",
     "is_forward_marker",
     "is_header_label",
@@ -55,6 +57,15 @@ def _spaced(word: str) -> bool:
 
 
 _FLAGS = re.IGNORECASE
+
+
+def _fold_word(text: str) -> str:
+    """Case-folded as IGNORECASE sees it (it takes the Turkish "ı" and "İ" for an "i")."""
+    if text.isascii():
+        return text.casefold()
+    return text.replace("ı", "i").replace("İ", "i").casefold()
+
+
 _COLON = "[:：]"
 _LABEL = r"^[ \t]*+\*?+[ \t]*+(?:{})[ \t]*+\*?+[ \t]*+" + _COLON
 _HEADER_FROM = re.compile(_LABEL.format(_alternation(_all("from_"))) + r"\s*+\S", _FLAGS)
@@ -88,18 +99,29 @@ _FORWARD = re.compile(
 RULE = re.compile(r"^\s*+(?:_{10,}+|-{3,}+)\s*+$")
 
 _OPENERS = _all("on")
-_OPENED = re.compile(
-    r"(?:(?:{spaced})\s|(?:{unspaced})\s?)(?=[^\n]*\d).{{3,300}}?(?:{verbs})(?:\s.{{0,80}})?\s?{c}$".format(
+# The opener at the start of an attribution line ("On ", "Am ", "在"); the rest of the line is
+# read by _verb_distance, with str.rfind: an alternation of a hundred verbs tried at every
+# position of a 400-character line costs milliseconds in re.
+_OPENER = re.compile(
+    r"(?:{spaced})\s|(?:{unspaced})\s?".format(
         spaced=_alternation(w for w in _OPENERS if _spaced(w)),
         unspaced=_alternation(w for w in _OPENERS if not _spaced(w)) or "(?!)",
-        verbs=_alternation(_all("wrote")),
-        c=_COLON,
     ),
     _FLAGS,
 )
-_VERB_END = re.compile(rf"(?:{_alternation(_all('wrote'))})(?:\s.{{0,80}})?\s?{_COLON}$", _FLAGS)
+# Verbs folded, longest first ("napisał(a)" before "napisał"), each with whether it must
+# start a word (scripts written with spaces).
+_VERBS = sorted(
+    {(_fold_word(w), _spaced(w)) for w in _all("wrote")}, key=lambda v: (-len(v[0]), v[0])
+)
+# After the verb: a name or a date ("schrieb Jane <j@x.org>:"), at most this long.
+_MAX_AFTER_VERB = 80
+_VERB_WINDOW = _MAX_AFTER_VERB + max(len(v) for v, _ in _VERBS) + 3
+# Between the opener and the verb: the date and the name.
+_MAX_MIDDLE = 300
 _ADDRESS_END = re.compile(rf"<\s?+[^<>\s@]{{1,64}}+@[^<>\s]{{1,255}}+>\s?+{_COLON}$")
 _TIME = re.compile(r"\d{1,2}[:.]\d\d")
+_DIGIT = re.compile(r"\d")
 _DATE = re.compile(r"\d{4}|\d{1,2}[:.]\d\d")
 # Right-to-left marks Gmail wraps Hebrew and Arabic attribution lines in.
 _BIDI_MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -107,21 +129,20 @@ _BIDI = re.compile(f"[{_BIDI_MARKS}]")
 _TRAILING = " \t\r\n\f\v\xa0" + _BIDI_MARKS
 
 
-def _fold(text: str) -> str:
-    """Case-folded as IGNORECASE sees it (it takes the Turkish "ı" and "İ" for an "i")."""
-    if text.isascii():
-        return text.casefold()
-    return text.replace("ı", "i").replace("İ", "i").casefold()
+_fold = _fold_word
 
 
 def _last(line: str) -> str:
     """The last character before the trailing blanks and bidirectional marks."""
-    return line.rstrip(_TRAILING)[-1:]
+    last = line[-1:]
+    return line.rstrip(_TRAILING)[-1:] if last in _TRAILING else last
 
 
 def clean(line: str) -> str:
     """The line without its blanks at both ends and without bidirectional marks."""
-    return line.strip() if line.isascii() else _BIDI.sub("", line).strip()
+    if line.isascii() or not any(mark in line for mark in _BIDI_MARKS):  # "in": C, fast
+        return line.strip()
+    return _BIDI.sub("", line).strip()
 
 
 def attribution_kind(text: str) -> AttributionKind | None:
@@ -135,13 +156,38 @@ def attribution_kind(text: str) -> AttributionKind | None:
         body = body.rstrip("- ") + ":"
     if body[-1:] not in (":", "："):
         return None
-    if _OPENED.match(body):
-        return AttributionKind.OPENED
-    if _VERB_END.search(body) and ("@" in body or _TIME.search(body)):
-        return AttributionKind.VERB
+    distance = _verb_distance(body)
+    if distance:
+        opener = _OPENER.match(body)
+        middle = len(body) - distance - opener.end() if opener else 0
+        if opener and 3 <= middle <= _MAX_MIDDLE and _DIGIT.search(body, opener.end()):
+            return AttributionKind.OPENED
+        if "@" in body or _TIME.search(body):
+            return AttributionKind.VERB
     if _ADDRESS_END.search(body) and _DATE.search(body):
         return AttributionKind.ADDRESS
     return None
+
+
+def _verb_distance(body: str) -> int:
+    """How far from the end of `body` (which ends in a colon) an attribution verb starts, when
+    only a name or date of at most _MAX_AFTER_VERB characters follows it; 0 if none does."""
+    tail = _fold(body[-_VERB_WINDOW:])
+    for verb, spaced in _VERBS:
+        pos = tail.rfind(verb)
+        while pos >= 0:
+            if _verb_fits(tail, pos, len(verb), spaced):
+                return len(tail) - pos
+            pos = tail.rfind(verb, 0, pos)
+    return 0
+
+
+def _verb_fits(tail: str, pos: int, size: int, spaced: bool) -> bool:
+    """The verb at `pos` starts a word and is followed by the colon, or a blank and a name."""
+    rest = tail[pos + size : -1]
+    if rest and (not rest[0].isspace() or len(rest) > _MAX_AFTER_VERB + 2):
+        return False
+    return not spaced or pos == 0 or not tail[pos - 1].isalnum()
 
 
 def is_separator(line: str) -> bool:
@@ -166,7 +212,7 @@ def header_field(line: str) -> tuple[str, str] | None:
     """("from" | "date" | "to" | "subject" | "cc", value) of a "Label: value" line."""
     if len(line) > MAX_HEADER_LINE:
         return None
-    found = _HEADER_ANY.match(line if line.isascii() else _BIDI.sub("", line))
+    found = _HEADER_ANY.match(clean(line))
     if found is None:
         return None
     label = " ".join(found.group(1).split()).casefold()
@@ -180,19 +226,41 @@ def _heads(words: Iterable[str]) -> frozenset[str]:
     return frozenset(_fold(w + " ")[:2] for w in words if w)
 
 
+_COLONS = (":", "：")
+# Characters an attribution line, a separator or an Outlook rule ends with.
+_HEADER_ENDS = frozenset(":：-_=*")
+# The colon of a header label ("Beantwoorden - Aan:", "Date d'envoi :") comes before this.
+_LABEL_REACH = 48
 _HISTORY_HEADS = _heads([*_all("from_"), *_all("sent"), *_OPENERS]) | {"--", "__", "=="}
 
 
-def may_start_history(line: str, next_lines: Iterable[str]) -> bool:
-    """False for lines no history header can start at (the quick test run on every line)."""
+def ends_in_colon(line: str) -> bool:
+    """Whether a line (not too long for a header) ends in a colon, as attribution lines do."""
+    return len(line) <= MAX_HEADER_LINE and _last(line) in (":", "：")
+
+
+def colon_flags(lines: list[str]) -> list[bool]:
+    """`ends_in_colon` of every line, then two False (one pass, no call per line)."""
+    flags = [
+        (x[-1:] in _COLONS or (x[-1:] in _TRAILING and _last(x) in _COLONS))
+        and len(x) <= MAX_HEADER_LINE
+        for x in lines
+    ]
+    return [*flags, False, False]
+
+
+def may_start_history(line: str, colon_below: bool) -> bool:
+    """False for lines no history header can start at (the quick test run on every line).
+    `colon_below`: one of the next two lines ends in a colon (a wrapped attribution line)."""
     if len(line) > MAX_HEADER_LINE or not line.strip():
         return False
-    if "@" in line or _last(line) in (":", "：", "-"):
+    if colon_below or "@" in line or _last(line) in _HEADER_ENDS:
         return True
-    if _fold(line.lstrip(" \t*>")[:2])[:2] in _HISTORY_HEADS:
-        return True
-    # A wrapped attribution line ends with its colon one or two lines further down.
-    return any(len(x) <= MAX_HEADER_LINE and _last(x) in (":", "：") for x in next_lines)
+    # "From: …", "Sent: …": a label of the table, then its colon within the first characters.
+    head = line[:_LABEL_REACH]
+    if ":" not in head and "：" not in head:
+        return False
+    return _fold(line.lstrip(" \t*>")[:2])[:2] in _HISTORY_HEADS
 
 
 # -- mobile signatures ------------------------------------------------------------------------
