@@ -10,6 +10,7 @@ look at its header block and is extracted as it is.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
@@ -21,6 +22,8 @@ from mailcore.security.gnupg import GnuPG
 from mailcore.security.keyring import Keyring
 from mailcore.security.layers import Opened, Signature
 from mailcore.security.mimeparts import Entity, canonical, entity, rewrap
+
+logger = logging.getLogger(__name__)
 
 MAX_LAYERS = 4
 _MARKERS = (b"multipart/signed", b"multipart/encrypted", b"pkcs7-mime", b"pkcs7-signature")
@@ -39,8 +42,16 @@ class Unwrapper:
         self.gnupg.close()
 
     def extract(self, raw: bytes, scheme: IdentScheme = DEFAULT_SCHEME) -> Extraction:
-        """The extraction of the mail inside, with its `security` (None when plain)."""
-        inner, security = self.open(raw)
+        """The extraction of the mail inside, with its `security` (None when plain); never
+        raises: a tool that cannot run gives the mail as it is, marked not valid, with why."""
+        try:
+            inner, security = self.open(raw)
+        except Exception as exc:  # noqa: BLE001 - like extract: the mail must still be filed
+            logger.warning("security layers of a %d-byte mail not checked: %r", len(raw), exc)
+            why = f"the signature or encryption could not be checked: {exc}"
+            return dataclasses.replace(
+                extract(raw, scheme=scheme), security=Security(signed=True, reason=why[:500])
+            )
         ex = extract(inner, scheme=scheme)
         if security is None:
             return ex

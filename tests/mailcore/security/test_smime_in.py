@@ -109,3 +109,15 @@ def test_wrong_key_cannot_decrypt(material: Material) -> None:
     sec = ex.security
     assert sec is not None and sec.encrypted and not sec.decrypted
     assert sec.reason == "no configured S/MIME key decrypts it" and ex.payload is None
+
+
+def test_without_openssl_the_mail_is_still_read(
+    material: Material, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = mails.smime_signed(material.partner)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    ex = Unwrapper(Keyring(smime_trusted=material.ca.pem)).extract(raw)
+    sec = ex.security
+    assert sec is not None and sec.signed and not sec.valid and not sec.verified
+    assert "could not be checked: openssl is not installed" in str(sec.reason)
+    assert "AB-123" in ex.text  # the signed part, read as it is
