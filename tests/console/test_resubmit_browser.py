@@ -53,7 +53,7 @@ def test_operator_fixes_payload_and_resubmits(
     page.goto("/failed/")
     row = page.locator("table.failed tbody tr", has_text=SUBJECT)
     assert row.count() == 1
-    assert "does not match" in row.locator("td.reason").inner_text()
+    assert "is not in the expected form" in row.locator("td.reason").inner_text()
     row.locator("td.subject a").click()
 
     # Side by side: the original mail and the extracted payload with errors by field.
