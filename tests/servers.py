@@ -770,6 +770,7 @@ class CuttingRelay:
         self._sockets: list[socket.socket] = []
         self.cuts = 0
         self.connections = 0
+        self._closed = False
         threading.Thread(target=self._accept, daemon=True, name="relay-accept").start()
 
     def cut(self, words: str, *, before: bool = False, times: int = 1) -> None:
@@ -777,10 +778,15 @@ class CuttingRelay:
             self._rules.extend([(words.upper().encode(), before)] * times)
 
     def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept(), which close() would not
         with contextlib.suppress(OSError):
             self._listener.close()
         with self._lock:
             for s in self._sockets:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)  # wakes the relaying threads' recv
                 with contextlib.suppress(OSError):
                     s.close()
 
@@ -789,6 +795,9 @@ class CuttingRelay:
             try:
                 client, _ = self._listener.accept()
             except OSError:
+                return
+            if self._closed:
+                client.close()
                 return
             try:
                 server = socket.create_connection(self.target, timeout=10)
