@@ -237,8 +237,13 @@ def _block(child: etree._Element, out: _Lines, pre: bool) -> None:
 
 
 def _hidden(el: etree._Element) -> bool:
+    if "hidden" in el.attrib:
+        return True
     style = el.get("style")
-    return "hidden" in el.attrib or (style is not None and _HIDDEN.search(style) is not None)
+    if not style:
+        return False
+    low = style.lower()  # the regex only where it can match: IGNORECASE search is slow
+    return ("none" in low or "hidden" in low) and _HIDDEN.search(low) is not None
 
 
 def _quote_markup(el: etree._Element) -> str | None:
