@@ -33,32 +33,27 @@ PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
     "--config",
     "config_path",
     type=EXISTING_FILE,
-    default=None,
     help="Settings file (default: $MAILCORE_CONFIG); gives [smtp] url/sender, [ident] domain.",
 )
 @click.option(
     "--from",
     "sender",
-    default=None,
     help='Sender, e.g. "Acme <ops@acme.example>". Default: [smtp] sender.',
 )
 @click.option(
     "--domain",
-    default=None,
     help="Domain of reply+<id>@ addresses and Message-IDs. Default: [ident] domain.",
 )
-@click.option("--smtp-host", default=None, help="SMTP server. Default: the host of [smtp] url.")
+@click.option("--smtp-host", help="SMTP server. Default: the host of [smtp] url.")
 @click.option(
     "--smtp-port",
     type=int,
-    default=None,
     help="Default: 587 with STARTTLS, 465 with TLS, 25 plain.",
 )
 @click.option(
     "--starttls",
     "security",
     flag_value="starttls",
-    default=None,
     help="STARTTLS on a plain connection (default without a configured url).",
 )
 @click.option("--tls", "security", flag_value="tls", help="TLS from the start (smtps).")
@@ -66,24 +61,10 @@ PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
     "--plain", "security", flag_value="plain", help="No encryption (trusted local relay only)."
 )
 @click.option("--user", default="", help=f"Login; the password comes from ${PASSWORD_ENV}.")
-@click.option(
-    "--ca-file", type=EXISTING_FILE, default=None, help="Trust this CA for the server certificate."
-)
-@click.option(
-    "--auto/--no-auto",
-    default=True,
-    show_default=True,
-    help="Mark the mail Auto-Submitted: auto-generated.",
-)
-@click.option(
-    "--sign-cert",
-    type=EXISTING_FILE,
-    default=None,
-    help="Sign with S/MIME: PEM certificate (chain).",
-)
-@click.option(
-    "--sign-key", type=EXISTING_FILE, default=None, help="PEM private key for --sign-cert."
-)
+@click.option("--ca-file", type=EXISTING_FILE, help="Trust this CA for the server certificate.")
+@click.option("--auto/--no-auto", default=True, help="Mark the mail Auto-Submitted (default).")
+@click.option("--sign-cert", type=EXISTING_FILE, help="Sign with S/MIME: PEM certificate (chain).")
+@click.option("--sign-key", type=EXISTING_FILE, help="PEM private key for --sign-cert.")
 @click.option(
     "--seal/--no-seal",
     default=True,
@@ -92,17 +73,10 @@ PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
 )
 @click.option(
     "--sent-folder",
-    default=None,
     help="Also file the sent mail in this folder of the configured mailbox (imap_url or"
     " maildir). Default: [smtp] sent_folder; unset, no copy is filed.",
 )
-@click.option(
-    "--attach",
-    "attach",
-    multiple=True,
-    type=EXISTING_FILE,
-    help="File to attach (repeatable).",
-)
+@click.option("--attach", multiple=True, type=EXISTING_FILE, help="File to attach (repeatable).")
 def send(
     template: str,
     data_path: str,
