@@ -31,9 +31,9 @@ def store() -> KeyStore:
     """The key store in the history database, with the secret key private keys are
     encrypted with ($MAILCORE_SECRET_KEY or [console] secret_key; the app's in tests)."""
     svc = services()
-    secret = os.environ.get("MAILCORE_SECRET_KEY")
     if svc.settings is not None:
         return key_store(svc.settings, svc.history.engine)
+    secret = os.environ.get("MAILCORE_SECRET_KEY")
     if secret is None and current_app.testing:
         secret = current_app.config.get("SECRET_KEY")
     return KeyStore(svc.history.engine, secret)
