@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 system:
 	bash scripts/install-system-deps
 
-# The demo console on http://127.0.0.1:$(PORT)/ (`make run PORT=5001` when 5000 is taken).
+# The demo console on http://127.0.0.1:$(PORT)/ (`make run PORT=5001` when 5000 is taken;
+# `make run RESET=1` starts again from the sample mails, with a new admin password).
 run: $(STAMP)
-	$(VENV)/bin/mailcore demo --port $(PORT)
+	$(VENV)/bin/mailcore demo --port $(PORT)$(if $(RESET), --reset)
 
 test: $(STAMP) system
 	$(VENV)/bin/ruff check mailcore console tests bench

@@ -228,13 +228,46 @@ def _serve(app: Any, host: str, port: int) -> None:
     server.serve_forever()
 
 
-def ensure_admin(accounts: Any, username: str = "admin") -> str | None:
-    """Create the first admin when there is no account; returns its password (shown once)."""
+def ensure_admin(accounts: Any, username: str = "admin", email: str | None = None) -> str | None:
+    """Create the first admin when there is no account, with `email` (so "Send a test"
+    works for it); returns its password (shown once)."""
     if accounts.count() > 0:
         return None
     password = secrets.token_urlsafe(12)
-    accounts.create(username, password, "admin", by="first-run")
+    accounts.create(username, password, "admin", email=email, by="first-run")
     return password
+
+
+def admin_email(settings: Any) -> str:
+    """The first admin's e-mail address: $MAILCORE_ADMIN_EMAIL, else the configured sender's
+    address, else this user's on this machine (user@localhost)."""
+    import getpass
+    from email.utils import parseaddr
+
+    from mailcore import configured_sender
+
+    chosen = os.environ.get("MAILCORE_ADMIN_EMAIL", "").strip()
+    if chosen:
+        return chosen
+    sender = parseaddr(configured_sender(settings) or "")[1]
+    if "@" in sender:
+        return sender
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        user = "admin"
+    return f"{user}@localhost"
+
+
+def database_label(url: str) -> str:
+    """A database URL as the commands name it: the file of a SQLite one, else the URL
+    without its password."""
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return str(Path(parsed.database).resolve())
+    return parsed.render_as_string(hide_password=True)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -242,6 +275,9 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with open(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+DEMO_PASSWORD_FILE = "admin-password"  # under the demo's directory, mode 0600
 
 
 @dataclass
@@ -252,6 +288,7 @@ class DemoEnv:
     secret_key: str
     counts: dict[str, int]  # first poll: status -> number of messages
     password: str | None  # the first-run admin's password, None when accounts existed
+    remembered: str | None = None  # the first-run password kept for later runs (demo only)
 
 
 def prepare_demo(root: Path, *, reset: bool = False) -> DemoEnv:
@@ -283,9 +320,18 @@ def prepare_demo(root: Path, *, reset: bool = False) -> DemoEnv:
     counts: dict[str, int] = {}
     for outcome in svc.engine.poll_once():
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    password = ensure_admin(svc.accounts)
+    password = ensure_admin(svc.accounts, email=admin_email(settings))
+    # A demo is local and its directory the user's only: keep the first-run password there
+    # so that every `make run` can say how to log in again.
+    remembered_file = root / DEMO_PASSWORD_FILE
+    if password is not None:
+        remembered_file.unlink(missing_ok=True)
+        _write_private(remembered_file, password)
+    remembered = (
+        remembered_file.read_text(encoding="utf-8").strip() if remembered_file.exists() else None
+    )
     secret = key_file.read_text(encoding="utf-8").strip()
-    return DemoEnv(root, settings, svc, secret, counts, password)
+    return DemoEnv(root, settings, svc, secret, counts, password, remembered)
 
 
 @click.command()
@@ -300,34 +346,41 @@ def demo(data_dir: str, host: str, port: int, reset: bool, poll_interval: float)
 
     check_port(host, port, f"run `make run PORT={port + 1}` (or `mailcore demo --port {port + 1}`)")
     demo_env = prepare_demo(Path(data_dir), reset=reset)
-    svc, settings = demo_env.services, demo_env.settings
+    svc = demo_env.services
     svc.poller = Poller(svc.engine, poll_interval).start()
     app = create_app({"SECRET_KEY": demo_env.secret_key, "MAILCORE_SERVICES": svc})
-    root = demo_env.root
-    counts, password = demo_env.counts, demo_env.password
     url = f"http://{host}:{port}/"
-    click.echo(f"mailcore demo: mailbox {settings.maildir}, database {root / 'mailcore.db'}")
-    if counts:
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        click.echo(f"first poll: {summary}")
-    if password:
-        click.echo("")
-        click.echo("  First run: an admin account was created. The password is shown only now:")
-        click.echo("    username: admin")
-        click.echo(f"    password: {password}")
-        click.echo(
-            "  More users: the Admin page, or MAILCORE_DATABASE_URL="
-            f"sqlite:///{root / 'mailcore.db'} {mailcore_command()} create-user"
-            " --role operator NAME"
-        )
-    click.echo("")
-    click.echo(f"  Console: {url}")
-    click.echo(f"  The demo mailbox is polled every {poll_interval:g} s.")
-    click.echo("")
+    _echo_demo(demo_env, url, poll_interval, data_dir)
     try:
         _serve(app, host, port)
     finally:
         svc.close()
+
+
+def _echo_demo(demo_env: DemoEnv, url: str, poll_interval: float, data_dir: str) -> None:
+    """What a newcomer needs at every `make run`: where things are, how to log in, how to
+    start again."""
+    root, counts = demo_env.root, demo_env.counts
+    database = root / "mailcore.db"
+    click.echo(f"mailcore demo: mailbox {demo_env.settings.maildir}, database {database}")
+    if counts:
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        click.echo(f"poll: {summary}")
+    click.echo("")
+    if demo_env.password:
+        click.echo("  First run: an admin account was created.")
+    if demo_env.remembered:
+        click.echo(f"  Log in as:\n    username: admin\n    password: {demo_env.remembered}")
+        click.echo(f"  (kept in {root / DEMO_PASSWORD_FILE}; wrong if it was changed since)")
+    else:
+        click.echo("  Log in with your console account (the first-run admin password is gone).")
+    command = mailcore_command()
+    click.echo(f"  More users: the Admin page, or {command} create-user --data {data_dir} NAME")
+    click.echo(
+        "  Start again from the sample mails (new admin password): make run RESET=1"
+        f" (or {command} demo --reset)"
+    )
+    click.echo(f"\n  Console: {url}\n  The demo mailbox is polled every {poll_interval:g} s.\n")
 
 
 @click.command()
@@ -359,7 +412,8 @@ def serve(config_path: str | None, host: str, port: int, poll: bool) -> None:
         overrides["SECRET_KEY"] = console_cfg["secret_key"]
     if poll:
         svc.poller = Poller(svc.engine, settings.poll_interval).start()
-    password = ensure_admin(svc.accounts)
+    password = ensure_admin(svc.accounts, email=admin_email(settings))
+    click.echo(f"Database: {database_label(settings.database_url)}")
     if password:
         click.echo(f"First run: created user 'admin' with password {password} (shown only now).")
     click.echo(f"Console: http://{host}:{port}/")
@@ -379,28 +433,67 @@ def serve(config_path: str | None, host: str, port: int, poll: bool) -> None:
 )
 @click.option("--email", default=None)
 @click.option("--config", "config_path", type=click.Path(exists=True), help="TOML settings file.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False),
+    help="The demo's directory (`make run`'s: demo-data): its database. Default: the settings"
+    " (--config, MAILCORE_CONFIG, MAILCORE_DATABASE_URL), else ./demo-data when it exists.",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_user(
-    username: str, role: str, email: str | None, config_path: str | None, password_stdin: bool
+    username: str,
+    role: str,
+    email: str | None,
+    config_path: str | None,
+    data_dir: str | None,
+    password_stdin: bool,
 ) -> None:
-    """Create a console user (the password is asked for, never passed as an argument)."""
+    """Create a console user in the database `mailcore serve` (or `make run`) uses; says
+    which (the password is asked for, never passed as an argument)."""
     from console.accounts import AccountError, Accounts
-    from mailcore import History, Settings
+    from mailcore import History
     from mailcore.errors import ConfigError
 
     try:
-        settings = Settings.load(config_path)
+        database_url = user_database(config_path, data_dir)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(f"Database: {database_label(database_url)}")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    history = History(settings.database_url)
+    history = History(database_url)
     try:
         user = Accounts(history.engine, history).create(
             username, password, role, email=email, by="cli"
         )
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"created {user.role} {user.username!r}")
+    finally:
+        history.close()
+    click.echo(f"created {user.role} {user.username!r} in {database_label(database_url)}")
+
+
+DEMO_DATA = "demo-data"  # `mailcore demo`'s (and so `make run`'s) default directory
+
+
+def user_database(config_path: str | None, data_dir: str | None) -> str:
+    """The database an account command writes to: the demo's under `data_dir` when given;
+    else the settings' when any say where (a file, MAILCORE_CONFIG, MAILCORE_DATABASE_URL);
+    else the demo's in ./demo-data when there is one; else the settings' default."""
+    from mailcore import Settings
+    from mailcore.errors import ConfigError
+
+    if data_dir is not None:
+        database = Path(data_dir) / "mailcore.db"
+        if not database.exists():
+            raise ConfigError(f"no demo database in {data_dir}: run `make run` first")
+        return f"sqlite:///{database.resolve()}"
+    settings = Settings.load(config_path)
+    configured = config_path or os.environ.get("MAILCORE_CONFIG")
+    demo = Path(DEMO_DATA) / "mailcore.db"
+    if not configured and not os.environ.get("MAILCORE_DATABASE_URL") and demo.exists():
+        return f"sqlite:///{demo.resolve()}"
+    return str(settings.database_url)

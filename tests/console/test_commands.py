@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -105,12 +106,13 @@ def test_a_port_in_use_is_refused_before_the_console_url_is_printed(tmp_path: Pa
     assert "Console:" not in run.stdout
 
 
-def test_demo_hint_names_the_mailcore_it_was_started_as(tmp_path: Path):
+def demo_output(data: Path, *extra: str) -> str:
+    """What `mailcore demo` prints up to its console URL (then it is stopped)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     demo = subprocess.Popen(
-        [str(MAILCORE), "demo", "--data", str(tmp_path / "demo"), "--port", str(port)],
+        [str(MAILCORE), "demo", "--data", str(data), "--port", str(port), *extra],
         env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -127,8 +129,62 @@ def test_demo_hint_names_the_mailcore_it_was_started_as(tmp_path: Path):
         demo.terminate()
         demo.wait(timeout=30)
     output = "".join(lines)
-    assert f"{MAILCORE} create-user --role operator NAME" in output, output
     assert f"Console: http://127.0.0.1:{port}/" in output
+    return output
+
+
+def test_every_demo_run_says_how_to_log_in_add_users_and_start_again(tmp_path: Path):
+    data = tmp_path / "demo"
+    first = demo_output(data)
+    password = re.search(r"password: (\S+)", first)
+    assert "First run" in first and password, first
+    assert f"{MAILCORE} create-user --data {data} NAME" in first, first
+    again = demo_output(data)
+    assert "First run" not in again
+    assert f"password: {password.group(1)}" in again  # the same login, reprinted
+    assert "make run RESET=1" in again and f"{MAILCORE} demo --reset" in again
+    reset = demo_output(data, "--reset")
+    assert "First run" in reset and f"password: {password.group(1)}" not in reset
+    # The first admin has an e-mail address, so "Send a test" works for it.
+    from console.accounts import Accounts
+    from mailcore import History
+
+    history = History(f"sqlite:///{data / 'mailcore.db'}")
+    try:
+        admin = Accounts(history.engine).by_name("admin")
+        assert admin is not None and admin.email and "@" in admin.email
+    finally:
+        history.close()
+
+
+def test_create_user_writes_to_the_demos_database_and_says_so(tmp_path: Path):
+    demo_output(tmp_path / "demo-data")
+    env = clean_env()
+    run = subprocess.run(
+        [str(MAILCORE), "create-user", "bruno", "--role", "author", "--password-stdin"],
+        cwd=tmp_path,
+        env=env,
+        input="bruno-long-password\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    database = (tmp_path / "demo-data" / "mailcore.db").resolve()
+    assert run.returncode == 0, run.stderr
+    assert f"created author 'bruno' in {database}" in run.stdout
+    assert not (tmp_path / "mailcore.db").exists()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    missing = subprocess.run(
+        [str(MAILCORE), "create-user", "x", "--data", "nowhere", "--password-stdin"],
+        cwd=elsewhere,
+        env=env,
+        input="x-long-password\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1 and "no demo database in nowhere" in missing.stderr
 
 
 def test_demo_data_is_private_to_its_user_whatever_the_umask(tmp_path: Path):
