@@ -224,3 +224,24 @@ def test_the_demo_knows_the_files_it_offers() -> None:
     from console.demo import OPEN_FILES
 
     assert set(FILE_HOLDERS) <= OPEN_FILES
+
+
+def test_a_rerun_keeps_the_identifier_the_operator_gave(env: ConsoleEnv) -> None:
+    svc = env.services
+    uid = failed_uid(env, "VEH-9913")
+    payload = dict(svc.engine.inspect(uid).payload or {})
+    refused = svc.engine.resubmit(uid, payload, by="olivia", identifier="VEH-0001")
+    assert refused.status == "failed" and "VEH-0001" in (refused.reason or "")
+    # The mail still says VEH-9913; the history holds the operator's choice, and so does a
+    # re-run after the handler was fixed (the office opens file VEH-0001).
+    html = env.client("olivia").get(f"/failed/{uid}").get_data(as_text=True)
+    assert 'value="VEH-0001"' in html
+    from console import demo
+
+    demo.OPEN_FILES.add("VEH-0001")
+    try:
+        [outcome] = svc.engine.rerun([uid], by="olivia")
+    finally:
+        demo.OPEN_FILES.discard("VEH-0001")
+    assert outcome.status == "processed", outcome
+    assert env.office.records[-1]["file"] == "VEH-0001"
