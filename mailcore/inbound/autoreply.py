@@ -62,6 +62,9 @@ def read_automatic(
         found = _report(msg, headers, signs, report, scheme)
         if found is not None:
             return found
+    if is_report:  # another report type (TLS-RPT...): automatic all the same
+        kind = report or "delivery-status"
+        return AutoVerdict(AutoKind.OTHER, f"report (multipart/report; report-type={kind})")
     return _auto_reply(raw, headers, signs)
 
 

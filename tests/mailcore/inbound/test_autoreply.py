@@ -149,3 +149,17 @@ def test_a_persons_mail_is_never_automatic(
     raw = mail(prefix + subject, body or "Hello", from_=sender)
     found = extract(raw)
     assert found.auto_kind is None and not found.auto_reply
+
+
+def test_other_reports_are_automatic() -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "tlsrpt@mx.example.net", "ops@acme.example", "Report"
+    msg.set_content("TLS report attached.")
+    msg.add_attachment(b'{"policies": []}', maintype="application", subtype="tlsrpt+json")
+    msg.replace_header(
+        "Content-Type", msg["Content-Type"].replace("multipart/mixed", "multipart/report")
+    )
+    msg.set_param("report-type", "tlsrpt")
+    found = extract(msg.as_bytes())
+    assert found.auto_kind is AutoKind.OTHER and found.bounce is None
+    assert found.auto_reply_reason == "report (multipart/report; report-type=tlsrpt)"
