@@ -110,26 +110,25 @@ class PayloadForm(FlaskForm):
     )
 
 
-class RejectForm(FlaskForm):
-    note = TextAreaField(
-        "Why is it rejected?",
+def _note(label: str, example: str) -> TextAreaField:
+    """An operator's note on an action, required: the next person reads why."""
+    return TextAreaField(
+        label,
         validators=[
-            DataRequired(message="Say why, so the next person knows (e.g. 'spam', 'duplicate')."),
+            DataRequired(message=f"Say why, so the next person knows (e.g. {example})."),
             Length(max=2000, message="Keep the note under 2000 characters."),
         ],
     )
+
+
+class RejectForm(FlaskForm):
+    note = _note("Why is it rejected?", "'spam', 'duplicate'")
 
 
 class UndoRejectForm(FlaskForm):
     """Take a rejected mail back to `failed`: the note says why, for the timeline."""
 
-    note = TextAreaField(
-        "Why is it taken back?",
-        validators=[
-            DataRequired(message="Say why, so the next person knows (e.g. 'rejected by mistake')."),
-            Length(max=2000, message="Keep the note under 2000 characters."),
-        ],
-    )
+    note = _note("Why is it taken back?", "'rejected by mistake'")
 
 
 class RerunForm(FlaskForm):

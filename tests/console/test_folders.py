@@ -24,6 +24,13 @@ def _post(env: ConsoleEnv, client: Any, path: str, **data: str) -> Any:
     return client.post(path, data=data)
 
 
+def _edit(client: Any, uid: int, action: str, payload: str, **fields: str) -> str:
+    """The editor's form posted to one of its actions (convert, choose...): the page's text."""
+    data = {"payload": payload, "syntax": "json", "current_syntax": "json", **fields}
+    data["csrf_token"] = csrf_token(client, "/failed/")
+    return str(client.post(f"/failed/{uid}/{action}", data=data).get_data(as_text=True))
+
+
 def _uids(env: ConsoleEnv, folder: str) -> list[int]:
     svc = env.services
     return svc.mailbox.uids(getattr(svc.engine.folders, folder))
@@ -119,29 +126,12 @@ def test_the_mail_without_identifier_gets_a_handler_an_identifier_and_its_fields
     client = env.client("olivia")
     uid = failed_uid(env, "Question about my registration")
     handler = "vehicle_registration"
-    editor = _post(
-        env,
-        client,
-        f"/failed/{uid}/convert",
-        payload='{"plate_number": "GH-808-JK"}',
-        syntax="json",
-        current_syntax="json",
-        handler=handler,
-        identifier="",
-    ).get_data(as_text=True)
+    plate = '{"plate_number": "GH-808-JK"}'
+    editor = _edit(client, uid, "convert", plate, handler=handler, identifier="")
     # The handler chosen: its records offer the file with this plate, its schema the fields.
     assert 'data-identifier="VEH-1052"' in editor and "Nicolas Girard" in editor
     assert 'name="choice.category"' in editor and "17 characters, no I, O or Q" in editor
-    chosen = _post(
-        env,
-        client,
-        f"/failed/{uid}/choose",
-        payload='{"plate_number": "GH-808-JK"}',
-        syntax="json",
-        handler=handler,
-        identifier="VEH-1052",
-        **{"choice.category": '"van"'},
-    ).get_data(as_text=True)
+    chosen = _edit(client, uid, "choose", plate, handler=handler, **{"choice.category": '"van"'})
     assert "&#34;category&#34;: &#34;van&#34;" in chosen or '"category": "van"' in chosen
     payload = {
         "plate_number": "GH-808-JK",
@@ -171,16 +161,8 @@ def test_the_mail_without_identifier_gets_a_handler_an_identifier_and_its_fields
 def test_a_choice_outside_the_schema_is_not_written(env: ConsoleEnv) -> None:
     client = env.client("olivia")
     uid = failed_uid(env, "VEH-1045")
-    html = _post(
-        env,
-        client,
-        f"/failed/{uid}/choose",
-        payload='{"category": "motorbike"}',
-        syntax="json",
-        handler="",
-        identifier="",
-        **{"choice.category": '"rocket"', "choice.vin": '"x"'},
-    ).get_data(as_text=True)
+    picked = {"choice.category": '"rocket"', "choice.vin": '"x"'}
+    html = _edit(client, uid, "choose", '{"category": "motorbike"}', **picked)
     assert "motorbike" in html and "rocket" not in html.split("<textarea", 1)[1].split("</", 1)[0]
 
 
