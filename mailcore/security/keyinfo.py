@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from mailcore.errors import ConfigError
 from mailcore.security.certinfo import describe
@@ -102,7 +102,7 @@ def _primary_keys(colons: str) -> list[tuple[str, str, datetime | None]]:
 
 def keyring(store: KeyStore) -> Keyring:
     """The verifier's keys from the store: trusted certificates and OpenPGP keys, and our
-    private keys (S/MIME decryption needs RSA)."""
+    private keys."""
     trusted, smime_keys, public, secret = b"", [], [], []
     for key in store.list():
         if key.scheme is KeyScheme.SMIME:
@@ -113,7 +113,7 @@ def keyring(store: KeyStore) -> Keyring:
                 private = serialization.load_pem_private_key(
                     store.secret(key.fingerprint) or b"", None
                 )
-                if isinstance(private, rsa.RSAPrivateKey):
+                if isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
                     smime_keys.append((cert, private))
         else:
             if key.trusted:

@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from mailcore.errors import ConfigError
 from mailcore.security.smime_in import SmimeKey
@@ -71,12 +71,12 @@ class Keyring:
 
 
 def smime_key(cert_pem: bytes, key_pem: bytes) -> SmimeKey:
-    """Our certificate and its RSA private key (what S/MIME encryption uses)."""
+    """Our certificate and its private key (RSA or EC), to decrypt what partners send."""
     try:
         cert = x509.load_pem_x509_certificates(cert_pem)[0]
         key = serialization.load_pem_private_key(key_pem, None)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"cannot load the S/MIME certificate or key: {exc}") from exc
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConfigError("an S/MIME decryption key must be an RSA key (no password)")
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ConfigError("an S/MIME decryption key must be an RSA or EC key (no password)")
     return cert, key

@@ -1,21 +1,24 @@
 """Outbound: sign then encrypt a composed mail, S/MIME or OpenPGP/MIME (RFC 3156).
 
 S/MIME: signed by `mailcore.outbound.smime.sign` (when we have a signing certificate), then
-the signed entity enveloped for the recipient's certificate by `cryptography` (AES-256;
-the recipient's certificate must hold an RSA key). OpenPGP: signed and encrypted in one pass
-by `gpg` (RFC 3156 section 6.2) in a temporary home holding only the recipient's public key
-and our secret key. The outer header fields (From, To, Subject, Message-ID, Reply-To...) stay
-readable; they are what routing and threading need.
+the signed entity enveloped for the recipient's certificate (AES-256) by `cryptography` for
+an RSA key, by `openssl cms -encrypt` for an EC key (ECDH: not in `cryptography`).
+OpenPGP: signed and encrypted in one pass by `gpg` (RFC 3156 section 6.2) in a temporary home
+holding only the recipient's public key and our secret key. The outer header fields (From,
+To, Subject, Message-ID, Reply-To...) stay readable; they are what routing and threading need.
 """
 
 from __future__ import annotations
 
 import secrets
+import tempfile
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from mailcore.errors import ConfigError
@@ -23,6 +26,7 @@ from mailcore.outbound.compose import MESSAGE_POLICY
 from mailcore.outbound.smime import Signer, sign
 from mailcore.security.gnupg import GnuPG
 from mailcore.security.mimeparts import canonical, split_entity
+from mailcore.security.tools import run
 from mailcore.store.keys import KeyScheme
 
 
@@ -69,6 +73,8 @@ def smime_encrypt(raw: bytes, certificate_pem: bytes) -> bytes:
     except ValueError as exc:
         raise ConfigError(f"the recipient's certificate cannot be read: {exc}") from exc
     outer, entity = split_entity(raw)
+    if isinstance(cert.public_key(), ec.EllipticCurvePublicKey):
+        return outer + b"\r\n" + canonical(_openssl_encrypt(entity, cert))
     try:
         enveloped = (
             pkcs7.PKCS7EnvelopeBuilder()
@@ -79,6 +85,16 @@ def smime_encrypt(raw: bytes, certificate_pem: bytes) -> bytes:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"cannot encrypt to {cert.subject.rfc4514_string()}: {exc}") from exc
     return outer + b"\r\n" + canonical(enveloped)
+
+
+def _openssl_encrypt(entity: bytes, cert: x509.Certificate) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="mc-seal-") as tmp:
+        path = Path(tmp, "recipient.pem")
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        ran = run(["openssl", "cms", "-encrypt", "-aes256", "-binary", str(path)], entity)
+    if not ran.ok:
+        raise ConfigError(f"cannot encrypt to {cert.subject.rfc4514_string()}: {ran.error_line()}")
+    return ran.stdout
 
 
 def pgp_encrypt(raw: bytes, recipient: Recipient, own: OwnKeys) -> bytes:

@@ -1,5 +1,6 @@
 """Inbound S/MIME: signatures verified by `openssl cms` (the `cryptography` package has no
-verification API), enveloped-data decrypted by `cryptography`.
+verification API), enveloped-data decrypted by `cryptography` for RSA keys and by
+`openssl cms -decrypt` for EC keys (ECDH, which `cryptography` does not decrypt).
 
 A signature is checked against the trust anchors first (certificate chain, validity dates,
 the e-mail protection purpose); when that fails it is checked again without the chain, to
@@ -14,14 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from mailcore.security.certinfo import describe
 from mailcore.security.layers import Opened, Scheme, Signature
 from mailcore.security.tools import Ran, run
 
-SmimeKey = tuple[x509.Certificate, rsa.RSAPrivateKey]
+SmimeKey = tuple[x509.Certificate, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey]
 
 
 def verify(raw: bytes, anchors: bytes) -> Opened:
@@ -77,9 +79,8 @@ def _reason(ran: Ran) -> str:
 def decrypt(raw: bytes, keys: Sequence[SmimeKey]) -> Opened:
     """The content of S/MIME enveloped-data, with the first configured key that opens it."""
     for cert, key in keys:
-        try:
-            inner = pkcs7.pkcs7_decrypt_smime(raw, cert, key, [])
-        except ValueError:
+        inner = _decrypt_one(raw, cert, key)
+        if inner is None:
             continue
         return Opened(inner, f"S/MIME encrypted (decrypted for {describe(cert).subject})",
                       encrypted=True)  # fmt: skip
@@ -87,3 +88,23 @@ def decrypt(raw: bytes, keys: Sequence[SmimeKey]) -> Opened:
     if not keys:
         why = "no S/MIME decryption key is configured"
     return Opened(None, "S/MIME encrypted", encrypted=True, reason=why)
+
+
+def _decrypt_one(
+    raw: bytes, cert: x509.Certificate, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+) -> bytes | None:
+    if isinstance(key, rsa.RSAPrivateKey):
+        try:
+            return pkcs7.pkcs7_decrypt_smime(raw, cert, key, [])
+        except ValueError:
+            return None
+    with tempfile.TemporaryDirectory(prefix="mc-smime-") as tmp:  # 0700: the key's file too
+        recip, inkey = Path(tmp, "cert.pem"), Path(tmp, "key.pem")
+        recip.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        inkey.touch(mode=0o600)
+        inkey.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))  # fmt: skip
+        ran = run(["openssl", "cms", "-decrypt", "-inform", "SMIME", "-recip", str(recip),
+                   "-inkey", str(inkey)], raw)  # fmt: skip
+    return ran.stdout if ran.ok else None

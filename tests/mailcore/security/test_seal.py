@@ -92,6 +92,15 @@ def test_without_recipient_it_is_only_signed(material: Material, unwrapper: Unwr
     assert sec is not None and sec.verified and not sec.encrypted
 
 
-def test_an_ec_certificate_cannot_be_encrypted_to(material: Material) -> None:
-    with pytest.raises(ConfigError, match="cannot encrypt to"):
-        seal(message(), Recipient(KeyScheme.SMIME, material.partner.pem, "p"), OwnKeys())
+def test_an_ec_certificate_is_encrypted_to_with_openssl(material: Material) -> None:
+    raw = seal(message(), Recipient(KeyScheme.SMIME, material.partner.pem, "p"), OwnKeys())
+    assert b"application/pkcs7-mime" in raw and b"AB-123" not in raw.split(b"\r\n\r\n", 1)[1]
+    opened = openssl(["cms", "-decrypt", "-recip", str(material.partner.cert), "-inkey",
+                      str(material.partner.key)], raw)  # fmt: skip
+    assert opened.returncode == 0, opened.stderr.decode()
+    assert b"AB-123" in opened.stdout
+
+
+def test_a_broken_certificate_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="certificate cannot be read"):
+        seal(message(), Recipient(KeyScheme.SMIME, b"not a certificate", "p"), OwnKeys())

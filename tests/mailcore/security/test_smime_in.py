@@ -102,6 +102,13 @@ def test_signed_then_encrypted(unwrapper: Unwrapper, material: Material) -> None
     assert len(sec.layers) == 2 and ex.payload is not None
 
 
+def test_openssl_encrypted_to_an_ec_key_is_decrypted(material: Material) -> None:
+    ec_key = smime_key(material.partner.pem, material.partner.key.read_bytes())
+    ex = Unwrapper(Keyring(smime_keys=(ec_key,))).extract(mails.smime_encrypted(material.partner))
+    assert ex.security is not None and ex.security.decrypted, ex.security
+    assert ex.payload == {"plate_number": "AB-123", "year": 2020}
+
+
 def test_wrong_key_cannot_decrypt(material: Material) -> None:
     wrong = Keyring(smime_keys=(smime_key(material.ours_other.pem,
                                           material.ours_other.key.read_bytes()),))  # fmt: skip
