@@ -50,11 +50,14 @@ class OwnKeys:
 
 def seal(message: EmailMessage, recipient: Recipient | None, own: OwnKeys) -> bytes:
     """The mail's bytes, signed with our key of the recipient's scheme (when we have one)
-    and encrypted to the recipient; without a recipient, S/MIME-signed if we can sign."""
+    and encrypted to the recipient; without a recipient, signed only: S/MIME if we have an
+    S/MIME signer, else OpenPGP/MIME if we have an OpenPGP key."""
     if recipient is None:
-        if own.smime is None:
-            return message.as_bytes(policy=MESSAGE_POLICY)
-        return sign(message, own.smime)
+        if own.smime is not None:
+            return sign(message, own.smime)
+        if own.pgp_secret and own.pgp_fingerprint:
+            return pgp_sign(message.as_bytes(policy=MESSAGE_POLICY), own)
+        return message.as_bytes(policy=MESSAGE_POLICY)
     if recipient.scheme is KeyScheme.SMIME:
         return smime_encrypt(_smime_signed(message, own), recipient.public)
     return pgp_encrypt(message.as_bytes(policy=MESSAGE_POLICY), recipient, own)
@@ -95,6 +98,36 @@ def _openssl_encrypt(entity: bytes, cert: x509.Certificate) -> bytes:
     if not ran.ok:
         raise ConfigError(f"cannot encrypt to {cert.subject.rfc4514_string()}: {ran.error_line()}")
     return ran.stdout
+
+
+def pgp_sign(raw: bytes, own: OwnKeys) -> bytes:
+    """`raw` as RFC 3156 multipart/signed, the signature by our OpenPGP key (SHA-256)."""
+    assert own.pgp_secret and own.pgp_fingerprint
+    outer, entity = split_entity(raw)
+    gpg = GnuPG([], [own.pgp_secret])
+    try:
+        ran = gpg.gpg(["--armor", "--digest-algo", "SHA256", "--local-user",
+                       own.pgp_fingerprint, "--detach-sign"], entity)  # fmt: skip
+    finally:
+        gpg.close()
+    if not ran.ok:
+        raise ConfigError(f"gpg cannot sign with {own.pgp_fingerprint}: {ran.error_line()}")
+    boundary = "mc-" + secrets.token_hex(12)
+    return (
+        outer
+        + (
+            f"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/signed; micalg=pgp-sha256;"
+            f' protocol="application/pgp-signature"; boundary="{boundary}"\r\n\r\n'
+            f"--{boundary}\r\n"
+        ).encode()
+        + entity
+        + (
+            f"\r\n--{boundary}\r\nContent-Type: application/pgp-signature; name=signature.asc\r\n"
+            f"Content-Disposition: attachment; filename=signature.asc\r\n\r\n"
+        ).encode()
+        + canonical(ran.stdout)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
 
 
 def pgp_encrypt(raw: bytes, recipient: Recipient, own: OwnKeys) -> bytes:

@@ -139,7 +139,9 @@ def _own_keys(store: KeyStore, section: dict[str, Any], scheme: KeyScheme | None
     if section.get("smime_sign") and scheme in (None, KeyScheme.SMIME):
         key = store.get(str(section["smime_sign"]))
         smime = Signer.from_pem(key.public.encode(), store.secret(key.fingerprint) or b"")
-    if section.get("openpgp_sign") and scheme is KeyScheme.OPENPGP:
+    if section.get("openpgp_sign") and (
+        scheme is KeyScheme.OPENPGP or (scheme is None and smime is None)
+    ):
         key = store.get(str(section["openpgp_sign"]))
         pgp, pgp_fpr = store.secret(key.fingerprint), key.fingerprint
     return OwnKeys(smime, pgp, pgp_fpr)

@@ -86,6 +86,26 @@ def test_pgp_sealed_mail_is_opened_by_mailcore(material: Material, unwrapper: Un
     assert "AB-123" in ex.text
 
 
+def test_openpgp_sign_only_verifies_with_gpg_and_mailcore(
+    material: Material, unwrapper: Unwrapper, tmp_path: Path
+) -> None:
+    partner = material.gpg_partner
+    own = OwnKeys(pgp_secret=partner.secret(), pgp_fingerprint=partner.fingerprint)
+    raw = seal(message(), None, own)
+    assert b'protocol="application/pgp-signature"' in raw
+    sec = unwrapper.extract(raw).security
+    assert sec is not None and sec.verified and sec.scheme == "openpgp", sec
+    boundary = raw.split(b'boundary="', 1)[1].split(b'"', 1)[0]
+    signed, signature = raw.split(b"--" + boundary + b"\r\n")[1:3]
+    (tmp_path / "data").write_bytes(signed[: -len(b"\r\n")])
+    (tmp_path / "sig.asc").write_bytes(signature.split(b"\r\n\r\n", 1)[1])
+    env = {"PATH": "/usr/bin:/bin", "GNUPGHOME": str(material.gpg_ours.home)}
+    done = subprocess.run(["gpg", "--batch", "--status-fd", "2", "--verify",
+                           str(tmp_path / "sig.asc"), str(tmp_path / "data")],
+                          capture_output=True, timeout=30, env=env, check=False)  # fmt: skip
+    assert done.returncode == 0 and b"[GNUPG:] GOODSIG" in done.stderr, done.stderr.decode()
+
+
 def test_without_recipient_it_is_only_signed(material: Material, unwrapper: Unwrapper) -> None:
     raw = seal(message(), None, OwnKeys(smime=smime_signer(material)))
     sec = unwrapper.extract(raw).security
