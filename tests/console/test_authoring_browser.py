@@ -64,3 +64,55 @@ def test_a_template_with_an_undefined_placeholder_cannot_be_saved(
     assert console_env.services.templates.versions("registered") == []
     # What the author typed is still there to fix.
     assert "{{ file_number }}" in page.locator("#body").input_value()
+
+
+def border_color(page: Any, selector: str) -> str:
+    return str(page.locator(selector).evaluate("e => getComputedStyle(e).borderTopColor"))
+
+
+def test_fixing_a_template_error_clears_its_red_border_at_once(
+    page: Any, login: Callable[..., None]
+) -> None:
+    open_new_template(page, login)
+    normal = border_color(page, "#body")
+    page.locator("#body").press_sequentially("Your file: {{ file_number }}")
+    page.locator("#problems-body .error").wait_for()
+    red = border_color(page, "#body")
+    assert red != normal  # the body is marked while its problem is listed
+    page.locator("#body").press("Control+a")
+    page.locator("#body").press_sequentially("Your vehicle: {{ plate_number }}")
+    page.locator(".preview-status .ok").wait_for()
+    assert page.locator("#problems-body .error").count() == 0
+    assert border_color(page, "#body") == normal
+    # The same for the subject, which a new template no longer opens with empty.
+    page.fill("#subject", "")
+    page.locator("#subject").press("Space")
+    page.locator("#problems-subject .error").wait_for()
+    assert border_color(page, "#subject") == red
+    page.locator("#subject").press_sequentially("Ready")
+    page.locator(".preview-status .ok").wait_for()
+    assert border_color(page, "#subject") == normal
+
+
+def test_a_template_is_previewed_in_two_languages(page: Any, login: Callable[..., None]) -> None:
+    open_new_template(page, login)
+    page.locator("#body").press_sequentially("Dear {{ owner }}, your car is registered.")
+    page.fill("#new-language", "fr")
+    page.click("#add-language")
+    page.locator("#variant-subject-fr").wait_for()
+    page.fill("#variant-subject-fr", "")
+    page.locator("#variant-subject-fr").press_sequentially("Véhicule {{ plate_number }} prêt")
+    page.fill("#variant-body-fr", "")
+    page.locator("#variant-body-fr").press_sequentially("Bonjour {{ owner }}, c'est prêt.")
+    page.select_option("#preview-language", "fr")
+    page.locator("#preview-shown", has_text="fr").wait_for()
+    page.locator("#preview-subject", has_text="Véhicule AB-123-CD prêt").wait_for()
+    frame = page.frame_locator("iframe.mail-frame.desktop")
+    frame.locator("body", has_text="c'est prêt").wait_for()
+    assert frame.locator("html").get_attribute("lang") == "fr"
+    page.select_option("#preview-language", "default")
+    page.locator("#preview-subject", has_text="Vehicle AB-123-CD registered").wait_for()
+    frame.locator("body", has_text="your car is registered").wait_for()
+    page.click("#save")
+    page.locator(".flash-success").wait_for()
+    assert page.locator("#variant-subject-fr").input_value() == "Véhicule {{ plate_number }} prêt"
