@@ -96,6 +96,7 @@ def _strong(line: str, address: str) -> bool:
     return (
         low.startswith(addr)
         or low.startswith(("rcpt to:<" + addr, "rcpt to: <" + addr))
+        or low.startswith(("(expanded from: " + addr, "(expanded from: <" + addr))  # Sendmail
         or f"<{addr}>:" in low
         or f"{addr}..." in low
     )

@@ -72,7 +72,7 @@ def test_flufl_family_recipients_and_severity(name: str) -> None:
 
 def test_flufl_corpus_as_a_whole() -> None:
     """Every sample is automatic (but the person's mail flufl's tests name); recipients as
-    flufl's tests state them on at least 104 of the 111 that state any (104 when written)."""
+    flufl's tests state them on at least 105 of the 111 that state any (105 when written)."""
     right = stated = 0
     for path in sorted((CORPORA / "flufl").glob("*.txt")):
         found = extract(path.read_bytes())
@@ -84,7 +84,7 @@ def test_flufl_corpus_as_a_whole() -> None:
             got = {r.address.lower() for r in found.bounce.recipients} if found.bounce else set()
             right += got == {a.lower() for a in want}
     assert stated == 111
-    assert right >= 104
+    assert right >= 105
 
 
 @pytest.mark.parametrize("name", sorted(k for k in BOUNCEPARSER if not k.startswith("_")))
