@@ -95,6 +95,7 @@ def test_the_unknown_identifier_mail_is_attached_to_the_file_the_handler_offers(
     uid = failed_uid(env, "VEH-9913")
     detail = client.get(f"/failed/{uid}").get_data(as_text=True)
     assert 'id="identifier"' in detail and 'value="VEH-9913"' in detail
+    assert 'id="refused-note"' in detail  # "valid" says the payload was not the problem
     # The handler's records offer Thomas Moreau's file first (holder and plate match).
     assert detail.index('data-identifier="VEH-1051"') < detail.index('data-identifier="VEH-1049"')
     typed = _post(
