@@ -104,14 +104,8 @@ def pgp_sign(raw: bytes, own: OwnKeys) -> bytes:
     """`raw` as RFC 3156 multipart/signed, the signature by our OpenPGP key (SHA-256)."""
     assert own.pgp_secret and own.pgp_fingerprint
     outer, entity = split_entity(raw)
-    gpg = GnuPG([], [own.pgp_secret])
-    try:
-        ran = gpg.gpg(["--armor", "--digest-algo", "SHA256", "--local-user",
-                       own.pgp_fingerprint, "--detach-sign"], entity)  # fmt: skip
-    finally:
-        gpg.close()
-    if not ran.ok:
-        raise ConfigError(f"gpg cannot sign with {own.pgp_fingerprint}: {ran.error_line()}")
+    args = ["--digest-algo", "SHA256", "--local-user", own.pgp_fingerprint, "--detach-sign"]
+    signature = _gpg_once([], own, args, entity, f"sign with {own.pgp_fingerprint}")
     boundary = "mc-" + secrets.token_hex(12)
     return (
         outer
@@ -125,7 +119,7 @@ def pgp_sign(raw: bytes, own: OwnKeys) -> bytes:
             f"\r\n--{boundary}\r\nContent-Type: application/pgp-signature; name=signature.asc\r\n"
             f"Content-Disposition: attachment; filename=signature.asc\r\n\r\n"
         ).encode()
-        + canonical(ran.stdout)
+        + signature
         + f"\r\n--{boundary}--\r\n".encode()
     )
 
@@ -133,16 +127,10 @@ def pgp_sign(raw: bytes, own: OwnKeys) -> bytes:
 def pgp_encrypt(raw: bytes, recipient: Recipient, own: OwnKeys) -> bytes:
     """`raw` as RFC 3156 multipart/encrypted for the recipient, signed when we have a key."""
     outer, entity = split_entity(raw)
-    gpg = GnuPG([recipient.public], [own.pgp_secret] if own.pgp_secret else [])
-    try:
-        args = ["--armor", "--recipient", recipient.fingerprint, "--encrypt"]
-        if own.pgp_secret and own.pgp_fingerprint:
-            args = ["--local-user", own.pgp_fingerprint, "--sign", *args]
-        ran = gpg.gpg(args, entity)
-    finally:
-        gpg.close()
-    if not ran.ok:
-        raise ConfigError(f"gpg cannot encrypt to {recipient.fingerprint}: {ran.error_line()}")
+    args = ["--recipient", recipient.fingerprint, "--encrypt"]
+    if own.pgp_secret and own.pgp_fingerprint:
+        args = ["--local-user", own.pgp_fingerprint, "--sign", *args]
+    data = _gpg_once([recipient.public], own, args, entity, f"encrypt to {recipient.fingerprint}")
     boundary = "mc-" + secrets.token_hex(12)
     return (
         outer
@@ -153,6 +141,18 @@ def pgp_encrypt(raw: bytes, recipient: Recipient, own: OwnKeys) -> bytes:
             f"--{boundary}\r\nContent-Type: application/octet-stream; name=encrypted.asc\r\n"
             f"Content-Disposition: inline; filename=encrypted.asc\r\n\r\n"
         ).encode()
-        + canonical(ran.stdout)
+        + data
         + f"\r\n--{boundary}--\r\n".encode()
     )
+
+
+def _gpg_once(public: list[bytes], own: OwnKeys, args: list[str], data: bytes, what: str) -> bytes:
+    """gpg's armored output (CRLF) for `args` on `data`, in a home made for this one call."""
+    gpg = GnuPG(public, [own.pgp_secret] if own.pgp_secret else [])
+    try:
+        ran = gpg.gpg(["--armor", *args], data)
+    finally:
+        gpg.close()
+    if not ran.ok:
+        raise ConfigError(f"gpg cannot {what}: {ran.error_line()}")
+    return canonical(ran.stdout)
