@@ -8,7 +8,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from mailcore.inbound.automatic import AutoKind
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailcore.inbound.automatic import AutoKind, BounceReport
+from mailcore.inbound.bounces import text_bounce as read_text_bounce
 from mailcore.inbound.dsn import MAX_RECIPIENTS, parse_delivery_status
 from mailcore.inbound.extract import extract
 
@@ -108,3 +112,27 @@ def test_huge_field_value_is_cut() -> None:
     )
     [record] = report.recipients
     assert record.diagnostic is not None and len(record.diagnostic) <= 2000
+
+
+_LINES = st.lists(
+    st.one_of(
+        st.sampled_from(
+            ["Final-Recipient: rfc822; a@b.example", "Action: failed", "Status: 5.1.1", "",
+             "Diagnostic-Code: smtp; 550 x", "  continued", "Original-Recipient: x400; /S=a/",
+             "<a@b.example>:", "Status: 9.9", "Final-Recipient:", "Reporting-MTA: dns; mx"]
+        ),
+        st.text(max_size=40),
+    ),
+    max_size=60,
+).map("\n".join)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=_LINES)
+def test_any_report_text_parses_within_bounds(text: str) -> None:
+    report = parse_delivery_status(text)
+    assert len(report.recipients) <= MAX_RECIPIENTS
+    for r in report.recipients:
+        assert r.status is None or r.status[0] in "245"
+    bounce: BounceReport = read_text_bounce(text, "generic", set())
+    assert len(bounce.recipients) <= MAX_RECIPIENTS
