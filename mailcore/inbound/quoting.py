@@ -38,6 +38,13 @@ class ReplyConfidence(StrEnum):
     LIKELY = "likely"  # cut at a header recognised by weaker signs (a verb and a time...)
     UNSURE = "unsure"  # the cut may be wrong: look at the quoted part
 
+    def at_least(self, required: ReplyConfidence) -> bool:
+        """Whether this confidence is `required` or surer (certain > likely > unsure)."""
+        return _RANK[self] >= _RANK[required]
+
+
+_RANK = {ReplyConfidence.UNSURE: 0, ReplyConfidence.LIKELY: 1, ReplyConfidence.CERTAIN: 2}
+
 
 @dataclass(frozen=True)
 class Reply:

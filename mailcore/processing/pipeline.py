@@ -161,10 +161,13 @@ class Pipeline:
         payloads: Mapping[int, dict[str, Any]] | None = None,
         handler: str | None = None,
         extractions: Mapping[int, Extraction] | None = None,
+        message_keys: Mapping[int, str] | None = None,
     ) -> list[Work]:
         """Decide every message, then record the batch's events and states in one write
-        (`extractions`: messages already extracted, by UID, are not extracted again)."""
-        claims = {uid: message_key(raw) for uid, raw in items}
+        (`extractions`: messages already extracted, by UID, are not extracted again;
+        `message_keys`: their `message_key`s, when the caller has them)."""
+        given = message_keys or {}
+        claims = {uid: given.get(uid) or message_key(raw) for uid, raw in items}
         digests = {uid: legacy_message_key(raw) for uid, raw in items}
         keys, known, handled_now = self._known(items, claims, digests)
         held = self.claims.held if self.claims is not None else frozenset()
@@ -190,6 +193,8 @@ class Pipeline:
                 handled_now.add(work.key)  # the same message twice in one batch
             if not work.abandoned:
                 works.append(work)
+        if any(w.status == Status.PROCESSED for w in works):
+            self.history.sync_marks()  # durable before anything else is done with them
         self.history.record_batch(
             [e for w in works for e in w.events],
             [self._state_row(w, folder, validity) for w in works],
@@ -340,7 +345,9 @@ class Pipeline:
         work.events.append(
             LogEvent(EventKind.EXTRACTED, **base,
                      after={"payload_source": str(ex.payload_source), "defects": ex.defects[:20],
-                            "identifier_source": ex.identifier_source}
+                            "identifier_source": ex.identifier_source,
+                            "reply_confidence": str(ex.reply_confidence),
+                            "reply_confidence_reason": ex.reply_confidence_reason}
                            | ({"security": policy.summary(ex)} if ex.security else {}))
         )  # fmt: skip
         if oversized and payload is None:  # an operator may still resubmit it with a payload
@@ -368,6 +375,8 @@ class Pipeline:
         refused = policy.undecrypted(ex) if payload is None else None
         if refused is None and spec.requires_signature:
             refused = policy.unverified(ex, spec.name)
+        if refused is None and payload is None:
+            refused = spec.reply_refusal(ex)
         if refused is not None:
             self._fail(work, where, actor, refused)
             return

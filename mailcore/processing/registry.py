@@ -27,6 +27,7 @@ from jsonschema.exceptions import SchemaError as InvalidSchema
 from mailcore.errors import RegistrationError, UnknownHandler
 from mailcore.inbound.keys import apply_aliases, normalize_key
 from mailcore.inbound.payload import DEFAULT_LIMITS, PayloadLimits, PayloadTooLarge, check_payload
+from mailcore.inbound.quoting import ReplyConfidence
 from mailcore.processing.schemacheck import compile_check, for_people
 from mailcore.processing.vocabulary import ErrorKind, ErrorList, RouteVia, SchemaError
 
@@ -107,6 +108,20 @@ class HandlerSpec:
     quick_check: Callable[[Any], bool] | None = field(default=None, compare=False, repr=False)
     limits: PayloadLimits = DEFAULT_LIMITS
     candidates: CandidatesFunc | None = field(default=None, compare=False, repr=False)
+    # The reply cut a mail's extracted payload must have (mailcore.inbound.quoting); a less
+    # sure one files the mail in `failed` for an operator to look at.
+    min_reply_confidence: ReplyConfidence | None = None
+
+    def reply_refusal(self, extraction: Extraction) -> str | None:
+        """Why this handler refuses the extraction's reply cut, or None."""
+        wanted = self.min_reply_confidence
+        got = extraction.reply_confidence
+        if wanted is None or got.at_least(wanted):
+            return None
+        return (
+            f"the reply cut is {got} ({extraction.reply_confidence_reason}); handler"
+            f" {self.name!r} wants it {wanted}: check the quoted part, then resubmit"
+        )
 
     def prepare(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The payload with keys normalized and aliased, and scalars coerced to the schema.
@@ -356,6 +371,18 @@ def _recipients(extraction: Extraction) -> list[str]:
     return [addr for addr in (*h.to, *h.cc, *h.delivered_to) if addr]
 
 
+def _confidence(name: str, value: ReplyConfidence | str | None) -> ReplyConfidence | None:
+    if value is None:
+        return None
+    try:
+        return ReplyConfidence(value)
+    except ValueError:
+        choices = ", ".join(c.value for c in ReplyConfidence)
+        raise RegistrationError(
+            f"min_reply_confidence of handler {name!r} is {value!r}; it is one of {choices}"
+        ) from None
+
+
 class HandlerOptions(TypedDict, total=False):
     """The keyword options of `Registry.add` and `Registry.handler`."""
 
@@ -370,6 +397,7 @@ class HandlerOptions(TypedDict, total=False):
     requires_signature: bool
     coerce: bool
     candidates: CandidatesFunc | None
+    min_reply_confidence: ReplyConfidence | str | None
 
 
 class Registry:
@@ -417,9 +445,10 @@ class Registry:
         payload's JSON `schema`, key `aliases` (canonical key -> other spellings),
         `requires_payload` (default True), `requires_signature` (default False: True files
         a mail without a valid, trusted signature by its sender in `failed`), `coerce`
-        (default True: "42" -> 42 where the schema wants a number) and `candidates(ctx)`, the
+        (default True: "42" -> 42 where the schema wants a number), `candidates(ctx)`, the
         identifiers the handler's records offer an operator correcting a mail (see
-        CandidatesFunc).
+        CandidatesFunc) and `min_reply_confidence` ("certain" or "likely": a mail whose reply
+        cut is less sure goes to `failed` instead of this handler).
         """
         unknown = set(options) - HandlerOptions.__optional_keys__
         if unknown:
@@ -463,6 +492,7 @@ class Registry:
             quick_check=compile_check(schema) if schema is not None else None,
             limits=self.limits,
             candidates=options.get("candidates"),
+            min_reply_confidence=_confidence(name, options.get("min_reply_confidence")),
         )
         self._specs[name] = spec
         if default:
