@@ -44,6 +44,8 @@ _LAZY: dict[str, str] = {
     "Extraction": "mailcore.inbound.extract",
     "Attachment": "mailcore.inbound.extract",
     "PayloadSource": "mailcore.inbound.extract",
+    "ReplyConfidence": "mailcore.inbound.quoting",
+    "ForwardedMessage": "mailcore.inbound.forwards",
     "Headers": "mailcore.inbound.headers",
     "PayloadLimits": "mailcore.inbound.payload",
     "PayloadTooLarge": "mailcore.inbound.payload",
@@ -133,6 +135,7 @@ __all__ = [
     "Extraction",
     "FeedbackReport",
     "Folders",
+    "ForwardedMessage",
     "HandlerContext",
     "HandlerFailed",
     "HandlerSpec",
@@ -160,6 +163,7 @@ __all__ = [
     "ProblemKind",
     "RecipientReport",
     "RegistrationError",
+    "ReplyConfidence",
     "Registry",
     "RetentionSchedule",
     "RoutingError",
@@ -226,9 +230,11 @@ if TYPE_CHECKING:
     from mailcore.config import Folders, Settings, open_mailbox
     from mailcore.ident import IdentScheme
     from mailcore.inbound.extract import Attachment, Extraction, PayloadSource, extract
+    from mailcore.inbound.forwards import ForwardedMessage
     from mailcore.inbound.headers import Headers
     from mailcore.inbound.model import Security
     from mailcore.inbound.payload import DEFAULT_LIMITS as DEFAULT_PAYLOAD_LIMITS
+    from mailcore.inbound.quoting import ReplyConfidence
     from mailcore.inbound.payload import (
         PayloadLimits,
         PayloadTooLarge,

@@ -25,7 +25,7 @@ PUBLIC = {
     "Security", "Unwrapper", "Keyring", "KeyStore", "StoredKey", "read_keys", "key_store",
     "seal_message", "security_unwrapper", "language_tag", "recipient_language",
     "AutoKind", "BounceReason", "BounceReport", "FeedbackReport", "RecipientReport", "BounceSeverity",
-    "bounce_address",
+    "bounce_address", "ReplyConfidence", "ForwardedMessage",
 }  # fmt: skip
 
 
