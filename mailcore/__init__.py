@@ -234,7 +234,6 @@ if TYPE_CHECKING:
     from mailcore.inbound.headers import Headers
     from mailcore.inbound.model import Security
     from mailcore.inbound.payload import DEFAULT_LIMITS as DEFAULT_PAYLOAD_LIMITS
-    from mailcore.inbound.quoting import ReplyConfidence
     from mailcore.inbound.payload import (
         PayloadLimits,
         PayloadTooLarge,
@@ -242,6 +241,7 @@ if TYPE_CHECKING:
         load_json,
         load_yaml,
     )
+    from mailcore.inbound.quoting import ReplyConfidence
     from mailcore.mailboxes.imap import ImapConfig, ImapMailbox
     from mailcore.mailboxes.maildir import MaildirMailbox
     from mailcore.mailboxes.memory import MemoryMailbox
