@@ -213,3 +213,21 @@ LANGUAGES: tuple[ReplyWords, ...] = (
           "收件者|收件人", "主旨", "原始郵件|原始訊息", "轉寄的郵件|轉寄郵件|已轉寄郵件",
           "在|於", "寫道", "從我的 … 傳送|從我的iPhone傳送", sources="trimmer|ui"),
 )  # fmt: skip
+
+
+def markdown_table() -> str:
+    """The table as the README publishes it (tests/mailcore/inbound/test_quoting_readme.py
+    checks that the README holds exactly this)."""
+    rows = [
+        "| code | language | From / Sent / To / Subject | Original / Forwarded | attribution"
+        " (opener … verb) | mobile signature | sources |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for w in LANGUAGES:
+        labels = " / ".join(", ".join(x) for x in (w.from_, w.sent, w.to, w.subject))
+        lines = " / ".join(", ".join(x) for x in (w.original, w.forwarded))
+        attribution = f"{', '.join(w.on) or '-'} … {', '.join(w.wrote)}"
+        cells = (w.code, w.name, labels, lines, attribution, ", ".join(w.sent_from) or "-")
+        row = " | ".join(c.replace("|", "\\|") for c in cells)
+        rows.append(f"| {row} | {', '.join(w.sources)} |")
+    return "\n".join(rows)
