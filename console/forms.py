@@ -1,8 +1,9 @@
-"""Flask-WTF forms of the console, one per page or action: login and logout, the failed
-mailbox (filters, payload editor, reject, re-run, bulk re-run), the template editor (edit,
-restore), the history's filters and the admins' account forms (create, role, enable or
-disable, password). Every POST form carries the CSRF token; GET filter forms change nothing
-and have none, so their URLs can be bookmarked."""
+"""Flask-WTF forms of the console, one per page or action: login and logout, the mail folders
+(filters and page, the payload editor with handler and identifier, reject and undo-reject,
+re-run, bulk re-run), the template editor (edit, restore), the history's filters and the
+admins' account forms (create, role, enable or disable, password). Every POST form carries
+the CSRF token; GET filter forms change nothing and have none, so their URLs can be
+bookmarked."""
 
 from __future__ import annotations
 
