@@ -23,6 +23,7 @@ from mailcore.inbound.dsn import feedback_report, parse_delivery_status
 from mailcore.inbound.headers import Headers, unfold
 from mailcore.inbound.htmltext import html_to_text
 from mailcore.inbound.report_parts import ReportParts, report_parts
+from mailcore.inbound.ses import SES_SENDERS, ses_complaint, ses_notice
 
 __all__ = ["AutoVerdict", "auto_reply_reason", "read_automatic"]
 
@@ -80,11 +81,12 @@ class _Signs:
         self.sender = is_system_sender(headers.from_, headers.from_name)
         self.failed = msg.get("X-Failed-Recipients") is not None
         self.ndr = msg.get("X-MS-Exchange-Message-Is-Ndr") is not None
+        self.ses = headers.from_.lower().endswith(SES_SENDERS)  # SES notices by SNS e-mail
         self.subject = bounce_subject(headers.subject)
         self.subject_prefix = headers.subject.strip().lower().startswith(_BOUNCE_PREFIXES)
         self.vacation = vacation_subject(headers.subject, self.header_sign(msg, raw))
         # Worth reading the body for: a bounce subject alone is enough to look (not to decide).
-        self.system = self.sender or self.failed or self.ndr or self.subject
+        self.system = self.sender or self.failed or self.ndr or self.subject or self.ses
 
     def header_sign(self, msg: Message, raw: dict[str, list[str]]) -> bool:
         names = ("x-autoreply", "x-autorespond", "precedence")
@@ -96,6 +98,10 @@ def _report(
     msg: Message, headers: Headers, signs: _Signs, report: str, scheme: IdentScheme
 ) -> AutoVerdict | None:
     parts = report_parts(msg)
+    if signs.ses:
+        found = _ses(parts, headers, scheme)
+        if found is not None:
+            return found
     if parts.feedback is not None or report == "feedback-report":
         feedback = feedback_report(parts.feedback or "")
         feedback = link_bounce(feedback, parts.returned, headers, scheme, parts.notice)
@@ -114,6 +120,18 @@ def _report(
     else:
         reason = f"bounce from the mail system ({bounce.source}; {_why(signs)})"
     return AutoVerdict(AutoKind.BOUNCE, reason, bounce=bounce)
+
+
+def _ses(parts: ReportParts, headers: Headers, scheme: IdentScheme) -> AutoVerdict | None:
+    bounce = ses_notice(parts.notice)
+    if bounce is not None:
+        bounce = link_bounce(bounce, None, headers, scheme)
+        return AutoVerdict(AutoKind.BOUNCE, "Amazon SES bounce notification", bounce=bounce)
+    complaint = ses_complaint(parts.notice)
+    if complaint is not None:
+        reason = f"Amazon SES complaint notification (feedback-type={complaint.feedback_type})"
+        return AutoVerdict(AutoKind.FEEDBACK, reason, feedback=complaint)
+    return None
 
 
 def _bounce(

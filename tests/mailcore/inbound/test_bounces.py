@@ -372,9 +372,12 @@ WRITTEN = json.loads((CORPORA / "written" / "expected.json").read_text())
 
 @pytest.mark.parametrize("name", sorted(k for k in WRITTEN if not k.startswith("_")))
 def test_written_families(name: str) -> None:
-    """Office 365, Exim's text, Amazon SES, Trend Micro, a list manager, a Japanese carrier."""
+    """Office 365, Exim's text, Amazon SES (its own and SNS's JSON notices), Trend Micro, a list
+    manager, a Japanese carrier."""
     stated = WRITTEN[name]
     found = extract((CORPORA / "written" / name).read_bytes())
+    if "identifier" in stated:
+        assert found.identifier == stated["identifier"]
     if not stated["is_bounce"]:
         assert found.auto_kind == stated["mailcore_kind"]
         return
