@@ -47,7 +47,7 @@ def flat_parse(raw: bytes) -> Message:
     if cut < 2:
         return mime.parse(raw)
     top = mime.parse(raw[:cut])
-    parts: list[Message] = []
+    parts: list[Message | str] = []  # the type set_payload takes
     body = raw[cut:]
     declared = {a or b for a, b in _DECLARED.findall(raw)}
     lines = [m for m in _BOUNDARY_LINE.finditer(body) if m.group(1) in declared]
