@@ -79,6 +79,8 @@ class _Signs:
         self.null_path = unfold(raw.get("return-path", [""])[0]).strip() in ("<>", "")
         self.null_path = self.null_path and "return-path" in raw
         self.sender = is_system_sender(headers.from_, headers.from_name)
+        local = headers.from_.rsplit("@", 1)[0].lower()
+        self.daemon = self.sender and ("daemon" in local or local in ("mailer", "ndr"))
         self.failed = msg.get("X-Failed-Recipients") is not None
         self.ndr = msg.get("X-MS-Exchange-Message-Is-Ndr") is not None
         self.ses = headers.from_.lower().endswith(SES_SENDERS)  # SES notices by SNS e-mail
@@ -152,7 +154,8 @@ def _bounce(
     name = family(text)
     decided = (
         report == "delivery-status"
-        or signs.sender
+        or signs.daemon
+        or (signs.sender and (name is not None or signs.subject or signs.null_path))
         or signs.failed
         or signs.ndr
         or signs.subject_prefix

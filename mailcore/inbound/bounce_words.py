@@ -78,6 +78,7 @@ SUBJECTS = (
     "delayed mail",
     "delivery problem",
     "mail failure",
+    "failed mail",
     "message delivery failure",
     "bounced mail",
     "rejected:",

@@ -163,3 +163,14 @@ def test_other_reports_are_automatic() -> None:
     found = extract(msg.as_bytes())
     assert found.auto_kind is AutoKind.OTHER and found.bounce is None
     assert found.auto_reply_reason == "report (multipart/report; report-type=tlsrpt)"
+
+
+def test_a_person_writing_from_the_postmaster_address_is_not_a_bounce() -> None:
+    """MAILER-DAEMON is always the mail system; postmaster is a person too, unless the mail
+    reads like a delivery report."""
+    found = extract(
+        mail("Your new mailbox", "Hello, your account is ready.", from_="postmaster@acme.example")
+    )
+    assert found.auto_kind is None
+    daemon = extract(mail("Your new mailbox", "Hello.", from_="MAILER-DAEMON@mx.acme.example"))
+    assert daemon.auto_kind is AutoKind.BOUNCE
