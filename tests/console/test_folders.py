@@ -219,6 +219,7 @@ def test_a_rerun_keeps_the_identifier_the_operator_gave(env: ConsoleEnv) -> None
     # re-run after the handler was fixed (the office opens file VEH-0001).
     html = env.client("olivia").get(f"/failed/{uid}").get_data(as_text=True)
     assert 'value="VEH-0001"' in html
+    assert "<b>VEH-0001</b> (given by an operator; the mail says VEH-9913)" in html
     from console import demo
 
     demo.OPEN_FILES.add("VEH-0001")
