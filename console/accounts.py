@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from console.sessions import Sessions, sessions_table
@@ -78,6 +79,15 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# What would leave no active admin, by the change refused (each message a whole sentence,
+# so that it translates).
+LAST_ADMIN = {
+    "demote": lambda: _("cannot demote the last active admin: promote another user first"),
+    "disable": lambda: _("cannot disable the last active admin: promote another user first"),
+    "delete": lambda: _("cannot delete the last active admin: promote another user first"),
+    "change": lambda: _("cannot change the last active admin: promote another user first"),
+}
 
 # Checked against when the user does not exist, so both paths cost one hash verification
 # and response time does not reveal which usernames exist.
@@ -227,13 +237,17 @@ class Accounts:
         username = username.strip()
         if not USERNAME.match(username):
             raise AccountError(
-                f"invalid username {username!r}: use 2-64 letters, digits, '.', '_', '@' or '-'"
+                _(
+                    "invalid username %(name)r: use 2-64 letters, digits, '.', '_', '@' or '-'",
+                    name=username,
+                ),
+                "username",
             )
         check_role(role)
         check_password_strength(password)
         check_email(email)
         if self.by_name(username) is not None:
-            raise AccountError(f"username {username!r} is already taken")
+            raise AccountError(_("username %(name)r is already taken", name=username), "username")
         with self.db.begin() as conn:
             result = conn.execute(
                 users_table.insert().values(
@@ -255,7 +269,7 @@ class Accounts:
     def _require(self, username: str) -> User:
         user = self.by_name(username)
         if user is None:
-            raise AccountError(f"no user named {username!r}")
+            raise AccountError(_("no user named %(name)r", name=username), "username")
         return user
 
     def _active_admins(self) -> int:
@@ -297,9 +311,7 @@ class Accounts:
         after = replace(user, **{field: value})
         was_admin, stays_admin = user.has_role("admin"), after.role == "admin" and after.active
         if was_admin and not stays_admin and self._active_admins() <= 1:
-            raise AccountError(
-                f"cannot {refused} the last active admin: promote another user first"
-            )
+            raise AccountError(LAST_ADMIN[refused]())
         updated = self._update(user, **{field: value})
         if not updated.active:
             self.end_sessions(updated)  # enabled again later, it must log in afresh
@@ -335,7 +347,7 @@ class Accounts:
         (what it did stays in the history, under its name)."""
         user = self._require(username)
         if user.has_role("admin") and self._active_admins() <= 1:
-            raise AccountError("cannot delete the last active admin: promote another user first")
+            raise AccountError(LAST_ADMIN["delete"]())
         with self.db.begin() as conn:
             conn.execute(sessions_table.delete().where(sessions_table.c.user_id == user.id))
             langs = user_languages_table

@@ -84,9 +84,8 @@ def create() -> ResponseReturnValue:
         )
     except AccountError as e:
         message = str(e)
-        target = form.password if "password" in message else form.username
-        if "role" in message:
-            target = form.role
+        fields = {"password": form.password, "role": form.role, "email": form.email}
+        target = fields.get(e.field or "", form.username)
         target.errors = [*target.errors, message[:1].upper() + message[1:] + "."]
         return _render(form, 422)
     flash(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from mailcore import DATABASE_METADATA as METADATA
 from mailcore.errors import MailcoreError
@@ -47,7 +48,14 @@ user_languages_table = sa.Table(
 
 
 class AccountError(MailcoreError):
-    """An account operation was refused (unknown user, bad role, weak password, last admin)."""
+    """An account operation was refused (unknown user, bad role, weak password, last admin);
+    `field` names the form field it concerns ("username", "password", "role", "email").
+
+    Messages are in the language of the request that caused them (English elsewhere)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -73,18 +81,27 @@ class User:
 def check_role(role: str) -> str:
     """`role` when it is one of ROLES; else AccountError naming the choices."""
     if role not in ROLES:
-        raise AccountError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+        raise AccountError(
+            _("unknown role %(role)r: choose one of %(roles)s", role=role, roles=", ".join(ROLES)),
+            "role",
+        )
     return role
 
 
 def check_password_strength(password: str) -> None:
     """Raise AccountError saying what is wrong with a password that is too weak."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"password too short: use at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            _("password too short: use at least %(n)d characters", n=MIN_PASSWORD_LENGTH),
+            "password",
+        )
     if password.strip() != password or not password.strip():
-        raise AccountError("password must not start or end with spaces")
+        raise AccountError(_("password must not start or end with spaces"), "password")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise AccountError(f"password too long: use at most {MAX_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            _("password too long: use at most %(n)d characters", n=MAX_PASSWORD_LENGTH),
+            "password",
+        )
 
 
 def check_email(email: str | None) -> None:
@@ -92,10 +109,13 @@ def check_email(email: str | None) -> None:
     if not email:
         return
     if len(email) > 254 or "\x00" in email:
-        raise AccountError("invalid e-mail address: too long or with a NUL character")
+        raise AccountError(_("invalid e-mail address: too long or with a NUL character"), "email")
     local, _at, domain = email.rpartition("@")
     if not (local and domain) or any(c.isspace() or c in "<>" for c in email):
-        raise AccountError(f"invalid e-mail address {email!r}: use one such as ada@example.com")
+        raise AccountError(
+            _("invalid e-mail address %(email)r: use one such as ada@example.com", email=email),
+            "email",
+        )
 
 
 def utc(value: datetime | None) -> datetime | None:

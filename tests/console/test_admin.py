@@ -32,7 +32,7 @@ def test_an_admin_creates_a_user_and_the_history_shows_who_did(console_env: Cons
     assert bruno is not None and (bruno.role, bruno.email) == ("author", "bruno@example.com")
     assert console_env.services.accounts.authenticate("bruno", "bruno-long-password") is not None
 
-    history = admin.get("/history/").get_data(as_text=True)
+    history = admin.get("/history/?kind=admin").get_data(as_text=True)
     assert "created user bruno with role author" in history
     row = history.split("created user bruno")[0].rsplit("<tr>", 1)[1]
     assert '<td class="actor">ada</td>' in row
@@ -148,7 +148,7 @@ def test_an_admin_edits_and_removes_an_e_mail_address(console_env: ConsoleEnv) -
     )
     admin.post("/admin/users/olivia/email", data={"email": "", "csrf_token": token})
     assert accounts.by_name("olivia").email is None
-    assert "changed e-mail of olivia" in admin.get("/history/").get_data(as_text=True)
+    assert "changed e-mail of olivia" in admin.get("/history/?kind=admin").get_data(as_text=True)
 
 
 def test_an_admin_deletes_a_user_who_then_cannot_log_in(console_env: ConsoleEnv) -> None:
@@ -163,6 +163,6 @@ def test_an_admin_deletes_a_user_who_then_cannot_log_in(console_env: ConsoleEnv)
     assert olivia.get("/failed/").status_code == 302  # the open session ended with the account
     response = console_env.log_in(console_env.app.test_client(), "olivia")
     assert response.status_code == 401
-    assert "deleted user olivia" in admin.get("/history/").get_data(as_text=True)
+    assert "deleted user olivia" in admin.get("/history/?kind=admin").get_data(as_text=True)
     own = admin.post("/admin/users/ada/delete", data={"confirm": "1", "csrf_token": token})
     assert own.status_code == 302 and console_env.services.accounts.by_name("ada") is not None

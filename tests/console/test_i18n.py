@@ -104,3 +104,25 @@ def test_an_unknown_language_is_refused(console_env: ConsoleEnv) -> None:
         "/language", data={"language": "en", "next": "https://evil.example/", "csrf_token": token}
     )
     assert bounced.headers["Location"] == "/"
+
+
+def test_account_refusals_are_in_the_admins_language_next_to_their_field(
+    console_env: ConsoleEnv,
+) -> None:
+    admin = console_env.client("ada")
+    token = csrf_token(admin, "/")
+    admin.post("/language", data={"language": "fr", "csrf_token": token})
+    response = admin.post(
+        "/admin/users",
+        data={
+            "username": "olivia",  # taken
+            "role": "operator",
+            "password": "long-enough-password",
+            "confirm": "long-enough-password",
+            "csrf_token": token,
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Le nom d&#39;utilisateur &#39;olivia&#39; est déjà pris." in page
+    assert 'id="username-error"' in page.split("déjà pris")[0].rsplit("<p", 1)[1]
