@@ -46,7 +46,7 @@ class Services:
 
 def build_services(settings: Any, registry: Registry | None = None) -> Services:
     """Open the mailbox and the database named by `settings` and wire the engine on them."""
-    from mailcore import History, TemplateStore, open_mailbox
+    from mailcore import History, TemplateStore, key_store, open_mailbox, security_unwrapper
     from mailcore.processing.engine import Engine
     from mailcore.processing.registry import load_registry
     from mailcore.processing.registry import registry as default_registry
@@ -59,7 +59,16 @@ def build_services(settings: Any, registry: Registry | None = None) -> Services:
         registry = load_registry(settings.handlers) if settings.handlers else default_registry
     history = History(settings.database_url, retention_days=settings.retention_days)
     mailbox = open_mailbox(settings)
-    engine = Engine(mailbox, registry, history, settings.folders, settings.scheme, settings.limits)
+    verifier = security_unwrapper(settings, key_store(settings, history.engine))
+    engine = Engine(
+        mailbox,
+        registry,
+        history,
+        settings.folders,
+        settings.scheme,
+        settings.limits,
+        security=verifier.extract if verifier else None,
+    )
     accounts = Accounts(history.engine, history, throttle=throttle)
     templates = TemplateStore(history.engine, history)
     return Services(settings, mailbox, registry, history, engine, accounts, templates)

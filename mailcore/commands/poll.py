@@ -16,6 +16,8 @@ from mailcore.mailboxes.imap import ImapMailbox
 from mailcore.processing.engine import MIN_RETRY_SECONDS, Engine, Outcome
 from mailcore.processing.registry import Registry, load_registry
 from mailcore.processing.vocabulary import Status
+from mailcore.security.service import key_store
+from mailcore.security.service import unwrapper as security_unwrapper
 from mailcore.store.history import History
 from mailcore.store.retention import RetentionSchedule
 
@@ -72,6 +74,7 @@ def poll(
         )
     history = _open_history(settings)
     mailbox = open_mailbox(settings)
+    verifier = security_unwrapper(settings, key_store(settings, history.engine))
     engine = Engine(
         mailbox,
         registry,
@@ -79,6 +82,7 @@ def poll(
         settings.folders,
         settings.scheme,
         settings.limits,
+        security=verifier.extract if verifier else None,
         claim_lease=settings.claim_lease,
     )
     size = batch_size or settings.batch_size
