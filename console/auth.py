@@ -90,6 +90,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")
+    login_manager.localize_callback = str  # the lazy message, in the request's language
     login_manager.login_message_category = "info"
     login_manager.anonymous_user = Anonymous
     login_manager.session_protection = "strong"

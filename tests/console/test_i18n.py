@@ -68,6 +68,8 @@ def test_the_browser_language_picks_french(console_env: ConsoleEnv) -> None:
     html = client.get("/login", headers=FRENCH).get_data(as_text=True)
     assert '<html lang="fr">' in html
     assert "Mot de passe" in html and "Password" not in html
+    bounced = client.get("/failed/", headers=FRENCH, follow_redirects=True)
+    assert "Connectez-vous pour continuer." in bounced.get_data(as_text=True)
     english = client.get("/login", headers={"Accept-Language": "de,en;q=0.5"})
     assert '<html lang="en">' in english.get_data(as_text=True)
     assert "Password" in english.get_data(as_text=True)
