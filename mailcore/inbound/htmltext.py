@@ -250,9 +250,10 @@ def _quote_markup(el: etree._Element) -> str | None:
     """The client whose quote starts at this element, if its markup says so."""
     classes = el.get("class")
     if classes:
-        for name in classes.lower().split():
-            if name in _QUOTE_CLASSES:
-                return _QUOTE_CLASSES[name]
+        low = classes.lower()  # Yahoo prefixes its classes: "ydp9b1f0a55yahoo_quoted"
+        for name, markup in _QUOTE_CLASSES.items():
+            if name in low:
+                return markup
     ident = el.get("id")
     if ident and ident.lower() in _QUOTE_IDS:
         return _QUOTE_IDS[ident.lower()]
@@ -294,5 +295,5 @@ def _link(a: etree._Element, out: _Lines, pre: bool) -> None:
     shown = href[7:] if href.lower().startswith("mailto:") else href
     if not text:
         out.text(shown)
-    elif shown.rstrip("/") != text.rstrip("/"):
+    elif shown.rstrip("/") != text.rstrip("/").strip("<>"):  # "<a@b.c>" links to a@b.c
         out.text(f" ({shown})")

@@ -77,10 +77,14 @@ def split_reply(text: str, *, html_cut: tuple[int, str] | None = None) -> Reply:
     lines from there on are history, the lines before it are split as text."""
     lines = text.splitlines()
     limit = len(lines)
-    # A forward sits inside the quote markup too: its marker is read as text instead.
     if html_cut is not None and 0 <= html_cut[0] < len(lines):
         start = html_cut[0]
-        limit = len(lines) if any(map(is_forward_marker, lines[start : start + 3])) else start
+        limit = start
+        if any(is_forward_marker(_unquote(x)) for x in lines[start : start + 3]):
+            # A forward sits in the quote markup too (Apple Mail quotes it in a blockquote):
+            # it is read as text, one quote level off, so that its headers are parsed.
+            lines = [*lines[:start], *map(_unquote, lines[start:])]
+            limit = len(lines)
     scan = _Scan(lines[:limit])
     scan.run()
     rule: list[str] = []
@@ -260,6 +264,11 @@ def _looks_like_header(line: str) -> bool:
     digits (a date), as every client writes one."""
     body = line.rstrip()
     return body[-1:] in (":", "：") and "@" in body and _DIGIT.search(body) is not None
+
+
+def _unquote(line: str) -> str:
+    """The line one quote level shallower ("> > a" -> "> a")."""
+    return line[2:] if line.startswith("> ") else line[1:] if line.startswith(">") else line
 
 
 def _skip_blank(lines: list[str], j: int) -> int:

@@ -216,7 +216,8 @@ def header_field(line: str) -> tuple[str, str] | None:
     if found is None:
         return None
     label = " ".join(found.group(1).split()).casefold()
-    return _FIELD_OF.get(label, "cc"), found.group(2).strip().strip("*").strip()
+    # "Subject: | Re: plate": Thunderbird's forward header table, cells joined by htmltext.
+    return _FIELD_OF.get(label, "cc"), found.group(2).strip().strip("*|").strip()
 
 
 # -- cheap first tests: most lines are ruled out by their first two characters ----------------

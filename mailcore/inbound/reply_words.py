@@ -25,6 +25,7 @@ SOURCES = {
     "mpr": "alfonsrv/mail-parser-reply mailparser_reply/constants.py",
     "tb": "thunderbird/thunderbird-l10n <code>/mail/chrome/messenger/messengercompose/"
     "composeMsgs.properties (mailnews.reply_header_*, forward_header_originalmessage)",
+    "quotequail": 'closeio/quotequail tests/files/*.html (mail.ru\'s "От кого:")',
     "ui": "the client's interface strings (Outlook, Gmail, Apple Mail); no public fixture found",
 }
 
@@ -174,11 +175,11 @@ LANGUAGES: tuple[ReplyWords, ...] = (
     _lang("ro", "Romanian", "De la", "Trimis|Data", "Către", "Subiect",
           "Mesaj original|Mesajul original", "Mesaj redirecționat|Mesaj redirecţionat", "Pe",
           "a scris", "Trimis de pe|Trimis de pe iPhone", sources="ui"),
-    _lang("ru", "Russian", "От", "Отправлено|Дата", "Кому", "Тема",
+    _lang("ru", "Russian", "От|От кого", "Отправлено|Дата", "Кому", "Тема",
           "Исходное сообщение|Оригинальное сообщение",
           "Пересылаемое сообщение|Перенаправленное сообщение|Пересланное сообщение", "",
           "написал(а)|написал|написала|пишет", "Отправлено с|Отправлено из",
-          sources="trimmer|talon|tb"),
+          sources="trimmer|talon|tb|quotequail"),
     _lang("sk", "Slovak", "Od", "Odoslané|Dátum", "Komu", "Predmet",
           "Pôvodná správa", "Preposlaná správa", "Dňa",
           "napísal(a)|napísal|napísala", "Odoslané z môjho|Odoslané z", sources="trimmer|ui"),
@@ -216,9 +217,12 @@ LANGUAGES: tuple[ReplyWords, ...] = (
 
 
 def markdown_table() -> str:
-    """The table as the README publishes it (tests/mailcore/inbound/test_quoting_readme.py
-    checks that the README holds exactly this)."""
+    """The sources and the table as the README publishes them (a test checks that the README
+    holds exactly this: tests/mailcore/inbound/test_quoting_readme.py)."""
+    sources = [f"- `{key}`: {what}" for key, what in SOURCES.items()]
     rows = [
+        *sources,
+        "",
         "| code | language | From / Sent / To / Subject | Original / Forwarded | attribution"
         " (opener … verb) | mobile signature | sources |",
         "| --- | --- | --- | --- | --- | --- | --- |",

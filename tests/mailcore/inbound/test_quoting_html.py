@@ -26,6 +26,9 @@ QUOTES = {
     "ProtonMail": '<div class="protonmail_quote">------- Original Message -------<br>Plate?</div>',
     "Zimbra": '<hr id="zwchr" data-marker="__DIVIDER__"><div data-marker="__HEADERS__">'
     '<b>De: </b>Desk<br></div><div data-marker="__QUOTED_TEXT__">Plate?</div>',
+    "Yahoo (prefixed class)": '<div class="ydp5c3e9a12yahoo_quoted" id="ydp5c3e9a12yahoo_quoted_1">'
+    "<div>On Thursday, March 4, 2024 at 11:30:41 AM EDT, Desk &lt;d@example.com&gt; wrote:</div>"
+    "<div>Plate?</div></div>",
     "Zoho": '<div class="zmail_extra"><div>---- On Mon, 04 Mar 2024 17:02:00 +0100 '
     "<b>Desk</b> wrote ----</div><blockquote>Plate?</blockquote></div>",
 }
@@ -96,3 +99,37 @@ def test_flowed_text_part_keeps_the_bottom_posted_answer() -> None:
     result = extract(msg.as_bytes())
     assert result.text == "Plate: AB-123"
     assert result.quoted.startswith("On 4 Mar 2024")
+
+
+FORWARDS = {
+    "Apple Mail (forward quoted in a blockquote)": (
+        '<blockquote type="cite"><div>Begin forwarded message:</div><br>'
+        '<div><b>From: </b>Jane Roe &lt;<a href="mailto:jane@customer.example">'
+        "jane@customer.example</a>&gt;</div><div><b>Subject: </b><b>Plate</b></div>"
+        "<div><b>Date: </b>March 4, 2024 at 17:02:25 GMT+1</div><br>"
+        "<div>Plate: AB-123</div></blockquote>"
+    ),
+    "Thunderbird (header table)": (
+        '<div class="moz-forward-container">-------- Forwarded Message --------'
+        '<table class="moz-email-headers-table"><tr><th>Subject: </th><td>Plate</td></tr>'
+        "<tr><th>Date: </th><td>Mon, 4 Mar 2024 17:02:27 +0100</td></tr><tr><th>From: </th>"
+        '<td>Jane Roe <a href="mailto:jane@customer.example">&lt;jane@customer.example&gt;</a>'
+        "</td></tr></table><br><div>Plate: AB-123</div></div>"
+    ),
+    "mail.ru": (
+        "-------- Пересылаемое сообщение --------<br>От кого: Jane Roe"
+        " &lt;jane@customer.example&gt;<br>Дата: Понедельник, 4 марта 2024, 17:02 +03:00<br>"
+        'Тема: Plate<br><br><div class="js-helper"><div>Plate: AB-123</div></div>'
+    ),
+}
+
+
+@pytest.mark.parametrize("client", sorted(FORWARDS))
+def test_html_forwards_are_structured(client: str) -> None:
+    result = extract(_html_mail("<div>FYI</div>" + FORWARDS[client]))
+    assert result.text == "FYI"
+    assert result.forwarded is not None
+    assert result.forwarded.sender == "Jane Roe <jane@customer.example>"
+    assert result.forwarded.subject == "Plate"
+    assert result.forwarded.date.startswith(("March 4", "Mon, 4 Mar", "Понедельник"))
+    assert result.forwarded.text == "Plate: AB-123"
