@@ -32,7 +32,7 @@ from console.forms import BulkForm, FilterForm, UndoRejectForm, choices
 from console.roles import role_required
 from console.services import services
 from console.timeline import TimelineStep
-from mailcore.errors import MailboxError
+from mailcore.errors import MailboxError, MailcoreError
 from mailcore.processing.vocabulary import EventKind, Status
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,11 @@ def undo_reject(uid: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash("Not taken back: " + "; ".join(form.note.errors), "warning")
         return go("folders.detail", key="rejected", uid=uid)
-    outcome = services().engine.unreject(uid, form.note.data or "", by=current_user.username)
+    try:
+        outcome = services().engine.unreject(uid, form.note.data or "", by=current_user.username)
+    except MailcoreError as exc:  # moved or expunged by someone else meanwhile
+        flash(f"Not taken back: {exc}", "warning")
+        return go("folders.folder_list", key="rejected")
     flash(f"Message {uid} is back in failed mail: it can be corrected again.", "success")
     if outcome.new_uid is None:
         return go("operator.failed_list")
