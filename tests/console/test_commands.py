@@ -157,33 +157,29 @@ def test_every_demo_run_says_how_to_log_in_add_users_and_start_again(tmp_path: P
         history.close()
 
 
-def test_create_user_writes_to_the_demos_database_and_says_so(tmp_path: Path):
-    demo_output(tmp_path / "demo-data")
-    env = clean_env()
-    run = subprocess.run(
-        [str(MAILCORE), "create-user", "bruno", "--role", "author", "--password-stdin"],
-        cwd=tmp_path,
-        env=env,
-        input="bruno-long-password\n",
+def create_user(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`mailcore create-user ARGS --password-stdin` run in `cwd`, without MAILCORE_* settings."""
+    return subprocess.run(
+        [str(MAILCORE), "create-user", *args, "--password-stdin"],
+        cwd=cwd,
+        env=clean_env(),
+        input="a-long-enough-password\n",
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_create_user_writes_to_the_demos_database_and_says_so(tmp_path: Path):
+    demo_output(tmp_path / "demo-data")
+    run = create_user(tmp_path, "bruno", "--role", "author")
     database = (tmp_path / "demo-data" / "mailcore.db").resolve()
     assert run.returncode == 0, run.stderr
     assert f"created author 'bruno' in {database}" in run.stdout
     assert not (tmp_path / "mailcore.db").exists()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    missing = subprocess.run(
-        [str(MAILCORE), "create-user", "x", "--data", "nowhere", "--password-stdin"],
-        cwd=elsewhere,
-        env=env,
-        input="x-long-password\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    missing = create_user(elsewhere, "x", "--data", "nowhere")
     assert missing.returncode == 1 and "no demo database in nowhere" in missing.stderr
 
 

@@ -114,16 +114,9 @@ def test_account_refusals_are_in_the_admins_language_next_to_their_field(
     admin = console_env.client("ada")
     token = csrf_token(admin, "/")
     admin.post("/language", data={"language": "fr", "csrf_token": token})
-    response = admin.post(
-        "/admin/users",
-        data={
-            "username": "olivia",  # taken
-            "role": "operator",
-            "password": "long-enough-password",
-            "confirm": "long-enough-password",
-            "csrf_token": token,
-        },
-    )
+    password = "long-enough-password"
+    fields = {"username": "olivia", "role": "operator", "password": password, "confirm": password}
+    response = admin.post("/admin/users", data={**fields, "csrf_token": token})  # olivia: taken
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Le nom d&#39;utilisateur &#39;olivia&#39; est déjà pris." in page
