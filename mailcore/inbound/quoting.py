@@ -18,6 +18,7 @@ from mailcore.inbound.reply_patterns import (
     RULE,
     AttributionKind,
     attribution_kind,
+    clean,
     colon_flags,
     header_field,
     is_forward_marker,
@@ -120,6 +121,7 @@ class _Scan:
     cut_strength: int = 0
     forwarded: ForwardedMessage | None = None
     bottom_posted: bool = False
+    may_bottom_post: bool = True  # the rest of a bottom post is scanned once, not again
     suspect: bool = False  # a line that looks like an unknown quote header was kept
 
     def run(self) -> None:
@@ -156,10 +158,10 @@ class _Scan:
         """Everything from line i on is history (top-posting), except for a bottom post."""
         lines = self.lines
         nothing_above = not any(x.strip() for x in self.visible)
-        if kind in _ATTRIBUTIONS and nothing_above and not self.marks:
+        if kind in _ATTRIBUTIONS and nothing_above and not self.marks and self.may_bottom_post:
             # The mail starts with "On … wrote:" and no quote marks follow: the text after it
             # is what the sender wrote (the quote was left out, or lost by a converter).
-            rest = _Scan(lines[i + length :])
+            rest = _Scan(lines[i + length :], may_bottom_post=False)
             rest.run()
             self.visible, self.quoted = rest.visible, [*lines[i : i + length], *rest.quoted]
             self.bottom_posted = True
@@ -205,9 +207,10 @@ class _Scan:
 def _history_start(lines: list[str], i: int) -> tuple[str | None, int, int]:
     """(kind, number of lines, strength) of the history header starting at line i."""
     line = lines[i]
-    if is_forward_marker(line):
+    body = clean(line)  # once: the checks below find no bidi mark left to remove
+    if is_forward_marker(body):
         return _FORWARD, 1, 2
-    if is_separator(line):
+    if is_separator(body):
         return _SEPARATOR, 1, 2
     if RULE.match(line):
         nxt = _next_content(lines, i + 1)
@@ -216,7 +219,7 @@ def _history_start(lines: list[str], i: int) -> tuple[str | None, int, int]:
     if is_header_label(line, "from") or is_header_label(line, "date"):
         strength = _header_block(lines, i)
         return (_HEADER, _header_lines(lines, i), strength) if strength else (None, 0, 0)
-    joined = line
+    joined = body
     for extra in range(3):
         kind = attribution_kind(joined)
         if kind is not None:
@@ -228,7 +231,7 @@ def _history_start(lines: list[str], i: int) -> tuple[str | None, int, int]:
             break
         if nxt_line.lstrip().startswith(">"):
             break
-        joined = joined.rstrip() + " " + nxt_line.strip()
+        joined = joined + " " + clean(nxt_line)
     return None, 0, 0
 
 

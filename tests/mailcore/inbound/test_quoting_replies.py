@@ -206,3 +206,27 @@ def test_plain_mail_with_nothing_to_remove_is_never_cut(lines: list[str]) -> Non
     reply = split_reply(text)
     assert reply.quoted == "" and reply.signature == ""
     assert reply.visible.split() == text.split()
+
+
+def test_repeated_attribution_lines_are_read_once_each() -> None:
+    # Each line an attribution with nothing quoted after it: the bottom-post rescan happens
+    # once (it recursed once per line: RecursionError, then quadratic copying).
+    text = "2024 <a@example.com>:\nx\n" * 5000
+    reply = split_reply(text)
+    assert reply.visible == "x"
+    assert reply.quoted.count("\n") > 9000
+
+
+def test_hostile_header_lines_stay_linear() -> None:
+    import time
+
+    lines = ["napisał(a) " * 36 + ":", "\u202b" * 300 + ":", "x@y " * 99 + ":"]
+    for line in lines:
+        small, big = (f"{line}\n" * n for n in (200, 2000))
+        start = time.perf_counter()
+        split_reply(small)
+        t_small = time.perf_counter() - start
+        start = time.perf_counter()
+        split_reply(big)
+        t_big = time.perf_counter() - start
+        assert t_big < 40 * max(t_small, 1e-3)  # 10x the lines: linear, with room for noise
