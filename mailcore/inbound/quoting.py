@@ -27,6 +27,7 @@ from mailcore.inbound.reply_patterns import (
     is_separator,
     may_start_history,
     may_start_signature,
+    may_wrap,
 )
 
 __all__ = ["Reply", "ReplyConfidence", "split_reply"]
@@ -224,7 +225,7 @@ def _history_start(lines: list[str], i: int) -> tuple[str | None, int, int]:
         kind = attribution_kind(joined)
         if kind is not None:
             return kind, extra + 1, 1
-        if i + extra + 1 >= len(lines):
+        if i + extra + 1 >= len(lines) or not may_wrap(body):
             break
         nxt_line = lines[i + extra + 1]
         if len(nxt_line) > MAX_HEADER_LINE or not nxt_line.strip():

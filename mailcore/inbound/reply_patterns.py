@@ -27,6 +27,7 @@ __all__ = [
     "is_separator",
     "may_start_history",
     "may_start_signature",
+    "may_wrap",
 ]
 
 # Longer lines are never part of a history header, an attribution or a signature line.
@@ -167,6 +168,12 @@ def attribution_kind(text: str) -> AttributionKind | None:
     if _ADDRESS_END.search(body) and _DATE.search(body):
         return AttributionKind.ADDRESS
     return None
+
+
+def may_wrap(body: str) -> bool:
+    """Whether an attribution line can start here and go on below: its first part holds the
+    opener, a date or an address ("x" above "2024 <a@b.c>:" is not part of it)."""
+    return "@" in body or _DIGIT.search(body) is not None or _OPENER.match(body) is not None
 
 
 def _verb_distance(body: str) -> int:
