@@ -116,7 +116,13 @@ def _register_pages(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(err: CSRFError) -> ResponseReturnValue:
-        return render_template("error.html", code=400, message=err.description), 400
+        # Flask-WTF's description ("The CSRF token is missing.") says what, not what to do.
+        message = _(
+            "This form has expired or did not come from this console (%(why)s): reload the "
+            "page and try again.",
+            why=err.description,
+        )
+        return render_template("error.html", code=400, message=message), 400
 
     @app.errorhandler(403)
     def forbidden(_err: Exception) -> ResponseReturnValue:

@@ -121,3 +121,11 @@ def test_account_refusals_are_in_the_admins_language_next_to_their_field(
     assert response.status_code == 422
     assert "Le nom d&#39;utilisateur &#39;olivia&#39; est déjà pris." in page
     assert 'id="username-error"' in page.split("déjà pris")[0].rsplit("<p", 1)[1]
+
+
+def test_a_form_without_its_token_says_what_to_do_in_french(console_env: ConsoleEnv) -> None:
+    client = console_env.client("ada")
+    response = client.post("/language", data={"language": "fr"}, headers=FRENCH)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Requête refusée" in page and "rechargez la page" in page
