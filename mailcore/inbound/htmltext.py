@@ -163,11 +163,13 @@ def _walk(node: etree._Element, out: _Lines, pre: bool) -> None:
         return
     out.nesting += 1
     try:
-        _content(node.text, out, pre)
+        if node.text:
+            _content(node.text, out, pre)
         for child in node:
             if isinstance(child.tag, str):
                 _element(child, out, pre)
-            _content(child.tail, out, pre)
+            if child.tail:  # most tails are None: no call
+                _content(child.tail, out, pre)
     finally:
         out.nesting -= 1
 
@@ -182,10 +184,12 @@ def _content(s: str | None, out: _Lines, pre: bool) -> None:
 
 def _element(child: etree._Element, out: _Lines, pre: bool) -> None:
     name = child.tag
-    if name in _DROP or (child.attrib and _hidden(child)):
+    if name in _DROP:
         return
-    if out.quote is not None and child.attrib:
-        markup = _quote_markup(child)
+    if len(child.attrib):
+        if _hidden(child):
+            return
+        markup = _quote_markup(child) if out.quote is not None else None
         if markup:
             out.quote_starts(markup)
     if name == "br":
