@@ -8,8 +8,10 @@
 
 Routing, most specific first: the identifier's prefix (longest wins), a recipient subaddress
 (``ops+vehicle@``), a subject keyword, a ``match(extraction)`` callable, then the default handler.
-Schemas are JSON Schema Draft 2020-12; errors come back as `SchemaError` records
-(mailcore.processing.vocabulary): path, kind, message, and the keys a hint is about.
+Schemas are JSON Schema Draft 2020-12, their formats asserted where jsonschema checks them
+(date, time, email, ipv4, ipv6, uuid: schemacheck.FORMAT_CHECKER); errors come back as
+`SchemaError` records (mailcore.processing.vocabulary): path, kind, message, and the keys a hint
+is about, the message said with what the field's schema tells people (schemacheck.for_people).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from mailcore.errors import RegistrationError, UnknownHandler
 from mailcore.inbound.keys import apply_aliases, normalize_key
 from mailcore.inbound.payload import DEFAULT_LIMITS, PayloadLimits, PayloadTooLarge, check_payload
 from mailcore.inbound.quoting import ReplyConfidence
-from mailcore.processing.schemacheck import compile_check, for_people
+from mailcore.processing.schemacheck import FORMAT_CHECKER, compile_check, for_people
 from mailcore.processing.vocabulary import ErrorKind, ErrorList, RouteVia, SchemaError
 
 if TYPE_CHECKING:
@@ -478,7 +480,7 @@ class Registry:
                 raise RegistrationError(
                     f"schema of handler {name!r} is invalid: {e.message}"
                 ) from None
-            validator = Draft202012Validator(schema)
+            validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
         spec = HandlerSpec(
             name=name,
             func=func,
@@ -489,7 +491,7 @@ class Registry:
             requires_signature=options.get("requires_signature", False),
             coerce=options.get("coerce", True),
             validator=validator,
-            quick_check=compile_check(schema) if schema is not None else None,
+            quick_check=compile_check(schema, FORMAT_CHECKER) if schema is not None else None,
             limits=self.limits,
             candidates=options.get("candidates"),
             min_reply_confidence=_confidence(name, options.get("min_reply_confidence")),

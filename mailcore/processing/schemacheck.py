@@ -17,11 +17,13 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["FORMATS", "choices", "compile_check", "expected", "for_people"]
+from jsonschema import FormatChecker
+
+__all__ = ["FORMATS", "FORMAT_CHECKER", "choices", "compile_check", "expected", "for_people"]
 
 Check = Callable[[Any], bool]
 
-# Keywords that never change the verdict (annotations); `format` asserts nothing by default.
+# Keywords that never change the verdict (annotations); `format` asserts only with a checker.
 _ANNOTATIONS = frozenset(
     {"$schema", "$id", "$comment", "title", "description", "default", "examples", "format",
      "deprecated", "readOnly", "writeOnly"}
@@ -56,13 +58,15 @@ _TYPES: dict[str, Check] = {
 }
 
 
-def compile_check(schema: Any) -> Check | None:
+def compile_check(schema: Any, formats: FormatChecker | None = None) -> Check | None:
     """A function telling whether an instance is valid, or None if the schema is not plain.
 
-    True means jsonschema finds no error; False means "look closer" (jsonschema decides).
+    True means jsonschema (given the same `formats` checker: `format` asserted for the
+    formats it knows, an annotation otherwise) finds no error; False means "look closer"
+    (jsonschema decides).
     """
     try:
-        return _object(schema)
+        return _object(schema, formats)
     except _NotPlain:
         return None
 
@@ -84,7 +88,7 @@ def _type_check(schema: Mapping[str, Any]) -> Check | None:
     return lambda v: any(c(v) for c in checks)
 
 
-def _object(schema: Any) -> Check:
+def _object(schema: Any, formats: FormatChecker | None) -> Check:
     if not isinstance(schema, dict) or not _OBJECT.issuperset(schema):
         raise _NotPlain
     if schema.get("type") != "object":
@@ -96,7 +100,7 @@ def _object(schema: Any) -> Check:
         raise _NotPlain
     if not isinstance(props, dict) or not isinstance(extra, bool):
         raise _NotPlain
-    fields = tuple((name, _scalar(sub)) for name, sub in props.items())
+    fields = tuple((name, _scalar(sub, formats)) for name, sub in props.items())
     allowed = frozenset(props)
     needed = tuple(required)
 
@@ -118,7 +122,7 @@ def _object(schema: Any) -> Check:
     return check
 
 
-def _scalar(schema: Any) -> Check:
+def _scalar(schema: Any, formats: FormatChecker | None) -> Check:
     if schema is True:
         return lambda v: True
     if not isinstance(schema, dict) or not _SCALAR.issuperset(schema):
@@ -147,6 +151,9 @@ def _scalar(schema: Any) -> Check:
             if not _is_number(bound):
                 raise _NotPlain
             tests.append(_bound(key, bound))
+    if formats is not None and isinstance(schema.get("format"), str):
+        name, checker = schema["format"], formats
+        tests.append(lambda v: checker.conforms(v, name))
     return lambda v: all(t(v) for t in tests)
 
 
@@ -184,6 +191,9 @@ FORMATS = {
     "uuid": "a UUID like 123e4567-e89b-12d3-a456-426614174000",
     "duration": "a duration like P3D (three days)",
 }
+# The formats the registry asserts (not only annotates): those of FORMATS that jsonschema checks
+# without an optional dependency ("a date like 2024-03-31" is then a reason to fail).
+FORMAT_CHECKER = FormatChecker([f for f in FORMATS if f in FormatChecker.checkers])
 _MAX_HINT = 300
 _SHOWN = 60  # characters of a sender's value quoted back in a message
 

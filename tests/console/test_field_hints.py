@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from console.demo import VEHICLE_SCHEMA
 from console.presenters import field_rows, field_schema, set_choices
 from mailcore.processing.registry import Registry
-from mailcore.processing.schemacheck import FORMATS, expected, for_people
+from mailcore.processing.schemacheck import (
+    FORMAT_CHECKER,
+    FORMATS,
+    compile_check,
+    expected,
+    for_people,
+)
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=80),
@@ -103,3 +110,29 @@ def test_set_choices_writes_only_a_schemas_choice_where_an_object_is() -> None:
     assert set_choices(payload, {"kind": '"c"'}, schema) == payload
     assert field_schema(schema, "box.size") == {"enum": [1, 2]}
     assert field_schema(schema, "nothing.here") is None
+
+
+def test_a_date_in_another_form_is_a_reason_to_fail_said_with_an_example() -> None:
+    payload = {"plate_number": "AB-123-CD", "vin": "VF3AB000012345678", "owner": "Hugo Petit"}
+    payload |= {"category": "car", "first_registration": "17/11/2024"}
+    errors = _errors(VEHICLE_SCHEMA, payload)
+    assert errors == {"$.first_registration": "'17/11/2024' is not a date like 2024-03-31"}
+    assert _errors(VEHICLE_SCHEMA, payload | {"first_registration": "2024-11-17"}) == {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["date", "time", "email", "uuid", "ipv4", "uri", "made-up"]),
+    st.one_of(
+        st.text(max_size=12),
+        st.sampled_from(["2024-03-31", "2024-02-30", "14:30:00Z", "a@b", "192.0.2.1"]),
+        st.integers(),
+        st.none(),
+    ),
+)
+def test_the_quick_check_agrees_with_jsonschema_on_asserted_formats(fmt: str, value: Any) -> None:
+    schema = {"type": "object", "properties": {"x": {"format": fmt}}}
+    check = compile_check(schema, FORMAT_CHECKER)
+    assert check is not None
+    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    assert check({"x": value}) == validator.is_valid({"x": value})
