@@ -26,6 +26,9 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 
 from console.forms import BulkForm, FilterForm, UndoRejectForm, choices
@@ -40,17 +43,22 @@ log = logging.getLogger(__name__)
 bp = Blueprint("folders", __name__, url_prefix="/mail")
 
 # The folders an operator browses, by the key the settings name them with (Folders' fields).
-FOLDERS: dict[str, tuple[str, str]] = {
+FOLDERS: dict[str, tuple[Any, Any]] = {  # key: (title, description), translated when shown
     "failed": (
-        "Failed mail",
-        "Messages the engine could not process. Open one to see what arrived, what was"
-        " understood and why it failed.",
+        _l("Failed mail"),
+        _l(
+            "Messages the engine could not process. Open one to see what arrived, what was"
+            " understood and why it failed."
+        ),
     ),
-    "processed": ("Processed", "Messages a handler accepted (and duplicates of them)."),
-    "auto": ("Auto-replies", "Out-of-office and other automatic replies, filed unprocessed."),
+    "processed": (_l("Processed"), _l("Messages a handler accepted (and duplicates of them).")),
+    "auto": (
+        _l("Auto-replies"),
+        _l("Out-of-office and other automatic replies, filed unprocessed."),
+    ),
     "rejected": (
-        "Rejected",
-        "Messages an operator rejected, with the note saying why. A mistake can be undone.",
+        _l("Rejected"),
+        _l("Messages an operator rejected, with the note saying why. A mistake can be undone."),
     ),
 }
 TODAY_LIMIT = 500  # events of one operator in a day: more than anyone does by hand
@@ -111,9 +119,15 @@ def list_view(key: str) -> ResponseReturnValue:
         if page.page > page.pages:
             last = page.pages
             problems.append(
-                ("Page", f"There {'is 1 page' if last == 1 else f'are {last} pages'} of"
-                 f" messages here: enter a page from 1 to {last}.")
-            )  # fmt: skip
+                (
+                    _("Page"),
+                    ngettext(
+                        "There is %(num)d page of messages here: enter a page from 1 to %(num)d.",
+                        "There are %(num)d pages of messages here: enter a page from 1 to %(num)d.",
+                        last,
+                    ),
+                )
+            )
             form.page.errors = [problems[-1][1]]
             page = None
     context = {
@@ -182,14 +196,16 @@ def undo_reject(uid: int) -> ResponseReturnValue:
     inspect_in("rejected", uid)
     form = UndoRejectForm()
     if not form.validate_on_submit():
-        flash("Not taken back: " + "; ".join(form.note.errors), "warning")
+        flash(_("Not taken back: %(why)s", why="; ".join(form.note.errors)), "warning")
         return go("folders.detail", key="rejected", uid=uid)
     try:
         outcome = services().engine.unreject(uid, form.note.data or "", by=current_user.username)
     except MailcoreError as exc:  # moved or expunged by someone else meanwhile
-        flash(f"Not taken back: {exc}", "warning")
+        flash(_("Not taken back: %(why)s", why=str(exc)), "warning")
         return go("folders.folder_list", key="rejected")
-    flash(f"Message {uid} is back in failed mail: it can be corrected again.", "success")
+    flash(
+        _("Message %(uid)s is back in failed mail: it can be corrected again.", uid=uid), "success"
+    )
     if outcome.new_uid is None:
         return go("operator.failed_list")
     return go("operator.detail", uid=outcome.new_uid)

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, render_template, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from console import folders
@@ -394,8 +395,12 @@ def resubmit(uid: int) -> ResponseReturnValue:
         return _editor_response(context)
     if outcome.status == Status.PROCESSED:
         flash(
-            f"Message {uid} re-submitted and processed by {outcome.handler}: it is now in"
-            " Processed.",
+            _(
+                "Message %(uid)s re-submitted and processed by %(handler)s: it is now in"
+                " Processed.",
+                uid=uid,
+                handler=outcome.handler,
+            ),
             "success",
         )
         return _go("operator.failed_list")
