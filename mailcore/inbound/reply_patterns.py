@@ -60,7 +60,7 @@ def _spaced(word: str) -> bool:
 _FLAGS = re.IGNORECASE
 
 
-def _fold_word(text: str) -> str:
+def _fold(text: str) -> str:
     """Case-folded as IGNORECASE sees it (it takes the Turkish "ı" and "İ" for an "i")."""
     if text.isascii():
         return text.casefold()
@@ -112,9 +112,7 @@ _OPENER = re.compile(
 )
 # Verbs folded, longest first ("napisał(a)" before "napisał"), each with whether it must
 # start a word (scripts written with spaces).
-_VERBS = sorted(
-    {(_fold_word(w), _spaced(w)) for w in _all("wrote")}, key=lambda v: (-len(v[0]), v[0])
-)
+_VERBS = sorted({(_fold(w), _spaced(w)) for w in _all("wrote")}, key=lambda v: (-len(v[0]), v[0]))
 # After the verb: a name or a date ("schrieb Jane <j@x.org>:"), at most this long.
 _MAX_AFTER_VERB = 80
 _VERB_WINDOW = _MAX_AFTER_VERB + max(len(v) for v, _ in _VERBS) + 3
@@ -128,9 +126,6 @@ _DATE = re.compile(r"\d{4}|\d{1,2}[:.]\d\d")
 _BIDI_MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _BIDI = re.compile(f"[{_BIDI_MARKS}]")
 _TRAILING = " \t\r\n\f\v\xa0" + _BIDI_MARKS
-
-
-_fold = _fold_word
 
 
 def _last(line: str) -> str:
