@@ -351,7 +351,10 @@ def test_the_operator_and_the_admin_timelines_show_the_same_diff(demo_env: Conso
     operator_html = demo_env.client("olivia").get(f"/failed/{failed_uid(demo_env, 'VEH-9913')}")
     operator = operator_html.get_data(as_text=True).split("<b>corrected</b>", 1)[1]
     admin_html = demo_env.client("ada").get(f"/history/message/{event.message_key}")
-    admin = admin_html.get_data(as_text=True).split("<strong>Corrected</strong>", 1)[1]
+    whole = admin_html.get_data(as_text=True)
+    admin = whole.split("<strong>Corrected</strong>", 1)[1]
+    extracted = whole.split("<strong>Extracted</strong>", 1)[1].split("</li>", 1)[0]
+    assert "How it was read" in extracted and "Payload" not in extracted  # not a payload
 
     lines = _diff_spans(operator)
     assert lines == _diff_spans(admin)
@@ -359,6 +362,10 @@ def test_the_operator_and_the_admin_timelines_show_the_same_diff(demo_env: Conso
     assert len(changed) == 2, lines  # the owner only: the new key order is not a change
     assert changed[0].startswith("del:-  &#34;owner&#34;: ")
     assert changed[1] == "add:+  &#34;owner&#34;: &#34;Hugo Petit-Durand&#34;,"
+    # Each line is a block of its own: a newline between them would double-space the diff.
+    for page in (operator, admin):
+        diff = page.split('<pre class="diff">', 1)[1].split("</pre>", 1)[0]
+        assert "\n" not in diff.replace("</span><span", "")
 
 
 def test_the_payload_diff_sorts_keys_and_shows_a_missing_side_as_empty() -> None:
