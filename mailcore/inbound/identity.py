@@ -49,6 +49,8 @@ TRACE_FIELDS = frozenset(
 TRACE_PREFIXES = ("arc-", "x-spam-", "x-ms-exchange-")
 
 _CHUNK = 1 << 20
+_TRACE = frozenset(f.encode() for f in TRACE_FIELDS)
+_TRACE_PREFIXES = tuple(p.encode() for p in TRACE_PREFIXES)
 
 
 def legacy_message_key(raw: bytes) -> str:
@@ -60,28 +62,23 @@ def message_key(raw: bytes) -> str:
     """The identity of a message: SHA-256 of its header fields but the trace fields, then its
     body, with line endings as LF (see the module docstring)."""
     block = header_block(raw)
-    digest = hashlib.sha256(b"mailcore-message-key-2\n")
+    kept: list[bytes] = []
     keep = True
-    for line in block.split(b"\n"):
-        line = line.removesuffix(b"\r")
-        if not line:
-            continue
+    for line in block.replace(b"\r\n", b"\n").split(b"\n"):
         if line[:1] not in (b" ", b"\t"):  # a field starts; continuation lines follow it
-            name = line.split(b":", 1)[0].strip().lower()
-            keep = not _is_trace(name)
+            keep = not _is_trace(line.partition(b":")[0])
         if keep:
-            digest.update(line + b"\n")
+            kept.append(line)
+    digest = hashlib.sha256(b"mailcore-message-key-2\n")
+    digest.update(b"\n".join(kept))
     digest.update(b"\n")
     _update_normalized(digest, memoryview(raw)[len(block) :])
     return digest.hexdigest()
 
 
 def _is_trace(name: bytes) -> bool:
-    try:
-        text = name.decode("ascii")
-    except UnicodeDecodeError:
-        return False
-    return text in TRACE_FIELDS or text.startswith(TRACE_PREFIXES)
+    lowered = name.strip().lower()
+    return lowered in _TRACE or lowered.startswith(_TRACE_PREFIXES)
 
 
 def _update_normalized(digest: hashlib._Hash, body: memoryview) -> None:

@@ -131,22 +131,25 @@ class Engine:
         uids = _within(uids, self.mailbox.sizes(inbox, uids), self.limits.batch_bytes)
         if not uids:
             return []
-        raws = self._claimed(inbox, validity, self.mailbox.fetch(inbox, uids))
+        raws, keys = self._claimed(inbox, validity, self.mailbox.fetch(inbox, uids))
         try:
             uids = [u for u in uids if u in raws]
             size = min(_CHUNK, max(_MIN_CHUNK, -(-len(uids) // 2)))  # two when worth it
             chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
             if len(chunks) > 1:
-                return self._pipelined(inbox, validity, chunks, raws)
+                return self._pipelined(inbox, validity, chunks, raws, keys)
             items = [(u, raws[u]) for u in uids]
-            works = self._pipeline.decide_batch(inbox, validity, items, "engine")
+            works = self._pipeline.decide_batch(inbox, validity, items, "engine", message_keys=keys)
             return self._filing.move(inbox, works, "engine")
         finally:  # filed, or left for another round: either way no longer this process's
-            self._claims.release(message_key(raw) for raw in raws.values())
+            self._claims.release(keys.values())
 
-    def _claimed(self, inbox: str, validity: int, raws: dict[int, bytes]) -> dict[int, bytes]:
+    def _claimed(
+        self, inbox: str, validity: int, raws: dict[int, bytes]
+    ) -> tuple[dict[int, bytes], dict[int, str]]:
         """The fetched messages this process now holds the claim of (see store.claims) and that
-        are still in the inbox; the others are another process's, which files them.
+        are still in the inbox, with their keys; the others are another process's, which files
+        them.
 
         The inbox is listed again after claiming: a process files a message before it gives up
         its claim, so a message listed before another process filed it is gone by now, instead
@@ -154,14 +157,19 @@ class Engine:
         keys = {uid: message_key(raw) for uid, raw in raws.items()}
         got = self._claims.claim({k: (inbox, validity, uid) for uid, k in keys.items()})
         if not got:
-            return {}
+            return {}, {}
         present = set(self.mailbox.uids(inbox))
         mine = {uid: raw for uid, raw in raws.items() if keys[uid] in got and uid in present}
         self._claims.release(k for uid, k in keys.items() if k in got and uid not in mine)
-        return mine
+        return mine, {uid: keys[uid] for uid in mine}
 
     def _pipelined(
-        self, inbox: str, validity: int, chunks: list[list[int]], raws: dict[int, bytes]
+        self,
+        inbox: str,
+        validity: int,
+        chunks: list[list[int]],
+        raws: dict[int, bytes],
+        keys: dict[int, str],
     ) -> list[Outcome]:
         """A large batch in chunks, with one thread doing the mailbox's waiting: moving the
         previous chunk overlaps this chunk's extraction and handlers.
@@ -185,7 +193,9 @@ class Engine:
             try:
                 for chunk in chunks:
                     items = [(u, raws[u]) for u in chunk if u in raws]
-                    works = self._pipeline.decide_batch(inbox, validity, items, "engine")
+                    works = self._pipeline.decide_batch(
+                        inbox, validity, items, "engine", message_keys=keys
+                    )
                     settle()
                     moving = (io.submit(filing.transfer, inbox, works), works)
                 settle()

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from mailcore.errors import ConfigError
 from mailcore.store.db import METADATA
 from mailcore.store.tables import chunks
 
@@ -50,12 +51,13 @@ Slot = tuple[str, int, int]  # folder, UIDVALIDITY, UID
 
 
 def _clock(dialect: str) -> sa.ColumnElement[float]:
-    """The database's current time in seconds since 1970 (its clock, shared by every machine)."""
+    """The database's current time in seconds since 1970 (its clock, shared by every machine),
+    as SQL text without parameters (the claim statement runs once per row)."""
     if dialect == "postgresql":
-        return sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Float)
+        return sa.literal_column("extract(epoch from clock_timestamp())::float8", sa.Float)
     if dialect == "sqlite":
-        return (sa.func.julianday("now") - 2440587.5) * 86400.0
-    return sa.literal(time.time(), sa.Float)
+        return sa.literal_column("((julianday('now') - 2440587.5) * 86400.0)", sa.Float)
+    raise ConfigError(f"claims need SQLite or PostgreSQL, not {dialect}")
 
 
 class Claims:
@@ -72,6 +74,7 @@ class Claims:
         self._held: set[str] = set()
         self._renewed = 0.0
         self._now = _clock(engine.dialect.name)
+        self._statement: sa.Executable | None = None
 
     @property
     def held(self) -> frozenset[str]:
@@ -92,28 +95,41 @@ class Claims:
     def _claim_chunk(
         self, conn: sa.Connection, chunk: Sequence[str], keys: Mapping[str, Slot]
     ) -> set[str]:
-        c = claims_table
         rows = [
-            {"message_key": k, "owner": self.owner, "folder": keys[k][0],
-             "uidvalidity": keys[k][1], "uid": keys[k][2]}
+            {"k": k, "o": self.owner, "f": keys[k][0], "v": keys[k][1], "u": keys[k][2]}
             for k in chunk
-        ]  # fmt: skip
-        expires = self._now + self.lease
-        dialect = self._engine.dialect.name
-        insert = postgresql.insert(c) if dialect == "postgresql" else sqlite.insert(c)
-        values = insert.values([{**r, "expires": expires} for r in rows])
-        stmt = values.on_conflict_do_update(
-            index_elements=[c.c.message_key],
-            set_={
-                "owner": values.excluded.owner,
-                "expires": values.excluded.expires,
-                "folder": values.excluded.folder,
-                "uidvalidity": values.excluded.uidvalidity,
-                "uid": values.excluded.uid,
-            },
-            where=(c.c.expires < self._now) | (c.c.owner == self.owner),
-        ).returning(c.c.message_key)
-        return set(conn.scalars(stmt))
+        ]
+        got: set[str] = set()
+        # One statement, compiled once and cached, run for every row (executemany).
+        for row in conn.execute(self._claim_statement(), rows):
+            got.add(row[0])
+        return got
+
+    def _claim_statement(self) -> sa.Executable:
+        if self._statement is None:
+            c = claims_table
+            dialect = self._engine.dialect.name
+            insert = postgresql.insert(c) if dialect == "postgresql" else sqlite.insert(c)
+            values = insert.values(
+                message_key=sa.bindparam("k"),
+                owner=sa.bindparam("o"),
+                expires=self._now + sa.literal_column(repr(float(self.lease)), sa.Float),
+                folder=sa.bindparam("f"),
+                uidvalidity=sa.bindparam("v"),
+                uid=sa.bindparam("u"),
+            )
+            self._statement = values.on_conflict_do_update(
+                index_elements=[c.c.message_key],
+                set_={
+                    "owner": values.excluded.owner,
+                    "expires": values.excluded.expires,
+                    "folder": values.excluded.folder,
+                    "uidvalidity": values.excluded.uidvalidity,
+                    "uid": values.excluded.uid,
+                },
+                where=(c.c.expires < self._now) | (c.c.owner == values.excluded.owner),
+            ).returning(c.c.message_key)
+        return self._statement
 
     def keep_alive(self) -> set[str]:
         """Renew this process's claims if a third of the lease has passed since the last

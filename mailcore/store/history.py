@@ -161,6 +161,11 @@ class History(HistoryQueries):
         this the moment a handler returns); see `HandledMarks.mark`."""
         self._marks.mark(message_key, message_id=message_id, handler=handler)
 
+    def sync_marks(self) -> None:
+        """Make the handled marks written so far durable (`HandledMarks.sync`): the engine
+        calls it after each chunk's handlers; MarkNotWritten when the disk refuses them."""
+        self._marks.sync()
+
     def handled_keys(self, keys: Iterable[str]) -> set[str]:
         """Which of these messages had their handler succeed (marked or recorded so): a
         message so marked is filed as a duplicate, never handled again."""
