@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailcore.inbound.reply_patterns import header_field
+from mailcore.inbound.reply_patterns import header_field, unquote
 
 __all__ = ["ForwardedMessage", "parse_forwarded"]
 
@@ -34,7 +34,10 @@ class ForwardedMessage:
 
 def parse_forwarded(lines: list[str]) -> ForwardedMessage:
     """The header block at the top of `lines` ("From: …", "Date: …" in any language of the
-    table, continuation lines indented) and the text after it."""
+    table, continuation lines indented, the whole possibly quoted once) and the text after."""
+    first = next((x for x in lines[:3] if x.strip()), "")
+    if first.startswith(">"):  # Apple Mail's plain-text forward: "> From: …" under its marker
+        lines = [unquote(x) for x in lines]
     fields: dict[str, str] = {}
     last = ""
     k = 0

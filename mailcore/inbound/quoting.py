@@ -28,6 +28,7 @@ from mailcore.inbound.reply_patterns import (
     may_start_history,
     may_start_signature,
     may_wrap,
+    unquote,
 )
 
 __all__ = ["Reply", "ReplyConfidence", "split_reply"]
@@ -82,10 +83,10 @@ def split_reply(text: str, *, html_cut: tuple[int, str] | None = None) -> Reply:
     if html_cut is not None and 0 <= html_cut[0] < len(lines):
         start = html_cut[0]
         limit = start
-        if any(is_forward_marker(_unquote(x)) for x in lines[start : start + 3]):
+        if any(is_forward_marker(unquote(x)) for x in lines[start : start + 3]):
             # A forward sits in the quote markup too (Apple Mail quotes it in a blockquote):
             # it is read as text, one quote level off, so that its headers are parsed.
-            lines = [*lines[:start], *map(_unquote, lines[start:])]
+            lines = [*lines[:start], *map(unquote, lines[start:])]
             limit = len(lines)
     scan = _Scan(lines[:limit])
     scan.run()
@@ -268,11 +269,6 @@ def _looks_like_header(line: str) -> bool:
     digits (a date), as every client writes one."""
     body = line.rstrip()
     return body[-1:] in (":", "：") and "@" in body and _DIGIT.search(body) is not None
-
-
-def _unquote(line: str) -> str:
-    """The line one quote level shallower ("> > a" -> "> a")."""
-    return line[2:] if line.startswith("> ") else line[1:] if line.startswith(">") else line
 
 
 def _skip_blank(lines: list[str], j: int) -> int:

@@ -28,6 +28,7 @@ __all__ = [
     "may_start_history",
     "may_start_signature",
     "may_wrap",
+    "unquote",
 ]
 
 # Longer lines are never part of a history header, an attribution or a signature line.
@@ -93,7 +94,7 @@ _SEPARATOR = re.compile(
 )
 _FORWARD = re.compile(
     rf"^\*?+\s*+(?:{_DASHES}\s*+(?:{_alternation(_all('forwarded'))})\s*+{_DASHES}"
-    rf"|(?:{_alternation(_all('forwarded'))})\s*+{_COLON}?+)\s*+\*?+$",
+    rf"|(?:{_alternation(_all('forwarded'))})\s*+{_COLON})\s*+\*?+$",
     _FLAGS,
 )
 # Outlook's rule above its header block: underscores in text, "---" once converted from HTML.
@@ -132,6 +133,11 @@ def _last(line: str) -> str:
     """The last character before the trailing blanks and bidirectional marks."""
     last = line[-1:]
     return line.rstrip(_TRAILING)[-1:] if last in _TRAILING else last
+
+
+def unquote(line: str) -> str:
+    """The line one quote level shallower ("> > a" -> "> a")."""
+    return line[2:] if line.startswith("> ") else line[1:] if line.startswith(">") else line
 
 
 def clean(line: str) -> str:
@@ -229,7 +235,8 @@ def _heads(words: Iterable[str]) -> frozenset[str]:
     return frozenset(_fold(w + " ")[:2] for w in words if w)
 
 
-_COLONS = (":", "：")
+# How attribution lines end: a colon, or Zoho's dashes ("---- On … wrote ----").
+_COLONS = (":", "：", "-")
 # Characters an attribution line, a separator or an Outlook rule ends with.
 _HEADER_ENDS = frozenset(":：-_=*")
 # The colon of a header label ("Beantwoorden - Aan:", "Date d'envoi :") comes before this.
@@ -238,8 +245,8 @@ _HISTORY_HEADS = _heads([*_all("from_"), *_all("sent"), *_OPENERS]) | {"--", "__
 
 
 def ends_in_colon(line: str) -> bool:
-    """Whether a line (not too long for a header) ends in a colon, as attribution lines do."""
-    return len(line) <= MAX_HEADER_LINE and _last(line) in (":", "：")
+    """Whether a line (not too long for a header) ends as attribution lines do (a colon)."""
+    return len(line) <= MAX_HEADER_LINE and _last(line) in _COLONS
 
 
 def colon_flags(lines: list[str]) -> list[bool]:

@@ -230,3 +230,18 @@ def test_hostile_header_lines_stay_linear() -> None:
         split_reply(big)
         t_big = time.perf_counter() - start
         assert t_big < 40 * max(t_small, 1e-3)  # 10x the lines: linear, with room for noise
+
+
+def test_a_quoted_plain_text_forward_is_read_one_level_off() -> None:
+    text = (
+        "Hello world.\n\nBegin forwarded message:\n\n> From: Jane <jane@customer.example>\n"
+        "> Subject: Plate\n>\n> Plate: AB-123\n"
+    )
+    reply = split_reply(text)
+    assert reply.visible == "Hello world."
+    assert reply.forwarded is not None
+    assert (reply.forwarded.sender, reply.forwarded.subject) == (
+        "Jane <jane@customer.example>",
+        "Plate",
+    )
+    assert reply.forwarded.text == "Plate: AB-123"
