@@ -119,6 +119,7 @@ class _Scan:
     visible: list[str] = field(default_factory=list)
     quoted: list[str] = field(default_factory=list)
     marks: bool = False  # ">" lines seen
+    headed: bool = False  # some of them under a header ("On … wrote:" above the block)
     cut_kind: str | None = None
     cut_strength: int = 0
     forwarded: ForwardedMessage | None = None
@@ -151,6 +152,7 @@ class _Scan:
                 # A header followed by a ">" block covers just that block (bottom-posting and
                 # interleaved replies keep the text after it).
                 self.quoted.extend(lines[i:j])
+                self.headed = True
                 i = j
                 continue
             self._cut(i, kind, length, strength)
@@ -202,7 +204,7 @@ class _Scan:
                 " header; nothing was cut there"
             )
         if self.marks:
-            return ReplyConfidence.CERTAIN, "quote marks (>)"
+            return ReplyConfidence.CERTAIN, "quote marks (>)" + (" under a header" * self.headed)
         return ReplyConfidence.CERTAIN, "nothing quoted"
 
 
