@@ -17,6 +17,9 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request
+from flask_babel import lazy_gettext as _l
+
+from mailcore.processing.vocabulary import Status
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,21 @@ DIRECTORY = Path(__file__).resolve().parent
 DEFAULT_LANGUAGE = "en"
 # Code -> the language's name in itself (how the menu offers it).
 LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français"}
+
+
+# How the console names each status of a message (mailcore.processing.vocabulary.Status).
+STATUS_NAMES = {
+    Status.PROCESSED: _l("processed"),
+    Status.FAILED: _l("failed"),
+    Status.AUTO: _l("auto-reply"),
+    Status.DUPLICATE: _l("duplicate"),
+    Status.REJECTED: _l("rejected"),
+}
+
+
+def status_name(status: str) -> str:
+    """`status` as the console shows it, in the reader's language (an unknown one as is)."""
+    return str(STATUS_NAMES.get(status, status))  # type: ignore[call-overload]
 
 
 def compile_catalogs(directory: Path = DIRECTORY) -> list[Path]:
@@ -74,4 +92,4 @@ def init_app(app: Flask, preference: Callable[[], str | None]) -> None:
 
     @app.context_processor
     def languages() -> dict[str, object]:
-        return {"LANGUAGES": LANGUAGES, "get_locale": get_locale}
+        return {"LANGUAGES": LANGUAGES, "get_locale": get_locale, "status_name": status_name}
