@@ -16,7 +16,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
 from mailcore.processing.vocabulary import Status
@@ -75,6 +75,8 @@ def catalog_bytes(po: Path) -> bytes:
 def request_language(preference: Callable[[], str | None]) -> str:
     """The language of this request: `preference()` (the user's) when it is one of
     LANGUAGES, else the browser's best match, else DEFAULT_LANGUAGE."""
+    if not has_request_context():  # e.g. a command run in an app context: the source text
+        return DEFAULT_LANGUAGE
     chosen = preference()
     if chosen in LANGUAGES:
         return chosen

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -129,3 +130,10 @@ def test_a_form_without_its_token_says_what_to_do_in_french(console_env: Console
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "Requête refusée" in page and "rechargez la page" in page
+
+
+def test_messages_made_outside_a_request_are_in_english(console_env: ConsoleEnv) -> None:
+    from console.accounts import AccountError
+
+    with console_env.app.app_context(), pytest.raises(AccountError, match="is already taken"):
+        console_env.services.accounts.create("olivia", "a-long-password", "operator")
