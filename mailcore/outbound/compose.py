@@ -24,7 +24,7 @@ import logging
 import mimetypes
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -68,14 +68,28 @@ LAYOUT_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
 MESSAGE_POLICY = policy.SMTP  # CRLF line ends: the bytes signed are the bytes sent
 
 
+DEFAULT_FOOTER = "This message was sent automatically. Reply to it to answer."
+DEFAULT_FOOTERS = (
+    ("fr", "Ce message a été envoyé automatiquement. Répondez-y pour nous écrire."),
+    ("de", "Diese Nachricht wurde automatisch versandt. Antworten Sie einfach darauf."),
+)
+
+
 @dataclass(frozen=True)
 class Brand:
     """What the layout shows around every message."""
 
     name: str = "mailcore"
     color: str = "#1f6feb"
-    footer: str = "This message was sent automatically. Reply to it to answer."
+    footer: str = DEFAULT_FOOTER
     logo_png: bytes | None = None  # None: the mailcore logo
+    footers: tuple[tuple[str, str], ...] = ()  # (tag, text): the footer in other languages
+
+    def footer_in(self, lang: str) -> str:
+        """The footer for mail in `lang` ("fr-ca" falls back to "fr"), else `footer`; the
+        default footer has its own translations."""
+        known = dict(DEFAULT_FOOTERS if self.footer == DEFAULT_FOOTER else ()) | dict(self.footers)
+        return known.get(lang) or known.get(lang.split("-")[0]) or self.footer
 
 
 DEFAULT_BRAND = Brand()
@@ -135,7 +149,7 @@ def _page(subject: str, content_html: str, brand: Brand, logo_src: str, lang: st
         subject=subject,
         content=Markup(content_html),  # already sanitized by mailcore.outbound.templating
         preheader=preheader,
-        brand=brand,
+        brand=replace(brand, footer=brand.footer_in(lang)),
         logo_src=logo_src,
         lang=lang,
     )

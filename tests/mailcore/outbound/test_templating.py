@@ -510,6 +510,7 @@ def test_the_recipients_language_picks_the_variant_with_a_fallback_to_the_defaul
     assert "Le véhicule AB-123 est prêt" in str(msg["Subject"])
     html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
     assert '<html lang="fr"' in html
+    assert "Ce message a été envoyé automatiquement" in html  # the layout's footer follows
 
 
 @given(st.text(max_size=40))
