@@ -109,3 +109,21 @@ def test_the_french_console_edits_templates(console_env: ConsoleEnv) -> None:
     text = page.get_data(as_text=True)
     assert "Nouveau modèle" in text and "Autres langues" in text
     assert csrf_token(author, "/templates/")
+
+
+def test_a_hostile_language_tag_is_refused_and_never_markup(console_env: ConsoleEnv) -> None:
+    author = console_env.client("arthur")
+    hostile = '"><script>alert(1)</script>'
+    values = {
+        **form(author),
+        "variant_language": [hostile],
+        "variant_subject": ["x"],
+        "variant_body": ["y"],
+    }
+    for url in ("/templates/preview", "/templates/language", "/templates/save"):
+        page = author.post(url, data=values).get_data(as_text=True)
+        assert "<script>alert(1)" not in page, url
+    assert console_env.services.templates.names() == []  # not a language: not saved
+    assert "is not a language tag" in html.unescape(
+        author.post("/templates/preview", data=values).get_data(as_text=True)
+    )
