@@ -52,6 +52,13 @@ _QUOTE_IDS = {
     "zwchr": "Zimbra zwchr",
 }
 _ZIMBRA_MARKERS = frozenset({"__QUOTED_TEXT__", "__DIVIDER__"})
+# The div Outlook 2007-2016 for Windows draws above its header block, and Windows Mail's
+# (talon/html_quotations.py cut_microsoft_quote lists the same styles).
+_OUTLOOK_RULES = (
+    "border-top:solid#e1e1e11.0pt",
+    "border-top:solid#b5c4df1.0pt",
+    "border-top-color:rgb(229,229,229);border-top-width:1px;border-top-style:solid",
+)
 # lxml.etree's parser, not lxml.html's: that one looks up a Python class for every element.
 _PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
 
@@ -265,6 +272,11 @@ def _quote_markup(el: etree._Element) -> str | None:
         return 'Apple Mail / Thunderbird <blockquote type="cite">'
     if el.get("data-marker") in _ZIMBRA_MARKERS:
         return "Zimbra data-marker"
+    style = el.get("style")
+    if style and el.tag == "div" and "border-top" in style:
+        flat = style.lower().replace(" ", "")
+        if any(rule in flat for rule in _OUTLOOK_RULES):
+            return "Outlook header rule (border-top)"
     return None
 
 

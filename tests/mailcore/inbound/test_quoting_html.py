@@ -26,6 +26,9 @@ QUOTES = {
     "ProtonMail": '<div class="protonmail_quote">------- Original Message -------<br>Plate?</div>',
     "Zimbra": '<hr id="zwchr" data-marker="__DIVIDER__"><div data-marker="__HEADERS__">'
     '<b>De: </b>Desk<br></div><div data-marker="__QUOTED_TEXT__">Plate?</div>',
+    "Outlook 2016 (border-top rule)": '<div><div style="border:none;border-top:solid #E1E1E1'
+    ' 1.0pt;padding:3.0pt 0cm 0cm 0cm"><p class="MsoNormal"><b>From:</b> Desk<br><b>Sent:</b>'
+    " Monday<br><b>To:</b> Jane</p></div></div><p>Plate?</p>",
     "Yahoo (prefixed class)": '<div class="ydp5c3e9a12yahoo_quoted" id="ydp5c3e9a12yahoo_quoted_1">'
     "<div>On Thursday, March 4, 2024 at 11:30:41 AM EDT, Desk &lt;d@example.com&gt; wrote:</div>"
     "<div>Plate?</div></div>",
