@@ -7,6 +7,7 @@ signature and the quoted previous message -- go through:
   decided, each handler's success marked durably at once, one history transaction per chunk,
   one UID MOVE per destination overlapping the next chunk's work, one more transaction for
   the new locations; SQLite file, a no-op handler with a schema);
+- the same engine with the history on PostgreSQL (a private server, `--history`);
 - the naive loop, measured in the same run, as a simple script would do it: for each UID,
   fetch it, extract, call the handler, COPY to processed, flag it \\Deleted, UID EXPUNGE it.
 
@@ -34,7 +35,7 @@ from mailcore.mailboxes.imap import ImapConfig, ImapMailbox  # noqa: E402
 from mailcore.processing.engine import Engine  # noqa: E402
 from mailcore.processing.registry import HandlerContext, Registry  # noqa: E402
 from mailcore.store.history import History  # noqa: E402
-from tests.servers import Account, start_dovecot  # noqa: E402
+from tests.servers import Account, start_dovecot, start_postgres  # noqa: E402
 
 SCHEMA = {
     "type": "object",
@@ -145,7 +146,7 @@ def ready(account: Account) -> None:
             time.sleep(0.1)
 
 
-def run_engine(account: Account, db: Path, batch: int) -> tuple[float, int]:
+def run_engine(account: Account, db_url: str, batch: int) -> tuple[float, int]:
     config = ImapConfig(
         host=account.host,
         port=account.port,
@@ -154,7 +155,7 @@ def run_engine(account: Account, db: Path, batch: int) -> tuple[float, int]:
         password=account.password,
     )
     mailbox = ImapMailbox(config)
-    history = History(f"sqlite:///{db}")
+    history = History(db_url)
     engine = Engine(mailbox, make_registry(), history)
     engine.poll_once(0)  # connect and create folders outside the timing
     done, started = 0, time.perf_counter()
@@ -198,6 +199,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--runs", type=int, default=1, help="measure this many times")
     parser.add_argument("--profile", action="store_true", help="cProfile the (first) engine run")
+    parser.add_argument(
+        "--history", default="sqlite,postgresql", help="history databases to run the engine on"
+    )
     args = parser.parse_args()
     rng = random.Random(7)
     mails = [payload_mail(i, rng) for i in range(args.messages)]
@@ -210,50 +214,64 @@ def main() -> None:
         extract(raw)
     floor = time.perf_counter() - started
 
-    engine_rates: list[float] = []
+    backends = [b for b in args.history.split(",") if b]
+    engine_rates: dict[str, list[float]] = {b: [] for b in backends}
     naive_rates: list[float] = []
     server = start_dovecot()
+    postgres = start_postgres() if "postgresql" in backends else None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for run in range(args.runs):
-                fast, slow = server.new_user(), server.new_user()
-                ready(fast)
+                slow = server.new_user()
                 ready(slow)
-                fast.append_many("INBOX", mails)
                 slow.append_many("INBOX", mails)
-                profiler = None
-                if args.profile and run == 0:
-                    import cProfile
+                for backend in backends:
+                    fast = server.new_user()
+                    ready(fast)
+                    fast.append_many("INBOX", mails)
+                    if backend == "sqlite":
+                        url = f"sqlite:///{Path(tmp) / f'history{run}.db'}"
+                    else:
+                        assert postgres is not None
+                        url = postgres.create_database()
+                    profiler = None
+                    if args.profile and run == 0:
+                        import cProfile
 
-                    profiler = cProfile.Profile()
-                    profiler.enable()
-                engine_s, engine_n = run_engine(fast, Path(tmp) / f"history{run}.db", args.batch)
-                if profiler is not None:
-                    import pstats
+                        profiler = cProfile.Profile()
+                        profiler.enable()
+                    engine_s, engine_n = run_engine(fast, url, args.batch)
+                    if profiler is not None:
+                        import pstats
 
-                    profiler.disable()
-                    pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+                        profiler.disable()
+                        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+                    assert engine_n == n, (backend, engine_n)
+                    engine_rates[backend].append(n / engine_s)
                 naive_s, naive_n = run_naive(slow)
-                assert engine_n == naive_n == n, (engine_n, naive_n)
-                engine_rates.append(n / engine_s)
+                assert naive_n == n, naive_n
                 naive_rates.append(n / naive_s)
                 if args.runs > 1:
-                    print(
-                        f"run {run + 1}: engine {n / engine_s:6.0f} msg/s, naive {n / naive_s:4.0f}"
-                        f" msg/s, {naive_s / engine_s:5.1f} x"
-                    )
+                    each = ", ".join(f"{b} {engine_rates[b][-1]:6.0f}" for b in backends)
+                    print(f"run {run + 1}: engine {each} msg/s, naive {n / naive_s:4.0f} msg/s")
     finally:
         server.stop()
-    engine_rate, naive_rate = statistics.median(engine_rates), statistics.median(naive_rates)
-    ratios = [e / v for e, v in zip(engine_rates, naive_rates, strict=True)]
+        if postgres is not None:
+            postgres.stop()
+    naive_rate = statistics.median(naive_rates)
     if args.runs > 1:
         print(f"medians of {args.runs} runs:")
     print(f"extraction alone:  {n / floor:8.0f} msg/s  ({floor / n * 1e6:.0f} us/message)")
-    print(f"engine:            {engine_rate:8.0f} msg/s  ({1e6 / engine_rate:.0f} us/message)")
     print(f"naive loop:        {naive_rate:8.0f} msg/s  ({1e6 / naive_rate:.0f} us/message)")
-    print(f"engine / naive:    {statistics.median(ratios):8.1f} x  (lowest {min(ratios):.1f} x)")
-    overhead_us = 1e6 / engine_rate - floor / n * 1e6
-    print(f"engine overhead beyond extraction: {overhead_us:.0f} us/message")
+    for backend in backends:
+        rate = statistics.median(engine_rates[backend])
+        ratios = [e / v for e, v in zip(engine_rates[backend], naive_rates, strict=True)]
+        overhead_us = 1e6 / rate - floor / n * 1e6
+        print(
+            f"engine, {backend:10s} {rate:8.0f} msg/s  ({1e6 / rate:.0f} us/message): "
+            f"{statistics.median(ratios):.1f} x the naive loop (lowest {min(ratios):.1f} x); "
+            f"{overhead_us:.0f} us/message beyond extraction"
+        )
 
 
 if __name__ == "__main__":
