@@ -24,7 +24,13 @@ from wtforms import SelectChoice
 from console.forms import RestoreForm, TemplateForm
 from console.roles import role_required
 from console.services import services
-from console.template_preview import evaluate, frames, parse_sample, variants_from_form
+from console.template_preview import (
+    evaluate,
+    frames,
+    parse_sample,
+    problem_source,
+    variants_from_form,
+)
 from console.template_samples import last_payload, sample_for
 from console.template_sending import send_test_mail
 from mailcore import TEMPLATE_NAME as NAME_RE
@@ -44,6 +50,7 @@ __all__ = ["bp", "parse_sample"]
 log = logging.getLogger(__name__)
 
 bp = Blueprint("authoring", __name__, url_prefix="/templates")
+bp.add_app_template_global(problem_source, "problem_source")
 
 ROLES = ("author",)  # admins pass every role check
 # The previewed mail runs under its own policy: its inline styles are what partners see, but

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import gettext as _
 
 from console.services import services
 from mailcore import PayloadTooLarge, ProblemKind, load_json
@@ -23,6 +24,7 @@ from mailcore import template_field_problems as field_problems
 
 FRAME_CACHE_SIZE = 256
 MAX_VARIANTS = 30  # languages read from one editor form (the store refuses more)
+PARTS = (" subject", " body")  # what a language's problem sources end with ("fr body")
 DEFAULT = "default"  # the preview language that shows the default whatever the data says
 
 
@@ -42,6 +44,23 @@ class Evaluation:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+def problem_source(source: str) -> str:
+    """Where a problem is ("subject", "fr body", "sample data"...), in the reader's language."""
+    language, _space, part = source.rpartition(" ") if source.endswith(PARTS) else ("", "", "")
+    if language and part == "subject":
+        return _("Subject (%(lang)s)", lang=language)
+    if language and part == "body":
+        return _("Body (%(lang)s)", lang=language)
+    names = {
+        "name": _("Name"),
+        "subject": _("Subject"),
+        "body": _("Body"),
+        "sample data": _("Sample data"),
+        "languages": _("Languages"),
+    }
+    return names.get(source, source.capitalize())
 
 
 def parse_sample(text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
