@@ -245,3 +245,36 @@ def test_a_quoted_plain_text_forward_is_read_one_level_off() -> None:
         "Plate",
     )
     assert reply.forwarded.text == "Plate: AB-123"
+
+
+_FIXTURE_LINES = [
+    "On Mon, Mar 4, 2024 at 5:02 PM Desk <d@example.com> wrote:",
+    "Am 04.03.2024 um 17:02 schrieb Desk <d@example.com>:",
+    "From: Desk <d@example.com>",
+    "Sent: Monday, March 4, 2024 5:02 PM",
+    "To: Jane",
+    "Subject: plates",
+    "-----Original Message-----",
+    "---------- Forwarded message ---------",
+    "Begin forwarded message:",
+    "________________________________",
+    "Sent from my iPhone",
+    "-- ",
+    "> quoted line",
+    ">> deeper",
+    "2014-03-20 8:48 GMT+01:00 Desk <d@example.com>:",
+    "Plate: AB-123",
+    "ok",
+    "",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_FIXTURE_LINES), LINE), max_size=25))
+def test_no_line_is_lost_or_invented(lines: list[str]) -> None:
+    """Whatever the mix of headers, quotes and text, the three parts hold the input's lines."""
+    text = "\n".join(lines)
+    reply = split_reply(text)
+    got = [x for part in (reply.visible, reply.signature, reply.quoted) for x in part.splitlines()]
+    kept = sorted(x.rstrip() for x in got if x.strip())
+    assert kept == sorted(x.rstrip() for x in lines if x.strip())
