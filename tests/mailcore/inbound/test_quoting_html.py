@@ -5,6 +5,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailcore.inbound.extract import extract
 from mailcore.inbound.htmltext import QuoteStart, html_to_text
@@ -136,3 +138,20 @@ def test_html_forwards_are_structured(client: str) -> None:
     assert result.forwarded.subject == "Plate"
     assert result.forwarded.date.startswith(("March 4", "Mon, 4 Mar", "Понедельник"))
     assert result.forwarded.text == "Plate: AB-123"
+
+
+_PIECES = st.sampled_from(
+    ['<div class="gmail_quote">', "</div>", '<blockquote type="cite">', "</blockquote>", "<p>",
+     "</p>", "<br>", '<div id="divRplyFwdMsg">', '<hr id="zwchr">', "text", "On Mon wrote:",
+     "From: a@b.c", "<", ">", "&amp;", '<div style="border-top:solid #E1E1E1 1.0pt">', " "]
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_quote_start_on_tag_soup(html: str) -> None:
+    quote = QuoteStart()
+    text = html_to_text(html, quote_start=quote)
+    cut = quote.cut()
+    assert cut is None or 0 <= cut[0] < len(text.splitlines())
+    assert text == html_to_text(html)  # noting the quote changes nothing in the text
