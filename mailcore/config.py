@@ -84,6 +84,7 @@ class Settings:
     batch_size: int = 200
     # seconds after which another engine process takes over the claims of one that died
     claim_lease: float = 120.0
+    handler_workers: int = 1  # handlers run at once in one poller, in order per identifier
     max_message_size: int = 25 * 1024 * 1024  # bytes; larger mail is filed in failed unparsed
     batch_bytes: int = 64 * 1024 * 1024  # what one poll fetches at most (one message at least)
     handlers: str | None = None  # "module:attribute" of a mailcore.processing.registry.Registry
@@ -178,6 +179,8 @@ class Settings:
             raise ConfigError("poll_interval must be a positive number of seconds")
         if not 1 <= self.claim_lease <= 86_400:
             raise ConfigError("claim_lease must be between 1 and 86400 seconds")
+        if not 1 <= self.handler_workers <= 256:
+            raise ConfigError("handler_workers must be between 1 and 256")
         if not 1 <= self.batch_size <= 10_000:
             raise ConfigError("batch_size must be between 1 and 10000")
         if self.max_message_size < 1024 or self.batch_bytes < 1024:

@@ -84,6 +84,7 @@ def poll(
         settings.limits,
         security=verifier.extract if verifier else None,
         claim_lease=settings.claim_lease,
+        handler_workers=settings.handler_workers,
     )
     size = batch_size or settings.batch_size
     pause = interval if interval is not None else settings.poll_interval

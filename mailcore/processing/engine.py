@@ -96,11 +96,13 @@ class Engine:
         limits: Limits = DEFAULT_LIMITS,
         security: Unwrap | None = None,
         claim_lease: float = DEFAULT_LEASE_SECONDS,
+        handler_workers: int = 1,
     ) -> None:
         """`security`: verifies and decrypts before extracting (`mailcore.security.Unwrapper
         .extract`, e.g. from `mailcore.security.service.unwrapper(settings)`). `claim_lease`:
         seconds after which another engine process takes over the messages of one that stopped
-        renewing its claims (killed)."""
+        renewing its claims (killed). `handler_workers`: handlers run at once within this
+        process, in order per identifier (`mailcore.processing.workers`)."""
         self.mailbox = mailbox
         self.registry = registry
         self.history = history
@@ -109,7 +111,14 @@ class Engine:
         self.limits = limits
         self._claims = Claims(history.engine, claim_lease)
         self._pipeline = Pipeline(
-            registry, history, folders, scheme, limits, security, claims=self._claims
+            registry,
+            history,
+            folders,
+            scheme,
+            limits,
+            security,
+            claims=self._claims,
+            handler_workers=max(1, handler_workers),
         )
         self._filing = Filing(mailbox, history, folders)
         self._failed = FailedMail(self._pipeline, self._filing)

@@ -35,6 +35,7 @@ from mailcore.processing.outcomes import (
 )
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
 from mailcore.processing.vocabulary import EventKind, RouteVia, SchemaError
+from mailcore.processing.workers import groups_by_identifier, in_order_per_group
 from mailcore.security import policy
 from mailcore.store.claims import Claims
 from mailcore.store.history import History, LogEvent, MessageState, now
@@ -149,6 +150,7 @@ class Pipeline:
     unwrap: Unwrap | None = None
     # The engine's claims on the messages it polls: checked (and renewed) before each handler.
     claims: Claims | None = None
+    handler_workers: int = 1  # handlers run at once, in order per identifier (workers.py)
 
     # -- a batch and its history rows ----------------------------------------------------
 
@@ -171,28 +173,27 @@ class Pipeline:
         digests = {uid: legacy_message_key(raw) for uid, raw in items}
         keys, known, handled_now = self._known(items, claims, digests)
         held = self.claims.held if self.claims is not None else frozenset()
-        works: list[Work] = []
-        for uid, raw in items:
-            state = known.get(keys[uid])
+        raws, exs = dict(items), dict(extractions or {})
+        if self.handler_workers > 1:  # grouped by identifier: extracted first (workers)
+            exs = {u: exs.get(u) or self.extract_within_limits(r) for u, r in items}
+
+        def one(uid: int) -> Work:
             work = self.decide(
-                uid,
-                raw,
-                keys[uid],
-                state,
-                folder,
-                validity,
-                actor,
-                payload=(payloads or {}).get(uid),
-                handler=handler,
-                already=keys[uid] in handled_now,
-                extraction=(extractions or {}).get(uid),
+                uid, raws[uid], keys[uid], known.get(keys[uid]), folder, validity, actor,
+                payload=(payloads or {}).get(uid), handler=handler,
+                already=keys[uid] in handled_now, extraction=exs.get(uid),
                 claim=claims[uid] if claims[uid] in held else None,
-            )
+            )  # fmt: skip
             work.digest = digests[uid]
             if work.handled:
                 handled_now.add(work.key)  # the same message twice in one batch
-            if not work.abandoned:
-                works.append(work)
+            return work
+
+        order = [uid for uid, _ in items]
+        idents = {u: ex.identifier for u, ex in exs.items()}
+        groups = groups_by_identifier(order, idents, keys) if self.handler_workers > 1 else [order]
+        done = in_order_per_group(groups, one, self.handler_workers)
+        works = [done[uid] for uid in order if not done[uid].abandoned]
         if any(w.status == Status.PROCESSED for w in works):
             self.history.sync_marks()  # durable before anything else is done with them
         self.history.record_batch(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -75,6 +76,7 @@ class Claims:
         self._renewed = 0.0
         self._now = _clock(engine.dialect.name)
         self._statement: sa.Executable | None = None
+        self._lock = threading.Lock()
 
     @property
     def held(self) -> frozenset[str]:
@@ -134,7 +136,12 @@ class Claims:
     def keep_alive(self) -> set[str]:
         """Renew this process's claims if a third of the lease has passed since the last
         renewal; returns the keys still held (a claim taken over while this process stalled for
-        longer than the lease is lost: its message must be left alone)."""
+        longer than the lease is lost: its message must be left alone). Thread-safe: handler
+        workers call it."""
+        with self._lock:
+            return self._keep_alive()
+
+    def _keep_alive(self) -> set[str]:
         if not self._held or time.monotonic() - self._renewed < self.lease / 3:
             return set(self._held)
         c = claims_table
