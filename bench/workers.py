@@ -5,10 +5,14 @@ shows what claims let run in parallel on this machine's cores. Each run also che
 claims promise: every message filed once, no handler success twice (the handler logs its calls
 with O_APPEND), every process exit 0.
 
-Printed: messages/second for each process count and the speed-up over one process, measured
-in the same run.
+Then handler workers in one process (`handler_workers` 1, 4, 16) on messages whose handler
+sleeps 50 ms (an ERP call), each message its own identifier: the goal is >= 10x at 16.
+
+Printed: messages/second for each process count and worker count, and the speed-up over one,
+measured in the same run.
 
 Run: .venv/bin/python bench/workers.py [--messages 2000] [--processes 1,2,4]
+     [--sleeping 200] [--workers 1,4,16]
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mailcore.mailboxes.imap import ImapConfig, ImapMailbox  # noqa: E402
+from mailcore.processing.engine import Engine  # noqa: E402
 from mailcore.processing.registry import HandlerContext, Registry  # noqa: E402
+from mailcore.store.history import History  # noqa: E402
 from tests.servers import Account, start_dovecot  # noqa: E402
 
 SCHEMA = {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}
@@ -45,6 +52,34 @@ def job(ctx: HandlerContext) -> None:
         os.write(fd, f"{ctx.message_key} ok\n".encode())
     finally:
         os.close(fd)
+
+
+def sleeping_registry() -> Registry:
+    sleeping = Registry()
+    sleeping.add("job", lambda ctx: time.sleep(0.05), prefix="JOB-", schema=SCHEMA)
+    return sleeping
+
+
+def run_workers(account: Account, workers: int, tmp: Path) -> float:
+    """Seconds for one process with `workers` handler workers to empty the inbox."""
+    config = ImapConfig(
+        host=account.host,
+        port=account.port,
+        security="plain",
+        username=account.username,
+        password=account.password,
+    )
+    mailbox = ImapMailbox(config)
+    history = History(f"sqlite:///{tmp / f'workers-{workers}.db'}")
+    engine = Engine(mailbox, sleeping_registry(), history, handler_workers=workers)
+    engine.poll_once(0)  # connect and create folders outside the timing
+    started = time.perf_counter()
+    while engine.poll_once(200):
+        pass
+    elapsed = time.perf_counter() - started
+    mailbox.close()
+    history.close()
+    return elapsed
 
 
 def mails(count: int) -> list[bytes]:
@@ -85,6 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--processes", default="1,2,4")
+    parser.add_argument("--sleeping", type=int, default=200, help="messages, 50 ms handler")
+    parser.add_argument("--workers", default="1,4,16")
     args = parser.parse_args()
     counts = [int(n) for n in args.processes.split(",")]
     raws = mails(args.messages)
@@ -108,6 +145,18 @@ def main() -> None:
                 print(
                     f"{n} poller process(es): {rates[n]:6.0f} msg/s ({elapsed:.1f} s), "
                     f"{rates[n] / rates[counts[0]]:.2f}x; filed once each, 0 handled twice"
+                )
+            worker_counts = [int(n) for n in args.workers.split(",")]
+            sleepy = mails(args.sleeping)
+            per: dict[int, float] = {}
+            for w in worker_counts:
+                account = server.new_user()
+                time.sleep(0.5)
+                account.append_many("INBOX", sleepy)
+                per[w] = len(sleepy) / run_workers(account, w, Path(tmp))
+                print(
+                    f"{w:2d} handler worker(s), 50 ms handler: {per[w]:6.0f} msg/s, "
+                    f"{per[w] / per[worker_counts[0]]:.1f}x"
                 )
     finally:
         server.stop()
