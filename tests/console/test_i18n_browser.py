@@ -36,13 +36,12 @@ def test_a_user_who_chooses_french_keeps_it_whatever_the_browser(
     login(page, "arthur")  # the page fixture's browser speaks English
     page.goto("/templates/")
     assert page.get_by_role("heading", name="Templates").is_visible()
-    page.select_option("#language-choice", "fr")
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("button", name="Français").click()
     page.get_by_role("heading", name="Modèles").wait_for()
     assert page.url.endswith("/templates/")  # back where the choice was made
     page.goto("/templates/new?name=ready")
     assert page.get_by_text("Autres langues").is_visible()
-    assert page.locator("#language-choice").input_value() == "fr"
-    page.select_option("#language-choice", "")
-    page.get_by_role("button", name="Appliquer").click()
+    assert page.locator("button[aria-current=true]").inner_text() == "Français"
+    page.get_by_role("button", name="(navigateur)").click()
     page.get_by_role("heading", name="New template").wait_for()  # the browser's English again
+    assert page.get_by_role("button", name="(browser)").count() == 0  # nothing to undo now
