@@ -156,10 +156,10 @@ def _other_languages(
     shown: str,
 ) -> list[Problem]:
     """What the store would refuse in the languages the preview does not show."""
-    store = services().templates
-    if store is None:
-        return []
     others = {tag: text for tag, text in variants.items() if tag != shown}
+    store = services().templates
+    if store is None or not (others or shown):  # one language, previewed: nothing else
+        return []
     found = store.problems(name or "preview", subject, body, data, others)
     if not shown:  # the default is previewed: its problems are known already
         found = [p for p in found if p.source not in ("subject", "body", "name", "sample data")]
