@@ -168,6 +168,7 @@ class _Scan:
             rest = _Scan(lines[i + length :], may_bottom_post=False)
             rest.run()
             self.visible, self.quoted = rest.visible, [*lines[i : i + length], *rest.quoted]
+            self.forwarded, self.marks = rest.forwarded, rest.marks
             self.bottom_posted = True
             return
         self.cut_kind, self.cut_strength = kind, strength

@@ -278,3 +278,14 @@ def test_no_line_is_lost_or_invented(lines: list[str]) -> None:
     got = [x for part in (reply.visible, reply.signature, reply.quoted) for x in part.splitlines()]
     kept = sorted(x.rstrip() for x in got if x.strip())
     assert kept == sorted(x.rstrip() for x in lines if x.strip())
+
+
+def test_a_bottom_post_above_a_forward_keeps_the_forward() -> None:
+    text = (
+        "On Mon, Mar 4, 2024 at 5:02 PM Desk <d@example.com> wrote:\n\nSee below.\n\n"
+        "---------- Forwarded message ---------\nFrom: Jane <jane@customer.example>\n\n"
+        "Plate: AB-1\n"
+    )
+    reply = split_reply(text)
+    assert reply.visible == "See below."
+    assert reply.forwarded is not None and reply.forwarded.text == "Plate: AB-1"
