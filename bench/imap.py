@@ -146,7 +146,8 @@ def ready(account: Account) -> None:
             time.sleep(0.1)
 
 
-def run_engine(account: Account, db_url: str, batch: int) -> tuple[float, int]:
+def account_mailbox(account: Account) -> ImapMailbox:
+    """An ImapMailbox on the test account (plain IMAP on loopback)."""
     config = ImapConfig(
         host=account.host,
         port=account.port,
@@ -154,7 +155,11 @@ def run_engine(account: Account, db_url: str, batch: int) -> tuple[float, int]:
         username=account.username,
         password=account.password,
     )
-    mailbox = ImapMailbox(config)
+    return ImapMailbox(config)
+
+
+def run_engine(account: Account, db_url: str, batch: int) -> tuple[float, int]:
+    mailbox = account_mailbox(account)
     history = History(db_url)
     engine = Engine(mailbox, make_registry(), history)
     engine.poll_once(0)  # connect and create folders outside the timing

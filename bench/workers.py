@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailcore.mailboxes.imap import ImapConfig, ImapMailbox  # noqa: E402
+from imap import account_mailbox  # noqa: E402  (bench/imap.py, beside this script)
+
 from mailcore.processing.engine import Engine  # noqa: E402
 from mailcore.processing.registry import HandlerContext, Registry  # noqa: E402
 from mailcore.store.history import History  # noqa: E402
@@ -62,14 +63,7 @@ def sleeping_registry() -> Registry:
 
 def run_workers(account: Account, workers: int, tmp: Path) -> float:
     """Seconds for one process with `workers` handler workers to empty the inbox."""
-    config = ImapConfig(
-        host=account.host,
-        port=account.port,
-        security="plain",
-        username=account.username,
-        password=account.password,
-    )
-    mailbox = ImapMailbox(config)
+    mailbox = account_mailbox(account)
     history = History(f"sqlite:///{tmp / f'workers-{workers}.db'}")
     engine = Engine(mailbox, sleeping_registry(), history, handler_workers=workers)
     engine.poll_once(0)  # connect and create folders outside the timing

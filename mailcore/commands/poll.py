@@ -75,17 +75,8 @@ def poll(
     history = _open_history(settings)
     mailbox = open_mailbox(settings)
     verifier = security_unwrapper(settings, key_store(settings, history.engine))
-    engine = Engine(
-        mailbox,
-        registry,
-        history,
-        settings.folders,
-        settings.scheme,
-        settings.limits,
-        security=verifier.extract if verifier else None,
-        claim_lease=settings.claim_lease,
-        handler_workers=settings.handler_workers,
-    )
+    security = verifier.extract if verifier else None
+    engine = Engine.from_settings(settings, mailbox, registry, history, security)
     size = batch_size or settings.batch_size
     pause = interval if interval is not None else settings.poll_interval
     inbox = settings.folders.inbox

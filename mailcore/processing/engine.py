@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from mailcore.config import Folders
+from mailcore.config import Folders, Settings
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
 from mailcore.mailboxes.protocol import Mailbox
 from mailcore.processing.actions import FailedMail
@@ -122,6 +122,29 @@ class Engine:
         )
         self._filing = Filing(mailbox, history, folders)
         self._failed = FailedMail(self._pipeline, self._filing)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        mailbox: Mailbox,
+        registry: Registry,
+        history: History,
+        security: Unwrap | None = None,
+    ) -> Engine:
+        """The engine the settings describe: folders, identifiers, limits, claim lease and
+        handler workers (what `mailcore poll` and the console's poller run)."""
+        return cls(
+            mailbox,
+            registry,
+            history,
+            settings.folders,
+            settings.scheme,
+            settings.limits,
+            security=security,
+            claim_lease=settings.claim_lease,
+            handler_workers=settings.handler_workers,
+        )
 
     # -- polling -------------------------------------------------------------------------
 
