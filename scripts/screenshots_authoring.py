@@ -3,10 +3,10 @@
     .venv/bin/python scripts/screenshots_authoring.py [--out docs/screenshots]
 
 Seeds a throw-away demo (the same mails as `make run`), has operator "alice" correct and
-re-submit the failed VEH-1045 mail through the Engine, saves two versions of a template, and
-adds two weeks of earlier outcomes so the chart has something to show (those are recorded
-directly in the history: the demo mailbox only holds today's mails). Then serves the app on
-127.0.0.1 and drives the system Chromium with Playwright.
+re-submit the failed VEH-1045 mail through the Engine, saves two versions of a template (the
+second in French too), and adds two weeks of earlier outcomes so the chart has something to
+show (those are recorded directly in the history: the demo mailbox only holds today's mails).
+Then serves the app on 127.0.0.1 and drives the system Chromium with Playwright.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from console.testing import chromium, demo_console, log_in  # noqa: E402
+from mailcore.store.records import EventKind, LogEvent  # noqa: E402
 
 SUBJECT = "Registration of {{ plate_number }} received"
 BODY = """\
@@ -42,6 +43,17 @@ we received the registration request for the **{{ category }}** with plate
 
 We will write again once the certificate is issued.
 """
+SUBJECT_FR = "Demande d'immatriculation de {{ plate_number }} reçue"
+BODY_FR = """\
+## Demande reçue
+
+Bonjour {{ owner }},
+
+nous avons reçu la demande d'immatriculation du véhicule **{{ plate_number }}**
+(VIN `{{ vin }}`).
+
+Nous vous écrirons dès que le certificat sera établi.
+"""
 SAMPLE = {
     "plate_number": "AB-123-CD",
     "vin": "VF1RFB00X57123456",
@@ -57,6 +69,15 @@ CORRECTION = {
     "owner": "Hugo Petit",
     "category": "motorcycle",
     "mileage_km": 23000,
+}
+
+
+# The event that leaves a message in each status.
+KINDS = {
+    "processed": EventKind.HANDLED,
+    "failed": EventKind.FAILED,
+    "auto": EventKind.AUTO_REPLY,
+    "rejected": EventKind.REJECTED,
 }
 
 
@@ -86,29 +107,31 @@ def seed(services: Any) -> None:
         SUBJECT,
         BODY,
         SAMPLE,
-        "clearer last sentence",
+        "clearer last sentence, in French too",
         "arthur",
         handler="vehicle_registration",
+        variants={"fr": (SUBJECT_FR, BODY_FR)},
     )
     rng = random.Random(1045)
     now = datetime.now(UTC)
-    events = []
+    events, states = [], []
     for days_ago in range(1, 15):
         day = now - timedelta(days=days_ago)
         for status, mean in (("processed", 9), ("failed", 2), ("auto", 1), ("rejected", 0.4)):
             for _ in range(max(0, round(rng.gauss(mean, mean / 3 + 0.5)))):
                 at = day.replace(hour=rng.randint(7, 18), minute=rng.randint(0, 59))
-                events.append(
-                    {
-                        "kind": "handled" if status == "processed" else status,
-                        "status": status,
-                        "at": at,
-                        "handler": "vehicle_registration",
-                        "sender": f"garage{rng.randint(1, 40)}@example.net",
-                        "subject": f"Re: [VEH-{rng.randint(1040, 1059)}] Registration request",
-                    }
-                )
-    services.history.record_batch(events)
+                mail = {
+                    "message_key": secrets.token_hex(16),
+                    "sender": f"garage{rng.randint(1, 40)}@example.net",
+                    "subject": f"Re: [VEH-{rng.randint(1040, 1059)}] Registration request",
+                    "handler": "vehicle_registration",
+                    "status": status,
+                }
+                kind = KINDS[status]
+                events.append(LogEvent(kind=kind, at=at, **mail))
+                states.append({**mail, "received_at": at, "updated_at": at})
+    # The chart counts mail (each message once, on the day it arrived): states, not events.
+    services.history.record_batch(events, states)
 
 
 def main() -> None:
@@ -129,6 +152,9 @@ def main() -> None:
         page.keyboard.press("Control+End")
         body.press_sequentially("\nKind regards, {{ office_name }}")
         page.locator("#problems-body .error").wait_for()
+        # The French version in the preview; the default's problem stays listed.
+        page.select_option("#preview-language", "fr")
+        page.locator("#preview-shown", has_text="fr").wait_for()
         page.frame_locator("iframe.mail-frame.desktop").locator("table.card").wait_for()
         # A full_page capture resizes the viewport under the sandboxed (out-of-process) frame,
         # which then shows half-painted: size the viewport to the page and capture that instead.
