@@ -132,7 +132,7 @@ class _Scan:
         colon = colon_flags(lines)
         while i < n:
             line = lines[i]
-            if line.lstrip().startswith(">"):
+            if line[:1] == ">" or (line[:1] in (" ", "\t") and line.lstrip().startswith(">")):
                 self.quoted.append(line)
                 self.marks = True
                 i += 1

@@ -262,9 +262,12 @@ def colon_flags(lines: list[str]) -> list[bool]:
 def may_start_history(line: str, colon_below: bool) -> bool:
     """False for lines no history header can start at (the quick test run on every line).
     `colon_below`: one of the next two lines ends in a colon (a wrapped attribution line)."""
-    if len(line) > MAX_HEADER_LINE or not line.strip():
+    if len(line) > MAX_HEADER_LINE or not line or line.isspace():  # isspace: no copy
         return False
-    if colon_below or "@" in line or _last(line) in _HEADER_ENDS:
+    last = line[-1]
+    if last in _TRAILING:
+        last = _last(line)
+    if colon_below or last in _HEADER_ENDS or "@" in line:
         return True
     # "From: …", "Sent: …": a label of the table, then its colon within the first characters.
     head = line[:_LABEL_REACH]
