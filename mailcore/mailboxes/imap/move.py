@@ -50,6 +50,8 @@ class _BatchState:
     sent: bool = False  # MOVE/COPY may have reached the server
     message_ids: dict[int, str | None] = field(default_factory=dict)
     moved: dict[int, int | None] = field(default_factory=dict)
+    # Without UIDPLUS (no COPYUID): each original's size and SHA-256, to find its copy's UID.
+    digests: dict[int, tuple[int, bytes]] = field(default_factory=dict)
 
 
 class ImapMover:
@@ -81,6 +83,9 @@ class ImapMover:
             st.uids = todo
             if not todo:
                 return
+            if "UIDPLUS" not in self._session.capabilities:
+                bodies = wire.read_bodies(client, todo)
+                st.digests = {u: (len(raw), _digest(raw)) for u, raw in bodies.items()}
             st.dest_uidnext = self._session.uidnext(client, dest)
             st.sent = True
             self._transfer(client, folder, dest, todo, st)
@@ -173,7 +178,7 @@ class ImapMover:
         confirmed: dict[int, int | None] = dict(self._copyuid(b" ".join(_bytes(d) for d in data)))
         missing: list[int] = []
         if len(confirmed) < len(uids):
-            # No COPYUID: confirm by Message-ID among what arrived in `dest` since.
+            # No COPYUID: confirm by bytes (or Message-ID) among what arrived in `dest` since.
             self._fill_from_dest(client, dest, uids, st)
             self._session.select(client, folder, uids_from_caller=True)  # find_new selected `dest`
             for u in uids:
@@ -181,7 +186,7 @@ class ImapMover:
                     continue
                 if st.moved.get(u) is not None:
                     confirmed[u] = st.moved[u]
-                elif st.message_ids.get(u) is None:
+                elif st.message_ids.get(u) is None and u not in st.digests:
                     # Nothing to recognise it by: the server's OK for COPY is all there is.
                     log.info("copy of UID %d to %r trusted on the server's OK", u, dest)
                     confirmed[u] = None
@@ -224,12 +229,39 @@ class ImapMover:
     def _fill_from_dest(
         self, client: IMAPClient, dest: str, uids: list[int], st: _BatchState
     ) -> None:
-        mids = [m for u in uids if (m := st.message_ids.get(u))]
-        found = self.find_new(client, dest, st.dest_uidnext, mids)
+        """The new UIDs the server did not report: by the originals' bytes when they were read
+        before the move (no UIDPLUS), else by Message-ID."""
+        wanted = {u: st.digests[u] for u in uids if u in st.digests and st.moved.get(u) is None}
+        if wanted:
+            self._session.selected = None
+            client.select_folder(dest, readonly=True)
+            st.moved.update(self._by_content(client, st.dest_uidnext, wanted))
+        mids = [m for u in uids if u not in st.digests and (m := st.message_ids.get(u))]
+        found = self.find_new(client, dest, st.dest_uidnext, mids) if mids else {}
         for u in uids:
             mid = st.message_ids.get(u)
             if mid and mid in found and st.moved.get(u) is None:
                 st.moved[u] = found[mid]
+
+    def _by_content(
+        self, client: IMAPClient, since_uid: int | None, wanted: dict[int, tuple[int, bytes]]
+    ) -> dict[int, int]:
+        """Original UID -> UID of the message of the selected folder (UID >= since_uid) with
+        the same size and SHA-256; each copy answers for one original."""
+        first = since_uid or 1
+        recent = [u for u in self._session.search(client, b"UID", b"%d:*" % first) if u >= first]
+        sizes = wire.read_sizes(client, recent) if recent else {}
+        want_sizes = {size for size, _ in wanted.values()}
+        same = sorted(u for u, n in sizes.items() if n in want_sizes)
+        copies: dict[bytes, list[int]] = {}
+        for u, raw in sorted(wire.read_bodies(client, same).items()):
+            copies.setdefault(_digest(raw), []).append(u)
+        found: dict[int, int] = {}
+        for u in sorted(wanted):
+            match = copies.get(wanted[u][1])
+            if match:
+                found[u] = match.pop(0)
+        return found
 
     def find_new(
         self, client: IMAPClient, folder: str, since_uid: int | None, message_ids: Iterable[str]
@@ -260,30 +292,18 @@ class ImapMover:
         uids: list[int],
     ) -> dict[int, int]:
         """Source UID -> UID of its copy among the messages of `dest` with UID >= since_uid:
-        the same bytes (RFC822.SIZE first, then SHA-256 of the few of the same size), so a
-        message without Message-ID, or sharing one with another, is recognised all the same.
-        The session's `selected` says which folder it leaves selected."""
+        the same bytes (size, then SHA-256), so a message without Message-ID, or sharing one
+        with another, is recognised all the same. Read on a retry after a drop only. The
+        session's `selected` says which folder it leaves selected."""
         if not uids:
             return {}
         self._session.select(client, folder, uids_from_caller=True)
-        sizes = wire.read_sizes(client, uids)
+        bodies = wire.read_bodies(client, uids)
         self._session.selected = None
         client.select_folder(dest, readonly=True)
-        first = since_uid or 1
-        recent = [u for u in self._session.search(client, b"UID", b"%d:*" % first) if u >= first]
-        dest_sizes = wire.read_sizes(client, recent) if recent else {}
-        same = sorted(u for u, n in dest_sizes.items() if n in set(sizes.values()))
-        copies = {_digest(raw): u for u, raw in wire.read_bodies(client, same).items()}
-        if not copies:
-            return {}
-        self._session.select(client, folder, uids_from_caller=True)
-        wanted = [u for u, n in sizes.items() if n in {dest_sizes[c] for c in copies.values()}]
-        found: dict[int, int] = {}
-        for u, raw in wire.read_bodies(client, wanted).items():
-            copy = copies.pop(_digest(raw), None)  # one copy answers for one original
-            if copy is not None:
-                found[u] = copy
-        return found
+        return self._by_content(
+            client, since_uid, {u: (len(r), _digest(r)) for u, r in bodies.items()}
+        )
 
 
 def _digest(raw: bytes) -> bytes:

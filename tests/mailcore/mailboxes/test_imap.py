@@ -266,13 +266,19 @@ def test_move_skips_missing_and_already_deleted_uids(
     assert deleted in flags_of(account, "INBOX")  # not ours to move or expunge
 
 
-def test_without_uidplus_copies_are_confirmed_by_message_id_and_nothing_is_expunged(
+def test_without_uidplus_copies_are_confirmed_by_their_bytes_and_nothing_is_expunged(
     dovecot: Dovecot,
     account: Account,
     make_imap_mailbox: MakeMailbox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    raws = [message(subject="with id"), b"From: a@example.org\r\nSubject: no id\r\n\r\nx\r\n"]
+    shared = "<same@example.org>"
+    raws = [
+        message(subject="with id"),
+        b"From: a@example.org\r\nSubject: no id\r\n\r\nx\r\n",
+        message(subject="first sharing an id", message_id=shared),
+        message(subject="second sharing it", message_id=shared),
+    ]
     uids = account.append_many("INBOX", raws)
     mailbox = make_imap_mailbox(account, host=dovecot.basic_host)  # no MOVE, no UIDPLUS
     mailbox.connect()
@@ -282,13 +288,14 @@ def test_without_uidplus_copies_are_confirmed_by_message_id_and_nothing_is_expun
         result = mailbox.move("INBOX", uids, "processed")
 
     dest = mailbox.uids("processed")
-    assert len(dest) == 2
-    assert result.moved[uids[0]] in dest  # found again by its Message-ID
-    assert result.moved[uids[1]] is None  # nothing to recognise it by: trusted on COPY's OK
+    assert len(dest) == 4
+    # Each copy's UID found by its bytes: without Message-ID, or sharing one, all the same.
+    copies = mailbox.fetch("processed", dest)
+    assert [copies[result.moved[u] or 0] for u in uids] == raws
     assert mailbox.uids("INBOX") == []
     # Left flagged, not expunged: EXPUNGE would also remove other clients' deleted mail.
     assert all(b"\\Deleted" in flags for flags in flags_of(account, "INBOX").values())
-    assert len(flags_of(account, "INBOX")) == 2
+    assert len(flags_of(account, "INBOX")) == 4
     assert not any("EXPUNGE" in c for c in commands(caplog))
     assert "no UIDPLUS" in caplog.text
     assert mailbox.append("sent", raws[0]) is None  # no APPENDUID promised either

@@ -105,3 +105,30 @@ def test_an_outage_stops_the_moves_at_the_first_destination(
     moves = [r for r in caplog.records if r.getMessage().startswith("moving ")]
     assert len(moves) == 1  # processed and failed were due: only the first was tried
     mailbox.close()
+
+
+def test_without_uidplus_failed_mail_sharing_a_message_id_keeps_its_own_reason(
+    dovecot: Dovecot, history: History, calls: Calls
+) -> None:
+    account = ready_account(dovecot)
+    mailbox = ImapMailbox(imap_config(dovecot, account, host=dovecot.basic_host))
+    shared = "<same@example.org>"
+    account.append_many(
+        "INBOX",
+        [
+            message(subject="[VEH-1] a", body="year: 2020\r\n", message_id=shared),
+            message(subject="[VEH-2] b", body="plate_number: REFUSE\r\nyear: 2020\r\n",
+                    message_id=shared),
+            message(subject="[VEH-3] no id", body="year: 1800\r\n").replace(
+                b"Message-ID: ", b"X-Not-Message-ID: "
+            ),
+        ],
+    )  # fmt: skip
+
+    Engine(mailbox, make_registry(calls), history).poll_once()
+    page = Engine(mailbox, make_registry(calls), history).failed_page()
+
+    reasons = {item.summary.subject: item.reason or "" for item in page.items}
+    assert "plate_number" in reasons["[VEH-1] a"] and "refused" in reasons["[VEH-2] b"]
+    assert "1900" in reasons["[VEH-3] no id"]  # listed with its reason, not without one
+    mailbox.close()
