@@ -21,6 +21,16 @@ COMMANDS = {
 
 
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a MailcoreError it lets through (a setting missing, a mailbox
+        unreachable) is its message and exit status 1, not a traceback."""
+        from mailcore.errors import MailcoreError
+
+        try:
+            return super().invoke(ctx)
+        except MailcoreError as exc:
+            raise click.ClickException(str(exc)) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
