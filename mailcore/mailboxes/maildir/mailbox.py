@@ -341,8 +341,13 @@ class MaildirMailbox:
                 sub, name = src.files[src.uid_key[uid]]
                 key = self._new_key()  # a fresh key: UIDs in dest must be new and ascending
                 info = name[len(name.split(":", 1)[0]) :]
-                copy = self._deliver(target, sub, key + info, path, b"")
-                copies.append((uid, path, key, copy, os.stat(path).st_size))
+                try:
+                    size = os.stat(path).st_size
+                    copy = self._deliver(target, sub, key + info, path, b"")
+                except FileNotFoundError:  # moved or deleted by another client meanwhile
+                    logger.info("uid %s of %r is gone (another client): not moved", uid, folder)
+                    continue
+                copies.append((uid, path, key, copy, size))
                 target.files[key] = (sub, key + info)
             if not copies:
                 return MoveResult()

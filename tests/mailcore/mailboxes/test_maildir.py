@@ -156,3 +156,16 @@ def test_mail_and_folders_are_private_to_their_user_whatever_the_umask(tmp_path:
     for path in [tmp_path / "mail", *(tmp_path / "mail").rglob("*")]:
         mode = path.stat().st_mode & 0o777
         assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+
+
+def test_mail_another_process_moved_meanwhile_is_left_out_of_a_move(tmp_path: Path) -> None:
+    mine, other = MaildirMailbox(tmp_path / "mail"), MaildirMailbox(tmp_path / "mail")
+    uids = [mine.append("INBOX", message(subject=f"m{i}")) for i in range(3)]
+    assert mine.uids("INBOX") == uids  # this instance has listed them
+    other.move("INBOX", [uids[1]], "elsewhere")  # another process, meanwhile
+
+    result = mine.move("INBOX", [u for u in uids if u is not None], "processed")
+
+    assert sorted(result.moved) == [uids[0], uids[2]]
+    assert len(mine.uids("processed")) == 2 and len(other.uids("elsewhere")) == 1
+    assert mine.uids("INBOX") == []
