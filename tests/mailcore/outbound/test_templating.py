@@ -517,3 +517,20 @@ def test_the_recipients_language_picks_the_variant_with_a_fallback_to_the_defaul
 def test_language_tag_accepts_only_tags(value: str) -> None:
     tag = language_tag(value)
     assert tag is None or (LANGUAGE_TAG.match(tag) and tag == tag.lower())
+
+
+@given(
+    st.dictionaries(st.sampled_from(["fr", "de", "pt-br", "en"]), st.just(("s", "b")), max_size=4),
+    st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["FR", "fr_CA", "pt-BR", "de-at"])),
+)
+def test_a_variant_is_chosen_only_for_its_language_or_its_primary_one(
+    variants: dict[str, tuple[str, str]], wanted: str | None
+) -> None:
+    chosen = Template("t", "default", "body", variants=variants).for_language(wanted)
+    tag = language_tag(wanted)
+    if chosen.language:
+        assert tag is not None and chosen.language in (tag, tag.split("-")[0])
+        assert (chosen.subject, chosen.body) == variants[chosen.language]
+    else:
+        assert chosen.subject == "default"
+        assert tag is None or (tag not in variants and tag.split("-")[0] not in variants)
