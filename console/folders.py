@@ -106,7 +106,7 @@ def list_view(key: str) -> ResponseReturnValue:
     last one are form errors: the pane says what to fix and lists nothing."""
     svc = services()
     form = FilterForm(request.args)
-    form.handler.choices = choices("All handlers", svc.registry.names())
+    form.handler.choices = choices(_("All handlers"), svc.registry.names())
     valid = form.validate()
     problems = form.problems()
     filters = _filters(form) if valid else {}
@@ -196,7 +196,7 @@ def undo_reject(uid: int) -> ResponseReturnValue:
     inspect_in("rejected", uid)
     form = UndoRejectForm()
     if not form.validate_on_submit():
-        flash(_("Not taken back: %(why)s", why="; ".join(form.note.errors)), "warning")
+        flash(_("Not taken back: %(why)s", why="; ".join(map(str, form.note.errors))), "warning")
         return go("folders.detail", key="rejected", uid=uid)
     try:
         outcome = services().engine.unreject(uid, form.note.data or "", by=current_user.username)

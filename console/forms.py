@@ -8,7 +8,10 @@ bookmarked."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -37,9 +40,13 @@ from console.users import MIN_PASSWORD_LENGTH, ROLES, USERNAME
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(message="Enter your username.")])
-    password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")])
-    remember = BooleanField("Keep me signed in on this device")
+    username = StringField(
+        _l("Username"), validators=[DataRequired(message=_l("Enter your username."))]
+    )
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(message=_l("Enter your password."))]
+    )
+    remember = BooleanField(_l("Keep me signed in on this device"))
     next = HiddenField()
 
 
@@ -69,22 +76,24 @@ class FilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    sender = StringField("Sender", validators=[Optional(), Length(max=200)])
-    reason = StringField("Reason", validators=[Optional(), Length(max=200)])
-    handler = SelectField("Handler", validators=[Optional()], choices=[])
+    sender = StringField(_l("Sender"), validators=[Optional(), Length(max=200)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
+    handler = SelectField(_l("Handler"), validators=[Optional()], choices=[])
     page = IntegerField(
-        "Page",
+        _l("Page"),
         validators=[
             Optional(),
-            NumberRange(1, MAX_PAGE, message=f"Enter a page from 1 to {MAX_PAGE}."),
+            NumberRange(1, MAX_PAGE, message=_l("Enter a page from 1 to %(max)s.", max=MAX_PAGE)),
         ],
     )
     per_page = IntegerField(
-        "Messages per page",
+        _l("Messages per page"),
         validators=[
             Optional(),
             NumberRange(
-                1, MAX_LIST_PER_PAGE, message=f"Enter a number from 1 to {MAX_LIST_PER_PAGE}."
+                1,
+                MAX_LIST_PER_PAGE,
+                message=_l("Enter a number from 1 to %(max)s.", max=MAX_LIST_PER_PAGE),
             ),
         ],
     )
@@ -96,40 +105,42 @@ class FilterForm(FlaskForm):
 
 class PayloadForm(FlaskForm):
     payload = TextAreaField(
-        "Payload", validators=[DataRequired(message="The payload cannot be empty.")]
+        _l("Payload"), validators=[DataRequired(message=_l("The payload cannot be empty."))]
     )
     syntax = SelectField(
-        "Format",
+        _l("Format"),
         choices=[SelectChoice("json", "JSON"), SelectChoice("yaml", "YAML")],
         default="json",
     )
-    handler = SelectField("Handler", choices=[], validators=[Optional()])
+    handler = SelectField(_l("Handler"), choices=[], validators=[Optional()])
     identifier = StringField(
-        "Identifier",
+        _l("Identifier"),
         validators=[Optional(), Length(max=200)],
-        description="The file this mail belongs to; type part of it for suggestions.",
+        description=_l("The file this mail belongs to; type part of it for suggestions."),
     )
 
 
-def _note(label: str, example: str) -> TextAreaField:
+def _note(label: Any, example: str) -> TextAreaField:
     """An operator's note on an action, required: the next person reads why."""
     return TextAreaField(
         label,
         validators=[
-            DataRequired(message=f"Say why, so the next person knows (e.g. {example})."),
-            Length(max=2000, message="Keep the note under 2000 characters."),
+            DataRequired(
+                message=_l("Say why, so the next person knows (e.g. %(example)s).", example=example)
+            ),
+            Length(max=2000, message=_l("Keep the note under 2000 characters.")),
         ],
     )
 
 
 class RejectForm(FlaskForm):
-    note = _note("Why is it rejected?", "'spam', 'duplicate'")
+    note = _note(_l("Why is it rejected?"), "'spam', 'duplicate'")
 
 
 class UndoRejectForm(FlaskForm):
     """Take a rejected mail back to `failed`: the note says why, for the timeline."""
 
-    note = _note("Why is it taken back?", "'rejected by mistake'")
+    note = _note(_l("Why is it taken back?"), "'rejected by mistake'")
 
 
 class RerunForm(FlaskForm):
@@ -144,12 +155,12 @@ class BulkForm(FlaskForm):
 
 
 class TemplateForm(FlaskForm):
-    name = StringField("Name", validators=[Length(max=64)])
-    handler = SelectField("Handler", choices=[], validators=[Optional()], validate_choice=False)
-    subject = StringField("Subject", validators=[Length(max=998)])
-    body = TextAreaField("Body (Markdown)")
-    sample_data = TextAreaField("Sample data (JSON)")
-    note = StringField("Change note", validators=[Length(max=500)])
+    name = StringField(_l("Name"), validators=[Length(max=64)])
+    handler = SelectField(_l("Handler"), choices=[], validators=[Optional()], validate_choice=False)
+    subject = StringField(_l("Subject"), validators=[Length(max=998)])
+    body = TextAreaField(_l("Body (Markdown)"))
+    sample_data = TextAreaField(_l("Sample data (JSON)"))
+    note = StringField(_l("Change note"), validators=[Length(max=500)])
     base = HiddenField()
 
 
@@ -166,7 +177,9 @@ DATE_MAX = date(2999, 12, 31)
 def _plausible_date(form: FlaskForm, field: Field) -> None:
     # Dates near the ends of the calendar overflow date arithmetic (the chart's period).
     if field.data and not DATE_MIN <= field.data <= DATE_MAX:
-        raise ValidationError(f"Enter a date between {DATE_MIN} and {DATE_MAX}.")
+        raise ValidationError(
+            _("Enter a date between %(first)s and %(last)s.", first=DATE_MIN, last=DATE_MAX)
+        )
 
 
 class HistoryFilter(FlaskForm):
@@ -178,29 +191,34 @@ class HistoryFilter(FlaskForm):
     class Meta:
         csrf = False
 
-    since = DateField("From", validators=[Optional(), _plausible_date])
-    until = DateField("To (inclusive)", validators=[Optional(), _plausible_date])
-    status = SelectField("Status", choices=[], validators=[Optional()])
-    handler = SelectField("Handler", choices=[], validators=[Optional()])
-    kind = SelectField("Event", choices=[], validators=[Optional()])
-    sender = StringField("Sender", validators=[Optional(), Length(max=200)])
-    identifier = StringField("Identifier", validators=[Optional(), Length(max=200)])
+    since = DateField(_l("From"), validators=[Optional(), _plausible_date])
+    until = DateField(_l("To (inclusive)"), validators=[Optional(), _plausible_date])
+    status = SelectField(_l("Status"), choices=[], validators=[Optional()])
+    handler = SelectField(_l("Handler"), choices=[], validators=[Optional()])
+    kind = SelectField(_l("Event"), choices=[], validators=[Optional()])
+    sender = StringField(_l("Sender"), validators=[Optional(), Length(max=200)])
+    identifier = StringField(_l("Identifier"), validators=[Optional(), Length(max=200)])
     page = IntegerField(
-        "Page",
+        _l("Page"),
         validators=[
             Optional(),
             NumberRange(
                 1,
                 MAX_PAGE,
-                message=f"Enter a page from 1 to {MAX_PAGE}; narrow the dates to see older events.",
+                message=_l(
+                    "Enter a page from 1 to %(max)s; narrow the dates to see older events.",
+                    max=MAX_PAGE,
+                ),
             ),
         ],
     )
     per_page = IntegerField(
-        "Events per page",
+        _l("Events per page"),
         validators=[
             Optional(),
-            NumberRange(1, MAX_PER_PAGE, message=f"Enter a number from 1 to {MAX_PER_PAGE}."),
+            NumberRange(
+                1, MAX_PER_PAGE, message=_l("Enter a number from 1 to %(max)s.", max=MAX_PER_PAGE)
+            ),
         ],
     )
 
@@ -210,60 +228,63 @@ class HistoryFilter(FlaskForm):
 
     def validate_until(self, field: DateField) -> None:
         if field.data and self.since.data and field.data < self.since.data:
-            raise ValidationError("The end date is before the start date: swap them.")
+            raise ValidationError(_("The end date is before the start date: swap them."))
 
 
 # -- accounts (console.admin) ----------------------------------------------------------
 
 ROLE_CHOICES = [
-    SelectChoice("operator", "operator — fixes failed mail"),
-    SelectChoice("author", "author — edits outbound templates"),
-    SelectChoice("admin", "admin — everything, including accounts"),
+    SelectChoice("operator", _l("operator — fixes failed mail")),
+    SelectChoice("author", _l("author — edits outbound templates")),
+    SelectChoice("admin", _l("admin — everything, including accounts")),
 ]
 assert [c.value for c in ROLE_CHOICES] == list(ROLES)
 
-_PASSWORD_HELP = f"At least {MIN_PASSWORD_LENGTH} characters."
-_EMAIL_HELP = "Enter an address such as ada@example.com."
+_PASSWORD_HELP = _l("At least %(n)s characters.", n=MIN_PASSWORD_LENGTH)
+_TOO_SHORT = _l("Too short: at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)
+_EMAIL_HELP = _l("Enter an address such as ada@example.com.")
 
 
 class CreateUserForm(FlaskForm):
     username = StringField(
-        "Username",
+        _l("Username"),
         validators=[
-            DataRequired(message="Enter a username."),
+            DataRequired(message=_l("Enter a username.")),
             Regexp(
                 USERNAME.pattern,
-                message="Use 2-64 letters, digits, '.', '_', '@' or '-', starting with a "
-                "letter or digit.",
+                message=_l(
+                    "Use 2-64 letters, digits, '.', '_', '@' or '-', starting with a "
+                    "letter or digit."
+                ),
             ),
         ],
     )
     email = EmailField(
-        "E-mail (for test sends)",
+        _l("E-mail (for test sends)"),
         validators=[
             Optional(),
-            Length(max=254, message="Too long for an e-mail address."),
+            Length(max=254, message=_l("Too long for an e-mail address.")),
             # Deliberately loose: the test send is what proves an address works.
             Regexp(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$", message=_EMAIL_HELP),
         ],
     )
-    role = SelectField("Role", choices=ROLE_CHOICES, default="operator")
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="operator")
     password = PasswordField(
-        "Password",
+        _l("Password"),
         validators=[
-            DataRequired(message="Enter a password."),
-            Length(min=MIN_PASSWORD_LENGTH, message=f"Too short: {_PASSWORD_HELP.lower()}"),
+            DataRequired(message=_l("Enter a password.")),
+            Length(min=MIN_PASSWORD_LENGTH, message=_TOO_SHORT),
         ],
         description=_PASSWORD_HELP,
     )
     confirm = PasswordField(
-        "Repeat the password",
-        validators=[EqualTo("password", message="The two passwords differ: type them again.")],
+        _l("Repeat the password"),
+        validators=[EqualTo("password", message=_l("The two passwords differ: type them again."))],
     )
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
 class ActiveForm(FlaskForm):
@@ -271,10 +292,14 @@ class ActiveForm(FlaskForm):
 
 
 class PasswordForm(FlaskForm):
+    # Its messages stay plain text: console.admin joins them into one flash as strings.
     password = PasswordField(
-        "New password",
+        _l("New password"),
         validators=[
             DataRequired(message="Enter a password."),
-            Length(min=MIN_PASSWORD_LENGTH, message=f"Too short: {_PASSWORD_HELP.lower()}"),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                message=f"Too short: at least {MIN_PASSWORD_LENGTH} characters.",
+            ),
         ],
     )

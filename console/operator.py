@@ -161,7 +161,7 @@ def _editor_context(
         payload = inspection.payload or {} if payload is None else payload
         edit = Edit(dump_payload(payload), "json", inspection.handler, _identifier(inspection))
     form = PayloadForm()
-    form.handler.choices = choices("(route as received)", services().registry.names())
+    form.handler.choices = choices(_("(route as received)"), services().registry.names())
     form.handler.data = edit.handler or ""
     form.identifier.data = edit.identifier or ""
     form.syntax.data = edit.syntax
@@ -442,7 +442,7 @@ def reject(uid: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         if _htmx():
             return render_template("operator/_reject.html", reject_form=form, uid=uid)
-        flash("Not rejected: " + "; ".join(form.note.errors), "warning")
+        flash(_("Not rejected: %(why)s", why="; ".join(map(str, form.note.errors))), "warning")
         return _go("operator.detail", uid=uid)
     services().engine.reject(inspection.uid, form.note.data or "", by=current_user.username)
     flash(f"Message {uid} rejected.", "success")
