@@ -36,6 +36,9 @@ __all__ = ["DEFAULT_LEASE_SECONDS", "Claims", "claims_table"]
 # How long a claim lasts without renewal: a process that died is taken over after this.
 DEFAULT_LEASE_SECONDS = 120.0
 
+# A claim whose lease ran out this long ago is deleted (its message was never seen again).
+_FORGET_SECONDS = 86_400.0
+
 claims_table = sa.Table(
     "mc_claims",
     METADATA,
@@ -172,6 +175,8 @@ class Claims:
         with self._engine.begin() as conn:
             for chunk in chunks(mine, 200):
                 conn.execute(c.delete().where(c.c.owner == self.owner, c.c.message_key.in_(chunk)))
+            # Claims of dead processes on mail nobody saw again (moved by another client).
+            conn.execute(c.delete().where(c.c.expires < self._now - _FORGET_SECONDS))
         self._held.difference_update(mine)
 
     def busy(self, folder: str, uidvalidity: int) -> set[int]:

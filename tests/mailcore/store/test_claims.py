@@ -6,8 +6,10 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import sqlalchemy as sa
 
+from mailcore.store import claims as claims_module
 from mailcore.store.claims import Claims
 from mailcore.store.db import connect
 
@@ -81,4 +83,21 @@ def test_threads_claiming_the_same_messages_at_once_get_disjoint_sets(database_u
     assert sum(len(s) for s in got) == 300 and set().union(*got) == set(keys)
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM mc_claims")) == 300
+    engine.dispose()
+
+
+def test_claims_of_dead_processes_on_mail_never_seen_again_are_forgotten(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = connect(database_url)
+    dead, alive = Claims(engine, lease=0.2), Claims(engine)
+    dead.claim(_slots("gone"))
+    alive.claim(_slots("k1"))
+    time.sleep(0.3)
+    monkeypatch.setattr(claims_module, "_FORGET_SECONDS", 0.05)  # a day, in production
+
+    alive.release(["k1"])
+
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM mc_claims")) == 0
     engine.dispose()
