@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import secrets
@@ -133,6 +134,12 @@ def _register_pages(app: Flask) -> None:
     def not_found(_err: Exception) -> ResponseReturnValue:
         message = _("Nothing here: the message may have been moved or the link is outdated.")
         return render_template("error.html", code=404, message=message), 404
+
+    @app.template_filter("pretty_json")
+    def pretty_json(value: Any) -> str:
+        """Data as indented JSON for people: "Zoë", not tojson's "Zo\\u00eb" (the template's
+        autoescaping makes it HTML-safe)."""
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
     @app.context_processor
     def nav() -> dict[str, Any]:

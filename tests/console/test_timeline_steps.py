@@ -1,4 +1,5 @@
-"""The timeline's "Payload change": only for events whose before/after are payloads."""
+"""The timeline's "Payload change": only for events whose before/after are payloads; data
+shown as JSON keeps its text as typed."""
 
 from __future__ import annotations
 
@@ -19,3 +20,11 @@ def test_an_extraction_shows_no_payload_change(console_env: ConsoleEnv) -> None:
     for event in extracted:
         step = TimelineStep.of(event)
         assert step.changes == [] and step.diff == []
+
+
+def test_pretty_json_keeps_text_as_typed_and_escapes_markup(console_env: ConsoleEnv) -> None:
+    with console_env.app.app_context():
+        render = console_env.app.jinja_env.from_string("<pre>{{ v|pretty_json }}</pre>").render
+        assert render(v={"owner": "Zoë <b>"}) == (
+            "<pre>{\n  &#34;owner&#34;: &#34;Zoë &lt;b&gt;&#34;\n}</pre>"
+        )
