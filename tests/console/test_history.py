@@ -310,6 +310,7 @@ def test_no_query_string_makes_the_history_or_failed_list_fail(
         ("ada", "/history/"),
         ("ada", "/history/export.csv"),
         ("olivia", "/failed/"),
+        ("olivia", "/mail/processed/"),
     ):
         response = clients[user].get(f"{path}?{query}", headers=headers)
         assert response.status_code in (200, 400), (path, query, response.status_code)
