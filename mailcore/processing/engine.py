@@ -6,9 +6,13 @@ destination folder (in a second thread, overlapping the next chunk's work) and r
 message went. Successes go to `processed`, auto-replies to `auto`, everything else to `failed`
 with a reason an operator can act on; one bad message never stops a batch.
 
-Idempotency: a message is known by `message_key`, the SHA-256 of its raw bytes (so its
-Message-ID too). The moment a handler returns, `History.mark_handled` commits that fact on its
-own, before the next message, the batch's history write or the move; a message whose handler
+Idempotency: a message is known by `message_key` (mailcore.inbound.identity: what the sender
+wrote, without the trace fields added in transit, so a re-delivery is the same message and two
+requests sharing a Message-ID are two). Several engine processes may poll the same mailbox and
+history: each claims the messages it fetched (mailcore.store.claims) and reads whether they
+were handled only then. The moment a handler returns, `History.mark_handled` commits that fact
+on its own, before the next message, the batch's history write or the move; a message whose
+handler
 already succeeded -- the process killed mid-batch, a crash between handling and moving or
 between the copy and the delete of a move -- is filed without calling the handler again
 (outcome ``duplicate``). If the mark cannot be written the poll stops. The Mailbox removes a
@@ -21,8 +25,8 @@ Operators' actions (the console): `failed_page` (of any folder), `inspect`, `val
 payload, after a handler fix), `reject` and `unreject`.
 
 `Engine` polls and composes the parts, one concern each: `pipeline` (the per-message decision
-and the batch's history rows), `filing` (moves, crash recovery), `actions` (the operators'
-actions) and `outcomes` (what they answer).
+and the batch's history rows), `workers` (handlers at once, in order per identifier), `filing`
+(moves, crash recovery), `actions` (the operators' actions) and `outcomes` (what they answer).
 """
 
 from __future__ import annotations
