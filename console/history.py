@@ -132,13 +132,18 @@ def index() -> ResponseReturnValue:
             **filters,
         )
     chart = bar_chart(counts, chart_since, chart_until - timedelta(days=1)) if valid else None
+    # The steps between "received" and the outcome carry only the message key: their sender,
+    # subject and identifier are the message's.
+    shown = [] if grouped else rows[:per_page]
+    facts = history.states({e.message_key for e in shown if e.message_key}) if shown else {}
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     context = {
         "form": form,
         "problems": form.problems(),
         "grouped": grouped,
         "messages": rows[:per_page] if grouped else [],
-        "events": [] if grouped else rows[:per_page],
+        "events": shown,
+        "facts": facts,
         "page": page,
         "per_page": per_page,
         "has_next": len(rows) > per_page,

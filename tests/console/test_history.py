@@ -411,3 +411,15 @@ def test_the_chart_counts_the_demo_mail_once_each_under_its_outcome(
     assert after["processed"] == outcomes["processed"] + 1
     assert after["failed"] == outcomes["failed"] - 1
     assert sum(after.values()) == len(sample_mails())
+
+
+def test_events_listed_by_kind_show_their_messages_sender_and_subject(
+    console_env: ConsoleEnv, seeded: Seeded
+) -> None:
+    moves = console_env.services.history.events(kind="moved", limit=10)
+    assert moves and all(e.sender is None for e in moves)  # the log keeps only the key
+    html = console_env.client("ada").get("/history/?kind=moved").get_data(as_text=True)
+    rows = html.split('<table class="events">', 1)[1].split("</table>", 1)[0]
+    assert rows.count("<tr>") - 1 == len(moves)
+    assert "contact@carrosserie-petit.fr" in rows and "Registration request" in rows
+    assert '<td class="sender"></td>' not in rows
