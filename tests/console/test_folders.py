@@ -31,6 +31,13 @@ def _edit(client: Any, uid: int, action: str, payload: str, **fields: str) -> st
     return str(client.post(f"/failed/{uid}/{action}", data=data).get_data(as_text=True))
 
 
+def _resubmit(client: Any, uid: int, payload: Any, **fields: str) -> Any:
+    """The editor's form re-submitted (JSON), with the handler and identifier given."""
+    data = {"payload": json.dumps(payload), "syntax": "json", **fields}
+    data["csrf_token"] = csrf_token(client, "/failed/")
+    return client.post(f"/failed/{uid}/resubmit", data=data)
+
+
 def _uids(env: ConsoleEnv, folder: str) -> list[int]:
     svc = env.services
     return svc.mailbox.uids(getattr(svc.engine.folders, folder))
@@ -103,15 +110,7 @@ def test_the_unknown_identifier_mail_is_attached_to_the_file_the_handler_offers(
     ).get_data(as_text=True)
     assert 'data-identifier="VEH-1051"' in typed and 'data-identifier="VEH-1053"' in typed
     payload = env.services.engine.inspect(uid).payload
-    response = _post(
-        env,
-        client,
-        f"/failed/{uid}/resubmit",
-        payload=json.dumps(payload),
-        syntax="json",
-        handler="",
-        identifier="VEH-1051",
-    )
+    response = _resubmit(client, uid, payload, handler="", identifier="VEH-1051")
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
     assert uid not in _uids(env, "failed")
     [record] = [r for r in env.office.records if r["file"] == "VEH-1051"]
@@ -140,15 +139,7 @@ def test_the_mail_without_identifier_gets_a_handler_an_identifier_and_its_fields
         "owner": "Nicolas Girard",
         "category": "van",
     }
-    response = _post(
-        env,
-        client,
-        f"/failed/{uid}/resubmit",
-        payload=json.dumps(payload),
-        syntax="json",
-        handler=handler,
-        identifier="VEH-1052",
-    )
+    response = _resubmit(client, uid, payload, handler=handler, identifier="VEH-1052")
     assert response.status_code == 303
     [record] = [r for r in env.office.records if r["file"] == "VEH-1052"]
     assert record["data"]["category"] == "van"
