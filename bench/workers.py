@@ -1,7 +1,8 @@
 """Benchmark several poller processes on one mailbox: 1, 2 and 4 `mailcore poll` processes
 started together on a private Dovecot account holding N messages (default 2,000), history in
 one SQLite file, a CPU-bound handler (about 3 ms of hashing per message), so the speed-up
-shows what claims let run in parallel on this machine's cores. Each run also checks what the
+shows what claims let run in parallel on this machine's cores (`--history postgresql`: the
+history on a private PostgreSQL instead). Each run also checks what the
 claims promise: every message filed once, no handler success twice (the handler logs its calls
 with O_APPEND), every process exit 0.
 
@@ -35,7 +36,7 @@ from imap import account_mailbox  # noqa: E402  (bench/imap.py, beside this scri
 from mailcore.processing.engine import Engine  # noqa: E402
 from mailcore.processing.registry import HandlerContext, Registry  # noqa: E402
 from mailcore.store.history import History  # noqa: E402
-from tests.servers import Account, start_dovecot  # noqa: E402
+from tests.servers import Account, start_dovecot, start_postgres  # noqa: E402
 
 SCHEMA = {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}
 
@@ -87,10 +88,10 @@ def mails(count: int) -> list[bytes]:
     ]
 
 
-def run(account: Account, processes: int, tmp: Path) -> tuple[float, Counter[str]]:
-    db, log = tmp / f"history-{processes}.db", tmp / f"calls-{processes}.log"
+def run(account: Account, processes: int, tmp: Path, url: str) -> tuple[float, Counter[str]]:
+    log = tmp / f"calls-{processes}-{time.monotonic_ns()}.log"
     config = tmp / f"mailcore-{processes}.toml"
-    config.write_text(f'imap_url = "{account.imap_url()}"\ndatabase_url = "sqlite:///{db}"\n')
+    config.write_text(f'imap_url = "{account.imap_url()}"\ndatabase_url = "{url}"\n')
     args = [sys.executable, "-c", "from mailcore.cli import main; main()", "poll"]
     args += ["--config", str(config), "--handlers", "workers:registry", "--loop"]
     args += ["--interval", "0.05", "--until-empty", "--batch-size", "100"]
@@ -116,18 +117,26 @@ def main() -> None:
     parser.add_argument("--processes", default="1,2,4")
     parser.add_argument("--sleeping", type=int, default=200, help="messages, 50 ms handler")
     parser.add_argument("--workers", default="1,4,16")
+    parser.add_argument("--history", default="sqlite", help="sqlite, postgresql or both (a,b)")
     args = parser.parse_args()
     counts = [int(n) for n in args.processes.split(",")]
     raws = mails(args.messages)
     server = start_dovecot()
-    rates: dict[int, float] = {}
+    backends = args.history.split(",")
+    postgres = start_postgres() if "postgresql" in backends else None
+    rates: dict[tuple[str, int], float] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for n in counts:
+            for backend, n in ((b, n) for b in backends for n in counts):
                 account = server.new_user()
                 time.sleep(0.5)  # Dovecot re-reads its users file
                 account.append_many("INBOX", raws)
-                elapsed, calls = run(account, n, Path(tmp))
+                if backend == "postgresql":
+                    assert postgres is not None
+                    url = postgres.create_database()
+                else:
+                    url = f"sqlite:///{Path(tmp) / f'history-{n}.db'}"
+                elapsed, calls = run(account, n, Path(tmp), url)
                 with account.session() as c:
                     left = c.select_folder("INBOX")[b"EXISTS"]
                     filed = c.select_folder("processed")[b"EXISTS"]
@@ -135,10 +144,11 @@ def main() -> None:
                 assert (left, filed, len(calls), twice) == (0, len(raws), len(raws), 0), (
                     left, filed, len(calls), twice
                 )  # fmt: skip
-                rates[n] = len(raws) / elapsed
+                rates[backend, n] = len(raws) / elapsed
                 print(
-                    f"{n} poller process(es): {rates[n]:6.0f} msg/s ({elapsed:.1f} s), "
-                    f"{rates[n] / rates[counts[0]]:.2f}x; filed once each, 0 handled twice"
+                    f"{backend}, {n} poller process(es): {rates[backend, n]:6.0f} msg/s "
+                    f"({elapsed:.1f} s), {rates[backend, n] / rates[backend, counts[0]]:.2f}x;"
+                    " filed once each, 0 handled twice"
                 )
             worker_counts = [int(n) for n in args.workers.split(",")]
             sleepy = mails(args.sleeping)
@@ -154,6 +164,8 @@ def main() -> None:
                 )
     finally:
         server.stop()
+        if postgres is not None:
+            postgres.stop()
 
 
 if __name__ == "__main__":
