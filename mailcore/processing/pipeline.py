@@ -445,6 +445,8 @@ class Pipeline:
                 " unrecorded -- this message may be handled again on the next poll"
             ) from exc
         work.status, work.dest, work.handled = Status.PROCESSED, self.folders.processed, True
+        if work.claim is not None and self.claims is not None and not self.claims.holds(work.claim):
+            work.dest = None  # taken over during the call: its new holder files it, a duplicate
         work.events.append(
             LogEvent(EventKind.HANDLED, **base, **work.facts, status=Status.PROCESSED,
                      handler=spec.name, after=result if isinstance(result, dict) else None)
