@@ -60,14 +60,8 @@ def build_services(settings: Any, registry: Registry | None = None) -> Services:
     history = History(settings.database_url, retention_days=settings.retention_days)
     mailbox = open_mailbox(settings)
     verifier = security_unwrapper(settings, key_store(settings, history.engine))
-    engine = Engine(
-        mailbox,
-        registry,
-        history,
-        settings.folders,
-        settings.scheme,
-        settings.limits,
-        security=verifier.extract if verifier else None,
+    engine = Engine.from_settings(
+        settings, mailbox, registry, history, security=verifier.extract if verifier else None
     )
     accounts = Accounts(history.engine, history, throttle=throttle)
     templates = TemplateStore(history.engine, history)
