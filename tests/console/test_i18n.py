@@ -137,3 +137,22 @@ def test_messages_made_outside_a_request_are_in_english(console_env: ConsoleEnv)
 
     with console_env.app.app_context(), pytest.raises(AccountError, match="is already taken"):
         console_env.services.accounts.create("olivia", "a-long-password", "operator")
+
+
+def test_the_mail_and_history_pages_in_french(console_env: ConsoleEnv) -> None:
+    from console.demo import sample_mails
+
+    svc = console_env.services
+    for _name, raw in sample_mails():
+        svc.mailbox.append("INBOX", raw)
+    svc.engine.poll_once()
+    admin = console_env.client("ada")
+    token = csrf_token(admin, "/")
+    admin.post("/language", data={"language": "fr", "csrf_token": token})
+    failed = admin.get("/failed/").get_data(as_text=True)
+    assert "Courrier en échec" in failed and "messages · page 1 sur 1" in failed
+    uid = svc.engine.failed_page(1, 1).items[0].summary.uid
+    detail = admin.get(f"/failed/{uid}").get_data(as_text=True)
+    assert "Ce qui est arrivé" in detail and "Ce que nous avons compris" in detail
+    history = admin.get("/history/").get_data(as_text=True)
+    assert "Historique des traitements" in history and "traité" in history
