@@ -273,7 +273,12 @@ def may_start_history(line: str, colon_below: bool) -> bool:
     head = line[:_LABEL_REACH]
     if ":" not in head and "：" not in head:
         return False
-    return _fold(line.lstrip(" \t*>")[:2])[:2] in _HISTORY_HEADS
+    if _fold(line.lstrip(" \t*>")[:2])[:2] not in _HISTORY_HEADS:
+        return False
+    # Only a From or date label can start a header here: forward markers, separators, rules and
+    # attribution lines end in a colon or a dash, which the tests above let through. Many a
+    # payload line ("department: Sales") gets this far on its first two letters ("De:").
+    return _HEADER_FROM.match(line) is not None or _HEADER_DATE.match(line) is not None
 
 
 # -- mobile signatures ------------------------------------------------------------------------
@@ -303,7 +308,9 @@ def _index(forms: list[tuple[str, str]], key: int) -> dict[str, list[tuple[str, 
 _SIGNATURE_FORMS = _signature_forms(LANGUAGES)
 _BY_HEAD = _index(_SIGNATURE_FORMS, 0)
 _BY_TAIL = _index(_SIGNATURE_FORMS, 1)
-_SIGNATURE_HEADS = frozenset(_BY_HEAD) | set("-_—")
+# The first two characters (folded) a signature line can start with: one is too weak a test
+# (every Latin letter starts some language's "Sent from my").
+_SIGNATURE_HEADS = frozenset(f[0][:2] for f in _SIGNATURE_FORMS if f[0]) | set("-_—")
 _SIGNATURE_TAILS = frozenset(_BY_TAIL)
 _SIG_DELIMITER = re.compile(r"^(?:--|_{2,}+|—)\s*+$")
 # "Sent from my <device>": at most this many words for the device, and no sentence.
@@ -317,7 +324,11 @@ def may_start_signature(line: str) -> bool:
     if len(line) > _MAX_SIGNATURE_LINE:
         return False
     body = line.strip()
-    return body[:1].casefold() in _SIGNATURE_HEADS or body[-1:].casefold() in _SIGNATURE_TAILS
+    return (
+        _fold(body[:2])[:2] in _SIGNATURE_HEADS
+        or body[:1] in _SIGNATURE_HEADS  # "-- ", "__", a one-character prefix
+        or body[-1:].casefold() in _SIGNATURE_TAILS
+    )
 
 
 def is_mobile_signature(line: str) -> bool:
