@@ -185,9 +185,9 @@ def vacation_subject(subject: str, header_sign: bool) -> tuple[str, str] | None:
     """(languages, matched words) when the subject is an auto-responder's, else None; the
     languages are those whose entries hold the words, "/"-separated ("da/nb")."""
     low = " ".join(subject[:300].split()).lower()
-    for prefix in _PREFIXES:
-        if low.startswith(prefix):
-            return _BY_PREFIX[prefix], prefix
+    if low.startswith(_PREFIXES):  # one call in C; which prefix, only when one does
+        prefix = next(p for p in _PREFIXES if low.startswith(p))
+        return _BY_PREFIX[prefix], prefix
     if header_sign:
         for word in _WORDS:
             if word in low:
