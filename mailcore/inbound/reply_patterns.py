@@ -244,6 +244,22 @@ _LABEL_REACH = 48
 _HISTORY_HEADS = _heads([*_all("from_"), *_all("sent"), *_OPENERS]) | {"--", "__", "=="}
 
 
+def _ascii_cases(heads: Iterable[str]) -> frozenset[str]:
+    """The ASCII `heads` (folded) in every spelling a line may start with ("se": "Se", "SE",
+    "sE"): for an ASCII start, one set look-up without folding the line says it all."""
+    out: set[str] = set()
+    for h in heads:
+        if h.isascii():
+            combos = [""]
+            for c in h:
+                combos = [x + v for x in combos for v in {c, c.upper()}]
+            out.update(combos)
+    return frozenset(out)
+
+
+_HISTORY_STARTS = _ascii_cases(_HISTORY_HEADS)
+
+
 def ends_in_colon(line: str) -> bool:
     """Whether a line (not too long for a header) ends as attribution lines do (a colon)."""
     return len(line) <= MAX_HEADER_LINE and _last(line) in _COLONS
@@ -273,7 +289,10 @@ def may_start_history(line: str, colon_below: bool) -> bool:
     head = line[:_LABEL_REACH]
     if ":" not in head and "：" not in head:
         return False
-    if _fold(line.lstrip(" \t*>")[:2])[:2] not in _HISTORY_HEADS:
+    start = line.lstrip(" \t*>")[:2]
+    if start.isascii() and start not in _HISTORY_STARTS:  # ASCII folds to its lower case
+        return False
+    if not start.isascii() and _fold(start)[:2] not in _HISTORY_HEADS:
         return False
     # Only a From or date label can start a header here: forward markers, separators, rules and
     # attribution lines end in a colon or a dash, which the tests above let through. Many a
@@ -312,6 +331,7 @@ _BY_TAIL = _index(_SIGNATURE_FORMS, 1)
 # (every Latin letter starts some language's "Sent from my").
 _SIGNATURE_HEADS = frozenset(f[0][:2] for f in _SIGNATURE_FORMS if f[0]) | set("-_—")
 _SIGNATURE_TAILS = frozenset(_BY_TAIL)
+_SIGNATURE_STARTS = _ascii_cases(_SIGNATURE_HEADS)
 _SIG_DELIMITER = re.compile(r"^(?:--|_{2,}+|—)\s*+$")
 # "Sent from my <device>": at most this many words for the device, and no sentence.
 _MAX_DEVICE_WORDS = 5
@@ -324,8 +344,9 @@ def may_start_signature(line: str) -> bool:
     if len(line) > _MAX_SIGNATURE_LINE:
         return False
     body = line.strip()
+    start = body[:2]
     return (
-        _fold(body[:2])[:2] in _SIGNATURE_HEADS
+        (start in _SIGNATURE_STARTS if start.isascii() else _fold(start)[:2] in _SIGNATURE_HEADS)
         or body[:1] in _SIGNATURE_HEADS  # "-- ", "__", a one-character prefix
         or body[-1:].casefold() in _SIGNATURE_TAILS
     )
