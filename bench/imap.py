@@ -21,6 +21,7 @@ Run: .venv/bin/python bench/imap.py [--messages 2000] [--batch 500] [--runs 3]
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -250,7 +251,9 @@ def main() -> None:
                         import pstats
 
                         profiler.disable()
-                        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+                        order = os.environ.get("PROFILE_SORT", "tottime")
+                        lines = int(os.environ.get("PROFILE_LINES", "40"))
+                        pstats.Stats(profiler).sort_stats(order).print_stats(lines)
                     assert engine_n == n, (backend, engine_n)
                     engine_rates[backend].append(n / engine_s)
                 naive_s, naive_n = run_naive(slow)
