@@ -11,7 +11,8 @@ from mailcore.errors import ConfigError, MailcoreError, RegistrationError, Unkno
 from mailcore.inbound.extract import extract
 from mailcore.mailboxes.protocol import Mailbox
 from mailcore.processing.engine import Engine
-from mailcore.processing.registry import HandlerContext, Registry, json_path, load_registry
+from mailcore.processing.payload_errors import json_path
+from mailcore.processing.registry import HandlerContext, Registry, load_registry
 from mailcore.processing.vocabulary import ErrorKind, SchemaError
 from mailcore.store.history import History
 from tests.mailcore.engine_support import deliver
@@ -244,7 +245,7 @@ def test_load_registry_names_what_is_wrong():
     with pytest.raises(ConfigError, match="cannot be loaded"):
         load_registry("no.such.module:registry")
     with pytest.raises(ConfigError, match="is not a mailcore.processing.registry.Registry"):
-        load_registry("mailcore.processing.registry:json_path")
+        load_registry("mailcore.processing.registry:load_registry")
     assert isinstance(load_registry("mailcore.processing.registry:registry"), Registry)
 
 
