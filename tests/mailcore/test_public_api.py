@@ -24,8 +24,8 @@ PUBLIC = {
     "sample_from_schema", "send", "smtp_from_settings", "template_field_problems",
     "Security", "Unwrapper", "Keyring", "KeyStore", "StoredKey", "read_keys", "key_store",
     "seal_message", "security_unwrapper", "language_tag", "recipient_language",
-    "AutoKind", "BounceReason", "BounceReport", "FeedbackReport", "RecipientReport", "BounceSeverity",
-    "bounce_address", "ReplyConfidence", "ForwardedMessage",
+    "AutoKind", "BounceReason", "BounceReport", "FeedbackReport", "RecipientReport",
+    "BounceSeverity", "bounce_address", "ReplyConfidence", "ForwardedMessage",
 }  # fmt: skip
 
 
