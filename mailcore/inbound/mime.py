@@ -3,7 +3,7 @@
 `parse` is `email.message_from_bytes` (compat32) made fast for the common plain message and
 lean on memory for a big one; `within_parts` bounds the parts a mail may have (MAX_PARTS). The
 part helpers read a part's disposition, filename, decoded bytes and size, rebuild a multipart
-whose boundary the parser missed, join format=flowed lines and describe the parser's defects.
+whose boundary the parser missed and describe the parser's defects (format=flowed: `flowed`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ __all__ = [
     "parse",
     "payload_bytes",
     "recover_multipart",
-    "unflow",
     "within_parts",
 ]
 
@@ -261,27 +260,6 @@ def encoded_size(part: Message) -> int:
         padding = len(tail) - len(tail.rstrip("="))
         return max(0, chars * 3 // 4 - min(padding, 2))
     return len(payload_bytes(part))
-
-
-def unflow(text: str, part: Message) -> str:
-    """Join the soft line breaks of format=flowed text (RFC 3676)."""
-    if str(part.get_param("format") or "").lower() != "flowed":
-        return text
-    delsp = str(part.get_param("delsp") or "").lower() == "yes"
-    out: list[str] = []
-    buffer: list[str] = []  # a paragraph of soft-broken lines; "+=" on a str is quadratic
-    for line in text.splitlines():
-        if line.startswith(" "):
-            line = line[1:]  # space-stuffing
-        if line.endswith(" ") and line.rstrip() != "--":
-            buffer.append(line[:-1] if delsp else line)
-            continue
-        buffer.append(line)
-        out.append("".join(buffer))
-        buffer = []
-    if buffer:
-        out.append("".join(buffer))
-    return "\n".join(out)
 
 
 def describe_defect(defect: Any) -> str:
