@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from mailcore.config import Folders
 from mailcore.errors import MailboxError, RoutingError
@@ -41,6 +41,14 @@ __all__ = ["FailedMail", "MessageLocks"]
 logger = logging.getLogger(__name__)
 MAX_CANDIDATES = 20  # identifiers offered for one mail, at most
 _NOT_AN_OBJECT = SchemaError("$", ErrorKind.TYPE, "the payload must be an object")
+
+
+class Correction(TypedDict, total=False):
+    """What an operator may correct besides the payload: the handler and the identifier
+    (None or absent: as the message had it)."""
+
+    handler: str | None
+    identifier: str | None
 
 
 class FailedMail:
@@ -202,12 +210,7 @@ class FailedMail:
         return list(out.items())
 
     def resubmit(
-        self,
-        uid: int,
-        payload: dict[str, Any],
-        by: str,
-        handler: str | None = None,
-        identifier: str | None = None,
+        self, uid: int, payload: dict[str, Any], by: str, **correction: Unpack[Correction]
     ) -> Outcome:
         """Run the handler on an operator's corrected payload (and handler, identifier) for a
         failed message.
@@ -216,6 +219,7 @@ class FailedMail:
         operator changed, the user) and "resubmitted"; on success the message moves to
         processed, on failure it stays in failed with the new reason.
         """
+        handler, identifier = correction.get("handler"), correction.get("identifier")
         folder = self.folders.failed
         with self.locks.hold(folder, [uid]):
             read = self.reads.get(folder, uid)  # confirmed still there before any handler runs

@@ -34,12 +34,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Unpack
 
 from mailcore.config import Folders, Settings
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
 from mailcore.mailboxes.protocol import Mailbox
-from mailcore.processing.actions import FailedMail
+from mailcore.processing.actions import Correction, FailedMail
 from mailcore.processing.filing import Filing, Transfer
 from mailcore.processing.outcomes import (
     NO_HANDLER,
@@ -265,16 +265,11 @@ class Engine:
         return self._failed.candidates(uid, handler, partial)
 
     def resubmit(
-        self,
-        uid: int,
-        payload: dict[str, Any],
-        by: str,
-        handler: str | None = None,
-        identifier: str | None = None,
+        self, uid: int, payload: dict[str, Any], by: str, **correction: Unpack[Correction]
     ) -> Outcome:
         """Run the handler on an operator's corrected payload, handler or identifier
         (`FailedMail.resubmit`)."""
-        return self._failed.resubmit(uid, payload, by, handler, identifier)
+        return self._failed.resubmit(uid, payload, by, **correction)
 
     def rerun(self, uids: Sequence[int], by: str) -> list[Outcome]:
         """Run failed messages again, payload unchanged (`FailedMail.rerun`)."""

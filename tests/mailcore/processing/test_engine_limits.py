@@ -96,7 +96,9 @@ def test_operators_acting_on_different_mails_do_not_wait_for_each_other(
     deliver(mailbox, vehicle_mail(ident="ZZZ-1"), vehicle_mail(ident="ZZZ-2"))
     first, second = sorted(o.new_uid or 0 for o in engine.poll_once())  # no route: failed
     resubmitting = threading.Thread(
-        target=engine.resubmit, args=(first, {"plate_number": "SLOW"}, "op1", "slow")
+        target=engine.resubmit,
+        args=(first, {"plate_number": "SLOW"}, "op1"),
+        kwargs={"handler": "slow"},
     )
     rejected: list[str] = []
     rejecting = threading.Thread(
