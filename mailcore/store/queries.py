@@ -93,22 +93,12 @@ class HistoryQueries:
             return {int(u) for (u,) in conn.execute(q)}
 
     def messages(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        offset: int = 0,
-        **match: Unpack[MessageFilters],
+        self, *, limit: int = 100, offset: int = 0, **match: Unpack[MessageListing]
     ) -> list[MessageState]:
         """Message states matching every filter given (updated in [since, until)), most
         recently updated first."""
         t = messages_table
-        q = _matching(sa.select(t), t, match)
-        if since is not None:
-            q = q.where(t.c.updated_at >= utc(since))
-        if until is not None:
-            q = q.where(t.c.updated_at < utc(until))
+        q = _matching(sa.select(t), t, match, t.c.updated_at)
         q = q.order_by(t.c.updated_at.desc()).limit(limit).offset(offset)
         with self._engine.connect() as conn:
             return [state_from_row(r) for r in conn.execute(q)]
@@ -116,22 +106,11 @@ class HistoryQueries:
     # -- events --------------------------------------------------------------------------
 
     def events(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        offset: int = 0,
-        **match: Unpack[EventFilters],
+        self, *, limit: int = 100, offset: int = 0, **match: Unpack[EventListing]
     ) -> list[Event]:
         """Events matching every filter given (at in [since, until)), newest first."""
         t = events_table
-        q = _matching(sa.select(t), t, match)
-        # Stored as UTC: compare in UTC whatever zone the caller's datetimes are in.
-        if since is not None:
-            q = q.where(t.c.at >= utc(since))
-        if until is not None:
-            q = q.where(t.c.at < utc(until))
+        q = _matching(sa.select(t), t, match, t.c.at)
         q = q.order_by(t.c.at.desc(), t.c.id.desc()).limit(limit).offset(offset)
         with self._engine.connect() as conn:
             return [event_from_row(r) for r in conn.execute(q)]
@@ -206,12 +185,29 @@ class EventFilters(MessageFilters, total=False):
     actor: str | None
 
 
-def _matching(q: Any, table: sa.Table, match: Mapping[str, Any]) -> Any:
-    """`q` narrowed to the rows of `table` that `match` (a `MessageFilters`) selects."""
+class MessageListing(MessageFilters, total=False):
+    """`MessageFilters` and a time range: [since, until) (datetimes in any zone)."""
+
+    since: datetime | None
+    until: datetime | None
+
+
+class EventListing(EventFilters, MessageListing, total=False):
+    """`EventFilters` and a time range."""
+
+
+def _matching(q: Any, table: sa.Table, match: Mapping[str, Any], clock: Any | None = None) -> Any:
+    """`q` narrowed to the rows of `table` that `match` (a `MessageFilters`, or a listing whose
+    since/until apply to the `clock` column) selects."""
     for name, value in match.items():
         if name == "sender":
             if value:
                 q = q.where(table.c.sender.ilike(f"%{_like(value)}%", escape="\\"))
+        elif name in ("since", "until"):
+            # Stored as UTC: compared in UTC whatever zone the caller's datetimes are in.
+            if value is not None:
+                at: Any = utc(value)
+                q = q.where(clock >= at if name == "since" else clock < at)
         elif value is not None and value != "":
             q = q.where(table.c[name] == value)
     return q
