@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from mailcore.inbound.reply_patterns import header_field, unquote
@@ -23,13 +24,8 @@ class ForwardedMessage:
     text: str
 
     def to_json(self) -> dict[str, str]:
-        return {
-            "from": self.sender,
-            "date": self.date,
-            "subject": self.subject,
-            "to": self.to,
-            "text": self.text,
-        }
+        out = dataclasses.asdict(self)
+        return {"from": out.pop("sender"), **out}
 
 
 def parse_forwarded(lines: list[str]) -> ForwardedMessage:
