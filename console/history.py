@@ -25,7 +25,7 @@ from console.history_chart import STATUS_COLOURS, bar_chart
 from console.history_csv import csv_rows
 from console.roles import role_required
 from console.services import services
-from console.timeline import TimelineStep
+from console.timeline import TimelineStep, kind_title
 from mailcore.processing.vocabulary import EventKind, Status
 
 log = logging.getLogger(__name__)
@@ -37,19 +37,13 @@ EXPORT_BATCH = 1000
 DEFAULT_DAYS = 14
 STATUSES = tuple(Status)  # a message's current status (the rows are messages)
 # The event kinds one may filter on (the steps every message goes through are left out).
-KINDS = (
-    (EventKind.RECEIVED, "Received"),
-    (EventKind.FAILED, "Failed"),
-    (EventKind.HANDLED, "Handled"),
-    (EventKind.MOVED, "Moved"),
-    (EventKind.CORRECTED, "Corrected"),
-    (EventKind.RESUBMITTED, "Re-submitted"),
-    (EventKind.REJECTED, "Rejected"),
-    (EventKind.DUPLICATE, "Duplicate"),
-    (EventKind.AUTO_REPLY, "Auto-reply"),
-    (EventKind.ADMIN, "Account changes"),
-    (EventKind.AUTH, "Logins (failures, lockouts)"),
-    (EventKind.TEMPLATE, "Template changes"),
+KINDS = tuple(
+    (kind, kind_title(kind))
+    for kind in (
+        *(EventKind.RECEIVED, EventKind.FAILED, EventKind.HANDLED, EventKind.MOVED),
+        *(EventKind.CORRECTED, EventKind.RESUBMITTED, EventKind.REJECTED, EventKind.DUPLICATE),
+        *(EventKind.AUTO_REPLY, EventKind.ADMIN, EventKind.AUTH, EventKind.TEMPLATE),
+    )
 )
 
 

@@ -71,8 +71,13 @@ _TITLES: dict[str, str] = {
 }
 
 
+def kind_title(kind: str) -> str:
+    """What an event of this kind is called on the console's pages."""
+    return _TITLES.get(kind, str(kind).replace("_", " ").capitalize())
+
+
 def _title(event: Any) -> str:
-    title = _TITLES.get(event.kind, str(event.kind).replace("_", " ").capitalize())
+    title = kind_title(event.kind)
     if event.kind == EventKind.MOVED and event.folder:
         title += f" to {event.folder}"
     return title
