@@ -14,17 +14,8 @@ from collections import defaultdict
 from datetime import UTC, datetime, time
 from typing import Any
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+import flask
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -72,7 +63,7 @@ def go(endpoint: str, **values: Any) -> ResponseReturnValue:
     """Redirect, the htmx way (full page load, so flashes and the list refresh) or plainly."""
     target = url_for(endpoint, **values)
     if is_htmx():
-        return Response(status=204, headers={"HX-Redirect": target})
+        return flask.Response(status=204, headers={"HX-Redirect": target})
     return redirect(target, code=303)
 
 
@@ -110,7 +101,7 @@ def list_view(key: str) -> ResponseReturnValue:
     valid = form.validate()
     problems = form.problems()
     filters = _filters(form) if valid else {}
-    per_page = form.per_page.data or int(current_app.config["PER_PAGE"])
+    per_page = form.per_page.data or int(flask.current_app.config["PER_PAGE"])
     page = None
     if valid:
         page = svc.engine.failed_page(
