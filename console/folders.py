@@ -59,6 +59,15 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def results_page(page: str, pane: str, context: dict[str, Any], ok: bool) -> ResponseReturnValue:
+    """A filtered list: the whole `page`, or only its results `pane` when htmx asks for it;
+    400 when the filters are wrong, but 200 to htmx, which swaps only 2xx answers (the pane
+    must arrive to show the errors)."""
+    htmx = is_htmx() and request.headers.get("HX-Target") == "results"
+    status = 200 if ok or htmx else 400
+    return render_template(pane if htmx else page, **context), status
+
+
 def go(endpoint: str, **values: Any) -> ResponseReturnValue:
     """Redirect, the htmx way (full page load, so flashes and the list refresh) or plainly."""
     target = url_for(endpoint, **values)
@@ -134,11 +143,7 @@ def list_view(key: str) -> ResponseReturnValue:
         "list_url": list_url,
         "detail_url": detail_url,
     }
-    htmx = is_htmx() and request.headers.get("HX-Target") == "results"
-    status = 200 if not problems or htmx else 400  # htmx swaps only 2xx: errors must arrive
-    if htmx:
-        return render_template("operator/_results.html", **context), status
-    return render_template("operator/list.html", **context), status
+    return results_page("operator/list.html", "operator/_results.html", context, not problems)
 
 
 @bp.route("/<key>/")

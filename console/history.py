@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
 from console.downloads import content_disposition
+from console.folders import results_page
 from console.forms import HistoryFilter
 from console.history_chart import STATUS_COLOURS, bar_chart
 from console.history_csv import csv_rows
@@ -146,12 +147,7 @@ def index() -> ResponseReturnValue:
         "chart_filtered": bool(filters),
         "colours": STATUS_COLOURS,
     }
-    htmx = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results"
-    # htmx swaps only 2xx answers: the results pane must arrive to show the errors.
-    status = 200 if valid or htmx else 400
-    if htmx:
-        return render_template("history/_results.html", **context), status
-    return render_template("history/index.html", **context), status
+    return results_page("history/index.html", "history/_results.html", context, valid)
 
 
 @bp.get("/message/<path:key>/events")
