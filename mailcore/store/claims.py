@@ -142,11 +142,12 @@ class Claims:
         longer than the lease is lost: its message must be left alone). Thread-safe: handler
         workers call it."""
         with self._lock:
-            return self._keep_alive()
-
-    def _keep_alive(self) -> set[str]:
-        if not self._held or time.monotonic() - self._renewed < self.lease / 3:
+            self._renew_when_due()
             return set(self._held)
+
+    def _renew_when_due(self) -> None:
+        if not self._held or time.monotonic() - self._renewed < self.lease / 3:
+            return
         c = claims_table
         kept: set[str] = set()
         with self._engine.begin() as conn:
@@ -160,11 +161,12 @@ class Claims:
                 kept.update(conn.scalars(stmt))
         self._held = kept
         self._renewed = time.monotonic()
-        return set(kept)
 
     def holds(self, key: str) -> bool:
         """Whether this process still holds `key` (renewing its claims when due)."""
-        return key in self.keep_alive()
+        with self._lock:  # no copy of the held keys: asked before each handler call
+            self._renew_when_due()
+            return key in self._held
 
     def release(self, keys: Iterable[str]) -> None:
         """Give these claims up (the messages are filed, or left for another round)."""
