@@ -57,8 +57,8 @@ def build_services(settings: Any, registry: Registry | None = None) -> Services:
     )
     if registry is None:
         registry = load_registry(settings.handlers) if settings.handlers else default_registry
+    mailbox = open_mailbox(settings)  # first: without a mailbox, no database is created
     history = History(settings.database_url, retention_days=settings.retention_days)
-    mailbox = open_mailbox(settings)
     verifier = security_unwrapper(settings, key_store(settings, history.engine))
     engine = Engine.from_settings(
         settings, mailbox, registry, history, security=verifier.extract if verifier else None

@@ -72,8 +72,11 @@ def poll(
             "no handlers registered: every message would be filed as failed."
             " Name your Registry with --handlers package.module:registry (or `handlers`)."
         )
+    try:
+        mailbox = open_mailbox(settings)  # first: without a mailbox, no database is created
+    except MailcoreError as e:
+        raise click.ClickException(str(e)) from None
     history = _open_history(settings)
-    mailbox = open_mailbox(settings)
     verifier = security_unwrapper(settings, key_store(settings, history.engine))
     security = verifier.extract if verifier else None
     engine = Engine.from_settings(settings, mailbox, registry, history, security)

@@ -29,7 +29,7 @@ def clean_env(cwd: Path) -> dict[str, str]:
     return env
 
 
-def test_poll_without_a_mailbox_says_so_and_creates_no_maildir(tmp_path: Path) -> None:
+def test_poll_without_a_mailbox_says_so_and_creates_nothing(tmp_path: Path) -> None:
     (tmp_path / "office_handlers.py").write_text(HANDLERS, encoding="utf-8")
     proc = subprocess.run(
         [str(MAILCORE), "poll", "--handlers", "office_handlers:registry"],
@@ -42,3 +42,4 @@ def test_poll_without_a_mailbox_says_so_and_creates_no_maildir(tmp_path: Path) -
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: no mailbox configured: set imap_url")  # no traceback
     assert not (tmp_path / "mail").exists()
+    assert not (tmp_path / "mailcore.db").exists()  # nor the history's database
