@@ -49,3 +49,20 @@ def test_side_by_side_on_desktop_and_stacked_on_tablet(
     assert page.evaluate("document.documentElement.scrollWidth") <= 768  # no sideways scroll
     # No CSP violation or script error on the way (htmx runs under the strict policy).
     assert errors == []
+
+
+def test_every_failed_mail_fits_a_phone(
+    page: Any, login: Callable[..., None], console_env: ConsoleEnv
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, "olivia")
+    page.goto("/failed/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    links = page.locator("table.failed td.subject a")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    assert hrefs
+    for href in hrefs:
+        page.goto(href)
+        page.wait_for_selector("section.understood")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (href, width)  # no sideways scroll on any detail page
