@@ -220,25 +220,25 @@ def test_an_old_demo_data_directory_is_closed_to_others(tmp_path: Path):
     assert root.stat().st_mode & 0o777 == 0o700
 
 
-# A console-sized app served by the commands' own `_serve`, in its own process, with the
+# A console-sized app served by the commands' own `serve_app`, in its own process, with the
 # server limits lowered so the test does not wait 30 s.
 SERVE_SCRIPT = """
 import sys
 from flask import Flask
-import console.commands as commands
+import console.server as server
 
-commands.SERVER_TIMEOUT = float(sys.argv[2])
-commands.SERVER_THREADS = int(sys.argv[3])
+server.SERVER_TIMEOUT = float(sys.argv[2])
+server.SERVER_THREADS = int(sys.argv[3])
 app = Flask("probe")
 app.add_url_rule("/", "index", lambda: "ok")
 app.add_url_rule("/big", "big", lambda: "x" * 2_000_000)
-commands._serve(app, "127.0.0.1", int(sys.argv[1]))
+server.serve_app(app, "127.0.0.1", int(sys.argv[1]))
 """
 
 
 @pytest.fixture
 def served() -> Iterator[Callable[[float, int], int]]:
-    """served(timeout, threads) -> port of `_serve` running in a subprocess with those limits."""
+    """served(timeout, threads) -> port of `serve_app` running in a subprocess with those limits."""
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(timeout: float, threads: int) -> int:
