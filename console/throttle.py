@@ -26,6 +26,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from console.users import AccountError, utc
 from mailcore import DATABASE_METADATA as METADATA
@@ -56,23 +58,47 @@ class LoginThrottled(AccountError):
     def __init__(self, scope: str, retry_after: timedelta) -> None:
         self.scope = scope  # "pair", "address" or "user" (see the module docstring)
         self.retry_after = retry_after
-        whose = {
-            "pair": "for this account from your network address",
-            "address": "from your network address",
-            "user": "for this account from addresses that failed",
+        wait = describe_wait(retry_after)
+        message = {  # in the language of the request (English outside one)
+            "pair": _(
+                "too many failed attempts for this account from your network address;"
+                " try again in %(wait)s",
+                wait=wait,
+            ),
+            "address": _(
+                "too many failed attempts from your network address; try again in %(wait)s",
+                wait=wait,
+            ),
+            "user": _(
+                "too many failed attempts for this account from addresses that failed;"
+                " try again in %(wait)s",
+                wait=wait,
+            ),
         }[scope]
-        super().__init__(
-            f"too many failed attempts {whose}; try again in {describe_wait(retry_after)}"
-        )
+        super().__init__(message)
+
+
+def _wait_units(wait: timedelta) -> tuple[int, bool]:
+    """`wait` rounded up, so the user never comes back too early: (count, in hours?)."""
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    if minutes >= 120:
+        return math.ceil(minutes / 60), True
+    return minutes, False
 
 
 def describe_wait(wait: timedelta) -> str:
-    """'1 minute', '4 minutes', '2 hours': rounded up, so the user never comes back too early."""
-    minutes = max(1, math.ceil(wait.total_seconds() / 60))
-    if minutes >= 120:
-        hours = math.ceil(minutes / 60)
-        return f"{hours} hours"
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    """'1 minute', '4 minutes', '2 hours' in the reader's language (see _wait_units)."""
+    count, hours = _wait_units(wait)
+    if hours:
+        return ngettext("%(num)d hour", "%(num)d hours", count)
+    return ngettext("%(num)d minute", "%(num)d minutes", count)
+
+
+def english_wait(wait: timedelta) -> str:
+    """describe_wait in English, whatever the request: for the shared history."""
+    count, hours = _wait_units(wait)
+    unit = "hour" if hours else "minute"
+    return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
 @dataclass(frozen=True)
@@ -348,7 +374,7 @@ class LoginThrottle:
         if locked is not None:
             after["locked_for_seconds"] = int(locked.retry_after.total_seconds())
             after["locked_scope"] = locked.scope
-            wait = describe_wait(locked.retry_after)
+            wait = english_wait(locked.retry_after)  # the history is in English
             reason = {
                 "pair": f"locked out {who} for {wait}{where}",
                 "address": f"locked out address {address or '(none)'} for {wait}",

@@ -17,7 +17,9 @@
       boxes().forEach(function (b) { if (b.checked) { n += 1; } });
       if (button) {
         button.disabled = n === 0;
-        button.textContent = n ? "Re-run selected (" + n + ")" : "Re-run selected";
+        // The words come from the page, in the reader's language ({n}: the count).
+        var some = button.dataset.labelCount || "Re-run selected ({n})";
+        button.textContent = n ? some.replace("{n}", String(n)) : (button.dataset.label || "Re-run selected");
       }
       if (all) { all.checked = n > 0 && n === boxes().length; }
     }
