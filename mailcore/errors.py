@@ -19,6 +19,8 @@
     |   +-- RecipientsRefused        (outbound.smtp) some recipients were refused
     +-- UnknownTemplate              (store.template_store) no template of that name
     +-- AccountError                 (console.users) a console account cannot be created or changed
+    +-- AuthError                    credentials refused, or an OAuth2 token cannot be had
+    |   +-- TokenRefreshFailed       the identity provider refused the refresh: log in again
 
 Errors of other libraries are translated where they are met (IMAP in mailboxes.imap, SMTP in
 outbound.smtp, SQL in the store) into these, with what to do about them.
@@ -100,3 +102,13 @@ class TemplateError(MailcoreError):
 
 class SendError(MailcoreError):
     """The SMTP server refused the message or could not be reached."""
+
+
+class AuthError(MailcoreError):
+    """Credentials were refused or cannot be had (an OAuth2 token missing or not refreshable);
+    the message says what to run."""
+
+
+class TokenRefreshFailed(AuthError):
+    """The identity provider refused to refresh an account's OAuth2 token (the refresh token
+    was revoked or expired: ``invalid_grant``); only a new ``mailcore oauth2 login`` helps."""
