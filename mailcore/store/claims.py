@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mailcore.errors import ConfigError
 from mailcore.store.db import METADATA
-from mailcore.store.tables import chunks
+from mailcore.store.tables import chunks, mailbox_column
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "Claims", "claims_table"]
 
@@ -45,6 +45,7 @@ claims_table = sa.Table(
     sa.Column("message_key", sa.String(64), primary_key=True),
     sa.Column("owner", sa.String(128), nullable=False),
     sa.Column("expires", sa.Float, nullable=False),  # seconds since 1970, database clock
+    mailbox_column(),
     sa.Column("folder", sa.String(255)),
     sa.Column("uidvalidity", sa.BigInteger),
     sa.Column("uid", sa.BigInteger),
@@ -67,11 +68,16 @@ def _clock(dialect: str) -> sa.ColumnElement[float]:
 class Claims:
     """One process's claims on messages (see the module docstring)."""
 
-    def __init__(self, engine: sa.Engine, lease: float = DEFAULT_LEASE_SECONDS) -> None:
+    def __init__(
+        self, engine: sa.Engine, lease: float = DEFAULT_LEASE_SECONDS, mailbox: str | None = None
+    ) -> None:
+        """`mailbox`: the configured mailbox whose folders the claimed slots name (None: the
+        default one); `busy` looks at that mailbox's slots only."""
         if lease <= 0:
             raise ValueError("the claim lease must be positive")
         self._engine = engine
         self.lease = lease
+        self.mailbox = mailbox
         claims_table.create(engine, checkfirst=True)  # a History made before this was imported
         host = socket.gethostname()[:64]
         self.owner = f"{host}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -101,7 +107,14 @@ class Claims:
         self, conn: sa.Connection, chunk: Sequence[str], keys: Mapping[str, Slot]
     ) -> set[str]:
         rows = [
-            {"k": k, "o": self.owner, "f": keys[k][0], "v": keys[k][1], "u": keys[k][2]}
+            {
+                "k": k,
+                "o": self.owner,
+                "m": self.mailbox,
+                "f": keys[k][0],
+                "v": keys[k][1],
+                "u": keys[k][2],
+            }
             for k in chunk
         ]
         got: set[str] = set()
@@ -119,6 +132,7 @@ class Claims:
                 message_key=sa.bindparam("k"),
                 owner=sa.bindparam("o"),
                 expires=self._now + sa.literal_column(repr(float(self.lease)), sa.Float),
+                mailbox=sa.bindparam("m"),
                 folder=sa.bindparam("f"),
                 uidvalidity=sa.bindparam("v"),
                 uid=sa.bindparam("u"),
@@ -128,6 +142,7 @@ class Claims:
                 set_={
                     "owner": values.excluded.owner,
                     "expires": values.excluded.expires,
+                    "mailbox": values.excluded.mailbox,
                     "folder": values.excluded.folder,
                     "uidvalidity": values.excluded.uidvalidity,
                     "uid": values.excluded.uid,
@@ -182,9 +197,11 @@ class Claims:
         self._held.difference_update(mine)
 
     def busy(self, folder: str, uidvalidity: int) -> set[int]:
-        """UIDs of `folder` that other live processes hold claims on."""
+        """UIDs of `folder` (of this mailbox) that other live processes hold claims on."""
         c = claims_table
+        mailbox = c.c.mailbox.is_(None) if self.mailbox is None else c.c.mailbox == self.mailbox
         q = sa.select(c.c.uid).where(
+            mailbox,
             c.c.folder == folder,
             c.c.uidvalidity == uidvalidity,
             c.c.owner != self.owner,

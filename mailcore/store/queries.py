@@ -12,6 +12,7 @@ from typing import Any, TypedDict, Unpack
 
 import sqlalchemy as sa
 
+from mailcore.store.mailbox_columns import in_mailbox
 from mailcore.store.records import Event, MessageState, event_from_row, state_from_row
 from mailcore.store.tables import STATE_TEXT, chunks, events_table, fit_text, messages_table, utc
 
@@ -40,31 +41,36 @@ class HistoryQueries:
         return out
 
     def states_at(
-        self, folder: str, uidvalidity: int, uids: Iterable[int]
+        self, folder: str, uidvalidity: int, uids: Iterable[int], mailbox: str | None = None
     ) -> dict[int, MessageState]:
-        """States of the messages now at these UIDs of `folder` (indexed on the location)."""
+        """States of the messages now at these UIDs of `folder` of `mailbox` (None: the default
+        one), indexed on the location."""
         out: dict[int, MessageState] = {}
         t = messages_table
         with self._engine.connect() as conn:
             for chunk in chunks(list(uids)):
                 q = sa.select(t).where(
-                    t.c.folder == folder, t.c.uidvalidity == uidvalidity, t.c.uid.in_(chunk)
+                    t.c.folder == folder,
+                    t.c.uidvalidity == uidvalidity,
+                    t.c.uid.in_(chunk),
+                    in_mailbox(t, mailbox),
                 )
                 for row in conn.execute(q.order_by(t.c.updated_at)):
                     out[int(row.uid)] = state_from_row(row)
         return out
 
     def states_by_message_id(
-        self, message_ids: Iterable[str], folder: str | None = None
+        self, message_ids: Iterable[str], folder: str | None = None, mailbox: str | None = None
     ) -> dict[str, MessageState]:
-        """Latest state per Message-ID (optionally only for messages now in `folder`)."""
+        """Latest state per Message-ID of the messages of `mailbox` (None: the default one),
+        optionally only of those now in `folder`."""
         out: dict[str, MessageState] = {}
         t = messages_table
         with self._engine.connect() as conn:
             # Stored cut to the column's length: look up the same cut, answer by the id asked.
             asked = {fit_text(m, STATE_TEXT["message_id"]): m for m in message_ids}
             for chunk in chunks(list(asked)):
-                q = sa.select(t).where(t.c.message_id.in_(chunk))
+                q = sa.select(t).where(t.c.message_id.in_(chunk), in_mailbox(t, mailbox))
                 if folder is not None:
                     q = q.where(t.c.folder == folder)
                 for row in conn.execute(q.order_by(t.c.updated_at)):
@@ -79,12 +85,16 @@ class HistoryQueries:
         reason: str | None = None,
         handler: str | None = None,
         sender: str | None = None,
+        mailbox: str | None = None,
     ) -> set[int]:
-        """UIDs in `folder` whose state matches: reason and sender as case-insensitive
-        substrings, handler exactly."""
+        """UIDs in `folder` of `mailbox` (None: the default one) whose state matches: reason
+        and sender as case-insensitive substrings, handler exactly."""
         t = messages_table
         q = sa.select(t.c.uid).where(
-            t.c.folder == folder, t.c.uidvalidity == uidvalidity, t.c.uid.is_not(None)
+            t.c.folder == folder,
+            t.c.uidvalidity == uidvalidity,
+            t.c.uid.is_not(None),
+            in_mailbox(t, mailbox),
         )
         if reason:
             q = q.where(t.c.reason.ilike(f"%{_like(reason)}%", escape="\\"))

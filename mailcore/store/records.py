@@ -67,6 +67,7 @@ class LogEvent:
     # who, and when
     actor: str | None = None
     at: datetime | None = None
+    mailbox: str | None = None  # the configured mailbox it lies in; None: the default one
 
     def row(self, stamp: datetime) -> dict[str, Any]:
         """The mc_events row: every column, `at` and `actor` defaulted (stamp, "engine")."""
@@ -102,6 +103,7 @@ class Event:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     errors: list[dict[str, Any]] | None  # schema errors as JSON objects (see above)
+    mailbox: str | None = None  # the configured mailbox; None: the default one
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class MessageState:
     uid: int | None
     received_at: datetime | None
     updated_at: datetime
+    mailbox: str | None = None  # the configured mailbox it lies in; None: the default one
 
 
 def _errors(value: Any) -> list[dict[str, Any]]:

@@ -30,6 +30,13 @@ def _message_names(*, primary_key: bool = False) -> tuple[sa.Column[Any], sa.Col
     )
 
 
+def mailbox_column() -> sa.Column[Any]:
+    """Which configured mailbox a folder name belongs to, wherever one is recorded: the name
+    of a `[[mailboxes]]` entry, NULL for the default mailbox (and every row written before
+    there were several)."""
+    return sa.Column("mailbox", sa.String(64))
+
+
 events_table = sa.Table(
     "mc_events",
     METADATA,
@@ -42,6 +49,7 @@ events_table = sa.Table(
     sa.Column("sender", sa.String(512)),
     sa.Column("subject", sa.Text),
     sa.Column("identifier", sa.String(128)),
+    mailbox_column(),
     sa.Column("folder", sa.String(255)),
     sa.Column("uidvalidity", sa.BigInteger),
     sa.Column("uid", sa.BigInteger),
@@ -79,6 +87,7 @@ messages_table = sa.Table(
     sa.Column("errors", sa.JSON),
     sa.Column("payload", sa.JSON),  # the last payload an operator submitted, if any
     sa.Column("handled", sa.Boolean, nullable=False, default=False),
+    mailbox_column(),
     sa.Column("folder", sa.String(255)),
     sa.Column("uidvalidity", sa.BigInteger),
     sa.Column("uid", sa.BigInteger),
