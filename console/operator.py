@@ -19,6 +19,7 @@ from flask import Blueprint, Response, abort, flash, render_template, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from console import folders
@@ -38,6 +39,7 @@ from console.presenters import (
 from console.roles import role_required
 from console.services import services
 from console.timeline import diff_lines
+from console.translations import status_name
 from mailcore.errors import MailcoreError, PayloadInvalid
 from mailcore.processing.vocabulary import EventKind, SchemaError, Status
 
@@ -75,19 +77,24 @@ def bulk_rerun() -> ResponseReturnValue:
         abort(400)
     uids = sorted({int(u) for u in request.form.getlist("uid") if u.isdigit()})
     if not uids:
-        flash("Select at least one message to re-run.", "warning")
+        flash(_("Select at least one message to re-run."), "warning")
         return _go("operator.failed_list")
     outcomes = services().engine.rerun(uids, by=current_user.username)
     done = sum(1 for o in outcomes if o.status == Status.PROCESSED)
     still = [o for o in outcomes if o.status == Status.FAILED]
     other = len(outcomes) - done - len(still)
-    parts = [f"{done} processed"]
+    parts = [_("%(num)d processed", num=done)]
     if still:
-        parts.append(f"{len(still)} still failing")
+        parts.append(_("%(num)d still failing", num=len(still)))
     if other:
-        parts.append(f"{other} filed elsewhere")
+        parts.append(_("%(num)d filed elsewhere", num=other))
     flash(
-        f"Re-run of {len(uids)} message(s): {', '.join(parts)}.",
+        ngettext(
+            "Re-run of %(num)d message: %(what)s.",
+            "Re-run of %(num)d messages: %(what)s.",
+            len(uids),
+            what=", ".join(parts),
+        ),
         "success" if not still else "warning",
     )
     return _go("operator.failed_list")
@@ -405,7 +412,14 @@ def resubmit(uid: int) -> ResponseReturnValue:
         )
         return _go("operator.failed_list")
     if outcome.status != Status.FAILED:
-        flash(f"Message {uid} re-submitted: filed as {outcome.status}.", "info")
+        flash(
+            _(
+                "Message %(uid)s re-submitted: filed as %(status)s.",
+                uid=uid,
+                status=status_name(outcome.status),
+            ),
+            "info",
+        )
         return _go("operator.failed_list")
     context = _editor_context(
         inspection, edit, errors=list(outcome.errors), payload=payload, outcome=outcome
@@ -428,9 +442,12 @@ def rerun(uid: int) -> ResponseReturnValue:
     _inspect(uid)
     outcome = services().engine.rerun([uid], by=current_user.username)[0]
     if outcome.status == Status.FAILED:
-        flash(f"Message {uid} still fails: {outcome.reason}", "warning")
+        flash(_("Message %(uid)s still fails: %(why)s", uid=uid, why=outcome.reason), "warning")
         return _go("operator.detail", uid=uid)
-    flash(f"Message {uid} re-run: {outcome.status}.", "success")
+    flash(
+        _("Message %(uid)s re-run: %(status)s.", uid=uid, status=status_name(outcome.status)),
+        "success",
+    )
     return _go("operator.failed_list")
 
 
@@ -445,5 +462,5 @@ def reject(uid: int) -> ResponseReturnValue:
         flash(_("Not rejected: %(why)s", why="; ".join(map(str, form.note.errors))), "warning")
         return _go("operator.detail", uid=uid)
     services().engine.reject(inspection.uid, form.note.data or "", by=current_user.username)
-    flash(f"Message {uid} rejected.", "success")
+    flash(_("Message %(uid)s rejected.", uid=uid), "success")
     return _go("operator.failed_list")

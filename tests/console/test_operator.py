@@ -162,7 +162,7 @@ def test_bulk_rerun_of_a_selection(env: ConsoleEnv) -> None:
     )
     assert response.status_code == 303
     page = client.get("/failed/").get_data(as_text=True)
-    assert "Re-run of 2 message(s): 0 processed, 2 still failing" in page
+    assert "Re-run of 2 messages: 0 processed, 2 still failing" in page
     assert set(uids) <= set(env.services.mailbox.uids("failed"))
 
 
