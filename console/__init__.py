@@ -34,7 +34,8 @@ from werkzeug.wrappers import Response
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
 csrf = CSRFProtect()
 
 # Blueprints written by other modules; registered when their module is present.
@@ -48,12 +49,19 @@ CSP = (
 )
 
 
+def asset_dir(name: str) -> Path:
+    """`templates` or `static`: inside the package in an installed wheel (setup.py maps them
+    there), else the checkout's top-level directory (an editable install, the tests)."""
+    packaged = PACKAGE / name
+    return packaged if packaged.is_dir() else ROOT / name
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the console app; `overrides` update the Flask config (tests inject services)."""
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(asset_dir("templates")),
+        static_folder=str(asset_dir("static")),
     )
     app.config.update(
         SECRET_KEY=os.environ.get("MAILCORE_SECRET_KEY") or None,

@@ -64,7 +64,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-LAYOUT_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
+# An installed wheel carries the layout beside this module (setup.py); a checkout keeps it in
+# the top-level templates/email/.
+_HERE = Path(__file__).resolve().parent
+LAYOUT_DIR = (
+    _HERE / "layouts" if (_HERE / "layouts").is_dir() else _HERE.parents[1] / "templates/email"
+)
 MESSAGE_POLICY = policy.SMTP  # CRLF line ends: the bytes signed are the bytes sent
 
 
