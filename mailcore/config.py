@@ -267,6 +267,12 @@ def open_mailbox(settings: Settings) -> Mailbox:
         ):
             if value:
                 overrides[key] = value
+        if settings.section("oauth2").get("provider"):  # tokens that refresh: mailcore.oauth2
+            from mailcore.oauth2 import token_source
+
+            source = token_source(settings)
+            if source is not None:
+                overrides.update(oauth2_source=source, oauth2_mechanism=source.settings.mechanism)
         try:
             config = ImapConfig.from_url(settings.imap_url, **overrides)
         except ValueError as e:

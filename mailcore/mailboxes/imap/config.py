@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,6 +19,10 @@ class ImapConfig(ServerLogin):
     """How to reach and log in to one IMAP account."""
 
     oauth2_token: str | None = field(default=None, repr=False)
+    # OAuth2 with refresh: called at each login for a fresh access token, with True once after
+    # the server refused one (mailcore.oauth2.TokenSource); wins over oauth2_token
+    oauth2_source: Callable[[bool], str] | None = field(default=None, repr=False, compare=False)
+    oauth2_mechanism: str = "auto"  # auto (the server's AUTH= list) | xoauth2 | oauthbearer
     proxy: str | None = None  # "http://host:port" or "socks5://host:port"
     use_move: bool = True
     batch_size: int = 500
@@ -30,6 +35,11 @@ class ImapConfig(ServerLogin):
             raise ConfigError(f"IMAP batch_size must be at least 1, not {self.batch_size}")
         if self.proxy:
             parse_proxy(self.proxy)  # fail at configuration time, not at the first poll
+        if self.oauth2_mechanism not in ("auto", "xoauth2", "oauthbearer"):
+            raise ConfigError(
+                f"IMAP oauth2_mechanism {self.oauth2_mechanism!r} is not auto, xoauth2 or"
+                " oauthbearer"
+            )
 
     def secrets(self) -> dict[str, str | None]:
         return {**super().secrets(), "oauth2_token": self.oauth2_token}
@@ -54,7 +64,7 @@ class ImapConfig(ServerLogin):
         settings, query = login_from_url(url, "IMAP", "imaps")
         known = {f.name for f in fields(cls)}
         for key, value in parse_qsl(query):
-            if key not in known or key in ("host", "port", "username", "password"):
+            if key not in known or key in ("host", "port", "username", "password", "oauth2_source"):
                 raise ConfigError(f"IMAP URL: unknown parameter {key!r}")
             settings[key] = _coerce(key, value)
         settings.update(overrides)

@@ -26,7 +26,13 @@ from typing import TypeVar
 from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, LoginError
 
-from mailcore.errors import ConfigError, ConnectionLost, MailboxError, UidValidityChanged
+from mailcore.errors import (
+    AuthError,
+    ConfigError,
+    ConnectionLost,
+    MailboxError,
+    UidValidityChanged,
+)
 from mailcore.mailboxes.imap import wire
 from mailcore.mailboxes.imap.config import ImapConfig
 from mailcore.mailboxes.imap.values import _bytes, _text
@@ -155,7 +161,7 @@ class ImapSession:
                     log.debug("shutdown after failed connect", exc_info=True)
             if isinstance(e, ConnectionLost):  # e.g. the proxy is unreachable: may come back
                 raise _Retry(str(e)) from e
-            if isinstance(e, MailboxError | KeyboardInterrupt | SystemExit):
+            if isinstance(e, MailboxError | AuthError | KeyboardInterrupt | SystemExit):
                 raise
             if isinstance(e, Exception) and _is_drop(e):
                 raise _Retry(self._connect_error(e)) from e
@@ -167,7 +173,9 @@ class ImapSession:
     def _login(self, client: IMAPClient) -> None:
         cfg = self.config
         try:
-            if cfg.oauth2_token:
+            if cfg.oauth2_source is not None:
+                self._oauth2_login(client, cfg.oauth2_source)
+            elif cfg.oauth2_token:
                 client.oauth2_login(cfg.username, cfg.oauth2_token)
             elif cfg.password is not None:
                 # imaplib quotes the password but sends the user name as it is
@@ -184,7 +192,11 @@ class ImapSession:
                 raise ConnectionLost(
                     f"{cfg.address}: the connection dropped during the login of {cfg.username!r}"
                 ) from None  # the command's echo may hold the secret
-            how = "OAuth2 token" if cfg.oauth2_token else "password"
+            how = "password"
+            if cfg.oauth2_source is not None:
+                how = "OAuth2 account (its token was refreshed and refused again)"
+            elif cfg.oauth2_token:
+                how = "OAuth2 token"
             raise MailboxError(
                 f"{cfg.address} refused the login of {cfg.username!r}: {_text(e)} "
                 f"-- check the user name and {how}"
@@ -195,6 +207,27 @@ class ImapSession:
             raise MailboxError(
                 f"{cfg.address} refused the login of {cfg.username!r}: {_text(e)}"
             ) from None
+
+    def _oauth2_login(self, client: IMAPClient, source: Callable[[bool], str]) -> None:
+        """Log in with the source's token, and once more with a refreshed one when the server
+        refused it (revoked, or expired earlier than said)."""
+        mechanism = self.config.oauth2_mechanism
+        if mechanism == "auto":
+            offered = {_text(c).upper() for c in client.capabilities()}
+            oauthbearer = "AUTH=OAUTHBEARER" in offered and "AUTH=XOAUTH2" not in offered
+            mechanism = "oauthbearer" if oauthbearer else "xoauth2"
+        user = self.config.username
+        login = client.oauthbearer_login if mechanism == "oauthbearer" else client.oauth2_login
+        try:
+            login(user, source(False))
+        except LoginError as e:
+            cause = e.__context__
+            if cause is not None and (isinstance(cause, imaplib.IMAP4.abort) or _is_drop(cause)):
+                raise
+            log.info(
+                "%s refused the OAuth2 token of %s; refreshing it once", self.config.address, user
+            )
+            login(user, source(True))
 
     def _connect_error(self, e: BaseException) -> MailboxError:
         cfg = self.config
