@@ -16,8 +16,20 @@ File layout (every key optional; top-level keys are the `Settings` fields)::
     [ident]            # how reply identifiers are written: reply+<id>@domain
     domain = "example.com"
 
+    [[mailboxes]]      # more mailboxes, each its own name, mailbox, handlers, folders, ident
+    name = "orders"
+    imap_url = "imaps://orders@mail.example.com/"
+    handlers = "myapp.orders:registry"
+    [mailboxes.folders]
+    failed = "orders-failed"
+
+The top-level mailbox is the one named "default"; an entry takes what it leaves unset from the
+top level, except the mailbox and its credentials (`MAILBOX_KEYS`, `Settings.all_mailboxes`).
+
 Environment: ``MAILCORE_<FIELD>`` (``MAILCORE_DATABASE_URL``), ``MAILCORE_FOLDERS_<NAME>``
-(``MAILCORE_FOLDERS_FAILED``) and ``MAILCORE_IDENT_<NAME>``; ``MAILCORE_CONFIG`` names the file.
+(``MAILCORE_FOLDERS_FAILED``) and ``MAILCORE_IDENT_<NAME>``; ``MAILCORE_MAILBOXES_<NAME>_<KEY>``
+for an entry (``MAILCORE_MAILBOXES_ORDERS_IMAP_PASSWORD``, ``..._ORDERS_FOLDERS_FAILED``);
+``MAILCORE_CONFIG`` names the file.
 Other tables (``[console]``...) are kept as they are in `Settings.sections` for their owners,
 with ``MAILCORE_<TABLE>_<KEY>`` overriding them too.
 """
@@ -26,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -42,6 +55,8 @@ if TYPE_CHECKING:
     from mailcore.processing.engine import Limits
 
 ENV_PREFIX = "MAILCORE_"
+# The name of the mailbox the top-level keys describe (imap_url or maildir, folders, ident...).
+DEFAULT_MAILBOX = "default"
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,10 @@ class Settings:
     handlers: str | None = None  # "module:attribute" of a mailcore.processing.registry.Registry
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str | None = None  # the file read, for messages
+    # Which mailbox these settings describe, and the [[mailboxes]] entries (each a Settings
+    # of its own, unset keys taken from the top level); see `all_mailboxes`.
+    mailbox_name: str = DEFAULT_MAILBOX
+    mailboxes: tuple[Settings, ...] = ()
 
     @property
     def scheme(self) -> IdentScheme:
@@ -125,11 +144,13 @@ class Settings:
         env = {} if env is None else env
         where = source or "settings"
         hints = typing.get_type_hints(cls)
-        plain = {f.name for f in dataclasses.fields(cls)} - {"folders", "ident", "sections"}
-        plain.discard("source")
+        plain = {f.name for f in dataclasses.fields(cls)} - _NOT_PLAIN
         values: dict[str, Any] = {}
         sections: dict[str, dict[str, Any]] = {}
+        entries = data.get("mailboxes", [])
         for key, value in data.items():
+            if key == "mailboxes":
+                continue
             if key in plain:
                 values[key] = _coerce(key, value, hints[key], where)
             elif isinstance(value, dict):
@@ -147,6 +168,8 @@ class Settings:
             rest = var[len(ENV_PREFIX) :].lower()
             if not var.startswith(ENV_PREFIX) or rest in plain or rest == "config":
                 continue
+            if rest.startswith("mailboxes_"):  # a [[mailboxes]] entry's: see _entries
+                continue
             table, sep, key = rest.partition("_")
             if sep and key:
                 sections.setdefault(table, {})[key] = raw
@@ -155,7 +178,23 @@ class Settings:
         sections = {k: v for k, v in sections.items() if v}
         settings = cls(**values, folders=folders, ident=ident, sections=sections, source=source)
         settings.check()
+        settings.mailboxes = _entries(settings, entries, env, where)
         return settings
+
+    def all_mailboxes(self) -> list[Settings]:
+        """Every mailbox configured, each as the Settings to open and poll it with: the
+        top-level one ("default"), unless only [[mailboxes]] entries name a mailbox, then
+        the entries in the order written."""
+        alone = self.mailboxes and not (self.imap_url or self.maildir)
+        return [*([] if alone else [self]), *self.mailboxes]
+
+    def mailbox(self, name: str) -> Settings:
+        """The mailbox configured as `name`; ConfigError naming those there are."""
+        for settings in self.all_mailboxes():
+            if settings.mailbox_name == name:
+                return settings
+        known = ", ".join(s.mailbox_name for s in self.all_mailboxes())
+        raise ConfigError(f"no mailbox named {name!r} is configured; there are: {known}")
 
     def check(self) -> None:
         """Raise ConfigError naming the first setting that cannot work."""
@@ -203,6 +242,150 @@ class Settings:
     def section(self, name: str) -> dict[str, Any]:
         """Another component's table (e.g. ``[console]``), with its environment overrides."""
         return dict(self.sections.get(name, {}))
+
+
+_NOT_PLAIN = frozenset({"folders", "ident", "sections", "source", "mailbox_name", "mailboxes"})
+# What a [[mailboxes]] entry may set besides `name`, `folders` and `ident`. The mailbox itself
+# (imap_url or maildir) and its credentials are the entry's own; the rest, when unset, is the
+# top level's.
+MAILBOX_KEYS = frozenset(
+    {"imap_url", "imap_password", "imap_oauth2_token", "maildir", "proxy", "ca_file"}
+    | {"use_move", "imap_timeout", "handlers"}
+)
+_OWN_KEYS = ("imap_url", "imap_password", "imap_oauth2_token", "maildir")
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+def _entries(
+    top: Settings, entries: Any, env: Mapping[str, str], where: str
+) -> tuple[Settings, ...]:
+    """The [[mailboxes]] entries as Settings, checked: names unique slugs, each with its own
+    mailbox, no two reading the same inbox; ``MAILCORE_MAILBOXES_<NAME>_<KEY>`` overrides."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(
+            f"mailboxes in {where} must be a list of tables: [[mailboxes]] name = ..."
+        )
+    names = [_entry_name(e, i, where) for i, e in enumerate(entries)]
+    taken = [] if _alone(top, entries) else [DEFAULT_MAILBOX]
+    for name in names:
+        if name == DEFAULT_MAILBOX and name in taken:
+            raise ConfigError(
+                f"{name!r} in {where} is the name of the top-level mailbox (imap_url or maildir"
+                " outside [[mailboxes]]): name this entry otherwise, or move the top-level one"
+                " into it"
+            )
+        if name in taken:
+            raise ConfigError(f"two mailboxes are named {name!r} in {where}: names are unique")
+        taken.append(name)
+    overrides = _entry_env(env, names)
+    out = tuple(
+        _entry(top, _merged(e, overrides.get(n, {})), n, where)
+        for e, n in zip(entries, names, strict=True)
+    )
+    _distinct([*([] if _alone(top, entries) else [top]), *out])
+    return out
+
+
+def _distinct(mailboxes: list[Settings]) -> None:
+    """ConfigError when two mailboxes read the same inbox (each mail would be handled twice)."""
+    seen: dict[tuple[str, str], str] = {}
+    for s in mailboxes:
+        place = (s.imap_url or os.path.abspath(s.maildir or ""), s.folders.inbox)
+        if (s.imap_url or s.maildir) and place in seen:
+            raise ConfigError(
+                f"mailboxes {seen[place]!r} and {s.mailbox_name!r} both read {place[1]!r} of the"
+                " same mailbox: each message would be handled once per entry"
+            )
+        seen[place] = s.mailbox_name
+
+
+def _merged(entry: Mapping[str, Any], env: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry with its environment overrides, tables merged key by key."""
+    out = {**entry, **env}
+    for table in ("folders", "ident"):
+        if table in env and isinstance(entry.get(table), dict):
+            out[table] = {**entry[table], **env[table]}
+    return out
+
+
+def _alone(top: Settings, entries: list[Any]) -> bool:
+    """Whether only [[mailboxes]] entries name a mailbox (the top level has none)."""
+    return bool(entries) and not (top.imap_url or top.maildir)
+
+
+def _entry_name(entry: Mapping[str, Any], index: int, where: str) -> str:
+    name = entry.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"[[mailboxes]] number {index + 1} in {where} needs a name: lower-case letters,"
+            f" digits and '-', starting with a letter, at most 32 (got {name!r})"
+        )
+    return name
+
+
+def _entry_env(env: Mapping[str, str], names: list[str]) -> dict[str, dict[str, Any]]:
+    """``MAILCORE_MAILBOXES_<NAME>_<KEY>`` (name upper-cased, '-' as '_'), by mailbox name;
+    ``..._FOLDERS_<FOLDER>`` and ``..._IDENT_<KEY>`` set those tables' keys."""
+    prefix = ENV_PREFIX + "MAILBOXES_"
+    found: dict[str, dict[str, Any]] = {}
+    by_length = sorted(names, key=len, reverse=True)  # "orders-eu" before "orders"
+    for var, raw in env.items():
+        if not var.startswith(prefix):
+            continue
+        rest = var[len(prefix) :]
+        name = next((n for n in by_length if rest.startswith(_env_name(n) + "_")), None)
+        if name is None:
+            raise ConfigError(
+                f"{var} names no configured mailbox; there are: {', '.join(names) or 'none'}"
+            )
+        key = rest[len(_env_name(name)) + 1 :].lower()
+        table, _, sub = key.partition("_")
+        values = found.setdefault(name, {})
+        if table in ("folders", "ident") and sub:
+            values[table] = {**values.get(table, {}), sub: raw}
+        else:
+            values[key] = raw
+    return found
+
+
+def _env_name(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
+def _entry(top: Settings, data: Mapping[str, Any], name: str, where: str) -> Settings:
+    """One [[mailboxes]] entry: its keys over the top level's, checked."""
+    where = f"[[mailboxes]] {name!r} of {where}"
+    unknown = set(data) - MAILBOX_KEYS - {"name", "folders", "ident"}
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(sorted(unknown))} in {where}; known: name, folders,"
+            f" ident, {', '.join(sorted(MAILBOX_KEYS))}"
+        )
+    hints = typing.get_type_hints(Settings)
+    values: dict[str, Any] = dict.fromkeys(_OWN_KEYS)
+    for key in MAILBOX_KEYS & set(data):
+        values[key] = _coerce(key, data[key], hints[key], where)
+    if not (values["imap_url"] or values["maildir"]):
+        raise ConfigError(f"{where} needs its own imap_url or maildir")
+    folders = _table(
+        Folders, {**dataclasses.asdict(top.folders), **_dict(data, "folders")}, where, "folders"
+    )
+    ident = _table(Ident, {**dataclasses.asdict(top.ident), **_dict(data, "ident")}, where, "ident")
+    entry = dataclasses.replace(
+        top, **values, folders=folders, ident=ident, mailbox_name=name, mailboxes=()
+    )
+    try:
+        entry.check()
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    return entry
+
+
+def _dict(data: Mapping[str, Any], table: str) -> dict[str, Any]:
+    value = data.get(table, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{table} of a [[mailboxes]] entry must be a table ([mailboxes.{table}])")
+    return value
 
 
 def _coerce(name: str, value: Any, hint: Any, where: str) -> Any:

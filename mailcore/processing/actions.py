@@ -28,7 +28,6 @@ from mailcore.processing.outcomes import (
     Inspection,
     Outcome,
     Status,
-    message_key,
 )
 from mailcore.processing.pipeline import Pipeline, clip, recorded_facts
 from mailcore.processing.reads import ReadCache
@@ -63,8 +62,9 @@ class FailedMail:
         self.registry: Registry = pipeline.registry
         self.history: History = pipeline.history
         self.folders: Folders = pipeline.folders
+        self.scope = pipeline.scope
         self.locks = MessageLocks()
-        self.reads = ReadCache(self.mailbox, pipeline.extract_within_limits)
+        self.reads = ReadCache(self.mailbox, pipeline.extract_within_limits, self.scope.key)
 
     def failed_page(
         self,
@@ -87,24 +87,27 @@ class FailedMail:
         page, per_page = max(1, page), max(1, per_page)
         selected = self.mailbox.uids(folder)
         validity = self.mailbox.uidvalidity(folder)
+        mailbox = self.scope.name
         if reason or handler:
-            wanted = self.history.uids_where(folder, validity, reason=reason, handler=handler)
+            wanted = self.history.uids_where(
+                folder, validity, reason=reason, handler=handler, mailbox=mailbox
+            )
             selected = [u for u in selected if u in wanted]
         if sender:
             search = getattr(self.mailbox, "search_from", None)
             if search is not None:
                 matching = set(search(folder, sender))
             else:
-                matching = self.history.uids_where(folder, validity, sender=sender)
+                matching = self.history.uids_where(folder, validity, sender=sender, mailbox=mailbox)
             selected = [u for u in selected if u in matching]
         selected.sort(reverse=True)
         chosen = selected[(page - 1) * per_page : page * per_page]
         summaries = self.mailbox.summaries(folder, chosen)
-        states = self.history.states_at(folder, validity, chosen)
+        states = self.history.states_at(folder, validity, chosen, mailbox)
         unknown = [
             s.message_id for s in summaries if s.message_id and not _same(states.get(s.uid), s)
         ]
-        by_mid = self.history.states_by_message_id(unknown) if unknown else {}
+        by_mid = self.history.states_by_message_id(unknown, mailbox=mailbox) if unknown else {}
         items = []
         for s in summaries:
             st = states.get(s.uid)
@@ -245,6 +248,7 @@ class FailedMail:
                 "message_key": key,
                 **recorded_facts(state),
                 "handler": name,
+                **self.scope.columns,
                 "folder": folder,
                 "uidvalidity": validity,
                 "uid": uid,
@@ -281,17 +285,19 @@ class FailedMail:
             items = [(u, raws[u]) for u in uids if u in raws]
             if not items:
                 return []
+            keys = {u: self.scope.key(raw) for u, raw in items}
             self.history.record_batch(
                 [
-                    LogEvent(EventKind.RESUBMITTED, message_key=message_key(raw), folder=folder,
-                             uidvalidity=validity, uid=u, actor=by, reason="rerun")
-                    for u, raw in items
+                    LogEvent(EventKind.RESUBMITTED, message_key=keys[u], folder=folder,
+                             uidvalidity=validity, uid=u, actor=by, reason="rerun",
+                             mailbox=self.scope.name)
+                    for u, _ in items
                 ]
             )  # fmt: skip
-            states = self.history.states(message_key(raw) for _, raw in items)
+            states = self.history.states(keys.values())
             extractions = {}
             for u, raw in items:  # an identifier an operator gave stays the message's
-                state = states.get(message_key(raw))
+                state = states.get(keys[u])
                 if state is not None and state.identifier:
                     ex = self.pipeline.extract_within_limits(raw)
                     extractions[u] = _with_identifier(ex, state)
@@ -323,6 +329,7 @@ class FailedMail:
                 handler=handler,
                 status=Status.REJECTED,
                 reason=note,
+                **self.scope.columns,
                 folder=dest,
                 uidvalidity=validity,
                 uid=new_uid,
@@ -349,9 +356,9 @@ class FailedMail:
             event = LogEvent(
                 EventKind.MOVED, message_key=key, **recorded_facts(state), handler=handler,
                 status=Status.FAILED, reason=note, actor=by, folder=dest, uidvalidity=validity,
-                uid=new_uid,
+                uid=new_uid, mailbox=self.scope.name,
             )  # fmt: skip
-            where = {"folder": dest, "uidvalidity": validity, "uid": new_uid}
+            where = {**self.scope.columns, "folder": dest, "uidvalidity": validity, "uid": new_uid}
             self.history.record_batch(
                 [event], [{"message_key": key, "status": Status.FAILED, "reason": reason, **where}]
             )

@@ -54,6 +54,7 @@ from mailcore.processing.outcomes import (
 )
 from mailcore.processing.pipeline import Pipeline, Unwrap, Work, schema_reason
 from mailcore.processing.registry import Registry
+from mailcore.processing.scope import MailboxScope
 from mailcore.store.claims import DEFAULT_LEASE_SECONDS, Claims
 from mailcore.store.history import History
 
@@ -101,19 +102,23 @@ class Engine:
         security: Unwrap | None = None,
         claim_lease: float = DEFAULT_LEASE_SECONDS,
         handler_workers: int = 1,
+        mailbox_name: str | None = None,
     ) -> None:
         """`security`: verifies and decrypts before extracting (`mailcore.security.Unwrapper
         .extract`, e.g. from `mailcore.security.service.unwrapper(settings)`). `claim_lease`:
         seconds after which another engine process takes over the messages of one that stopped
         renewing its claims (killed). `handler_workers`: handlers run at once within this
-        process, in order per identifier (`mailcore.processing.workers`)."""
+        process, in order per identifier (`mailcore.processing.workers`). `mailbox_name`: which
+        configured mailbox this is (`mailcore.processing.scope`; None or "default": the
+        default one)."""
+        self.scope = MailboxScope.of(mailbox_name)
         self.mailbox = mailbox
         self.registry = registry
         self.history = history
         self.folders = folders
         self.scheme = scheme
         self.limits = limits
-        self._claims = Claims(history.engine, claim_lease)
+        self._claims = Claims(history.engine, claim_lease, self.scope.name)
         self._pipeline = Pipeline(
             registry,
             history,
@@ -123,8 +128,9 @@ class Engine:
             security,
             claims=self._claims,
             handler_workers=max(1, handler_workers),
+            scope=self.scope,
         )
-        self._filing = Filing(mailbox, history, folders)
+        self._filing = Filing(mailbox, history, folders, self.scope)
         self._failed = FailedMail(self._pipeline, self._filing)
 
     @classmethod
@@ -148,6 +154,7 @@ class Engine:
             security=security,
             claim_lease=settings.claim_lease,
             handler_workers=settings.handler_workers,
+            mailbox_name=settings.mailbox_name,
         )
 
     # -- polling -------------------------------------------------------------------------
@@ -190,7 +197,7 @@ class Engine:
         The inbox is listed again after claiming: a process files a message before it gives up
         its claim, so a message listed before another process filed it is gone by now, instead
         of being taken for a second copy of a handled message."""
-        keys = {uid: message_key(raw) for uid, raw in raws.items()}
+        keys = {uid: self.scope.key(raw) for uid, raw in raws.items()}
         got = self._claims.claim({k: (inbox, validity, uid) for uid, k in keys.items()})
         if not got:
             return {}, {}

@@ -22,6 +22,7 @@ from mailcore.errors import ConnectionLost, MailboxError
 from mailcore.mailboxes.protocol import Mailbox, MoveResult
 from mailcore.processing.outcomes import Outcome, legacy_message_key
 from mailcore.processing.pipeline import Work
+from mailcore.processing.scope import DEFAULT_SCOPE, MailboxScope
 from mailcore.processing.vocabulary import EventKind
 from mailcore.store.history import History, LogEvent
 
@@ -41,10 +42,17 @@ Transfer = tuple[dict[str, tuple[MoveResult, int]], Exception | None]
 class Filing:
     """Creates the folders, moves messages to their destinations and records the moves."""
 
-    def __init__(self, mailbox: Mailbox, history: History, folders: Folders) -> None:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        history: History,
+        folders: Folders,
+        scope: MailboxScope = DEFAULT_SCOPE,
+    ) -> None:
         self.mailbox = mailbox
         self.history = history
         self.folders = folders
+        self.scope = scope  # which configured mailbox: recorded beside each folder
         self._ready = False
 
     def ensure_folders(self) -> None:
@@ -175,11 +183,11 @@ class Filing:
                     uid=new,
                     reason=f"from {folder} uid {w.uid}",
                     actor=actor,
+                    mailbox=self.scope.name,
                 )
             )
-            states.append(
-                {"message_key": w.key, "folder": w.dest, "uidvalidity": validity, "uid": new}
-            )
+            where = {"folder": w.dest, "uidvalidity": validity, "uid": new}
+            states.append({"message_key": w.key, **self.scope.columns, **where})
         if events:
             self.history.record_batch(events, states)
         if error is not None:

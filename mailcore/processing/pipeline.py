@@ -31,9 +31,9 @@ from mailcore.processing.outcomes import (
     Outcome,
     Status,
     legacy_message_key,
-    message_key,
 )
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
+from mailcore.processing.scope import DEFAULT_SCOPE, MailboxScope
 from mailcore.processing.vocabulary import EventKind, RouteVia, SchemaError
 from mailcore.processing.workers import groups_by_identifier, in_order_per_group
 from mailcore.security import policy
@@ -151,6 +151,7 @@ class Pipeline:
     # The engine's claims on the messages it polls: checked (and renewed) before each handler.
     claims: Claims | None = None
     handler_workers: int = 1  # handlers run at once, in order per identifier (workers.py)
+    scope: MailboxScope = DEFAULT_SCOPE  # which configured mailbox: its keys, its rows
 
     # -- a batch and its history rows ----------------------------------------------------
 
@@ -169,9 +170,10 @@ class Pipeline:
         (`extractions`: messages already extracted, by UID, are not extracted again;
         `message_keys`: their `message_key`s, when the caller has them)."""
         given = message_keys or {}
-        claims = {uid: given.get(uid) or message_key(raw) for uid, raw in items}
+        claims = {uid: given.get(uid) or self.scope.key(raw) for uid, raw in items}
         digests = {uid: legacy_message_key(raw) for uid, raw in items}
-        keys, known, handled_now = self._known(items, claims, digests)
+        legacy = {uid: self.scope.scoped(d) for uid, d in digests.items()}
+        keys, known, handled_now = self._known(items, claims, legacy)
         held = self.claims.held if self.claims is not None else frozenset()
         raws, exs = dict(items), dict(extractions or {})
         if self.handler_workers > 1:  # grouped by identifier: extracted first (workers)
@@ -231,6 +233,7 @@ class Pipeline:
             "status": w.status,
             "reason": w.reason,
             "errors": [e.as_json() for e in w.errors],
+            **self.scope.columns,
             "folder": folder,
             "uidvalidity": validity,
             "uid": w.uid,
@@ -266,6 +269,7 @@ class Pipeline:
         work = Work(uid, key, known=already or state is not None, claim=claim)
         where: dict[str, Any] = {
             "message_key": key,
+            **self.scope.columns,
             "folder": folder,
             "uidvalidity": validity,
             "uid": uid,

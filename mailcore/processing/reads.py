@@ -33,15 +33,22 @@ class Read:
     validity: int
     raw: bytes
     extraction: Extraction
-    key: str  # message_key(raw)
+    key: str  # its key (message_key(raw), scoped to its mailbox)
 
 
 class ReadCache:
     """Fetched and extracted messages by (folder, UID), least recently used dropped first."""
 
-    def __init__(self, mailbox: Mailbox, extract: Callable[[bytes], Extraction]) -> None:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        extract: Callable[[bytes], Extraction],
+        key: Callable[[bytes], str] = message_key,
+    ) -> None:
+        """`key`: a message's key as its mailbox knows it (`MailboxScope.key`)."""
         self.mailbox = mailbox
         self._extract = extract
+        self._key = key
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, int], Read] = OrderedDict()
         self._bytes = 0
@@ -61,7 +68,7 @@ class ReadCache:
         if raw is None:
             self.forget(folder, [uid])
             raise MailboxError(f"message {uid} is no longer in {folder!r}")
-        read = Read(validity, raw, self._extract(raw), message_key(raw))
+        read = Read(validity, raw, self._extract(raw), self._key(raw))
         self._store(folder, uid, read)
         return read
 
