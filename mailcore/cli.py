@@ -14,6 +14,7 @@ COMMANDS = {
     "keys": "mailcore.commands.keys:keys",
     "render": "mailcore.commands.render:render",
     "send": "mailcore.commands.send:send",
+    "ingest": "mailcore.commands.ingest:ingest",
     "demo": "console.commands:demo",
     "serve": "console.commands:serve",
     "create-user": "console.commands:create_user",
