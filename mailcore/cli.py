@@ -12,6 +12,7 @@ COMMANDS = {
     "parse": "mailcore.commands.parse:parse",
     "poll": "mailcore.commands.poll:poll",
     "keys": "mailcore.commands.keys:keys",
+    "oauth2": "mailcore.commands.oauth2:oauth2",
     "render": "mailcore.commands.render:render",
     "send": "mailcore.commands.send:send",
     "ingest": "mailcore.commands.ingest:ingest",

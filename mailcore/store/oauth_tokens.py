@@ -16,6 +16,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
@@ -62,6 +63,14 @@ class TokenSet:
         return self.expires_at.timestamp() - (time.time() if now is None else now) < seconds
 
 
+class TokenHealth(StrEnum):
+    """An account's token as the lists show it."""
+
+    VALID = "valid"  # the access token has not expired
+    EXPIRED = "expired"  # refreshed at the next login (if a refresh token is stored)
+    FAILING = "failing"  # the last refresh failed: `failure` says what to do
+
+
 @dataclass(frozen=True)
 class TokenState:
     """One account as the lists show it: never a token, only whether there is one."""
@@ -77,6 +86,26 @@ class TokenState:
 
     def valid(self, now: datetime | None = None) -> bool:
         return self.expires_at is None or self.expires_at > (now or datetime.now(UTC))
+
+    def health(self, now: datetime | None = None) -> TokenHealth:
+        if self.failure:
+            return TokenHealth.FAILING
+        return TokenHealth.VALID if self.valid(now) else TokenHealth.EXPIRED
+
+    def describe(self, now: datetime | None = None) -> str:
+        """One line for people: valid until when, or what is wrong and what to do."""
+        until = f"{self.expires_at:%Y-%m-%d %H:%M:%S} UTC" if self.expires_at else "no expiry"
+        health = self.health(now)
+        if health is TokenHealth.FAILING:
+            return f"refresh failing: {self.failure}"
+        if health is TokenHealth.VALID:
+            return f"valid until {until}"
+        if self.has_refresh:
+            return f"expired at {until}; refreshed at the next login"
+        return (
+            f"expired at {until} and no refresh token is stored: run"
+            f" `mailcore oauth2 login --account {self.account}` again"
+        )
 
 
 class OAuthTokenStore:
