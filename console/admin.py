@@ -150,7 +150,7 @@ def set_active(username: str) -> ResponseReturnValue:
 def set_password(username: str) -> ResponseReturnValue:
     form = PasswordForm()
     if not form.validate():
-        errors = "; ".join(form.password.errors) or _("invalid form")
+        errors = "; ".join(map(str, form.password.errors)) or _("invalid form")
         flash(_("Password of %(user)s not changed: %(why)s", user=username, why=errors), "error")
         return redirect(url_for("admin.index"))
 

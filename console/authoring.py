@@ -18,6 +18,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import escape
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
@@ -245,7 +246,8 @@ def frame(key: str) -> ResponseReturnValue:
     if html is None:
         html = (
             "<!doctype html><p style='font-family:sans-serif;color:#555'>"
-            "This preview expired: type in the editor to refresh it.</p>"
+            + escape(_("This preview expired: type in the editor to refresh it."))
+            + "</p>"
         )
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = FRAME_CSP

@@ -292,14 +292,13 @@ class ActiveForm(FlaskForm):
 
 
 class PasswordForm(FlaskForm):
-    # Its messages stay plain text: console.admin joins them into one flash as strings.
     password = PasswordField(
         _l("New password"),
         validators=[
-            DataRequired(message="Enter a password."),
+            DataRequired(message=_l("Enter a password.")),
             Length(
                 min=MIN_PASSWORD_LENGTH,
-                message=f"Too short: at least {MIN_PASSWORD_LENGTH} characters.",
+                message=_l("Too short: at least %(num)s characters.", num=MIN_PASSWORD_LENGTH),
             ),
         ],
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from console.downloads import content_disposition
@@ -27,6 +28,7 @@ from console.history_csv import csv_rows
 from console.roles import role_required
 from console.services import services
 from console.timeline import TimelineStep, kind_title
+from console.translations import status_name
 from mailcore.processing.vocabulary import EventKind, Status
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ DEFAULT_DAYS = 14
 STATUSES = tuple(Status)  # a message's current status (the rows are messages)
 # The event kinds one may filter on (the steps every message goes through are left out).
 KINDS = tuple(
-    (kind, kind_title(kind))
+    kind
     for kind in (
         *(EventKind.RECEIVED, EventKind.FAILED, EventKind.HANDLED, EventKind.MOVED),
         *(EventKind.CORRECTED, EventKind.RESUBMITTED, EventKind.REJECTED, EventKind.DUPLICATE),
@@ -66,13 +68,15 @@ class Query:
 
 def _form() -> HistoryFilter:
     form = HistoryFilter(request.args, meta={"csrf": False})
-    form.status.choices = [SelectChoice("", "Any status"), *[SelectChoice(s) for s in STATUSES]]
+    statuses = [SelectChoice(s, status_name(s)) for s in STATUSES]
+    form.status.choices = [SelectChoice("", _("Any status")), *statuses]
     try:
         names = list(services().registry.names())
     except Exception:  # a console without handlers still shows the history
         names = []
-    form.handler.choices = [SelectChoice("", "Any handler"), *[SelectChoice(n) for n in names]]
-    form.kind.choices = [SelectChoice("", "Any event"), *[SelectChoice(k, t) for k, t in KINDS]]
+    form.handler.choices = [SelectChoice("", _("Any handler")), *[SelectChoice(n) for n in names]]
+    kinds = [SelectChoice(k, kind_title(k)) for k in KINDS]
+    form.kind.choices = [SelectChoice("", _("Any event")), *kinds]
     return form
 
 
@@ -182,7 +186,9 @@ def export() -> ResponseReturnValue:
     if not form.validate():
         problems = "; ".join(f"{label}: {error}" for label, error in form.problems())
         return Response(
-            f"Nothing exported, the filters are not valid: {problems}\n", 400, mimetype="text/plain"
+            _("Nothing exported, the filters are not valid: %(why)s", why=problems) + "\n",
+            400,
+            mimetype="text/plain",
         )
     query = query_from(form)
     history = services().history

@@ -9,6 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from babel.dates import format_date
+from flask_babel import get_locale
+
+from console.translations import status_name
+
 # Colour-blind safe palette (Okabe-Ito), one colour per status; unknown statuses get grey.
 STATUS_COLOURS = {
     "processed": "#009E73",
@@ -19,6 +24,12 @@ STATUS_COLOURS = {
     "resubmitted": "#0072B2",
     "moved": "#E69F00",
 }
+
+
+def day_label(day: date) -> str:
+    """'10 Nov' in English, '10 nov.' in French: the reader's month names (English outside
+    a request)."""
+    return str(format_date(day, "d MMM", locale=get_locale() or "en"))
 
 
 @dataclass(frozen=True)
@@ -98,11 +109,11 @@ def bar_chart(
                     round(bar_width, 2),
                     round(h, 2),
                     colour,
-                    f"{day.isoformat()}: {n} {status}",
+                    f"{day.isoformat()}: {n} {status_name(status)}",
                 )
             )
         if i % label_every == 0:
-            days.append((round(left + i * slot + slot / 2, 2), day.strftime("%d %b")))
+            days.append((round(left + i * slot + slot / 2, 2), day_label(day)))
     ticks = [
         (round(top + plot_height - plot_height * v / scale_max, 2), v)
         for v in range(0, scale_max + 1, max(1, scale_max // 4))

@@ -24,6 +24,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import html5lib
+from flask_babel import gettext as _
 from html5lib import treebuilders
 
 log = logging.getLogger(__name__)
@@ -219,12 +220,12 @@ def _attributes(
         elif attr == "href" and name == "a":
             # Links stay readable but cannot be followed.
             if value and not _UNSAFE_LINK.match(re.sub(r"[\x00-\x20]+", "", value)):
-                out["title"] = f"Link (not followed): {value}"
+                out["title"] = _("Link (not followed): %(url)s", url=value)
         elif attr in _URL_ATTRS:
             if value and not value.startswith("#") and attr not in _NOT_A_LOAD:
                 blocked.append(value)
                 if name == "img" and attr == "src":
-                    out["alt"] = f"[remote image blocked: {attrib.get('alt', '')}]"
+                    out["alt"] = _("[remote image blocked: %(alt)s]", alt=attrib.get("alt", ""))
         elif attr in _ATTRS and attr not in out:
             out[attr] = raw
     if name == "input":

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from flask_babel import gettext as _
 
 from mailcore import DEFAULT_PAYLOAD_LIMITS as DEFAULT_LIMITS
 from mailcore import PayloadTooLarge, check_payload, load_json, load_yaml
@@ -53,7 +54,7 @@ def dump_payload(payload: Any, syntax: str = "json") -> str:
         payload = {}
     problem = payload_problem(payload)
     if problem is not None:
-        return f"(not shown: {problem})"
+        return _("(not shown: %(why)s)", why=problem)
     if syntax == "yaml":
         return yaml.safe_dump(
             payload, sort_keys=False, allow_unicode=True, default_flow_style=False
@@ -68,7 +69,12 @@ def parse_payload(text: str, syntax: str = "json") -> dict[str, Any]:
     error names the limit, and nothing is built (YAML aliases are counted, not expanded).
     """
     if not text.strip():
-        raise PayloadSyntaxError('the payload is empty: enter an object such as {"key": "value"}')
+        raise PayloadSyntaxError(
+            _(
+                "the payload is empty: enter an object such as %(example)s",
+                example='{"key": "value"}',
+            )
+        )
     try:
         if syntax == "yaml":
             try:
@@ -76,23 +82,23 @@ def parse_payload(text: str, syntax: str = "json") -> dict[str, Any]:
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 line = mark.line + 1 if mark is not None else None
-                problem = getattr(exc, "problem", None) or "invalid YAML"
-                raise PayloadSyntaxError(f"YAML: {problem}", line) from None
+                problem = getattr(exc, "problem", None) or _("invalid YAML")
+                raise PayloadSyntaxError(_("YAML: %(why)s", why=problem), line) from None
             except (ValueError, TypeError, OverflowError) as exc:  # "!!timestamp 2024-13-45"
-                raise PayloadSyntaxError(f"YAML: {exc}") from None
+                raise PayloadSyntaxError(_("YAML: %(why)s", why=exc)) from None
         else:
             try:
                 value = load_json(text, DEFAULT_LIMITS)
             except json.JSONDecodeError as exc:
-                where = f"(column {exc.colno})"
-                raise PayloadSyntaxError(f"JSON: {exc.msg} {where}", exc.lineno) from None
+                message = _("JSON: %(why)s (column %(column)s)", why=exc.msg, column=exc.colno)
+                raise PayloadSyntaxError(message, exc.lineno) from None
             except ValueError as exc:  # e.g. Python's own 4,300-digit limit
-                raise PayloadSyntaxError(f"JSON: {exc}") from None
+                raise PayloadSyntaxError(_("JSON: %(why)s", why=exc)) from None
     except PayloadTooLarge as exc:
         raise PayloadSyntaxError(str(exc), _line_of(exc.where)) from None
     if not isinstance(value, dict):
         raise PayloadSyntaxError(
-            "the payload must be an object (key: value pairs), not a list or a value"
+            _("the payload must be an object (key: value pairs), not a list or a value")
         )
     return value
 
@@ -219,7 +225,7 @@ def field_rows(
         path = normalize_path(error.path)
         if error.kind == ErrorKind.REQUIRED and path not in rows:
             row = rows.setdefault(path, FieldRow(path, None, missing=True))
-            row.errors.append("required: this field is missing")
+            row.errors.append(_("required: this field is missing"))
             continue
         if error.kind == ErrorKind.UNKNOWN and _place_unknown(rows, path, error):
             continue
@@ -245,9 +251,9 @@ def _place_unknown(rows: Mapping[str, FieldRow], path: str, error: SchemaError) 
         row = rows.get(f"{path}.{error.key}" if path else error.key)
         if row is not None:
             row.suggestion = error.suggestion
-            row.errors.append(f"not in the schema -- did you mean {error.suggestion!r}?")
+            row.errors.append(_("not in the schema -- did you mean %(key)r?", key=error.suggestion))
             return True
     found = [rows[n] for n in (f"{path}.{k}" if path else k for k in error.keys) if n in rows]
     for row in found:
-        row.errors.append("not in the schema: a typo, or a field to remove")
+        row.errors.append(_("not in the schema: a typo, or a field to remove"))
     return bool(found)

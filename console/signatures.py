@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+
 SCHEMES = {"smime": "S/MIME", "openpgp": "OpenPGP"}
 
 
@@ -23,15 +25,15 @@ def signature_badge(security: Any) -> Badge | None:
     if security is None or not security.signed:
         return None
     scheme = SCHEMES.get(security.scheme or "", security.scheme or "")
-    who = security.signer_email or security.signer or "an unknown signer"
+    who = security.signer_email or security.signer or _("an unknown signer")
     detail = f"{scheme} · {security.signer or '?'}"
     if security.verified:
-        return Badge(f"signed by {who}", "good", detail)
+        return Badge(_("signed by %(who)s", who=who), "good", detail)
     if not security.valid:
-        return Badge("signature not valid", "bad", security.reason or detail)
+        return Badge(_("signature not valid"), "bad", security.reason or detail)
     if not security.trusted:
-        return Badge(f"signed by {who}, not trusted", "bad", security.reason or detail)
-    return Badge(f"signed by {who}, not the sender", "bad", security.reason or detail)
+        return Badge(_("signed by %(who)s, not trusted", who=who), "bad", security.reason or detail)
+    return Badge(_("signed by %(who)s, not the sender", who=who), "bad", security.reason or detail)
 
 
 def encryption_note(security: Any) -> Badge | None:
@@ -39,8 +41,8 @@ def encryption_note(security: Any) -> Badge | None:
     if security is None or not security.encrypted:
         return None
     if security.decrypted:
-        return Badge("decrypted", "good", " → ".join(security.layers))
-    return Badge("encrypted: not decrypted", "bad", security.reason or "")
+        return Badge(_("decrypted"), "good", " → ".join(security.layers))
+    return Badge(_("encrypted: not decrypted"), "bad", security.reason or "")
 
 
 def reason_badge(reason: str | None) -> Badge | None:
@@ -49,9 +51,9 @@ def reason_badge(reason: str | None) -> Badge | None:
         return None
     if "requires a valid, trusted signature by the sender" in reason:
         unsigned = reason.endswith("the mail is not signed")
-        return Badge("unsigned" if unsigned else "bad signature", "bad", reason)
+        return Badge(_("unsigned") if unsigned else _("bad signature"), "bad", reason)
     if reason.startswith("encrypted mail could not be decrypted"):
-        return Badge("not decrypted", "bad", reason)
+        return Badge(_("not decrypted"), "bad", reason)
     return None
 
 

@@ -72,13 +72,13 @@ def parse_sample(text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     except PayloadTooLarge as e:
         return None, [Problem(1, str(e), ProblemKind.DATA, source="sample data")]
     except json.JSONDecodeError as e:
-        message = f"not valid JSON: {e.msg} (column {e.colno})"
+        message = _("not valid JSON: %(why)s (column %(column)s)", why=e.msg, column=e.colno)
         return None, [Problem(e.lineno, message, ProblemKind.DATA, source="sample data")]
     if not isinstance(value, dict):
         return None, [
             Problem(
                 1,
-                'sample data must be a JSON object, e.g. {"name": "Ada"}',
+                _("sample data must be a JSON object, e.g. %(example)s", example='{"name": "Ada"}'),
                 ProblemKind.DATA,
                 source="sample data",
             )

@@ -10,6 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from mailcore import DEFAULT_PAYLOAD_LIMITS as DEFAULT_LIMITS
 from mailcore import PayloadTooLarge, check_payload
 from mailcore.processing.vocabulary import EventKind, Status
@@ -50,36 +53,37 @@ def _payloads(event: Any) -> bool:
 
 
 # By event kind; a status or an older kind ("rerun") as a kind gets its title too.
-_TITLES: dict[str, str] = {
-    EventKind.RECEIVED: "Received",
-    EventKind.EXTRACTED: "Extracted",
-    EventKind.ROUTED: "Routed",
-    EventKind.HANDLED: "Handled",
-    EventKind.AUTO_REPLY: "Filed as auto-reply",
-    Status.PROCESSED: "Processed",
-    EventKind.FAILED: "Failed",
-    EventKind.CORRECTED: "Corrected",
-    EventKind.RESUBMITTED: "Re-submitted",
-    "rerun": "Re-run",
-    EventKind.MOVED: "Moved",
-    EventKind.REJECTED: "Rejected",
-    Status.AUTO: "Filed as auto-reply",
-    EventKind.DUPLICATE: "Duplicate",
-    EventKind.ADMIN: "Account change",
-    EventKind.AUTH: "Login",
-    EventKind.TEMPLATE: "Template change",
+_TITLES: dict[str, Any] = {  # lazy: in the reader's language
+    EventKind.RECEIVED: _l("Received"),
+    EventKind.EXTRACTED: _l("Extracted"),
+    EventKind.ROUTED: _l("Routed"),
+    EventKind.HANDLED: _l("Handled"),
+    EventKind.AUTO_REPLY: _l("Filed as auto-reply"),
+    Status.PROCESSED: _l("Processed"),
+    EventKind.FAILED: _l("Failed"),
+    EventKind.CORRECTED: _l("Corrected"),
+    EventKind.RESUBMITTED: _l("Re-submitted"),
+    "rerun": _l("Re-run"),
+    EventKind.MOVED: _l("Moved"),
+    EventKind.REJECTED: _l("Rejected"),
+    Status.AUTO: _l("Filed as auto-reply"),
+    EventKind.DUPLICATE: _l("Duplicate"),
+    EventKind.ADMIN: _l("Account change"),
+    EventKind.AUTH: _l("Login"),
+    EventKind.TEMPLATE: _l("Template change"),
 }
 
 
 def kind_title(kind: str) -> str:
     """What an event of this kind is called on the console's pages."""
-    return _TITLES.get(kind, str(kind).replace("_", " ").capitalize())
+    title = _TITLES.get(kind)
+    return str(title) if title is not None else str(kind).replace("_", " ").capitalize()
 
 
 def _title(event: Any) -> str:
     title = kind_title(event.kind)
     if event.kind == EventKind.MOVED and event.folder:
-        title += f" to {event.folder}"
+        title = _("%(title)s to %(folder)s", title=title, folder=event.folder)
     return title
 
 
@@ -133,7 +137,7 @@ def _lines(payload: Any) -> list[str]:
     try:
         check_payload(payload, DEFAULT_LIMITS)
     except PayloadTooLarge as exc:
-        return [f"(not shown: {exc})"]
+        return [_("(not shown: %(why)s)", why=exc)]
     try:
         text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, default=str)
     except TypeError:  # keys that cannot be sorted together (e.g. from YAML: 1 and "a")
