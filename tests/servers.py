@@ -882,3 +882,95 @@ class CuttingRelay:
         finally:
             with contextlib.suppress(OSError):
                 client.shutdown(socket.SHUT_WR)
+
+
+_OAUTH2_CONF = """\
+protocols = imap
+listen = {host}
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = xoauth2 oauthbearer
+auth_failure_delay = 0
+auth_verbose = yes
+mail_location = maildir:{d}/mail/%u
+mail_fsync = never
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+first_valid_uid = 100
+protocol imap {{
+  mail_max_userip_connections = 100
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = {host}
+    port = {port}
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d}/dovecot-oauth2.conf.ext
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={d}/home/%u
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+"""
+
+
+def start_oauth2_dovecot(issuer: str, key_base64: str, attempts: int = 3) -> Dovecot:
+    """A second private Dovecot whose passdb is oauth2: it accepts the JWT access tokens
+    (HS256, key id "k1", scope "mail") that `issuer` signs with `key_base64`, for any user
+    (their `sub`), and refuses expired ones (../shared/recipes/dovecot-oauth2.md). Plain
+    IMAP on loopback; the `Dovecot` it returns has no passwd-file accounts."""
+    root = Path(tempfile.mkdtemp(prefix="mailcore-dovecot-oauth2-"))
+    for sub in ("run", "state", "mail", "home", "keys/default/HS256"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / "keys/default/HS256/k1").write_text(key_base64 + "\n")
+    (root / "dovecot-oauth2.conf.ext").write_text(
+        "introspection_mode = local\n"
+        f"local_validation_key_dict = fs:posix:prefix={root}/keys/\n"
+        "username_attribute = sub\n"
+        f"issuers = {issuer}\n"
+        "scope = mail\n"
+    )
+    for path in [root, *root.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    shutil.chown(root / "mail", "dovecot", "dovecot")
+    shutil.chown(root / "home", "dovecot", "dovecot")
+    error = ""
+    for _ in range(attempts):
+        port = free_port()
+        conf = root / "dovecot.conf"
+        conf.write_text(_OAUTH2_CONF.format(d=root, host=HOST, port=port))
+        (root / "dovecot.log").write_text("")
+        proc = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            wait_for_greeting(HOST, port, timeout=10)
+        except TimeoutError as e:
+            proc.terminate()
+            _, stderr = proc.communicate(timeout=10)
+            error = f"{e}\n{stderr.decode(errors='replace')}\n{_read(root / 'dovecot.log')}"
+            if "in use" not in error:
+                break
+            continue
+        return Dovecot(root, HOST, port, port, "", proc)
+    shutil.rmtree(root, ignore_errors=True)
+    raise ServerError(f"the OAuth2 dovecot did not start:\n{error}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -43,7 +44,7 @@ def test_tokens_are_encrypted_at_rest_and_read_back(database_url: str) -> None:
         OAuthTokenStore(db, "another key").load("ops")
 
 
-def test_a_missing_secret_key_says_what_to_set(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_secret_key_says_what_to_set(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="MAILCORE_SECRET_KEY"):
         OAuthTokenStore(connect(f"sqlite:///{tmp_path}/h.db"), None)
 
