@@ -1,11 +1,20 @@
-"""`mailcore poll`: run the inbox through the handlers, once, in a loop, or woken by IMAP IDLE."""
+"""`mailcore poll`: run the inbox through the handlers, once, in a loop, or woken by IMAP IDLE.
+
+Every configured mailbox (`Settings.all_mailboxes`) gets an engine of its own; `--mailbox NAME`
+works one. A single poll works them in turn; `--loop` and `--idle` run one thread per mailbox,
+each with its own backoff (and IDLE connection), so a mailbox whose server is down is retried
+alone while the others go on.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import click
 import sqlalchemy as sa
@@ -13,6 +22,7 @@ import sqlalchemy as sa
 from mailcore.config import Settings, open_mailbox
 from mailcore.errors import ConfigError, MailcoreError
 from mailcore.mailboxes.imap import ImapMailbox
+from mailcore.mailboxes.protocol import Mailbox
 from mailcore.processing.engine import MIN_RETRY_SECONDS, Engine, Outcome
 from mailcore.processing.registry import Registry, load_registry
 from mailcore.processing.vocabulary import Status
@@ -37,9 +47,38 @@ def summary_line(outcomes: list[Outcome], seconds: float) -> str:
     return f"{len(outcomes)} messages in {seconds:.2f}s ({rate}): {', '.join(parts)}"
 
 
+@dataclass(frozen=True)
+class Run:
+    """How `mailcore poll` was asked to run."""
+
+    size: int  # messages per batch
+    pause: float  # seconds between polls
+    loop: bool
+    idle: bool
+    until_empty: bool
+    max_polls: int | None
+
+
+@dataclass
+class MailboxLoop:
+    """One configured mailbox as `poll` works it: its engine and its own backoff, so that a
+    mailbox that fails (its server down) waits alone while the others go on."""
+
+    name: str
+    engine: Engine
+    mailbox: Mailbox
+    backoff: Backoff
+    label: str = ""  # put before each output line: the mailbox's name when there are several
+
+    @property
+    def inbox(self) -> str:
+        return self.engine.folders.inbox
+
+
 @click.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings.")
 @click.option("--handlers", help="The Registry to use, as package.module:attribute.")
+@click.option("--mailbox", "mailbox_name", help="Work only this configured mailbox (its name).")
 @click.option("--loop", is_flag=True, help="Keep polling every --interval seconds.")
 @click.option("--idle", is_flag=True, help="Keep running, woken by IMAP IDLE on new mail.")
 @click.option("--interval", type=float, help="Seconds between polls (default: poll_interval).")
@@ -53,6 +92,7 @@ def summary_line(outcomes: list[Outcome], seconds: float) -> str:
 def poll(
     config_path: str | None,
     handlers: str | None,
+    mailbox_name: str | None,
     loop: bool,
     idle: bool,
     interval: float | None,
@@ -60,68 +100,161 @@ def poll(
     max_polls: int | None,
     until_empty: bool,
 ) -> None:
-    """Process the inbox: each message to its handler, then to processed, failed or auto."""
+    """Process the inbox of every configured mailbox (or --mailbox NAME): each message to its
+    mailbox's handler, then to processed, failed or auto. Several mailboxes are polled side by
+    side; one that fails is retried alone, and a single poll exits 1 after the others."""
     try:
         settings = Settings.load(config_path)
-        target = handlers or settings.handlers
-        registry = load_registry(target) if target else _default_registry()
+        chosen = [settings.mailbox(mailbox_name)] if mailbox_name else settings.all_mailboxes()
+        registries = {m.mailbox_name: _registry(handlers or m.handlers, m, chosen) for m in chosen}
     except MailcoreError as e:
         raise click.ClickException(str(e)) from None
-    if not registry.names():
-        raise click.ClickException(
-            "no handlers registered: every message would be filed as failed."
-            " Name your Registry with --handlers package.module:registry (or `handlers`)."
-        )
+    opened: dict[str, Mailbox] = {}
     try:
-        mailbox = open_mailbox(settings)  # first: without a mailbox, no database is created
+        for m in chosen:  # first: without a mailbox, no database is created
+            opened[m.mailbox_name] = open_mailbox(m)
     except MailcoreError as e:
+        _close(opened.values())
         raise click.ClickException(str(e)) from None
     history = _open_history(settings)
     verifier = security_unwrapper(settings, key_store(settings, history.engine))
     security = verifier.extract if verifier else None
-    engine = Engine.from_settings(settings, mailbox, registry, history, security)
-    size = batch_size or settings.batch_size
     pause = interval if interval is not None else settings.poll_interval
-    inbox = settings.folders.inbox
-    polls, retention = 0, RetentionSchedule(history)
-    backoff = Backoff(max(pause, MIN_RETRY_SECONDS))
+    run = Run(batch_size or settings.batch_size, pause, loop, idle, until_empty, max_polls)
+    loops = [
+        MailboxLoop(
+            m.mailbox_name,
+            Engine.from_settings(m, opened[m.mailbox_name], registries[m.mailbox_name],
+                                 history, security),
+            opened[m.mailbox_name],
+            Backoff(max(pause, MIN_RETRY_SECONDS)),
+            label=f"{m.mailbox_name}: " if len(chosen) > 1 else "",
+        )
+        for m in chosen
+    ]  # fmt: skip
+    retention = RetentionSchedule(history)
     try:
-        if idle and not isinstance(mailbox, ImapMailbox):
+        if idle and any(not isinstance(lp.mailbox, ImapMailbox) for lp in loops):
             raise ConfigError("--idle needs an IMAP mailbox (set imap_url)")
-        while True:
-            polls += 1
-            left: set[int] = set()
-            empty = False
-            try:
-                if not _drain(engine, size) and polls == 1:
-                    click.echo(f"{inbox}: nothing to do")  # later empty rounds stay quiet
-                if idle:
-                    left = set(mailbox.uids(inbox))  # what this poll left is not new mail
-                retention.maybe_purge()
-                empty = until_empty and not mailbox.uids(inbox)
-                backoff.succeeded()
-            except Exception as e:  # in a loop, one bad round (or message) must not end it
-                if not (loop or idle):
-                    if isinstance(e, MailcoreError):
-                        raise
-                    raise click.ClickException(f"poll failed: {describe_failure(e)}") from None
-                _log_failure("poll", e, backoff.failed())
-            if not (loop or idle) or empty or (max_polls is not None and polls >= max_polls):
-                break
-            if backoff.failures:
-                _pause(backoff.delay)
-            elif idle and isinstance(mailbox, ImapMailbox):
-                retry = backoff.delay
-                _wait_for_mail(mailbox, inbox, min(pause, IDLE_RENEW_SECONDS), left, retry)
-            else:
-                _pause(pause)
+        if len(loops) == 1:
+            _run(loops[0], run, retention)
+        elif loop or idle:
+            _side_by_side(loops, run, retention)
+        else:
+            _each_once(loops, run, retention)
     except KeyboardInterrupt:
         click.echo("stopped")
     except MailcoreError as e:
         raise click.ClickException(str(e)) from None
     finally:
-        mailbox.close()  # an IMAP mailbox closes its IDLE connection too
+        _close(opened.values())  # an IMAP mailbox closes its IDLE connection too
         history.close()
+
+
+def _registry(target: str | None, mailbox: Settings, chosen: list[Settings]) -> Registry:
+    """The handlers of a mailbox; ConfigError (naming the mailbox when there are several)
+    when none are registered."""
+    registry = load_registry(target) if target else _default_registry()
+    if not registry.names():
+        which = f"mailbox {mailbox.mailbox_name!r}: " if len(chosen) > 1 else ""
+        raise ConfigError(
+            f"{which}no handlers registered: every message would be filed as failed."
+            " Name your Registry with --handlers package.module:registry (or `handlers`)."
+        )
+    return registry
+
+
+def _close(mailboxes: Iterable[Mailbox]) -> None:
+    for mailbox in mailboxes:
+        try:
+            mailbox.close()
+        except Exception as e:  # one that will not close must not keep the others open
+            logger.warning("closing a mailbox failed: %s", describe_failure(e))
+
+
+def _run(
+    lp: MailboxLoop,
+    run: Run,
+    retention: RetentionSchedule | None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Poll one mailbox: once, or in a loop (`run`) until `stop` is set. In a loop no
+    exception ends it: a failed round is logged and retried after the backoff."""
+    keep_going = run.loop or run.idle
+    sleep = _pause if stop is None else stop.wait
+    polls = 0
+    while stop is None or not stop.is_set():
+        polls += 1
+        left: set[int] = set()
+        empty = False
+        try:
+            if not _drain(lp, run.size) and polls == 1:
+                click.echo(f"{lp.label}{lp.inbox}: nothing to do")  # later empty rounds: quiet
+            if run.idle:
+                left = set(lp.mailbox.uids(lp.inbox))  # what this poll left is not new mail
+            if retention is not None:
+                retention.maybe_purge()
+            empty = run.until_empty and not lp.mailbox.uids(lp.inbox)
+            lp.backoff.succeeded()
+        except Exception as e:  # in a loop, one bad round (or message) must not end it
+            if not keep_going:
+                if isinstance(e, MailcoreError):
+                    raise
+                raise click.ClickException(f"poll failed: {describe_failure(e)}") from None
+            _log_failure(f"{lp.label}poll", e, lp.backoff.failed())
+        if not keep_going or empty or (run.max_polls is not None and polls >= run.max_polls):
+            break
+        if lp.backoff.failures:
+            sleep(lp.backoff.delay)
+        elif run.idle and isinstance(lp.mailbox, ImapMailbox):
+            timeout = min(run.pause, IDLE_RENEW_SECONDS)
+            _wait_for_mail(lp.mailbox, lp.inbox, timeout, left, lp.backoff.delay, sleep)
+        else:
+            sleep(run.pause)
+
+
+def _each_once(loops: list[MailboxLoop], run: Run, retention: RetentionSchedule) -> None:
+    """One poll of every mailbox in turn; a mailbox that fails is reported and the others are
+    still polled; then ClickException (exit 1) naming those that failed."""
+    failed: list[str] = []
+    for lp in loops:
+        try:
+            _run(lp, run, retention)
+        except (click.ClickException, MailcoreError) as e:
+            text = e.message if isinstance(e, click.ClickException) else str(e)
+            logger.error("%spoll failed: %s", lp.label, text)
+            click.echo(f"{lp.label}poll failed: {text}", err=True)
+            failed.append(lp.name)
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} of {len(loops)} mailboxes could not be polled: {', '.join(failed)}"
+            " (the others were)"
+        )
+
+
+def _side_by_side(loops: list[MailboxLoop], run: Run, retention: RetentionSchedule) -> None:
+    """--loop or --idle over several mailboxes: a thread each, every one with its own backoff
+    (and IDLE connection); Ctrl-C stops them all. The history is purged from the first."""
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=_run,
+            args=(lp, run, retention if i == 0 else None, stop),
+            name=f"mailcore-poll-{lp.name}",
+            daemon=True,
+        )
+        for i, lp in enumerate(loops)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
 
 
 def _open_history(settings: Settings) -> History:
@@ -140,7 +273,12 @@ def _open_history(settings: Settings) -> History:
 
 
 def _wait_for_mail(
-    mailbox: ImapMailbox, inbox: str, timeout: float, left: set[int], retry: float
+    mailbox: ImapMailbox,
+    inbox: str,
+    timeout: float,
+    left: set[int],
+    retry: float,
+    sleep: Callable[[float], object] | None = None,
 ) -> None:
     """IMAP IDLE until mail the last poll did not see arrives, or `timeout` passes. Mail the
     poll left in the inbox (one it could not move) does not count, or IDLE would return at
@@ -151,7 +289,7 @@ def _wait_for_mail(
         )
     except Exception as e:
         _log_failure("waiting for mail", e, retry)
-        _pause(retry)
+        (sleep or _pause)(retry)
 
 
 class Backoff:
@@ -205,15 +343,15 @@ def _pause(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def _drain(engine: Engine, size: int) -> int:
+def _drain(lp: MailboxLoop, size: int) -> int:
     """Poll until the inbox holds no more than one partial batch; a line per batch. Returns
     the number of messages worked."""
     total = 0
     while True:
         started = time.perf_counter()
-        outcomes = engine.poll_once(size)
+        outcomes = lp.engine.poll_once(size)
         if outcomes:
-            click.echo(summary_line(outcomes, time.perf_counter() - started))
+            click.echo(lp.label + summary_line(outcomes, time.perf_counter() - started))
         total += len(outcomes)
         if len(outcomes) < size:
             return total

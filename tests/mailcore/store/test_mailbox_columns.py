@@ -57,3 +57,20 @@ def test_the_same_location_in_two_mailboxes_is_two_messages(tmp_path: Path) -> N
         assert history.timeline("b")[0].mailbox == "orders"
     finally:
         history.close()
+
+
+def test_claims_on_the_same_slot_of_two_mailboxes_are_apart(tmp_path: Path) -> None:
+    from mailcore.store.claims import Claims
+
+    history = History(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        orders, default, other = (
+            Claims(history.engine, mailbox="orders"),
+            Claims(history.engine),
+            Claims(history.engine, mailbox="orders"),
+        )
+        assert orders.claim({"k1": ("INBOX", 7, 1), "k2": ("INBOX", 7, 2)}) == {"k1", "k2"}
+        assert default.busy("INBOX", 7) == set()  # the default mailbox's INBOX is another
+        assert other.busy("INBOX", 7) == {1, 2}
+    finally:
+        history.close()
