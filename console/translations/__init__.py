@@ -92,6 +92,13 @@ def init_app(app: Flask, preference: Callable[[], str | None]) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     Babel(app, locale_selector=lambda: request_language(preference))
 
+    from console.timeline import kind_title  # an event kind's name, as status_name a status's
+
     @app.context_processor
     def languages() -> dict[str, object]:
-        return {"LANGUAGES": LANGUAGES, "get_locale": get_locale, "status_name": status_name}
+        return {
+            "LANGUAGES": LANGUAGES,
+            "get_locale": get_locale,
+            "status_name": status_name,
+            "kind_title": kind_title,
+        }

@@ -350,7 +350,7 @@ def test_the_operator_and_the_admin_timelines_show_the_same_diff(demo_env: Conso
     [event] = svc.history.events(kind="corrected")
 
     operator_html = demo_env.client("olivia").get(f"/failed/{failed_uid(demo_env, 'VEH-9913')}")
-    operator = operator_html.get_data(as_text=True).split("<b>corrected</b>", 1)[1]
+    operator = operator_html.get_data(as_text=True).split("<b>Corrected</b>", 1)[1]
     admin_html = demo_env.client("ada").get(f"/history/message/{event.message_key}")
     whole = admin_html.get_data(as_text=True)
     admin = whole.split("<strong>Corrected</strong>", 1)[1]

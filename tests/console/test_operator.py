@@ -58,8 +58,8 @@ def test_detail_shows_both_sides_and_errors_by_field(env: ConsoleEnv) -> None:
 
 def test_detail_timeline_names_a_status_once(env: ConsoleEnv) -> None:
     html = env.client("olivia").get(f"/failed/{failed_uid(env, 'VEH-1046')}").get_data(as_text=True)
-    assert "<b>failed</b>" in html and "<b>failed</b> → failed" not in html
-    assert "<b>routed</b>" in html
+    assert "<b>Failed</b>" in html and "<b>Failed</b> → failed" not in html
+    assert "<b>Routed</b>" in html
 
 
 def test_detail_of_a_mail_without_payload_is_not_ready_to_resubmit(env: ConsoleEnv) -> None:
