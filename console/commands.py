@@ -1,12 +1,12 @@
-"""`mailcore demo`, `mailcore serve` and `mailcore create-user` (the click commands; the
-parts they share live in console.poller, console.server, console.first_run and
-console.demo_setup, re-exported here for the code that imports them from this module)."""
+"""`mailcore demo`, `mailcore serve` and `mailcore create-user` (the click commands; `serve`
+lives in console.serving, the parts they share in console.poller, console.server,
+console.first_run and console.demo_setup, re-exported here for the code that imports them
+from this module)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -27,6 +27,7 @@ from console.server import (
     make_console_server,
     serve_app,
 )
+from console.serving import serve
 
 __all__ = [
     "DEMO_DATA",
@@ -68,46 +69,6 @@ def demo(data_dir: str, host: str, port: int, reset: bool, poll_interval: float)
     echo_demo(demo_env, url, poll_interval, data_dir)
     try:
         serve_app(app, host, port)
-    finally:
-        svc.close()
-
-
-@click.command()
-@click.option("--config", "config_path", type=click.Path(exists=True), help="TOML settings file.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option(
-    "--poll/--no-poll",
-    default=False,
-    show_default=True,
-    help="Also poll the mailbox in a background thread (else run `mailcore poll` separately).",
-)
-def serve(config_path: str | None, host: str, port: int, poll: bool) -> None:
-    """The console on the configured mailbox and database (MAILCORE_* settings)."""
-    from console import create_app
-    from console.services import build_services
-    from mailcore import Settings
-    from mailcore.errors import ConfigError
-
-    check_port(host, port, f"pass another one, e.g. --port {port + 1}")
-    try:
-        settings = Settings.load(config_path)
-        svc = build_services(settings)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    console_cfg = settings.section("console")
-    overrides: dict[str, Any] = {"MAILCORE_SERVICES": svc, "MAILCORE_SETTINGS": settings}
-    if console_cfg.get("secret_key"):
-        overrides["SECRET_KEY"] = console_cfg["secret_key"]
-    if poll:
-        svc.poller = Poller(svc.engine, settings.poll_interval).start()
-    password = ensure_admin(svc.accounts, email=admin_email(settings))
-    click.echo(f"Database: {database_label(settings.database_url)}")
-    if password:
-        click.echo(f"First run: created user 'admin' with password {password} (shown only now).")
-    click.echo(f"Console: http://{host}:{port}/")
-    try:
-        serve_app(create_app(overrides), host, port)
     finally:
         svc.close()
 
