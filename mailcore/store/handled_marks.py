@@ -4,9 +4,15 @@
 The engine must note each success durably the moment the handler returns (see
 `HandledMarks.mark`); a message so marked is filed as a duplicate, never handled again. A
 message is handled if it is marked, or if its state row in mc_messages says so (the engine's
-batch write records it). PostgreSQL, other databases and SQLite in memory commit a row of
-mc_handled per mark (on PostgreSQL without waiting for its WAL flush, which the batch write
-that follows each chunk's handlers does).
+batch write records it).
+
+PostgreSQL: each mark is ONE statement on a connection of the marks' own, in autocommit
+(``INSERT ... ON CONFLICT DO NOTHING``): one round trip, where a pooled transaction took five
+(the pool's ping, BEGIN, SET, INSERT, COMMIT). That connection commits without waiting for its
+WAL flush (``synchronous_commit`` off on it alone, as each mark's transaction had it before):
+the commit is visible to every session and kept if this process dies; the chunk's history write
+that follows the handlers is an ordinary commit, whose flush covers the marks before it. Other
+databases and SQLite in memory commit a row of mc_handled per mark in a transaction.
 
 A SQLite file keeps its marks in a journal beside it instead: a SQLite commit per message
 costs 15-40 us (a WAL page each, then checkpointing them); one `write()` to the journal costs
@@ -20,6 +26,17 @@ Lines are JSON:
 
 Several processes may share the journal (the poller, the console): appends hold a shared
 `flock`, `settle` an exclusive one while it drops the marks the history now records itself.
+
+Why a mark per handler, not one write per chunk: the guarantee is that a handler never succeeds
+twice, whichever step a process is killed after. Killed between a handler's return and its
+mark, the message is unmarked, still in the inbox and claimed by a dead process; after the
+lease another poller claims it, finds no mark and calls the handler again. With one mark per
+message that window is the mark's own write (microseconds); with the marks of a chunk written
+together before its move or the release of its claims, it would span every later handler of
+the chunk -- a poller killed as its tenth handler begins would have nine handled twice (what
+tests/mailcore/crash_runner.py does). The write stays per mark, and is made cheap instead; what
+is batched is everything that is not a mark: the claims (one statement per 200), the checks
+(one read per chunk), the events and states (one transaction per chunk).
 """
 
 from __future__ import annotations
@@ -30,8 +47,10 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from mailcore.errors import MailcoreError
 from mailcore.store.tables import HANDLED_TEXT, chunks, fit, handled_table, messages_table, now
@@ -59,6 +78,8 @@ class HandledMarks:
         is_file = database and database != ":memory:" and not database.startswith("file:")
         if engine.dialect.name == "sqlite" and is_file and os.name == "posix":  # flock
             self._journal = MarkJournal(f"{database}-handled")
+        # PostgreSQL: one autocommit INSERT per mark, on a connection of their own.
+        self._rows = PostgresMarks(engine) if engine.dialect.name == "postgresql" else None
 
     def mark(
         self, message_key: str, *, message_id: str | None = None, handler: str | None = None
@@ -66,8 +87,8 @@ class HandledMarks:
         """Durably note that a message's handler succeeded, before returning.
 
         SQLite files append it to a journal beside the database (a write survives the process
-        being killed; `settle` drops the marks the history has recorded); other databases
-        commit a row.
+        being killed; `settle` drops the marks the history has recorded); PostgreSQL commits a
+        row in one statement (`PostgresMarks`); other databases commit a row.
         """
         row = fit(
             {"message_key": message_key, "message_id": message_id, "handler": handler},
@@ -76,13 +97,11 @@ class HandledMarks:
         if self._journal is not None:
             self._journal.add(message_key, row["message_id"], row["handler"])
             return
+        if self._rows is not None:
+            self._rows.add({**row, "at": now()})
+            return
         try:
             with self._engine.begin() as conn:
-                if self._engine.dialect.name == "postgresql":
-                    # Visible to every session at once and kept if this process dies, like the
-                    # journal's write; made durable by the chunk's next (synchronous) commit
-                    # instead of a WAL flush per mark (about a millisecond each).
-                    conn.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
                 conn.execute(handled_table.insert().values(**row, at=now()))
         except sa.exc.IntegrityError:
             pass  # marked before
@@ -128,6 +147,62 @@ class HandledMarks:
     def close(self) -> None:
         if self._journal is not None:
             self._journal.close()
+        if self._rows is not None:
+            self._rows.close()
+
+
+class PostgresMarks:
+    """PostgreSQL's marks: each one autocommit ``INSERT ... ON CONFLICT DO NOTHING`` (one round
+    trip) on a connection of their own, taken out of the pool so that its setting -- commits
+    that do not wait for the WAL flush, see the module docstring -- never reaches other writes.
+    Thread-safe (handler workers mark at once); a connection found dead is replaced and the
+    mark sent again, which is harmless: a mark that got through the first time is kept once."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._conn: Any = None  # the driver's connection (psycopg), opened at the first mark
+        insert = postgresql.insert(handled_table).on_conflict_do_nothing(
+            index_elements=[handled_table.c.message_key]
+        )
+        names = ["message_key", "message_id", "handler", "at"]
+        self._sql = str(insert.compile(dialect=engine.dialect, column_keys=names))
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Commit one mark; returns once the server has committed it."""
+        dbapi = self._engine.dialect.loaded_dbapi
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    conn = self._conn if self._conn is not None else self._open()
+                    conn.execute(self._sql, row)  # prepared by the driver after a few marks
+                    return
+                except dbapi.OperationalError:  # the connection died (server restart, proxy)
+                    self._drop()
+                    if attempt == 2:
+                        raise
+
+    def _open(self) -> Any:
+        fairy = self._engine.raw_connection()  # pinged by the pool first
+        conn: Any = fairy.driver_connection
+        fairy.detach()  # never handed back to the pool, with the setting below
+        conn.rollback()
+        conn.autocommit = True
+        conn.execute("SET synchronous_commit TO OFF")
+        self._conn = conn
+        return conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # already broken: nothing more to release
+                logger.debug("closing a broken marks connection failed", exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
 
 
 class MarkJournal:

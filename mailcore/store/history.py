@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mailcore.store import sqlite_fastpath
+from mailcore.store import pg_fastpath, sqlite_fastpath
 from mailcore.store.db import METADATA, connect
 from mailcore.store.handled_marks import HandledMarks
 from mailcore.store.mailbox_columns import add_mailbox_columns
@@ -82,6 +82,7 @@ class History(HistoryQueries):
         add_mailbox_columns(self._engine)  # a database of a version with one mailbox only
         self.retention_days = retention_days
         self._marks = HandledMarks(self._engine)
+        self._copies = pg_fastpath.copies_events(self._engine)
 
     @property
     def engine(self) -> sa.Engine:
@@ -113,6 +114,8 @@ class History(HistoryQueries):
             if events and self._dialect == "sqlite":
                 # The engine writes ~5 events per message: skip per-row statement compilation.
                 sqlite_fastpath.insert_events(conn, events, stamp)  # fitted there
+            elif events and self._copies:  # PostgreSQL: one COPY, 4-5x an executemany
+                pg_fastpath.copy_events(conn, events, stamp)  # fitted there
             elif events:
                 rows = [fit(e.row(stamp), EVENT_TEXT) for e in events]
                 conn.execute(events_table.insert(), rows)
