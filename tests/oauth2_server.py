@@ -211,7 +211,9 @@ def start_token_server(lifetime: float = 3.0) -> TokenServer:
 
     @app.get("/authorize")
     def authorize() -> Any:
-        return server.create_authorization_response(grant_user=User(state.login_user))
+        user = User(state.login_user)
+        grant = server.get_consent_grant(end_user=user)  # the consent page, accepted at once
+        return server.create_authorization_response(grant=grant, grant_user=user)
 
     @app.get("/verify")
     def verify() -> str:  # where a person would enter the user code

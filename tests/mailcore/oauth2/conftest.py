@@ -109,7 +109,7 @@ class OAuthAccount:
     def deliver(self, raw: bytes) -> None:
         """APPEND `raw` to the user's INBOX, logged in with a token of its own."""
         with IMAPClient(self.dovecot.host, self.dovecot.port, ssl=False, timeout=10) as client:
-            client.oauth2_login(self.user, self.server.sign(self.user, SCOPE, lifetime=30))
+            client.oauthbearer_login(self.user, self.server.sign(self.user, SCOPE, lifetime=30))
             client.append("INBOX", raw)
 
     def failed_logins(self) -> list[str]:

@@ -26,18 +26,18 @@ def test_logins_across_several_expiries_refresh_and_never_fail(
     seen = set()
     started = time.monotonic()
     try:
-        for _ in range(3):  # each login after the last token expired (the first: seeded so)
+        for _ in range(2):  # each login after the last token expired (the first: seeded so)
             assert len(mailbox.uids("INBOX")) == 1
             seen.add(oauth_account.store().load("ops").access_token)  # type: ignore[union-attr]
             mailbox.close()
             time.sleep(LIFETIME - 1)
     finally:
         mailbox.close()
-    assert time.monotonic() - started > 2 * (LIFETIME - 1)
+    assert time.monotonic() - started > LIFETIME - 1
     assert oauth_account.failed_logins() == []
-    assert len(seen) == 3 and oauth_account.server.refreshes(oauth_account.user) == 3
+    assert len(seen) == 2 and oauth_account.server.refreshes(oauth_account.user) == 2
     logins = oauth_account.logins()
-    assert len(logins) >= 4 and "method=XOAUTH2" in logins[-1]
+    assert sum("method=XOAUTH2" in line for line in logins) == 2
 
 
 def test_oauthbearer_logs_in_with_the_refreshed_token(oauth_account: OAuthAccount) -> None:
