@@ -3,7 +3,9 @@ preference, else the browser's Accept-Language) and the preference itself."""
 
 from __future__ import annotations
 
+import ast
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +158,147 @@ def test_the_mail_and_history_pages_in_french(console_env: ConsoleEnv) -> None:
     assert "Ce qui est arrivé" in detail and "Ce que nous avons compris" in detail
     history = admin.get("/history/").get_data(as_text=True)
     assert "Historique des traitements" in history and "traité" in history
+
+
+# -- every user-facing string is marked, and every marked string translated ----------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _marked_messages() -> set[str | tuple[str, ...]]:
+    """What `pybabel extract` (README, Translating the console) finds in the sources now."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (DIRECTORY / "babel.cfg").open(encoding="utf-8") as fh:
+        methods, options = parse_mapping_cfg(fh, "babel.cfg")
+    keywords = {**DEFAULT_KEYWORDS, "_l": None}
+    found = extract_from_dir(str(ROOT), methods, options, keywords=keywords)
+    return {message for _file, _line, message, _comments, _context in found}
+
+
+def test_every_marked_string_is_in_every_catalog_translated() -> None:
+    marked = {_forms(m)[0] for m in _marked_messages()}
+    assert len(marked) > 300  # the extraction really read the console (not an empty walk)
+    for code in LANGUAGES:
+        if code == "en":
+            continue
+        with (DIRECTORY / code / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+            catalog = read_po(fh, locale=code)
+        translated = {_forms(m.id)[0] for m in catalog if m.id and all(_forms(m.string))}
+        missing = sorted(marked - translated)
+        assert not missing, f"{code}: run pybabel extract/update and translate {missing[:5]}"
+
+
+# Calls whose text argument the reader sees: it must be _()/_l()/ngettext(...), never a
+# literal. (Log records, the shared history's reasons and configuration errors stay English.)
+_SHOWN_ARGUMENT = {
+    "flash": 0,
+    "Badge": 0,
+    "SelectChoice": 1,
+    "ValidationError": 0,
+    "AccountError": 0,
+    "PayloadSyntaxError": 0,
+    "Problem": 1,
+    "append": 0,  # row.errors.append / form errors
+}
+
+
+def _literal_text(node: ast.expr) -> str | None:
+    """The English of a literal (f-strings too) with a word in it, else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value
+    elif isinstance(node, ast.JoinedStr):
+        text = "".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
+    else:
+        return None
+    return text if re.search(r"[A-Za-z]{3,}", text) else None
+
+
+def unmarked_python_literals(source: str) -> list[tuple[int, str]]:
+    """(line, text) of each literal given where the reader sees it (see _SHOWN_ARGUMENT)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        if name not in _SHOWN_ARGUMENT:
+            continue
+        if name == "append" and "errors" not in ast.unparse(func):
+            continue  # a list of anything else
+        index = _SHOWN_ARGUMENT[name]
+        if len(node.args) > index:
+            text = _literal_text(node.args[index])
+            if text is not None and text not in _UNTRANSLATED_WORDS:
+                found.append((node.lineno, text))
+    return found
+
+
+def test_no_message_the_reader_sees_is_a_bare_literal_in_the_console() -> None:
+    found = {
+        f"{path.relative_to(ROOT)}:{line}": text
+        for path in sorted((ROOT / "console").rglob("*.py"))
+        for line, text in unmarked_python_literals(path.read_text(encoding="utf-8"))
+    }
+    assert found == {}, "wrap these in _() (gettext) or _l() (lazy_gettext)"
+
+
+def test_the_python_check_catches_an_unmarked_flash() -> None:
+    source = 'flash(f"Message {uid} rejected.", "ok")\nflash(_("Message %(u)s rejected.", u=1))\n'
+    assert unmarked_python_literals(source) == [(1, "Message  rejected.")]
+    assert unmarked_python_literals('row.errors.append("required: missing")') != []
+    assert unmarked_python_literals('Badge(_("decrypted"), "good", "a b c")') == []
+
+
+# Words a page may show untranslated: names, formats and protocol terms.
+_UNTRANSLATED_WORDS = {"mailcore", "UID", "Message-ID", "UTC", "HTML", "JSON", "YAML", "Cc"}
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")  # an example name, e.g. vehicle-ready
+_TEXT_ATTRIBUTE = re.compile(r'\b(?:title|placeholder|aria-label|alt)="([^"{]*)"')
+
+
+def unmarked_template_text(source: str) -> list[str]:
+    """Text of a Jinja template shown to the reader outside _()/ngettext(): the words left
+    when tags, expressions, statements, comments, scripts and styles are taken out, and
+    literal title/placeholder/aria-label/alt attributes."""
+    source = re.sub(r"\{#.*?#\}", " ", source, flags=re.S)
+    source = re.sub(r"<(script|style)\b.*?</\1>", " ", source, flags=re.S)
+    found = [
+        v
+        for v in _TEXT_ATTRIBUTE.findall(source)
+        if re.search(r"[A-Za-z]{3}", v) and not _SLUG.fullmatch(v)
+    ]
+    text = re.sub(r"\{%.*?%\}|\{\{.*?\}\}", " ", source, flags=re.S)
+    text = re.sub(r"<[^>]*>", " ", text, flags=re.S)
+    words = re.findall(r"[A-Za-z][A-Za-z-]+", text)
+    return found + [w for w in words if w not in _UNTRANSLATED_WORDS]
+
+
+def test_no_template_shows_unmarked_text() -> None:
+    found = {}
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        if path.parent.name == "email":
+            continue  # the e-mail layout: its text is the template author's
+        words = unmarked_template_text(path.read_text(encoding="utf-8"))
+        words = [w for w in words if w not in ("page", "wide", "narrow")]  # block arguments
+        if words:
+            found[str(path.relative_to(ROOT))] = words[:5]
+    assert found == {}, "wrap these in {{ _('...') }}"
+
+
+def test_the_template_check_catches_unmarked_text() -> None:
+    assert unmarked_template_text("<p>{{ _('Hello') }} <b>world</b></p>") == ["world"]
+    assert unmarked_template_text('<input placeholder="Search mail">') == ["Search mail"]
+    assert unmarked_template_text("<p>{{ n }} UID {# note #}</p>") == []
+
+
+def test_console_js_takes_its_words_from_the_page() -> None:
+    """console.js writes text only from the page's data- attributes (which the templates
+    translate); an English literal is allowed only as the fallback after `||`."""
+    script = (ROOT / "static" / "console.js").read_text(encoding="utf-8")
+    code = re.sub(r"//[^\n]*", "", script).replace('"use strict"', "")
+    for match in re.finditer(r'"([^"\\\n]*)"', code):  # every string literal, in order
+        if not re.search(r"[A-Za-z]{3,} ", match.group(1)):
+            continue  # a selector, an event name, a data- key
+        before = code[: match.start()].rstrip()
+        assert before.endswith("||"), f"console.js writes {match.group(1)!r}: use a data- attribute"
