@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from urllib.parse import parse_qs
 
-from mailcore.errors import MailboxError, SendError
+from mailcore.errors import AuthError, MailboxError, SendError
 from mailcore.mailboxes.protocol import Mailbox
 from mailcore.servers import ServerLogin, login_from_url
 
@@ -48,6 +48,10 @@ class SmtpConfig(ServerLogin):
 
     security: str = "starttls"
     local_hostname: str | None = None  # for EHLO; None: the machine's FQDN
+    # OAuth2 (mailcore.oauth2.TokenSource): a fresh access token at each login, with True once
+    # after the server refused one; the login is then XOAUTH2 or OAUTHBEARER, not a password
+    oauth2_source: Callable[[bool], str] | None = field(default=None, repr=False, compare=False)
+    oauth2_mechanism: str = "auto"  # auto (the server's AUTH list) | xoauth2 | oauthbearer
 
     protocol = "SMTP"
 
@@ -123,7 +127,10 @@ def _connect(config: SmtpConfig) -> smtplib.SMTP:
         raise SendError(f"cannot reach SMTP server {host}:{port}: {exc}") from exc
     if config.username:
         try:
-            client.login(config.username, config.password or "")
+            if config.oauth2_source is not None:
+                _oauth2_login(client, config, config.oauth2_source)
+            else:
+                client.login(config.username, config.password or "")
         except smtplib.SMTPAuthenticationError as exc:
             client.close()
             text = _text(exc.smtp_error)
@@ -134,7 +141,41 @@ def _connect(config: SmtpConfig) -> smtplib.SMTP:
         except (OSError, smtplib.SMTPException) as exc:
             client.close()
             raise SendError(f"SMTP login to {host}:{port} failed: {exc}") from exc
+        except AuthError:  # no OAuth2 token to be had: its message says what to run
+            client.close()
+            raise
     return client
+
+
+def _oauth2_login(client: smtplib.SMTP, config: SmtpConfig, source: Callable[[bool], str]) -> None:
+    """AUTH XOAUTH2 or OAUTHBEARER with the source's token, once more with a refreshed one
+    after the server refused it."""
+    client.ehlo_or_helo_if_needed()
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    mechanism = config.oauth2_mechanism
+    if mechanism == "auto":
+        bearer = "OAUTHBEARER" in offered and "XOAUTH2" not in offered
+        mechanism = "oauthbearer" if bearer else "xoauth2"
+    for refresh in (False, True):
+        response = _bearer(mechanism, config.username, source(refresh))
+        try:
+            client.auth(mechanism.upper(), response, initial_response_ok=True)
+            return
+        except smtplib.SMTPAuthenticationError:
+            if refresh:
+                raise
+            log.info("SMTP server %s refused the OAuth2 token; refreshing it", config.host)
+
+
+def _bearer(mechanism: str, user: str, token: str) -> Callable[..., str]:
+    """smtplib's auth object: the initial response, then (to the error challenge a refused
+    token gets) the empty answer XOAUTH2 wants or RFC 7628's %x01."""
+    if mechanism == "oauthbearer":
+        name = user.replace("=", "=3D").replace(",", "=2C")
+        first, after = f"n,a={name},\x01auth=Bearer {token}\x01\x01", "\x01"
+    else:
+        first, after = f"user={user}\x01auth=Bearer {token}\x01\x01", ""
+    return lambda challenge=None: first if challenge is None else after
 
 
 def send(
