@@ -90,6 +90,10 @@ _LAZY: dict[str, str] = {
     "sample_from_schema": "mailcore.store.template_store",
     "DATABASE_METADATA": "mailcore.store.db:METADATA",
     "RetentionSchedule": "mailcore.store.retention",
+    "OAuthTokenStore": "mailcore.store.oauth_tokens",
+    "OAuthTokenState": "mailcore.store.oauth_tokens:TokenState",
+    "TokenHealth": "mailcore.store.oauth_tokens",
+    "oauth2_token_store": "mailcore.oauth2:token_store",
     # outbound
     "Template": "mailcore.outbound.templating",
     "TemplateProblem": "mailcore.outbound.templating:Problem",
@@ -208,6 +212,10 @@ __all__ = [
     "send",
     "smtp_from_settings",
     "template_field_problems",
+    "OAuthTokenState",
+    "OAuthTokenStore",
+    "TokenHealth",
+    "oauth2_token_store",
 ]
 __version__ = "0.1.0"
 
@@ -246,6 +254,7 @@ if TYPE_CHECKING:
     from mailcore.mailboxes.maildir import MaildirMailbox
     from mailcore.mailboxes.memory import MemoryMailbox
     from mailcore.mailboxes.protocol import Mailbox, MoveResult, Summary
+    from mailcore.oauth2 import token_store as oauth2_token_store
     from mailcore.outbound.compose import compose, preview
     from mailcore.outbound.settings import configured_sender, smtp_from_settings
     from mailcore.outbound.smtp import SmtpConfig, send
@@ -274,6 +283,8 @@ if TYPE_CHECKING:
     from mailcore.store.db import METADATA as DATABASE_METADATA
     from mailcore.store.history import History
     from mailcore.store.keys import KeyStore, StoredKey
+    from mailcore.store.oauth_tokens import OAuthTokenStore, TokenHealth
+    from mailcore.store.oauth_tokens import TokenState as OAuthTokenState
     from mailcore.store.retention import RetentionSchedule
     from mailcore.store.template_store import NAME_RE as TEMPLATE_NAME
     from mailcore.store.template_store import (

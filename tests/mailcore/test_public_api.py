@@ -24,6 +24,7 @@ PUBLIC = {
     "sample_from_schema", "send", "smtp_from_settings", "template_field_problems",
     "Security", "Unwrapper", "Keyring", "KeyStore", "StoredKey", "read_keys", "key_store",
     "seal_message", "security_unwrapper", "language_tag", "recipient_language",
+    "OAuthTokenStore", "OAuthTokenState", "TokenHealth", "oauth2_token_store",
     "AutoKind", "BounceReason", "BounceReport", "FeedbackReport", "RecipientReport",
     "BounceSeverity", "bounce_address", "ReplyConfidence", "ForwardedMessage",
 }  # fmt: skip
