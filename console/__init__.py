@@ -39,7 +39,14 @@ ROOT = PACKAGE.parent
 csrf = CSRFProtect()
 
 # Blueprints written by other modules; registered when their module is present.
-OPTIONAL_BLUEPRINTS = ("console.authoring", "console.history", "console.admin", "console.keys")
+OPTIONAL_BLUEPRINTS = (
+    "console.authoring",
+    "console.history",
+    "console.admin",
+    "console.keys",
+    "console.oauth_admin",  # the admins' OAuth2 page (/admin/oauth2/)
+    "console.ingress",  # push ingress (/ingress/...): no login, each endpoint checks its secret
+)
 
 # Strict policy for every console page: no inline script, nothing from elsewhere.
 CSP = (

@@ -118,6 +118,14 @@ _LAZY: dict[str, str] = {
     "key_store": "mailcore.security.service",
     "seal_message": "mailcore.security.service",
     "security_unwrapper": "mailcore.security.service:unwrapper",
+    # push ingress: an MTA's pipe (mailcore ingest) and the HTTP endpoints
+    "Ingress": "mailcore.ingress.http",
+    "IngressProvider": "mailcore.ingress.http:Provider",
+    "IngressSettings": "mailcore.ingress.settings",
+    "PushRequest": "mailcore.ingress.http",
+    "ReplayGuard": "mailcore.ingress.signatures",
+    "Envelope": "mailcore.ingress.envelope",
+    "store_message": "mailcore.ingress.store",
     # configuration and identifiers
     "Settings": "mailcore.config",
     "Folders": "mailcore.config",
@@ -136,6 +144,7 @@ __all__ = [
     "DATABASE_METADATA",
     "DEFAULT_PAYLOAD_LIMITS",
     "Engine",
+    "Envelope",
     "Extraction",
     "FeedbackReport",
     "Folders",
@@ -145,6 +154,12 @@ __all__ = [
     "HandlerSpec",
     "Headers",
     "History",
+    "Ingress",
+    "IngressProvider",
+    "IngressSettings",
+    "PushRequest",
+    "ReplayGuard",
+    "store_message",
     "IdentScheme",
     "ImapConfig",
     "ImapMailbox",
@@ -250,6 +265,12 @@ if TYPE_CHECKING:
         load_yaml,
     )
     from mailcore.inbound.quoting import ReplyConfidence
+    from mailcore.ingress.envelope import Envelope
+    from mailcore.ingress.http import Ingress, PushRequest
+    from mailcore.ingress.http import Provider as IngressProvider
+    from mailcore.ingress.settings import IngressSettings
+    from mailcore.ingress.signatures import ReplayGuard
+    from mailcore.ingress.store import store_message
     from mailcore.mailboxes.imap import ImapConfig, ImapMailbox
     from mailcore.mailboxes.maildir import MaildirMailbox
     from mailcore.mailboxes.memory import MemoryMailbox

@@ -27,6 +27,8 @@ PUBLIC = {
     "OAuthTokenStore", "OAuthTokenState", "TokenHealth", "oauth2_token_store",
     "AutoKind", "BounceReason", "BounceReport", "FeedbackReport", "RecipientReport",
     "BounceSeverity", "bounce_address", "ReplyConfidence", "ForwardedMessage",
+    "Ingress", "IngressProvider", "IngressSettings", "Envelope", "PushRequest", "ReplayGuard",
+    "store_message",
 }  # fmt: skip
 
 
