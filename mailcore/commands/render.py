@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from mailcore.outbound.templating import TEMPLATE_FILE_HELP, Problem, Template, parse_template_file
+from mailcore.outbound.templating import (
+    TEMPLATE_FILE_HELP,
+    Problem,
+    Template,
+    language_tag,
+    parse_template_file,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 PARTS = ("message", "html", "text", "json", "subject")
@@ -39,6 +47,70 @@ def id_option(**kwargs: Any) -> Callable[[F], F]:
         help="Resource identifier (in Reply-To, subject tag and Message-IDs).",
         **kwargs,
     )
+
+
+LANGUAGES_HELP = """Other languages: a file NAME.<language>.md beside NAME.md (e.g. ready.fr.md
+beside ready.md, the same format) is the template in that language. The recipient reads the
+one in --lang when given (e.g. the partner's language), else the one the data's `language`
+(or `lang`, `locale`) field names; fr-CA falls back to fr, and a language without its file
+gets NAME.md."""
+
+
+def lang_option() -> Callable[[F], F]:
+    """--lang: the recipient's language, over the data's."""
+    return click.option(
+        "--lang",
+        "lang",
+        help="The recipient's language (fr, pt-br...): picks TEMPLATE's variant in it,"
+        " over the data's `language` field.",
+    )
+
+
+@dataclass(frozen=True)
+class ChosenTemplate:
+    """The variant a recipient reads, and where its text is (for problems' file lines)."""
+
+    template: Template
+    path: str
+    body_line: int
+
+
+def variant_files(path: str) -> dict[str, Path]:
+    """The language variants beside template `path`: language tag -> NAME.<tag>.<suffix>."""
+    default = Path(path)
+    found: dict[str, Path] = {}
+    prefix = default.stem + "."
+    for sibling in sorted(default.parent.glob(f"{glob.escape(prefix)}*{default.suffix}")):
+        middle = sibling.name[len(prefix) : len(sibling.name) - len(default.suffix)]
+        tag = language_tag(middle)
+        if tag is not None and tag == middle.lower() and sibling != default:
+            found[tag] = sibling
+    return found
+
+
+def choose_template(path: str, data: dict[str, Any], lang: str | None) -> ChosenTemplate:
+    """The variant of template `path` for a recipient: `lang` when given, else the data's
+    language, else the default (ClickException for an unreadable file or a bad --lang)."""
+    if lang is not None and language_tag(lang) is None:
+        raise click.BadParameter(
+            f"{lang!r} is not a language tag: use one such as fr, de or pt-br", param_hint="--lang"
+        )
+    default, body_line = load_template(path)
+    files = variant_files(path)
+    variants = {tag: (str(p), *load_template(str(p))) for tag, p in files.items()}
+    default.variants = {tag: (t.subject, t.body) for tag, (_p, t, _l) in variants.items()}
+    chosen = default.for_data(data, lang)
+    wanted = language_tag(lang)
+    if wanted and not chosen.language:
+        click.echo(
+            f"{path}: no {wanted} variant ({Path(path).stem}.{wanted}{Path(path).suffix}):"
+            " the default is used",
+            err=True,
+        )
+    if chosen.language:
+        where, _tmpl, line = variants[chosen.language]
+        return ChosenTemplate(chosen, where, line)
+    return ChosenTemplate(chosen, path, body_line)
 
 
 def load_template(path: str) -> tuple[Template, int]:
@@ -82,9 +154,10 @@ def describe(problem: Problem, path: str, body_line: int) -> str:
     return f"{where}: {problem.kind}: {problem.message}"
 
 
-@click.command(epilog=TEMPLATE_FILE_HELP)
+@click.command(epilog=TEMPLATE_FILE_HELP + "\n\n" + LANGUAGES_HELP)
 @template_argument
 @data_option()
+@lang_option()
 @click.option(
     "--part",
     type=click.Choice(PARTS),
@@ -99,6 +172,7 @@ def describe(problem: Problem, path: str, body_line: int) -> str:
 def render(
     template: str,
     data_path: str | None,
+    lang: str | None,
     part: str,
     to: tuple[str, ...],
     resource_id: str,
@@ -114,12 +188,14 @@ def render(
     from mailcore.ident import DEFAULT_SCHEME, IdentScheme
     from mailcore.outbound.compose import preview
 
-    tmpl, body_line = load_template(template)
     data = load_data(data_path)
+    chosen = choose_template(template, data, lang)
     scheme = IdentScheme(domain=domain) if domain else DEFAULT_SCHEME
-    result = preview(tmpl, data, to=list(to), resource_id=resource_id, sender=sender, scheme=scheme)
+    result = preview(
+        chosen.template, data, to=list(to), resource_id=resource_id, sender=sender, scheme=scheme
+    )
     for problem in result.problems:
-        click.echo(describe(problem, template, body_line), err=True)
+        click.echo(describe(problem, chosen.path, chosen.body_line), err=True)
     if not result.ok:
         sys.exit(1)
     output = {

@@ -13,7 +13,14 @@ import sys
 
 import click
 
-from mailcore.commands.render import EXISTING_FILE, data_option, id_option, template_argument
+from mailcore.commands.render import (
+    EXISTING_FILE,
+    LANGUAGES_HELP,
+    data_option,
+    id_option,
+    lang_option,
+    template_argument,
+)
 from mailcore.config import Settings
 from mailcore.errors import ConfigError
 from mailcore.outbound.settings import configured_sender, sent_folder_setting, smtp_server
@@ -23,9 +30,10 @@ from mailcore.outbound.templating import TEMPLATE_FILE_HELP
 PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
 
 
-@click.command(epilog=TEMPLATE_FILE_HELP)
+@click.command(epilog=TEMPLATE_FILE_HELP + "\n\n" + LANGUAGES_HELP)
 @template_argument
 @data_option(required=True)
+@lang_option()
 @click.option("--to", "to", multiple=True, required=True, help="Recipient (repeatable).")
 @click.option("--cc", "cc", multiple=True, help="Copy recipient (repeatable).")
 @id_option(required=True)
@@ -80,6 +88,7 @@ PASSWORD_ENV = "MAILCORE_SMTP_PASSWORD"
 def send(
     template: str,
     data_path: str,
+    lang: str | None,
     to: tuple[str, ...],
     cc: tuple[str, ...],
     resource_id: str,
@@ -99,14 +108,14 @@ def send(
     sent_folder: str | None,
 ) -> None:
     """Render TEMPLATE with --data and send it to --to by SMTP."""
-    from mailcore.commands.render import describe, load_data, load_template
+    from mailcore.commands.render import choose_template, describe, load_data
     from mailcore.errors import MailcoreError, TemplateError
     from mailcore.outbound.compose import compose
 
     if bool(sign_cert) != bool(sign_key):
         raise click.UsageError("--sign-cert and --sign-key go together")
-    tmpl, body_line = load_template(template)
     data = load_data(data_path)
+    chosen = choose_template(template, data, lang)
     password = os.environ.get(PASSWORD_ENV)
     if user and password is None:
         raise click.UsageError(f"--user given but ${PASSWORD_ENV} is not set")
@@ -123,7 +132,7 @@ def send(
         if domain:
             scheme = dataclasses.replace(scheme, domain=domain)
         message = compose(
-            tmpl,
+            chosen.template,
             data,
             list(to),
             resource_id,
@@ -146,9 +155,9 @@ def send(
     except TemplateError as exc:
         from mailcore.outbound.compose import preview
 
-        for problem in preview(tmpl, data).problems:
-            click.echo(describe(problem, template, body_line), err=True)
-        raise click.ClickException(f"{template} cannot be rendered: {exc}") from exc
+        for problem in preview(chosen.template, data).problems:
+            click.echo(describe(problem, chosen.path, chosen.body_line), err=True)
+        raise click.ClickException(f"{chosen.path} cannot be rendered: {exc}") from exc
     except (MailcoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"sent {message['Message-ID']} to {', '.join(to + cc)}", err=True)

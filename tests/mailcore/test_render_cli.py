@@ -228,3 +228,94 @@ def test_send_files_the_sent_mail_in_the_configured_mailbox(
 
 def _message_id(raw: bytes) -> str:
     return str(message_from_string(raw.decode(), policy=policy.default)["Message-ID"])
+
+
+# -- languages: NAME.<tag>.md beside the template; --lang over the data's `language` ------
+
+
+@pytest.fixture
+def languages(files: tuple[Path, Path]) -> tuple[Path, Path]:
+    """ready.md (English) with ready.fr.md and ready.de.md beside it."""
+    template, data = files
+    (template.parent / "ready.fr.md").write_text(
+        "Subject: Véhicule {{ plate }} prêt\n\nBonjour {{ owner }},\n", encoding="utf-8"
+    )
+    (template.parent / "ready.de.md").write_text(
+        "Subject: Fahrzeug {{ plate }} fertig\n\nHallo {{ owner }},\n", encoding="utf-8"
+    )
+    (template.parent / "ready.notes.md").write_text("not a language\n")  # ignored: no tag
+    return template, data
+
+
+def subject_and_lang(*args: str) -> tuple[str, str, str]:
+    """(subject, the HTML page's lang, stderr) of `mailcore render ARGS`."""
+    code, out, err = run("render", *args, "--part", "message")
+    assert code == 0, err
+    msg = message_from_string(out, policy=policy.default)
+    html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
+    lang = html.split('<html lang="', 1)[1].split('"', 1)[0]
+    return str(msg["Subject"]), lang, err
+
+
+def test_render_lang_picks_the_variant_file(languages: tuple[Path, Path]) -> None:
+    template, data = languages
+    assert subject_and_lang(str(template), "--data", str(data))[:2] == (
+        "[preview] Vehicle AB-123",
+        "en",
+    )
+    subject, lang, err = subject_and_lang(str(template), "--data", str(data), "--lang", "fr")
+    assert (subject, lang, err) == ("[preview] Véhicule AB-123 prêt", "fr", "")
+    subject, lang, _ = subject_and_lang(str(template), "--data", str(data), "--lang", "fr_CA")
+    assert (subject, lang) == ("[preview] Véhicule AB-123 prêt", "fr")  # fr-ca falls back
+
+
+def test_the_datas_language_picks_and_lang_wins_over_it(
+    languages: tuple[Path, Path], tmp_path: Path
+) -> None:
+    template, _ = languages
+    german = tmp_path / "german.json"
+    german.write_text(json.dumps({"plate": "AB-123", "owner": "Zoë", "language": "de"}))
+    assert subject_and_lang(str(template), "--data", str(german))[0] == (
+        "[preview] Fahrzeug AB-123 fertig"
+    )
+    subject, lang, _ = subject_and_lang(str(template), "--data", str(german), "--lang", "fr")
+    assert (subject, lang) == ("[preview] Véhicule AB-123 prêt", "fr")
+
+
+def test_a_language_without_its_file_gets_the_default_and_says_so(
+    languages: tuple[Path, Path],
+) -> None:
+    template, data = languages
+    subject, lang, err = subject_and_lang(str(template), "--data", str(data), "--lang", "it")
+    assert subject == "[preview] Vehicle AB-123"
+    assert f"{template}: no it variant (ready.it.md): the default is used" in err
+    code, _, err = run("render", str(template), "--lang", "not a language")
+    assert code == 2 and "is not a language tag" in err
+
+
+def test_a_variants_problems_point_at_its_own_file(languages: tuple[Path, Path]) -> None:
+    template, data = languages
+    french = template.parent / "ready.fr.md"
+    french.write_text("Subject: Véhicule {{ plate }}\n\nBonjour\n{{ nope }}\n", encoding="utf-8")
+    code, _, err = run("render", str(template), "--data", str(data), "--lang", "fr")
+    assert code == 1
+    assert f"{french}:4: undefined: undefined placeholder {{{{ nope }}}}" in err.splitlines()
+    assert run("render", str(template), "--data", str(data))[0] == 0  # English is fine
+
+
+def test_send_lang_sends_the_variant(languages: tuple[Path, Path]) -> None:
+    template, data = languages
+    with smtp_server() as server:
+        code, _, err = run(
+            *("send", str(template), "--data", str(data), "--lang", "fr"),
+            *("--to", "p@garage.example", "--id", "a74e22bb", "--from", "ops@acme.example"),
+            *("--smtp-host", server.host, "--smtp-port", str(server.port), "--plain"),
+        )
+    assert code == 0, err
+    (got,) = server.recorder.messages
+    msg = message_from_string(got.data.decode(), policy=policy.default)
+    assert msg["Subject"] == "[a74e22bb] Véhicule AB-123 prêt"
+    assert (
+        "Bonjour Zoë"
+        in next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_content()
+    )
