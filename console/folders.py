@@ -22,16 +22,20 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
+from console import mailbox_choice
 from console.forms import BulkForm, FilterForm, UndoRejectForm, choices
+from console.mailbox_choice import Listed, ListedPage, chosen, current_engine, link_name
 from console.roles import role_required
 from console.services import services
 from console.timeline import TimelineStep
 from mailcore.errors import MailboxError, MailcoreError
+from mailcore.processing.scope import DEFAULT_MAILBOX
 from mailcore.processing.vocabulary import EventKind, Status
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("folders", __name__, url_prefix="/mail")
+mailbox_choice.install(bp)  # ?mailbox=NAME, kept in the links (several mailboxes)
 
 # The folders an operator browses, by the key the settings name them with (Folders' fields).
 FOLDERS: dict[str, tuple[Any, Any]] = {  # key: (title, description), translated when shown
@@ -80,14 +84,16 @@ def folder_name(key: str) -> str:
     """The mailbox folder of a folder key ('processed' -> the configured processed folder)."""
     if key not in FOLDERS:
         abort(404)
-    return str(getattr(services().engine.folders, key))
+    return str(getattr(current_engine().folders, key))
 
 
-def detail_url(key: str, uid: int) -> str:
-    """Where one message of a folder is shown (the failed folder's page has the editor)."""
+def detail_url(key: str, uid: int, **mailbox: str | None) -> str:
+    """Where one message of a folder is shown (the failed folder's page has the editor);
+    `mailbox=NAME`: of that mailbox (else the request's)."""
+    named: dict[str, Any] = {"mailbox": link_name(mailbox["mailbox"])} if mailbox else {}
     if key == "failed":
-        return url_for("operator.detail", uid=uid)
-    return url_for("folders.detail", key=key, uid=uid)
+        return url_for("operator.detail", uid=uid, **named)
+    return url_for("folders.detail", key=key, uid=uid, **named)
 
 
 def list_url(key: str, **args: Any) -> str:
@@ -106,16 +112,16 @@ def list_view(key: str) -> ResponseReturnValue:
     last one are form errors: the pane says what to fix and lists nothing."""
     svc = services()
     form = FilterForm(request.args)
-    form.handler.choices = choices(_("All handlers"), svc.registry.names())
+    registries = [svc.registry_for(chosen())] if chosen() else list(svc.registries.values())
+    handlers = list(dict.fromkeys(n for r in registries for n in r.names()))
+    form.handler.choices = choices(_("All handlers"), handlers)
     valid = form.validate()
     problems = form.problems()
     filters = _filters(form) if valid else {}
     per_page = form.per_page.data or int(flask.current_app.config["PER_PAGE"])
     page = None
     if valid:
-        page = svc.engine.failed_page(
-            form.page.data or 1, per_page, folder=folder_name(key), **filters
-        )
+        page = _page(key, form.page.data or 1, per_page, filters)
         if page.page > page.pages:
             last = page.pages
             problems.append(
@@ -142,8 +148,22 @@ def list_view(key: str) -> ResponseReturnValue:
         "bulk_form": BulkForm(),
         "list_url": list_url,
         "detail_url": detail_url,
+        "mailboxes": svc.mailbox_names if svc.several else [],
+        "mailbox": chosen(),
     }
     return results_page("operator/list.html", "operator/_results.html", context, not problems)
+
+
+def _page(key: str, number: int, per_page: int, filters: dict[str, str]) -> ListedPage:
+    """A page of the folder `key`: of the request's mailbox, or of every mailbox when there
+    are several and none is named."""
+    if services().several and chosen() is None:
+        return mailbox_choice.page_across(number, per_page, folder_key=key, **filters)
+    engine = current_engine()
+    found = engine.failed_page(number, per_page, folder=folder_name(key), **filters)
+    name = chosen() or services().mailbox_names[0]
+    items = [Listed(i.summary, i.handler, i.reason, name) for i in found.items]
+    return ListedPage(items, found.total, found.page, found.per_page)
 
 
 @bp.route("/<key>/")
@@ -159,7 +179,7 @@ def folder_list(key: str) -> ResponseReturnValue:
 def inspect_in(key: str, uid: int, *, confirm: bool = True) -> Any:
     """Message `uid` of the folder `key`, read through the engine (404 when it is not there)."""
     try:
-        return services().engine.inspect(uid, folder_name(key), confirm=confirm)
+        return current_engine().inspect(uid, folder_name(key), confirm=confirm)
     except (KeyError, LookupError):
         abort(404)
     except MailboxError as exc:
@@ -195,7 +215,7 @@ def undo_reject(uid: int) -> ResponseReturnValue:
         flash(_("Not taken back: %(why)s", why="; ".join(map(str, form.note.errors))), "warning")
         return go("folders.detail", key="rejected", uid=uid)
     try:
-        outcome = services().engine.unreject(uid, form.note.data or "", by=current_user.username)
+        outcome = current_engine().unreject(uid, form.note.data or "", by=current_user.username)
     except MailcoreError as exc:  # moved or expunged by someone else meanwhile
         flash(_("Not taken back: %(why)s", why=str(exc)), "warning")
         return go("folders.folder_list", key="rejected")
@@ -237,7 +257,9 @@ def today() -> ResponseReturnValue:
     for key in sorted(steps, key=lambda k: steps[k][-1].event.at, reverse=True):
         state = states.get(key)
         folder = _STATUS_FOLDER.get(state.status) if state and state.status else None
-        link = detail_url(folder, state.uid) if folder and state and state.uid else None
+        link = None
+        if folder and state and state.uid and _known_mailbox(state.mailbox):
+            link = detail_url(folder, state.uid, mailbox=state.mailbox)
         did = [s for s in steps[key] if s.event.kind in _ACTIONS] or steps[key]
         rows.append({"state": state, "steps": did, "link": link, "folder": folder})
     return render_template(
@@ -248,3 +270,9 @@ def today() -> ResponseReturnValue:
         truncated=len(events) >= TODAY_LIMIT,
         list_url=list_url,
     )
+
+
+def _known_mailbox(name: str | None) -> bool:
+    """Whether a message recorded in mailbox `name` (None: the default) can be shown: its
+    mailbox is still configured."""
+    return (name or DEFAULT_MAILBOX) in services().mailbox_names

@@ -22,11 +22,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from console import folders
+from console import folders, mailbox_choice
 from console.downloads import content_disposition
 from console.folders import go as _go
 from console.folders import is_htmx as _htmx
 from console.forms import BulkForm, PayloadForm, RejectForm, RerunForm, choices
+from console.mailbox_choice import chosen, chosen_uids, current_engine, current_registry
 from console.mailview import frame_document, safe_html
 from console.presenters import (
     SYNTAXES,
@@ -46,6 +47,7 @@ from mailcore.processing.vocabulary import EventKind, SchemaError, Status
 log = logging.getLogger(__name__)
 
 bp = Blueprint("operator", __name__, url_prefix="/failed")
+mailbox_choice.install(bp)  # ?mailbox=NAME, kept in the links (several mailboxes)
 
 # Attachments the browser may show inline; anything else is only downloaded.
 PREVIEWABLE = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
@@ -75,11 +77,16 @@ def bulk_rerun() -> ResponseReturnValue:
     form = BulkForm()
     if not form.validate_on_submit():
         abort(400)
-    uids = sorted({int(u) for u in request.form.getlist("uid") if u.isdigit()})
+    ticked = chosen_uids(request.form.getlist("uid"))
+    uids = [u for group in ticked.values() for u in group]
     if not uids:
         flash(_("Select at least one message to re-run."), "warning")
         return _go("operator.failed_list")
-    outcomes = services().engine.rerun(uids, by=current_user.username)
+    outcomes = [
+        o
+        for name, group in ticked.items()
+        for o in services().engine_for(name).rerun(group, by=current_user.username)
+    ]
     done = sum(1 for o in outcomes if o.status == Status.PROCESSED)
     still = [o for o in outcomes if o.status == Status.FAILED]
     other = len(outcomes) - done - len(still)
@@ -139,7 +146,7 @@ def _identifier(inspection: Any) -> str | None:
 
 
 def _schema(handler: str | None) -> dict[str, Any] | None:
-    registry = services().registry
+    registry = current_registry()
     return registry.get(handler).schema if handler and handler in registry else None
 
 
@@ -148,7 +155,7 @@ def _candidates(uid: int, handler: str | None, identifier: str | None) -> list[A
     if not handler:
         return []
     try:
-        found = services().engine.candidates(uid, handler, identifier)
+        found = current_engine().candidates(uid, handler, identifier)
     except (MailcoreError, KeyError, LookupError) as exc:
         log.info("candidates of %s for %s: %s", handler, uid, exc)
         return []
@@ -168,7 +175,7 @@ def _editor_context(
         payload = inspection.payload or {} if payload is None else payload
         edit = Edit(dump_payload(payload), "json", inspection.handler, _identifier(inspection))
     form = PayloadForm()
-    form.handler.choices = choices(_("(route as received)"), services().registry.names())
+    form.handler.choices = choices(_("(route as received)"), current_registry().names())
     form.handler.data = edit.handler or ""
     form.identifier.data = edit.identifier or ""
     form.syntax.data = edit.syntax
@@ -215,6 +222,8 @@ def detail_context(inspection: Any, folder: str = "failed") -> dict[str, Any]:
         "action_form": RerunForm(),
         "folder": folder,
         "part_args": {} if folder == "failed" else {"folder": folder},
+        # which mailbox, shown when there are several
+        "mailbox_label": (chosen() or services().mailbox_names[0]) if services().several else None,
     }
     if folder == "failed":
         return {**context, **_editor_context(inspection)}
@@ -319,7 +328,7 @@ def _checked(inspection: Any, edit: Edit) -> dict[str, Any]:
         payload = parse_payload(edit.text, edit.syntax)
     except PayloadSyntaxError as exc:
         return _editor_context(inspection, edit, syntax_error=exc, errors=[])
-    errors = services().engine.validate(edit.handler or inspection.handler, payload)
+    errors = current_engine().validate(edit.handler or inspection.handler, payload)
     return _editor_context(inspection, edit, errors=errors, payload=payload)
 
 
@@ -374,7 +383,7 @@ def choose(uid: int) -> ResponseReturnValue:
 def _rewritten(inspection: Any, edit: Edit, payload: dict[str, Any]) -> ResponseReturnValue:
     """The editor showing `payload`, written out anew in the edit's format, checked."""
     edit = dataclasses.replace(edit, text=dump_payload(payload, edit.syntax))
-    errors = services().engine.validate(edit.handler or inspection.handler, payload)
+    errors = current_engine().validate(edit.handler or inspection.handler, payload)
     context = _editor_context(inspection, edit, errors=errors, payload=payload)
     return render_template("operator/_editor.html", **context)
 
@@ -389,7 +398,7 @@ def resubmit(uid: int) -> ResponseReturnValue:
     except PayloadSyntaxError as exc:
         return _editor_response(_editor_context(inspection, edit, syntax_error=exc, errors=[]))
     try:
-        outcome = services().engine.resubmit(
+        outcome = current_engine().resubmit(
             uid, payload, by=current_user.username, handler=edit.handler, identifier=edit.identifier
         )
     except PayloadInvalid as exc:
@@ -440,7 +449,7 @@ def _editor_response(context: dict[str, Any]) -> ResponseReturnValue:
 def rerun(uid: int) -> ResponseReturnValue:
     """Run the handler again on the message as received (e.g. after fixing the back-end)."""
     _inspect(uid)
-    outcome = services().engine.rerun([uid], by=current_user.username)[0]
+    outcome = current_engine().rerun([uid], by=current_user.username)[0]
     if outcome.status == Status.FAILED:
         flash(_("Message %(uid)s still fails: %(why)s", uid=uid, why=outcome.reason), "warning")
         return _go("operator.detail", uid=uid)
@@ -461,6 +470,6 @@ def reject(uid: int) -> ResponseReturnValue:
             return render_template("operator/_reject.html", reject_form=form, uid=uid)
         flash(_("Not rejected: %(why)s", why="; ".join(map(str, form.note.errors))), "warning")
         return _go("operator.detail", uid=uid)
-    services().engine.reject(inspection.uid, form.note.data or "", by=current_user.username)
+    current_engine().reject(inspection.uid, form.note.data or "", by=current_user.username)
     flash(_("Message %(uid)s rejected.", uid=uid), "success")
     return _go("operator.failed_list")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from mailcore.config import DEFAULT_MAILBOX
 from mailcore.processing.outcomes import message_key
 
-__all__ = ["DEFAULT_SCOPE", "MailboxScope"]
+__all__ = ["DEFAULT_MAILBOX", "DEFAULT_SCOPE", "MailboxScope"]
 
 
 @dataclass(frozen=True)
