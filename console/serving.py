@@ -67,7 +67,7 @@ def serve(
         click.echo(f"First run: created user 'admin' with password {password} (shown only now).")
     if dev:
         if poll:
-            svc.poller = Poller(svc.engine, settings.poll_interval).start()
+            svc.poller = Poller(svc.polling, settings.poll_interval).start()
         click.echo(f"Console: http://{host}:{port}/ (development server)")
         try:
             serve_app(create_app({**overrides, "MAILCORE_SERVICES": svc}), host, port)
@@ -80,7 +80,7 @@ def serve(
     def make_app(index: int) -> tuple[Any, Callable[[], None]]:
         worker = build_services(settings)
         if poll and index == 0:
-            worker.poller = Poller(worker.engine, settings.poll_interval).start()
+            worker.poller = Poller(worker.polling, settings.poll_interval).start()
             click.echo(f"worker 0 (pid {os.getpid()}) polls every {settings.poll_interval:g} s")
         return create_app({**overrides, "MAILCORE_SERVICES": worker}), worker.close
 
