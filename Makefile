@@ -34,6 +34,7 @@ bench: $(STAMP) system
 	$(PY) bench/adversarial.py
 	$(PY) bench/compose.py
 	$(PY) bench/imap.py
+	$(PY) bench/ingest.py
 	$(PY) bench/console.py
 
 clean:
