@@ -52,6 +52,7 @@ from mailcore.ident import IdentScheme
 
 if TYPE_CHECKING:
     from mailcore.mailboxes.protocol import Mailbox
+    from mailcore.oauth2.source import TokenSource
     from mailcore.processing.engine import Limits
 
 ENV_PREFIX = "MAILCORE_"
@@ -430,6 +431,16 @@ def _table(cls: Any, data: Mapping[str, Any], where: str, table: str) -> Any:
     return cls(**{k: _coerce(f"{table}.{k}", v, str, where) for k, v in data.items()})
 
 
+def oauth2_source(settings: Settings) -> TokenSource | None:
+    """The token source of the [oauth2] table (IMAP and SMTP logins ask it for a fresh access
+    token), None when it names no provider."""
+    if not settings.section("oauth2").get("provider"):
+        return None
+    from mailcore.oauth2 import token_source
+
+    return token_source(settings)
+
+
 def open_mailbox(settings: Settings) -> Mailbox:
     """The mailbox the settings describe: IMAP when imap_url is set, else the Maildir set as
     maildir; ConfigError when neither is."""
@@ -450,12 +461,9 @@ def open_mailbox(settings: Settings) -> Mailbox:
         ):
             if value:
                 overrides[key] = value
-        if settings.section("oauth2").get("provider"):  # tokens that refresh: mailcore.oauth2
-            from mailcore.oauth2 import token_source
-
-            source = token_source(settings)
-            if source is not None:
-                overrides.update(oauth2_source=source, oauth2_mechanism=source.settings.mechanism)
+        source = oauth2_source(settings)
+        if source is not None:  # tokens that refresh: mailcore.oauth2
+            overrides.update(oauth2_source=source, oauth2_mechanism=source.settings.mechanism)
         try:
             config = ImapConfig.from_url(settings.imap_url, **overrides)
         except ValueError as e:
