@@ -140,3 +140,24 @@ def test_the_filter_form_names_the_mailbox_only_in_its_select(env: ConsoleEnv) -
     form = html[html.index('<form class="filters') :]
     assert 'action="/failed/"' in form and 'hx-get="/failed/"' in form  # "All" can be chosen
     assert '<option value="returns" selected>' in form
+
+
+def test_reject_and_undo_in_the_second_mailbox(env: ConsoleEnv) -> None:
+    client = env.client("olivia")
+    b = env.services.engines["returns"].mailbox
+    a = env.services.engines["default"].mailbox
+    token = csrf_token(client, "/failed/")
+    response = client.post(
+        "/failed/1/reject?mailbox=returns", data={"note": "spam", "csrf_token": token}
+    )
+    assert response.status_code == 303
+    assert b.uids("failed") == [] and len(b.uids("rejected")) == 1
+    assert len(a.uids("failed")) == 1 and a.uids("rejected") == []
+    rejected = client.get("/mail/rejected/").get_data(as_text=True)
+    assert rows(rejected) == [("returns", "[VEH-B1] Vehicle update")]
+    uid = b.uids("rejected")[0]
+    undo = client.post(
+        f"/mail/rejected/{uid}/undo?mailbox=returns", data={"note": "oops", "csrf_token": token}
+    )
+    assert undo.status_code == 303 and "mailbox=returns" in undo.headers["Location"]
+    assert len(b.uids("failed")) == 1 and b.uids("rejected") == []

@@ -143,3 +143,25 @@ def test_a_mailbox_that_is_down_does_not_stop_the_others(tmp_path: Path, dovecot
 
     assert looping.exit_code == 0, looping.output  # in a loop a failing mailbox is retried
     assert [p for p, _, _ in CALLS["orders"]] == ["IMAP-1", "IMAP-2"]
+
+
+def test_idle_over_two_dovecot_accounts(tmp_path: Path, dovecot: Any) -> None:
+    one, two = ready_account(dovecot), ready_account(dovecot)
+    one.append("INBOX", vehicle_mail(plate="ONE-1"))
+    two.append("INBOX", vehicle_mail(plate="TWO-1"))
+    cfg = write_config(
+        tmp_path,
+        f'imap_url = "{one.imap_url()}"\nhandlers = "{SUPPORT}:orders"',
+        entry("returns", f'imap_url = "{two.imap_url()}"', "returns", "returned"),
+    )
+    args = ["--config", cfg, "--idle", "--interval", "0.3", "--max-polls", "2"]
+
+    result = CliRunner().invoke(poll, args, env={})
+
+    assert result.exit_code == 0, result.output
+    assert [p for p, _, _ in CALLS["orders"]] == ["ONE-1"]
+    assert [p for p, _, _ in CALLS["returns"]] == ["TWO-1"]
+    for account, folder in ((one, "processed"), (two, "returned")):
+        with account.session() as c:
+            c.select_folder(folder)
+            assert len(c.search("ALL")) == 1
