@@ -7,7 +7,8 @@ and nothing of mailcore's other layers (only `mailcore.ident` and `mailcore.erro
   `nesting`: mail nested deeper than the walk or the parser goes, read flat.
 - `headers`: the one reading of headers (encoded words, addresses, Message-IDs, dates).
 - `charsets`: bytes -> text under a missing or wrong charset label; `flowed`: RFC 3676.
-- `htmltext`: HTML body -> plain text, and where a client's quote markup starts.
+- `htmltext`: HTML body -> plain text, and where a client's quote markup starts
+  (`htmlquotes`: each client's markup).
 - `quoting`: visible text, signature, quoted history and how sure the cut is, over
   `reply_words` (the words of 43 languages' mail clients) compiled by `reply_patterns`;
   `forwards`: a forwarded message's header and text.

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from lxml import etree
+
+from mailcore.inbound.htmlquotes import quote_markup
 
 logger = logging.getLogger(__name__)
 
@@ -36,29 +39,6 @@ _MAX_QUOTE_DEPTH = 20
 # Elements nested deeper than this are read as plain text: the walk recurses (one frame a
 # level) and must stay clear of the interpreter's recursion limit.
 _MAX_NESTING = 200
-# The markup clients put around the message they quote: class, id or attribute -> client.
-_QUOTE_CLASSES = {
-    "gmail_quote": "Gmail gmail_quote",
-    "yahoo_quoted": "Yahoo yahoo_quoted",
-    "moz-cite-prefix": "Thunderbird moz-cite-prefix",
-    "protonmail_quote": "ProtonMail protonmail_quote",
-    "zmail_extra": "Zoho zmail_extra",
-    "outlookmessageheader": "Outlook OutlookMessageHeader",
-}
-_QUOTE_IDS = {
-    "divrplyfwdmsg": "Outlook divRplyFwdMsg",
-    "appendonsend": "Outlook appendonsend",
-    "olk_src_body_section": "Outlook for Mac OLK_SRC_BODY_SECTION",
-    "zwchr": "Zimbra zwchr",
-}
-_ZIMBRA_MARKERS = frozenset({"__QUOTED_TEXT__", "__DIVIDER__"})
-# The div Outlook 2007-2016 for Windows draws above its header block, and Windows Mail's
-# (talon/html_quotations.py cut_microsoft_quote lists the same styles).
-_OUTLOOK_RULES = (
-    "border-top:solid#e1e1e11.0pt",
-    "border-top:solid#b5c4df1.0pt",
-    "border-top-color:rgb(229,229,229);border-top-width:1px;border-top-style:solid",
-)
 # lxml.etree's parser, not lxml.html's: that one looks up a Python class for every element.
 _PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
 
@@ -108,7 +88,8 @@ class _Lines:
             self.lines.append(self.prefix + "".join(self.current).rstrip())
             self.clear()
         elif self.current:
-            joined = "".join(self.current)
+            current = self.current
+            joined = current[0] if len(current) == 1 else "".join(current)
             line = " ".join(joined.split())  # str.split's blanks are re's \s, in C
             self.clear()
             if line:
@@ -170,23 +151,25 @@ def _walk(node: etree._Element, out: _Lines, pre: bool) -> None:
         return
     out.nesting += 1
     try:
-        if node.text:
-            _content(node.text, out, pre)
+        text = node.text  # each read of .text or .tail decodes libxml2's UTF-8 anew
+        if text:
+            _content(text, out, pre)
         for child in node:
             if isinstance(child.tag, str):
                 _element(child, out, pre)
-            if child.tail:  # most tails are None: no call
-                _content(child.tail, out, pre)
+            tail = child.tail
+            if tail:  # most tails are None: no call
+                _content(tail, out, pre)
     finally:
         out.nesting -= 1
 
 
-def _content(s: str | None, out: _Lines, pre: bool) -> None:
-    if s:
-        if pre:
-            _pre_text(s, out)
-        else:
-            out.text(s)
+def _content(s: str, out: _Lines, pre: bool) -> None:
+    if pre:
+        _pre_text(s, out)
+    elif out.current or not s.isspace() or "\xa0" in s:
+        # Blanks opening a line would be dropped with it: the newlines between blocks.
+        out.text(s)
 
 
 def _element(child: etree._Element, out: _Lines, pre: bool) -> None:
@@ -194,48 +177,16 @@ def _element(child: etree._Element, out: _Lines, pre: bool) -> None:
     if name in _DROP:
         return
     if len(child.attrib):
-        if _hidden(child):
+        attrs = dict(child.items())  # one call into lxml, then plain dict lookups
+        if _hidden(attrs):
             return
-        markup = _quote_markup(child) if out.quote is not None else None
+        markup = quote_markup(name, attrs) if out.quote is not None else None
         if markup:
             out.quote_starts(markup)
-    if name == "br":
-        if out.has_text:
-            out.newline()
-        else:
-            # <div><br></div>: an empty line, as Gmail and Outlook write them.
-            out.clear()
-            out.blank_line()
-    elif name == "img":
-        alt = child.get("alt")
-        if alt and alt.strip():
-            out.text(f"[{alt.strip()}]")
-    elif name == "hr":
-        out.blank()
-        out.raw_line("---")
-        out.blank()
-    elif name == "blockquote":
-        _nested(child, out, "depth", pre)
-    elif name == "a":
-        _link(child, out, pre)
-    elif name == "li":
-        out.newline()
-        out.text("- ")
-        _walk(child, out, pre)
-        out.newline()
-    elif name in ("td", "th"):
-        if out.has_text:
-            out.text(" | ")
-        _walk(child, out, pre)
-    elif name == "pre":
-        _nested(child, out, "pre", True)
-    else:
-        _block(child, out, pre)
-
-
-def _block(child: etree._Element, out: _Lines, pre: bool) -> None:
-    name = child.tag
-    if name in _PARAGRAPH:
+    special = _SPECIAL.get(name)
+    if special is not None:
+        special(child, out, pre)
+    elif name in _PARAGRAPH:
         out.blank()
         _walk(child, out, pre)
         out.blank()
@@ -247,37 +198,48 @@ def _block(child: etree._Element, out: _Lines, pre: bool) -> None:
         _walk(child, out, pre)
 
 
-def _hidden(el: etree._Element) -> bool:
-    if "hidden" in el.attrib:
+def _br(child: etree._Element, out: _Lines, pre: bool) -> None:
+    if out.has_text:
+        out.newline()
+    else:
+        # <div><br></div>: an empty line, as Gmail and Outlook write them.
+        out.clear()
+        out.blank_line()
+
+
+def _img(child: etree._Element, out: _Lines, pre: bool) -> None:
+    alt = child.get("alt")
+    if alt and alt.strip():
+        out.text(f"[{alt.strip()}]")
+
+
+def _hr(child: etree._Element, out: _Lines, pre: bool) -> None:
+    out.blank()
+    out.raw_line("---")
+    out.blank()
+
+
+def _li(child: etree._Element, out: _Lines, pre: bool) -> None:
+    out.newline()
+    out.text("- ")
+    _walk(child, out, pre)
+    out.newline()
+
+
+def _cell(child: etree._Element, out: _Lines, pre: bool) -> None:
+    if out.has_text:
+        out.text(" | ")
+    _walk(child, out, pre)
+
+
+def _hidden(attrs: dict[str, str]) -> bool:
+    if "hidden" in attrs:
         return True
-    style = el.get("style")
+    style = attrs.get("style")
     if not style:
         return False
     low = style.lower()  # the regex only where it can match: IGNORECASE search is slow
     return ("none" in low or "hidden" in low) and _HIDDEN.search(low) is not None
-
-
-def _quote_markup(el: etree._Element) -> str | None:
-    """The client whose quote starts at this element, if its markup says so."""
-    classes = el.get("class")
-    if classes:
-        low = classes.lower()  # Yahoo prefixes its classes: "ydp9b1f0a55yahoo_quoted"
-        for name, markup in _QUOTE_CLASSES.items():
-            if name in low:
-                return markup
-    ident = el.get("id")
-    if ident and ident.lower() in _QUOTE_IDS:
-        return _QUOTE_IDS[ident.lower()]
-    if el.tag == "blockquote" and (el.get("type") or "").lower() == "cite":
-        return 'Apple Mail / Thunderbird <blockquote type="cite">'
-    if el.get("data-marker") in _ZIMBRA_MARKERS:
-        return "Zimbra data-marker"
-    style = el.get("style")
-    if style and el.tag == "div" and "border-top" in style:
-        flat = style.lower().replace(" ", "")
-        if any(rule in flat for rule in _OUTLOOK_RULES):
-            return "Outlook header rule (border-top)"
-    return None
 
 
 def _pre_text(s: str, out: _Lines) -> None:
@@ -313,3 +275,17 @@ def _link(a: etree._Element, out: _Lines, pre: bool) -> None:
         out.text(shown)
     elif shown.rstrip("/") != text.rstrip("/").strip("<>"):  # "<a@b.c>" links to a@b.c
         out.text(f" ({shown})")
+
+
+# Elements written otherwise than as a block or inline run: name -> writer.
+_SPECIAL: dict[str, Callable[[etree._Element, _Lines, bool], None]] = {
+    "br": _br,
+    "img": _img,
+    "hr": _hr,
+    "blockquote": lambda child, out, pre: _nested(child, out, "depth", pre),
+    "a": _link,
+    "li": _li,
+    "td": _cell,
+    "th": _cell,
+    "pre": lambda child, out, pre: _nested(child, out, "pre", True),
+}

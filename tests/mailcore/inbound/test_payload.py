@@ -45,6 +45,37 @@ def test_yaml_mapping_followed_by_prose_without_dashes() -> None:
     assert payload == {"plate": "A-1", "seats": 5}
 
 
+_prose_words = st.lists(
+    st.sampled_from(["the", "car", "is", "parked", "outside,", "thanks.", "Bob", "2024", "née"]),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(_prose_words.map(" ".join), min_size=1, max_size=8),
+    st.integers(min_value=1, max_value=3),
+    st.booleans(),
+)
+def test_a_mapping_followed_by_any_number_of_prose_paragraphs_is_found(
+    paragraphs: list[str], blank_lines: int, later_key_line: bool
+) -> None:
+    # Stepping back one YAML error (one blank line) at a time, three parses could not get
+    # past blank lines and prose followed by a line YAML reads as a key ("Note: ...").
+    gap = "\n" * (blank_lines + 1)
+    tail = gap + "Note: see http://x: y" if later_key_line else ""
+    text = "plate: A-1\nowner: Bob" + gap + gap.join(paragraphs) + tail
+    payload, problem = document_payload(text)
+    assert payload == {"plate": "A-1", "owner": "Bob"}
+    assert problem is None
+
+
+def test_a_quoted_value_running_on_at_column_0_is_not_cut_as_prose() -> None:
+    payload, _ = document_payload('plate: A-1\nnote: "parked\noutside"\n\nThanks, Bob')
+    assert payload == {"plate": "A-1", "note": "parked outside"}
+
+
 @pytest.mark.parametrize(
     "text",
     ["Hello there, this is a sentence.", "- a\n- b", "just: [unclosed", "", "  \n \n", "42"],
@@ -391,3 +422,28 @@ def test_any_alias_bomb_is_refused_in_time_linear_in_its_text(fanout: int, level
         load_yaml(text)
     # ~microseconds per byte; the guard is 100x that, so only a blow-up trips it.
     assert time.perf_counter() - start < 0.01 + len(text) * 1e-4
+
+
+_flat_words = st.text(
+    st.sampled_from("aZé文ß19_-./@+,;()'\"!?%= "), min_size=1, max_size=10
+) | st.sampled_from(["true", "False", "NULL", "no", "0123", "12", "1.5", "1e5", "B-XY 3"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_flat_words, _flat_words), min_size=1, max_size=5))
+def test_flat_key_lines_load_as_the_yaml_parser_reads_them(pairs: list[tuple[str, str]]) -> None:
+    # load_yaml builds a typed form's "Key: value" lines itself; the YAML parser is the
+    # reference, whatever the words (what it cannot take as flat lines goes to the parser).
+    text = "\n".join(f"{key}: {value}" for key, value in pairs)
+    try:
+        expected = yaml.load(text, Loader=PayloadLoader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError:
+        with pytest.raises(yaml.YAMLError):
+            load_yaml(text)
+        return
+    got = load_yaml(text)
+    assert got == expected
+    if isinstance(got, dict):
+        assert [(type(k), type(v)) for k, v in got.items()] == [
+            (type(k), type(v)) for k, v in expected.items()
+        ]
