@@ -15,6 +15,7 @@ from __future__ import annotations
 import click
 
 from mailcore.config import Settings
+from mailcore.oauth2 import account as oauth2_account
 from mailcore.oauth2 import oauth2_settings, token_store
 from mailcore.oauth2.flows import device_login, loopback_login
 from mailcore.oauth2.providers import Flow, ProviderKind
@@ -52,7 +53,7 @@ def login(
     chosen = oauth2_settings(
         settings.section("oauth2"),
         provider=provider,
-        account=account,
+        account=account or oauth2_account(settings),
         client_id=client_id,
         tenant=tenant,
     )
@@ -95,7 +96,7 @@ def logout(config_path: str | None, account: str | None) -> None:
     """Forget an account's tokens here (revoke the application's access at the provider to
     end it there too)."""
     settings = Settings.load(config_path)
-    name = account or str(settings.section("oauth2").get("account") or "default")
+    name = account or oauth2_account(settings) or "default"
     if not token_store(settings).remove(name):
         raise click.ClickException(f"no tokens are stored for account {name!r}")
     click.echo(f"account {name}: signed out (tokens deleted)")

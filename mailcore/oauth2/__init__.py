@@ -26,6 +26,7 @@ __all__ = [
     "Mechanism",
     "OAuth2Settings",
     "TokenSource",
+    "account",
     "configured",
     "oauth2_settings",
     "token_source",
@@ -48,7 +49,16 @@ def token_source(settings: Settings, db: Any = None) -> TokenSource | None:
     section = settings.section("oauth2")
     if not configured(section):
         return None
-    return TokenSource(token_store(settings, db), oauth2_settings(section))
+    return TokenSource(
+        token_store(settings, db), oauth2_settings(section, account=account(settings))
+    )
+
+
+def account(settings: Settings) -> str | None:
+    """The account of these settings' tokens: [oauth2] account, else the mailbox's name
+    (each of several mailboxes signs in on its own), else None (the default, "default")."""
+    named = settings.section("oauth2").get("account") or getattr(settings, "mailbox_name", None)
+    return str(named) if named else None
 
 
 def token_states(settings: Settings, db: Any = None) -> list[TokenState]:

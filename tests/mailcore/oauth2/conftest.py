@@ -28,7 +28,7 @@ from tests.oauth2_server import (
 )
 from tests.servers import Dovecot, start_oauth2_dovecot
 
-LIFETIME = 3.0  # seconds an access token lives
+LIFETIME = 2.0  # seconds an access token lives
 SECRET = "oauth2-test-secret"
 
 

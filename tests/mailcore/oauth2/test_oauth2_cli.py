@@ -115,12 +115,12 @@ def test_poll_loop_runs_across_several_expiries_with_no_failed_login(
     oauth_account: OAuthAccount,
 ) -> None:
     """The server drops the connection every second (as providers do), so the poller logs in
-    again and again while tokens expire every 3 seconds: never with a stale token."""
+    again and again while tokens expire every 2 seconds: never with a stale token."""
     oauth_account.seed()
     config = oauth_account.config_file(mechanism="xoauth2")  # the deliveries: OAUTHBEARER
     oauth_account.deliver(vehicle_mail("VEH-1"))
     args = ["poll", "--config", config, "--handlers", HANDLERS, "--loop", "--interval", "0.2"]
-    poller = _interactive(mailcore(*args, "--max-polls", "30"))
+    poller = _interactive(mailcore(*args, "--max-polls", "25"))
     stop = threading.Event()
 
     def drop_connections() -> None:
