@@ -24,11 +24,12 @@ from flask_login import current_user
 
 from console import mailbox_choice
 from console.forms import BulkForm, FilterForm, UndoRejectForm, choices
-from console.mailbox_choice import Listed, ListedPage, chosen, current_engine, link_name
+from console.mailbox_choice import Listed, chosen, current_engine, link_name
 from console.roles import role_required
 from console.services import services
 from console.timeline import TimelineStep
 from mailcore.errors import MailboxError, MailcoreError
+from mailcore.processing.outcomes import FailedItem, FailedPage
 from mailcore.processing.scope import DEFAULT_MAILBOX
 from mailcore.processing.vocabulary import EventKind, Status
 
@@ -154,7 +155,7 @@ def list_view(key: str) -> ResponseReturnValue:
     return results_page("operator/list.html", "operator/_results.html", context, not problems)
 
 
-def _page(key: str, number: int, per_page: int, filters: dict[str, str]) -> ListedPage:
+def _page(key: str, number: int, per_page: int, filters: dict[str, str]) -> FailedPage:
     """A page of the folder `key`: of the request's mailbox, or of every mailbox when there
     are several and none is named."""
     if services().several and chosen() is None:
@@ -162,8 +163,8 @@ def _page(key: str, number: int, per_page: int, filters: dict[str, str]) -> List
     engine = current_engine()
     found = engine.failed_page(number, per_page, folder=folder_name(key), **filters)
     name = chosen() or services().mailbox_names[0]
-    items = [Listed(i.summary, i.handler, i.reason, name) for i in found.items]
-    return ListedPage(items, found.total, found.page, found.per_page)
+    items: list[FailedItem] = [Listed(i.summary, i.handler, i.reason, name) for i in found.items]
+    return FailedPage(items, found.total, found.page, found.per_page)
 
 
 @bp.route("/<key>/")

@@ -6,9 +6,10 @@ every mailbox ("All mailboxes"). `url_for` keeps the mailbox of the request in e
 builds for the operator's pages (`keep_mailbox`), so a form posted from a message's page acts
 on that mailbox's message.
 
-`page_across` is the list of all mailboxes: the mailboxes' lists one after the other, in the
-order configured, each newest first; a page of it asks each mailbox for the part of its own
-list the page covers (at most two of its pages), never for the whole folder.
+`page_across` is the list of all mailboxes (a FailedPage of `Listed` items): the mailboxes'
+lists one after the other, in the order configured, each newest first; a page of it asks each
+mailbox for the part of its own list the page covers (at most two of its pages), never for the
+whole folder.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import flask
 from flask import Blueprint, abort, request
 
 from console.services import services
+from mailcore.processing.outcomes import FailedItem, FailedPage
 from mailcore.processing.scope import DEFAULT_MAILBOX
 
 __all__ = [
     "Listed",
-    "ListedPage",
     "chosen",
     "chosen_uids",
     "current_engine",
@@ -34,27 +35,10 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Listed:
-    """One message of a list, and the mailbox it is in."""
+class Listed(FailedItem):
+    """One message of a list, and the mailbox it is in (its configured name)."""
 
-    summary: Any
-    handler: str | None
-    reason: str | None
-    mailbox: str  # its configured name
-
-
-@dataclass(frozen=True)
-class ListedPage:
-    """A page of a list (as mailcore's FailedPage), its items `Listed`."""
-
-    items: list[Listed]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+    mailbox: str = DEFAULT_MAILBOX
 
 
 def install(bp: Blueprint) -> None:
@@ -110,13 +94,13 @@ def chosen_uids(values: list[str]) -> dict[str | None, list[int]]:
     return {name: sorted(uids) for name, uids in out.items()}
 
 
-def page_across(page: int, per_page: int, **filters: Any) -> ListedPage:
+def page_across(page: int, per_page: int, **filters: Any) -> FailedPage:
     """Page `page` of every mailbox's list together (see the module docstring); `filters` as
     `Engine.failed_page` takes them (folder: the key of Folders, e.g. "failed")."""
     key = filters.pop("folder_key")
     svc = services()
     start, end = (page - 1) * per_page, page * per_page
-    items: list[Listed] = []
+    items: list[FailedItem] = []
     offset = 0
     for name, engine in svc.engines.items():
         folder = str(getattr(engine.folders, key))
@@ -125,12 +109,12 @@ def page_across(page: int, per_page: int, **filters: Any) -> ListedPage:
         if lo < hi:
             items += _slice(engine, name, lo, hi, folder, filters)
         offset += total
-    return ListedPage(items, offset, page, per_page)
+    return FailedPage(items, offset, page, per_page)
 
 
 def _slice(
     engine: Any, name: str, lo: int, hi: int, folder: str, filters: dict[str, Any]
-) -> list[Listed]:
+) -> list[FailedItem]:
     """Items [lo, hi) of one mailbox's list, from the (at most two) pages of hi - lo that
     hold them."""
     size = hi - lo
