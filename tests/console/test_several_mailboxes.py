@@ -95,6 +95,8 @@ def test_a_message_page_is_of_its_mailbox_though_the_uids_are_the_same(
     assert "returns refused the plate" in second and "VEH-B1" in second
     assert '<b id="mailbox-name">returns</b>' in second
     assert f"/failed/{uid_b}/resubmit?mailbox=returns" in second  # its forms act on it
+    raw = client.get(f"/failed/{uid_b}/raw?mailbox=returns").get_data(as_text=True)
+    assert "VEH-B1" in raw and "VEH-A1" not in raw
 
 
 def test_resubmit_in_the_second_mailbox_lands_in_its_processed_folder(
