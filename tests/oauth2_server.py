@@ -27,7 +27,7 @@ from flask import Flask, request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 HOST = "127.0.0.1"
 CLIENT_ID = "mailcore"  # a public client (no secret), as Microsoft's and Google's tools are
@@ -219,11 +219,16 @@ def start_token_server(lifetime: float = 3.0) -> TokenServer:
     def verify() -> str:  # where a person would enter the user code
         return f"enter the code {request.args.get('user_code', '')[:20]}"
 
-    http = make_server(HOST, 0, app, threaded=True)
+    http = make_server(HOST, 0, app, threaded=True, request_handler=_Quiet)
     state.issuer = f"http://{HOST}:{http.server_port}"
     state._http = http
     threading.Thread(target=http.serve_forever, daemon=True, name="token-server").start()
     return state
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return  # a line per token request would drown the tests' output
 
 
 def _query_client(client_id: str) -> Client | None:
