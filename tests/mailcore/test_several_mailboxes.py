@@ -114,7 +114,9 @@ def test_mailbox_option_works_one_mailbox(tmp_path: Path) -> None:
     assert "no mailbox named 'nope'" in unknown.output and "orders, returns" in unknown.output
 
 
-def test_a_mailbox_that_is_down_does_not_stop_the_others(tmp_path: Path, dovecot: Any) -> None:
+def test_a_mailbox_that_is_down_does_not_stop_the_others(
+    tmp_path: Path, dovecot: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     account = ready_account(dovecot)
     account.append("INBOX", vehicle_mail(plate="IMAP-1"))
     box = MaildirMailbox(tmp_path / "b")
@@ -143,6 +145,8 @@ def test_a_mailbox_that_is_down_does_not_stop_the_others(tmp_path: Path, dovecot
 
     assert looping.exit_code == 0, looping.output  # in a loop a failing mailbox is retried
     assert [p for p, _, _ in CALLS["orders"]] == ["IMAP-1", "IMAP-2"]
+    retried = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retried and all(m.startswith("down: poll failed") for m in retried)
 
 
 def test_idle_over_two_dovecot_accounts(tmp_path: Path, dovecot: Any) -> None:
