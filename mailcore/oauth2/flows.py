@@ -41,7 +41,7 @@ def device_login(
     try:
         grant = _device_authorization(client, provider)
         where = grant.get("verification_uri") or grant.get("verification_url")  # Google's
-        echo(f"To sign in, open {where} and enter the code {grant['user_code']}")
+        echo(f"To sign in, open {_shown(where)} and enter the code {_shown(grant['user_code'])}")
         interval = float(grant.get("interval") or 5)
         deadline = time.monotonic() + float(grant.get("expires_in") or LOGIN_TIMEOUT)
         while time.monotonic() < deadline:
@@ -154,6 +154,11 @@ class _Redirect:
                 return
 
         return Handler
+
+
+def _shown(value: object) -> str:
+    """A provider's value for the terminal: printable, one word, bounded."""
+    return "".join(c for c in str(value) if c.isprintable() and not c.isspace())[:500]
 
 
 def _refused(e: OAuthError) -> str:

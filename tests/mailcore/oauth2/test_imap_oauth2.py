@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from mailcore.config import open_mailbox
-from mailcore.errors import TokenRefreshFailed
+from mailcore.config import Settings, open_mailbox
+from mailcore.errors import MailboxError, TokenRefreshFailed
 from mailcore.oauth2 import token_source
 from mailcore.store.oauth_tokens import TokenHealth
 from tests.mailcore.oauth2.conftest import LIFETIME, OAuthAccount
@@ -120,3 +120,21 @@ def test_sources_sharing_the_database_refresh_a_rotating_token_once(
     assert errors == [] and len(set(got)) == 1
     assert oauth_account.server.refreshes(oauth_account.user) == 1
     assert oauth_account.server.user_of(got[0]) == oauth_account.user
+
+
+def test_a_token_refused_again_after_its_refresh_says_so(oauth_account: OAuthAccount) -> None:
+    """The account's tokens are another user's (signed in as the wrong person): one refresh,
+    one more try, then a MailboxError naming the account; no loop of refreshes."""
+    oauth_account.seed()
+    mapping = oauth_account.mapping()
+    mapping["imap_url"] = mapping["imap_url"].replace(oauth_account.user, "someone-else")
+    mailbox = open_mailbox(Settings.from_mapping(mapping))
+    try:
+        with pytest.raises(MailboxError) as caught:
+            mailbox.uids("INBOX")
+    finally:
+        mailbox.close()
+    text = str(caught.value)
+    assert "refused the login of 'someone-else'" in text and "refreshed and refused again" in text
+    assert oauth_account.server.refreshes(oauth_account.user) == 2  # before expiry, after refusal
+    assert not isinstance(caught.value, TokenRefreshFailed)
