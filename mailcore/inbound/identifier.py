@@ -1,6 +1,7 @@
 """Finding the identifier of the record a reply is about, and where it was found.
 
-`find_identifier` tries the subaddress of the recipients, then the [tag] of the subject, then
+`find_identifier` tries the subaddress of the recipients (To, Cc, then the envelope recipient
+in Delivered-To / X-Original-To), then the [tag] of the subject, then
 the Message-IDs replied to (In-Reply-To, References); `bounced_identifier` reads the Message-ID
 in the returned headers of a bounce.
 """
@@ -21,7 +22,9 @@ def find_identifier(
     headers: Headers, scheme: IdentScheme
 ) -> tuple[str | None, IdentifierSource | None]:
     """The identifier our mail put in its reply address, subject or Message-ID, and where."""
-    for address in (*headers.to, *headers.delivered_to, *headers.cc):
+    # The envelope recipient (Delivered-To, X-Original-To: written by the MTA or by ingress)
+    # after the visible ones: a BCC or a forward names the identifier only there.
+    for address in (*headers.to, *headers.cc, *headers.delivered_to):
         found = scheme.from_address(address)
         if found:
             return found, IdentifierSource.SUBADDRESS

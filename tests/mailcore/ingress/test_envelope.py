@@ -77,3 +77,9 @@ def test_a_bcc_routes_by_the_envelope_and_keeps_its_identity() -> None:
     assert extract(raw).identifier is None
     assert extract(stored).identifier == "VEH-123"
     assert message_key(stored) == message_key(raw)
+
+
+def test_the_visible_recipients_come_before_the_envelope() -> None:
+    raw = message(to="ops@example.com", extra_headers="Cc: reply+VEH-111@example.com\r\n")
+    stored = trace_fields(Envelope("reply+VEH-222@example.com"), raw) + raw
+    assert extract(stored).identifier == "VEH-111"
