@@ -353,7 +353,8 @@ class Pipeline:
                             "identifier_source": ex.identifier_source,
                             "reply_confidence": str(ex.reply_confidence),
                             "reply_confidence_reason": ex.reply_confidence_reason}
-                           | ({"security": policy.summary(ex)} if ex.security else {}))
+                           | ({"security": policy.summary(ex)} if ex.security else {})
+                           | ({"bounce": True} if ex.bounce is not None else {}))  # events out
         )  # fmt: skip
         if oversized and payload is None:  # an operator may still resubmit it with a payload
             self._fail(work, where, actor, oversized)

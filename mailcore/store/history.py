@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -83,6 +83,9 @@ class History(HistoryQueries):
         self.retention_days = retention_days
         self._marks = HandledMarks(self._engine)
         self._copies = pg_fastpath.copies_events(self._engine)
+        # Called with each batch's connection, events and time, inside its transaction: the
+        # events-out outbox (mailcore.webhooks.outbox) writes its rows there.
+        self.outbox: Callable[[sa.Connection, Sequence[LogEvent], datetime], None] | None = None
 
     @property
     def engine(self) -> sa.Engine:
@@ -120,6 +123,8 @@ class History(HistoryQueries):
                 rows = [fit(e.row(stamp), EVENT_TEXT) for e in events]
                 conn.execute(events_table.insert(), rows)
             self._upsert(conn, states, stamp)
+            if self.outbox is not None and events:
+                self.outbox(conn, events, stamp)
         if any(s.get("handled") for s in states):
             self._marks.settle()
 
