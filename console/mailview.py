@@ -15,6 +15,7 @@ embedded as data: URIs so they display without any request leaving the frame.
 from __future__ import annotations
 
 import base64
+import functools
 import html as htmllib
 import logging
 import re
@@ -24,6 +25,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import html5lib
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from html5lib import treebuilders
 
@@ -220,17 +222,28 @@ def _attributes(
         elif attr == "href" and name == "a":
             # Links stay readable but cannot be followed.
             if value and not _UNSAFE_LINK.match(re.sub(r"[\x00-\x20]+", "", value)):
-                out["title"] = _("Link (not followed): %(url)s", url=value)
+                out["title"] = _notes()[0] % {"url": value}
         elif attr in _URL_ATTRS:
             if value and not value.startswith("#") and attr not in _NOT_A_LOAD:
                 blocked.append(value)
                 if name == "img" and attr == "src":
-                    out["alt"] = _("[remote image blocked: %(alt)s]", alt=attrib.get("alt", ""))
+                    out["alt"] = _notes()[1] % {"alt": attrib.get("alt", "")}
         elif attr in _ATTRS and attr not in out:
             out[attr] = raw
     if name == "input":
         out["disabled"] = ""
     return out
+
+
+def _notes() -> tuple[str, str]:
+    """The notes on links and remote images, in the reader's language: looked up once per
+    language, not once per element (a hostile mail may hold a hundred thousand links)."""
+    return _notes_in(str(get_locale() or ""))
+
+
+@functools.lru_cache(maxsize=16)
+def _notes_in(_language: str) -> tuple[str, str]:
+    return _("Link (not followed): %(url)s"), _("[remote image blocked: %(alt)s]")
 
 
 def _start_tag(name: str, attrs: Mapping[str, str]) -> str:
