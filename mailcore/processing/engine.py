@@ -143,7 +143,12 @@ class Engine:
         security: Unwrap | None = None,
     ) -> Engine:
         """The engine the settings describe: folders, identifiers, limits, claim lease and
-        handler workers (what `mailcore poll` and the console's poller run)."""
+        handler workers (what `mailcore poll` and the console's poller run), with the
+        ``[webhooks]`` table's webhook handlers added to `registry` and its events out on
+        `history` (mailcore.webhooks)."""
+        from mailcore.webhooks import install
+
+        install(settings, registry, history)
         return cls(
             mailbox,
             registry,
