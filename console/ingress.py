@@ -1,5 +1,5 @@
 """Push ingress over HTTP: POST /ingress/mime, /ingress/postmark, /ingress/mailgun[/mime],
-/ingress/sendgrid, into the inbox of the console's (first) mailbox.
+/ingress/sendgrid, into the inbox of the console's first mailbox (``?mailbox=NAME``: another).
 
 No login and no CSRF token: each endpoint checks its own secret or signature
 (`mailcore.Ingress`, which owns what each provider documents). The body is read as a stream,
@@ -19,6 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from console import csrf
 from console.services import services
 from mailcore import Ingress, IngressProvider, IngressSettings, PushRequest, ReplayGuard
+from mailcore.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,17 @@ def ingress_settings() -> IngressSettings:
     return IngressSettings() if settings is None else IngressSettings.from_settings(settings)
 
 
-def _ingress() -> Ingress:
+def _ingress(mailbox: str | None) -> Ingress | None:
+    """The ingress on the named mailbox's inbox (the first one's without a name); None when
+    no mailbox has that name."""
     conf = ingress_settings()
     guard = current_app.extensions.get(_GUARD)
     if guard is None:
         guard = current_app.extensions.setdefault(_GUARD, ReplayGuard(conf.max_age))
-    engine = services().engine
+    svc = services()
+    engine = svc.engines.get(mailbox) if mailbox else svc.engine
+    if engine is None:
+        return None
     return Ingress(conf, engine.mailbox, engine.folders.inbox, guard)
 
 
@@ -65,7 +71,13 @@ def receive(provider: str) -> Response:
         which = IngressProvider(provider)
     except ValueError:
         return Response("no such ingress endpoint\n", 404, mimetype="text/plain")
-    ingress = _ingress()
+    try:
+        ingress = _ingress(request.args.get("mailbox"))
+    except ConfigError as exc:  # said in the log, not to whoever posts
+        log.error("ingress is not configured right: %s", exc)
+        return Response("ingress is misconfigured; see the log\n", 503, mimetype="text/plain")
+    if ingress is None:
+        return Response("no such mailbox\n", 404, mimetype="text/plain")
     request.max_content_length = ingress.request_limit
     push = PushRequest(request.headers, _body(), request.content_type, request.content_length)
     try:

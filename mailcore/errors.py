@@ -7,6 +7,7 @@
     |   +-- UidValidityChanged       the server renumbered a folder
     |   +-- UnsendableValue          a value no IMAP command can carry (refused before sending)
     |   +-- LiteralRefused           (mailboxes.imap) the server refused an IMAP literal
+    |   +-- StoreUnavailable         (ingress.store) a pushed message not stored: try later
     +-- PayloadInvalid               a payload does not satisfy its handler's schema
     |   +-- PayloadTooLarge          (inbound.payload) a payload over its PayloadLimits
     +-- RegistrationError            a handler cannot be registered (also a ValueError)
@@ -19,6 +20,7 @@
     |   +-- RecipientsRefused        (outbound.smtp) some recipients were refused
     +-- UnknownTemplate              (store.template_store) no template of that name
     +-- AccountError                 (console.users) a console account cannot be created or changed
+    +-- MessageTooLarge, EnvelopeInvalid, EmptyMessage, FormInvalid   (ingress) a push refused
     +-- AuthError                    credentials refused, or an OAuth2 token cannot be had
     |   +-- TokenRefreshFailed       the identity provider refused the refresh: log in again
 

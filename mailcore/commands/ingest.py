@@ -61,22 +61,31 @@ class _Deadline:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings.")
 @click.option("--recipient", help="The envelope recipient (Postfix: ${recipient}).")
 @click.option("--sender", help="The envelope sender (Postfix: ${sender}; empty for a bounce).")
-def ingest(config_path: str | None, recipient: str | None, sender: str | None) -> None:
+@click.option("--mailbox", "mailbox_name", help="Which configured mailbox (default: the first).")
+def ingest(
+    config_path: str | None, recipient: str | None, sender: str | None, mailbox_name: str | None
+) -> None:
     """Store the message on stdin in the inbox; exit 0 stored, 75 try later, 65 refused."""
     if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
         # Without -v the one status line is all the MTA reports (retries are not news).
         logging.getLogger("mailcore").setLevel(logging.ERROR)
-    code, line = run(config_path, recipient, sender)
+    code, line = run(config_path, recipient, sender, mailbox_name)
     if line:
         click.echo(line, err=True)
     sys.exit(code)
 
 
-def run(config_path: str | None, recipient: str | None, sender: str | None) -> tuple[int, str]:
+def run(
+    config_path: str | None,
+    recipient: str | None,
+    sender: str | None,
+    mailbox_name: str | None = None,
+) -> tuple[int, str]:
     """(exit status, the line to print) for one message read from stdin."""
     try:
-        settings = Settings.load(config_path)
-        limits = IngressSettings.from_settings(settings)
+        top = Settings.load(config_path)
+        limits = IngressSettings.from_settings(top)
+        settings = top.mailbox(mailbox_name) if mailbox_name else top.all_mailboxes()[0]
     except ConfigError as exc:
         return EX_TEMPFAIL, f"4.3.5 mailcore ingest: {exc}"
     deadline = _Deadline()

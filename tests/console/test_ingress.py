@@ -333,3 +333,12 @@ def test_503_with_retry_after_when_the_mailbox_does_not_store(
     assert answer.headers["Retry-After"] == "60"
     assert "try again later" in answer.text and "SECRET" not in answer.text
     assert isinstance(MaildirMailbox(tmp_path / "unused"), MaildirMailbox)
+
+
+def test_an_unknown_mailbox_is_404(env: ConsoleEnv) -> None:
+    headers = {"Authorization": f"Bearer {SETTINGS.mime_token}"}
+    answer = env.app.test_client().post(
+        "/ingress/mime?mailbox=nope", data=message(), content_type="message/rfc822",
+        headers=headers,
+    )  # fmt: skip
+    assert answer.status_code == 404 and stored(env) == []

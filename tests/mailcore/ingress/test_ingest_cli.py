@@ -123,3 +123,18 @@ def test_a_server_that_never_answers_is_75_within_the_timeout(tmp_path: Path) ->
         assert time.monotonic() - started < 20
     finally:
         silent.close()
+
+
+def test_mailbox_chooses_among_the_configured_ones(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "two.toml",
+        f'maildir = "{tmp_path / "a"}"\n[[mailboxes]]\nname = "b"\nmaildir = "{tmp_path / "b"}"\n',
+    )
+    assert ingest(config, message(subject="to b"), "--mailbox", "b").returncode == 0
+    assert ingest(config, message(subject="to a")).returncode == 0
+    unknown = ingest(config, message(), "--mailbox", "c")
+    assert unknown.returncode == 75 and b"no mailbox named 'c'" in unknown.stderr
+    for name, subject in (("a", b"to a"), ("b", b"to b")):
+        box = MaildirMailbox(tmp_path / name)
+        [raw] = box.fetch("INBOX", box.uids("INBOX")).values()
+        assert b"Subject: " + subject in raw
