@@ -120,7 +120,7 @@ class PayloadForm(FlaskForm):
     )
 
 
-def _note(label: Any, example: str) -> TextAreaField:
+def _note(label: Any, example: Any) -> TextAreaField:
     """An operator's note on an action, required: the next person reads why."""
     return TextAreaField(
         label,
@@ -134,13 +134,13 @@ def _note(label: Any, example: str) -> TextAreaField:
 
 
 class RejectForm(FlaskForm):
-    note = _note(_l("Why is it rejected?"), "'spam', 'duplicate'")
+    note = _note(_l("Why is it rejected?"), _l("'spam', 'duplicate'"))
 
 
 class UndoRejectForm(FlaskForm):
     """Take a rejected mail back to `failed`: the note says why, for the timeline."""
 
-    note = _note(_l("Why is it taken back?"), "'rejected by mistake'")
+    note = _note(_l("Why is it taken back?"), _l("'rejected by mistake'"))
 
 
 class RerunForm(FlaskForm):

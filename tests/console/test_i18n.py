@@ -223,16 +223,26 @@ def unmarked_python_literals(source: str) -> list[tuple[int, str]]:
             continue
         func = node.func
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-        if name not in _SHOWN_ARGUMENT:
-            continue
         if name == "append" and "errors" not in ast.unparse(func):
             continue  # a list of anything else
-        index = _SHOWN_ARGUMENT[name]
-        if len(node.args) > index:
-            text = _literal_text(node.args[index])
+        shown = [node.args[i] for i in _shown_positions(name) if i < len(node.args)]
+        shown += [k.value for k in node.keywords if k.arg in _SHOWN_KEYWORDS]
+        for value in shown:
+            text = _literal_text(value)
             if text is not None and text not in _UNTRANSLATED_WORDS:
                 found.append((node.lineno, text))
     return found
+
+
+# Keywords whose value the reader sees, whatever the call (WTForms validators and fields).
+_SHOWN_KEYWORDS = {"message", "label", "description"}
+
+
+def _shown_positions(name: str) -> tuple[int, ...]:
+    """The positional arguments of a call named `name` that the reader sees."""
+    if name.endswith("Field"):  # a WTForms field: its label
+        return (0,)
+    return (_SHOWN_ARGUMENT[name],) if name in _SHOWN_ARGUMENT else ()
 
 
 def test_no_message_the_reader_sees_is_a_bare_literal_in_the_console() -> None:
@@ -249,6 +259,9 @@ def test_the_python_check_catches_an_unmarked_flash() -> None:
     assert unmarked_python_literals(source) == [(1, "Message  rejected.")]
     assert unmarked_python_literals('row.errors.append("required: missing")') != []
     assert unmarked_python_literals('Badge(_("decrypted"), "good", "a b c")') == []
+    assert unmarked_python_literals('Length(max=9, message="Too long.")') == [(1, "Too long.")]
+    assert unmarked_python_literals('StringField(_l("Note"), [Optional()])') == []
+    assert unmarked_python_literals('TextAreaField("Your note")') == [(1, "Your note")]
 
 
 # Words a page may show untranslated: names, formats and protocol terms.
