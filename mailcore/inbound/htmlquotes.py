@@ -80,6 +80,8 @@ _OUTLOOK_RULES = (
 
 def quote_markup(tag: str, attrs: Mapping[str, str]) -> str | None:
     """The client whose quote starts at the element `tag` with `attrs`, if its markup says so."""
+    if len(attrs) == 1 and tag != "div" and "style" in attrs:
+        return None  # most elements: a style, which marks a quote on a div only
     classes = attrs.get("class")
     if classes:
         low = classes.lower()

@@ -43,6 +43,13 @@ _MAX_NESTING = 200
 _PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
 
 
+def _is_one_spaced(text: str) -> bool:
+    """Whether `text` is already its words joined by single spaces: every blank str.split
+    knows but the space is unprintable, so a printable text holds spaces only (half the cost
+    of splitting and joining it)."""
+    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
+
+
 @dataclass
 class QuoteStart:
     """Filled by `html_to_text`: the first line of the quoted message and the markup found."""
@@ -90,7 +97,7 @@ class _Lines:
         elif self.current:
             current = self.current
             joined = current[0] if len(current) == 1 else "".join(current)
-            line = " ".join(joined.split())  # str.split's blanks are re's \s, in C
+            line = joined if _is_one_spaced(joined) else " ".join(joined.split())
             self.clear()
             if line:
                 self.lines.append(self.prefix + line)
