@@ -160,14 +160,16 @@ class TokenServer:
     def refreshes(self, user: str) -> int:
         return sum(1 for grant, name in self.issued if grant == "refresh_token" and name == user)
 
-    def user_of(self, access_token: str) -> str | None:
-        """The user an unexpired access token of ours was issued to, else None."""
+    def user_of(self, access_token: str, expired: bool = False) -> str | None:
+        """The user an unexpired (or, with `expired`, any) access token of ours was issued to,
+        else None."""
         try:
             token = jwt.decode(access_token, OctKey.import_key(self.key), algorithms=["HS256"])
         except (JoseError, ValueError):
             return None
         claims = token.claims
-        if claims.get("iss") != self.issuer or float(claims.get("exp", 0)) < time.time():
+        stale = float(claims.get("exp", 0)) < time.time() and not expired
+        if claims.get("iss") != self.issuer or stale:
             return None
         return str(claims.get("sub"))
 

@@ -119,7 +119,7 @@ def test_sources_sharing_the_database_refresh_a_rotating_token_once(
         t.join()
     assert errors == [] and len(set(got)) == 1
     assert oauth_account.server.refreshes(oauth_account.user) == 1
-    assert oauth_account.server.user_of(got[0]) == oauth_account.user
+    assert oauth_account.server.user_of(got[0], expired=True) == oauth_account.user
 
 
 def test_a_token_refused_again_after_its_refresh_says_so(oauth_account: OAuthAccount) -> None:
