@@ -163,3 +163,23 @@ def test_reject_and_undo_in_the_second_mailbox(env: ConsoleEnv) -> None:
     )
     assert undo.status_code == 303 and "mailbox=returns" in undo.headers["Location"]
     assert len(b.uids("failed")) == 1 and b.uids("rejected") == []
+
+
+def test_the_background_poller_polls_every_mailbox(env: ConsoleEnv) -> None:
+    import time
+
+    from console.poller import Poller
+
+    a = env.services.engines["default"].mailbox
+    b = env.services.engines["returns"].mailbox
+    deliver(a, vehicle_mail(plate="A-LATER"))
+    deliver(b, vehicle_mail(plate="B-LATER"))
+    poller = Poller(env.services.polling, 0.05).start()
+    try:
+        deadline = time.monotonic() + 10
+        while (a.uids("INBOX") or b.uids("INBOX")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        poller.stop()
+    assert a.uids("INBOX") == [] and len(a.uids("processed")) == 1
+    assert b.uids("INBOX") == [] and len(b.uids("returned")) == 2
