@@ -17,7 +17,6 @@ from click.testing import CliRunner, Result
 from mailcore.cli import main
 from tests.mailcore.engine_support import vehicle_mail
 from tests.mailcore.oauth2.conftest import LIFETIME, OAuthAccount
-from tests.oauth2_server import SCOPE
 from tests.servers import DOVEADM
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -121,7 +120,17 @@ def test_poll_loop_runs_across_several_expiries_with_no_failed_login(
     oauth_account.seed()
     config = oauth_account.config_file(mechanism="xoauth2")  # the deliveries: OAUTHBEARER
     oauth_account.deliver(vehicle_mail("VEH-1"))
-    args = ["poll", "--config", config, "--handlers", HANDLERS, "--loop", "--interval", "0.2"]
+    args = [
+        "-vv",
+        "poll",
+        "--config",
+        config,
+        "--handlers",
+        HANDLERS,
+        "--loop",
+        "--interval",
+        "0.2",
+    ]
     poller = _interactive(mailcore(*args, "--max-polls", "25"))
     stop = threading.Event()
 
@@ -150,4 +159,10 @@ def test_poll_loop_runs_across_several_expiries_with_no_failed_login(
     assert oauth_account.server.refreshes(oauth_account.user) >= 2
     processed = sum(int(m) for m in re.findall(r"(\d+) processed", out))
     assert processed >= 4, out
-    assert SCOPE  # the tokens were issued for the scope Dovecot requires
+    # debug logging (IMAP commands, HTTP requests) shows no token, access or refresh
+    tokens = oauth_account.store().load("ops")
+    assert tokens is not None and tokens.refresh_token
+    assert (
+        "eyJ" not in err and tokens.refresh_token not in err and "AUTHENTICATE **REDACTED**" in err
+    )
+    assert not any(t in out + err for t in oauth_account.server.refresh_tokens)
