@@ -17,10 +17,11 @@ import os
 from typing import Any
 
 from mailcore.config import Settings
+from mailcore.errors import ConfigError
 from mailcore.oauth2.providers import Mechanism, OAuth2Settings, configured, oauth2_settings
 from mailcore.oauth2.source import TokenSource
 from mailcore.store.db import connect
-from mailcore.store.oauth_tokens import OAuthTokenStore, TokenState
+from mailcore.store.oauth_tokens import MISSING_SECRET, OAuthTokenStore, TokenState
 
 __all__ = [
     "Mechanism",
@@ -41,6 +42,8 @@ def token_store(settings: Settings, db: Any = None) -> OAuthTokenStore:
     """The token table of the settings' database (or of `db`, an engine already open),
     encrypted with $MAILCORE_SECRET_KEY or [console] secret_key (ConfigError without)."""
     secret = os.environ.get(SECRET_ENV) or settings.section("console").get("secret_key")
+    if not secret:  # said before a database is opened (or created)
+        raise ConfigError(MISSING_SECRET)
     return OAuthTokenStore(db if db is not None else connect(settings.database_url), secret)
 
 

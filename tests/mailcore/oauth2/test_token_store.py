@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from mailcore.config import Settings
 from mailcore.errors import ConfigError
+from mailcore.oauth2 import token_store
 from mailcore.store.db import connect
 from mailcore.store.oauth_tokens import OAuthTokenStore, TokenSet, oauth_tokens
 
@@ -71,3 +73,13 @@ def test_only_one_caller_holds_the_lease(database_url: str) -> None:
     state = store.state("ops")
     assert state is not None and state.failure == "refused"
     assert store.remove("ops") and not store.remove("ops") and store.states() == []
+
+
+def test_without_a_secret_key_no_database_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MAILCORE_SECRET_KEY", raising=False)
+    settings = Settings.from_mapping({"database_url": f"sqlite:///{tmp_path}/history.db"})
+    with pytest.raises(ConfigError, match="set MAILCORE_SECRET_KEY"):
+        token_store(settings)
+    assert not (tmp_path / "history.db").exists()
