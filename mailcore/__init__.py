@@ -94,6 +94,11 @@ _LAZY: dict[str, str] = {
     "OAuthTokenState": "mailcore.store.oauth_tokens:TokenState",
     "TokenHealth": "mailcore.store.oauth_tokens",
     "oauth2_token_store": "mailcore.oauth2:token_store",
+    "OutboxStore": "mailcore.store.outbox",
+    # webhooks
+    "WebhookSecret": "mailcore.webhooks.signing",
+    "verify_webhook": "mailcore.webhooks.signing:verify",
+    "webhook_subscriptions": "mailcore.webhooks.settings:subscriptions",
     # outbound
     "Template": "mailcore.outbound.templating",
     "TemplateProblem": "mailcore.outbound.templating:Problem",
@@ -231,6 +236,10 @@ __all__ = [
     "OAuthTokenStore",
     "TokenHealth",
     "oauth2_token_store",
+    "OutboxStore",
+    "WebhookSecret",
+    "verify_webhook",
+    "webhook_subscriptions",
 ]
 __version__ = "0.1.0"
 
@@ -306,6 +315,7 @@ if TYPE_CHECKING:
     from mailcore.store.keys import KeyStore, StoredKey
     from mailcore.store.oauth_tokens import OAuthTokenStore, TokenHealth
     from mailcore.store.oauth_tokens import TokenState as OAuthTokenState
+    from mailcore.store.outbox import OutboxStore
     from mailcore.store.retention import RetentionSchedule
     from mailcore.store.template_store import NAME_RE as TEMPLATE_NAME
     from mailcore.store.template_store import (
@@ -317,3 +327,6 @@ if TYPE_CHECKING:
     )
     from mailcore.store.template_store import Version as TemplateVersion
     from mailcore.store.template_store import field_problems as template_field_problems
+    from mailcore.webhooks.settings import subscriptions as webhook_subscriptions
+    from mailcore.webhooks.signing import WebhookSecret
+    from mailcore.webhooks.signing import verify as verify_webhook

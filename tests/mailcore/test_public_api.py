@@ -28,7 +28,7 @@ PUBLIC = {
     "AutoKind", "BounceReason", "BounceReport", "FeedbackReport", "RecipientReport",
     "BounceSeverity", "bounce_address", "ReplyConfidence", "ForwardedMessage",
     "Ingress", "IngressProvider", "IngressSettings", "Envelope", "PushRequest", "ReplayGuard",
-    "store_message",
+    "store_message", "OutboxStore", "WebhookSecret", "verify_webhook", "webhook_subscriptions",
 }  # fmt: skip
 
 
