@@ -19,6 +19,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
+from mailcore import AutoKind, BounceReason, BounceSeverity
 from mailcore.processing.vocabulary import Status
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,39 @@ STATUS_NAMES = {
 def status_name(status: str) -> str:
     """`status` as the console shows it, in the reader's language (an unknown one as is)."""
     return str(STATUS_NAMES.get(status, status))  # type: ignore[call-overload]
+
+
+# How the console names what mailcore says of an automatic mail: its kind (AutoKind), and
+# for each bounced recipient whether retrying can help (BounceSeverity) and why (BounceReason).
+# (mailcore.inbound.automatic owns those vocabularies.)
+AUTO_KIND_NAMES = {
+    AutoKind.BOUNCE: _l("delivery failure report"),
+    AutoKind.VACATION: _l("out-of-office reply"),
+    AutoKind.FEEDBACK: _l("complaint report"),
+    AutoKind.OTHER: _l("other automatic mail"),
+}
+BOUNCE_NAMES = {
+    BounceSeverity.HARD: _l("hard (permanent)"),
+    BounceSeverity.SOFT: _l("soft (temporary)"),
+    BounceReason.UNKNOWN_USER: _l("unknown user"),
+    BounceReason.MAILBOX_FULL: _l("mailbox full"),
+    BounceReason.BLOCKED_AS_SPAM: _l("blocked as spam"),
+    BounceReason.DOMAIN_NOT_FOUND: _l("domain not found"),
+    BounceReason.MESSAGE_TOO_LARGE: _l("message too large"),
+    BounceReason.POLICY: _l("refused by policy"),
+    BounceReason.TEMPORARY: _l("temporary failure"),
+    BounceReason.OTHER: _l("other"),
+}
+
+
+def auto_kind_name(kind: str) -> str:
+    """An automatic mail's kind in the reader's language (an unknown one as is)."""
+    return str(AUTO_KIND_NAMES.get(kind, kind))
+
+
+def bounce_name(value: str) -> str:
+    """A bounced recipient's severity or reason in the reader's language (unknown: as is)."""
+    return str(BOUNCE_NAMES.get(value, value))
 
 
 def compile_catalogs(directory: Path = DIRECTORY) -> list[Path]:
@@ -101,4 +135,6 @@ def init_app(app: Flask, preference: Callable[[], str | None]) -> None:
             "get_locale": get_locale,
             "status_name": status_name,
             "kind_title": kind_title,
+            "auto_kind_name": auto_kind_name,
+            "bounce_name": bounce_name,
         }

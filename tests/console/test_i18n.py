@@ -315,3 +315,18 @@ def test_console_js_takes_its_words_from_the_page() -> None:
             continue  # a selector, an event name, a data- key
         before = code[: match.start()].rstrip()
         assert before.endswith("||"), f"console.js writes {match.group(1)!r}: use a data- attribute"
+
+
+def test_every_vocabulary_value_the_console_shows_has_a_french_name(
+    console_env: ConsoleEnv,
+) -> None:
+    from console.translations import AUTO_KIND_NAMES, BOUNCE_NAMES, STATUS_NAMES
+    from mailcore import AutoKind, BounceReason, BounceSeverity
+
+    assert set(AUTO_KIND_NAMES) == set(AutoKind)
+    assert set(BOUNCE_NAMES) == set(BounceReason) | set(BounceSeverity)
+    names = [*AUTO_KIND_NAMES.values(), *BOUNCE_NAMES.values(), *STATUS_NAMES.values()]
+    with console_env.app.test_request_context(headers=FRENCH):
+        french = [str(n) for n in names]
+    english = [str(n) for n in names]
+    assert [f for f, e in zip(french, english, strict=True) if f == e] == []
