@@ -56,9 +56,24 @@ class StreamedForm:
         self.message: Spool | None = None
         self._name: str | None = None
         self._buffer: bytearray | None = None
+        self._tail = b""
 
     def feed(self, chunk: bytes | None) -> None:
-        """The next bytes of the body; None at its end."""
+        """The next bytes of the body; None at its end.
+
+        Trailing '-', spaces and tabs wait for the next chunk: werkzeug (3.1) hands out the CR
+        of a delimiter's CRLF as data when the bytes it has end just after the boundary with
+        the first '-' of the closing "--" (or padding) -- the bytes it is given never do."""
+        if chunk is not None:
+            chunk = self._tail + chunk
+            kept = min(len(chunk) - len(chunk.rstrip(b"- \t")), 256)
+            chunk, self._tail = chunk[: len(chunk) - kept], chunk[len(chunk) - kept :]
+        elif self._tail:
+            self._receive(self._tail)
+            self._tail = b""
+        self._receive(chunk)
+
+    def _receive(self, chunk: bytes | None) -> None:
         try:
             self._decoder.receive_data(chunk)
             self._drain()

@@ -34,13 +34,15 @@ def read(data: bytes, cuts: list[int], wanted: str = "email", limit: int = 1 << 
     return form
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     mail=st.binary(max_size=3000).filter(lambda b: BOUNDARY.encode() not in b),
     cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=12),
+    last=st.booleans(),
 )
-def test_the_message_survives_any_chunking(mail: bytes, cuts: list[int]) -> None:
-    data = body([("envelope", b'{"to": ["a@b.c"]}'), ("email", mail), ("from", b"x@y.z")])
+def test_the_message_survives_any_chunking(mail: bytes, cuts: list[int], last: bool) -> None:
+    fields = [("envelope", b'{"to": ["a@b.c"]}'), ("email", mail), ("from", b"x@y.z")]
+    data = body([fields[0], fields[2], fields[1]] if last else fields)
     form = read(data, [c for c in cuts if c <= len(data)])
     assert form.message is not None
     assert form.message.message() == mail
@@ -78,3 +80,20 @@ def test_only_multipart_with_a_boundary() -> None:
     ):
         with pytest.raises(FormInvalid):
             boundary_of(wrong)
+
+
+@pytest.mark.parametrize("mail", [b"Subject: x\r\n\r\nbody\r\n", b"ends in a CR\r", b"\r\r\n\r"])
+def test_every_single_cut_keeps_the_message_exact(mail: bytes) -> None:
+    for fields in ([("email", mail), ("to", b"a@b.c")], [("to", b"a@b.c"), ("email", mail)]):
+        data = body(fields)
+        for cut in range(len(data) + 1):
+            form = read(data, [cut])
+            assert form.message is not None and form.message.message() == mail, cut
+            assert form.fields == {"to": "a@b.c"}, cut
+
+
+def test_byte_by_byte() -> None:
+    mail = b"Subject: x\r\n\r\n-- \r\nsig\r"
+    data = body([("to", b"a@b.c"), ("email", mail)])
+    form = read(data, list(range(len(data))))
+    assert form.message is not None and form.message.message() == mail
