@@ -5,9 +5,10 @@ raises for a bad message, only when a handler's success cannot be marked (`MarkF
 writes the batch's events and message states in one transaction. What it decides for a message
 is a `Work`: its status, its destination folder and the history rows; `filing` moves it there.
 
-Idempotency: the moment a handler returns, `History.mark_handled` commits that fact on its own,
-before the next message; a message already handled (marked, or recorded as handled) is filed as
-``duplicate`` without calling the handler again.
+Idempotency: the moment a handler returns, `History.mark_handled` notes that fact on its own
+(so that it survives the process being killed), and `History.confirm_marks` has it committed
+before the next handler is called; a message already handled (marked, or recorded as handled)
+is filed as ``duplicate`` without calling the handler again.
 """
 
 from __future__ import annotations
@@ -426,6 +427,10 @@ class Pipeline:
             message_key=work.key,
             actor=actor,
         )
+        try:  # no handler runs while an earlier success is unconfirmed (the mark's commit)
+            self.history.confirm_marks()
+        except Exception as exc:
+            raise MarkFailed(f"an earlier handler's success could not be recorded: {exc}") from exc
         if work.claim is not None and self.claims is not None and not self.claims.holds(work.claim):
             raise _ClaimLost()
         try:

@@ -8,10 +8,13 @@ batch write records it).
 
 PostgreSQL: each mark is ONE statement on a connection of the marks' own, in autocommit
 (``INSERT ... ON CONFLICT DO NOTHING``): one round trip, where a pooled transaction took five
-(the pool's ping, BEGIN, SET, INSERT, COMMIT). That connection commits without waiting for its
-WAL flush (``synchronous_commit`` off on it alone, as each mark's transaction had it before):
-the commit is visible to every session and kept if this process dies; the chunk's history write
-that follows the handlers is an ordinary commit, whose flush covers the marks before it. Other
+(the pool's ping, BEGIN, SET, INSERT, COMMIT). `mark` returns once the statement is written to
+the socket; `confirm`, which the engine calls before the next handler (and `sync` after the
+chunk's handlers), reads the answer -- the round trip overlaps the next message's extraction
+(`PostgresMarks`). That connection commits without waiting for its WAL flush
+(``synchronous_commit`` off on it alone, as each mark's transaction had it before): the commit
+is visible to every session and kept if this process dies; the chunk's history write that
+follows the handlers is an ordinary commit, whose flush covers the marks before it. Other
 databases and SQLite in memory commit a row of mc_handled per mark in a transaction.
 
 A SQLite file keeps its marks in a journal beside it instead: a SQLite commit per message
@@ -50,7 +53,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from mailcore.errors import MailcoreError
 from mailcore.store.tables import HANDLED_TEXT, chunks, fit, handled_table, messages_table, now
@@ -84,11 +86,13 @@ class HandledMarks:
     def mark(
         self, message_key: str, *, message_id: str | None = None, handler: str | None = None
     ) -> None:
-        """Durably note that a message's handler succeeded, before returning.
+        """Note that a message's handler succeeded: when this returns, the mark survives the
+        process being killed.
 
-        SQLite files append it to a journal beside the database (a write survives the process
-        being killed; `settle` drops the marks the history has recorded); PostgreSQL commits a
-        row in one statement (`PostgresMarks`); other databases commit a row.
+        SQLite files append it to a journal beside the database (`sync` makes it durable,
+        `settle` drops the marks the history has recorded); PostgreSQL sends a row in one
+        statement, whose commit `confirm` waits for (`PostgresMarks`); other databases commit
+        a row.
         """
         row = fit(
             {"message_key": message_key, "message_id": message_id, "handler": handler},
@@ -106,8 +110,15 @@ class HandledMarks:
         except sa.exc.IntegrityError:
             pass  # marked before
 
+    def confirm(self) -> None:
+        """Return once the marks sent so far are committed (PostgreSQL sends a mark and reads
+        the server's answer here, see `PostgresMarks`); MarkNotWritten if one cannot be."""
+        if self._rows is not None:
+            self._rows.confirm()
+
     def keys(self, keys: Iterable[str]) -> set[str]:
         """Which of these messages had their handler succeed (marked or recorded so)."""
+        self.confirm()
         wanted = list(dict.fromkeys(keys))
         out = self.recorded(wanted)
         with self._engine.connect() as conn:
@@ -134,8 +145,9 @@ class HandledMarks:
         conn.execute(handled_table.delete().where(handled_table.c.at < older_than))
 
     def sync(self) -> None:
-        """Make the marks written so far durable (a journal's fdatasync; rows are committed
-        already); MarkNotWritten when the disk refuses them."""
+        """Make the marks written so far durable (a journal's fdatasync, PostgreSQL's last
+        answer read); MarkNotWritten when the disk refuses them."""
+        self.confirm()
         if self._journal is not None:
             self._journal.sync()
 
@@ -152,48 +164,108 @@ class HandledMarks:
 
 
 class PostgresMarks:
-    """PostgreSQL's marks: each one autocommit ``INSERT ... ON CONFLICT DO NOTHING`` (one round
-    trip) on a connection of their own, taken out of the pool so that its setting -- commits
-    that do not wait for the WAL flush, see the module docstring -- never reaches other writes.
-    Thread-safe (handler workers mark at once); a connection found dead is replaced and the
-    mark sent again, which is harmless: a mark that got through the first time is kept once."""
+    """PostgreSQL's marks, on a connection of their own taken out of the pool (so that its
+    setting -- commits that do not wait for the WAL flush, see the module docstring -- never
+    reaches other writes): each mark one autocommit ``INSERT ... ON CONFLICT DO NOTHING`` of a
+    prepared statement, driven through libpq in blocking mode.
+
+    `add` returns once the whole statement is written to the socket (with the kernel: a
+    SIGKILL from then on does not stop the server from receiving and committing it, as the
+    journal's write); `confirm` reads the server's answer. The engine extracts and validates
+    the next message in between and confirms before its handler is called, so the round trip
+    overlaps work without side effects, and no handler runs while an earlier success is
+    unconfirmed. One mark at most is in flight. A mark the server did not confirm (the
+    connection died) is sent again on a new connection, which is harmless: kept once.
+    Thread-safe (handler workers mark at once)."""
+
+    _NAME = b"mc_handled_mark"
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
-        self._conn: Any = None  # the driver's connection (psycopg), opened at the first mark
-        insert = postgresql.insert(handled_table).on_conflict_do_nothing(
-            index_elements=[handled_table.c.message_key]
-        )
-        names = ["message_key", "message_id", "handler", "at"]
-        self._sql = str(insert.compile(dialect=engine.dialect, column_keys=names))
+        self._conn: Any = None  # psycopg's connection; its libpq handle does the marks
+        self._pending: dict[str, Any] | None = None  # sent, answer not read yet
+        self._sql = (
+            f"INSERT INTO {handled_table.name} (message_key, message_id, handler, at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (message_key) DO NOTHING"
+        ).encode()
 
     def add(self, row: dict[str, Any]) -> None:
-        """Commit one mark; returns once the server has committed it."""
-        dbapi = self._engine.dialect.loaded_dbapi
+        """Send one mark (confirming the one before it first); see the class docstring."""
         with self._lock:
-            for attempt in (1, 2):
-                try:
-                    conn = self._conn if self._conn is not None else self._open()
-                    conn.execute(self._sql, row)  # prepared by the driver after a few marks
-                    return
-                except dbapi.OperationalError:  # the connection died (server restart, proxy)
-                    self._drop()
-                    if attempt == 2:
-                        raise
+            self._confirm()
+            try:
+                self._send(row)
+            except Exception:  # the connection is gone: a new one, and the mark at once
+                self._drop()
+                self._again(row)
+                return
+            self._pending = row
+
+    def confirm(self) -> None:
+        """Return once every mark sent is committed; MarkNotWritten if one cannot be."""
+        with self._lock:
+            self._confirm()
+
+    def _confirm(self) -> None:
+        row, self._pending = self._pending, None
+        if row is None:
+            return
+        try:
+            self._answer()
+        except Exception:  # not confirmed: perhaps committed, perhaps not -- sent again
+            self._drop()
+            self._again(row)
+
+    def _again(self, row: dict[str, Any]) -> None:
+        try:
+            self._send(row)
+            self._answer()
+        except Exception as e:
+            self._drop()
+            raise MarkNotWritten(
+                f"a handled mark could not be committed to PostgreSQL ({type(e).__name__}:"
+                f" {str(e).splitlines()[0] if str(e) else 'no answer'})"
+            ) from None
+
+    def _send(self, row: dict[str, Any]) -> None:
+        pgconn = (self._conn if self._conn is not None else self._open()).pgconn
+        values = (row["message_key"], row["message_id"], row["handler"], row["at"].isoformat())
+        params = [None if v is None else str(v).encode() for v in values]
+        pgconn.send_query_prepared(self._NAME, params)  # blocking mode: written out in full
+
+    def _answer(self) -> None:
+        from psycopg import pq
+
+        pgconn = self._conn.pgconn
+        errors = []
+        while (result := pgconn.get_result()) is not None:
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                errors.append(result.error_message.decode(errors="replace") or "refused")
+        if errors:
+            raise RuntimeError(errors[0])
 
     def _open(self) -> Any:
+        from psycopg import pq
+
         fairy = self._engine.raw_connection()  # pinged by the pool first
         conn: Any = fairy.driver_connection
         fairy.detach()  # never handed back to the pool, with the setting below
         conn.rollback()
         conn.autocommit = True
         conn.execute("SET synchronous_commit TO OFF")
+        conn.execute("SET client_encoding TO 'UTF8'")  # the marks' text is sent as UTF-8
+        pgconn = conn.pgconn
+        pgconn.nonblocking = 0  # a send returns once all of it is written
+        prepared = pgconn.prepare(self._NAME, self._sql)
+        if prepared.status != pq.ExecStatus.COMMAND_OK:
+            conn.close()
+            raise RuntimeError(prepared.error_message.decode(errors="replace"))
         self._conn = conn
         return conn
 
     def _drop(self) -> None:
-        conn, self._conn = self._conn, None
+        conn, self._conn, self._pending = self._conn, None, None
         if conn is not None:
             try:
                 conn.close()
@@ -202,7 +274,10 @@ class PostgresMarks:
 
     def close(self) -> None:
         with self._lock:
-            self._drop()
+            try:
+                self._confirm()
+            finally:
+                self._drop()
 
 
 class MarkJournal:

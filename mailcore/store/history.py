@@ -167,9 +167,15 @@ class History(HistoryQueries):
     def mark_handled(
         self, message_key: str, *, message_id: str | None = None, handler: str | None = None
     ) -> None:
-        """Durably note that a message's handler succeeded, before returning (the engine calls
-        this the moment a handler returns); see `HandledMarks.mark`."""
+        """Note that a message's handler succeeded, so that it survives this process being
+        killed, before returning (the engine calls this the moment a handler returns; the mark
+        is committed by the next `confirm_marks`); see `HandledMarks.mark`."""
         self._marks.mark(message_key, message_id=message_id, handler=handler)
+
+    def confirm_marks(self) -> None:
+        """Return once the handled marks sent so far are committed (`HandledMarks.confirm`):
+        the engine calls it before each handler call; MarkNotWritten if one cannot be."""
+        self._marks.confirm()
 
     def sync_marks(self) -> None:
         """Make the handled marks written so far durable (`HandledMarks.sync`): the engine
