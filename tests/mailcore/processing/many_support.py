@@ -1,6 +1,7 @@
-"""What the many-pollers tests run: a registry whose handler logs every call to a file opened
-with O_APPEND (one write per line, so the lines of several processes never interleave), the
-mixed mail they deliver, and the checks of what ended where.
+"""What the many-pollers tests (and bench/many.py, at 2,000 mails) run: a registry whose handler
+logs every call to a file opened with O_APPEND (one write per line, so the lines of several
+processes never interleave), the mixed mail they deliver, the pollers (`start_pollers`), a
+second IMAP client moving mail meanwhile (`Mover`) and the count of what ended where (`tally`).
 
     mailcore poll --handlers tests.mailcore.processing.many_support:registry
 
@@ -13,10 +14,15 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from imapclient import IMAPClient
 
@@ -24,7 +30,10 @@ from mailcore.errors import HandlerFailed
 from mailcore.inbound.identity import message_key
 from mailcore.processing.registry import HandlerContext, Registry
 from tests.mailcore.engine_support import VEHICLE_SCHEMA, auto_reply_mail, vehicle_mail
-from tests.servers import message
+from tests.servers import Account, message
+
+ROOT = Path(__file__).resolve().parents[3]
+FOLDERS = ["INBOX", "processed", "failed", "auto-replies", "elsewhere"]
 
 registry = Registry()
 _calls = 0
@@ -114,3 +123,128 @@ def folder_contents(client: IMAPClient, folders: Iterable[str]) -> Counter[bytes
             for data in client.fetch(uids[start : start + 200], ["BODY.PEEK[]"]).values():
                 found[bytes(data[b"BODY[]"])] += 1
     return found
+
+
+def start_pollers(
+    n: int,
+    account: Account,
+    history_url: str,
+    workdir: Path,
+    batch: int = 40,
+    first: int = 0,
+    **env: str,
+) -> list[subprocess.Popen[bytes]]:
+    """`n` `mailcore poll --loop --until-empty` processes on `account` and `history_url`
+    (claims' lease 1 s), logging their handler calls to workdir/calls.log; numbered from
+    `first`, and only poller 0 gets MC_KILL_AT."""
+    config = workdir / "mailcore.toml"
+    config.write_text(
+        f'imap_url = "{account.imap_url()}"\ndatabase_url = "{history_url}"\n'
+        "claim_lease = 1\nretention_days = 30\n"
+    )
+    args = [sys.executable, "-c", "from mailcore.cli import main; main()"]
+    args += ["poll", "--config", str(config)]
+    args += ["--handlers", "tests.mailcore.processing.many_support:registry"]
+    args += ["--loop", "--interval", "0.1", "--until-empty", "--batch-size", str(batch)]
+    base = {**os.environ, "MC_CALL_LOG": str(workdir / "calls.log"), "PYTHONPATH": str(ROOT)}
+    return [
+        subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**base, **env, "MC_KILL_AT": env.get("MC_KILL_AT", "") if i == 0 else ""},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(first, first + n)
+    ]
+
+
+def wait_for(
+    processes: list[subprocess.Popen[bytes]], timeout: float = 120
+) -> list[tuple[int, str]]:
+    """Each process's exit code and the end of its standard error."""
+    out = []
+    for p in processes:
+        _, err = p.communicate(timeout=timeout)
+        out.append((p.returncode, err.decode(errors="replace")[-3000:]))
+    return out
+
+
+class Mover:
+    """A second IMAP client moving one inbox mail to `elsewhere` every 0.3 s, until stopped."""
+
+    def __init__(self, account: Account, every: float = 0.3) -> None:
+        self.account, self.every, self.moved = account, every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> int:
+        """Stop moving; returns how many mails it moved."""
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join(timeout=10)
+        return self.moved
+
+    def _run(self) -> None:
+        with self.account.session() as c:
+            if not c.folder_exists("elsewhere"):
+                c.create_folder("elsewhere")
+            c.select_folder("INBOX")
+            while not self._stop.wait(self.every):
+                c.noop()
+                uids = c.search(["UNDELETED"])
+                if uids:
+                    c.move(uids[len(uids) // 2 : len(uids) // 2 + 1], "elsewhere")
+                    self.moved += 1
+
+
+@dataclass
+class Tally:
+    """What ended where, counted by a second IMAP client and from the call log."""
+
+    mails: int  # delivered
+    filed_once: int  # delivered mails found in exactly one folder, once
+    misfiled: int  # found twice or more, or nowhere
+    left_in_inbox: int
+    extra_copies: int  # mails in the folders that were never delivered
+    handled: int  # distinct messages whose handler succeeded
+    handled_twice: int  # messages whose handler succeeded twice or more
+    unexpected: int  # successes of messages that should not succeed
+
+    @property
+    def exactly_once(self) -> bool:
+        return (
+            self.filed_once == self.mails
+            and not (self.misfiled or self.left_in_inbox or self.extra_copies)
+            and not (self.handled_twice or self.unexpected)
+        )
+
+
+def tally(account: Account, call_log: Path, mix: Mix) -> Tally:
+    """Count the folders of `account` and the handler calls in `call_log` against `mix`."""
+    with account.session() as c:
+        filed = folder_contents(c, FOLDERS)
+        left = folder_contents(c, ["INBOX"])
+    delivered = Counter(mix.raws)
+    done = successes(call_log.read_text() if call_log.exists() else "")
+    return Tally(
+        mails=len(mix.raws),
+        filed_once=sum(n for r, n in delivered.items() if filed[r] == n),
+        misfiled=sum(n for r, n in delivered.items() if filed[r] != n),
+        left_in_inbox=sum(left.values()),
+        extra_copies=sum(n for r, n in filed.items() if r not in delivered),
+        handled=len(done),
+        handled_twice=sum(1 for n in done.values() if n > 1),
+        unexpected=len(set(done) - mix.succeed),
+    )
+
+
+def describe(results: list[tuple[int, str]]) -> dict[str, Any]:
+    """The exit codes of pollers, and whether any printed a traceback."""
+    return {
+        "exit_codes": [code for code, _ in results],
+        "tracebacks": sum("Traceback" in err for _, err in results),
+    }
