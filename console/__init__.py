@@ -45,6 +45,7 @@ OPTIONAL_BLUEPRINTS = (
     "console.admin",
     "console.keys",
     "console.oauth_admin",  # the admins' OAuth2 page (/admin/oauth2/)
+    "console.webhooks_admin",  # the admins' webhooks page and delivery log (/admin/webhooks/)
     "console.ingress",  # push ingress (/ingress/...): no login, each endpoint checks its secret
 )
 
