@@ -8,12 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from mailcore.config import Settings, open_mailbox
 from mailcore.mailboxes.maildir import MaildirMailbox
-from mailcore.processing.engine import Engine
 from mailcore.processing.vocabulary import Status
-from mailcore.store.history import History
-from tests.mailcore.engine_support import Calls, make_registry, vehicle_mail
+from tests.mailcore.engine_support import vehicle_mail
+from tests.mailcore.ingress.support import poll_once
 from tests.servers import Account, message
 
 MAILCORE = Path(sys.executable).parent / "mailcore"
@@ -58,15 +56,8 @@ def test_appended_to_dovecot_then_processed_by_the_engine(tmp_path: Path, accoun
     with account.session() as c:
         c.select_folder("INBOX")
         assert len(c.search()) == 1
-    calls = Calls()
-    mailbox = open_mailbox(Settings.load(config))
-    history = History(f"sqlite:///{tmp_path / 'h.db'}")
-    try:
-        outcomes = Engine(mailbox, make_registry(calls), history).poll_once()
-    finally:
-        mailbox.close()
-        history.close()
-    assert [o.status for o in outcomes] == [Status.PROCESSED]
+    statuses, calls = poll_once(config, tmp_path / "h.db")
+    assert statuses == [Status.PROCESSED]
     assert calls == [("VEH-777", {"plate_number": "AB-123", "year": 2020})]
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from mailcore.config import Settings, open_mailbox
-from mailcore.processing.engine import Engine
 from mailcore.processing.vocabulary import Status
-from mailcore.store.history import History
-from tests.mailcore.engine_support import Calls, make_registry, vehicle_mail
+from tests.mailcore.engine_support import vehicle_mail
+from tests.mailcore.ingress.support import poll_once
 from tests.postfix import Postfix
 from tests.servers import Account
 
@@ -45,15 +43,8 @@ def test_a_bcc_lands_once_and_the_engine_routes_it_by_the_envelope(
     assert head.count(b"Return-Path: <alice@example.org>") == 1
     config = tmp_path / "c.toml"
     config.write_text(settings, encoding="utf-8")
-    mailbox = open_mailbox(Settings.load(config))
-    history = History(f"sqlite:///{tmp_path / 'h.db'}")
-    calls = Calls()
-    try:
-        outcomes = Engine(mailbox, make_registry(calls), history).poll_once()
-    finally:
-        mailbox.close()
-        history.close()
-    assert [o.status for o in outcomes] == [Status.PROCESSED]
+    statuses, calls = poll_once(config, tmp_path / "h.db")
+    assert statuses == [Status.PROCESSED]
     assert calls == [("VEH-4242", {"plate_number": "AB-123", "year": 2020})]
 
 
