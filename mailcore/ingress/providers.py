@@ -81,10 +81,12 @@ def _form(
         body = bounded_read(request.body, 2 * settings.max_size)
         if feed is not None:
             feed(body)
-        fields = dict(parse_qsl(body.decode("latin-1"), encoding="utf-8", errors="replace"))
+        # latin-1 both ways: the message's bytes come back exactly as they were escaped
+        pairs = parse_qsl(body.decode("latin-1"), encoding="latin-1")
+        fields = {k: v.encode("latin-1") for k, v in pairs}
         raw = fields.pop(wanted, None)
-        spool = Spool(settings.max_size).extend([raw.encode("utf-8")]) if raw else None
-        return {k: v[:4096] for k, v in fields.items()}, spool
+        spool = Spool(settings.max_size).extend([raw]) if raw else None
+        return {k: v[:4096].decode("utf-8", "replace") for k, v in fields.items()}, spool
     form = StreamedForm(boundary_of(request.content_type), wanted, settings.max_size)
     try:
         for chunk in request.body:

@@ -10,6 +10,7 @@ import hmac
 import json
 import secrets
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -249,11 +250,15 @@ def test_mailgun_mime_route_signed_forged_stale_replayed(env: ConsoleEnv) -> Non
     assert post(no_mime).status_code == 400
 
 
-def test_mailgun_urlencoded(env: ConsoleEnv) -> None:
-    raw = message()
-    answer = env.app.test_client().post("/ingress/mailgun/mime", data=mailgun_form(raw))
+def test_mailgun_urlencoded_keeps_the_bytes(env: ConsoleEnv) -> None:
+    raw = message(body="Gr\xfc\xdfe in Latin-1\r\n").replace(b"\xc3\xbc\xc3\x9f", b"\xfc\xdf")
+    form = mailgun_form(raw)
+    body = urllib.parse.urlencode(form).encode()  # body-mime's bytes percent-escaped
+    answer = env.app.test_client().post(
+        "/ingress/mailgun/mime", data=body, content_type="application/x-www-form-urlencoded"
+    )
     assert answer.status_code == 200, answer.text
-    assert stored(env)[0].endswith(raw)
+    assert stored(env)[0].endswith(raw) and b"Gr\xfc\xdfe" in raw
 
 
 # -- SendGrid -----------------------------------------------------------------------------
