@@ -91,7 +91,9 @@ class WebhookHandler:
     sleep: Any = field(default=None, repr=False)  # tests: a shorter wait
 
     def __call__(self, ctx: HandlerContext) -> dict[str, Any]:
-        body = json.dumps(request_body(ctx), separators=(",", ":"), ensure_ascii=False).encode()
+        body = json.dumps(  # default=str: a YAML payload's dates go as ISO text
+            request_body(ctx), separators=(",", ":"), ensure_ascii=False, default=str
+        ).encode()
         options = {"sleep": self.sleep} if self.sleep is not None else {}
         attempts = deliver(
             self.config.url, body, [self.config.secret], ctx.message_key, self.config.policy,

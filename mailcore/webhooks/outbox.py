@@ -37,6 +37,7 @@ _KINDS = {
     EventKind.RESUBMITTED: EventType.RESUBMITTED,
     EventKind.REJECTED: EventType.REJECTED,
 }
+_PER_PASS = 10  # events taken at once by a deliverer
 _FACTS = ("message_key", "message_id", "sender", "subject", "identifier", "handler", "status")
 _MORE = ("reason", "mailbox", "folder", "uid", "actor")
 
@@ -97,8 +98,10 @@ class OutboxDeliverer:
 
     def run_once(self, now: float | None = None) -> int:
         """Post every due event once; returns how many were tried."""
-        lease = max((s.policy.timeout * 2 + 5 for s in self.subscriptions.values()), default=60)
-        rows = self.store.take_due(lease, now=now)
+        # Leased for as long as posting them all one after the other can take, so that no
+        # other deliverer takes one over meanwhile.
+        each = max((s.policy.timeout * 2 + 5 for s in self.subscriptions.values()), default=60)
+        rows = self.store.take_due(each * _PER_PASS, limit=_PER_PASS, now=now)
         if not rows:
             return 0
         with new_session() as session:
