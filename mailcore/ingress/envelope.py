@@ -59,14 +59,15 @@ def _checked(name: str, value: str) -> str:
 def trace_fields(envelope: Envelope, head: bytes) -> bytes:
     """The header lines to put in front of the message whose first bytes are `head`:
     Return-Path, Delivered-To and X-Original-To for what `envelope` knows, less those already
-    at the top with the same value; each ends as the message's first line does (CRLF or LF)."""
+    at the top with the same value; each ends as the message's first line does (CRLF or LF).
+    An address's undecodable bytes (surrogate escapes, as in argv) are written as they came."""
     eol = b"\r\n" if _first_line_end(head) == b"\r\n" else b"\n"
     present = _top_fields(head)
     lines: list[bytes] = []
     if envelope.sender is not None:
-        lines.append(b"Return-Path: <" + envelope.sender.encode("utf-8") + b">")
+        lines.append(b"Return-Path: <" + envelope.sender.encode("utf-8", "surrogateescape") + b">")
     if envelope.recipient is not None:
-        address = envelope.recipient.encode("utf-8")
+        address = envelope.recipient.encode("utf-8", "surrogateescape")
         lines += [b"Delivered-To: " + address, b"X-Original-To: " + address]
     kept = [line for line in lines if _normal(line) not in present]
     return b"".join(line + eol for line in kept)

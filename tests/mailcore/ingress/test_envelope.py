@@ -83,3 +83,9 @@ def test_the_visible_recipients_come_before_the_envelope() -> None:
     raw = message(to="ops@example.com", extra_headers="Cc: reply+VEH-111@example.com\r\n")
     stored = trace_fields(Envelope("reply+VEH-222@example.com"), raw) + raw
     assert extract(stored).identifier == "VEH-111"
+
+
+def test_undecodable_bytes_of_an_argument_are_written_back_as_they_came() -> None:
+    # `mailcore ingest --recipient` gets b"r\xe9@x.test" from a Latin-1 MTA as "r\udce9@x.test"
+    fields = trace_fields(Envelope("r\udce9@x.test"), message())
+    assert b"Delivered-To: r\xe9@x.test\r\n" in fields
