@@ -4,12 +4,18 @@ receiver's own check, and the same webhook-id whenever a mail is posted again.""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from mailcore.config import Settings
 from mailcore.errors import ConfigError
 from mailcore.mailboxes.maildir import MaildirMailbox
+from mailcore.processing.engine import Engine
 from mailcore.processing.outcomes import Status
+from mailcore.processing.registry import Registry
 from mailcore.store.history import History
+from mailcore.webhooks.outbox import OutboxWriter
 from mailcore.webhooks.settings import handler_configs
 from mailcore.webhooks.signing import WebhookSecret
 from tests.mailcore.webhooks.conftest import SECRET_ENV, EngineFactory, entry
@@ -190,3 +196,39 @@ def test_unusable_settings_are_refused_saying_what_to_change(
     env = {SECRET_ENV: WebhookSecret.generate()}
     with pytest.raises(ConfigError, match=said):
         handler_configs({"handlers": [{**entry("https://erp.example/mail"), **over}]}, env)
+
+
+def test_engine_from_settings_wires_the_webhooks_table(
+    maildir: MaildirMailbox,
+    history: History,
+    receiver: WebhookReceiver,
+    secret: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`mailcore poll` and the console build engines so: the webhook handlers join the
+    registry (once, however many engines share it) and a thread delivers the events out."""
+    monkeypatch.setenv(SECRET_ENV, secret)
+    sub = {"name": "events", "url": receiver.url, "secret_env": SECRET_ENV, "kinds": ["processed"]}
+    settings = Settings.from_mapping(
+        {"maildir": str(maildir.root), "webhooks": {"handlers": [entry(receiver.url)],
+                                                    "subscriptions": [sub]}}
+    )  # fmt: skip
+    registry = Registry()
+    engine = Engine.from_settings(settings, maildir, registry, history)
+    Engine.from_settings(settings, maildir, registry, history)  # a second mailbox's, say
+    assert registry.names() == ["orders"]
+    writer = history.outbox
+    assert isinstance(writer, OutboxWriter) and writer.deliverer is not None
+    try:
+        maildir.append("INBOX", order_mail())
+        [outcome] = engine.poll_once()
+        assert outcome.status == Status.PROCESSED
+        deadline = time.monotonic() + 10
+        while len(receiver.received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        writer.deliverer.stop()
+    handled, event = receiver.received
+    assert handled.body is not None and handled.body["handler"] == "orders"
+    assert event.body is not None and event.body["type"] == "message.processed"
+    assert event.body["data"]["message_key"] == handled.webhook_id
