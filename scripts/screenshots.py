@@ -33,6 +33,13 @@ def main() -> None:
         # The HTML-only mail with a typo in a key: the richest detail page.
         page.click("text=RE: [VEH-1046] Registration request")
         page.wait_for_selector("#editor")
+        # The mail's HTML frame loads lazily: below the fold (a phone), only once scrolled to.
+        page.locator("#mail-html").scroll_into_view_if_needed()
+        page.frame_locator("#mail-html").locator("body").wait_for()
+        # A full-page capture at phone width leaves the sandboxed frame blank: make the
+        # viewport as tall as the page instead, and capture that.
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": args.width, "height": height})
         page.wait_for_timeout(300)  # the sandboxed frame renders
         page.screenshot(path=str(out / "detail.png"), full_page=True)
     print(f"wrote {out / 'failed-list.png'} and {out / 'detail.png'}")
