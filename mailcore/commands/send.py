@@ -23,7 +23,12 @@ from mailcore.commands.render import (
 )
 from mailcore.config import Settings
 from mailcore.errors import ConfigError
-from mailcore.outbound.settings import configured_sender, sent_folder_setting, smtp_server
+from mailcore.outbound.settings import (
+    configured_sender,
+    sent_folder_setting,
+    smtp_server,
+    verp_scheme,
+)
 from mailcore.outbound.smtp import SmtpConfig
 from mailcore.outbound.templating import TEMPLATE_FILE_HELP
 
@@ -131,6 +136,7 @@ def send(
         scheme = settings.scheme
         if domain:
             scheme = dataclasses.replace(scheme, domain=domain)
+        smtp = dataclasses.replace(smtp, verp=verp_scheme(settings, scheme))  # VERP by default
         message = compose(
             chosen.template,
             data,

@@ -1,5 +1,7 @@
 """The configured outbound server: the ``[smtp]`` table of the settings (``url``, ``sender``,
-any other SmtpConfig field), each key overridable as ``MAILCORE_SMTP_<KEY>``.
+any other SmtpConfig field), each key overridable as ``MAILCORE_SMTP_<KEY>``; and whether mail
+goes out with a VERP envelope sender (``[outbound] verp``, on by default once ``[ident]
+domain`` is set).
 
 One reading for `mailcore send` and the console's "send a test", so both agree on what is set.
 """
@@ -8,11 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailcore.config import Settings
+from mailcore.config import Ident, Settings
 from mailcore.errors import ConfigError
+from mailcore.ident import IdentScheme
 from mailcore.outbound.smtp import SmtpConfig
 
-__all__ = ["configured_sender", "sent_folder_setting", "smtp_from_settings", "smtp_server"]
+__all__ = [
+    "configured_sender",
+    "sent_folder_setting",
+    "smtp_from_settings",
+    "smtp_server",
+    "verp_scheme",
+]
 
 MISSING_URL = (
     "no SMTP server configured: set MAILCORE_SMTP_URL (or url in the [smtp] table of the config"
@@ -32,6 +41,7 @@ def smtp_server(settings: Settings, **overrides: Any) -> SmtpConfig | None:
     if not url:
         return None
     extra = {k: v for k, v in section.items() if k not in ("url", "sender", "sent_folder")}
+    extra["verp"] = verp_scheme(settings)
     extra.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(extra.get("port"), str):
         extra["port"] = int(extra["port"])  # from the environment
@@ -67,3 +77,23 @@ def smtp_from_settings(settings: Settings) -> tuple[SmtpConfig, str]:
     if not sender:
         raise ConfigError(MISSING_SENDER)
     return smtp, sender
+
+
+_ON = frozenset({"true", "yes", "on", "1"})
+_OFF = frozenset({"false", "no", "off", "0"})
+
+
+def verp_scheme(settings: Settings, scheme: IdentScheme | None = None) -> IdentScheme | None:
+    """The scheme (`scheme`, else the settings') whose bounce address is the envelope sender
+    of the mail mailcore composes: ``bounce+<id>.<token>@<[ident] domain>``, so that a bounce
+    names the mail it returns. None when the domain is not configured (bounces to the default
+    example.com reach nobody) or ``[outbound] verp = false`` (MAILCORE_OUTBOUND_VERP)."""
+    scheme = scheme or settings.scheme
+    if scheme.domain == Ident.domain:
+        return None
+    value = settings.section("outbound").get("verp", True) if hasattr(settings, "section") else True
+    if isinstance(value, str) and value.strip().lower() in _ON | _OFF:
+        value = value.strip().lower() in _ON
+    if not isinstance(value, bool):
+        raise ConfigError(f"[outbound] verp must be true or false, not {value!r}")
+    return scheme if value else None

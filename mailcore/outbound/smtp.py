@@ -19,6 +19,7 @@ from email.utils import getaddresses
 from urllib.parse import parse_qs
 
 from mailcore.errors import AuthError, MailboxError, SendError
+from mailcore.ident import IdentScheme
 from mailcore.mailboxes.protocol import Mailbox
 from mailcore.servers import ServerLogin, login_from_url
 
@@ -52,6 +53,9 @@ class SmtpConfig(ServerLogin):
     # after the server refused one; the login is then XOAUTH2 or OAUTHBEARER, not a password
     oauth2_source: Callable[[bool], str] | None = field(default=None, repr=False, compare=False)
     oauth2_mechanism: str = "auto"  # auto (the server's AUTH list) | xoauth2 | oauthbearer
+    # VERP: mail with one of our Message-IDs goes out with this scheme's bounce address as its
+    # envelope sender (bounce+<id>.<token>@domain), so its bounce names it; None: the From
+    verp: IdentScheme | None = field(default=None, compare=False)
 
     protocol = "SMTP"
 
@@ -78,6 +82,12 @@ def _envelope(raw: bytes) -> tuple[str, list[str]]:
         [str(v) for name in ("To", "Cc", "Bcc") for v in headers.get_all(name, [])]
     )
     return (sender[0][1] if sender else ""), [addr for _, addr in rcpts if addr]
+
+
+def _verp_sender(raw: bytes, scheme: IdentScheme) -> str | None:
+    """``bounce+<id>.<token>@domain`` for a message carrying one of our Message-IDs."""
+    message_id = BytesHeaderParser().parsebytes(raw).get("Message-ID")
+    return scheme.bounce_address(str(message_id)) if message_id else None
 
 
 def _without_bcc(raw: bytes) -> bytes:
@@ -189,7 +199,9 @@ def send(
 ) -> None:
     """Send a message (or signed bytes) and file a copy in `sent_folder` of `sent_mailbox`.
 
-    Envelope defaults: From (or Sender) header; To, Cc and Bcc. Bcc is not transmitted.
+    Envelope defaults: the VERP bounce address when `smtp.verp` is set and the message has
+    one of our Message-IDs, else the From (or Sender) header; To, Cc and Bcc. Bcc is not
+    transmitted.
     Raises SendError (RecipientsRefused for refused recipients; the copy is still filed if
     anybody got the mail), MailboxError when the copy could not be filed.
     """
@@ -201,6 +213,8 @@ def send(
         raw = message
     header_from, header_rcpts = _envelope(raw)
     mail_from = envelope_from if envelope_from is not None else header_from
+    if envelope_from is None and smtp.verp is not None:
+        mail_from = _verp_sender(raw, smtp.verp) or header_from
     rcpts = list(recipients) if recipients is not None else header_rcpts
     if not rcpts:
         raise SendError("the message has no recipient (To, Cc or Bcc)")

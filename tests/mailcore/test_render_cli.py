@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from email import message_from_string, policy
@@ -177,10 +178,12 @@ def test_send_takes_server_sender_and_domain_from_the_config(
     assert by_env.returncode == 0, by_env.stderr
     assert overridden.returncode == 0, overridden.stderr
     first, second, third = server.recorder.messages
-    for got in (first, second):
-        assert got.mail_from == "robot@fleet.example"
+    for got in (first, second):  # VERP: the envelope sender is the mail's bounce address
+        assert re.fullmatch(r"bounce\+a74e22bb\.[0-9a-f]+@fleet\.example", got.mail_from)
+        assert b"From: Fleet <robot@fleet.example>" in got.data
         assert b"Reply-To: reply+a74e22bb@fleet.example" in got.data
-    assert third.mail_from == "ops@acme.example"
+    assert re.fullmatch(r"bounce\+a74e22bb\.[0-9a-f]+@acme\.example", third.mail_from)
+    assert b"From: ops@acme.example" in third.data
     assert b"Reply-To: reply+a74e22bb@acme.example" in third.data
 
 
