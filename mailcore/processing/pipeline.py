@@ -5,10 +5,9 @@ raises for a bad message, only when a handler's success cannot be marked (`MarkF
 writes the batch's events and message states in one transaction. What it decides for a message
 is a `Work`: its status, its destination folder and the history rows; `filing` moves it there.
 
-Idempotency: the moment a handler returns, `History.mark_handled` notes that fact on its own
-(so that it survives the process being killed), and `History.confirm_marks` has it committed
-before the next handler is called; a message already handled (marked, or recorded as handled)
-is filed as ``duplicate`` without calling the handler again.
+Idempotency: the moment a handler returns, `History.mark_handled` notes it (a kill cannot lose
+it), committed (`History.confirm_marks`) before the next handler runs; a message already handled
+(marked, or recorded as handled) is filed as ``duplicate`` without calling the handler again.
 """
 
 from __future__ import annotations
@@ -217,8 +216,9 @@ class Pipeline:
         its old key (`legacy_message_key`), so its timeline goes on and it is never handled
         again."""
         wanted = [*keys.values(), *legacy.values()]
+        handled = self.history.marked_keys(wanted)  # first: a mark is dropped once recorded
         known = self.history.states(wanted)
-        handled = self.history.handled_keys(wanted)
+        handled |= {k for k, s in known.items() if s.handled}
         chosen: dict[int, str] = {}
         for uid, _ in items:
             new, old = keys[uid], legacy[uid]

@@ -118,9 +118,15 @@ class HandledMarks:
 
     def keys(self, keys: Iterable[str]) -> set[str]:
         """Which of these messages had their handler succeed (marked or recorded so)."""
+        wanted = list(dict.fromkeys(keys))
+        return self.marked(wanted) | self.recorded(wanted)  # marks first: see `marked`
+
+    def marked(self, keys: Iterable[str]) -> set[str]:
+        """Which of these messages carry a mark (their state rows may record it too). Read
+        before the state rows: a journal's mark is dropped only once they record it."""
         self.confirm()
         wanted = list(dict.fromkeys(keys))
-        out = self.recorded(wanted)
+        out: set[str] = set()
         with self._engine.connect() as conn:
             h = handled_table
             for chunk in chunks(wanted):

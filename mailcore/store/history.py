@@ -187,6 +187,12 @@ class History(HistoryQueries):
         message so marked is filed as a duplicate, never handled again."""
         return self._marks.keys(keys)
 
+    def marked_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of these messages carry a handled mark, whether or not their state rows
+        record it yet (`handled_keys` without the state rows, for a caller that reads them
+        itself -- after this: a mark is dropped once they record it)."""
+        return self._marks.marked(keys)
+
     def purge(self, older_than: datetime | None = None) -> int:
         """Delete events older than the retention period (and states of settled messages).
 
