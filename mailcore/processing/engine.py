@@ -10,15 +10,15 @@ Idempotency: a message is known by `message_key` (mailcore.inbound.identity: wha
 wrote, without the trace fields added in transit, so a re-delivery is the same message and two
 requests sharing a Message-ID are two). Several engine processes may poll the same mailbox and
 history: each claims the messages it fetched (mailcore.store.claims) and reads whether they
-were handled only then. The moment a handler returns, `History.mark_handled` commits that fact
-on its own, before the next message, the batch's history write or the move; a message whose
-handler
-already succeeded -- the process killed mid-batch, a crash between handling and moving or
-between the copy and the delete of a move -- is filed without calling the handler again
-(outcome ``duplicate``). If the mark cannot be written the poll stops. The Mailbox removes a
-source only once its copy is confirmed; the engine itself removes (`Mailbox.discard`) only a
-message seen by an earlier run whose identical bytes it finds in the destination -- the copy
-a crash left behind -- so a message interrupted mid-move still ends up filed exactly once.
+were handled only then. The moment a handler returns, `History.mark_handled` notes that fact
+on its own (a kill cannot lose it), committed before the next handler runs, the batch's history
+write or the move; a message whose handler already succeeded -- the process killed mid-batch,
+a crash between handling and moving or between the copy and the delete of a move -- is filed
+without calling the handler again (outcome ``duplicate``). If the mark cannot be written the
+poll stops. The Mailbox removes a source only once its copy is confirmed; the engine itself
+removes (`Mailbox.discard`) only a message seen by an earlier run whose identical bytes it
+finds in the destination -- the copy a crash left behind -- so a message interrupted mid-move
+still ends up filed exactly once.
 
 Operators' actions (the console): `failed_page` (of any folder), `inspect`, `validate`,
 `candidates`, `resubmit` (a corrected payload, handler or identifier), `rerun` (unchanged
