@@ -16,6 +16,7 @@ COMMANDS = {
     "render": "mailcore.commands.render:render",
     "send": "mailcore.commands.send:send",
     "ingest": "mailcore.commands.ingest:ingest",
+    "migrate": "mailcore.commands.migrate:migrate",
     "demo": "console.commands:demo",
     "serve": "console.commands:serve",
     "create-user": "console.commands:create_user",

@@ -2,6 +2,7 @@
 
     MailcoreError
     +-- ConfigError                  a setting is missing or malformed
+    |   +-- DatabaseOutOfDate        (store.migrations) schema behind: run mailcore migrate
     +-- MailboxError                 the mailbox refused an operation or could not be reached
     |   +-- ConnectionLost           the connection dropped; the operation may be retried
     |   +-- UidValidityChanged       the server renumbered a folder

@@ -1,6 +1,8 @@
 """Database access shared by the history, accounts and template stores (SQLAlchemy Core).
 
-Each store declares its tables on `METADATA`; `connect(url)` creates what is missing.
+Each store declares its tables on `METADATA`; the migrations (`mailcore.store.migrations`)
+make the database's schema match it, and `connect(url)` checks that they have run (building
+an empty database, upgrading a SQLite one, else saying "run mailcore migrate").
 SQLite (a file) is the default, PostgreSQL works by URL.
 """
 
@@ -26,7 +28,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def connect(url: str) -> sa.Engine:
-    """An engine for `url` with every declared table created.
+    """An engine for `url` whose schema is current (see `mailcore.store.migrations`)."""
+    from mailcore.store.migrations import ensure_current
+
+    engine = engine_for(url)
+    try:
+        ensure_current(engine)
+    except sa.exc.OperationalError as e:
+        engine.dispose()
+        raise ConfigError(f"cannot open database {_safe(url)}: {e.orig}") from e
+    return engine
+
+
+def engine_for(url: str) -> sa.Engine:
+    """An engine for `url`, its schema unchecked (`mailcore migrate` checks it).
 
     ``postgresql://`` and ``postgres://`` (how hosting platforms often spell it) use psycopg 3,
     the ``postgres`` extra; a missing driver is a ConfigError.
@@ -48,7 +63,6 @@ def connect(url: str) -> sa.Engine:
     except (ImportError, sa.exc.NoSuchModuleError, sa.exc.ArgumentError) as e:
         hint = " (pip install 'mailcore[postgres]')" if "postgres" in url else ""
         raise ConfigError(f"cannot use database {_safe(url)}: {e}{hint}") from e
-    METADATA.create_all(engine)
     return engine
 
 

@@ -39,7 +39,6 @@ from mailcore.store.template_samples import sample_from_schema
 from mailcore.store.template_saving import Draft, Recorder, TemplateConflict, VersionWriter
 from mailcore.store.template_table import (
     Version,
-    add_missing_columns,
     install_guards,
     newest_first,
     template_versions,
@@ -96,7 +95,6 @@ class TemplateStore:
         self.writer = VersionWriter(db, history)  # appends versions, records them in `history`
         template_versions.create(db, checkfirst=True)
         with db.begin() as conn:
-            add_missing_columns(conn)  # a table from before variants gets their column
             install_guards(conn)  # a table from before the DELETE guard gets it now
 
     @property

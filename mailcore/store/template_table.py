@@ -113,21 +113,6 @@ def install_guards(conn: sa.Connection) -> list[str]:
     return missing
 
 
-def add_missing_columns(conn: sa.Connection) -> list[str]:
-    """Add the columns a table made by an older mailcore lacks (ALTER TABLE: the triggers
-    guard rows, not the table's shape); the names of those added."""
-    present = {c["name"] for c in sa.inspect(conn).get_columns(template_versions.name)}
-    added = []
-    for column in template_versions.columns:
-        if column.name not in present and column.nullable:
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.execute(sa.text(f"ALTER TABLE {template_versions.name} ADD {column.name} {kind}"))
-            added.append(column.name)
-    if added:
-        log.info("template_versions gained %s", ", ".join(added))
-    return added
-
-
 @sa.event.listens_for(template_versions, "after_create")
 def _guard_new_table(target: sa.Table, connection: sa.Connection, **_: Any) -> None:
     install_guards(connection)

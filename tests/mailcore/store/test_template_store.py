@@ -289,41 +289,6 @@ def test_languages_are_saved_checked_restored_and_compared(store: TemplateStore)
     assert store.restore("ready", 1, by="carol").variants == FRENCH
 
 
-def test_a_table_from_before_languages_gains_their_column(database_url: str) -> None:
-    db = connect(database_url)
-    try:
-        with db.begin() as conn:
-            conn.execute(sa.text("DROP TABLE IF EXISTS template_versions"))
-            old = sa.Table(
-                "template_versions",
-                sa.MetaData(),
-                *[c._copy() for c in template_versions.columns if c.name != "variants"],
-            )
-            old.create(conn)
-            conn.execute(
-                old.insert().values(
-                    name="old",
-                    version=1,
-                    subject="Hi",
-                    body="Hello",
-                    sample_data="{}",
-                    note="",
-                    created_by="x",
-                    created_at=sa.func.now(),
-                )
-            )
-        store = TemplateStore(db)
-        assert store.get("old").variants == {}
-        assert (
-            store.save("old", "Hi", "Hello", {}, "", "y", variants={"fr": ("Salut", "")}).number
-            == 2
-        )
-    finally:
-        with db.begin() as conn:
-            conn.execute(sa.text("DROP TABLE IF EXISTS template_versions"))
-        db.dispose()
-
-
 def test_sample_data_keeps_the_authors_order(store: TemplateStore) -> None:
     data = {"zeta": "z", "alpha": "a", "name": "Ada", "plate": "AB"}
     store.save("ordered", "Vehicle {{ plate }}", BODY, data, "", by="alice")
