@@ -3,10 +3,13 @@
 N messages (default 2,000) of about 3 KB each -- a reply with a payload of 15 keys, prose, a
 signature and the quoted previous message -- go through:
 
-- the engine: `Engine.poll_once` in batches (one UID FETCH per batch; chunks of the batch
-  decided, each handler's success marked durably at once, one history transaction per chunk,
-  one UID MOVE per destination overlapping the next chunk's work, one more transaction for
-  the new locations; SQLite file, a no-op handler with a schema);
+- the engine: `Engine.poll_once` in batches (one UID FETCH per batch; the batch claimed in
+  one statement per 200; chunks of the batch decided, each handler's success marked at once,
+  one history transaction per chunk, one UID MOVE per destination overlapping the next chunk's
+  work, one more transaction for the new locations; SQLite file, a no-op handler with a
+  schema). A mark is a write to the history's journal on SQLite; on PostgreSQL one INSERT sent
+  the moment the handler returns and confirmed before the next handler is called (the round
+  trip overlaps the next message's extraction), and a chunk's events go in one COPY;
 - the same engine with the history on PostgreSQL (a private server, `--history`);
 - the naive loop, measured in the same run, as a simple script would do it: for each UID,
   fetch it, extract, call the handler, COPY to processed, flag it \\Deleted, UID EXPUNGE it.
