@@ -4,7 +4,8 @@ attempt got (`Attempt`).
 A delivery is done when the receiver answers 2xx; refused (not retried) on another 4xx or a
 redirect (Standard Webhooks: update the URL instead of following it); retried with backoff on
 5xx, 429, timeouts and refused or dropped connections, up to `RetryPolicy.retries` times,
-honouring a Retry-After of up to `max_backoff` seconds. Every wait and read is bounded: the
+honouring a Retry-After of up to `max_backoff` seconds, and never past a time limit when one is
+given (`within`: a webhook handler's is half the claim lease). Every wait and read is bounded: the
 reply body is read up to `MAX_REPLY_BYTES` within the attempt's timeout.
 
 URLs are the administrator's (the settings), never a sender's: http and https only, no
@@ -62,10 +63,9 @@ class RetryPolicy:
         return planned
 
     @property
-    def budget(self) -> float:
-        """The longest a delivery can take: every attempt timing out, every wait at its most."""
-        attempts = self.timeout * 2 * (self.retries + 1)  # connect, then read the reply
-        return attempts + sum(self.max_backoff for _ in range(self.retries))
+    def longest_attempt(self) -> float:
+        """The longest one attempt can take: connecting, then reading the answer."""
+        return self.timeout * 2
 
     def checked(self, where: str) -> RetryPolicy:
         if not 0 < self.timeout <= 300:
@@ -176,19 +176,24 @@ def deliver(
     *,
     session: requests.Session | None = None,
     sleep: Callable[[float], Any] = time.sleep,
-    keep_going: Callable[[], bool] | None = None,
+    within: float | None = None,
 ) -> list[Attempt]:
     """POST `body` signed until it is delivered or refused, or the retries are spent; every
-    attempt, in order. `keep_going()`, asked before each retry, stops them when False."""
+    attempt, in order. `within`: seconds the whole may last; no retry is begun that could end
+    later (its wait and its longest attempt)."""
     own = session is None
     session = session or new_session()
     done: list[Attempt] = []
+    deadline = None if within is None else time.monotonic() + within
     try:
         for retry in range(policy.retries + 1):
             if retry:
-                sleep(policy.wait(retry - 1, done[-1].retry_after))
-                if keep_going is not None and not keep_going():
+                wait = policy.wait(retry - 1, done[-1].retry_after)
+                if deadline is not None and (
+                    time.monotonic() + wait + policy.longest_attempt > deadline
+                ):
                     break
+                sleep(wait)
             headers = signed_headers(secrets, msg_id, body)  # a fresh timestamp per attempt
             done.append(attempt(session, url, body, headers, policy.timeout))
             if not done[-1].outcome.retried:

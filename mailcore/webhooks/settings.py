@@ -74,6 +74,9 @@ class WebhookHandlerConfig:
     secret: WebhookSecret = field(repr=False)
     policy: RetryPolicy = RetryPolicy()
     options: dict[str, Any] = field(default_factory=dict)  # Registry.add's options
+    # Seconds a call may last, retries included (half the claim lease: no other poller takes
+    # the mail over while it is being posted).
+    time_limit: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -155,24 +158,24 @@ def handler_configs(
     source: str | None = None,
     claim_lease: float = 120.0,
 ) -> list[WebhookHandlerConfig]:
-    """The webhook handlers of a ``[webhooks]`` table. A handler's worst-case delivery (every
-    attempt timing out) must fit in half the claim lease, so that no other poller takes the
-    mail over and calls it a second time while it is still retrying."""
+    """The webhook handlers of a ``[webhooks]`` table. A call, retries included, lasts at most
+    half the claim lease (no retry is begun that could end later), so that no other poller
+    takes the mail over and posts it a second time while it is still being retried."""
     env = os.environ if env is None else env
     base = Path(source).parent if source else None
     out = []
     for i, entry in enumerate(_entries(section, "handlers", source or "settings")):
         name, url, secret, info = _common(entry, _HANDLER_KEYS, "handlers", i, env)
         policy = _policy(entry, RetryPolicy(), info["where"])
-        if policy.budget > claim_lease / 2:
+        if policy.longest_attempt > claim_lease / 2:
             raise ConfigError(
-                f"{info['where']}: its retries can take {policy.budget:g}s (timeout x 2 x"
-                f" attempts + waits), over half the claim_lease ({claim_lease:g}s): lower"
-                " timeout, retries or max_backoff, or raise claim_lease"
+                f"{info['where']}: one attempt can take {policy.longest_attempt:g}s (timeout x"
+                f" 2: connecting, then reading), over half the claim_lease ({claim_lease:g}s):"
+                " lower timeout or raise claim_lease"
             )
         options = {k: entry[k] for k in _HANDLER_KEYS - _COMMON_KEYS if k in entry}
         options["schema"] = _schema(entry.get("schema"), base, info["where"])
-        out.append(WebhookHandlerConfig(name, url, secret, policy, options))
+        out.append(WebhookHandlerConfig(name, url, secret, policy, options, claim_lease / 2))
     return out
 
 

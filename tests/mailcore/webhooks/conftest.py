@@ -69,8 +69,15 @@ def webhook_engine(maildir: MaildirMailbox, history: History, secret: str) -> En
     """engine(url, replier=None, secret=..., **entry overrides): an Engine whose registry holds
     the orders webhook handler, configured from a [webhooks] table."""
 
-    def make(url: str, replier: Replier | None = None, key: str | None = None, **over: Any):
-        configs = handler_configs({"handlers": [entry(url, **over)]}, {SECRET_ENV: key or secret})
+    def make(
+        url: str,
+        replier: Replier | None = None,
+        key: str | None = None,
+        lease: float = 120.0,
+        **over: Any,
+    ) -> Engine:
+        env = {SECRET_ENV: key or secret}
+        configs = handler_configs({"handlers": [entry(url, **over)]}, env, claim_lease=lease)
         registry = Registry()
         install_handlers(registry, configs, replier)
         return Engine(maildir, registry, history)

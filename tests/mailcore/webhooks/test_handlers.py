@@ -114,6 +114,21 @@ def test_retries_spent_fail_with_what_happened(
     assert "answered 500" in reason and "(3 attempts)" in reason and "re-run" in reason
 
 
+def test_no_retry_is_begun_past_half_the_claim_lease(
+    webhook_engine: EngineFactory,
+    receiver: WebhookReceiver,
+    maildir: MaildirMailbox,
+    history: History,
+) -> None:
+    receiver.script(*[(503, {})] * 6)
+    maildir.append("INBOX", order_mail())
+    fast = {"timeout": 0.5, "retries": 5, "backoff": 0.3, "max_backoff": 0.3}
+    [outcome] = webhook_engine(receiver.url, lease=3.0, **fast).poll_once()
+    assert outcome.status == Status.FAILED
+    assert 1 < len(receiver.received) < 6  # retried, then stopped at the time limit
+    assert f"({len(receiver.received)} attempts)" in _reason(history, maildir)
+
+
 def test_an_endpoint_nobody_listens_on_fails_as_unreachable(
     webhook_engine: EngineFactory, maildir: MaildirMailbox, history: History
 ) -> None:
@@ -184,7 +199,7 @@ def test_the_same_mail_delivered_twice_is_posted_once(
     [
         ({"url": "file:///etc/passwd"}, "http:// or https://"),
         ({"url": "https://user:pw@erp.example/"}, "credentials"),
-        ({"timeout": 30, "retries": 5}, "over half the claim_lease"),
+        ({"timeout": 31}, "over half the claim_lease"),
         ({"retries": "many"}, "are numbers"),
         ({"colour": "red"}, "unknown key"),
         ({"secret_env": "MAILCORE_NOT_SET"}, "is not set"),
