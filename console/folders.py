@@ -122,7 +122,7 @@ def list_view(key: str) -> ResponseReturnValue:
     per_page = form.per_page.data or int(flask.current_app.config["PER_PAGE"])
     page = None
     if valid:
-        page = _page(key, form.page.data or 1, per_page, filters)
+        page = folder_page(key, form.page.data or 1, per_page, filters)
         if page.page > page.pages:
             last = page.pages
             problems.append(
@@ -155,7 +155,7 @@ def list_view(key: str) -> ResponseReturnValue:
     return results_page("operator/list.html", "operator/_results.html", context, not problems)
 
 
-def _page(key: str, number: int, per_page: int, filters: dict[str, str]) -> FailedPage:
+def folder_page(key: str, number: int, per_page: int, filters: dict[str, str]) -> FailedPage:
     """A page of the folder `key`: of the request's mailbox, or of every mailbox when there
     are several and none is named."""
     if services().several and chosen() is None:
@@ -246,9 +246,24 @@ _ACTIONS = frozenset(
 @role_required("operator")
 def today() -> ResponseReturnValue:
     """What I did today: one row per message I acted on, its state now and my steps."""
+    rows, truncated = today_rows(current_user.username)
+    return render_template(
+        "operator/today.html",
+        rows=rows,
+        folders=FOLDERS,
+        folder="today",
+        truncated=truncated,
+        list_url=list_url,
+    )
+
+
+def today_rows(actor: str) -> tuple[list[dict[str, Any]], bool]:
+    """What `actor` did since midnight (UTC), one row per message (its key, its state now,
+    the actor's steps, its folder and page link), newest first; and whether more were done
+    than TODAY_LIMIT events show (the console's Today page, the API's /mail/today)."""
     history = services().history
     midnight = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
-    events = history.events(actor=current_user.username, since=midnight, limit=TODAY_LIMIT)
+    events = history.events(actor=actor, since=midnight, limit=TODAY_LIMIT)
     steps: dict[str, list[TimelineStep]] = defaultdict(list)
     for event in reversed(events):  # oldest first within a message
         if event.message_key:
@@ -262,15 +277,8 @@ def today() -> ResponseReturnValue:
         if folder and state and state.uid and _known_mailbox(state.mailbox):
             link = detail_url(folder, state.uid, mailbox=state.mailbox)
         did = [s for s in steps[key] if s.event.kind in _ACTIONS] or steps[key]
-        rows.append({"state": state, "steps": did, "link": link, "folder": folder})
-    return render_template(
-        "operator/today.html",
-        rows=rows,
-        folders=FOLDERS,
-        folder="today",
-        truncated=len(events) >= TODAY_LIMIT,
-        list_url=list_url,
-    )
+        rows.append({"key": key, "state": state, "steps": did, "link": link, "folder": folder})
+    return rows, len(events) >= TODAY_LIMIT
 
 
 def _known_mailbox(name: str | None) -> bool:

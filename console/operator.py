@@ -137,7 +137,7 @@ def _inspect(uid: int, *, confirm: bool = True, folder: str = "failed") -> Any:
     return folders.inspect_in(folder, uid, confirm=confirm)
 
 
-def _identifier(inspection: Any) -> str | None:
+def current_identifier(inspection: Any) -> str | None:
     """The identifier a failed mail is for now: an operator's correction, else the mail's."""
     state = services().history.state(inspection.message_key)
     if state is not None and state.identifier:
@@ -173,7 +173,9 @@ def _editor_context(
 ) -> dict[str, Any]:
     if edit is None:
         payload = inspection.payload or {} if payload is None else payload
-        edit = Edit(dump_payload(payload), "json", inspection.handler, _identifier(inspection))
+        edit = Edit(
+            dump_payload(payload), "json", inspection.handler, current_identifier(inspection)
+        )
     form = PayloadForm()
     form.handler.choices = choices(_("(route as received)"), current_registry().names())
     form.handler.data = edit.handler or ""
@@ -235,7 +237,7 @@ def detail_context(inspection: Any, folder: str = "failed") -> dict[str, Any]:
         "rows": rows,
         "general_errors": general,
         "editable": False,
-        "identifier": _identifier(inspection),
+        "identifier": current_identifier(inspection),
     }
 
 
