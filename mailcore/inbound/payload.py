@@ -207,6 +207,7 @@ _YAML_KEY_LINE = re.compile(
     r"""^(?:"[^"\n]+"|'[^'\n]+'|[^\s#:\-{}\[\],&*!|>'"%@`][^:\n]*):(?:\s|$)"""
 )
 _DOC_END = re.compile(r"^(?:---|\.\.\.)\s*$")
+_DOC_MARKS = ("---", "...")
 # Liberal "Key: value" / "Key = value" line, optionally bulleted.
 _KEY_LINE = re.compile(
     r"""^\s*(?:[-*•·]\s+)?
@@ -251,8 +252,8 @@ def _document_starts(lines: list[str]) -> list[int]:
     elif head.startswith("{") or _YAML_KEY_LINE.match(head):
         starts.append(first)
     for k in range(first + 1, len(lines)):
-        stripped = lines[k].strip()
-        if stripped == "---" and k + 1 < len(lines):
+        line = lines[k]  # the search in C first: most lines hold no dashes
+        if "---" in line and line.strip() == "---" and k + 1 < len(lines):
             if k + 1 not in starts:
                 starts.append(k + 1)
             break
@@ -278,11 +279,11 @@ def _document_at(
         except ValueError as exc:
             return None, f"JSON document in text is invalid: {exc}"
         return (value, None) if isinstance(value, dict) and value else (None, None)
-    end = start
-    while end < len(lines) and not _DOC_END.match(lines[end]):
-        end += 1
     if not _YAML_KEY_LINE.match(lines[start]):
         return None, None
+    end = start
+    while end < len(lines) and not (lines[end][:3] in _DOC_MARKS and _DOC_END.match(lines[end])):
+        end += 1
     block = lines[start:end]
     # Prose after the mapping cannot be YAML: parse only up to its paragraph.
     prose = _prose_paragraph(block)
