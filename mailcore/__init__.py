@@ -113,6 +113,7 @@ _LAZY: dict[str, str] = {
     "send": "mailcore.outbound.smtp",
     "configured_sender": "mailcore.outbound.settings",
     "smtp_from_settings": "mailcore.outbound.settings",
+    "sent_folder_setting": "mailcore.outbound.settings",
     # security: S/MIME and OpenPGP, inbound and outbound
     "Security": "mailcore.inbound.model",
     "Unwrapper": "mailcore.security.unwrap",
@@ -231,6 +232,7 @@ __all__ = [
     "security_unwrapper",
     "send",
     "smtp_from_settings",
+    "sent_folder_setting",
     "template_field_problems",
     "OAuthTokenState",
     "OAuthTokenStore",

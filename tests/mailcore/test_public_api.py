@@ -22,6 +22,7 @@ PUBLIC = {
     "UnsendableValue", "check_payload", "compose", "configured_sender", "extract", "load_json",
     "load_registry", "load_yaml", "message_key", "open_mailbox", "preview", "render",
     "sample_from_schema", "send", "smtp_from_settings", "template_field_problems",
+    "sent_folder_setting",
     "Security", "Unwrapper", "Keyring", "KeyStore", "StoredKey", "read_keys", "key_store",
     "seal_message", "security_unwrapper", "language_tag", "recipient_language",
     "OAuthTokenStore", "OAuthTokenState", "TokenHealth", "oauth2_token_store",
