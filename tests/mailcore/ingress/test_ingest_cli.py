@@ -129,3 +129,14 @@ def test_mailbox_chooses_among_the_configured_ones(tmp_path: Path) -> None:
         box = MaildirMailbox(tmp_path / name)
         [raw] = box.fetch("INBOX", box.uids("INBOX")).values()
         assert b"Subject: " + subject in raw
+
+
+def test_a_mail_pushed_twice_is_handled_once(tmp_path: Path) -> None:
+    # An MTA retrying after a store whose exit status was lost: the trace fields differ.
+    config = write_config(tmp_path / "m.toml", f'maildir = "{tmp_path / "mail"}"\n')
+    raw = vehicle_mail(ident="VEH-900")
+    assert ingest(config, raw, "--recipient", "reply+VEH-900@example.com").returncode == 0
+    assert ingest(config, raw, "--recipient", "ops@example.com").returncode == 0
+    statuses, calls = poll_once(config, tmp_path / "h.db")
+    assert len(statuses) == 2
+    assert calls == [("VEH-900", {"plate_number": "AB-123", "year": 2020})]
