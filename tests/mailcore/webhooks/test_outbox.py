@@ -156,3 +156,20 @@ def test_a_subscription_removed_from_the_settings_fails_its_pending_events(
     assert row.state == "failed" and "no longer configured" in str(row.last_detail)
     assert json.loads(row.body)["type"] == "message.processed"
     assert receiver.received == []
+
+
+def test_operators_actions_are_events_too(
+    maildir: MaildirMailbox, history: History, receiver: WebhookReceiver, secret: str
+) -> None:
+    deliverer = _wired(history, receiver.url, secret, kinds=["resubmitted", "rejected"])
+    engine = Engine(maildir, make_registry(Calls()), history)
+    for plate in ("REFUSE", "REFUSE"):
+        maildir.append("INBOX", vehicle_mail(plate=plate))
+    engine.poll_once()
+    first, second = maildir.uids("failed")
+    engine.resubmit(first, {"plate_number": "AB-1", "year": 2020}, "olivia")
+    engine.reject(second, "spam", "olivia")
+    deliverer.run_once()
+    assert _types(receiver) == ["message.rejected", "message.resubmitted"]
+    actors = {r.body["data"]["actor"] for r in receiver.received if r.body}
+    assert actors == {"olivia"}
