@@ -1,5 +1,6 @@
 """Webhook tests: a real receiver on 127.0.0.1 (tests/webhook_receiver.py), an engine on a
-Maildir and a SQLite history, and webhook handlers configured as the [webhooks] table says."""
+Maildir and the SQLite history of tests/mailcore/conftest.py, and webhook handlers configured
+as the [webhooks] table says."""
 
 from __future__ import annotations
 
@@ -37,13 +38,6 @@ def secret() -> str:
 def receiver(secret: str) -> Iterator[WebhookReceiver]:
     with WebhookReceiver(secret) as rx:
         yield rx
-
-
-@pytest.fixture
-def history(tmp_path: Path) -> Iterator[History]:
-    h = History(f"sqlite:///{tmp_path / 'history.db'}")
-    yield h
-    h.close()
 
 
 @pytest.fixture
