@@ -80,7 +80,11 @@ def test_poll_idle_wakes_up_on_new_mail(tmp_path: Path, dovecot: Any):
     )
     started = time.monotonic()
     worker.start()
-    time.sleep(0.5)
+    # The mail comes once the poller waits: its IDLE connection is its second login (after
+    # ready_account's and the first poll's), however long a loaded machine takes to get there.
+    marker = f"Login: user=<{account.username}>"
+    while dovecot.log().count(marker) < 3 and time.monotonic() - started < 30:
+        time.sleep(0.05)
     account.append("INBOX", vehicle_mail(plate="IDLE-1"))
     worker.join(timeout=60)
     assert not worker.is_alive(), "IDLE never woke the poller"
