@@ -42,13 +42,22 @@ def write_mail(path: Path, size: int) -> int:
     return written
 
 
-def peak_of(call: Callable[[], Any]) -> tuple[Any, int]:
-    tracemalloc.start()
-    try:
-        result = call()
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+def post_file(env: ConsoleEnv, path: str, body: Path, content_type: str, **headers: str) -> Any:
+    """POST the file `body` as a stream; (the answer, the peak of traced memory meanwhile)."""
+    client = env.app.test_client()
+    with body.open("rb") as stream:
+        tracemalloc.start()
+        try:
+            answer = client.post(
+                path,
+                input_stream=stream,
+                content_length=body.stat().st_size,
+                content_type=content_type,
+                headers={k.replace("_", "-"): v for k, v in headers.items()},
+            )
+            return answer, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
 
 
 def test_30_mb_raw_mime_into_dovecot(
@@ -60,17 +69,10 @@ def test_30_mb_raw_mime_into_dovecot(
     env = app_factory(make_imap_mailbox(account), MAILCORE_INGRESS=SETTINGS)
     path = tmp_path / "big.eml"
     size = write_mail(path, SIZE)
-    client = env.app.test_client()
-    with path.open("rb") as body:
-        answer, peak = peak_of(
-            lambda: client.post(
-                "/ingress/mime",
-                input_stream=body,
-                content_length=size,
-                content_type="message/rfc822",
-                headers={"Authorization": f"Bearer {TOKEN}", "X-Mailcore-Recipient": "o@x.test"},
-            )
-        )
+    answer, peak = post_file(
+        env, "/ingress/mime", path, "message/rfc822",
+        Authorization=f"Bearer {TOKEN}", X_Mailcore_Recipient="o@x.test",
+    )  # fmt: skip
     assert answer.status_code == 200, answer.text
     with account.session() as c:
         c.select_folder("INBOX")
@@ -106,16 +108,8 @@ def test_30_mb_mailgun_form_into_the_maildir_is_held_once(
             while chunk := src.read(1 << 20):
                 out.write(chunk)
         out.write(f"\r\n--{boundary}--\r\n".encode())
-    client = env.app.test_client()
-    with form.open("rb") as body:
-        answer, peak = peak_of(
-            lambda: client.post(
-                "/ingress/mailgun/mime",
-                input_stream=body,
-                content_length=form.stat().st_size,
-                content_type=f"multipart/form-data; boundary={boundary}",
-            )
-        )
+    content_type = f"multipart/form-data; boundary={boundary}"
+    answer, peak = post_file(env, "/ingress/mailgun/mime", form, content_type)
     assert answer.status_code == 200, answer.text
     assert peak < 1.5 * size, f"peak {peak / size:.2f}x the message"
     box = env.services.mailbox
