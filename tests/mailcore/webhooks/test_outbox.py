@@ -173,3 +173,28 @@ def test_operators_actions_are_events_too(
     assert _types(receiver) == ["message.rejected", "message.resubmitted"]
     actors = {r.body["data"]["actor"] for r in receiver.received if r.body}
     assert actors == {"olivia"}
+
+
+def test_events_out_on_sqlite_and_postgresql(
+    database_url: str, maildir: MaildirMailbox, receiver: WebhookReceiver, secret: str
+) -> None:
+    history = History(database_url)
+    try:
+        deliverer = _wired(history, receiver.url, secret, kinds=["failed", "processed"])
+        receiver.script((503, {}))
+        _poll(maildir, history, vehicle_mail(), vehicle_mail(plate="REFUSE"))
+        assert deliverer.run_once() == 2
+        assert deliverer.run_once(now=time.time() + 1) == 1  # the one answered 503
+        log = OutboxStore(history.engine).log()
+        assert sorted((e.attempt, e.outcome) for e in log) == [
+            (1, "delivered"),
+            (1, "retry"),
+            (2, "delivered"),
+        ]
+        assert {e.state for e in log} == {"delivered"}
+    finally:
+        history.close()
+    assert set(_types(receiver)) == {"message.failed", "message.processed"}
+    first, _, again = receiver.received  # the 503 was the first post; its retry came last
+    assert (first.answered, again.answered) == (503, 200)
+    assert first.webhook_id == again.webhook_id
