@@ -165,8 +165,8 @@ def _walk(node: etree._Element, out: _Lines, pre: bool) -> None:
             if isinstance(child.tag, str):
                 _element(child, out, pre)
             tail = child.tail
-            if tail:  # most tails are None: no call
-                _content(tail, out, pre)
+            if tail and (out.current or pre or not tail.isspace() or "\xa0" in tail):
+                _content(tail, out, pre)  # not the newlines between blocks: see _content
     finally:
         out.nesting -= 1
 
@@ -183,8 +183,9 @@ def _element(child: etree._Element, out: _Lines, pre: bool) -> None:
     name = child.tag
     if name in _DROP:
         return
-    if len(child.attrib):
-        attrs = dict(child.items())  # one call into lxml, then plain dict lookups
+    items = child.items()  # one call into lxml (no attribute proxy), then dict lookups
+    if items:
+        attrs = dict(items)
         if _hidden(attrs):
             return
         markup = quote_markup(name, attrs) if out.quote is not None else None
