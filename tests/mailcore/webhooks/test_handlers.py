@@ -247,3 +247,19 @@ def test_engine_from_settings_wires_the_webhooks_table(
     assert handled.body is not None and handled.body["handler"] == "orders"
     assert event.body is not None and event.body["type"] == "message.processed"
     assert event.body["data"]["message_key"] == handled.webhook_id
+
+
+def test_a_refused_mail_resubmitted_corrected_is_posted_again_with_its_id(
+    webhook_engine: EngineFactory, receiver: WebhookReceiver, maildir: MaildirMailbox
+) -> None:
+    receiver.script((422, {"reason": "qty over stock"}), (200, {}))
+    maildir.append("INBOX", order_mail(qty="900"))
+    engine = webhook_engine(receiver.url)
+    [failed] = engine.poll_once()
+    assert failed.status == Status.FAILED
+    outcome = engine.resubmit(maildir.uids("failed")[0], {"qty": 9}, "olivia")
+    assert outcome.status == Status.PROCESSED
+    refused, accepted = receiver.received
+    assert refused.webhook_id == accepted.webhook_id  # one mail, one id
+    assert accepted.body is not None and accepted.body["payload"] == {"qty": 9}
+    assert accepted.body["actor"] == "olivia" and receiver.done == [accepted.webhook_id]
