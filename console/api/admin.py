@@ -1,0 +1,104 @@
+"""/api/v1/admin: the accounts (read) and the API tokens (create, list, revoke) -- admins'."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields as f
+from marshmallow import validate as v
+
+from console.api.auth import actor, require, tokens
+from console.api.errors import ApiError, blueprint
+from console.api.schemas import Strict
+from console.api_tokens import ApiToken, TokenError
+from console.services import services
+from console.users import ROLES
+
+blp = blueprint("api_admin", __name__, url_prefix="/api/v1/admin", description="Admin")
+
+
+class UserOut(ma.Schema):
+    username = f.String(required=True)
+    role = f.String(required=True)
+    email = f.String(allow_none=True)
+    active = f.Boolean(required=True)
+
+
+class UsersOut(ma.Schema):
+    users = f.List(f.Nested(UserOut), required=True)
+
+
+class TokenOut(ma.Schema):
+    name = f.String(required=True)
+    role = f.String(required=True)
+    created_at = f.DateTime(required=True)
+    created_by = f.String(required=True)
+    revoked_at = f.DateTime(allow_none=True)
+    revoked_by = f.String(allow_none=True)
+
+
+class TokensOut(ma.Schema):
+    tokens = f.List(f.Nested(TokenOut), required=True)
+
+
+class TokenIn(Strict):
+    name = f.String(required=True, validate=v.Length(min=1, max=64))
+    role = f.String(required=True, validate=v.OneOf(ROLES))
+
+
+class NewToken(TokenOut):
+    token = f.String(required=True, metadata={"description": "The secret: shown only now"})
+
+
+def token_json(t: ApiToken) -> dict[str, Any]:
+    return {
+        "name": t.name, "role": t.role, "created_at": t.created_at, "created_by": t.created_by,
+        "revoked_at": t.revoked_at, "revoked_by": t.revoked_by,
+    }  # fmt: skip
+
+
+@blp.get("/users")
+@require("admin")
+@blp.response(200, UsersOut)
+def users() -> dict[str, Any]:
+    """The console's accounts (never a password)."""
+    found = services().accounts.list()
+    return {
+        "users": [
+            {"username": u.username, "role": u.role, "email": u.email, "active": u.active}
+            for u in found
+        ]
+    }
+
+
+@blp.get("/tokens")
+@require("admin")
+@blp.response(200, TokensOut)
+def list_tokens() -> dict[str, Any]:
+    """Every API token (never a secret), revoked ones too."""
+    return {"tokens": [token_json(t) for t in tokens().list()]}
+
+
+@blp.post("/tokens")
+@require("admin")
+@blp.arguments(TokenIn)
+@blp.response(201, NewToken)
+def create_token(body: dict[str, Any]) -> dict[str, Any]:
+    """A new token of a role; its secret is in this answer only."""
+    try:
+        made, secret = tokens().create(body["name"], body["role"], by=actor())
+    except TokenError as exc:
+        raise ApiError(409 if "exists" in str(exc) else 422, str(exc)) from None
+    return {**token_json(made), "token": secret}
+
+
+@blp.delete("/tokens/<name>")
+@require("admin")
+@blp.response(200, TokenOut)
+def revoke_token(name: str) -> dict[str, Any]:
+    """Revoke a token: refused (401) from now on."""
+    try:
+        return token_json(tokens().revoke(name, by=actor()))
+    except TokenError as exc:
+        raise ApiError(404, str(exc)) from None
