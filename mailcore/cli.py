@@ -20,6 +20,7 @@ COMMANDS = {
     "demo": "console.commands:demo",
     "serve": "console.commands:serve",
     "create-user": "console.commands:create_user",
+    "token": "console.api_tokens:token",  # the API tokens (console.api_tokens)
 }
 
 
