@@ -3,14 +3,21 @@ sent through the [smtp] server (a real aiosmtpd on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import json
 from email import message_from_bytes
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from mailcore.config import Settings
+from mailcore.errors import HandlerFailed
 from mailcore.mailboxes.maildir import MaildirMailbox
 from mailcore.processing.outcomes import Status
 from mailcore.store.history import History
 from mailcore.store.template_store import TemplateStore
-from mailcore.webhooks.replies import ReplySender
+from mailcore.webhooks.delivery import Attempt, AttemptOutcome
+from mailcore.webhooks.handlers import _reason
+from mailcore.webhooks.replies import ReplyRequest, ReplySender
 from tests.mailcore.smtp_server import smtp_server
 from tests.mailcore.webhooks.conftest import EngineFactory
 from tests.mailcore.webhooks.test_handlers import order_mail
@@ -73,3 +80,35 @@ def order_mail_ids(history: History, maildir: MaildirMailbox) -> list[str]:
 def outcome_key(history: History, maildir: MaildirMailbox) -> str:
     uid = maildir.uids("processed")[0]
     return history.states_at("processed", maildir.uidvalidity("processed"), [uid])[uid].message_key
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(
+    value=JSON
+    | st.fixed_dictionaries(
+        {"template": st.text(max_size=200)},
+        optional={"data": JSON, "to": JSON, "identifier": JSON, "lang": JSON},
+    )
+)
+def test_any_answer_is_a_reply_request_or_a_reason(value: object) -> None:
+    try:
+        request = ReplyRequest.read(value, "orders")
+    except HandlerFailed as exc:
+        assert "webhook 'orders' asked for a reply" in str(exc)
+        return
+    assert len(request.template) <= 128 and isinstance(request.data, dict)
+    assert all(isinstance(a, str) for a in request.to) and len(request.to) <= 20
+
+
+@given(body=st.binary(max_size=300) | JSON.map(lambda v: json.dumps(v).encode()))
+def test_any_refusal_body_gives_a_short_reason_or_none(body: bytes) -> None:
+    reason = _reason(Attempt(AttemptOutcome.REFUSED, 422, "answered 422", body, 0.0))
+    assert reason is None or (0 < len(reason) <= 500 and "\n" not in reason)
