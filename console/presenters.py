@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 from flask_babel import gettext as _
 
+from console.schema_words import schema_words
 from mailcore import DEFAULT_PAYLOAD_LIMITS as DEFAULT_LIMITS
 from mailcore import PayloadTooLarge, check_payload, load_json, load_yaml
-from mailcore.processing.schemacheck import choices, expected
+from mailcore.processing.schemacheck import choices, expected, explain
 from mailcore.processing.vocabulary import ErrorKind, SchemaError, as_schema_errors
 
 try:
@@ -174,7 +175,7 @@ def field_schema(schema: Any, path: str) -> Any:
 def _describe(rows: Iterable[FieldRow], schema: Any) -> None:
     for row in rows:
         sub = field_schema(schema, row.path)
-        row.expected = expected(sub)
+        row.expected = expected(sub, schema_words())
         row.choices = [(json.dumps(v, ensure_ascii=False), _label(v)) for v in choices(sub)]
 
 
@@ -239,6 +240,9 @@ def field_rows(
             )
         if target is None:
             general.append(f"{path}: {error.message}" if path else error.message)
+        elif target.path == path and schema is not None:  # said again in the reader's words
+            said = explain(error.kind, target.value, field_schema(schema, path), schema_words())
+            target.errors.append(said or error.message)
         else:
             target.errors.append(error.message)
     _describe(rows.values(), schema)

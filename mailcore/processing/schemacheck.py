@@ -15,11 +15,22 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import FormatChecker
 
-__all__ = ["FORMATS", "FORMAT_CHECKER", "choices", "compile_check", "expected", "for_people"]
+__all__ = [
+    "ENGLISH",
+    "FORMATS",
+    "FORMAT_CHECKER",
+    "SchemaWords",
+    "choices",
+    "compile_check",
+    "explain",
+    "expected",
+    "for_people",
+]
 
 Check = Callable[[Any], bool]
 
@@ -198,6 +209,23 @@ _MAX_HINT = 300
 _SHOWN = 60  # characters of a sender's value quoted back in a message
 
 
+@dataclass(frozen=True)
+class SchemaWords:
+    """The words `expected` and `explain` say things with (%-style, named values): English
+    here; a reader in another language gets them translated (the console passes its own)."""
+
+    not_in_form: str = "%(value)s is not in the expected form: %(described)s"
+    not_in_pattern: str = "%(value)s is not in the form this field expects (pattern %(pattern)s)"
+    not_a_choice: str = "%(value)s is not one of the choices: %(listed)s"
+    did_you_mean: str = "%(message)s -- did you mean %(close)s?"
+    not_a_format: str = "%(value)s is not %(format)s"
+    one_of: str = "one of %(listed)s"
+    formats: Mapping[str, str] = field(default_factory=lambda: dict(FORMATS))
+
+
+ENGLISH = SchemaWords()
+
+
 def choices(schema: Any) -> list[Any]:
     """The values a field may take (its `enum`, or its `const`), [] when it is free."""
     if not isinstance(schema, Mapping):
@@ -207,7 +235,7 @@ def choices(schema: Any) -> list[Any]:
     return [schema["const"]] if "const" in schema else []
 
 
-def expected(schema: Any) -> str | None:
+def expected(schema: Any, words: SchemaWords = ENGLISH) -> str | None:
     """What a field's schema asks for, in words: its description (or title), its format named,
     its choices listed; None when the schema says nothing a person can use."""
     if not isinstance(schema, Mapping):
@@ -216,11 +244,11 @@ def expected(schema: Any) -> str | None:
     text = schema.get("description") or schema.get("title")
     if isinstance(text, str) and text.strip():
         parts.append(text.strip())
-    if schema.get("format") in FORMATS:
-        parts.append(FORMATS[schema["format"]])
+    if schema.get("format") in words.formats:
+        parts.append(words.formats[schema["format"]])
     values = choices(schema)
     if values:
-        parts.append("one of " + ", ".join(_show(v) for v in values))
+        parts.append(words.one_of % {"listed": ", ".join(_show(v) for v in values)})
     hint = "; ".join(parts)
     return hint[: _MAX_HINT - 1] + "…" if len(hint) > _MAX_HINT else hint or None
 
@@ -229,24 +257,41 @@ def for_people(validator: str, instance: Any, schema: Any, message: str) -> str:
     """A schema error said with what the field's schema tells people (jsonschema's `message`
     for the others): a pattern by the field's description, never as a regex when there is one;
     choices listed (with the closest one); a format named."""
+    said = explain("enum" if validator == "const" else validator, instance, schema)
+    if said is not None:
+        return said
+    described = _described(schema) if isinstance(schema, Mapping) else None
+    return f"{message} ({described})" if described else message
+
+
+def explain(kind: str, instance: Any, schema: Any, words: SchemaWords = ENGLISH) -> str | None:
+    """`instance` refused by `schema` for a `kind` of error ("pattern", "enum" (or const),
+    "format": mailcore.processing.vocabulary.ErrorKind's values), said in `words`; None for
+    the other kinds, which jsonschema's own message says."""
     if not isinstance(schema, Mapping):
-        return message
+        return None
     value = _show(instance)
-    text = schema.get("description") or schema.get("title")
-    described = text.strip() if isinstance(text, str) and text.strip() else None
-    if validator == "pattern":
+    if kind == "pattern":
+        described = _described(schema)
         if described:
-            return f"{value} is not in the expected form: {described}"
-        return f"{value} is not in the form this field expects (pattern {schema.get('pattern')})"
-    if validator in ("enum", "const"):
+            return words.not_in_form % {"value": value, "described": described}
+        return words.not_in_pattern % {"value": value, "pattern": schema.get("pattern")}
+    if kind == "enum":
         values = choices(schema)
         listed = ", ".join(_show(v) for v in values)
+        said = words.not_a_choice % {"value": value, "listed": listed}
         close = _closest(instance, values)
-        hint = f" -- did you mean {_show(close)}?" if close is not None else ""
-        return f"{value} is not one of the choices: {listed}{hint}"
-    if validator == "format" and schema.get("format") in FORMATS:
-        return f"{value} is not {FORMATS[schema['format']]}"
-    return f"{message} ({described})" if described else message
+        return (
+            said if close is None else words.did_you_mean % {"message": said, "close": _show(close)}
+        )
+    if kind == "format" and schema.get("format") in words.formats:
+        return words.not_a_format % {"value": value, "format": words.formats[schema["format"]]}
+    return None
+
+
+def _described(schema: Mapping[str, Any]) -> str | None:
+    text = schema.get("description") or schema.get("title")
+    return text.strip() if isinstance(text, str) and text.strip() else None
 
 
 def _closest(instance: Any, values: list[Any]) -> Any:
