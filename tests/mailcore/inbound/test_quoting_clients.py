@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from mailcore.inbound.extract import extract
 from mailcore.inbound.htmlquotes import quote_markup
 from mailcore.inbound.quoting import ReplyConfidence
+from tests.mailcore.inbound.test_quoting_html import _html_mail
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "html_quotes"
 # fixture -> the markup the cut names (None: the client has none, its quote header is text).
@@ -29,15 +29,6 @@ CLIENTS = {
 }
 
 
-def _mail(html: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "jane@customer.example"
-    msg["To"] = "fleet@example.com"
-    msg["Subject"] = "Re: plate"
-    msg.set_content(f"<html><body>{html}</body></html>", subtype="html")
-    return msg.as_bytes()
-
-
 def test_every_fixture_has_a_client() -> None:
     assert {p.stem for p in FIXTURES.glob("*.html")} == set(CLIENTS)
 
@@ -45,7 +36,7 @@ def test_every_fixture_has_a_client() -> None:
 @pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_the_reply_is_cut_at_the_clients_quote(client: str) -> None:
     html = (FIXTURES / f"{client}.html").read_text(encoding="utf-8")
-    result = extract(_mail(html))
+    result = extract(_html_mail(html))
     assert result.text == "Plate: AB-123\nOwner: Jane"
     assert "Plate?" in result.quoted
     assert result.payload == {"plate": "AB-123", "owner": "Jane"}
