@@ -107,35 +107,15 @@ def poll(
         settings = Settings.load(config_path)
         chosen = [settings.mailbox(mailbox_name)] if mailbox_name else settings.all_mailboxes()
         registries = {m.mailbox_name: _registry(handlers or m.handlers, m, chosen) for m in chosen}
+        opened = _open_all(chosen)  # first: without a mailbox, no database is created
     except MailcoreError as e:
-        raise click.ClickException(str(e)) from None
-    opened: dict[str, Mailbox] = {}
-    try:
-        for m in chosen:  # first: without a mailbox, no database is created
-            opened[m.mailbox_name] = open_mailbox(m)
-    except MailcoreError as e:
-        _close(opened.values())
         raise click.ClickException(str(e)) from None
     history = _open_history(settings)
-    verifier = security_unwrapper(settings, key_store(settings, history.engine))
-    security = verifier.extract if verifier else None
     pause = interval if interval is not None else settings.poll_interval
     run = Run(batch_size or settings.batch_size, pause, loop, idle, until_empty, max_polls)
-    loops = [
-        MailboxLoop(
-            m.mailbox_name,
-            Engine.from_settings(m, opened[m.mailbox_name], registries[m.mailbox_name],
-                                 history, security),
-            opened[m.mailbox_name],
-            Backoff(max(pause, MIN_RETRY_SECONDS)),
-            label=f"{m.mailbox_name}: " if len(chosen) > 1 else "",
-        )
-        for m in chosen
-    ]  # fmt: skip
     retention = RetentionSchedule(history)
     try:
-        if idle and any(not isinstance(lp.mailbox, ImapMailbox) for lp in loops):
-            raise ConfigError("--idle needs an IMAP mailbox (set imap_url)")
+        loops = _loops(settings, chosen, registries, opened, history, run)
         if len(loops) == 1:
             _run(loops[0], run, retention)
         elif loop or idle:
@@ -149,6 +129,48 @@ def poll(
     finally:
         _close(opened.values())  # an IMAP mailbox closes its IDLE connection too
         history.close()
+
+
+def _open_all(chosen: list[Settings]) -> dict[str, Mailbox]:
+    """Each chosen mailbox, opened (those opened closed again when one cannot be)."""
+    opened: dict[str, Mailbox] = {}
+    try:
+        for m in chosen:
+            opened[m.mailbox_name] = open_mailbox(m)
+    except BaseException:
+        _close(opened.values())
+        raise
+    return opened
+
+
+def _loops(
+    settings: Settings,
+    chosen: list[Settings],
+    registries: dict[str, Registry],
+    opened: dict[str, Mailbox],
+    history: History,
+    run: Run,
+) -> list[MailboxLoop]:
+    """An engine and a backoff per mailbox, on the one history; ConfigError when --idle is
+    asked of a Maildir."""
+    if run.idle:
+        maildirs = [n for n, box in opened.items() if not isinstance(box, ImapMailbox)]
+        if maildirs:
+            which = f" ({', '.join(maildirs)} is a Maildir)" if len(chosen) > 1 else ""
+            raise ConfigError(f"--idle needs an IMAP mailbox (set imap_url){which}")
+    verifier = security_unwrapper(settings, key_store(settings, history.engine))
+    security = verifier.extract if verifier else None
+    return [
+        MailboxLoop(
+            name,
+            Engine.from_settings(m, opened[name], registries[name], history, security),
+            opened[name],
+            Backoff(max(run.pause, MIN_RETRY_SECONDS)),
+            label=f"{name}: " if len(chosen) > 1 else "",
+        )
+        for m in chosen
+        if (name := m.mailbox_name)
+    ]
 
 
 def _registry(target: str | None, mailbox: Settings, chosen: list[Settings]) -> Registry:

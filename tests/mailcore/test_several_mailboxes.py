@@ -169,3 +169,14 @@ def test_idle_over_two_dovecot_accounts(tmp_path: Path, dovecot: Any) -> None:
         with account.session() as c:
             c.select_folder(folder)
             assert len(c.search("ALL")) == 1
+
+
+def test_idle_names_the_mailbox_that_is_a_maildir(tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path,
+        f'imap_url = "imap://u:p@127.0.0.1:1/"\nhandlers = "{SUPPORT}:orders"',
+        entry("returns", f'maildir = "{tmp_path / "b"}"', "returns", "returned"),
+    )
+    result = CliRunner().invoke(poll, ["--config", cfg, "--idle"], env={})
+    assert result.exit_code == 1
+    assert "--idle needs an IMAP mailbox (set imap_url) (returns is a Maildir)" in result.output
