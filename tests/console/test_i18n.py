@@ -141,16 +141,16 @@ def test_messages_made_outside_a_request_are_in_english(console_env: ConsoleEnv)
         console_env.services.accounts.create("olivia", "a-long-password", "operator")
 
 
-def test_the_mail_and_history_pages_in_french(console_env: ConsoleEnv) -> None:
-    from console.demo import sample_mails
+def _french_client(env: ConsoleEnv, username: str) -> Any:
+    """`username`'s client, who chose French."""
+    client = env.client(username)
+    client.post("/language", data={"language": "fr", "csrf_token": csrf_token(client, "/")})
+    return client
 
-    svc = console_env.services
-    for _name, raw in sample_mails():
-        svc.mailbox.append("INBOX", raw)
-    svc.engine.poll_once()
-    admin = console_env.client("ada")
-    token = csrf_token(admin, "/")
-    admin.post("/language", data={"language": "fr", "csrf_token": token})
+
+def test_the_mail_and_history_pages_in_french(demo_env: ConsoleEnv) -> None:
+    svc = demo_env.services
+    admin = _french_client(demo_env, "ada")
     failed = admin.get("/failed/").get_data(as_text=True)
     assert "Courrier en échec" in failed and "messages · page 1 sur 1" in failed
     uid = svc.engine.failed_page(1, 1).items[0].summary.uid
@@ -333,24 +333,16 @@ def test_every_vocabulary_value_the_console_shows_has_a_french_name(
     assert [f for f, e in zip(french, english, strict=True) if f == e] == []
 
 
-def test_the_field_table_says_what_the_schema_expects_in_french(console_env: ConsoleEnv) -> None:
-    from console.demo import sample_mails
+def test_the_field_table_says_what_the_schema_expects_in_french(demo_env: ConsoleEnv) -> None:
     from console.schema_words import FORMAT_NAMES
     from mailcore.processing.schemacheck import FORMATS
     from tests.console.conftest import failed_uid
 
     assert set(FORMAT_NAMES) == set(FORMATS)  # every format mailcore names has a French name
-    svc = console_env.services
-    for _name, raw in sample_mails():
-        svc.mailbox.append("INBOX", raw)
-    svc.engine.poll_once()
-    admin = console_env.client("ada")
-    token = csrf_token(admin, "/")
-    uid = failed_uid(console_env, "VEH-1045")  # its VIN breaks the pattern, its category no enum
-    english = admin.get(f"/failed/{uid}").get_data(as_text=True)
+    uid = failed_uid(demo_env, "VEH-1045")  # its VIN breaks the pattern, its category no enum
+    english = demo_env.client("ada").get(f"/failed/{uid}").get_data(as_text=True)
     assert "is not in the expected form: 17 characters, no I, O or Q" in english
-    admin.post("/language", data={"language": "fr", "csrf_token": token})
-    page = admin.get(f"/failed/{uid}").get_data(as_text=True)
+    page = _french_client(demo_env, "ada").get(f"/failed/{uid}").get_data(as_text=True)
     assert "n&#39;a pas la forme attendue : 17 characters, no I, O or Q" in page
     assert "l&#39;une des valeurs &#39;car&#39;" in page  # the category's choices
     fields = page.split('<table class="fields', 1)[1].split("</table>", 1)[0]
