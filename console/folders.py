@@ -151,6 +151,7 @@ def list_view(key: str) -> ResponseReturnValue:
         "detail_url": detail_url,
         "mailboxes": svc.mailbox_names if svc.several else [],
         "mailbox": chosen(),
+        "unreachable": mailbox_choice.unreachable(),
     }
     return results_page("operator/list.html", "operator/_results.html", context, not problems)
 

@@ -14,6 +14,7 @@ whole folder.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,11 @@ import flask
 from flask import Blueprint, abort, request
 
 from console.services import services
+from mailcore.errors import MailcoreError
 from mailcore.processing.outcomes import FailedItem, FailedPage
 from mailcore.processing.scope import DEFAULT_MAILBOX
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Listed",
@@ -31,6 +35,7 @@ __all__ = [
     "current_engine",
     "install",
     "page_across",
+    "unreachable",
 ]
 
 
@@ -96,20 +101,33 @@ def chosen_uids(values: list[str]) -> dict[str | None, list[int]]:
 
 def page_across(page: int, per_page: int, **filters: Any) -> FailedPage:
     """Page `page` of every mailbox's list together (see the module docstring); `filters` as
-    `Engine.failed_page` takes them (folder: the key of Folders, e.g. "failed")."""
+    `Engine.failed_page` takes them (folder_key: the key of Folders, e.g. "failed"). A mailbox
+    that cannot be read (its server down) is left out, named in `unreachable()`."""
     key = filters.pop("folder_key")
-    svc = services()
     start, end = (page - 1) * per_page, page * per_page
     items: list[FailedItem] = []
+    unreachable: list[str] = []
     offset = 0
-    for name, engine in svc.engines.items():
+    for name, engine in services().engines.items():
         folder = str(getattr(engine.folders, key))
-        total = engine.failed_page(1, 1, folder=folder, **filters).total
-        lo, hi = max(start - offset, 0), min(end - offset, total)
-        if lo < hi:
-            items += _slice(engine, name, lo, hi, folder, filters)
+        try:
+            total = engine.failed_page(1, 1, folder=folder, **filters).total
+            lo, hi = max(start - offset, 0), min(end - offset, total)
+            if lo < hi:
+                items += _slice(engine, name, lo, hi, folder, filters)
+        except MailcoreError as e:
+            log.warning("mailbox %r left out of the list: %s", name, e)
+            unreachable.append(name)
+            continue
         offset += total
+    flask.g.unreachable = unreachable
     return FailedPage(items, offset, page, per_page)
+
+
+def unreachable() -> list[str]:
+    """The mailboxes the request's list of all mailboxes had to leave out."""
+    names: list[str] = flask.g.get("unreachable", [])
+    return names
 
 
 def _slice(

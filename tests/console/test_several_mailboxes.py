@@ -183,3 +183,16 @@ def test_the_background_poller_polls_every_mailbox(env: ConsoleEnv) -> None:
         poller.stop()
     assert a.uids("INBOX") == [] and len(a.uids("processed")) == 1
     assert b.uids("INBOX") == [] and len(b.uids("returned")) == 2
+
+
+def test_a_mailbox_that_cannot_be_read_is_named_and_the_others_listed(
+    env: ConsoleEnv, tmp_path: Path
+) -> None:
+    import shutil
+
+    shutil.rmtree(tmp_path / "b")  # the second mailbox is gone (as a server that is down)
+    response = env.client("olivia").get("/failed/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert rows(html) == [("default", "[VEH-A1] Vehicle update")]
+    assert 'id="unreachable"' in html and "Not listed: returns cannot be read" in html
