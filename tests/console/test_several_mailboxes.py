@@ -116,6 +116,11 @@ def test_resubmit_in_the_second_mailbox_lands_in_its_processed_folder(
     assert len(a.uids("failed")) == 1  # the first mailbox's UID 1 was left alone
     every = client.get("/failed/").get_data(as_text=True)
     assert rows(every) == [("default", "[VEH-A1] Vehicle update")]
+    today = client.get("/mail/today").get_data(as_text=True)
+    link = re.search(r'href="(/mail/processed/\d+\?mailbox=returns)"', today)
+    assert link, today[:2000]
+    shown = client.get(link.group(1)).get_data(as_text=True)
+    assert "VEH-B1" in shown and "returns" in shown
 
 
 def test_rerun_selected_across_mailboxes(env: ConsoleEnv) -> None:
