@@ -77,7 +77,10 @@ class MailboxLoop:
 
 @click.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings.")
-@click.option("--handlers", help="The Registry to use, as package.module:attribute.")
+@click.option(
+    "--handlers",
+    help="The Registry to use, as package.module:attribute (for every mailbox worked).",
+)
 @click.option("--mailbox", "mailbox_name", help="Work only this configured mailbox (its name).")
 @click.option("--loop", is_flag=True, help="Keep polling every --interval seconds.")
 @click.option("--idle", is_flag=True, help="Keep running, woken by IMAP IDLE on new mail.")
