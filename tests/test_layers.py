@@ -7,6 +7,10 @@
   import `config`, `inbound`, `outbound` and `store` (it unwraps before extracting, signs and
   encrypts composed mail, reads the key store), and nothing but `processing` and the command
   line imports it.
+- `mailcore.ingress` (push ingress) stores into a mailbox and imports nothing else;
+  `mailcore.oauth2` may import `config` and `store` (its tokens live in the history database);
+  `mailcore.webhooks` may import `config`, `outbound`, `processing`, `security` and `store`
+  (a webhook handler is a Registry handler whose reply is composed, sealed and sent).
 - nothing in `mailcore` imports `console`, except the command line mounting the console's
   commands (`mailcore/cli.py`).
 - `console` imports the public API (`mailcore`), `mailcore.processing` and `mailcore.errors`
@@ -31,6 +35,11 @@ ALLOWED = {
     "security": SHARED
     | {"mailcore.config", "mailcore.inbound", "mailcore.outbound", "mailcore.store"}
     | {"mailcore.security"},
+    "ingress": SHARED | {"mailcore.mailboxes", "mailcore.ingress"},
+    "oauth2": SHARED | {"mailcore.config", "mailcore.store", "mailcore.oauth2"},
+    "webhooks": SHARED
+    | {"mailcore.config", "mailcore.outbound", "mailcore.processing", "mailcore.store"}
+    | {"mailcore.security", "mailcore.webhooks"},
 }
 CONSOLE_ALLOWED = ("mailcore", "mailcore.processing", "mailcore.errors")
 # What the console still reaches behind the public API; each should move behind it.
