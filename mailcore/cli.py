@@ -17,6 +17,7 @@ COMMANDS = {
     "send": "mailcore.commands.send:send",
     "ingest": "mailcore.commands.ingest:ingest",
     "migrate": "mailcore.commands.migrate:migrate",
+    "check": "mailcore.commands.check:check",
     "demo": "console.commands:demo",
     "serve": "console.commands:serve",
     "create-user": "console.commands:create_user",
