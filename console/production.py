@@ -27,8 +27,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 # A worker that dies sooner than this after its start is restarted only after this long, so a
-# worker failing at start-up (database down) does not spin.
+# worker failing at start-up (database down) does not spin; after MAX_QUICK_DEATHS deaths
+# within QUICK_DEATH seconds of their start in a row, the supervisor gives up.
 RESTART_PAUSE = 1.0
+QUICK_DEATH = 5.0
+MAX_QUICK_DEATHS = 5
 
 
 @dataclass(frozen=True)
@@ -77,18 +80,19 @@ def run_workers(
     make_app: Callable[[int], tuple[Any, Callable[[], None]]],
     sock: socket.socket,
     options: ServerOptions,
-) -> None:
+) -> bool:
     """Serve in `options.workers` processes; `make_app(index)` -> (app, close), called in the
     worker. The caller (the supervisor) restarts a worker that dies, with its index, and on
-    SIGTERM or SIGINT stops them all and returns."""
+    SIGTERM or SIGINT stops them all and returns. False when the workers kept dying as they
+    started (a setting or the database: the log says)."""
     if options.workers == 1:
         app, close = make_app(0)
         try:
             serve_waitress(app, sock, options)
         finally:
             close()
-        return
-    Supervisor(make_app, sock, options).run()
+        return True
+    return Supervisor(make_app, sock, options).run()
 
 
 class Supervisor:
@@ -105,8 +109,9 @@ class Supervisor:
         self.options = options
         self.children: dict[int, tuple[int, float]] = {}  # pid -> (index, started)
         self.stopping = False
+        self.quick_deaths = 0
 
-    def run(self) -> None:
+    def run(self) -> bool:
         previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             for index in range(self.options.workers):
@@ -119,13 +124,20 @@ class Supervisor:
                 log.warning(
                     "worker %d (pid %d) ended (status %d): starting another", index, pid, status
                 )
-                if time.monotonic() - started < RESTART_PAUSE:
+                lived = time.monotonic() - started
+                self.quick_deaths = self.quick_deaths + 1 if lived < QUICK_DEATH else 0
+                if self.quick_deaths >= MAX_QUICK_DEATHS:
+                    log.error("%d workers died as they started: stopping", self.quick_deaths)
+                    self._stop(signal.SIGTERM, None)
+                    continue
+                if lived < RESTART_PAUSE:
                     time.sleep(RESTART_PAUSE)
                 if not self.stopping:
                     self._spawn(index)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        return self.quick_deaths < MAX_QUICK_DEATHS
 
     def _stop(self, signum: int, _frame: Any) -> None:
         self.stopping = True

@@ -74,11 +74,12 @@ def serve(
         finally:
             svc.close()
         return
-    svc.close()
-    svc.history.engine.dispose()  # no connection of this process may live on in the workers
+    # One process serves with these services; several build their own after the fork, and
+    # nothing of this process (connections, threads) may live on in them.
+    spare = [svc] if workers == 1 else _quiesce(svc)
 
     def make_app(index: int) -> tuple[Any, Callable[[], None]]:
-        worker = build_services(settings)
+        worker = spare.pop() if spare else build_services(settings)
         if poll and index == 0:
             worker.poller = Poller(worker.polling, settings.poll_interval).start()
             click.echo(f"worker 0 (pid {os.getpid()}) polls every {settings.poll_interval:g} s")
@@ -88,9 +89,20 @@ def serve(
     sock = listening_socket(host, port)
     click.echo(f"Console: http://{host}:{port}/ ({workers} worker(s) x {threads} threads)")
     try:
-        run_workers(make_app, sock, options)
+        if not run_workers(make_app, sock, options):
+            raise click.ClickException("the workers keep failing as they start: see the log")
     finally:
         sock.close()
+
+
+def _quiesce(svc: Any) -> list[Any]:
+    """Close `svc` before the fork: its mailbox, its events-out thread, its connections."""
+    svc.close()
+    deliverer = getattr(getattr(svc.history, "outbox", None), "deliverer", None)
+    if deliverer is not None:
+        deliverer.stop()
+    svc.history.engine.dispose()
+    return []
 
 
 def _secret(settings: Any) -> str:

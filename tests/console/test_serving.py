@@ -142,3 +142,27 @@ def test_workers_share_the_port_and_the_session_and_one_of_them_polls(served: Se
     assert served.proc.wait(timeout=30) == 0
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+
+GIVING_UP = """
+import console.production as production
+
+production.RESTART_PAUSE = 0.05
+
+
+def make_app(index):
+    raise RuntimeError("the database is down")
+
+
+sock = production.listening_socket("127.0.0.1", 0)
+options = production.ServerOptions(workers=2)
+print("served" if production.run_workers(make_app, sock, options) else "gave up")
+"""
+
+
+def test_workers_dying_as_they_start_are_not_restarted_forever() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", GIVING_UP], capture_output=True, text=True, timeout=60
+    )
+    assert run.stdout.strip() == "gave up", run.stderr
+    assert run.stderr.count("the database is down") >= 5  # each worker's failure is logged
