@@ -31,6 +31,9 @@ def migrate(config_path: str | None, check: bool) -> None:
             click.echo(f"database {label}: {found.describe()}; nothing to do")
             return
         before = migrations.upgrade(engine)
+        if before.is_current:  # another process upgraded it while this one waited
+            click.echo(f"database {label}: {before.describe()}; nothing to do")
+            return
         click.echo(f"database {label}: upgraded from {before.current or 'none'} to {found.head}")
     except sa.exc.OperationalError as exc:
         raise ConfigError(f"cannot reach database {label}: {exc.orig}") from None

@@ -232,3 +232,49 @@ def test_a_template_table_from_before_languages_gains_their_column(database_url:
         assert saved.number == 2 and store.get("old").variants == {"fr": ("Salut", "")}
     finally:
         db.dispose()
+
+
+UPGRADE_AT_START = """
+import sys
+from mailcore.store.db import connect
+
+connect(sys.argv[1]).dispose()
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_processes_starting_together_upgrade_once(
+    old_code: Path, tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if kind == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
+    make_old_database(old_code, url)
+    before = rows(raw := engine_for(url))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCORE_")}
+    env["MAILCORE_DATABASE_URL"] = url
+    # SQLite: every process upgrades at its start; PostgreSQL: operators running migrate twice
+    args = [sys.executable, "-c", UPGRADE_AT_START, url] if kind == "sqlite" else [MAILCORE]
+    procs = [
+        subprocess.Popen(
+            [*map(str, args), *(["migrate"] if kind != "sqlite" else [])],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    assert all(code == 0 for code, _, _ in results), results
+    if kind != "sqlite":  # one upgraded; the others waited for it, then found nothing to do
+        assert sum("upgraded from none" in out for _, out, _ in results) == 1, results
+    try:
+        assert rows(raw) == before
+        with raw.connect() as conn:
+            assert migrations.state(conn).is_current
+            assert conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
+    finally:
+        raw.dispose()
