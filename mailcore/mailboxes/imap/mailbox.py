@@ -33,11 +33,12 @@ from imapclient import IMAPClient
 
 from mailcore.errors import ConnectionLost, MailboxError
 from mailcore.inbound import headers
+from mailcore.mailboxes.imap import wire
 from mailcore.mailboxes.imap.config import ImapConfig
 from mailcore.mailboxes.imap.idle import ImapIdle
 from mailcore.mailboxes.imap.move import ImapMover, _BatchState
 from mailcore.mailboxes.imap.session import ImapSession, RetryPolicy
-from mailcore.mailboxes.imap.values import _bytes, _chunks, _summary, _text, _unique
+from mailcore.mailboxes.imap.values import _chunks, _summary, _text, _unique
 from mailcore.mailboxes.imap.wire import (
     _flag,
     _folder_name,
@@ -293,9 +294,10 @@ class ImapMailbox:
             if state["uidnext"] is None:
                 state["uidnext"] = self._session.uidnext(client, folder)
             state["sent"] = True
-            response = client.append(folder, raw, flags=flags)
-            match = _APPENDUID.search(_bytes(response))
-            uidplus = "UIDPLUS" in self._session.capabilities
+            caps = self._session.capabilities
+            response = wire.append(client, folder, flags, raw, literal_plus="LITERAL+" in caps)
+            match = _APPENDUID.search(response)
+            uidplus = "UIDPLUS" in caps
             return int(match.group(2)) if match and uidplus else None
 
         return self._session.run(f"append to {folder!r}", op)

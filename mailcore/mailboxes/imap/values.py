@@ -99,3 +99,32 @@ def _bytes(value: Any) -> bytes:
 def _text(value: Any) -> str:
     """A server response or exception as readable text."""
     return _bytes(value).decode("utf-8", "replace").strip() or type(value).__name__
+
+
+# APPEND sends a message in pieces of this size, so that making its line endings CRLF holds
+# only one piece more than the message.
+_PIECE = 1 << 20
+
+
+def crlf_size(raw: bytes) -> int:
+    """The size of `raw` once each bare CR and bare LF is CRLF (as `crlf_pieces` sends it)."""
+    crlf = raw.count(b"\r\n")
+    return len(raw) + (raw.count(b"\r") - crlf) + (raw.count(b"\n") - crlf)
+
+
+def crlf_pieces(raw: bytes, piece: int = _PIECE) -> Iterator[bytes | memoryview]:
+    """`raw` in pieces of about `piece` bytes with each bare CR and bare LF made CRLF: views
+    of `raw` itself (no copy) when its line endings are all CRLF already."""
+    view = memoryview(raw)
+    if crlf_size(raw) == len(raw):
+        for start in range(0, len(raw), piece):
+            yield view[start : start + piece]
+        return
+    start = 0
+    while start < len(raw):
+        end = start + piece
+        if raw[end - 1 : end + 1] == b"\r\n":  # keep a CRLF in one piece
+            end += 1
+        chunk = raw[start:end]
+        yield chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+        start = end

@@ -11,7 +11,7 @@ character in a folder name) raises `UnsendableValue` before anything is sent.
 The quick readers (`_fetch_bodies`, `_fetch_sizes`) read FETCH answers straight from imaplib's
 untagged lines (`read_bodies` and `read_sizes` fall back to imapclient's parser for the rest);
 `search` sends UID SEARCH with literals; `uid_move` and `uid_copy` send the move protocol's
-commands.
+commands; `append` sends APPEND with the message as one literal, never copied whole.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import imaplib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,14 @@ from imapclient.imapclient import _literal
 from imapclient.response_parser import parse_message_list
 
 from mailcore.errors import MailboxError, UnsendableValue
-from mailcore.mailboxes.imap.values import _bytes, _expand, _text, _uidset
+from mailcore.mailboxes.imap.values import (
+    _bytes,
+    _expand,
+    _text,
+    _uidset,
+    crlf_pieces,
+    crlf_size,
+)
 from mailcore.mailboxes.protocol import MAX_SEARCH_VALUE
 
 _ESEARCH_ALL = re.compile(rb"\bALL ([0-9:,]+)", re.IGNORECASE)
@@ -256,3 +264,31 @@ def uid_copy(client: IMAPClient, uidset: str, dest: str) -> tuple[str, Any]:
     mailbox = client._normalise_folder(_folder_name(dest))
     typ, data = client._imap._simple_command("UID", "COPY", uidset, mailbox)
     return typ, data
+
+
+def append(
+    client: IMAPClient, folder: str, flags: Sequence[str], raw: bytes, *, literal_plus: bool
+) -> bytes:
+    """APPEND `raw` to `folder` as one literal, its bare CRs and LFs sent as CRLF piece by
+    piece (imaplib's own APPEND holds several copies of the message); with `literal_plus`
+    (the server's LITERAL+) without waiting for the go-ahead. Returns the tagged answer's
+    text (APPENDUID is there); a refusal raises imaplib's error, a drop its abort."""
+    imap = client._imap
+    tag = imap._new_tag()
+    line = [bytes(tag), b"APPEND", client._normalise_folder(_folder_name(folder))]
+    if flags:
+        line.append(b"(" + b" ".join(_flag(f).encode("ascii") for f in flags) + b")")
+    line.append(b"{%d%s}" % (crlf_size(raw), b"+" if literal_plus else b""))
+    imap.send(b" ".join(line) + b"\r\n")
+    if not literal_plus:
+        while imap._get_response():  # None once the server's "+" came
+            if imap.tagged_commands.get(tag) is not None:  # refused before the message
+                typ, data = imap.tagged_commands.pop(tag)
+                raise imaplib.IMAP4.error(f"APPEND refused: {typ} {_text(data)}")
+    for piece in crlf_pieces(raw):
+        imap.send(piece)
+    imap.send(b"\r\n")
+    typ, data = imap._command_complete("APPEND", tag)
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"APPEND failed: {typ} {_text(data)}")
+    return _bytes(data)
