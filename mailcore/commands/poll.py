@@ -179,12 +179,16 @@ def _loops(
 def _registry(target: str | None, mailbox: Settings, chosen: list[Settings]) -> Registry:
     """The handlers of a mailbox; ConfigError (naming the mailbox when there are several)
     when none are registered."""
-    registry = load_registry(target) if target else _default_registry()
-    if not registry.names():
+    # Webhook handlers join the registry later (Engine.from_settings): they count as handlers,
+    # and they are added to a copy of the module-wide registry, not to it.
+    webhooks = mailbox.section("webhooks").get("handlers")
+    registry = (load_registry(target) if target else _default_registry()).copy()
+    if not registry.names() and not webhooks:
         which = f"mailbox {mailbox.mailbox_name!r}: " if len(chosen) > 1 else ""
         raise ConfigError(
             f"{which}no handlers registered: every message would be filed as failed."
-            " Name your Registry with --handlers package.module:registry (or `handlers`)."
+            " Name your Registry with --handlers package.module:registry (or `handlers`),"
+            " or declare [[webhooks.handlers]]."
         )
     return registry
 

@@ -17,6 +17,7 @@ payload_errors, with schemacheck.for_people).
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -333,6 +334,13 @@ class Registry:
 
     def names(self) -> list[str]:
         return list(self._specs)
+
+    def copy(self) -> Registry:
+        """A registry with the same handlers, to add more to (configured webhook handlers)
+        without changing this one (the module-wide `registry`, shared by every caller)."""
+        other = copy.copy(self)
+        other._specs = dict(self._specs)
+        return other
 
     def route(self, extraction: Extraction) -> RouteResult:
         """Pick the handler for a message, or say why there is none."""
