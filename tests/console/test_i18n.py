@@ -347,3 +347,20 @@ def test_the_field_table_says_what_the_schema_expects_in_french(demo_env: Consol
     assert "l&#39;une des valeurs &#39;car&#39;" in page  # the category's choices
     fields = page.split('<table class="fields', 1)[1].split("</table>", 1)[0]
     assert "n&#39;a pas la forme attendue" in fields and "expected form" not in fields
+
+
+def test_a_lockout_is_told_in_french_and_recorded_in_english(console_env: ConsoleEnv) -> None:
+    from datetime import timedelta
+
+    from console.throttle import LoginThrottled, describe_wait, english_wait
+
+    with console_env.app.test_request_context(headers=FRENCH):
+        assert describe_wait(timedelta(minutes=3, seconds=1)) == "4 minutes"
+        assert describe_wait(timedelta(seconds=5)) == "1 minute"
+        assert describe_wait(timedelta(hours=3)) == "3 heures"
+        assert english_wait(timedelta(hours=3)) == "3 hours"  # the history's reason
+        refused = str(LoginThrottled("address", timedelta(minutes=2)))
+    assert (
+        refused
+        == "trop de tentatives échouées depuis votre adresse réseau ; réessayez dans 2 minutes"
+    )
