@@ -95,11 +95,11 @@ def choose_template(path: str, data: dict[str, Any], lang: str | None) -> Chosen
         raise click.BadParameter(
             f"{lang!r} is not a language tag: use one such as fr, de or pt-br", param_hint="--lang"
         )
-    default, body_line = load_template(path)
-    files = variant_files(path)
-    variants = {tag: (str(p), *load_template(str(p))) for tag, p in files.items()}
-    default.variants = {tag: (t.subject, t.body) for tag, (_p, t, _l) in variants.items()}
-    chosen = default.for_data(data, lang)
+    default = _loaded(path)
+    variants = {tag: _loaded(str(file)) for tag, file in variant_files(path).items()}
+    template = default.template
+    template.variants = {t: (v.template.subject, v.template.body) for t, v in variants.items()}
+    chosen = template.for_data(data, lang)
     wanted = language_tag(lang)
     if wanted and not chosen.language:
         click.echo(
@@ -107,10 +107,13 @@ def choose_template(path: str, data: dict[str, Any], lang: str | None) -> Chosen
             " the default is used",
             err=True,
         )
-    if chosen.language:
-        where, _tmpl, line = variants[chosen.language]
-        return ChosenTemplate(chosen, where, line)
-    return ChosenTemplate(chosen, path, body_line)
+    where = variants[chosen.language] if chosen.language else default
+    return ChosenTemplate(chosen, where.path, where.body_line)
+
+
+def _loaded(path: str) -> ChosenTemplate:
+    template, body_line = load_template(path)
+    return ChosenTemplate(template, path, body_line)
 
 
 def load_template(path: str) -> tuple[Template, int]:
