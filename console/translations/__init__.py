@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
-from mailcore import AutoKind, BounceReason, BounceSeverity
+from mailcore import AutoKind, BounceReason, BounceSeverity, PayloadSource
 from mailcore.processing.vocabulary import Status
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,27 @@ BOUNCE_NAMES = {
     BounceReason.TEMPORARY: _l("temporary failure"),
     BounceReason.OTHER: _l("other"),
 }
+
+
+# Where mailcore found what it read (PayloadSource, and mailcore.inbound.model's
+# IdentifierSource for the identifier), as the detail page says it after "read from".
+SOURCE_NAMES = {
+    PayloadSource.JSON_PART: _l("a JSON attachment"),
+    PayloadSource.TEXT_DOCUMENT: _l("a YAML or JSON document in the text"),
+    PayloadSource.KEY_LINES: _l("“key: value” lines"),
+    PayloadSource.OVER_LIMITS: _l("found, over the limits"),
+    PayloadSource.NONE: _l("nowhere"),
+    "subaddress": _l("the +tag of the address"),
+    "subject": _l("the subject's [tag]"),
+    "references": _l("the headers of the mail it answers"),
+    "bounce-address": _l("the bounce address"),
+}
+
+
+def source_name(source: object) -> str:
+    """Where a payload or an identifier was found, in the reader's language."""
+    text = str(getattr(source, "value", source))
+    return str(SOURCE_NAMES.get(text, text))
 
 
 def auto_kind_name(kind: str) -> str:
@@ -137,4 +158,5 @@ def init_app(app: Flask, preference: Callable[[], str | None]) -> None:
             "kind_title": kind_title,
             "auto_kind_name": auto_kind_name,
             "bounce_name": bounce_name,
+            "source_name": source_name,
         }

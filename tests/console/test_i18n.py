@@ -364,3 +364,10 @@ def test_a_lockout_is_told_in_french_and_recorded_in_english(console_env: Consol
         refused
         == "trop de tentatives échouées depuis votre adresse réseau ; réessayez dans 2 minutes"
     )
+
+
+def test_where_the_payload_and_identifier_were_found_is_said_in_words() -> None:
+    from console.translations import SOURCE_NAMES
+    from mailcore.inbound.model import IdentifierSource, PayloadSource
+
+    assert set(SOURCE_NAMES) == set(PayloadSource) | set(IdentifierSource)
