@@ -55,6 +55,8 @@ def serve(
     from mailcore.errors import ConfigError
 
     check_port(host, port, f"pass another one, e.g. --port {port + 1}")
+    if workers > 1 and not hasattr(os, "fork"):
+        raise click.ClickException("--workers above 1 needs fork (Linux, macOS): use --threads")
     try:
         settings = Settings.load(config_path)
         svc = build_services(settings)
