@@ -192,6 +192,12 @@ class ImapSession:
                 raise ConnectionLost(
                     f"{cfg.address}: the connection dropped during the login of {cfg.username!r}"
                 ) from None  # the command's echo may hold the secret
+            if _unavailable(e):
+                raise ConnectionLost(
+                    f"{cfg.address} could not check the login of {cfg.username!r}: its "
+                    "authentication backend is unavailable ([UNAVAILABLE]) -- a problem of the "
+                    "server (e.g. its OAuth2 provider unreachable), not of the credentials"
+                ) from None
             how = "password"
             if cfg.oauth2_source is not None:
                 how = "OAuth2 account (its token was refreshed and refused again)"
@@ -204,6 +210,10 @@ class ImapSession:
         except imaplib.IMAP4.error as e:
             if isinstance(e, imaplib.IMAP4.abort):
                 raise
+            if _unavailable(e):
+                raise ConnectionLost(
+                    f"{cfg.address}: authentication backend unavailable ([UNAVAILABLE])"
+                ) from None
             raise MailboxError(
                 f"{cfg.address} refused the login of {cfg.username!r}: {_text(e)}"
             ) from None
@@ -223,6 +233,8 @@ class ImapSession:
         except LoginError as e:
             cause = e.__context__
             if cause is not None and (isinstance(cause, imaplib.IMAP4.abort) or _is_drop(cause)):
+                raise
+            if _unavailable(e):  # the server cannot check any token now: a new one won't help
                 raise
             log.info(
                 "%s refused the OAuth2 token of %s; refreshing it once", self.config.address, user
@@ -393,6 +405,12 @@ def _folder_exists(client: IMAPClient, folder: str) -> bool:
     """Whether `folder` itself exists: LIST takes * and % as wildcards, so a name holding one
     would otherwise be taken for any folder it matches."""
     return any(name == folder for _flags, _delim, name in client.list_folders("", folder))
+
+
+def _unavailable(e: BaseException) -> bool:
+    """Whether a refused LOGIN/AUTHENTICATE said [UNAVAILABLE] (RFC 5530): the server's
+    backend (password database, OAuth2 provider) cannot be reached, so try again later."""
+    return b"[UNAVAILABLE]" in _bytes(e).upper()
 
 
 def _is_loopback(host: str) -> bool:
