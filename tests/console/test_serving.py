@@ -166,3 +166,24 @@ def test_workers_dying_as_they_start_are_not_restarted_forever() -> None:
     )
     assert run.stdout.strip() == "gave up", run.stderr
     assert run.stderr.count("the database is down") >= 5  # each worker's failure is logged
+
+
+def test_serve_on_a_database_behind_the_code_says_to_run_migrate(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    import sqlalchemy as sa
+
+    from mailcore.store.db import connect, engine_for
+
+    connect(postgres_url).dispose()
+    engine = engine_for(postgres_url)
+    with engine.begin() as conn:  # as a database of an older mailcore would be
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
+    engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCORE_")}
+    env.update(MAILCORE_MAILDIR=str(tmp_path / "mail"), MAILCORE_DATABASE_URL=postgres_url)
+    args = [str(MAILCORE), "serve", "--port", str(free_port())]
+    run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert "schema at revision 0001" in run.stderr and "run `mailcore migrate`" in run.stderr
+    assert "Console:" not in run.stdout
