@@ -27,8 +27,10 @@ def test_background_poller_purges_and_survives_a_purge_error(tmp_path: Path):
     box.append("INBOX", vehicle_mail(plate="BEFORE"))
 
     class Delivering(FailingOnce):
-        # The failing purge brings new mail, which only a poll after it can handle.
-        side_effect = staticmethod(lambda: box.append("INBOX", vehicle_mail(plate="AFTER")))
+        @staticmethod
+        def side_effect() -> None:
+            """The failing purge brings new mail, which only a poll after it can handle."""
+            box.append("INBOX", vehicle_mail(plate="AFTER"))
 
     history = Delivering(f"sqlite:///{tmp_path / 'h.db'}", retention_days=30)
     calls = Calls()
