@@ -126,6 +126,17 @@ def test_the_installed_packages_are_the_wheels(venv: Path) -> None:
     assert Path(layout).is_relative_to(venv) and (Path(layout) / "base.html").is_file()
 
 
+def test_the_installed_migrations_build_a_database(venv: Path) -> None:
+    env = outside_env(venv)
+    env["MAILCORE_DATABASE_URL"] = f"sqlite:///{venv.parent / 'migrated.db'}"
+    mailcore = str(venv / "bin" / "mailcore")
+    run = subprocess.run([mailcore, "migrate"], env=env, capture_output=True, text=True)
+    assert run.returncode == 0 and "upgraded from none to" in run.stdout, run.stderr
+    check = [mailcore, "migrate", "--check"]
+    again = subprocess.run(check, env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and "(current)" in again.stdout, again.stderr
+
+
 @pytest.fixture(scope="module")
 def demo(venv: Path) -> Iterator[tuple[str, str]]:
     """The wheel's `mailcore demo`: (its URL, the admin password it printed)."""
