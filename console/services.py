@@ -127,7 +127,8 @@ def _registry(mailbox: Any, settings: Any, given: Registry | None) -> Registry:
 
     if given is not None and mailbox.handlers == settings.handlers:
         return given
-    return load_registry(mailbox.handlers) if mailbox.handlers else default_registry
+    # A copy: the configured webhook handlers join it, not the module-wide registry.
+    return (load_registry(mailbox.handlers) if mailbox.handlers else default_registry).copy()
 
 
 def services(app: Flask | None = None) -> Services:
