@@ -4,6 +4,9 @@ One setting, `proxy = "http://host:port"` (or `socks5://`, `socks5h://` to let t
 names, credentials as `user:pass@`), sends the whole IMAP session through a tunnel. For IMAPS and
 STARTTLS the TLS session runs inside the tunnel and the certificate is still checked against the
 IMAP server's host name, so the proxy sees only ciphertext.
+
+python-socks is imported only when a SOCKS proxy is used: `mailcore ingest` starts once per
+mail and most configurations have no proxy.
 """
 
 from __future__ import annotations
@@ -14,22 +17,33 @@ import logging
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from imapclient import IMAPClient
-from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
-from python_socks.sync import Proxy
 
 from mailcore.errors import ConfigError, ConnectionLost, MailboxError
 
+if TYPE_CHECKING:
+    from python_socks.sync import Proxy
+
 log = logging.getLogger(__name__)
 
+
+class ProxyKind(StrEnum):
+    """The protocols a proxy URL can name (python-socks's ProxyType, by name)."""
+
+    HTTP = "HTTP"
+    SOCKS5 = "SOCKS5"
+    SOCKS4 = "SOCKS4"
+
+
 _SCHEMES = {
-    "http": (ProxyType.HTTP, None),
-    "socks5": (ProxyType.SOCKS5, False),  # names resolved here, the proxy gets an IP
-    "socks5h": (ProxyType.SOCKS5, True),  # the proxy resolves names (e.g. internal DNS)
-    "socks4": (ProxyType.SOCKS4, False),
+    "http": (ProxyKind.HTTP, None),
+    "socks5": (ProxyKind.SOCKS5, False),  # names resolved here, the proxy gets an IP
+    "socks5h": (ProxyKind.SOCKS5, True),  # the proxy resolves names (e.g. internal DNS)
+    "socks4": (ProxyKind.SOCKS4, False),
 }
 
 
@@ -37,7 +51,7 @@ _SCHEMES = {
 class ProxySpec:
     """A parsed proxy URL."""
 
-    type: ProxyType
+    type: ProxyKind
     host: str
     port: int
     username: str | None = None
@@ -47,8 +61,16 @@ class ProxySpec:
 
     def proxy(self) -> Proxy:
         """The python-socks connector for this proxy."""
+        from python_socks import ProxyType
+        from python_socks.sync import Proxy
+
         return Proxy(
-            self.type, self.host, self.port, self.username or None, self.password or None, self.rdns
+            ProxyType[self.type.value],
+            self.host,
+            self.port,
+            self.username or None,
+            self.password or None,
+            self.rdns,
         )
 
 
@@ -106,8 +128,10 @@ def open_connection(
         return socket.create_connection((host, port), timeout=timeout)
     spec = parse_proxy(proxy) if isinstance(proxy, str) else proxy
     where = f"{host}:{port} through proxy {spec.url}"
-    if spec.type == ProxyType.HTTP:
+    if spec.type == ProxyKind.HTTP:
         return _http_connect(spec, host, port, timeout, where)
+    from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
+
     try:
         sock = spec.proxy().connect(host, port, timeout=timeout)
     except ProxyTimeoutError as e:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
-from python_socks import ProxyType
 
 from mailcore.errors import ConfigError, ConnectionLost, MailboxError
 from mailcore.mailboxes.imap import ImapConfig, ImapMailbox
-from mailcore.mailboxes.proxy import _read_http_head, parse_proxy, redact
+from mailcore.mailboxes.proxy import ProxyKind, _read_http_head, parse_proxy, redact
 from tests.conftest import imap_config
 from tests.servers import (
     Account,
@@ -118,6 +119,22 @@ def test_imap_session_runs_through_a_socks5_proxy(
     wait_for_log_line(dante.log, f"relay to port {port}", lambda line: f"127.0.0.1.{port}" in line)
 
 
+def test_python_socks_is_loaded_only_for_a_socks_proxy(account: Account, dovecot: Dovecot) -> None:
+    # `mailcore ingest` starts once per mail: an IMAP session without a proxy, or through an
+    # HTTP one, does without python-socks.
+    code = (
+        "import sys\n"
+        "from mailcore.mailboxes.imap import ImapConfig, ImapMailbox\n"
+        f"cfg = ImapConfig(host={dovecot.host!r}, port={dovecot.port}, security='plain', "
+        f"username={account.username!r}, password={account.password!r})\n"
+        "with ImapMailbox(cfg) as box:\n"
+        "    box.uids('INBOX')\n"
+        "print('python_socks' in sys.modules)\n"
+    )
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert answer.stdout.strip() == "False", answer.stderr
+
+
 def test_http_connect_answer_is_consumed_exactly_leaving_the_greeting() -> None:
     # IMAP servers speak first: their greeting may arrive in the same packet as the proxy's
     # "200"; it must stay in the socket for the IMAP client.
@@ -134,14 +151,14 @@ def test_http_connect_answer_is_consumed_exactly_leaving_the_greeting() -> None:
 def test_parse_proxy_reads_type_address_and_credentials() -> None:
     http = parse_proxy("http://proxy.corp:3128")
     assert (http.type, http.host, http.port, http.username) == (
-        ProxyType.HTTP,
+        ProxyKind.HTTP,
         "proxy.corp",
         3128,
         None,
     )
     socks = parse_proxy("socks5://me%40corp:p%3Ass@10.0.0.1:1080")
     assert (socks.type, socks.username, socks.password, socks.rdns) == (
-        ProxyType.SOCKS5,
+        ProxyKind.SOCKS5,
         "me@corp",
         "p:ss",
         False,
