@@ -114,6 +114,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             continue
         module = importlib.import_module(name)
         app.register_blueprint(module.bp)
+    if importlib.util.find_spec("console.api") is not None:  # the JSON API, /api/v1
+        importlib.import_module("console.api").init_app(app)
 
     _register_pages(app)
     app.after_request(_security_headers)

@@ -203,6 +203,8 @@ def create(name: str, role: str, config_path: str | None, data_dir: str | None) 
     tokens, history, label = _store(config_path, data_dir)
     try:
         made, secret = tokens.create(name, role, by="cli")
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         history.close()
     click.echo(f"created {made.role} token {made.name!r} in {label}; keep it now:", err=True)
@@ -238,6 +240,8 @@ def revoke(name: str, config_path: str | None, data_dir: str | None) -> None:
     tokens, history, _label = _store(config_path, data_dir)
     try:
         tokens.revoke(name, by="cli")
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         history.close()
     click.echo(f"revoked token {name!r}", err=True)

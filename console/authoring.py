@@ -255,6 +255,57 @@ def frame(key: str) -> ResponseReturnValue:
     return response
 
 
+class SaveRefused(MailcoreError):
+    """A version not saved: `status` (422, 409), what is wrong (`problems`, or a `message`
+    about `field`)."""
+
+    def __init__(
+        self, status: int, message: str, *, problems: list[Problem] | None = None,
+        field: str | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(message)
+        self.status, self.message, self.problems, self.field = status, message, problems, field
+
+
+def save_version(
+    name: str, subject: str, body: str, sample_text: str, note: str, by: str, *,
+    handler: str | None, base: int | None, variants: Variants,
+) -> Version:  # fmt: skip
+    """Save a new version of `name` if it renders cleanly in every language on its sample
+    data (the editor's Save and the API's); SaveRefused says why not. `base`: the version the
+    author started from (0: a new template; None: on top of the latest)."""
+    store = _store()
+    current = store.latest(name) if NAME_RE.match(name) else None
+    if name in RESERVED:
+        msg = _(
+            "%(name)s is reserved for the editor's pages: choose another name.", name=repr(name)
+        )
+        raise SaveRefused(422, msg, field="name")
+    data, problems = parse_sample(sample_text)
+    if data is None:
+        raise SaveRefused(422, "The sample data is not valid JSON.", problems=problems)
+    if current is not None and base == 0:
+        # A "new template" form whose name is already taken: do not overwrite silently.
+        msg = _(
+            "A template named %(name)s already exists: choose another name, or open it to edit it.",
+            name=repr(name),
+        )
+        raise SaveRefused(409, msg, field="name")
+    # The preview may know problems the store does not check (composition, headers).
+    ev = evaluate(name, subject, body, sample_text, variants)
+    if ev.problems:
+        raise SaveRefused(422, "Fix the problems listed before saving.", problems=ev.problems)
+    try:
+        return store.save(
+            name, subject, body, data, note, by, handler=handler, base=base or None,
+            variants=variants,
+        )  # fmt: skip
+    except TemplateHasErrors as e:
+        raise SaveRefused(422, str(e), problems=e.problems) from None
+    except TemplateConflict as e:
+        raise SaveRefused(409, str(e)) from None
+
+
 @bp.post("/save")
 @role_required(*ROLES)
 def save() -> ResponseReturnValue:
@@ -266,47 +317,19 @@ def save() -> ResponseReturnValue:
     current = store.latest(name) if NAME_RE.match(name) else None
     if not form.validate():
         return _editor(form, current, 422)
-    if name in RESERVED:
-        form.name.errors = [
-            _("%(name)s is reserved for the editor's pages: choose another name.", name=repr(name))
-        ]
-        return _editor(form, current, 422)
-    data, problems = parse_sample(form.sample_data.data or "")
-    if data is None:
-        return _editor(form, current, 422, problems)
-    base = int(form.base.data) if (form.base.data or "").isdigit() else None
-    if current is not None and base == 0:
-        # A "new template" form whose name is already taken: do not overwrite silently.
-        form.name.errors = [
-            _(
-                "A template named %(name)s already exists: choose another name, or open it to "
-                "edit it.",
-                name=repr(name),
-            )
-        ]
-        return _editor(form, current, 409)
-    # The preview may know problems the store does not check (composition, headers).
-    variants = _posted_variants()
-    ev = _evaluate(form, variants)
-    if ev.problems:
-        return _editor(form, current, 422, ev.problems)
     try:
-        version = store.save(
-            name,
-            form.subject.data or "",
-            form.body.data or "",
-            data,
-            (form.note.data or "").strip(),
-            _me(),
-            handler=form.handler.data or None,
-            base=base or None,
-            variants=variants,
-        )
-    except TemplateHasErrors as e:
-        return _editor(form, current, 422, e.problems)
-    except TemplateConflict as e:
-        flash(str(e), "error")
-        return _editor(form, current, 409)
+        version = save_version(
+            name, form.subject.data or "", form.body.data or "", form.sample_data.data or "",
+            (form.note.data or "").strip(), _me(), handler=form.handler.data or None,
+            base=int(form.base.data) if (form.base.data or "").isdigit() else None,
+            variants=_posted_variants(),
+        )  # fmt: skip
+    except SaveRefused as e:
+        if e.field == "name":
+            form.name.errors = [e.message]
+        elif e.status == 409:
+            flash(e.message, "error")
+        return _editor(form, current, e.status, e.problems or None)
     if current is not None and version.number == current.number:
         flash(_("Nothing changed since the last version: nothing saved."), "info")
     else:

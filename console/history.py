@@ -81,19 +81,38 @@ def _form() -> HistoryFilter:
 
 
 def query_from(form: HistoryFilter) -> Query:
-    """Dates are whole local days: "until" includes the whole of that day."""
-    q = Query(
-        status=form.status.data or None,
-        handler=form.handler.data or None,
-        sender=(form.sender.data or "").strip() or None,
-        identifier=(form.identifier.data or "").strip() or None,
-        kind=form.kind.data or None,
+    return make_query(
+        form.since.data,
+        form.until.data,
+        status=form.status.data,
+        handler=form.handler.data,
+        sender=form.sender.data,
+        identifier=form.identifier.data,
+        kind=form.kind.data,
     )
-    if form.since.data:
-        q.since = datetime.combine(form.since.data, time.min, tzinfo=UTC)
-    if form.until.data:
-        q.until = datetime.combine(form.until.data + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def make_query(since: date | None, until: date | None, **fields: str | None) -> Query:
+    """The query of a filter (the page's form, the API's arguments). Dates are whole days:
+    "until" includes the whole of that day; blank fields filter nothing."""
+    given: dict[str, Any] = {k: (v or "").strip() or None for k, v in fields.items()}
+    q = Query(**given)
+    if since:
+        q.since = datetime.combine(since, time.min, tzinfo=UTC)
+    if until:
+        q.until = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
     return q
+
+
+def search(query: Query, page: int, per_page: int) -> tuple[list[Any], bool]:
+    """A page of the history: one row per message (a MessageState), or the events of the
+    query's kind; and whether there is a next page (one extra row tells, without counting the
+    whole table)."""
+    history = services().history
+    limit, offset = per_page + 1, (page - 1) * per_page
+    find = history.events if query.kind else history.messages
+    rows = find(**query.kwargs(), limit=limit, offset=offset)
+    return rows[:per_page], len(rows) > per_page
 
 
 @bp.get("/")
@@ -118,13 +137,9 @@ def index() -> ResponseReturnValue:
     grouped = not query.kind  # an event kind asked for: the events, not the messages
     rows: list[Any] = []
     counts: Iterable[tuple[date, str, int]] = []
+    has_next = False
     if valid:
-        # One extra row tells whether there is a next page without counting the whole table.
-        limit, offset = per_page + 1, (page - 1) * per_page
-        if grouped:
-            rows = history.messages(**query.kwargs(), limit=limit, offset=offset)
-        else:
-            rows = history.events(**query.kwargs(), limit=limit, offset=offset)
+        rows, has_next = search(query, page, per_page)
         counts = history.message_counts_per_day(
             datetime.combine(chart_since, time.min, tzinfo=UTC),
             datetime.combine(chart_until, time.min, tzinfo=UTC),
@@ -133,19 +148,19 @@ def index() -> ResponseReturnValue:
     chart = bar_chart(counts, chart_since, chart_until - timedelta(days=1)) if valid else None
     # The steps between "received" and the outcome carry only the message key: their sender,
     # subject and identifier are the message's.
-    shown = [] if grouped else rows[:per_page]
+    shown = [] if grouped else rows
     facts = history.states({e.message_key for e in shown if e.message_key}) if shown else {}
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     context = {
         "form": form,
         "problems": form.problems(),
         "grouped": grouped,
-        "messages": rows[:per_page] if grouped else [],
+        "messages": rows if grouped else [],
         "events": shown,
         "facts": facts,
         "page": page,
         "per_page": per_page,
-        "has_next": len(rows) > per_page,
+        "has_next": has_next,
         "args": args,
         "chart": chart,
         "chart_filtered": bool(filters),

@@ -132,4 +132,15 @@ def blueprint(name: str, import_name: str, url_prefix: str, description: str) ->
 
     blp = Blueprint(name, import_name, url_prefix=url_prefix, description=description)
     blp.register_error_handler(HTTPException, handle)
+    # Flask tries handlers of the status code first, the app's too (the console's HTML 403
+    # and 404): the blueprint's must be registered by code as well.
+    for status in CODES:
+        blp.register_error_handler(status, handle)
     return blp
+
+
+def within(number: int, limit: int, what: str) -> int:
+    """A path's number, 404 beyond what can name anything (a database integer overflows)."""
+    if not 0 < number < limit:
+        raise ApiError(404, f"no {what} {number}")
+    return number

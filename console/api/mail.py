@@ -9,7 +9,7 @@ from typing import Any
 from console import folders, mailbox_choice, operator
 from console.api import convert
 from console.api.auth import actor, require
-from console.api.errors import ApiError, blueprint
+from console.api.errors import ApiError, blueprint, within
 from console.api.schemas import (
     BulkRerunIn,
     ListArgs,
@@ -69,7 +69,7 @@ def list_mail(args: dict[str, Any], folder: str) -> dict[str, Any]:
 def show(_args: dict[str, Any], folder: str, uid: int) -> dict[str, Any]:
     """One message: what was understood (the extraction), its payload and errors, its
     timeline."""
-    m = folders.inspect_in(_folder(folder), uid)
+    m = folders.inspect_in(_folder(folder), within(uid, 2**32, "message"))
     timeline = services().history.timeline(m.message_key)
     return {
         "uid": m.uid,
@@ -92,7 +92,7 @@ def show(_args: dict[str, Any], folder: str, uid: int) -> dict[str, Any]:
 @blp.response(200, ValidationOut)
 def validate(_args: dict[str, Any], body: dict[str, Any], uid: int) -> dict[str, Any]:
     """Check a payload against the handler's schema, changing nothing."""
-    m = folders.inspect_in("failed", uid, confirm=False)
+    m = folders.inspect_in("failed", within(uid, 2**32, "message"), confirm=False)
     errors = current_engine().validate(body.get("handler") or m.handler, body["payload"])
     return {"valid": not errors, "errors": convert.schema_errors(errors)}
 
@@ -105,7 +105,7 @@ def validate(_args: dict[str, Any], body: dict[str, Any], uid: int) -> dict[str,
 def resubmit(_args: dict[str, Any], body: dict[str, Any], uid: int) -> dict[str, Any]:
     """Re-submit a failed mail with a corrected payload (and handler, identifier); an invalid
     payload is refused (422, its errors in fields)."""
-    folders.inspect_in("failed", uid)
+    folders.inspect_in("failed", within(uid, 2**32, "message"))
     try:
         outcome = current_engine().resubmit(
             uid, body["payload"], by=actor(), handler=body.get("handler"),
@@ -127,7 +127,7 @@ def resubmit(_args: dict[str, Any], body: dict[str, Any], uid: int) -> dict[str,
 @blp.response(200, OutcomeOut)
 def rerun(_args: dict[str, Any], uid: int) -> dict[str, Any]:
     """Run the handler again on the mail as received."""
-    folders.inspect_in("failed", uid)
+    folders.inspect_in("failed", within(uid, 2**32, "message"))
     return convert.outcome(current_engine().rerun([uid], by=actor())[0])
 
 
@@ -155,7 +155,7 @@ def bulk_rerun(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, OutcomeOut)
 def reject(_args: dict[str, Any], body: dict[str, Any], uid: int) -> dict[str, Any]:
     """Reject a failed mail with a note (it moves to the rejected folder)."""
-    m = folders.inspect_in("failed", uid)
+    m = folders.inspect_in("failed", within(uid, 2**32, "message"))
     return convert.outcome(current_engine().reject(m.uid, body["note"], by=actor()))
 
 
@@ -166,7 +166,7 @@ def reject(_args: dict[str, Any], body: dict[str, Any], uid: int) -> dict[str, A
 @blp.response(200, OutcomeOut)
 def undo_reject(_args: dict[str, Any], body: dict[str, Any], uid: int) -> dict[str, Any]:
     """Take a rejected mail back to failed, with a note."""
-    folders.inspect_in("rejected", uid)
+    folders.inspect_in("rejected", within(uid, 2**32, "message"))
     try:
         outcome = current_engine().unreject(uid, body["note"], by=actor())
     except MailcoreError as exc:

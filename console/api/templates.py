@@ -12,7 +12,7 @@ from marshmallow import fields as f
 from marshmallow import validate as v
 
 from console.api.auth import actor, require
-from console.api.errors import ApiError, blueprint
+from console.api.errors import ApiError, blueprint, within
 from console.api.schemas import Strict
 from console.authoring import SaveRefused, save_version
 from console.services import services
@@ -154,7 +154,7 @@ def versions(name: str) -> dict[str, Any]:
 def version(name: str, number: int) -> dict[str, Any]:
     """One saved version."""
     try:
-        return version_json(_store().get(name, number))
+        return version_json(_store().get(name, within(number, 2**31, "version")))
     except UnknownTemplate as exc:
         raise ApiError(404, str(exc)) from None
 
@@ -202,7 +202,8 @@ def save(body: dict[str, Any], name: str) -> dict[str, Any]:
 def restore(name: str, number: int) -> dict[str, Any]:
     """Make an old version current again, as a new version."""
     try:
-        return version_json(_store().restore(name, number, by=actor()))
+        restored = _store().restore(name, within(number, 2**31, "version"), by=actor())
+        return version_json(restored)
     except UnknownTemplate as exc:
         raise ApiError(404, str(exc)) from None
     except TemplateHasErrors as exc:
