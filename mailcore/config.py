@@ -48,9 +48,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailcore.errors import ConfigError
-from mailcore.ident import IdentScheme
 
 if TYPE_CHECKING:
+    from mailcore.ident import IdentScheme
     from mailcore.mailboxes.protocol import Mailbox
     from mailcore.oauth2.source import TokenSource
     from mailcore.processing.engine import Limits
@@ -113,6 +113,8 @@ class Settings:
 
     @property
     def scheme(self) -> IdentScheme:
+        from mailcore.ident import IdentScheme  # on use: `mailcore ingest` starts per mail
+
         return IdentScheme(self.ident.local_part, self.ident.separator, self.ident.domain)
 
     @classmethod
