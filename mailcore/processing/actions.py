@@ -197,6 +197,7 @@ class FailedMail:
             uid=uid,
             folder=folder,
             message_key=read.key,
+            mailbox=self.scope.title,
         )
         if spec.candidates is None:
             return []

@@ -426,6 +426,7 @@ class Pipeline:
             folder=where["folder"],
             message_key=work.key,
             actor=actor,
+            mailbox=self.scope.title,
         )
         try:  # no handler runs while an earlier success is unconfirmed (the mark's commit)
             self.history.confirm_marks()

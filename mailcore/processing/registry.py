@@ -80,6 +80,7 @@ class HandlerContext:
     folder: str
     message_key: str
     actor: str = "engine"  # "engine", or the console user who resubmitted
+    mailbox: str = "default"  # the configured mailbox it arrived in ([[mailboxes]] name)
 
     @property
     def sender(self) -> str:

@@ -21,7 +21,7 @@ def _registry(name: str) -> Registry:
         plate = str(ctx.payload["plate_number"])
         if plate == "REFUSE":
             raise HandlerFailed(f"{name} refused the plate")
-        CALLS[name].append((plate, ctx.message_key, ctx.folder))
+        CALLS[name].append((plate, ctx.message_key, ctx.mailbox))
         return {"stored": plate}
 
     return registry

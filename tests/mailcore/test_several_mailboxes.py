@@ -63,6 +63,9 @@ def test_two_maildirs_in_one_poll_each_with_its_handlers_and_folders(tmp_path: P
     key_a = next(k for p, k, _ in CALLS["orders"] if p == "BOTH-1")
     key_b = next(k for p, k, _ in CALLS["returns"] if p == "BOTH-1")
     assert key_a == message_key(same) and key_b != key_a
+    # Each handler is told which mailbox the mail arrived in.
+    assert {m for _, _, m in CALLS["orders"]} == {"default"}
+    assert {m for _, _, m in CALLS["returns"]} == {"returns"}
     history = History(f"sqlite:///{tmp_path / 'h.db'}")
     try:
         a, b = history.state(key_a), history.state(key_b)
