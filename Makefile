@@ -36,6 +36,7 @@ bench: $(STAMP) system
 	$(PY) bench/imap.py
 	$(PY) bench/ingest.py
 	$(PY) bench/console.py
+	$(PY) bench/api.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
