@@ -34,9 +34,9 @@ def connect(url: str) -> sa.Engine:
     engine = engine_for(url)
     try:
         ensure_current(engine)
-    except sa.exc.OperationalError as e:
+    except BaseException:  # a DBAPIError (server down, locked) is the caller's to retry
         engine.dispose()
-        raise ConfigError(f"cannot open database {_safe(url)}: {e.orig}") from e
+        raise
     return engine
 
 
