@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -184,6 +186,28 @@ def test_unreadable_ca_file_is_a_configuration_error(dovecot: Dovecot, account: 
 
     with pytest.raises(ConfigError, match="ca_file '/nonexistent/ca.pem' cannot be used"):
         ImapMailbox(config).uids("INBOX")
+
+
+def test_plain_imap_loads_no_certificates(
+    dovecot: Dovecot, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Loading the system's CAs costs tens of milliseconds of each `mailcore ingest`.
+    made: list[object] = []
+    create = ssl.create_default_context
+
+    def counted(**kw: Any) -> ssl.SSLContext:
+        made.append(kw)
+        return create(**kw)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    uid = account.append("INBOX", message())
+
+    with ImapMailbox(imap_config(dovecot, account, security="plain")) as plain:
+        assert plain.uids("INBOX") == [uid]
+    assert made == []
+    with ImapMailbox(imap_config(dovecot, account, security="starttls")) as upgraded:
+        assert upgraded.uids("INBOX") == [uid]
+    assert len(made) == 1
 
 
 def test_tls_to_a_plain_port_explains_the_port_mix_up(dovecot: Dovecot, account: Account) -> None:
