@@ -63,20 +63,21 @@ CAPABILITIES: dict[str, tuple[Level, str]] = {
 def mailbox_findings(settings: Settings) -> list[Finding]:
     """Log in to the mailbox of `settings`, report its capabilities and missing folders."""
     part = f"mailbox {settings.mailbox_name}"
+    if settings.maildir and not settings.imap_url and not os.path.isdir(settings.maildir):
+        fix = "create it, or correct maildir (the first `mailcore poll` creates it too)"
+        return [Finding(Level.FAIL, part, f"no Maildir at {settings.maildir}", fix)]
     try:
-        mailbox = open_mailbox(settings)
+        mailbox = open_mailbox(settings)  # a Maildir that exists, or nothing connected yet
     except MailcoreError as exc:
         return [Finding(Level.FAIL, part, str(exc), "correct the mailbox's settings")]
     if isinstance(mailbox, ImapMailbox):
         mailbox = ImapMailbox(mailbox.config, retries=0)  # report at once, never retry
         part = f"{part} ({mailbox.config.username}@{mailbox.config.address})"
-    elif not os.path.isdir(settings.maildir or ""):
-        fix = "create it, or correct maildir (the first `mailcore poll` creates it too)"
-        return [Finding(Level.FAIL, part, f"no Maildir at {settings.maildir}", fix)]
     try:
         return _folders(mailbox, settings, part, _capabilities(mailbox, part))
     except MailcoreError as exc:
-        return [Finding(Level.FAIL, part, str(exc), "see above; then run mailcore check again")]
+        fix = "what the message names (settings, server, network); then check again"
+        return [Finding(Level.FAIL, part, str(exc), fix)]
     finally:
         mailbox.close()
 

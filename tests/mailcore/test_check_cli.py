@@ -172,3 +172,14 @@ def test_oauth2_without_a_signed_in_account_says_to_log_in(tmp_path: Path) -> No
     assert result.exit_code == 1, result.output
     assert "[FAIL] OAuth2: no account is signed in" in result.output
     assert "fix: run `mailcore oauth2 login`" in result.output
+
+
+def test_a_missing_maildir_is_a_problem_and_is_not_created(tmp_path: Path) -> None:
+    maildir = tmp_path / "nowhere"
+    database = tmp_path / "h.db"
+    connect(f"sqlite:///{database}").dispose()
+    lines = (f'maildir = "{maildir}"', f'database_url = "sqlite:///{database}"')
+    result = run_check(tmp_path, *lines)
+    assert result.exit_code == 1, result.output
+    assert f"[FAIL] mailbox default: no Maildir at {maildir}" in result.output
+    assert not maildir.exists()
