@@ -67,6 +67,9 @@ def init_app(app: Flask) -> None:
         _document_errors(blp)
         api.register_blueprint(blp)
     app.extensions["mailcore.api"] = api
+    from console.api import tokens_page
+
+    app.register_blueprint(tokens_page.bp)  # the admins' page of the tokens (HTML)
 
 
 def _rate() -> str:
