@@ -17,6 +17,9 @@ ASSETS = {
 }
 
 setup(
-    packages=find_namespace_packages(include=["mailcore*", "console*"]) + list(ASSETS),
+    packages=[
+        *find_namespace_packages(include=["mailcore*", "console*"], exclude=["*.__pycache__"]),
+        *ASSETS,
+    ],
     package_dir=ASSETS,
 )
