@@ -132,15 +132,18 @@ def start_pollers(
     workdir: Path,
     batch: int = 40,
     first: int = 0,
+    lease: float = 1.0,
     **env: str,
 ) -> list[subprocess.Popen[bytes]]:
-    """`n` `mailcore poll --loop --until-empty` processes on `account` and `history_url`
-    (claims' lease 1 s), logging their handler calls to workdir/calls.log; numbered from
-    `first`, and only poller 0 gets MC_KILL_AT."""
+    """`n` `mailcore poll --loop --until-empty` processes on `account` and `history_url`,
+    claims' lease `lease` seconds, logging their handler calls to workdir/calls.log; numbered
+    from `first`, and only poller 0 gets MC_KILL_AT. A lease shorter than a poller's longest
+    stall lets another take over a message whose handler it is about to call (the README
+    says to set it above the slowest handler call): on a loaded machine 1 s is short."""
     config = workdir / "mailcore.toml"
     config.write_text(
         f'imap_url = "{account.imap_url()}"\ndatabase_url = "{history_url}"\n'
-        "claim_lease = 1\nretention_days = 30\n"
+        f"claim_lease = {lease}\nretention_days = 30\n"
     )
     args = [sys.executable, "-c", "from mailcore.cli import main; main()"]
     args += ["poll", "--config", str(config)]

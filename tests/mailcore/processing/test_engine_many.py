@@ -49,7 +49,7 @@ def test_four_pollers_file_every_mail_once_and_handle_it_once(
     mix = mixed_mail(COUNT)
     account.append_many("INBOX", mix.raws)
     mover = Mover(account)
-    processes = start_pollers(4, account, history_url, tmp_path)
+    processes = start_pollers(4, account, history_url, tmp_path, lease=30)  # none dies here
     if with_mover:
         mover.start()
 
