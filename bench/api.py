@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.console import p95, timed  # noqa: E402  (the console bench's timing)
 from console import create_app  # noqa: E402
 from console.api_tokens import ApiTokens  # noqa: E402
 from mailcore import MaildirMailbox, Settings, Template, compose  # noqa: E402
@@ -42,20 +43,6 @@ def failing_mail(i: int) -> bytes:
         "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
         f"Hello, what about my car {i}?\r\n"
     ).encode()
-
-
-def timed(fn: Callable[[], object], runs: int) -> list[float]:
-    fn()  # warm-up
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
 
 
 def rate(fn: Callable[[int], object], count: int) -> float:
