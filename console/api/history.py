@@ -5,6 +5,7 @@ message's timeline."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
@@ -15,7 +16,7 @@ from console import history
 from console.api import convert
 from console.api.auth import require
 from console.api.errors import ApiError, blueprint
-from console.api.schemas import EventOut, PageArgs
+from console.api.schemas import EventOut, PageArgs, Strict
 from console.services import services
 from mailcore.processing.vocabulary import Status
 
@@ -68,6 +69,40 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
         "events": [] if grouped else [convert.event(e) for e in rows],
         "has_next": has_next,
     }
+
+
+class CountsArgs(Strict):
+    since = f.Date(metadata={"description": "First day (UTC); default: 14 days before until"})
+    until = f.Date(metadata={"description": "Last day, included (UTC); default: today"})
+    status = f.String(validate=v.OneOf([str(s) for s in Status]))
+    handler = f.String(validate=v.Length(max=200))
+    sender = f.String(validate=v.Length(max=200))
+    identifier = f.String(validate=v.Length(max=200))
+
+
+class DayCount(ma.Schema):
+    day = f.Date(required=True)
+    status = f.String(required=True)
+    count = f.Integer(required=True)
+
+
+class Counts(ma.Schema):
+    counts = f.List(f.Nested(DayCount), required=True)
+
+
+@blp.get("/counts")
+@require("admin")
+@blp.arguments(CountsArgs, location="query")
+@blp.response(200, Counts)
+def counts(args: dict[str, Any]) -> dict[str, Any]:
+    """Messages per day and current status (the history page's chart), each message once."""
+    until = args.pop("until", None) or datetime.now(UTC).date()
+    since = args.pop("since", None) or until - timedelta(days=history.DEFAULT_DAYS)
+    query = history.make_query(since, until, **args)
+    assert query.since is not None and query.until is not None  # both days were given
+    filters = {k: v for k, v in query.kwargs().items() if k not in ("since", "until")}
+    found = services().history.message_counts_per_day(query.since, query.until, **filters)
+    return {"counts": [{"day": d, "status": s, "count": n} for d, s, n in found]}
 
 
 @blp.get("/messages/<path:key>")

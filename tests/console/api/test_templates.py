@@ -51,3 +51,21 @@ def test_history_search_and_timeline(api: ApiEnv) -> None:
     assert timeline["events"][0]["kind"] == "received"
     bad = api.call("admin", "GET", "/api/v1/history/?status=nonsense")
     assert bad.status_code == 422 and "status" in bad.json["error"]["fields"]
+
+
+def test_counts_and_accounts(api: ApiEnv) -> None:
+    counts = api.call("admin", "GET", "/api/v1/history/counts?status=failed").json["counts"]
+    total = api.env.services.engine.failed_page(1, 1).total
+    assert sum(c["count"] for c in counts) == total and {c["status"] for c in counts} == {"failed"}
+    weak = api.call("admin", "POST", "/api/v1/admin/users", {"username": "bob", "password": "x"})
+    assert weak.status_code == 422 and "password" in weak.json["error"]["fields"]
+    bob = {"username": "bob", "password": "bob-long-password", "role": "author"}
+    made = api.call("admin", "POST", "/api/v1/admin/users", bob)
+    assert made.status_code == 201 and "password" not in made.json
+    change = {"role": "operator", "active": False}
+    changed = api.call("admin", "PATCH", "/api/v1/admin/users/bob", change)
+    assert changed.json == {"username": "bob", "role": "operator", "email": None, "active": False}
+    assert api.call("admin", "DELETE", "/api/v1/admin/users/bob").status_code == 204
+    assert api.call("admin", "DELETE", "/api/v1/admin/users/bob").status_code == 404
+    last = api.call("admin", "PATCH", "/api/v1/admin/users/ada", {"role": "author"})
+    assert last.status_code == 422  # the last active admin keeps the role
