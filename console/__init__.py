@@ -11,7 +11,9 @@
   sessions (server-side sessions);
 - the editor's parts: template_preview, template_samples, template_sending; the history's:
   history_chart, history_csv;
-- commands (`mailcore demo`, `serve`, `create-user`), demo (its handlers and mails), testing.
+- commands (`mailcore demo`, `serve`, `create-user`), demo (its handlers and mails), testing;
+- api (the JSON API under /api/v1 over the same functions, `init_app`) and api_tokens (its
+  bearer tokens, `mailcore token`).
 """
 
 from __future__ import annotations
