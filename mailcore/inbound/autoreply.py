@@ -18,7 +18,13 @@ from mailcore.ident import DEFAULT_SCHEME, IdentScheme
 from mailcore.inbound.auto_words import vacation_subject
 from mailcore.inbound.automatic import AutoKind, BounceReport, FeedbackReport
 from mailcore.inbound.bounce_link import link_bounce
-from mailcore.inbound.bounces import bounce_subject, family, is_system_sender, text_bounce
+from mailcore.inbound.bounces import (
+    answered_subject,
+    bounce_subject,
+    family,
+    is_system_sender,
+    text_bounce,
+)
 from mailcore.inbound.dsn import feedback_report, parse_delivery_status
 from mailcore.inbound.headers import Headers, unfold
 from mailcore.inbound.htmltext import html_to_text
@@ -85,6 +91,7 @@ class _Signs:
         self.ndr = msg.get("X-MS-Exchange-Message-Is-Ndr") is not None
         self.ses = headers.from_.lower().endswith(SES_SENDERS)  # SES notices by SNS e-mail
         self.subject = bounce_subject(headers.subject)
+        self.answered = answered_subject(headers.subject)  # a person's "Re:"/"Fwd:" of one
         self.subject_prefix = headers.subject.strip().lower().startswith(_BOUNCE_PREFIXES)
         self.vacation = vacation_subject(headers.subject, self.header_sign(msg, raw))
         # Worth reading the body for: a bounce subject alone is enough to look (not to decide).
@@ -159,10 +166,30 @@ def _bounce(
         or signs.failed
         or signs.ndr
         or signs.subject_prefix
-        or (signs.subject and name is not None)
+        # A bounce's subject and an MTA's sentence decide from any sender (some MTAs send from
+        # the original address); when the subject answers or forwards one ("Re: Undeliverable"),
+        # only if the notice opens the mail: a person writes before what they pass on.
+        or (signs.subject and name is not None and (not signs.answered or _opens(text)))
         or (name is not None and name != "generic" and (signs.null_path or bool(signs.auto_kind)))
     )
     return text_bounce(text, name or "generic", exclude) if decided else None
+
+
+def _opens(text: str) -> bool:
+    """Whether an MTA's fixed sentence comes before anything quoted or passed on in `text`
+    (a ``>`` line, a dashed separator, a forward or original-message header): it is then the
+    notice itself, not a copy a person quotes below their own words."""
+    own: list[str] = []
+    for line in text[:MAX_OWN_CHARS].splitlines():
+        low = line.lstrip().lower()
+        if low.startswith((">", "-----", "_____")) or any(m in low for m in _PASSED_ON):
+            break
+        own.append(line)
+    return family("\n".join(own)) is not None
+
+
+MAX_OWN_CHARS = 4000
+_PASSED_ON = ("forwarded message", "original message", "message d'origine", "ursprüngliche")
 
 
 # Subjects that are a delivery report's on their own, whoever sent it (mailcore's earlier list).

@@ -1,6 +1,7 @@
 """Bounces without a delivery-status part: recognised and read from the MTA's own text.
 
-`is_system_sender` and `bounce_subject` are the header signs; `family` names the software by
+`is_system_sender` and `bounce_subject` are the header signs (`answered_subject` says when a
+person answers or passes one on); `family` names the software by
 its fixed sentences (`bounce_words.FAMILIES`); `text_bounce` reads the failed recipients, their
 status codes and diagnostic sentences out of the notice. Everything runs on at most
 `MAX_NOTICE_CHARS` of text, line by line, with plain substring tests and bounded token scans.
@@ -20,7 +21,14 @@ from mailcore.inbound.bounce_words import (
 from mailcore.inbound.dsn import MAX_RECIPIENTS
 from mailcore.inbound.report_parts import MAX_NOTICE_CHARS
 
-__all__ = ["bounce_subject", "family", "is_system_sender", "notice_section", "text_bounce"]
+__all__ = [
+    "answered_subject",
+    "bounce_subject",
+    "family",
+    "is_system_sender",
+    "notice_section",
+    "text_bounce",
+]
 
 MAX_LINE = 1000
 _ADDR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.!#$%&'*+/=?^_`{|}~-")
@@ -38,6 +46,29 @@ def is_system_sender(address: str, display_name: str = "") -> bool:
 def bounce_subject(subject: str) -> bool:
     low = subject[:300].lower()
     return any(w in low for w in SUBJECTS)
+
+
+# The reply and forward prefixes mail clients write (Re, AW, SV, Odp, Fwd, WG, TR, RV, Enc,
+# 回复, 转发...), at most one bracketed count ("Re[2]:"); a mail system never writes them.
+# fmt: off
+_ANSWER_PREFIXES = frozenset({
+    "re", "aw", "sv", "vs", "ré", "odp", "odg", "ynt", "antw", "antwort", "atb", "vá", "r",
+    "wg", "fw", "fwd", "tr", "rv", "enc", "doorst", "i",
+    "回复", "回覆", "答复", "转发", "轉寄", "返信", "転送", "회신", "전달",
+})
+# fmt: on
+
+
+def answered_subject(subject: str) -> bool:
+    """True when `subject` starts with a reply or forward prefix ("Re: Undeliverable")."""
+    head = subject[:40].lstrip()
+    cut = min((i for i in (head.find(":"), head.find("：")) if i > 0), default=-1)
+    if cut < 0:
+        return False
+    word = head[:cut].strip().lower()
+    if word.endswith("]") and "[" in word:
+        word = word[: word.index("[")].strip()
+    return word in _ANSWER_PREFIXES
 
 
 def family(text: str) -> str | None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mailcore.inbound.auto_words import LANGUAGES, VacationWords
 from mailcore.inbound.automatic import AutoKind
-from mailcore.inbound.bounces import is_system_sender
+from mailcore.inbound.bounces import answered_subject, bounce_subject, family, is_system_sender
 from mailcore.inbound.extract import extract
 
 MAIL = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
@@ -142,13 +142,37 @@ def test_a_persons_mail_is_never_automatic(
     local: str, prefix: str, subject: str, body: str
 ) -> None:
     """Whatever a person writes, from a person's address and without automatic headers,
-    it is not flagged: no subject or body words decide without a header sign."""
+    it is not flagged: no subject or body words decide without a header sign, except a
+    bounce's subject beside an MTA's own sentence (some MTAs bounce from the original
+    address) -- and when a person answers or forwards one ("Re: Undeliverable"), only if the
+    MTA's sentence comes before anything quoted (a person writes above what they pass on)."""
     sender = f"{local.lower()}@garage.example" if local.isascii() else "ana@garage.example"
     if is_system_sender(sender):  # MAILER-DAEMON, postmaster...: those are the mail system's
         sender = "ana@garage.example"
-    raw = mail(prefix + subject, body or "Hello", from_=sender)
+    full = prefix + subject
+    if bounce_subject(full) and family(body):  # (nothing quoted here: the notice opens it)
+        return  # the one combination of words that decides (see the docstring)
+    raw = mail(full, body or "Hello", from_=sender)
     found = extract(raw)
     assert found.auto_kind is None and not found.auto_reply
+
+
+@pytest.mark.parametrize(
+    "subject", ["Re: NEDORUČITELNÉ", "AW: Unzustellbar", "Fwd: Undelivered Mail", "Re[2]: failure"]
+)
+def test_a_person_answering_a_bounce_is_not_one(subject: str) -> None:
+    notice = "This is the mail system at host mx.example.net.\n\n<x@example.org>: unknown\n"
+    quoted = "".join(f"> {line}\n" for line in notice.splitlines())
+    forwarded = "---------- Forwarded message ---------\nFrom: MAILER-DAEMON\n\n" + notice
+    body = "What is this?\n\n" + (forwarded if subject.startswith("Fwd") else quoted)
+    found = extract(mail(subject, body, from_="ana@garage.example"))
+    assert found.auto_kind is None and not found.auto_reply
+
+
+def test_a_bounce_subject_with_an_mta_sentence_is_one_from_any_sender() -> None:
+    body = "This is the mail system at host mx.example.net.\n\n<x@example.org>: User unknown\n"
+    found = extract(mail("Undelivered Mail Returned to Sender", body, from_="ana@garage.example"))
+    assert found.auto_kind == "bounce"
 
 
 def test_other_reports_are_automatic() -> None:
@@ -174,3 +198,19 @@ def test_a_person_writing_from_the_postmaster_address_is_not_a_bounce() -> None:
     assert found.auto_kind is None
     daemon = extract(mail("Your new mailbox", "Hello.", from_="MAILER-DAEMON@mx.acme.example"))
     assert daemon.auto_kind is AutoKind.BOUNCE
+
+
+@pytest.mark.parametrize(
+    ("subject", "answered"),
+    [
+        ("Re: Undeliverable", True),
+        ("AW[2]: Unzustellbar", True),
+        ("回复：退信", True),
+        ("  fwd : x", True),
+        ("Undeliverable: Order 7", False),
+        ("Returned mail: see transcript", False),
+        ("Re", False),
+    ],
+)
+def test_answered_subject(subject: str, answered: bool) -> None:
+    assert answered_subject(subject) is answered
