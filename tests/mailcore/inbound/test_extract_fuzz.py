@@ -6,6 +6,7 @@ import json
 import string
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -161,7 +162,13 @@ def test_fast_parse_builds_the_same_message_as_the_email_package(raw: bytes) -> 
     assert [type(d) for d in ours.defects] == [type(d) for d in theirs.defects]
     assert ours.is_multipart() == theirs.is_multipart()
     if not ours.is_multipart():
-        assert ours.get_payload() == theirs.get_payload()
+        try:
+            want = theirs.get_payload()
+        except ValueError:  # the stdlib's own: a charset parameter holding a NUL byte
+            with pytest.raises(ValueError):
+                ours.get_payload()
+            return
+        assert ours.get_payload() == want
 
 
 LOCAL = st.text(st.sampled_from(list("abcZ09._+-'")), min_size=1, max_size=12).filter(
