@@ -51,6 +51,10 @@ class TokenError(MailcoreError):
     """A token that cannot be created or revoked as asked (the message says why)."""
 
 
+class TokenExists(TokenError):
+    """A token of that name exists already (revoked ones too: names are never reused)."""
+
+
 @dataclass(frozen=True)
 class ApiToken:
     """One token as listed: never its secret."""
@@ -104,7 +108,7 @@ class ApiTokens:
             with self._engine.begin() as conn:
                 conn.execute(api_tokens_table.insert().values(**row))
         except sa.exc.IntegrityError:
-            raise TokenError(
+            raise TokenExists(
                 f"a token named {name!r} exists already: choose another name"
             ) from None
         self._record(by, f"API token {name} created ({role})", after={"token": name, "role": role})

@@ -11,7 +11,7 @@ from marshmallow import validate as v
 from console.api.auth import actor, require, tokens
 from console.api.errors import ApiError, blueprint
 from console.api.schemas import Strict
-from console.api_tokens import ApiToken, TokenError
+from console.api_tokens import ApiToken, TokenError, TokenExists
 from console.services import services
 from console.users import ROLES, AccountError
 
@@ -153,7 +153,7 @@ def create_token(body: dict[str, Any]) -> dict[str, Any]:
     try:
         made, secret = tokens().create(body["name"], body["role"], by=actor())
     except TokenError as exc:
-        raise ApiError(409 if "exists" in str(exc) else 422, str(exc)) from None
+        raise ApiError(409 if isinstance(exc, TokenExists) else 422, str(exc)) from None
     return {**token_json(made), "token": secret}
 
 

@@ -117,3 +117,17 @@ def test_token_commands(tmp_path: Path, monkeypatch: Any) -> None:
     assert runner.invoke(token, ["revoke", "ci-bot"]).exit_code == 0
     assert "revoked" in runner.invoke(token, ["list"]).stdout
     assert runner.invoke(token, ["revoke", "nope"]).exit_code != 0
+
+
+def test_tokens_through_the_api(api: ApiEnv) -> None:
+    made = api.call("admin", "POST", "/api/v1/admin/tokens", {"name": "crm", "role": "author"})
+    assert made.status_code == 201 and made.json["token"].startswith("mc_")
+    listed = api.call("admin", "GET", "/api/v1/admin/tokens").json["tokens"]
+    assert "crm" in {t["name"] for t in listed}
+    assert all("token" not in t and "digest" not in t for t in listed)
+    twice = api.call("admin", "POST", "/api/v1/admin/tokens", {"name": "crm", "role": "author"})
+    assert twice.status_code == 409
+    bad = api.call("admin", "POST", "/api/v1/admin/tokens", {"name": "-x y", "role": "author"})
+    assert bad.status_code == 422
+    bearer = {"Authorization": f"Bearer {made.json['token']}"}
+    assert api.client.get("/api/v1/templates/", headers=bearer).status_code == 200
