@@ -4,13 +4,15 @@ goes out with a VERP envelope sender (``[outbound] verp``, on by default once ``
 domain`` is set).
 
 One reading for `mailcore send` and the console's "send a test", so both agree on what is set.
+Without an SMTP password, an ``[oauth2]`` table makes the login XOAUTH2/OAUTHBEARER with the
+same refreshing tokens as the IMAP login (Microsoft 365 and Gmail take no passwords).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mailcore.config import Ident, Settings
+from mailcore.config import Ident, Settings, oauth2_source
 from mailcore.errors import ConfigError
 from mailcore.ident import IdentScheme
 from mailcore.outbound.smtp import SmtpConfig
@@ -42,6 +44,10 @@ def smtp_server(settings: Settings, **overrides: Any) -> SmtpConfig | None:
         return None
     extra = {k: v for k, v in section.items() if k not in ("url", "sender", "sent_folder")}
     extra["verp"] = verp_scheme(settings)
+    if not extra.get("password") and hasattr(settings, "section"):
+        source = oauth2_source(settings)  # [oauth2]: the SMTP login takes a fresh token too
+        if source is not None:
+            extra.update(oauth2_source=source, oauth2_mechanism=source.settings.mechanism)
     extra.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(extra.get("port"), str):
         extra["port"] = int(extra["port"])  # from the environment

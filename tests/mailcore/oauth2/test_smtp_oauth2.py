@@ -13,8 +13,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from mailcore.config import Settings
 from mailcore.errors import TokenRefreshFailed
 from mailcore.oauth2 import token_source
+from mailcore.outbound.settings import smtp_from_settings
 from mailcore.outbound.smtp import SmtpConfig, send
 from tests.mailcore.oauth2.conftest import OAuthAccount
 from tests.mailcore.smtp_server import Recorder
@@ -117,3 +119,19 @@ def test_smtp_with_a_revoked_refresh_token_says_to_log_in_again(
         with pytest.raises(TokenRefreshFailed, match="mailcore oauth2 login --account ops"):
             send(message(), config)
     assert recorder.messages == []
+
+
+def test_the_smtp_settings_log_in_with_the_oauth2_table(oauth_account: OAuthAccount) -> None:
+    """[smtp] without a password beside [oauth2]: `smtp_from_settings` (mailcore send, the
+    console's "send a test") logs in with a refreshed token, no code of the caller's own."""
+    oauth_account.seed()
+    with oauth_smtp(oauth_account.server) as (port, recorder):
+        mapping = oauth_account.mapping()
+        mapping["smtp"] = {
+            "url": f"smtp://{oauth_account.user}@{HOST}:{port}/?security=plain",
+            "sender": "ops@example.org",
+        }
+        smtp, sender = smtp_from_settings(Settings.from_mapping(mapping))
+        send(message(subject="configured", sender=sender), smtp)
+    assert recorder.logins == [("XOAUTH2", oauth_account.user)]
+    assert len(recorder.messages) == 1
