@@ -20,6 +20,7 @@ from mailcore.errors import MailboxError, RoutingError
 from mailcore.inbound.extract import Extraction
 from mailcore.mailboxes.protocol import Mailbox, Summary
 from mailcore.processing.filing import Filing
+from mailcore.processing.message_facts import recorded_facts
 from mailcore.processing.outcomes import (
     NO_HANDLER,
     ErrorList,
@@ -29,7 +30,7 @@ from mailcore.processing.outcomes import (
     Outcome,
     Status,
 )
-from mailcore.processing.pipeline import Pipeline, clip, recorded_facts
+from mailcore.processing.pipeline import Pipeline, clip
 from mailcore.processing.reads import ReadCache
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
 from mailcore.processing.vocabulary import ErrorKind, EventKind, SchemaError, as_schema_errors

@@ -25,6 +25,7 @@ from mailcore.ident import IdentScheme
 from mailcore.inbound.extract import Extraction, PayloadSource, extract
 from mailcore.inbound.headers import header_block
 from mailcore.inbound.payload import DEFAULT_LIMITS as DEFAULT_PAYLOAD_LIMITS
+from mailcore.processing.message_facts import facts, recorded_facts
 from mailcore.processing.outcomes import (
     ErrorList,
     Limits,
@@ -105,29 +106,6 @@ def schema_reason(handler: str, errors: ErrorList) -> str:
     listed = "; ".join(f"{e.path}: {e.message}" for e in errors[:10])
     more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
     return f"payload does not match the schema of handler {handler!r}: {listed}{more}"
-
-
-def facts(ex: Extraction) -> dict[str, Any]:
-    """The who/what facts of a message that go on its "received" and outcome rows."""
-    h = ex.headers
-    return {
-        "message_id": h.message_id,
-        "sender": h.from_[:512] or None,
-        "subject": h.subject,
-        "identifier": ex.identifier,
-    }
-
-
-def recorded_facts(state: MessageState | None) -> dict[str, Any]:
-    """The who/what facts (as `facts` gives them) the history holds for a message."""
-    if state is None:
-        return dict.fromkeys(("message_id", "sender", "subject", "identifier"))
-    return {
-        "message_id": state.message_id,
-        "sender": state.sender,
-        "subject": state.subject,
-        "identifier": state.identifier,
-    }
 
 
 def _human_size(size: int) -> str:
