@@ -28,7 +28,6 @@ import sqlalchemy as sa
 from mailcore.store import pg_fastpath, sqlite_fastpath
 from mailcore.store.db import METADATA, connect
 from mailcore.store.handled_marks import HandledMarks
-from mailcore.store.mailbox_columns import add_mailbox_columns
 from mailcore.store.queries import HistoryQueries
 from mailcore.store.records import Event, EventKind, LogEvent, MessageState
 from mailcore.store.tables import (
@@ -79,7 +78,6 @@ class History(HistoryQueries):
         if engine is not None:
             METADATA.create_all(engine)
         super().__init__(engine if engine is not None else connect(url))
-        add_mailbox_columns(self._engine)  # a database of a version with one mailbox only
         self.retention_days = retention_days
         self._marks = HandledMarks(self._engine)
         self._copies = pg_fastpath.copies_events(self._engine)

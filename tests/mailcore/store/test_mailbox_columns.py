@@ -1,5 +1,6 @@
-"""A history made by a version with one mailbox gains the `mailbox` column on open, its rows
-keep NULL there (the default mailbox), and reads by location keep mailboxes apart."""
+"""A history made by a version with one mailbox (schema revision 0001) gains the `mailbox`
+column on open (migration 0002, SQLite upgraded at start-up), its rows keep NULL there (the
+default mailbox), and reads by location keep mailboxes apart."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def _old_database(path: Path) -> None:
     with sqlite3.connect(path) as db:
         for table in ("mc_events", "mc_messages", "mc_claims"):
             db.execute(f"ALTER TABLE {table} DROP COLUMN mailbox")
+        db.execute("UPDATE alembic_version SET version_num = '0001'")
         db.execute(
             "INSERT INTO mc_messages (message_key, handled, folder, uidvalidity, uid, status,"
             " updated_at) VALUES ('old', 0, 'failed', 7, 3, 'failed', '2026-01-01 00:00:00')"
