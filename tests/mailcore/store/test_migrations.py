@@ -11,7 +11,6 @@ import pkgutil
 import subprocess
 import sys
 import tarfile
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from mailcore.store.migrations import DatabaseOutOfDate
 
 ROOT = Path(__file__).resolve().parents[3]
 MAILCORE = Path(sys.executable).parent / "mailcore"
-BASELINE = "457116b"
+BASELINE_CODE = ROOT / "tests" / "fixtures" / "baseline" / "mailcore-457116b.tar.gz"
 
 # Run by the code of 457116b: a database as that mailcore left it, with a row in each store.
 OLD_CODE = """
@@ -100,18 +99,9 @@ def test_an_empty_database_is_made_at_head_without_running_each_migration(
 
 @pytest.fixture(scope="session")
 def old_code(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The mailcore and console packages of commit 457116b."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", BASELINE, "mailcore", "console"],
-        capture_output=True,
-        timeout=60,
-    )
-    assert archive.returncode == 0, (
-        f"commit {BASELINE} is needed (a shallow clone? git fetch --unshallow): "
-        + archive.stderr.decode(errors="replace")
-    )
+    """The mailcore and console packages of commit 457116b (tests/fixtures/baseline)."""
     root = tmp_path_factory.mktemp("mailcore-457116b")
-    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
+    with tarfile.open(BASELINE_CODE) as tar:
         tar.extractall(root, filter="data")
     return root
 
