@@ -207,6 +207,13 @@ class _Extractor:
             elif boundary is not None:
                 boundaries = (*boundaries, boundary)
         if part.is_multipart():
+            if part.get_content_maintype() == "message" and _attached(part):
+                # An attached mail is listed as the sender attached it, and still read for
+                # its text (a request forwarded as an attachment is found there).
+                name = mime.filename(part, self.defects, where)
+                self.attachments.append(
+                    self._attachment(part, ctype, name, mime.disposition(part), where)
+                )
             payload = part.get_payload()
             if isinstance(payload, list):
                 for k, sub in enumerate(payload, 1):
@@ -323,3 +330,8 @@ class _Extractor:
         normalized, problems = normalize_keys(payload)
         self.defects.extend(problems)
         return normalized or None
+
+
+def _attached(part: Message) -> bool:
+    """Whether a message/* part is an attachment (by its disposition or a file name)."""
+    return mime.disposition(part) == "attachment" or bool(part.get_param("name"))

@@ -87,10 +87,6 @@ def test_a_forwarded_message_is_read_as_the_text() -> None:
     assert _extract("forwarded_message.eml").text == ORDER
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a message/rfc822 part is walked for its text and not listed among the attachments",
-)
 def test_an_attached_message_is_an_attachment() -> None:
     [attachment] = _extract("attachment_7bit.eml").attachments
     assert (attachment.filename, attachment.content_type) == (
