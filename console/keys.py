@@ -6,17 +6,16 @@ removals are logged by fingerprint only."""
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from console import signatures
 from console.roles import role_required
-from console.services import services
+from console.services import secret_key_without_settings, services
 from mailcore import KeyStore, MailcoreError, key_store, read_keys
 
 log = logging.getLogger(__name__)
@@ -33,10 +32,7 @@ def store() -> KeyStore:
     svc = services()
     if svc.settings is not None:
         return key_store(svc.settings, svc.history.engine)
-    secret = os.environ.get("MAILCORE_SECRET_KEY")
-    if secret is None and current_app.testing:
-        secret = current_app.config.get("SECRET_KEY")
-    return KeyStore(svc.history.engine, secret)
+    return KeyStore(svc.history.engine, secret_key_without_settings())
 
 
 def _page(status: int = 200, **extra: Any) -> ResponseReturnValue:

@@ -4,13 +4,11 @@ Tokens themselves are never read here: only what the token table says about them
 
 from __future__ import annotations
 
-import os
-
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
 from console.roles import role_required
-from console.services import services
+from console.services import secret_key_without_settings, services
 from mailcore import MailcoreError, OAuthTokenStore, TokenHealth, oauth2_token_store
 
 bp = Blueprint("oauth_admin", __name__, url_prefix="/admin/oauth2")
@@ -22,10 +20,7 @@ def store() -> OAuthTokenStore:
     svc = services()
     if svc.settings is not None:
         return oauth2_token_store(svc.settings, svc.history.engine)
-    secret = os.environ.get("MAILCORE_SECRET_KEY")
-    if secret is None and current_app.testing:
-        secret = current_app.config.get("SECRET_KEY")
-    return OAuthTokenStore(svc.history.engine, secret)
+    return OAuthTokenStore(svc.history.engine, secret_key_without_settings())
 
 
 @bp.get("/")

@@ -7,6 +7,7 @@ one per configured mailbox, the History (timelines), the Accounts and the Templa
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -150,3 +151,12 @@ def services(app: Flask | None = None) -> Services:
                 found = build_services(settings)
             app.extensions[_EXTENSION] = found
     return found
+
+
+def secret_key_without_settings() -> str | None:
+    """The secret key stores encrypt with when the app was given services but no settings:
+    $MAILCORE_SECRET_KEY, else the app's own SECRET_KEY in tests."""
+    secret = os.environ.get("MAILCORE_SECRET_KEY")
+    if secret is None and current_app.testing:
+        secret = current_app.config.get("SECRET_KEY")
+    return secret
