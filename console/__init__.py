@@ -27,11 +27,12 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, redirect, render_template, url_for
+from flask import Flask, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,10 @@ def _register_pages(app: Flask) -> None:
 
     @app.errorhandler(404)
     def not_found(_err: Exception) -> ResponseReturnValue:
+        if request.path.startswith("/api/") and "mailcore.api" in app.extensions:
+            from console.api.errors import handle  # a path no API route has: JSON too
+
+            return handle(NotFound())
         message = _("Nothing here: the message may have been moved or the link is outdated.")
         return render_template("error.html", code=404, message=message), 404
 

@@ -18,8 +18,9 @@ from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
+from werkzeug.exceptions import MethodNotAllowed
 
 from console.api import errors
 from console.api.auth import rate_key
@@ -67,9 +68,15 @@ def init_app(app: Flask) -> None:
         _document_errors(blp)
         api.register_blueprint(blp)
     app.extensions["mailcore.api"] = api
+    app.register_error_handler(405, _method_not_allowed)
     from console.api import tokens_page
 
     app.register_blueprint(tokens_page.bp)  # the admins' page of the tokens (HTML)
+
+
+def _method_not_allowed(err: MethodNotAllowed) -> Any:
+    """405 on an API path in the error shape (no route matched: no blueprint handler ran)."""
+    return errors.handle(err) if request.path.startswith(PREFIX) else err
 
 
 def _rate() -> str:

@@ -107,3 +107,12 @@ def test_a_logged_in_browser_gets_nothing_without_a_token(api: ApiEnv) -> None:
     done = api.call("operator", "POST", f"/api/v1/mail/failed/{uid}/reject", {"note": "spam"})
     assert done.status_code == 200, done.json
     assert done.json["status"] == "rejected"
+
+
+def test_unknown_paths_and_methods_answer_in_the_error_shape(api: ApiEnv) -> None:
+    missing = api.call("admin", "GET", "/api/v1/nothing-here")
+    assert missing.status_code == 404 and _error(missing)["code"] == "not_found"
+    wrong = api.call("admin", "PUT", "/api/v1/mail/today")
+    assert wrong.status_code == 405 and _error(wrong)["code"] == "method_not_allowed"
+    page = api.env.client("olivia").get("/nothing-here")
+    assert page.status_code == 404 and page.mimetype == "text/html"  # the console's own
