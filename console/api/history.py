@@ -25,17 +25,22 @@ blp = blueprint(
 )
 
 
-class HistoryArgs(PageArgs):
+class Filters(Strict):
+    """The history page's filters (console.history.make_query takes them)."""
+
     since = f.Date(metadata={"description": "First day (UTC)"})
     until = f.Date(metadata={"description": "Last day, included (UTC)"})
     status = f.String(validate=v.OneOf([str(s) for s in Status]))
+    handler = f.String(validate=v.Length(max=200))
+    sender = f.String(validate=v.Length(max=200))
+    identifier = f.String(validate=v.Length(max=200))
+
+
+class HistoryArgs(Filters, PageArgs):
     kind = f.String(
         validate=v.OneOf([str(k) for k in history.KINDS]),
         metadata={"description": "Events of this kind instead of one row per message"},
     )
-    handler = f.String(validate=v.Length(max=200))
-    sender = f.String(validate=v.Length(max=200))
-    identifier = f.String(validate=v.Length(max=200))
 
 
 class HistoryPage(ma.Schema):
@@ -71,15 +76,6 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class CountsArgs(Strict):
-    since = f.Date(metadata={"description": "First day (UTC); default: 14 days before until"})
-    until = f.Date(metadata={"description": "Last day, included (UTC); default: today"})
-    status = f.String(validate=v.OneOf([str(s) for s in Status]))
-    handler = f.String(validate=v.Length(max=200))
-    sender = f.String(validate=v.Length(max=200))
-    identifier = f.String(validate=v.Length(max=200))
-
-
 class DayCount(ma.Schema):
     day = f.Date(required=True)
     status = f.String(required=True)
@@ -92,10 +88,11 @@ class Counts(ma.Schema):
 
 @blp.get("/counts")
 @require("admin")
-@blp.arguments(CountsArgs, location="query")
+@blp.arguments(Filters, location="query")
 @blp.response(200, Counts)
 def counts(args: dict[str, Any]) -> dict[str, Any]:
-    """Messages per day and current status (the history page's chart), each message once."""
+    """Messages per day and current status (the history page's chart), each message once;
+    by default the 14 days up to today."""
     until = args.pop("until", None) or datetime.now(UTC).date()
     since = args.pop("since", None) or until - timedelta(days=history.DEFAULT_DAYS)
     query = history.make_query(since, until, **args)
