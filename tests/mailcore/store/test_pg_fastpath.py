@@ -218,3 +218,19 @@ def test_an_engine_killed_after_a_mark_is_sent_never_runs_that_handler_again(
 
     assert sorted(p["plate_number"] for _, p in calls) == plates[3:]
     assert sorted(o.status for o in outcomes) == ["duplicate"] * 3 + ["processed"] * 2
+
+
+def test_handler_workers_mark_at_once_on_postgresql(history: History, tmp_path: Path) -> None:
+    mailbox = MaildirMailbox(tmp_path / "mail")
+    mails = [vehicle_mail(ident=f"VEH-{i % 6}", plate=f"W-{i}") for i in range(24)]
+    deliver(mailbox, *mails)
+    calls = Calls()
+
+    outcomes = Engine(mailbox, make_registry(calls), history, handler_workers=8).poll_once()
+
+    assert [o.status for o in outcomes] == ["processed"] * 24
+    assert sorted(p["plate_number"] for _, p in calls) == sorted(f"W-{i}" for i in range(24))
+    with history.engine.connect() as conn:
+        marked = conn.exec_driver_sql("SELECT count(*) FROM mc_handled").scalar()
+        recorded = conn.exec_driver_sql("SELECT count(*) FROM mc_messages WHERE handled").scalar()
+    assert (marked, recorded) == (24, 24)
