@@ -80,8 +80,10 @@ class HandledMarks:
         is_file = database and database != ":memory:" and not database.startswith("file:")
         if engine.dialect.name == "sqlite" and is_file and os.name == "posix":  # flock
             self._journal = MarkJournal(f"{database}-handled")
-        # PostgreSQL: one autocommit INSERT per mark, on a connection of their own.
-        self._rows = PostgresMarks(engine) if engine.dialect.name == "postgresql" else None
+        # PostgreSQL (psycopg 3, which connect() picks): one INSERT per mark, on a connection
+        # of their own; other drivers commit a transaction per mark.
+        psycopg = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+        self._rows = PostgresMarks(engine) if psycopg else None
 
     def mark(
         self, message_key: str, *, message_id: str | None = None, handler: str | None = None
