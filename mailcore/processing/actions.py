@@ -114,7 +114,10 @@ class FailedMail:
             st = states.get(s.uid)
             if not _same(st, s):
                 st = by_mid.get(s.message_id or "")
-            items.append(FailedItem(s, st.handler if st else None, st.reason if st else None))
+            failure = st.failure if st and st.status == Status.FAILED else None
+            items.append(
+                FailedItem(s, st.handler if st else None, st.reason if st else None, failure)
+            )
         return FailedPage(items, len(selected), page, per_page)
 
     def inspect(self, uid: int, folder: str | None = None, *, confirm: bool = True) -> Inspection:
@@ -143,6 +146,7 @@ class FailedMail:
             errors=errors,
             schema=spec.schema if spec else None,
             message_key=key,
+            failure=state.failure if state and state.status == Status.FAILED else None,
         )
 
     def _current_payload(

@@ -64,6 +64,7 @@ class FailedItem:
     summary: Summary
     handler: str | None
     reason: str | None
+    failure: str | None = None  # the FailureKind of the reason; None on older rows
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,4 @@ class Inspection:
     errors: ErrorList
     schema: dict[str, Any] | None
     message_key: str
+    failure: str | None = None  # the FailureKind of `reason`; None on older rows

@@ -35,7 +35,7 @@ from mailcore.processing.outcomes import (
 )
 from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry
 from mailcore.processing.scope import DEFAULT_SCOPE, MailboxScope
-from mailcore.processing.vocabulary import EventKind, RouteVia, SchemaError
+from mailcore.processing.vocabulary import EventKind, FailureKind, RouteVia, SchemaError
 from mailcore.processing.workers import groups_by_identifier, in_order_per_group
 from mailcore.security import policy
 from mailcore.store.claims import Claims
@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+K = FailureKind  # the kinds of failure, short: one per _fail call
 
 _MAX_REASON = 2000
 
@@ -69,6 +70,7 @@ class Work:
     handler: str | None = None
     reason: str | None = None
     errors: ErrorList = field(default_factory=list)
+    failure: FailureKind | None = None  # why it failed, beside the English reason
     handled: bool = False
     known: bool = False  # seen by an earlier run: a copy may already be in its destination
     facts: dict[str, Any] = field(default_factory=dict)  # message_id, sender, subject, identifier
@@ -212,6 +214,7 @@ class Pipeline:
             "status": w.status,
             "reason": w.reason,
             "errors": [e.as_json() for e in w.errors],
+            "failure": w.failure if w.status == Status.FAILED else None,
             **self.scope.columns,
             "folder": folder,
             "uidvalidity": validity,
@@ -286,7 +289,9 @@ class Pipeline:
                 "processing uid %s of %s failed unexpectedly: %s at %s",
                 uid, folder, type(exc).__name__, _frames(exc),
             )  # fmt: skip
-            self._fail(work, where, actor, f"internal error: {type(exc).__name__}: {exc}")
+            self._fail(
+                work, where, actor, f"internal error: {type(exc).__name__}: {exc}", K.INTERNAL
+            )
         if work.status == Status.FAILED:
             work.dest = self.folders.failed
             work.handled = False
@@ -298,13 +303,15 @@ class Pipeline:
         where: dict[str, Any],
         actor: str,
         reason: str,
+        kind: FailureKind,
         errors: Sequence[SchemaError] = (),
     ) -> None:
         work.status, work.reason, work.errors = Status.FAILED, clip(reason), list(errors)
+        work.failure = kind
         work.events.append(
             LogEvent(EventKind.FAILED, **where, **work.facts, status=Status.FAILED,
                      handler=work.handler, reason=work.reason, actor=actor,
-                     errors=[e.as_json() for e in work.errors] or None)
+                     errors=[e.as_json() for e in work.errors] or None, failure=kind)
         )  # fmt: skip
 
     def _steps(
@@ -336,7 +343,7 @@ class Pipeline:
                            | ({"bounce": True} if ex.bounce is not None else {}))  # events out
         )  # fmt: skip
         if oversized and payload is None:  # an operator may still resubmit it with a payload
-            self._fail(work, where, actor, oversized)
+            self._fail(work, where, actor, oversized, K.TOO_LARGE)
             return
         bounce = self.registry.bounce_handler if ex.bounce is not None else None
         if ex.auto_reply and payload is None and handler is None and bounce is None:
@@ -351,19 +358,25 @@ class Pipeline:
             return
         spec, via, why = self._route(ex, handler, state)
         if spec is None:
-            self._fail(work, where, actor, why or "no handler")
+            self._fail(
+                work,
+                where,
+                actor,
+                why or "no handler",
+                K.unrouted(ex.identifier, by_operator=handler is not None),
+            )
             return
         work.handler = spec.name
         work.events.append(
             LogEvent(EventKind.ROUTED, **base, handler=spec.name, reason=f"by {via}")
         )
-        refused = policy.undecrypted(ex) if payload is None else None
+        refused, kind = policy.undecrypted(ex) if payload is None else None, K.UNDECRYPTED
         if refused is None and spec.requires_signature:
-            refused = policy.unverified(ex, spec.name)
+            refused, kind = policy.unverified(ex, spec.name), K.SIGNATURE_REQUIRED
         if refused is None and payload is None:
-            refused = spec.reply_refusal(ex)
+            refused, kind = spec.reply_refusal(ex), K.REPLY_UNSURE
         if refused is not None:
-            self._fail(work, where, actor, refused)
+            self._fail(work, where, actor, refused, kind)
             return
         errors: ErrorList | None = None
         if payload is not None:
@@ -375,7 +388,7 @@ class Pipeline:
         elif ex.payload is not None:
             data, errors = spec.prepared(ex.payload, within=DEFAULT_PAYLOAD_LIMITS)
         elif ex.payload_source is PayloadSource.OVER_LIMITS:  # refused, even where optional
-            self._fail(work, where, actor, ex.defects[0])
+            self._fail(work, where, actor, ex.defects[0], K.PAYLOAD_LIMITS)
             return
         elif spec.requires_payload:
             detail = "; ".join(ex.defects[:3])
@@ -385,6 +398,7 @@ class Pipeline:
                 actor,
                 "no payload found: the message has no JSON part, YAML/JSON document or"
                 " key: value lines" + (f" ({detail})" if detail else ""),
+                K.NO_PAYLOAD,
             )
             return
         else:
@@ -393,7 +407,9 @@ class Pipeline:
         if errors is None:
             errors = spec.validate(data)
         if errors:
-            self._fail(work, where, actor, schema_reason(spec.name, errors), errors)
+            self._fail(
+                work, where, actor, schema_reason(spec.name, errors), K.of_schema(errors), errors
+            )
             return
         ctx = HandlerContext(
             handler=spec.name,
@@ -415,15 +431,16 @@ class Pipeline:
         try:
             result = spec.func(ctx)
         except HandlerFailed as exc:
-            self._fail(work, where, actor, str(exc) or f"handler {spec.name!r} refused the payload")
+            refusal = str(exc) or f"handler {spec.name!r} refused the payload"
+            kind = K.of(getattr(exc, "failure", None)) or K.HANDLER_REFUSED  # a webhook's
+            self._fail(work, where, actor, refusal, kind)
             return
         except Exception as exc:
             logger.warning(  # its text may quote the payload: recorded, not logged
                 "handler %r raised %s on uid %s", spec.name, type(exc).__name__, work.uid
             )
-            self._fail(
-                work, where, actor, f"handler {spec.name!r} raised {type(exc).__name__}: {exc}"
-            )
+            raised = f"handler {spec.name!r} raised {type(exc).__name__}: {exc}"
+            self._fail(work, where, actor, raised, K.HANDLER_ERROR)
             return
         try:
             self.history.mark_handled(work.key, message_id=ex.headers.message_id, handler=spec.name)

@@ -1,5 +1,7 @@
 """The closed vocabularies of processing, one owner each: what became of a message (`Status`),
-how it reached its handler (`RouteVia`), what a schema error is about (`ErrorKind`) and the
+how it reached its handler (`RouteVia`), what kind of failure filed it in `failed`
+(`FailureKind`, recorded beside the English reason so the console can name it in the reader's
+language), what a schema error is about (`ErrorKind`) and the
 structured `SchemaError` record the registry produces, the engine carries, the history stores
 (as a JSON object) and the console places on field rows. `EventKind`, the kinds of event the
 history logs, is owned by mailcore.store.records (the store cannot import processing) and
@@ -22,6 +24,7 @@ __all__ = [
     "ErrorKind",
     "ErrorList",
     "EventKind",
+    "FailureKind",
     "RouteVia",
     "SchemaError",
     "Status",
@@ -49,6 +52,49 @@ class RouteVia(StrEnum):
     DEFAULT = "default"  # the default handler
     OPERATOR = "operator"  # the handler an operator picked when resubmitting
     HISTORY = "history"  # a rerun: the handler the history recorded
+
+
+class FailureKind(StrEnum):
+    """Why a message was filed in `failed`, as code and the console tell it apart (the reason
+    beside it is the engine's English detail). Stored in the `failure` columns of mc_messages
+    and mc_events; a row written before they existed has none."""
+
+    NO_HANDLER = "no_handler"  # no identifier, subaddress, keyword or route took it
+    UNKNOWN_IDENTIFIER = "unknown_identifier"  # an identifier no handler's prefix takes
+    UNKNOWN_HANDLER = "unknown_handler"  # an operator picked a handler that is not registered
+    TOO_LARGE = "too_large"  # over max_message_size: not parsed
+    UNDECRYPTED = "undecrypted"  # encrypted, and no key opened it
+    SIGNATURE_REQUIRED = "signature_required"  # the handler wants a valid, trusted signature
+    REPLY_UNSURE = "reply_unsure"  # the reply cut is less sure than the handler wants
+    NO_PAYLOAD = "no_payload"  # no JSON part, YAML/JSON document or key: value lines
+    PAYLOAD_LIMITS = "payload_limits"  # the payload is over the payload limits
+    SCHEMA = "schema"  # the payload does not match the handler's schema
+    HANDLER_REFUSED = "handler_refused"  # the handler raised HandlerFailed: its own words
+    HANDLER_ERROR = "handler_error"  # the handler raised another exception
+    WEBHOOK_REFUSED = "webhook_refused"  # a webhook handler's endpoint answered 4xx
+    WEBHOOK_UNREACHABLE = "webhook_unreachable"  # its retries were spent without delivery
+    INTERNAL = "internal"  # a bug in extraction or the engine
+
+    @classmethod
+    def unrouted(cls, identifier: str | None, *, by_operator: bool) -> FailureKind:
+        """Why no handler took a message: the operator's unknown handler, or the mail's."""
+        if by_operator:
+            return cls.UNKNOWN_HANDLER
+        return cls.UNKNOWN_IDENTIFIER if identifier else cls.NO_HANDLER
+
+    @classmethod
+    def of_schema(cls, errors: Sequence[SchemaError]) -> FailureKind:
+        """PAYLOAD_LIMITS for a payload only over its limits, SCHEMA otherwise."""
+        limits = all(e.kind == ErrorKind.LIMIT for e in errors)
+        return cls.PAYLOAD_LIMITS if limits else cls.SCHEMA
+
+    @classmethod
+    def of(cls, value: object) -> FailureKind | None:
+        """The kind a row holds, None for none or one of another version."""
+        return cls(value) if isinstance(value, str) and value in _FAILURES else None
+
+
+_FAILURES = frozenset(str(k) for k in FailureKind)
 
 
 class ErrorKind(StrEnum):

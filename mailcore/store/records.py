@@ -62,6 +62,7 @@ class LogEvent:
     handler: str | None = None
     reason: str | None = None
     errors: list[dict[str, Any]] | None = None  # schema errors as JSON objects (see above)
+    failure: str | None = None  # a failed event's kind (mailcore.processing FailureKind)
     before: dict[str, Any] | None = None  # what an operator corrected: the payload before,
     after: dict[str, Any] | None = None  # and after (or facts of the step: a handler's result)
     # who, and when
@@ -104,6 +105,7 @@ class Event:
     after: dict[str, Any] | None
     errors: list[dict[str, Any]] | None  # schema errors as JSON objects (see above)
     mailbox: str | None = None  # the configured mailbox; None: the default one
+    failure: str | None = None  # a failed event's FailureKind; None on older rows
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class MessageState:
     received_at: datetime | None
     updated_at: datetime
     mailbox: str | None = None  # the configured mailbox it lies in; None: the default one
+    failure: str | None = None  # why it failed, a FailureKind; None on older rows
 
 
 def _errors(value: Any) -> list[dict[str, Any]]:

@@ -58,6 +58,7 @@ events_table = sa.Table(
     sa.Column("before", sa.JSON),
     sa.Column("after", sa.JSON),
     sa.Column("errors", sa.JSON),
+    sa.Column("failure", sa.String(32)),  # a failed event's FailureKind (migration 0006)
     sa.Index("ix_mc_events_key", "message_key", "id"),
     sa.Index("ix_mc_events_at", "at"),
     # Partial indexes: most rows (extracted, routed, moved) have no status or identifier, and
@@ -85,6 +86,7 @@ messages_table = sa.Table(
     sa.Column("status", sa.String(16)),
     sa.Column("reason", sa.Text),
     sa.Column("errors", sa.JSON),
+    sa.Column("failure", sa.String(32)),  # why it failed, a FailureKind (migration 0006)
     sa.Column("payload", sa.JSON),  # the last payload an operator submitted, if any
     sa.Column("handled", sa.Boolean, nullable=False, default=False),
     mailbox_column(),
