@@ -164,7 +164,9 @@ def folder_page(key: str, number: int, per_page: int, filters: dict[str, str]) -
     engine = current_engine()
     found = engine.failed_page(number, per_page, folder=folder_name(key), **filters)
     name = chosen() or services().mailbox_names[0]
-    items: list[FailedItem] = [Listed(i.summary, i.handler, i.reason, name) for i in found.items]
+    items: list[FailedItem] = [
+        Listed(i.summary, i.handler, i.reason, i.failure, mailbox=name) for i in found.items
+    ]
     return FailedPage(items, found.total, found.page, found.per_page)
 
 

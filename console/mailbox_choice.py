@@ -141,4 +141,7 @@ def _slice(
     for number in (first, first + 1) if lo % size else (first,):
         found += engine.failed_page(number, size, folder=folder, **filters).items
     skip = lo - (first - 1) * size
-    return [Listed(i.summary, i.handler, i.reason, name) for i in found[skip : skip + size]]
+    return [
+        Listed(i.summary, i.handler, i.reason, i.failure, mailbox=name)
+        for i in found[skip : skip + size]
+    ]
