@@ -34,7 +34,6 @@ bench: $(STAMP) system
 	$(PY) bench/adversarial.py
 	$(PY) bench/compose.py
 	$(PY) bench/imap.py
-	$(PY) bench/imap.py --history postgresql
 	$(PY) bench/workers.py
 	$(PY) bench/many.py
 	$(PY) bench/multilingual.py
