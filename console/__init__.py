@@ -106,9 +106,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from console import auth, operator, translations
+    from console import auth, failure_words, operator, translations
 
     translations.init_app(app, auth.user_language)
+    failure_words.register(app)  # failure_title(kind), failure_advice(kind) in templates
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(operator.bp)

@@ -46,6 +46,7 @@ KINDS = tuple(
         *(EventKind.RECEIVED, EventKind.FAILED, EventKind.HANDLED, EventKind.MOVED),
         *(EventKind.CORRECTED, EventKind.RESUBMITTED, EventKind.REJECTED, EventKind.DUPLICATE),
         *(EventKind.AUTO_REPLY, EventKind.ADMIN, EventKind.AUTH, EventKind.TEMPLATE),
+        EventKind.SENT,
     )
 )
 

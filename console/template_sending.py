@@ -46,7 +46,7 @@ def send_template(
     message = compose_and_send(template, data, to, identifier, lang=language)
     message_id = str(message["Message-ID"])
     services().history.record(
-        EventKind.TEMPLATE, message_id=message_id, identifier=identifier, actor=by,
+        EventKind.SENT, message_id=message_id, identifier=identifier, actor=by,
         subject=str(message["Subject"]), reason=f"sent {name} v{version.number} to"
         f" {', '.join(to)}",
     )  # fmt: skip

@@ -71,6 +71,7 @@ _TITLES: dict[str, Any] = {  # lazy: in the reader's language
     EventKind.ADMIN: _l("Account change"),
     EventKind.AUTH: _l("Login"),
     EventKind.TEMPLATE: _l("Template change"),
+    EventKind.SENT: _l("Mail sent"),
 }
 
 

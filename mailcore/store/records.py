@@ -39,6 +39,7 @@ class EventKind(StrEnum):
     ADMIN = "admin"  # an account change (console.accounts)
     AUTH = "auth"  # a failed login or a lockout (console.throttle)
     TEMPLATE = "template"  # a template version saved or restored (store.template_saving)
+    SENT = "sent"  # a mail composed from a template and sent (the console, the JSON API)
 
 
 @dataclass(frozen=True, slots=True)

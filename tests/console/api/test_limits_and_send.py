@@ -77,6 +77,7 @@ def test_send_composes_sends_files_and_records(api: ApiEnv, tmp_path: Path) -> N
     assert len(box.uids("Sent")) == 2  # filed as `mailcore send` files them
     recorded = api.env.services.history.events(actor="token:operator-bot")
     assert {e.message_id for e in recorded} >= {sent.json["message_id"]}
+    assert {e.kind for e in recorded if e.message_id == sent.json["message_id"]} == {"sent"}
 
 
 def test_send_without_smtp_settings_says_which_to_set(api: ApiEnv) -> None:
