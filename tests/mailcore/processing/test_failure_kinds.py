@@ -15,9 +15,14 @@ from mailcore.processing.engine import Engine, Folders
 from mailcore.processing.outcomes import Limits, Outcome, Status
 from mailcore.processing.registry import HandlerContext, Registry
 from mailcore.processing.vocabulary import EventKind, FailureKind
+from mailcore.security.keyring import Keyring
+from mailcore.security.unwrap import Unwrapper
 from mailcore.store.history import History
 from mailcore.webhooks.signing import WebhookSecret
 from tests.mailcore.engine_support import Calls, deliver, make_registry, vehicle_mail
+from tests.mailcore.security import mails
+from tests.mailcore.security.fixtures import material as material  # noqa: F401 (a fixture)
+from tests.mailcore.security.material import Material
 from tests.mailcore.webhooks.conftest import EngineFactory
 from tests.mailcore.webhooks.conftest import receiver as receiver  # noqa: F401 (fixtures)
 from tests.mailcore.webhooks.conftest import secret as secret  # noqa: F401
@@ -120,6 +125,16 @@ def test_an_engine_bug_is_recorded_as_internal(maildir: MaildirMailbox, history:
 
     engine = Engine(maildir, make_registry(Calls()), history, security=broken)  # type: ignore[arg-type]
     assert kinds_of(engine, maildir, history, vehicle_mail()) == [FailureKind.INTERNAL]
+
+
+def test_an_undecryptable_mail_is_recorded_as_undecrypted(
+    maildir: MaildirMailbox,
+    history: History,
+    material: Material,  # noqa: F811
+) -> None:
+    engine = Engine(maildir, make_registry(Calls()), history, security=Unwrapper(Keyring()).extract)
+    encrypted = mails.smime_encrypted(material.ours_other)
+    assert kinds_of(engine, maildir, history, encrypted) == [FailureKind.UNDECRYPTED]
 
 
 def test_webhook_refusals_and_unreachable_endpoints_have_their_own_kinds(
