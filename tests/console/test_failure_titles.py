@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from console.failure_words import FAILURE_WORDS, failure_advice, failure_title
 from mailcore.processing.vocabulary import FailureKind
-from mailcore.store.tables import messages_table
+from mailcore.store.tables import events_table, messages_table
 from tests.console.conftest import ConsoleEnv, csrf_token, failed_uid
 
 FRENCH = {"Accept-Language": "fr"}
@@ -53,6 +53,8 @@ def test_the_french_detail_page_names_the_kind_above_the_english_detail(
     title, reason = page.index('id="failure-title"'), page.index('id="failure-reason"')
     assert title < reason
     assert "payload does not match the schema of handler 'vehicle_registration'" in page[reason:]
+    timeline = page[page.index('id="timeline-title"') :]
+    assert '<p class="failure-title" data-kind="schema">Les données ne correspondent' in timeline
 
 
 def test_the_french_failed_list_names_each_kind(demo_env: ConsoleEnv) -> None:
@@ -80,8 +82,9 @@ def test_a_row_recorded_before_kinds_shows_its_reason_as_before(demo_env: Consol
     uid = failed_uid(demo_env, "VEH-1044")
     with demo_env.services.engine.history.engine.begin() as conn:
         conn.execute(sa.update(messages_table).values(failure=None))
+        conn.execute(sa.update(events_table).values(failure=None))
     client = _french(demo_env, "olivia")
     page = _text(client, f"/failed/{uid}")
-    assert 'id="failure-title"' not in page and 'id="failure-advice"' not in page
+    assert 'failure-title"' not in page and 'id="failure-advice"' not in page
     assert 'Pourquoi l\'échec :</b> <span id="failure-reason">no payload found' in page
     assert 'class="failure-title"' not in _text(client, "/failed/")
