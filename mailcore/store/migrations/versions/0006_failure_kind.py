@@ -21,8 +21,10 @@ TABLES = ("mc_events", "mc_messages")
 
 
 def upgrade() -> None:
-    for table in TABLES:
-        op.add_column(table, sa.Column("failure", sa.String(length=32), nullable=True))
+    inspector = sa.inspect(op.get_bind())
+    for table in TABLES:  # a database stamped behind its tables (as 0002-0005 allow) has it
+        if not any(c["name"] == "failure" for c in inspector.get_columns(table)):
+            op.add_column(table, sa.Column("failure", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
