@@ -88,7 +88,18 @@ class UnknownHandler(RoutingError, KeyError):
 
 
 class HandlerFailed(MailcoreError):
-    """A business handler refused or crashed on a payload."""
+    """A business handler refused or crashed on a payload.
+
+    `failure` names the kind of failure when the handler knows it better than "the handler
+    refused" (a mailcore.processing.vocabulary.FailureKind value, e.g. "unknown_identifier"
+    for a reference it has no file for): the console then tells the operator what to do.
+    """
+
+    failure: str | None = None
+
+    def __init__(self, message: str = "", *, failure: str | None = None) -> None:
+        super().__init__(message)
+        self.failure = failure
 
 
 class TemplateError(MailcoreError):

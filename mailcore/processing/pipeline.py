@@ -432,7 +432,7 @@ class Pipeline:
             result = spec.func(ctx)
         except HandlerFailed as exc:
             refusal = str(exc) or f"handler {spec.name!r} refused the payload"
-            kind = K.of(getattr(exc, "failure", None)) or K.HANDLER_REFUSED  # a webhook's
+            kind = K.of(exc.failure) or K.HANDLER_REFUSED  # the handler may say which
             self._fail(work, where, actor, refusal, kind)
             return
         except Exception as exc:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from mailcore.config import Settings
     from mailcore.processing.registry import HandlerContext, Registry
 
-__all__ = ["WebhookFailed", "WebhookHandler", "install_handlers", "request_body"]
+__all__ = ["WebhookHandler", "install_handlers", "request_body"]
 
 _MAX_TEXT = 100_000  # characters of the mail's text sent along
 _MAX_REASON = 500
@@ -86,15 +86,6 @@ def _reason(attempt: Attempt) -> str | None:
     return reason if len(reason) <= _MAX_REASON else reason[: _MAX_REASON - 1] + "…"
 
 
-class WebhookFailed(HandlerFailed):
-    """The endpoint refused the mail (4xx) or could not be reached; `failure` says which, for
-    the history (the pipeline records it beside the text)."""
-
-    def __init__(self, message: str, failure: FailureKind) -> None:
-        super().__init__(message)
-        self.failure = failure
-
-
 @dataclass
 class WebhookHandler:
     """The HandlerFunc of one webhook handler."""
@@ -115,13 +106,17 @@ class WebhookHandler:
         if last.outcome is AttemptOutcome.REFUSED:
             reason = _reason(last)
             if reason:
-                raise WebhookFailed(f"webhook {name!r} refused the mail: {reason}", _REFUSED)
-            raise WebhookFailed(f"webhook {name!r} {last.detail}, without a reason", _REFUSED)
+                raise HandlerFailed(
+                    f"webhook {name!r} refused the mail: {reason}", failure=_REFUSED
+                )
+            raise HandlerFailed(
+                f"webhook {name!r} {last.detail}, without a reason", failure=_REFUSED
+            )
         if not last.delivered:
-            raise WebhookFailed(
+            raise HandlerFailed(
                 f"webhook {name!r} at {self.config.url} failed: {describe(attempts)}; re-run the"
                 " mail once the endpoint works",
-                FailureKind.WEBHOOK_UNREACHABLE,
+                failure=FailureKind.WEBHOOK_UNREACHABLE,
             )
         result: dict[str, Any] = {"webhook": name, "status": last.status, "attempts": len(attempts)}
         reply = _reply_json(last).get("reply")

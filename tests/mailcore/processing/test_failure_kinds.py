@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mailcore.errors import HandlerFailed
 from mailcore.mailboxes.maildir import MaildirMailbox
 from mailcore.processing.engine import Engine, Folders
 from mailcore.processing.outcomes import Limits, Outcome, Status
@@ -117,6 +118,27 @@ def test_too_large_and_reply_unsure_mail_record_their_kind(
         FailureKind.REPLY_UNSURE,
         FailureKind.TOO_LARGE,
     ]
+
+
+def test_a_handler_may_name_the_kind_of_its_refusal(
+    maildir: MaildirMailbox, history: History
+) -> None:
+    registry = Registry()
+
+    def files(ctx: HandlerContext) -> None:
+        kind = ctx.payload["say"]
+        raise HandlerFailed(f"unknown file {ctx.identifier}: check the reference", failure=kind)
+
+    registry.add("files", files, prefix="F-")
+    engine = Engine(maildir, registry, history)
+    kinds = kinds_of(
+        engine,
+        maildir,
+        history,
+        message(subject="[F-1] a", body="say: unknown_identifier\r\n"),
+        message(subject="[F-2] b", body="say: a kind of a later version\r\n"),
+    )
+    assert kinds == [FailureKind.UNKNOWN_IDENTIFIER, FailureKind.HANDLER_REFUSED]
 
 
 def test_an_engine_bug_is_recorded_as_internal(maildir: MaildirMailbox, history: History) -> None:
