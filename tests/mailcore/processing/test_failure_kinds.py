@@ -206,3 +206,16 @@ def test_a_reject_undone_keeps_the_kind(maildir: MaildirMailbox, history: Histor
     assert engine.failed_page(folder=FOLDERS.rejected).items[0].failure is None  # not failed
     back = engine.unreject(moved(rejected), "my mistake", by="op")
     assert engine.inspect(moved(back)).failure == FailureKind.UNKNOWN_IDENTIFIER
+
+
+def test_the_kind_is_stored_on_both_databases(maildir: MaildirMailbox, database_url: str) -> None:
+    history = History(database_url)  # PostgreSQL writes events by COPY, SQLite by plain SQL
+    try:
+        engine = Engine(maildir, make_registry(Calls()), history)
+        raws = (vehicle_mail(ident="ZZZ-9"), vehicle_mail(plate="X"))
+        assert kinds_of(engine, maildir, history, *raws) == [
+            FailureKind.UNKNOWN_IDENTIFIER,
+            FailureKind.SCHEMA,
+        ]
+    finally:
+        history.close()
