@@ -68,6 +68,7 @@ _LAZY: dict[str, str] = {
     "Limits": "mailcore.processing.engine",
     "Outcome": "mailcore.processing.engine",
     "Inspection": "mailcore.processing.engine",
+    "FailureKind": "mailcore.processing.vocabulary",
     "message_key": "mailcore.processing.engine",
     "MIN_RETRY_SECONDS": "mailcore.processing.engine",
     # mailboxes
@@ -152,6 +153,7 @@ __all__ = [
     "Engine",
     "Envelope",
     "Extraction",
+    "FailureKind",
     "FeedbackReport",
     "Folders",
     "ForwardedMessage",
@@ -307,6 +309,7 @@ if TYPE_CHECKING:
         message_key,
     )
     from mailcore.processing.registry import HandlerContext, HandlerSpec, Registry, load_registry
+    from mailcore.processing.vocabulary import FailureKind
     from mailcore.security.keyinfo import read_keys
     from mailcore.security.keyring import Keyring
     from mailcore.security.service import key_store, seal_message

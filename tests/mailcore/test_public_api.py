@@ -30,6 +30,7 @@ PUBLIC = {
     "BounceSeverity", "bounce_address", "ReplyConfidence", "ForwardedMessage",
     "Ingress", "IngressProvider", "IngressSettings", "Envelope", "PushRequest", "ReplayGuard",
     "store_message", "OutboxStore", "WebhookSecret", "verify_webhook", "webhook_subscriptions",
+    "FailureKind",
 }  # fmt: skip
 
 
