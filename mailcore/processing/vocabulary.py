@@ -56,8 +56,9 @@ class RouteVia(StrEnum):
 
 class FailureKind(StrEnum):
     """Why a message was filed in `failed`, as code and the console tell it apart (the reason
-    beside it is the engine's English detail). Stored in the `failure` columns of mc_messages
-    and mc_events; a row written before they existed has none."""
+    beside it is the detail: the engine's English, or a handler's own words). Stored in the
+    `failure` columns of mc_messages and mc_events (migration 0006); a row written before has
+    none. A handler may name one: `HandlerFailed(message, failure=FailureKind.X)`."""
 
     NO_HANDLER = "no_handler"  # no identifier, subaddress, keyword or route took it
     UNKNOWN_IDENTIFIER = "unknown_identifier"  # an identifier no handler's prefix takes
