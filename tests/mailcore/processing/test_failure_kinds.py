@@ -60,7 +60,10 @@ def moved(outcome: Outcome) -> int:
     return outcome.new_uid
 
 
-def kinds_of(engine: Engine, box: MaildirMailbox, history: History, *raws: bytes) -> list[str]:
+def kinds_of(engine: Engine, *raws: bytes) -> list[str]:
+    """The failure kind each of `raws` is recorded with, polled by `engine` (all must fail)."""
+    box, history = engine.mailbox, engine.history
+    assert isinstance(box, MaildirMailbox)
     deliver(box, *raws)
     outcomes = engine.poll_once()
     assert [o.status for o in outcomes] == [Status.FAILED] * len(raws)
@@ -81,8 +84,6 @@ def test_the_engines_failures_each_record_their_kind(
     engine = Engine(maildir, registry, history)
     kinds = kinds_of(
         engine,
-        maildir,
-        history,
         message(subject="[VEH-1] no payload", body="Just saying hello.\r\n"),
         vehicle_mail(ident="ZZZ-9"),
         message(subject="hello", body="plate_number: AB-1\r\n"),
@@ -114,7 +115,7 @@ def test_too_large_and_reply_unsure_mail_record_their_kind(
     )
     reply = message(subject="Re: [VEH-2] update", body=unsure)
     huge = vehicle_mail(ident="VEH-3", extra="x" * 20_000)
-    assert kinds_of(engine, maildir, history, reply, huge) == [
+    assert kinds_of(engine, reply, huge) == [
         FailureKind.REPLY_UNSURE,
         FailureKind.TOO_LARGE,
     ]
@@ -133,8 +134,6 @@ def test_a_handler_may_name_the_kind_of_its_refusal(
     engine = Engine(maildir, registry, history)
     kinds = kinds_of(
         engine,
-        maildir,
-        history,
         message(subject="[F-1] a", body="say: unknown_identifier\r\n"),
         message(subject="[F-2] b", body="say: a kind of a later version\r\n"),
     )
@@ -146,7 +145,7 @@ def test_an_engine_bug_is_recorded_as_internal(maildir: MaildirMailbox, history:
         raise RuntimeError("extraction bug")
 
     engine = Engine(maildir, make_registry(Calls()), history, security=broken)  # type: ignore[arg-type]
-    assert kinds_of(engine, maildir, history, vehicle_mail()) == [FailureKind.INTERNAL]
+    assert kinds_of(engine, vehicle_mail()) == [FailureKind.INTERNAL]
 
 
 def test_an_undecryptable_mail_is_recorded_as_undecrypted(
@@ -156,7 +155,7 @@ def test_an_undecryptable_mail_is_recorded_as_undecrypted(
 ) -> None:
     engine = Engine(maildir, make_registry(Calls()), history, security=Unwrapper(Keyring()).extract)
     encrypted = mails.smime_encrypted(material.ours_other)
-    assert kinds_of(engine, maildir, history, encrypted) == [FailureKind.UNDECRYPTED]
+    assert kinds_of(engine, encrypted) == [FailureKind.UNDECRYPTED]
 
 
 def test_webhook_refusals_and_unreachable_endpoints_have_their_own_kinds(
@@ -167,9 +166,7 @@ def test_webhook_refusals_and_unreachable_endpoints_have_their_own_kinds(
 ) -> None:
     receiver.script((422, {"reason": "order ORD-7 is closed"}))
     refused = message(subject="[ORD-7] Order", body="qty: 3\r\n")
-    assert kinds_of(webhook_engine(receiver.url), maildir, history, refused) == [
-        FailureKind.WEBHOOK_REFUSED
-    ]
+    assert kinds_of(webhook_engine(receiver.url), refused) == [FailureKind.WEBHOOK_REFUSED]
     with WebhookReceiver(WebhookSecret.generate()) as gone:
         url = gone.url
     deliver(maildir, message(subject="[ORD-8] Order", body="qty: 3\r\n"))
@@ -213,7 +210,7 @@ def test_the_kind_is_stored_on_both_databases(maildir: MaildirMailbox, database_
     try:
         engine = Engine(maildir, make_registry(Calls()), history)
         raws = (vehicle_mail(ident="ZZZ-9"), vehicle_mail(plate="X"))
-        assert kinds_of(engine, maildir, history, *raws) == [
+        assert kinds_of(engine, *raws) == [
             FailureKind.UNKNOWN_IDENTIFIER,
             FailureKind.SCHEMA,
         ]
