@@ -49,4 +49,5 @@ def listed(item: Any) -> dict[str, Any]:
         "message_id": s.message_id,
         "handler": item.handler,
         "reason": item.reason,
+        "failure": getattr(item, "failure", None),
     }

@@ -77,6 +77,7 @@ def show(_args: dict[str, Any], folder: str, uid: int) -> dict[str, Any]:
         "message_key": m.message_key,
         "handler": m.handler,
         "reason": m.reason,
+        "failure": m.failure,
         "identifier": operator.current_identifier(m),
         "payload": m.payload,
         "errors": convert.schema_errors(m.errors),

@@ -48,6 +48,9 @@ class ListedMail(ma.Schema):
     message_id = f.String(allow_none=True)
     handler = f.String(allow_none=True)
     reason = f.String(allow_none=True)
+    failure = f.String(
+        allow_none=True, metadata={"description": "a FailureKind; null on older rows"}
+    )
 
 
 class MailPage(ma.Schema):
@@ -83,6 +86,9 @@ class MailDetail(ma.Schema):
     message_key = f.String(required=True)
     handler = f.String(allow_none=True)
     reason = f.String(allow_none=True)
+    failure = f.String(
+        allow_none=True, metadata={"description": "a FailureKind; null on older rows"}
+    )
     identifier = f.String(allow_none=True)
     payload = f.Dict(allow_none=True)
     errors = f.List(f.Nested(SchemaErrorOut), required=True)

@@ -88,3 +88,16 @@ def test_a_row_recorded_before_kinds_shows_its_reason_as_before(demo_env: Consol
     assert 'failure-title"' not in page and 'id="failure-advice"' not in page
     assert 'Pourquoi l\'échec :</b> <span id="failure-reason">no payload found' in page
     assert 'class="failure-title"' not in _text(client, "/failed/")
+
+
+def test_the_api_gives_each_failed_mails_kind(demo_env: ConsoleEnv) -> None:
+    from tests.console.api.conftest import make_tokens
+
+    headers = {"Authorization": f"Bearer {make_tokens(demo_env)['operator']}"}
+    client = demo_env.app.test_client()
+    listed: Any = client.get("/api/v1/mail/failed/", headers=headers).get_json()
+    kinds = {item["subject"]: item["failure"] for item in listed["items"]}
+    assert kinds["Question about my registration"] == FailureKind.NO_HANDLER
+    uid = failed_uid(demo_env, "VEH-1045")
+    detail: Any = client.get(f"/api/v1/mail/failed/{uid}", headers=headers).get_json()
+    assert detail["failure"] == "schema"
