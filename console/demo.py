@@ -101,7 +101,8 @@ class Office:
         if identifier not in OPEN_FILES:
             raise HandlerFailed(
                 f"unknown identifier {identifier or '(none)'}: no open file has this number;"
-                " check the reference in the mail or attach it to the right file"
+                " check the reference in the mail or attach it to the right file",
+                failure="unknown_identifier",
             )
         record = {"kind": kind, "file": identifier, "data": data, "by": by}
         with self._lock:

@@ -63,7 +63,7 @@ def test_the_french_failed_list_names_each_kind(demo_env: ConsoleEnv) -> None:
         ("no_handler", "Aucun traitement ne prend ce message"),
         ("schema", "Les données ne correspondent pas au schéma"),
         ("no_payload", "Aucune donnée n'a été trouvée dans le message"),
-        ("handler_refused", "Le traitement a refusé les données"),
+        ("unknown_identifier", "Aucun traitement ne connaît son identifiant"),  # VEH-9913
     ]:
         assert f'data-kind="{kind}">{french}</b>' in page
     assert "no handler matches: no known identifier" in page  # the reason, as recorded
