@@ -213,15 +213,20 @@ def _history_start(lines: list[str], i: int) -> tuple[str | None, int, int]:
     """(kind, number of lines, strength) of the history header starting at line i."""
     line = lines[i]
     body = clean(line)  # once: the checks below find no bidi mark left to remove
-    if is_forward_marker(body):
+    # Each pattern is tried only where the line ends or holds what it must (a regex of a
+    # hundred words is a hundred tries even on a line it cannot match).
+    last = body[-1:]
+    if last in _MARKER_ENDS and is_forward_marker(body):
         return _FORWARD, 1, 2
-    if is_separator(body):
+    if last in _DASH_ENDS and is_separator(body):
         return _SEPARATOR, 1, 2
-    if RULE.match(line):
+    if line.rstrip()[-1:] in _RULE_ENDS and RULE.match(line):
         nxt = _next_content(lines, i + 1)
         strength = _header_block(lines, nxt) if nxt is not None else 0
         return (_HEADER, 1, strength) if strength else (None, 0, 0)
-    if is_header_label(line, "from") or is_header_label(line, "date"):
+    if (":" in line or "：" in line) and (
+        is_header_label(line, "from") or is_header_label(line, "date")
+    ):
         strength = _header_block(lines, i)
         return (_HEADER, _header_lines(lines, i), strength) if strength else (None, 0, 0)
     joined = body
@@ -238,6 +243,13 @@ def _history_start(lines: list[str], i: int) -> tuple[str | None, int, int]:
             break
         joined = joined + " " + clean(nxt_line)
     return None, 0, 0
+
+
+# The last character of a forward marker or separator (their patterns end in a colon, dashes
+# or a "*"), and of an Outlook rule; a label ("From:") holds a colon.
+_DASH_ENDS = frozenset("*-_=")
+_MARKER_ENDS = _DASH_ENDS | {":", "："}
+_RULE_ENDS = frozenset("-_")
 
 
 def _header_block(lines: list[str], i: int) -> int:
