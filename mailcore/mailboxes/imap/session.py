@@ -135,6 +135,7 @@ class ImapSession:
                 ssl_context=context,
                 timeout=cfg.timeout,
             )
+            wire.quiet(client)  # the login's lines are not traced either, unless wanted
             if context is not None and cfg.security == "starttls":
                 client.starttls(context)
             self._login(client)
@@ -301,6 +302,7 @@ class ImapSession:
                     client = self.connection()
                     # imaplib keeps unclaimed untagged responses (EXPUNGE, EXISTS...) forever
                     clear_untagged(client)
+                    wire.quiet(client)
                     return op(client)
                 except _Retry as e:
                     self.drop()

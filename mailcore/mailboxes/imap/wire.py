@@ -1,6 +1,6 @@
 """What goes on the IMAP wire, and the ONLY module reaching into imaplib's and imapclient's
 internals (`client._imap`, `_simple_command`, `_raw_command`, `_normalise_folder`,
-`untagged_responses`, `_literal`).
+`untagged_responses`, `_literal`, `debug`).
 
 Caller-controlled strings never become command text: a search value or Message-ID goes through
 `_imap_string` (a quoted string when it is printable ASCII, else a literal, with CHARSET UTF-8
@@ -17,6 +17,7 @@ commands; `append` sends APPEND with the message as one literal, never copied wh
 from __future__ import annotations
 
 import imaplib
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -52,6 +53,8 @@ _ATOM = re.compile(f"{_ATOM_CHAR}+")
 _FLAG = re.compile(rf"\\?{_ATOM_CHAR}+")
 # Our own search keys and UID sets, never a caller's text.
 _SEARCH_ATOM = re.compile(rb"[A-Za-z0-9:,*.()-]+")
+# Where imapclient sends imaplib's protocol trace.
+_TRACE = logging.getLogger("imapclient.imaplib")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,14 @@ def _login_name(username: str) -> str:
             "the IMAP user name must be printable ASCII for LOGIN -- check the setting"
         )
     return wire.data.decode("ascii")
+
+
+def quiet(client: IMAPClient) -> None:
+    """imaplib's protocol trace on only while its logger takes DEBUG (asked before each
+    operation, so a logger enabled later is heard): imapclient sets imaplib's debug level to
+    5, at which imaplib formats the repr of every line and literal it reads -- a whole message
+    per body fetched -- for a logger that then drops it: half the CPU of a FETCH of bodies."""
+    client._imap.debug = 5 if _TRACE.isEnabledFor(logging.DEBUG) else 0
 
 
 def _uid_fetch(client: IMAPClient, uids: list[int], items: str) -> list[Any]:

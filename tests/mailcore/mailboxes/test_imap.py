@@ -135,6 +135,25 @@ def test_fetch_returns_exact_bytes_in_batches_without_setting_seen(
     assert all(b"\\Seen" not in f for f in flags_of(account, "INBOX").values())
 
 
+def test_imaplib_traces_the_protocol_only_while_its_logger_listens(
+    account: Account, imap_mailbox: ImapMailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    # At imapclient's level 5 imaplib formats a repr of every line and body it reads, even
+    # for a logger that drops it: off unless someone listens, decided at each operation.
+    account.append("INBOX", message(subject="traced"))
+    imap_mailbox.uids("INBOX")
+    imap = imap_mailbox._session.connection()._imap
+    assert imap.debug == 0
+
+    with caplog.at_level(logging.DEBUG, logger="imapclient.imaplib"):
+        imap_mailbox.fetch("INBOX", imap_mailbox.uids("INBOX"))
+        assert imap.debug == 5
+    assert any(c.startswith("UID FETCH") for c in commands(caplog))
+
+    imap_mailbox.uids("INBOX")
+    assert imap.debug == 0
+
+
 def test_uids_leave_out_deleted_messages_and_missing_folders_are_empty(
     account: Account, imap_mailbox: ImapMailbox
 ) -> None:
