@@ -171,6 +171,7 @@ def run_engine(account: Account, db_url: str, batch: int) -> tuple[float, int]:
     while outcomes := engine.poll_once(batch):
         done += sum(o.status == "processed" for o in outcomes)
     elapsed = time.perf_counter() - started
+    engine.close()
     mailbox.close()
     history.close()
     return elapsed, done

@@ -101,6 +101,7 @@ class Settings:
     # seconds after which another engine process takes over the claims of one that died
     claim_lease: float = 120.0
     handler_workers: int = 1  # handlers run at once in one poller, in order per identifier
+    extract_processes: int = 1  # 1: a child process extracts large batches; 0: in-line
     max_message_size: int = 25 * 1024 * 1024  # bytes; larger mail is filed in failed unparsed
     batch_bytes: int = 64 * 1024 * 1024  # what one poll fetches at most (one message at least)
     handlers: str | None = None  # "module:attribute" of a mailcore.processing.registry.Registry
@@ -223,6 +224,11 @@ class Settings:
             raise ConfigError("claim_lease must be between 1 and 86400 seconds")
         if not 1 <= self.handler_workers <= 256:
             raise ConfigError("handler_workers must be between 1 and 256")
+        if self.extract_processes not in (0, 1):
+            raise ConfigError(
+                "extract_processes must be 0 (extract in the poller's thread) or 1 (in a child"
+                " process beside the handlers)"
+            )
         if not 1 <= self.batch_size <= 10_000:
             raise ConfigError("batch_size must be between 1 and 10000")
         if self.max_message_size < 1024 or self.batch_bytes < 1024:

@@ -38,8 +38,10 @@ from typing import Any, Unpack
 
 from mailcore.config import Folders, Settings
 from mailcore.ident import DEFAULT_SCHEME, IdentScheme
+from mailcore.inbound.extract import Extraction
 from mailcore.mailboxes.protocol import Mailbox
 from mailcore.processing.actions import Correction, FailedMail
+from mailcore.processing.extractor import MIN_BATCH, ExtractionProcess
 from mailcore.processing.filing import Filing, Transfer
 from mailcore.processing.outcomes import (
     NO_HANDLER,
@@ -103,6 +105,7 @@ class Engine:
         claim_lease: float = DEFAULT_LEASE_SECONDS,
         handler_workers: int = 1,
         mailbox_name: str | None = None,
+        extract_processes: int = 1,
     ) -> None:
         """`security`: verifies and decrypts before extracting (`mailcore.security.Unwrapper
         .extract`, e.g. from `mailcore.security.service.unwrapper(settings)`). `claim_lease`:
@@ -110,7 +113,8 @@ class Engine:
         renewing its claims (killed). `handler_workers`: handlers run at once within this
         process, in order per identifier (`mailcore.processing.workers`). `mailbox_name`: which
         configured mailbox this is (`mailcore.processing.scope`; None or "default": the
-        default one)."""
+        default one). `extract_processes`: 1 extracts large batches in a child process
+        beside the handlers (`mailcore.processing.extractor`), 0 in this thread."""
         self.scope = MailboxScope.of(mailbox_name)
         self.mailbox = mailbox
         self.registry = registry
@@ -132,6 +136,16 @@ class Engine:
         )
         self._filing = Filing(mailbox, history, folders, self.scope)
         self._failed = FailedMail(self._pipeline, self._filing)
+        self._extractor = (
+            ExtractionProcess(scheme, limits.max_message_size)
+            if extract_processes and security is None
+            else None
+        )
+
+    def close(self) -> None:
+        """Stop the extraction child, if one runs (the mailbox and history are the caller's)."""
+        if self._extractor is not None:
+            self._extractor.close()
 
     @classmethod
     def from_settings(
@@ -160,6 +174,7 @@ class Engine:
             claim_lease=settings.claim_lease,
             handler_workers=settings.handler_workers,
             mailbox_name=settings.mailbox_name,
+            extract_processes=settings.extract_processes,
         )
 
     # -- polling -------------------------------------------------------------------------
@@ -173,6 +188,8 @@ class Engine:
         uids = self.mailbox.uids(inbox)
         if not uids:
             return []
+        if self._extractor is not None and len(uids) >= MIN_BATCH:
+            self._extractor.warm()  # a backlog: its import overlaps the fetch
         validity = self.mailbox.uidvalidity(inbox)
         busy = self._claims.busy(inbox, validity)
         uids = [u for u in uids if u not in busy][:batch_size]
@@ -182,12 +199,15 @@ class Engine:
         raws, keys = self._claimed(inbox, validity, self.mailbox.fetch(inbox, uids))
         try:
             uids = [u for u in uids if u in raws]
+            exs = self._extracting([(u, raws[u]) for u in uids])
             size = min(_CHUNK, max(_MIN_CHUNK, -(-len(uids) // 2)))  # two when worth it
             chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
             if len(chunks) > 1:
-                return self._pipelined(inbox, validity, chunks, raws, keys)
+                return self._pipelined(inbox, validity, chunks, raws, keys, exs)
             items = [(u, raws[u]) for u in uids]
-            works = self._pipeline.decide_batch(inbox, validity, items, "engine", message_keys=keys)
+            works = self._pipeline.decide_batch(
+                inbox, validity, items, "engine", message_keys=keys, extractions=exs
+            )
             return self._filing.move(inbox, works, "engine")
         finally:  # filed, or left for another round: either way no longer this process's
             self._claims.release(keys.values())
@@ -211,6 +231,12 @@ class Engine:
         self._claims.release(k for uid, k in keys.items() if k in got and uid not in mine)
         return mine, {uid: keys[uid] for uid in mine}
 
+    def _extracting(self, items: list[tuple[int, bytes]]) -> Mapping[int, Extraction] | None:
+        """The batch handed to the extraction child, when there is one and it is worth it."""
+        if self._extractor is None or len(items) < MIN_BATCH:
+            return None
+        return self._extractor.start(items)
+
     def _pipelined(
         self,
         inbox: str,
@@ -218,6 +244,7 @@ class Engine:
         chunks: list[list[int]],
         raws: dict[int, bytes],
         keys: dict[int, str],
+        extractions: Mapping[int, Extraction] | None = None,
     ) -> list[Outcome]:
         """A large batch in chunks, with one thread doing the mailbox's waiting: moving the
         previous chunk overlaps this chunk's extraction and handlers.
@@ -242,7 +269,7 @@ class Engine:
                 for chunk in chunks:
                     items = [(u, raws[u]) for u in chunk if u in raws]
                     works = self._pipeline.decide_batch(
-                        inbox, validity, items, "engine", message_keys=keys
+                        inbox, validity, items, "engine", message_keys=keys, extractions=extractions
                     )
                     settle()
                     moving = (io.submit(filing.transfer, inbox, works), works)

@@ -12,7 +12,6 @@ it), committed (`History.confirm_marks`) before the next handler runs; a message
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -23,8 +22,8 @@ from mailcore.config import Folders
 from mailcore.errors import HandlerFailed, MailcoreError
 from mailcore.ident import IdentScheme
 from mailcore.inbound.extract import Extraction, PayloadSource, extract
-from mailcore.inbound.headers import header_block
 from mailcore.inbound.payload import DEFAULT_LIMITS as DEFAULT_PAYLOAD_LIMITS
+from mailcore.processing.extractor import bounded_extract, oversized_reason
 from mailcore.processing.message_facts import facts, recorded_facts
 from mailcore.processing.outcomes import (
     ErrorList,
@@ -110,12 +109,6 @@ def schema_reason(handler: str, errors: ErrorList) -> str:
     return f"payload does not match the schema of handler {handler!r}: {listed}{more}"
 
 
-def _human_size(size: int) -> str:
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 @dataclass
 class Pipeline:
     """Decides what becomes of each message and records it; see the module docstring."""
@@ -155,7 +148,7 @@ class Pipeline:
         legacy = {uid: self.scope.scoped(d) for uid, d in digests.items()}
         keys, known, handled_now = self._known(items, claims, legacy)
         held = self.claims.held if self.claims is not None else frozenset()
-        raws, exs = dict(items), dict(extractions or {})
+        raws, exs = dict(items), (extractions if extractions is not None else {})
         if self.handler_workers > 1:  # grouped by identifier: extracted first (workers)
             exs = {u: exs.get(u) or self.extract_within_limits(r) for u, r in items}
 
@@ -172,8 +165,10 @@ class Pipeline:
             return work
 
         order = [uid for uid, _ in items]
-        idents = {u: ex.identifier for u, ex in exs.items()}
-        groups = groups_by_identifier(order, idents, keys) if self.handler_workers > 1 else [order]
+        groups = [order]  # one at a time: an extraction the child sends is awaited in turn
+        if self.handler_workers > 1:
+            idents = {u: ex.identifier for u, ex in exs.items()}
+            groups = groups_by_identifier(order, idents, keys)
         done = in_order_per_group(groups, one, self.handler_workers)
         works = [done[uid] for uid in order if not done[uid].abandoned]
         if any(w.status == Status.PROCESSED for w in works):
@@ -460,24 +455,13 @@ class Pipeline:
 
     def oversized(self, raw: bytes) -> str | None:
         """The failure reason of a message too large to parse, None for the others."""
-        limit = self.limits.max_message_size
-        if len(raw) <= limit:
-            return None
-        return (
-            f"message of {_human_size(len(raw))} is over the maximum message size of"
-            f" {_human_size(limit)} (max_message_size): not parsed; download it to decide, reject"
-            " it, re-submit it with a payload typed by hand, or raise max_message_size and re-run"
-        )
+        return oversized_reason(raw, self.limits.max_message_size)
 
     def extract_within_limits(self, raw: bytes) -> Extraction:
         """The extraction of a message, or of its header block only when it is too large."""
-        oversized = self.oversized(raw)
-        if oversized is None:
-            if self.unwrap is not None:
-                return self.unwrap(raw, self.scheme)
-            return extract(raw, scheme=self.scheme)
-        ex = extract(header_block(raw), scheme=self.scheme)
-        return dataclasses.replace(ex, defects=[oversized, *ex.defects])
+        if self.unwrap is not None and self.oversized(raw) is None:
+            return self.unwrap(raw, self.scheme)
+        return bounded_extract(raw, self.scheme, self.limits.max_message_size)
 
     def _route(
         self, ex: Extraction, handler: str | None, state: MessageState | None

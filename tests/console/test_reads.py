@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mailcore.mailboxes.maildir import MaildirMailbox
-from mailcore.processing import pipeline
+from mailcore.processing import extractor
 from tests.console.conftest import ConsoleEnv, csrf_token, failed_uid
 
 CORRECTED = (
@@ -22,7 +22,7 @@ CORRECTED = (
 def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """How many times the real Maildir fetched bodies and the engine extracted a mail."""
     counts: Counter[str] = Counter()
-    fetch, extract = MaildirMailbox.fetch, pipeline.extract
+    fetch, extract = MaildirMailbox.fetch, extractor.extract
 
     def counting_fetch(self: MaildirMailbox, folder: str, uids: Any) -> dict[int, bytes]:
         counts["fetch"] += 1
@@ -33,7 +33,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         return extract(raw, **kwargs)
 
     monkeypatch.setattr(MaildirMailbox, "fetch", counting_fetch)
-    monkeypatch.setattr(pipeline, "extract", counting_extract)
+    monkeypatch.setattr(extractor, "extract", counting_extract)
     return counts
 
 

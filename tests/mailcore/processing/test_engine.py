@@ -114,16 +114,16 @@ def test_malformed_mail_does_not_stop_the_batch(engine: Engine, mailbox: Mailbox
 def test_extractor_bug_is_recorded_and_the_batch_goes_on(
     engine: Engine, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
 ):
-    import mailcore.processing.pipeline as pipeline_module
+    import mailcore.processing.extractor as extractor_module
 
-    real = pipeline_module.extract
+    real = extractor_module.extract
 
     def flaky(raw: bytes, **kw: Any) -> Any:
         if b"BOOM" in raw:
             raise ValueError("extractor bug")
         return real(raw, **kw)
 
-    monkeypatch.setattr(pipeline_module, "extract", flaky)
+    monkeypatch.setattr(extractor_module, "extract", flaky)
     deliver(mailbox, vehicle_mail(plate="BOOM"), vehicle_mail(plate="FINE"))
     outcomes = engine.poll_once()
     assert [o.status for o in outcomes] == ["failed", "processed"]

@@ -1,0 +1,290 @@
+"""Extraction beside the engine: a child process extracts a batch while the engine's thread
+handles the messages already extracted (`extract_processes`, default 1).
+
+Extraction is pure CPU (bytes in, values out) and holds the GIL, so threads cannot overlap it
+with the rest of the engine's work: routing, validation, the handlers, the marks and the
+history write of each message, which cost about as much again. A child process can. The
+engine hands it a large batch once claimed (`ExtractionProcess.start`) and reads each
+extraction when its message's turn comes (`Extracting.get`); the child sends them in order, a
+few at a time, so the engine waits only for the first.
+
+Nothing here may lose or change a decision:
+- the child computes exactly what the engine's thread would (`bounded_extract`, the same
+  function), so the outcome is the same whichever computed it;
+- a message the child could not extract (it raised), and every message after a child that
+  died, hung past `WAIT_SECONDS` or sent garbage, is simply absent: the engine extracts it
+  itself, as it would without a child -- the same exception recorded the same way;
+- the child holds no claim, no connection and no key: it sees the raw bytes of messages the
+  engine already claimed, and nothing it does has a side effect.
+
+Mail to verify or decrypt first (``[security]``) is extracted by the engine's thread: the keys
+stay in one process. Small batches too (under `MIN_BATCH`): the hand-over costs about one
+extraction, which only a batch pays back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+from mailcore.ident import IdentScheme
+from mailcore.inbound.extract import Extraction, extract
+from mailcore.inbound.headers import header_block
+
+__all__ = [
+    "MIN_BATCH",
+    "ExtractionProcess",
+    "Extracting",
+    "bounded_extract",
+    "oversized_reason",
+]
+
+logger = logging.getLogger(__name__)
+
+MIN_BATCH = 32  # messages; below this the engine's thread extracts them itself
+WAIT_SECONDS = 120.0  # for the child's next answer: a 1 MB hostile mail extracts in seconds
+RETRY_SECONDS = 300.0  # after the child failed, in-line until then (not a warning a poll)
+_PIECE = 8  # extractions per answer: few enough that the engine waits for the first only
+
+
+def _human_size(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def oversized_reason(raw: bytes, limit: int) -> str | None:
+    """The failure reason of a message over `limit` bytes (max_message_size), None for the
+    others."""
+    if len(raw) <= limit:
+        return None
+    return (
+        f"message of {_human_size(len(raw))} is over the maximum message size of"
+        f" {_human_size(limit)} (max_message_size): not parsed; download it to decide, reject"
+        " it, re-submit it with a payload typed by hand, or raise max_message_size and re-run"
+    )
+
+
+def bounded_extract(raw: bytes, scheme: IdentScheme, max_size: int) -> Extraction:
+    """The extraction of a message, or of its header block only when it is over `max_size`."""
+    oversized = oversized_reason(raw, max_size)
+    if oversized is None:
+        return extract(raw, scheme=scheme)
+    ex = extract(header_block(raw), scheme=scheme)
+    return dataclasses.replace(ex, defects=[oversized, *ex.defects])
+
+
+class Extracting(Mapping[int, Extraction]):
+    """The extractions of one batch, by UID, as the child sends them: looking one up waits
+    for it; a UID the child could not extract is absent (the caller extracts it itself)."""
+
+    def __init__(self, owner: ExtractionProcess, job: int, uids: Sequence[int]) -> None:
+        self._owner = owner
+        self._job = job
+        self._uids = list(uids)
+        self._wanted = set(uids)
+        self._got: dict[int, Extraction | None] = {}
+
+    def __getitem__(self, uid: int) -> Extraction:
+        if uid not in self._wanted:
+            raise KeyError(uid)
+        while uid not in self._got and self._owner.receive(self):
+            pass
+        found = self._got.get(uid)
+        if found is None:
+            raise KeyError(uid)
+        return found
+
+    def __iter__(self) -> Iterator[int]:
+        """The UIDs extracted (waiting for the child's answers): not those left to the caller."""
+        return (uid for uid in self._uids if self.get(uid) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def _complete(self) -> bool:
+        return len(self._got) >= len(self._uids)
+
+    def _take(self, start: int, extractions: list[Extraction | None]) -> None:
+        for uid, ex in zip(self._uids[start:], extractions, strict=False):
+            self._got[uid] = ex
+
+    def _give_up(self) -> None:
+        """The child will send nothing more for this batch: the rest is the caller's."""
+        for uid in self._uids:
+            self._got.setdefault(uid, None)
+
+
+class ExtractionProcess:
+    """One child process that extracts batches for one engine; started on first use, started
+    again after it died. `start` is called from the engine's polling thread only."""
+
+    def __init__(self, scheme: IdentScheme, max_size: int) -> None:
+        self._scheme = scheme
+        self._max_size = max_size
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._conn: Any = None
+        self._job = 0
+        self._current: Extracting | None = None
+        self._reaper: weakref.finalize[Any, Any] | None = None
+        self._failed_at = -RETRY_SECONDS
+
+    def start(self, items: Sequence[tuple[int, bytes]]) -> Extracting | None:
+        """Hand a batch to the child; None when it cannot take it (the caller extracts)."""
+        with self._lock:
+            self._finish_current()
+            self._job += 1
+            batch = Extracting(self, self._job, [uid for uid, _ in items])
+            try:
+                conn = self._connection()
+                conn.send((self._job, [raw for _, raw in items]))
+            except Exception as exc:  # no child: the engine's thread extracts, as before
+                self._failed(f"unavailable ({exc})")
+                return None
+            self._current = batch
+            return batch
+
+    def receive(self, batch: Extracting) -> bool:
+        """Read the child's next answer for `batch`; False once nothing more will come."""
+        with self._lock:
+            return self._receive(batch)
+
+    def _receive(self, batch: Extracting) -> bool:
+        if batch is not self._current or self._conn is None:
+            batch._give_up()
+            return False
+        try:
+            if not self._conn.poll(WAIT_SECONDS):
+                raise TimeoutError(f"no extraction within {WAIT_SECONDS:.0f} s")
+            job, start, extractions = self._conn.recv()
+            if job != batch._job:
+                raise RuntimeError(f"answer for batch {job}, expected {batch._job}")
+        except Exception as exc:  # died, hung or confused: stopped; the rest in-line
+            self._failed(f"stopped ({type(exc).__name__}: {exc})")
+            batch._give_up()
+            return False
+        batch._take(start, extractions)
+        if batch._complete():
+            self._current = None
+        return True
+
+    def close(self) -> None:
+        """Stop the child (it is a daemon: it also ends with this process)."""
+        with self._lock:
+            self._stop()
+
+    def _finish_current(self) -> None:
+        """Read what the child still sends for an abandoned batch: a new batch sent while it
+        writes answers nobody reads would leave both waiting on a full pipe."""
+        current = self._current
+        while current is not None and not current._complete() and self._receive(current):
+            pass
+
+    def warm(self) -> None:
+        """Start the child now (it takes a moment to import), e.g. on seeing a backlog."""
+        with self._lock:
+            try:
+                self._connection()
+            except Exception as exc:
+                self._failed(f"unavailable ({exc})")
+
+    def _failed(self, what: str) -> None:
+        logger.warning(
+            "extraction process %s; extracting in the poller's thread for %.0f s",
+            what, RETRY_SECONDS,
+        )  # fmt: skip
+        self._stop()
+        self._failed_at = time.monotonic()
+
+    def _connection(self) -> Connection:
+        alive = self._process is not None and self._process.poll() is None
+        if alive and self._conn is not None:
+            return self._conn
+        self._stop()
+        if time.monotonic() - self._failed_at < RETRY_SECONDS:
+            raise RuntimeError("it failed recently")
+        # Its own interpreter (not multiprocessing's fork, forkserver or spawn): a fork copies
+        # the console's and pollers' threads mid-flight, and the others import the caller's
+        # __main__ again in the child -- a script without a __main__ guard would run twice.
+        ours, theirs = socket.socketpair()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=_child_environment(),
+            )
+        finally:
+            theirs.close()
+        conn = Connection(ours.detach())
+        self._process, self._conn = process, conn
+        self._reaper = weakref.finalize(self, _reap, process, conn)  # an engine dropped unclosed
+        conn.send((self._scheme, self._max_size))
+        return conn
+
+    def _stop(self) -> None:
+        process, conn = self._process, self._conn
+        self._process, self._conn, self._current = None, None, None
+        if self._reaper is not None:
+            self._reaper.detach()
+            self._reaper = None
+        if process is not None:
+            _reap(process, conn)
+
+
+def _child_environment() -> dict[str, str]:
+    """This environment, with the directory mailcore was imported from first on the path: a
+    checkout run from elsewhere, or a sys.path set by hand, must import the same code."""
+    import mailcore
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(mailcore.__file__)))
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+
+
+def _reap(process: subprocess.Popen[bytes], conn: Connection) -> None:
+    conn.close()
+    process.kill()
+    process.wait(5)
+
+
+def _serve(conn: Connection) -> None:
+    """The child: extract each batch received, answering a few extractions at a time (None
+    for a message whose extraction raised: the engine extracts that one again itself)."""
+    try:
+        scheme, max_size = conn.recv()
+    except (EOFError, OSError):
+        return
+    while True:
+        try:
+            job, raws = conn.recv()
+        except (EOFError, OSError):  # the engine closed its end or exited
+            return
+        for start in range(0, len(raws), _PIECE):
+            piece: list[Extraction | None] = []
+            for raw in raws[start : start + _PIECE]:
+                try:
+                    piece.append(bounded_extract(raw, scheme, max_size))
+                except Exception:  # the engine reproduces it and records it as it should
+                    piece.append(None)
+            try:
+                conn.send_bytes(pickle.dumps((job, start, piece), pickle.HIGHEST_PROTOCOL))
+            except OSError:
+                return
+
+
+if __name__ == "__main__":  # the child: python -m mailcore.processing.extractor FD
+    _serve(Connection(int(sys.argv[1])))
