@@ -138,6 +138,7 @@ class ExtractionProcess:
         self._conn: Any = None
         self._job = 0
         self._current: Extracting | None = None
+        self._sender: threading.Thread | None = None
         self._reaper: weakref.finalize[Any, Any] | None = None
         self._failed_at = -RETRY_SECONDS
 
@@ -149,10 +150,19 @@ class ExtractionProcess:
             batch = Extracting(self, self._job, [uid for uid, _ in items])
             try:
                 conn = self._connection()
-                conn.send((self._job, [raw for _, raw in items]))
             except Exception as exc:  # no child: the engine's thread extracts, as before
                 self._failed(f"unavailable ({exc})")
                 return None
+            # Sent a piece at a time by a thread of its own: the child starts on the first
+            # piece at once, and this thread reads answers while the rest is still going out
+            # (one thread writing both ways would wait on a full pipe with the child).
+            self._sender = threading.Thread(
+                target=_send_pieces,
+                args=(conn, self._job, [raw for _, raw in items]),
+                name="mailcore-extract-send",
+                daemon=True,
+            )
+            self._sender.start()
             self._current = batch
             return batch
 
@@ -191,6 +201,9 @@ class ExtractionProcess:
         current = self._current
         while current is not None and not current._complete() and self._receive(current):
             pass
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.join()  # done: every piece was answered, or the connection is closed
 
     def warm(self) -> None:
         """Start the child now (it takes a moment to import), e.g. on seeing a backlog."""
@@ -236,13 +249,13 @@ class ExtractionProcess:
         return conn
 
     def _stop(self) -> None:
-        process, conn = self._process, self._conn
-        self._process, self._conn, self._current = None, None, None
+        process, conn, sender = self._process, self._conn, self._sender
+        self._process, self._conn, self._current, self._sender = None, None, None, None
         if self._reaper is not None:
             self._reaper.detach()
             self._reaper = None
         if process is not None:
-            _reap(process, conn)
+            _reap(process, conn, sender)
 
 
 def _child_environment() -> dict[str, str]:
@@ -255,35 +268,48 @@ def _child_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
 
 
-def _reap(process: subprocess.Popen[bytes], conn: Connection) -> None:
-    conn.close()
+def _reap(
+    process: subprocess.Popen[bytes], conn: Connection, sender: threading.Thread | None = None
+) -> None:
+    """Kill the child, then close our end -- once the sender is out of it: a descriptor
+    closed under a thread still writing may be reused by the next file opened."""
     process.kill()
     process.wait(5)
+    if sender is not None:
+        sender.join(5)  # the child is gone: its writes fail at once
+    conn.close()
+
+
+def _send_pieces(conn: Connection, job: int, raws: list[bytes]) -> None:
+    for start in range(0, len(raws), _PIECE):
+        try:
+            conn.send_bytes(pickle.dumps((job, start, raws[start : start + _PIECE]), -1))
+        except OSError:  # closed: the child died or was stopped; the reader notices
+            return
 
 
 def _serve(conn: Connection) -> None:
-    """The child: extract each batch received, answering a few extractions at a time (None
-    for a message whose extraction raised: the engine extracts that one again itself)."""
+    """The child: extract each piece received and answer with its extractions (None for a
+    message whose extraction raised: the engine extracts that one again itself)."""
     try:
         scheme, max_size = conn.recv()
     except (EOFError, OSError):
         return
     while True:
         try:
-            job, raws = conn.recv()
+            job, start, raws = conn.recv()
         except (EOFError, OSError):  # the engine closed its end or exited
             return
-        for start in range(0, len(raws), _PIECE):
-            piece: list[Extraction | None] = []
-            for raw in raws[start : start + _PIECE]:
-                try:
-                    piece.append(bounded_extract(raw, scheme, max_size))
-                except Exception:  # the engine reproduces it and records it as it should
-                    piece.append(None)
+        piece: list[Extraction | None] = []
+        for raw in raws:
             try:
-                conn.send_bytes(pickle.dumps((job, start, piece), pickle.HIGHEST_PROTOCOL))
-            except OSError:
-                return
+                piece.append(bounded_extract(raw, scheme, max_size))
+            except Exception:  # the engine reproduces it and records it as it should
+                piece.append(None)
+        try:
+            conn.send_bytes(pickle.dumps((job, start, piece), pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            return
 
 
 if __name__ == "__main__":  # the child: python -m mailcore.processing.extractor FD
