@@ -85,6 +85,8 @@ class Claims:
         self._renewed = 0.0
         self._now = _clock(engine.dialect.name)
         self._statement: sa.Executable | None = None
+        # PostgreSQL with psycopg: claims and releases send the keys as one array each.
+        self._arrays = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
         self._lock = threading.Lock()
 
     @property
@@ -97,8 +99,11 @@ class Claims:
         got: set[str] = set()
         ordered = sorted(keys)
         with self._engine.begin() as conn:
-            for chunk in chunks(ordered, 200):
-                got |= self._claim_chunk(conn, chunk, keys)
+            if self._arrays:
+                got = self._claim_arrays(conn, ordered, keys)
+            else:
+                for chunk in chunks(ordered, 200):
+                    got |= self._claim_chunk(conn, chunk, keys)
         self._held |= got
         self._renewed = time.monotonic() if got else self._renewed
         return got
@@ -122,6 +127,36 @@ class Claims:
         for row in conn.execute(self._claim_statement(), rows):
             got.add(row[0])
         return got
+
+    def _claim_arrays(
+        self, conn: sa.Connection, ordered: Sequence[str], keys: Mapping[str, Slot]
+    ) -> set[str]:
+        """PostgreSQL: every key in ONE statement, the columns sent as arrays and unnested in
+        their (sorted) order -- the server plans it once, where SQLAlchemy's executemany sent
+        a VALUES list of seven parameters per row (about 0.1 ms a key)."""
+        slots = [keys[k] for k in ordered]
+        params = (
+            self.owner,
+            self.mailbox,
+            list(ordered),
+            [s[0] for s in slots],
+            [s[1] for s in slots],
+            [s[2] for s in slots],
+        )
+        return {row[0] for row in conn.exec_driver_sql(self._claim_sql(), params)}
+
+    def _claim_sql(self) -> str:
+        now, lease = _clock(self._engine.dialect.name), repr(float(self.lease))
+        moved = ("owner", "expires", "mailbox", "folder", "uidvalidity", "uid")
+        return (
+            "INSERT INTO mc_claims (message_key, owner, expires, mailbox, folder, uidvalidity, uid)"
+            f" SELECT t.k, %b::text, {now} + {lease}, %b::text, t.f, t.v, t.u"
+            " FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[]) AS t(k, f, v, u)"
+            " ON CONFLICT (message_key) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in moved)
+            + f" WHERE mc_claims.expires < {now} OR mc_claims.owner = excluded.owner"
+            " RETURNING message_key"
+        )
 
     def _claim_statement(self) -> sa.Executable:
         if self._statement is None:
@@ -190,8 +225,16 @@ class Claims:
             return
         c = claims_table
         with self._engine.begin() as conn:
-            for chunk in chunks(mine, 200):
-                conn.execute(c.delete().where(c.c.owner == self.owner, c.c.message_key.in_(chunk)))
+            if self._arrays:  # one statement, the keys one array parameter
+                conn.exec_driver_sql(
+                    "DELETE FROM mc_claims"
+                    " WHERE owner = %b::text AND message_key = ANY(%b::text[])",
+                    (self.owner, mine),
+                )
+            else:
+                for chunk in chunks(mine, 200):
+                    where = (c.c.owner == self.owner, c.c.message_key.in_(chunk))
+                    conn.execute(c.delete().where(*where))
             # Claims of dead processes on mail nobody saw again (moved by another client).
             conn.execute(c.delete().where(c.c.expires < self._now - _FORGET_SECONDS))
         self._held.difference_update(mine)
