@@ -133,12 +133,15 @@ class History(HistoryQueries):
             if unknown or "message_key" not in s:
                 raise ValueError(f"bad state fields: {sorted(unknown) or 'no message_key'}")
             row = {"updated_at": stamp, **s}
-            if self._dialect != "sqlite":  # SQLite: fitted in sqlite_fastpath
+            if self._dialect != "sqlite" and not self._copies:  # else fitted in the fast paths
                 row = fit(row, STATE_TEXT)
             groups[tuple(sorted(row))].append(row)
         for cols, group in groups.items():
             if self._dialect == "sqlite":
                 sqlite_fastpath.upsert_states(conn, cols, group)
+                continue
+            if self._copies:  # PostgreSQL with psycopg: one statement, a third of the time
+                pg_fastpath.upsert_states(conn, cols, group)
                 continue
             if self._dialect == "postgresql":
                 from sqlalchemy.dialects import postgresql

@@ -203,3 +203,45 @@ def test_a_new_sqlite_history_and_its_wal_files_are_private(tmp_path: Path):
             assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
     finally:
         h.close()
+
+
+def test_a_batch_naming_a_message_twice_ends_as_one_upsert_after_the_other(history: History):
+    history.record_batch([], [{"message_key": "k1", "status": "failed", "handled": True}])
+    history.record_batch(
+        [],
+        [
+            {"message_key": "k1", "status": "processed", "reason": "a", "handled": False},
+            {"message_key": "k2", "status": "failed", "reason": "b", "handled": True},
+            {"message_key": "k2", "status": "processed", "reason": "c", "handled": False},
+            {"message_key": "k3", "status": "failed", "reason": "d"},
+            {"message_key": "k3", "status": "processed", "reason": None},
+        ],
+    )
+    states = history.states(["k1", "k2", "k3"])
+    seen = {k: (s.status, s.reason, s.handled) for k, s in states.items()}
+    assert seen == {  # handled only ever turns on; otherwise the later row's values
+        "k1": ("processed", "a", True),
+        "k2": ("processed", "c", True),
+        "k3": ("processed", None, False),
+    }
+
+
+def test_state_rows_are_fitted_and_keep_their_json_on_both_databases(history: History):
+    history.record_batch(
+        [],
+        [
+            {"message_key": "k1", "sender": "x" * 600, "subject": "a\x00b", "uid": 2**40,
+             "errors": [{"path": "$.a", "message": "\\N \x00"}], "payload": {"n": [1, None]},
+             "received_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)},
+            {"message_key": "k2", "sender": None, "subject": "", "uid": None, "errors": [],
+             "payload": None, "received_at": None},
+        ],
+    )  # fmt: skip
+    one, two = history.state("k1"), history.state("k2")
+    assert one is not None and two is not None
+    assert (one.sender, one.subject, one.uid) == ("x" * 512, "a\ufffdb", 2**40)
+    assert one.errors == [{"path": "$.a", "message": "\\N \x00"}]
+    assert one.payload == {"n": [1, None]}
+    assert one.received_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert (two.sender, two.subject, two.uid, two.errors, two.payload) == (None, "", None, [], None)
+    assert two.received_at is None and not two.handled
