@@ -55,7 +55,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mailcore.errors import MailcoreError
-from mailcore.store.tables import HANDLED_TEXT, chunks, fit, handled_table, messages_table, now
+from mailcore.store.tables import HANDLED_TEXT, fit, handled_table, messages_table, now, one_of
 
 if os.name == "posix":  # the journal's flock; elsewhere marks are rows of mc_handled
     import fcntl
@@ -74,6 +74,7 @@ class HandledMarks:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._dialect = engine.dialect.name
         # A SQLite file keeps its handled marks in a journal beside it (see `mark`).
         self._journal: MarkJournal | None = None
         database = engine.url.database
@@ -131,9 +132,8 @@ class HandledMarks:
         out: set[str] = set()
         with self._engine.connect() as conn:
             h = handled_table
-            for chunk in chunks(wanted):
-                q = sa.select(h.c.message_key).where(h.c.message_key.in_(chunk))
-                out.update(conn.scalars(q))
+            for where in one_of(self._dialect, h.c.message_key, wanted):
+                out.update(conn.scalars(sa.select(h.c.message_key).where(where)))
         if self._journal is not None:
             out |= self._journal.keys(wanted)
         return out
@@ -143,9 +143,8 @@ class HandledMarks:
         out: set[str] = set()
         m = messages_table
         with self._engine.connect() as conn:
-            for chunk in chunks(list(keys)):
-                q = sa.select(m.c.message_key).where(m.c.message_key.in_(chunk), m.c.handled)
-                out.update(conn.scalars(q))
+            for where in one_of(self._dialect, m.c.message_key, list(keys)):
+                out.update(conn.scalars(sa.select(m.c.message_key).where(where, m.c.handled)))
         return out
 
     def purge(self, conn: sa.Connection, older_than: datetime) -> None:

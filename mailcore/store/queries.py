@@ -14,7 +14,15 @@ import sqlalchemy as sa
 
 from mailcore.store.mailbox_columns import in_mailbox
 from mailcore.store.records import Event, MessageState, event_from_row, state_from_row
-from mailcore.store.tables import STATE_TEXT, chunks, events_table, fit_text, messages_table, utc
+from mailcore.store.tables import (
+    STATE_TEXT,
+    chunks,
+    events_table,
+    fit_text,
+    messages_table,
+    one_of,
+    utc,
+)
 
 
 class HistoryQueries:
@@ -35,8 +43,8 @@ class HistoryQueries:
         out: dict[str, MessageState] = {}
         t = messages_table
         with self._engine.connect() as conn:
-            for chunk in chunks(list(dict.fromkeys(keys))):
-                for row in conn.execute(sa.select(t).where(t.c.message_key.in_(chunk))):
+            for where in one_of(self._dialect, t.c.message_key, list(dict.fromkeys(keys))):
+                for row in conn.execute(sa.select(t).where(where)):
                     out[row.message_key] = state_from_row(row)
         return out
 
