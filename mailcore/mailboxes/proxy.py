@@ -18,7 +18,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from imapclient import IMAPClient
@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from python_socks.sync import Proxy
 
 log = logging.getLogger(__name__)
+
+# The IMAP connection's read buffer: imaplib's default 8 KB costs a recv per 8 KB of a FETCH,
+# a good part of the CPU of reading 500 bodies; 128 KB takes a dozen times fewer.
+_READ_BUFFER = 128 * 1024
 
 
 class ProxyKind(StrEnum):
@@ -235,6 +239,16 @@ class TunnelIMAP4(imaplib.IMAP4):
         self._tls_context = ssl_context
         self._connect_timeout = timeout
         super().__init__(host, port, timeout)
+
+    def open(self, host: str = "", port: int = 143, timeout: float | None = None) -> None:
+        """imaplib's `open` with a larger read buffer (`_READ_BUFFER`), made before anything is
+        read. Python 3.14's imaplib buffers reads itself (its `file` is then a property); a
+        STARTTLS upgrade goes back to imaplib's own buffer."""
+        super().open(host, port, timeout)
+        if not isinstance(getattr(type(self), "file", None), property):
+            default = self.file
+            self.file = cast(IO[bytes], self.sock.makefile("rb", buffering=_READ_BUFFER))
+            default.close()  # the socket stays open: it counts its files
 
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
         sock = open_connection(
