@@ -11,7 +11,7 @@ import binascii
 import email.utils
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from email.message import Message
 from typing import Any
 
@@ -184,6 +184,12 @@ _ADDRESS_TOKEN = re.compile(
       | (?P<stray>>)""",
     re.VERBOSE | re.DOTALL,
 )
+# The common header of one mailbox, "Jane Doe <jane@x.org>" or "jane@x.org": blanks and atoms,
+# then at most one <address> and blanks (no quote, comment or separator), read in one match.
+_ONE_MAILBOX = re.compile(
+    r"""[ \t\r\n]*+(?:([^ \t\r\n"<>(),:;]++(?:[ \t\r\n]++[^ \t\r\n"<>(),:;]++)*+)[ \t\r\n]*+)?+"""
+    r"(?:<([^>]*+)>[ \t\r\n]*+)?+"
+)
 _COMMENT_TOKEN = re.compile(r"[^()\\]++|\\.?|[()]", re.DOTALL)
 _QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 _LOOKS_LIKE_ADDRESS = re.compile(r"[^\s@<>\"'(),;:]++@[^\s@<>\"'(),;:]++")
@@ -205,6 +211,12 @@ def _address_list(value: str) -> tuple[list[tuple[str, str]], list[str]]:
     out: list[tuple[str, str]] = []
     problems: list[str] = []
     box = _Mailbox()
+    one = _ONE_MAILBOX.fullmatch(value)
+    if one is not None:  # the token loop below would meet the same words and <address>
+        words, box.angle = one.group(1, 2)
+        box.words = _BLANKS.split(words) if words else []
+        pair = _mailbox_pair(box, problems)
+        return ([pair] if pair is not None else []), problems
     pos, n = 0, len(value)
 
     def close() -> None:
@@ -310,6 +322,8 @@ def addresses(values: list[str], defects: list[str], name: str) -> list[tuple[st
 
 def _shown_address(display: str, addr: str) -> str | None:
     """The address a display name shows when it is not the sender's ("alice@x <bob@y>")."""
+    if "@" not in display:  # most names: no address to look for
+        return None
     for m in _LOOKS_LIKE_ADDRESS.finditer(display[:1000]):
         if m[0].lower() != addr.lower():
             return m[0]
@@ -334,7 +348,7 @@ def read_headers(raw: dict[str, list[str]], defects: list[str]) -> Headers:
     parsed_date: datetime | None = None
     if date_value is not None:
         try:
-            parsed_date = email.utils.parsedate_to_datetime(unfold(date_value).strip())
+            parsed_date = _to_datetime(unfold(date_value).strip())
         except (TypeError, ValueError, IndexError, OverflowError):
             defects.append(f"Date header: unparsable date {unfold(date_value).strip()[:60]!r}")
     subject_raw = first("subject")
@@ -429,6 +443,48 @@ def parse_date(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return email.utils.parsedate_to_datetime(unfold(value).strip())
+        return _to_datetime(unfold(value).strip())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+# "Tue, 07 May 2024 10:00:00 +0200 (CEST)", as nearly every client writes a Date: read here
+# exactly as email.utils.parsedate_to_datetime reads it (which costs several times more);
+# anything else, or a value it would refuse, is left to it.
+_PLAIN_DATE = re.compile(
+    r"(?:[A-Za-z]{3}, )?([0-9]{1,2}) ([A-Za-z]{3}) ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r" ([+-])([0-9]{2})([0-9]{2})(?: \([^()]*\))?"
+)
+_MONTHS = {
+    m: k
+    for k, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_ZONES: dict[int, timezone] = {}
+
+
+def _to_datetime(text: str) -> datetime:
+    """`email.utils.parsedate_to_datetime(text)`, the common form read without it."""
+    m = _PLAIN_DATE.fullmatch(text)
+    month = _MONTHS.get(m[2].lower()) if m is not None else None
+    if m is None or month is None:
+        return email.utils.parsedate_to_datetime(text)
+    year = int(m[3])
+    if year < 100:  # "0024": the stdlib's two-digit years
+        year += 1900 if year > 68 else 2000
+    offset = int(m[8]) * 3600 + int(m[9]) * 60
+    if m[7] == "-":
+        offset = -offset
+    try:
+        moment = (year, month, int(m[1]), int(m[4]), int(m[5]), int(m[6]))
+        if offset == 0 and m[7] == "-":  # "-0000": the zone is unknown (RFC 5322 3.3)
+            return datetime(*moment)
+        zone = _ZONES.get(offset)
+        if zone is None:
+            zone = timezone(timedelta(seconds=offset))
+            if len(_ZONES) < 200:
+                _ZONES[offset] = zone
+        return datetime(*moment, tzinfo=zone)
+    except ValueError:  # 31 February, hour 25, a zone past 24 hours: the stdlib's words
+        return email.utils.parsedate_to_datetime(text)

@@ -15,7 +15,7 @@ import functools
 import re
 from collections.abc import Callable
 from email.message import Message
-from typing import Any
+from typing import Any, cast
 
 from mailcore.inbound.headers import decode_header
 
@@ -37,6 +37,9 @@ __all__ = [
 
 # --------------------------------------------------------------------------------------------
 # parsing
+
+
+_MISSING: Any = object()
 
 
 class _Message(Message):
@@ -68,10 +71,25 @@ class _Message(Message):
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._positions()
 
+    def get_content_type(self) -> str:
+        # Asked of every part five times; Message splits and lowers the header at each. Cached
+        # by the header's text (a changed header is read again); no header: the default type.
+        value = self.get("content-type")
+        if value is None:
+            return self.get_default_type()
+        cached = self.__dict__.get("_ctype")
+        if cached is not None and cached[0] == value:
+            return cast(str, cached[1])
+        ctype = super().get_content_type()
+        self._ctype = (value, ctype)
+        return ctype
+
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
         # Content-Type is asked for its charset, name, format, delsp...: parse it once. The
         # cache is keyed by the header's text, so a changed header is parsed again.
         value = self.get(header)
+        if value is None:  # a present header is never None: Message would return failobj
+            return failobj
         if not isinstance(value, str):
             return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
         cache = self.__dict__.setdefault("_params", {})

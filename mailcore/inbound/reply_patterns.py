@@ -237,6 +237,8 @@ def _heads(words: Iterable[str]) -> frozenset[str]:
 
 # How attribution lines end: a colon, or Zoho's dashes ("---- On … wrote ----").
 _COLONS = (":", "：", "-")
+_COLON_SET = frozenset(_COLONS)  # set look-ups: "" (an empty line) is in neither
+_TRAILING_SET = frozenset(_TRAILING)
 # Characters an attribution line, a separator or an Outlook rule ends with.
 _HEADER_ENDS = frozenset(":：-_=*")
 # The colon of a header label ("Beantwoorden - Aan:", "Date d'envoi :") comes before this.
@@ -267,12 +269,13 @@ def ends_in_colon(line: str) -> bool:
 
 def colon_flags(lines: list[str]) -> list[bool]:
     """`ends_in_colon` of every line, then two False (one pass, no call per line)."""
+    colons, trailing, reach = _COLON_SET, _TRAILING_SET, MAX_HEADER_LINE
     flags = [
-        (x[-1:] in _COLONS or (x[-1:] in _TRAILING and _last(x) in _COLONS))
-        and len(x) <= MAX_HEADER_LINE
+        ((c := x[-1:]) in colons or (c in trailing and _last(x) in colons)) and len(x) <= reach
         for x in lines
     ]
-    return [*flags, False, False]
+    flags += (False, False)
+    return flags
 
 
 def may_start_history(line: str, colon_below: bool) -> bool:
