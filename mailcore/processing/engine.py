@@ -43,6 +43,7 @@ from mailcore.mailboxes.protocol import Mailbox
 from mailcore.processing.actions import Correction, FailedMail
 from mailcore.processing.extractor import MIN_BATCH, ExtractionProcess
 from mailcore.processing.filing import Filing, Transfer
+from mailcore.processing.gc_pause import relaxed_gc
 from mailcore.processing.outcomes import (
     NO_HANDLER,
     ErrorList,
@@ -183,6 +184,10 @@ class Engine:
         """Process up to `batch_size` of the oldest inbox messages that no other engine process
         holds, as many as fit in `limits.batch_bytes`; returns their outcomes (not those of
         messages another process claimed meanwhile: they are left to it)."""
+        with relaxed_gc():  # see gc_pause: a batch's objects live until its history is written
+            return self._poll(batch_size)
+
+    def _poll(self, batch_size: int) -> list[Outcome]:
         self._filing.ensure_folders()
         inbox = self.folders.inbox
         uids = self.mailbox.uids(inbox)
