@@ -14,8 +14,9 @@ import email.policy
 import functools
 import re
 from collections.abc import Callable
+from email._policybase import compat32
 from email.message import Message
-from typing import Any, cast
+from typing import Any
 
 from mailcore.inbound.headers import decode_header
 
@@ -37,9 +38,6 @@ __all__ = [
 
 # --------------------------------------------------------------------------------------------
 # parsing
-
-
-_MISSING: Any = object()
 
 
 class _Message(Message):
@@ -66,37 +64,61 @@ class _Message(Message):
         k = self._positions().get(name.lower())
         if k is None:
             return failobj
-        return self.policy.header_fetch_parse(*self._headers[k])
+        field, value = self._headers[k]
+        if self.policy is compat32 and isinstance(value, str) and value.isascii():
+            return value  # what compat32's header_fetch_parse returns for it (no surrogates)
+        return self.policy.header_fetch_parse(field, value)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._positions()
 
     def get_content_type(self) -> str:
-        # Asked of every part five times; Message splits and lowers the header at each. Cached
-        # by the header's text (a changed header is read again); no header: the default type.
+        # Asked of every part five times; Message splits and lowers the header at each. The
+        # answer depends on the header's text alone: cached by it, for every message (parts
+        # repeat a few Content-Type values); no header: the default type.
         value = self.get("content-type")
         if value is None:
             return self.get_default_type()
-        cached = self.__dict__.get("_ctype")
-        if cached is not None and cached[0] == value:
-            return cast(str, cached[1])
-        ctype = super().get_content_type()
-        self._ctype = (value, ctype)
+        if not isinstance(value, str):
+            return super().get_content_type()
+        ctype = _CTYPES.get(value)
+        if ctype is None:
+            ctype = super().get_content_type()
+            _remember(_CTYPES, value, ctype)
         return ctype
 
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
-        # Content-Type is asked for its charset, name, format, delsp...: parse it once. The
-        # cache is keyed by the header's text, so a changed header is parsed again.
+        # Content-Type is asked for its charset, name, format, delsp...: parsed once for every
+        # message, by the header's text (a changed header is parsed again); a fresh list for
+        # each caller, as Message gives.
         value = self.get(header)
         if value is None:  # a present header is never None: Message would return failobj
             return failobj
         if not isinstance(value, str):
             return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
-        cache = self.__dict__.setdefault("_params", {})
         key = (header.lower(), value)
-        if key not in cache:
-            cache[key] = super()._get_params_preserve(failobj, header)  # type: ignore[misc]
-        return cache[key]
+        params = _PARAMS.get(key)
+        if params is None:
+            found = super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+            params = tuple(found)
+            _remember(_PARAMS, key, params)
+        return list(params)
+
+
+# Header text -> content type, (header name, text) -> its parameters: a few values repeat in
+# all mail ("text/plain; charset=utf-8"). Bounded: emptied when full, long values not kept.
+_CTYPES: dict[str, str] = {}
+_PARAMS: dict[tuple[str, str], tuple[Any, ...]] = {}
+_CACHED_VALUES = 1024
+_CACHED_LENGTH = 1000
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(key if isinstance(key, str) else key[1]) > _CACHED_LENGTH:
+        return
+    if len(cache) >= _CACHED_VALUES:
+        cache.clear()
+    cache[key] = value
 
 
 def _dropping_index(name: str) -> Callable[..., Any]:
