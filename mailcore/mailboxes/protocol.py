@@ -48,9 +48,12 @@ class Summary:
 
 @dataclass(frozen=True)
 class MoveResult:
-    """Where moved messages went: old UID -> new UID in the destination (None when unknown)."""
+    """Where moved messages went: old UID -> new UID in the destination (None when unknown),
+    and the destination's UIDVALIDITY those new UIDs belong to when the server said it with
+    them (IMAP's COPYUID; None otherwise: ask `Mailbox.uidvalidity`)."""
 
     moved: dict[int, int | None] = field(default_factory=dict)
+    uidvalidity: int | None = None
 
 
 class Mailbox(Protocol):
@@ -74,7 +77,8 @@ class Mailbox(Protocol):
 
     def move(self, folder: str, uids: Sequence[int], dest: str) -> MoveResult:
         """Move UIDs to `dest` (created if missing); the source copy goes only once the
-        destination copy is confirmed."""
+        destination copy is confirmed; the result's `uidvalidity` is `dest`'s when the backend
+        learnt it with the new UIDs."""
 
     def find(self, folder: str, message_id: str) -> list[int]:
         """UIDs (ascending, not \\Deleted) whose Message-ID header contains `message_id`

@@ -91,10 +91,15 @@ class Filing:
                     if moved:
                         self.mailbox.discard(folder, list(moved))
                     rest = [w.uid for w in todo if w.uid not in moved]
+                    validity = None
                     if rest:
-                        moved.update(self.mailbox.move(folder, rest, dest).moved)
+                        result = self.mailbox.move(folder, rest, dest)
+                        moved.update(result.moved)
+                        validity = result.uidvalidity  # told with the new UIDs (COPYUID)
+                    if validity is None:
+                        validity = self.mailbox.uidvalidity(dest)
                     earlier = done[dest][0].moved if dest in done else {}
-                    done[dest] = (MoveResult({**earlier, **moved}), self.mailbox.uidvalidity(dest))
+                    done[dest] = (MoveResult({**earlier, **moved}), validity)
                 except Exception as exc:  # the other destinations still get their messages
                     logger.error("moving %d message(s) to %r failed: %s", len(todo), dest, exc)
                     broken.add(dest)

@@ -307,23 +307,41 @@ class ImapMailbox:
 
     def move(self, folder: str, uids: Sequence[int], dest: str) -> MoveResult:
         """Move UIDs to `dest` (created if missing), in batches; the source copy goes only once
-        the destination copy is confirmed. UIDs missing or already \\Deleted are skipped."""
+        the destination copy is confirmed. UIDs missing or already \\Deleted are skipped.
+
+        With UIDPLUS the result carries `dest`'s UIDVALIDITY from the server's COPYUID (then
+        remembered as `uidvalidity(dest)` remembers it), so no STATUS is needed to record
+        where the messages went. One STATUS before the first batch both checks that `dest`
+        exists (creating it when refused) and gives its UIDNEXT, which a batch interrupted by
+        a dropped connection searches from."""
         _folder_name(folder)
         _folder_name(dest)
         wanted = _unique(uids)
         if not wanted:
             return MoveResult()
         moved: dict[int, int | None] = {}
+        validities: set[int | None] = set()
         with self._session.lock:
-            self._session.run(f"create folder {dest!r}", lambda c: self._session.ensure(c, dest))
             if dest == folder:
+                self._session.run(
+                    f"create folder {dest!r}", lambda c: self._session.ensure(c, dest)
+                )
                 present = set(self.uids(folder))
                 return MoveResult({u: u for u in wanted if u in present})
+            uidnext, _ = self._session.run(
+                f"create folder {dest!r}", lambda c: self._session.status(c, dest)
+            )
             for batch in _chunks(wanted, self.config.batch_size):
-                state = _BatchState(batch)
+                state = _BatchState(batch, dest_uidnext=uidnext)
+                uidnext = None  # later batches take theirs when they start
                 self._session.run(
                     f"move from {folder!r} to {dest!r}",
                     functools.partial(self._mover.move_batch, folder=folder, dest=dest, st=state),
                 )
                 moved.update(state.moved)
-        return MoveResult(moved)
+                if state.moved:
+                    validities.add(state.validity)
+            validity = validities.pop() if len(validities) == 1 else None
+            if validity is not None:
+                self._session.known[dest] = validity
+        return MoveResult(moved, validity)

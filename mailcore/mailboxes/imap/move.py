@@ -26,7 +26,14 @@ from mailcore.errors import MailboxError
 from mailcore.inbound import headers
 from mailcore.mailboxes.imap import wire
 from mailcore.mailboxes.imap.session import ImapSession
-from mailcore.mailboxes.imap.values import _bytes, _chunks, _copyuid, _text, _uidset
+from mailcore.mailboxes.imap.values import (
+    _bytes,
+    _chunks,
+    _copyuid,
+    _copyuid_validity,
+    _text,
+    _uidset,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,8 @@ class _BatchState:
     moved: dict[int, int | None] = field(default_factory=dict)
     # Without UIDPLUS (no COPYUID): each original's size and SHA-256, to find its copy's UID.
     digests: dict[int, tuple[int, bytes]] = field(default_factory=dict)
+    # The destination's UIDVALIDITY, when the server's COPYUID gave every new UID with it.
+    validity: int | None = None
 
 
 class ImapMover:
@@ -86,7 +95,8 @@ class ImapMover:
             if "UIDPLUS" not in self._session.capabilities:
                 bodies = wire.read_bodies(client, todo)
                 st.digests = {u: (len(raw), _digest(raw)) for u, raw in bodies.items()}
-            st.dest_uidnext = self._session.uidnext(client, dest)
+            if st.dest_uidnext is None:  # else taken by the caller, earlier: a lower bound
+                st.dest_uidnext = self._session.uidnext(client, dest)
             st.sent = True
             self._transfer(client, folder, dest, todo, st)
             return
@@ -117,6 +127,7 @@ class ImapMover:
         rest = [u for u in pending if u not in already]
         if rest:
             self._transfer(client, folder, dest, rest, st)
+        st.validity = None  # some UIDs were found, not told: the caller asks the folder's
 
     def _transfer(
         self, client: IMAPClient, folder: str, dest: str, uids: list[int], st: _BatchState
@@ -162,9 +173,11 @@ class ImapMover:
         typ, data, codes = wire.uid_move(client, _uidset(uids), dest)
         if typ != "OK":
             self._refused("moving", folder, dest, uids, data)
-        mapping = self._copyuid(b" ".join(b"[COPYUID " + _bytes(c) + b"]" for c in codes))
+        text = b" ".join(b"[COPYUID " + _bytes(c) + b"]" for c in codes)
+        mapping = self._copyuid(text)
         for u in uids:
             st.moved[u] = mapping.get(u)
+        st.validity = self._validity(text, mapping, uids)
         if len(mapping) < len(uids):
             self._fill_from_dest(client, dest, uids, st)
 
@@ -175,7 +188,9 @@ class ImapMover:
         typ, data = wire.uid_copy(client, uidset, dest)
         if typ != "OK":
             self._refused("copying", folder, dest, uids, data)
-        confirmed: dict[int, int | None] = dict(self._copyuid(b" ".join(_bytes(d) for d in data)))
+        text = b" ".join(_bytes(d) for d in data)
+        confirmed: dict[int, int | None] = dict(self._copyuid(text))
+        st.validity = self._validity(text, confirmed, uids)
         missing: list[int] = []
         if len(confirmed) < len(uids):
             # No COPYUID: confirm by bytes (or Message-ID) among what arrived in `dest` since.
@@ -209,6 +224,12 @@ class ImapMover:
     def _copyuid(self, text: bytes) -> dict[int, int]:
         # A server that does not advertise UIDPLUS makes no promise about COPYUID codes.
         return _copyuid(text) if "UIDPLUS" in self._session.capabilities else {}
+
+    def _validity(self, text: bytes, told: dict[int, Any], uids: list[int]) -> int | None:
+        """The destination UIDVALIDITY of the COPYUID codes, when they told every new UID."""
+        if "UIDPLUS" not in self._session.capabilities or any(u not in told for u in uids):
+            return None
+        return _copyuid_validity(text)
 
     def remove(self, client: IMAPClient, folder: str, uids: list[int]) -> None:
         """Flag `uids` \\Deleted and expunge exactly those (UIDPLUS), never others."""

@@ -401,6 +401,24 @@ class ImapSession:
             self.drop()
             raise
 
+    def status(self, client: IMAPClient, folder: str) -> tuple[int | None, int | None]:
+        """The folder's UIDNEXT and UIDVALIDITY in one STATUS, creating the folder (`ensure`)
+        when the STATUS is refused -- one round trip where it exists, where a LIST and then a
+        STATUS were two. None for what the server does not say."""
+        items = ["UIDNEXT", "UIDVALIDITY"]
+        try:
+            status = client.folder_status(folder, items)
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error:
+            self.ensure(client, folder)  # missing: created; else the STATUS below says why
+            status = client.folder_status(folder, items)
+        uidnext, validity = status.get(b"UIDNEXT"), status.get(b"UIDVALIDITY")
+        return (
+            int(uidnext) if uidnext is not None else None,
+            int(validity) if validity is not None else None,
+        )
+
     def uidnext(self, client: IMAPClient, folder: str) -> int | None:
         """The folder's UIDNEXT (STATUS), None when the server does not say."""
         status = client.folder_status(folder, ["UIDNEXT"])

@@ -43,6 +43,12 @@ def _copyuid(text: bytes) -> dict[int, int]:
     return mapping
 
 
+def _copyuid_validity(text: bytes) -> int | None:
+    """The destination UIDVALIDITY of the COPYUID codes in `text`, None unless they agree."""
+    found = {int(match.group(1)) for match in _COPYUID.finditer(text)}
+    return found.pop() if len(found) == 1 else None
+
+
 def _expand(uidset: bytes) -> list[int]:
     out: list[int] = []
     for part in uidset.decode().split(","):

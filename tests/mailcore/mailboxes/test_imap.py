@@ -253,6 +253,39 @@ def test_move_moves_exactly_the_uids_and_maps_them(
 
 
 @pytest.mark.parametrize("use_move", [True, False], ids=["MOVE", "COPY+EXPUNGE"])
+def test_move_tells_the_destination_uidvalidity_and_creates_a_destination_found_missing(
+    account: Account,
+    make_imap_mailbox: MakeMailbox,
+    caplog: pytest.LogCaptureFixture,
+    use_move: bool,
+) -> None:
+    uids = account.append_many("INBOX", [message(subject=f"v{i}") for i in range(3)])
+    mailbox = make_imap_mailbox(account, use_move=use_move)
+    mailbox.connect()
+
+    first = mailbox.move("INBOX", [uids[0]], "processed")  # its STATUS refused: created
+    with caplog.at_level(logging.DEBUG, logger="imapclient.imaplib"):
+        second = mailbox.move("INBOX", [uids[1]], "processed")
+    with account.session() as other:
+        validity = other.folder_status("processed", ["UIDVALIDITY"])[b"UIDVALIDITY"]
+        other.delete_folder("processed")
+    third = mailbox.move("INBOX", [uids[2]], "processed")  # deleted meanwhile: created again
+
+    assert first.uidvalidity == second.uidvalidity == validity  # from COPYUID
+    # One STATUS for UIDNEXT and UIDVALIDITY checks the folder exists: no LIST, no 2nd STATUS.
+    checks = [c for c in commands(caplog) if c.startswith(("STATUS", "LIST"))]
+    assert len(checks) == 1 and checks[0].startswith('STATUS "processed" (UIDNEXT UIDVALIDITY)')
+    with account.session() as other:
+        assert (
+            third.uidvalidity == other.folder_status("processed", ["UIDVALIDITY"])[b"UIDVALIDITY"]
+        )
+        other.select_folder("processed")
+        assert other.search("ALL") == [third.moved[uids[2]]]
+    assert mailbox.uidvalidity("processed") == third.uidvalidity
+    assert mailbox.uids("INBOX") == []
+
+
+@pytest.mark.parametrize("use_move", [True, False], ids=["MOVE", "COPY+EXPUNGE"])
 def test_move_leaves_other_clients_deleted_mail_alone(
     account: Account, make_imap_mailbox: MakeMailbox, use_move: bool
 ) -> None:
@@ -317,6 +350,7 @@ def test_without_uidplus_copies_are_confirmed_by_their_bytes_and_nothing_is_expu
     assert len(flags_of(account, "INBOX")) == 4
     assert not any("EXPUNGE" in c for c in commands(caplog))
     assert "no UIDPLUS" in caplog.text
+    assert result.uidvalidity is None  # no COPYUID: the caller asks the folder's
     assert mailbox.append("sent", raws[0]) is None  # no APPENDUID promised either
 
 
@@ -350,6 +384,7 @@ def test_interrupted_copy_is_finished_on_retry_without_duplicating(
     in_dest = mailbox.summaries("processed", mailbox.uids("processed"))
     assert sorted(s.message_id or "" for s in in_dest) == sorted(m or "" for m in mids.values())
     assert {state.moved[u] for u in (copied, flagged, untouched)} == {s.uid for s in in_dest}
+    assert state.validity is None  # copies found, not told: the caller asks the folder's
 
 
 def test_wait_for_changes_wakes_on_new_mail_while_the_mailbox_keeps_working(
