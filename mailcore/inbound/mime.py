@@ -221,8 +221,8 @@ _BOUNDARY_START = b"\n--"
 def within_parts(raw: bytes, defects: list[str]) -> bytes:
     """The message up to its MAX_PARTS-th line starting with "--" (every part boundary is one
     such line; a few text lines may be too), with a defect saying what was left unread."""
-    if raw.count(_BOUNDARY_START) <= MAX_PARTS:
-        return raw
+    if len(raw) <= 3 * MAX_PARTS or raw.count(_BOUNDARY_START) <= MAX_PARTS:
+        return raw  # (too short to hold more such lines than MAX_PARTS: not counted)
     at = -1
     for _ in range(MAX_PARTS):
         at = raw.find(_BOUNDARY_START, at + 1)

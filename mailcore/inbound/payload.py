@@ -229,7 +229,7 @@ def document_payload(
     PayloadTooLarge: it is a payload, refused, not "no payload" (never read as key lines).
     """
     lines = text.splitlines()
-    starts = _document_starts(lines)
+    starts = _document_starts(lines, "---" in text, "{" in text)
     problem: str | None = None
     for start in starts:
         found, why = _document_at(lines, start, limits)
@@ -239,9 +239,11 @@ def document_payload(
     return None, problem
 
 
-def _document_starts(lines: list[str]) -> list[int]:
+def _document_starts(lines: list[str], dashes: bool = True, brace: bool = True) -> list[int]:
     """Line indexes where a document may begin, in order: the first content line (if it looks
-    like YAML or JSON), the line after the first ``---``, the first line opening a JSON object."""
+    like YAML or JSON), the line after the first ``---``, the first line opening a JSON object.
+    `dashes` / `brace`: whether the text holds a "---" / a "{" at all (else no line is looked
+    at for them: most mails have neither)."""
     starts: list[int] = []
     first = next((k for k, line in enumerate(lines) if line.strip()), None)
     if first is None:
@@ -251,13 +253,13 @@ def _document_starts(lines: list[str]) -> list[int]:
         starts.append(first + 1)
     elif head.startswith("{") or _YAML_KEY_LINE.match(head):
         starts.append(first)
-    for k in range(first + 1, len(lines)):
+    for k in range(first + 1, len(lines) if dashes else 0):
         line = lines[k]  # the search in C first: most lines hold no dashes
         if "---" in line and line.strip() == "---" and k + 1 < len(lines):
             if k + 1 not in starts:
                 starts.append(k + 1)
             break
-    for k in range(first, len(lines)):
+    for k in range(first, len(lines) if brace else 0):
         if lines[k].startswith("{"):
             if k not in starts:
                 starts.append(k)
