@@ -9,6 +9,7 @@ at UTC+14), concurrent writers, URLs without a driver name, the immutability tri
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -47,6 +48,53 @@ def test_the_stores_really_run_on_postgresql(history: History) -> None:
         assert conn.execute(sa.text("SELECT current_setting('TimeZone')")).scalar() != "UTC"
     assert history.engine.dialect.name == "postgresql"
     assert history.engine.dialect.driver == "psycopg"
+
+
+def _pooled_pid(history: History) -> int:
+    with history.engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+def _end_session(history: History, pid: int, idle_for: float = 0.0) -> None:
+    """End one server session from outside the pool, as a restart or an admin would."""
+    other = sa.create_engine(history.engine.url, poolclass=sa.pool.NullPool)
+    with other.connect() as conn:
+        conn.exec_driver_sql("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(100):  # gone from the server's sessions once its process exited
+            alive = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s"
+            if not conn.exec_driver_sql(alive, (pid,)).scalar():
+                break
+            time.sleep(0.02)
+    other.dispose()
+    time.sleep(idle_for)
+
+
+@pytest.mark.parametrize("idle_for", [0.0, 1.2])  # just used (not pinged), and idle (pinged)
+def test_a_pooled_connection_the_server_ended_is_replaced_before_it_is_used(
+    history: History, idle_for: float
+) -> None:
+    history.record_batch([], [{"message_key": "k1", "status": "processed"}])
+    pid = _pooled_pid(history)
+    _end_session(history, pid, idle_for)
+
+    assert set(history.states(["k1"])) == {"k1"}  # no error: a new connection
+    assert _pooled_pid(history) != pid
+
+
+def test_a_connection_used_a_moment_ago_is_not_pinged_again(
+    history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dialect = history.engine.dialect
+    pings: list[object] = []
+    ping = dialect.do_ping
+    monkeypatch.setattr(dialect, "do_ping", lambda conn: pings.append(conn) or ping(conn))
+    _pooled_pid(history)
+    for _ in range(3):
+        history.states(["k1"])
+    assert pings == []
+    time.sleep(1.2)  # idle for longer than db.TRUSTED_SECONDS: pinged
+    history.states(["k1"])
+    assert len(pings) == 1
 
 
 def test_urls_without_a_driver_name_use_psycopg(postgres: Postgres) -> None:
