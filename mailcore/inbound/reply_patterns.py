@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any
 
 from mailcore.inbound.reply_words import LANGUAGES, ReplyWords
 
@@ -70,10 +71,38 @@ def _fold(text: str) -> str:
 
 _COLON = "[:：]"
 _LABEL = r"^[ \t]*+\*?+[ \t]*+(?:{})[ \t]*+\*?+[ \t]*+" + _COLON
-_HEADER_FROM = re.compile(_LABEL.format(_alternation(_all("from_"))) + r"\s*+\S", _FLAGS)
-_HEADER_DATE = re.compile(_LABEL.format(_alternation(_all("sent"))), _FLAGS)
-_HEADER_TO = re.compile(_LABEL.format(_alternation(_all("to"))), _FLAGS)
-_HEADER_SUBJECT = re.compile(_LABEL.format(_alternation(_all("subject"))), _FLAGS)
+
+
+def _trie(words: Iterable[str]) -> str:
+    """The alternation of `words` factored by common prefixes ("D(?:e|ate|atum)"): the same
+    lines match, with one try per distinct character where a flat alternation tries every
+    word. Only for patterns asked whether they match (the branch that wins may differ)."""
+    tree: dict[str, dict[str, Any]] = {}
+    for word in {w for w in words if w}:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+    return _branches(tree)
+
+
+def _branches(node: dict[str, dict[str, Any]]) -> str:
+    alts = [
+        (r"\s++" if char == " " else re.escape(char)) + _branches(child)
+        for char, child in sorted(node.items())
+        if char
+    ]
+    if not alts:
+        return ""
+    if "" in node:  # a word ends here, longer ones go on
+        return "(?:" + "|".join(alts) + ")?"
+    return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+
+_HEADER_FROM = re.compile(_LABEL.format(_trie(_all("from_"))) + r"\s*+\S", _FLAGS)
+_HEADER_DATE = re.compile(_LABEL.format(_trie(_all("sent"))), _FLAGS)
+_HEADER_TO = re.compile(_LABEL.format(_trie(_all("to"))), _FLAGS)
+_HEADER_SUBJECT = re.compile(_LABEL.format(_trie(_all("subject"))), _FLAGS)
 # "Label: value" of a forwarded header block, any language; group 1 is the label.
 _HEADER_ANY = re.compile(
     r"^[ \t]*+\*?+[ \t]*+({})[ \t]*+\*?+[ \t]*+{}[ \t]*+\*?+[ \t]*+(.*)$".format(
@@ -90,11 +119,11 @@ _FIELD_OF = {
 
 _DASHES = r"[-_=]{2,}+"
 _SEPARATOR = re.compile(
-    rf"^\*?+\s*+{_DASHES}\s*+(?:{_alternation(_all('original'))})\s*+{_DASHES}\s*+\*?+$", _FLAGS
+    rf"^\*?+\s*+{_DASHES}\s*+(?:{_trie(_all('original'))})\s*+{_DASHES}\s*+\*?+$", _FLAGS
 )
 _FORWARD = re.compile(
-    rf"^\*?+\s*+(?:{_DASHES}\s*+(?:{_alternation(_all('forwarded'))})\s*+{_DASHES}"
-    rf"|(?:{_alternation(_all('forwarded'))})\s*+{_COLON})\s*+\*?+$",
+    rf"^\*?+\s*+(?:{_DASHES}\s*+(?:{_trie(_all('forwarded'))})\s*+{_DASHES}"
+    rf"|(?:{_trie(_all('forwarded'))})\s*+{_COLON})\s*+\*?+$",
     _FLAGS,
 )
 # Outlook's rule above its header block: underscores in text, "---" once converted from HTML.
