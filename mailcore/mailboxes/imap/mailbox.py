@@ -311,9 +311,10 @@ class ImapMailbox:
 
         With UIDPLUS the result carries `dest`'s UIDVALIDITY from the server's COPYUID (then
         remembered as `uidvalidity(dest)` remembers it), so no STATUS is needed to record
-        where the messages went. One STATUS before the first batch both checks that `dest`
-        exists (creating it when refused) and gives its UIDNEXT, which a batch interrupted by
-        a dropped connection searches from."""
+        where the messages went. Each batch's STATUS of `dest` both checks that it exists
+        (creating it when refused) and gives its UIDNEXT, which a batch interrupted by a
+        dropped connection searches from; with MOVE and UIDPLUS it is sent ahead of the
+        batch's SEARCH, one round trip for both."""
         _folder_name(folder)
         _folder_name(dest)
         wanted = _unique(uids)
@@ -328,19 +329,21 @@ class ImapMailbox:
                 )
                 present = set(self.uids(folder))
                 return MoveResult({u: u for u in wanted if u in present})
-            uidnext, _ = self._session.run(
-                f"create folder {dest!r}", lambda c: self._session.status(c, dest)
-            )
+            ready = False
             for batch in _chunks(wanted, self.config.batch_size):
-                state = _BatchState(batch, dest_uidnext=uidnext)
-                uidnext = None  # later batches take theirs when they start
+                state = _BatchState(batch)
                 self._session.run(
                     f"move from {folder!r} to {dest!r}",
                     functools.partial(self._mover.move_batch, folder=folder, dest=dest, st=state),
                 )
                 moved.update(state.moved)
+                ready = ready or state.dest_ready
                 if state.moved:
                     validities.add(state.validity)
+            if not ready:  # no batch got as far as the destination's STATUS: created all the same
+                self._session.run(
+                    f"create folder {dest!r}", lambda c: self._session.ensure(c, dest)
+                )
             validity = validities.pop() if len(validities) == 1 else None
             if validity is not None:
                 self._session.known[dest] = validity

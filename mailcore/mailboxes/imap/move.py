@@ -54,6 +54,7 @@ class _BatchState:
 
     uids: list[int]
     dest_uidnext: int | None = None  # destination UIDNEXT before anything was copied
+    dest_ready: bool = False  # the destination exists (created if it did not), UIDNEXT taken
     sent: bool = False  # MOVE/COPY may have reached the server
     message_ids: dict[int, str | None] = field(default_factory=dict)
     moved: dict[int, int | None] = field(default_factory=dict)
@@ -75,9 +76,12 @@ class ImapMover:
         if not self._session.select(client, folder, uids_from_caller=True):
             return
         if not st.sent:
+            asked = None
             if self._atomic_move():
                 # UID MOVE reports every new UID (COPYUID), so the Message-IDs -- needed only
                 # to recognise copies -- are fetched on a retry, from what is still here.
+                # The destination's STATUS goes ahead of the SEARCH: one round trip for both.
+                asked = None if st.dest_ready else wire.send_status(client, dest)
                 uidset = _uidset(st.uids).encode()
                 live = set(self._session.search(client, b"UID", uidset, b"UNDELETED"))
                 skipped = [u for u in st.uids if u not in live]
@@ -87,6 +91,9 @@ class ImapMover:
                 st.message_ids = {u: d.message_id for u, d in info.items()}
                 skipped = [u for u in st.uids if u not in info or info[u].deleted]
                 todo = [u for u in st.uids if u not in skipped]
+            if not st.dest_ready:  # before anything is sent: a lower bound of the new UIDs
+                st.dest_uidnext = self._session.dest_uidnext(client, dest, asked)
+                st.dest_ready = True
             if skipped:
                 log.info("not moving %s from %r: gone or flagged \\Deleted", skipped, folder)
             st.uids = todo
@@ -95,8 +102,6 @@ class ImapMover:
             if "UIDPLUS" not in self._session.capabilities:
                 bodies = wire.read_bodies(client, todo)
                 st.digests = {u: (len(raw), _digest(raw)) for u, raw in bodies.items()}
-            if st.dest_uidnext is None:  # else taken by the caller, earlier: a lower bound
-                st.dest_uidnext = self._session.uidnext(client, dest)
             st.sent = True
             self._transfer(client, folder, dest, todo, st)
             return

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, LoginError
@@ -401,23 +401,25 @@ class ImapSession:
             self.drop()
             raise
 
-    def status(self, client: IMAPClient, folder: str) -> tuple[int | None, int | None]:
-        """The folder's UIDNEXT and UIDVALIDITY in one STATUS, creating the folder (`ensure`)
-        when the STATUS is refused -- one round trip where it exists, where a LIST and then a
-        STATUS were two. None for what the server does not say."""
-        items = ["UIDNEXT", "UIDVALIDITY"]
-        try:
-            status = client.folder_status(folder, items)
-        except imaplib.IMAP4.abort:
-            raise
-        except imaplib.IMAP4.error:
-            self.ensure(client, folder)  # missing: created; else the STATUS below says why
-            status = client.folder_status(folder, items)
-        uidnext, validity = status.get(b"UIDNEXT"), status.get(b"UIDVALIDITY")
-        return (
-            int(uidnext) if uidnext is not None else None,
-            int(validity) if validity is not None else None,
-        )
+    def dest_uidnext(self, client: IMAPClient, folder: str, asked: Any = None) -> int | None:
+        """`folder`'s UIDNEXT: the answer to `asked` (a STATUS sent ahead, `wire.send_status`),
+        else a STATUS now; when the STATUS is refused the folder is created (`ensure`) and
+        asked again -- one round trip where it exists, where a LIST and then a STATUS were
+        two."""
+        if asked is not None:
+            found = wire.status_answer(client, asked)
+            if found is not None:
+                value = found.get(b"UIDNEXT")
+                return int(value) if value is not None else None
+        else:
+            try:
+                return self.uidnext(client, folder)
+            except imaplib.IMAP4.abort:
+                raise
+            except imaplib.IMAP4.error:
+                pass
+        self.ensure(client, folder)  # missing: created; else the STATUS below says why
+        return self.uidnext(client, folder)
 
     def uidnext(self, client: IMAPClient, folder: str) -> int | None:
         """The folder's UIDNEXT (STATUS), None when the server does not say."""

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from imapclient import IMAPClient
-from imapclient.imapclient import _literal
-from imapclient.response_parser import parse_message_list
+from imapclient.imapclient import _literal, as_pairs
+from imapclient.response_parser import parse_message_list, parse_response
 
 from mailcore.errors import MailboxError, UnsendableValue
 from mailcore.mailboxes.imap.values import (
@@ -352,6 +352,25 @@ def search(
         if match:
             found.extend(_expand(match.group(1)))
     return found
+
+
+def send_status(client: IMAPClient, folder: str) -> Any:
+    """Send STATUS (UIDNEXT) without waiting: the server answers it before any later command,
+    and imaplib keeps the answer meanwhile, so `status_answer` after the next command has it
+    -- one round trip for both. Returns the command's tag."""
+    return client._imap._command(
+        "STATUS", client._normalise_folder(_folder_name(folder)), "(UIDNEXT)"
+    )
+
+
+def status_answer(client: IMAPClient, tag: Any) -> dict[bytes, Any] | None:
+    """The items a `send_status` asked for, as imapclient's `folder_status` reads them; None
+    when the server refused (no such folder, for one)."""
+    imap = client._imap
+    typ, data = imap._untagged_response(*imap._command_complete("STATUS", tag), "STATUS")
+    if typ != "OK":
+        return None
+    return dict(as_pairs(parse_response(data)[-1])) if data != [None] else {}
 
 
 def uid_move(client: IMAPClient, uidset: str, dest: str) -> tuple[str, Any, list[Any]]:
