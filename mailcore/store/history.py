@@ -123,8 +123,9 @@ class History(HistoryQueries):
             self._upsert(conn, states, stamp)
             if self.outbox is not None and events:
                 self.outbox(conn, events, stamp)
-        if any(s.get("handled") for s in states):
-            self._marks.settle()
+        handled = [s["message_key"] for s in states if s.get("handled")]
+        if handled:
+            self._marks.settle(handled)  # recorded by this commit: not looked up again
 
     def _upsert(self, conn: sa.Connection, states: Sequence[Mapping[str, Any]], stamp: datetime):
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)

@@ -63,3 +63,33 @@ def test_unreadable_lines_are_skipped_without_logging_their_text(
     assert set(journal.marks()) == {"k2"}
     assert "torn-secret" not in caplog.text and "unreadable line" in caplog.text
     journal.close()
+
+
+def test_a_batch_write_drops_the_marks_it_recorded_and_looks_up_only_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailcore.store.history import History
+
+    history = History(f"sqlite:///{tmp_path / 'h.db'}")
+    other = History(f"sqlite:///{tmp_path / 'h.db'}")  # another process's marks, same journal
+    for key in ("mine", "theirs", "pending"):
+        (history if key == "mine" else other).mark_handled(key, handler="h")
+    other.record_batch([], [{"message_key": "theirs", "handled": True}])  # its write: recorded
+    history.mark_handled("theirs", handler="h")  # (and marked again since, still recorded)
+    looked_up: list[set[str]] = []
+    recorded = history._marks.recorded
+    monkeypatch.setattr(
+        history._marks, "recorded", lambda ks: looked_up.append(set(ks)) or recorded(ks)
+    )
+
+    history.record_batch([], [{"message_key": "mine", "status": "processed", "handled": True}])
+
+    assert looked_up == [{"theirs", "pending"}]  # not "mine": this write recorded it
+    assert set(MarkJournal(tmp_path / "h.db-handled").marks()) == {"pending"}
+    assert history.handled_keys(["mine", "theirs", "pending", "never"]) == {
+        "mine",
+        "theirs",
+        "pending",
+    }
+    history.close()
+    other.close()
