@@ -1,7 +1,8 @@
 """What goes on the IMAP wire, and the ONLY module reaching into imaplib's and imapclient's
 internals (`client._imap`, `_simple_command`, `_raw_command`, `_normalise_folder`,
-`untagged_responses`, `_literal`, `debug`, and for the quick reader `_command`, `readline`,
-`read`, `tagged_commands` and imaplib's response patterns).
+`untagged_responses`, `_literal`, `debug`, and for the quick reader and the STATUS sent
+ahead `_command`, `_command_complete`, `_untagged_response`, `readline`, `read`,
+`tagged_commands` and imaplib's response patterns).
 
 Caller-controlled strings never become command text: a search value or Message-ID goes through
 `_imap_string` (a quoted string when it is printable ASCII, else a literal, with CHARSET UTF-8
@@ -14,7 +15,8 @@ by `_complete` -- imaplib's response loop with a short path for FETCH lines, the
 as imaplib stores it -- unless imaplib is tracing (`quiet`); `read_bodies` and `read_sizes`
 fall back to imapclient's parser for answers of another shape;
 `search` sends UID SEARCH with literals; `uid_move` and `uid_copy` send the move protocol's
-commands; `append` sends APPEND with the message as one literal, never copied whole.
+commands, `send_status` its STATUS ahead of the next command; `append` sends APPEND with the
+message as one literal, never copied whole.
 """
 
 from __future__ import annotations
