@@ -11,6 +11,7 @@ alone is still a bounce. `auto_reply_reason` keeps the one-line reason the pipel
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from email.message import Message
 
@@ -82,20 +83,37 @@ class _Signs:
         self.auto_submitted = (headers.auto_submitted or "").strip()
         auto = self.auto_submitted.lower().split(";")[0].split("(")[0].strip()
         self.auto_kind = "" if auto == "no" else auto
-        self.null_path = unfold(raw.get("return-path", [""])[0]).strip() in ("<>", "")
-        self.null_path = self.null_path and "return-path" in raw
+        self._raw, self._headers = raw, headers
         self.sender = is_system_sender(headers.from_, headers.from_name)
-        local = headers.from_.rsplit("@", 1)[0].lower()
-        self.daemon = self.sender and ("daemon" in local or local in ("mailer", "ndr"))
         self.failed = msg.get("X-Failed-Recipients") is not None
         self.ndr = msg.get("X-MS-Exchange-Message-Is-Ndr") is not None
         self.ses = headers.from_.lower().endswith(SES_SENDERS)  # SES notices by SNS e-mail
         self.subject = bounce_subject(headers.subject)
-        self.answered = answered_subject(headers.subject)  # a person's "Re:"/"Fwd:" of one
-        self.subject_prefix = headers.subject.strip().lower().startswith(_BOUNCE_PREFIXES)
         self.vacation = vacation_subject(headers.subject, self.header_sign(msg, raw))
         # Worth reading the body for: a bounce subject alone is enough to look (not to decide).
         self.system = self.sender or self.failed or self.ndr or self.subject or self.ses
+
+    # The signs only a bounce is asked for: read when asked (most mail is no bounce).
+
+    @functools.cached_property
+    def null_path(self) -> bool:
+        raw = self._raw
+        return unfold(raw.get("return-path", [""])[0]).strip() in ("<>", "") and (
+            "return-path" in raw
+        )
+
+    @functools.cached_property
+    def daemon(self) -> bool:
+        local = self._headers.from_.rsplit("@", 1)[0].lower()
+        return self.sender and ("daemon" in local or local in ("mailer", "ndr"))
+
+    @functools.cached_property
+    def answered(self) -> bool:
+        return answered_subject(self._headers.subject)  # a person's "Re:"/"Fwd:" of one
+
+    @functools.cached_property
+    def subject_prefix(self) -> bool:
+        return self._headers.subject.strip().lower().startswith(_BOUNCE_PREFIXES)
 
     def header_sign(self, msg: Message, raw: dict[str, list[str]]) -> bool:
         names = ("x-autoreply", "x-autorespond", "precedence")

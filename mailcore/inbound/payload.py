@@ -355,7 +355,7 @@ def key_lines_payload(text: str, limits: PayloadLimits = DEFAULT_LIMITS) -> dict
     found: dict[str, Any] = {}
     lines = [x for x in text.splitlines() if ":" in x or "=" in x or "：" in x]
     for m in filter(None, map(_KEY_LINE.match, lines)):
-        key, sep, value = m.group("key", "sep", "value")
+        key, sep, value = m.group(1, 2, 3)  # key, sep, value
         key, value = key.strip(), value.rstrip()
         if len(key.split()) > _MAX_KEY_WORDS or value.startswith("//"):
             continue

@@ -141,6 +141,14 @@ _OPENER = re.compile(
     ),
     _FLAGS,
 )
+# The same openers as prefix tries, for may_wrap, which only asks whether one starts the line.
+_OPENS = re.compile(
+    r"(?:{spaced})\s|(?:{unspaced})\s?".format(
+        spaced=_trie(w for w in _OPENERS if _spaced(w)),
+        unspaced=_trie(w for w in _OPENERS if not _spaced(w)) or "(?!)",
+    ),
+    _FLAGS,
+)
 # Verbs folded, longest first ("napisał(a)" before "napisał"), each with whether it must
 # start a word (scripts written with spaces).
 _VERBS = sorted({(_fold(w), _spaced(w)) for w in _all("wrote")}, key=lambda v: (-len(v[0]), v[0]))
@@ -205,7 +213,7 @@ def attribution_kind(text: str) -> AttributionKind | None:
 def may_wrap(body: str) -> bool:
     """Whether an attribution line can start here and go on below: its first part holds the
     opener, a date or an address ("x" above "2024 <a@b.c>:" is not part of it)."""
-    return "@" in body or _DIGIT.search(body) is not None or _OPENER.match(body) is not None
+    return "@" in body or _DIGIT.search(body) is not None or _OPENS.match(body) is not None
 
 
 def _verb_distance(body: str) -> int:
