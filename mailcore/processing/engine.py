@@ -32,6 +32,7 @@ and the batch's history rows), `workers` (handlers at once, in order per identif
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Unpack
@@ -41,7 +42,7 @@ from mailcore.ident import DEFAULT_SCHEME, IdentScheme
 from mailcore.inbound.extract import Extraction
 from mailcore.mailboxes.protocol import Mailbox
 from mailcore.processing.actions import Correction, FailedMail
-from mailcore.processing.extractor import MIN_BATCH, ExtractionProcess
+from mailcore.processing.extractor import MIN_BATCH, Extracting, ExtractionProcess
 from mailcore.processing.filing import Filing, Transfer
 from mailcore.processing.gc_pause import relaxed_gc
 from mailcore.processing.outcomes import (
@@ -204,18 +205,32 @@ class Engine:
         raws, keys = self._claimed(inbox, validity, self.mailbox.fetch(inbox, uids))
         try:
             uids = [u for u in uids if u in raws]
-            exs = self._extracting([(u, raws[u]) for u in uids])
-            size = min(_CHUNK, max(_MIN_CHUNK, -(-len(uids) // 2)))  # two when worth it
-            chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
-            if len(chunks) > 1:
-                return self._pipelined(inbox, validity, chunks, raws, keys, exs)
-            items = [(u, raws[u]) for u in uids]
-            works = self._pipeline.decide_batch(
-                inbox, validity, items, "engine", message_keys=keys, extractions=exs
-            )
-            return self._filing.move(inbox, works, "engine")
+            started, exs = time.monotonic(), self._extracting([(u, raws[u]) for u in uids])
+            outcomes = self._decide_and_file(inbox, validity, uids, raws, keys, exs)
+            if self._extractor is not None and len(uids) >= MIN_BATCH:
+                self._extractor.done(exs, len(uids), time.monotonic() - started)
+            return outcomes
         finally:  # filed, or left for another round: either way no longer this process's
             self._claims.release(keys.values())
+
+    def _decide_and_file(
+        self,
+        inbox: str,
+        validity: int,
+        uids: list[int],
+        raws: dict[int, bytes],
+        keys: dict[int, str],
+        exs: Extracting | None,
+    ) -> list[Outcome]:
+        size = min(_CHUNK, max(_MIN_CHUNK, -(-len(uids) // 2)))  # two when worth it
+        chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
+        if len(chunks) > 1:
+            return self._pipelined(inbox, validity, chunks, raws, keys, exs)
+        items = [(u, raws[u]) for u in uids]
+        works = self._pipeline.decide_batch(
+            inbox, validity, items, "engine", message_keys=keys, extractions=exs
+        )
+        return self._filing.move(inbox, works, "engine")
 
     def _claimed(
         self, inbox: str, validity: int, raws: dict[int, bytes]
@@ -236,7 +251,7 @@ class Engine:
         self._claims.release(k for uid, k in keys.items() if k in got and uid not in mine)
         return mine, {uid: keys[uid] for uid in mine}
 
-    def _extracting(self, items: list[tuple[int, bytes]]) -> Mapping[int, Extraction] | None:
+    def _extracting(self, items: list[tuple[int, bytes]]) -> Extracting | None:
         """The batch handed to the extraction child, when there is one and it is worth it."""
         if self._extractor is None or len(items) < MIN_BATCH:
             return None

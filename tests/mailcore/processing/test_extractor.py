@@ -19,7 +19,7 @@ from mailcore.inbound.extract import extract
 from mailcore.mailboxes.maildir import MaildirMailbox
 from mailcore.processing import extractor as extractor_module
 from mailcore.processing.engine import Engine
-from mailcore.processing.extractor import MIN_BATCH, ExtractionProcess
+from mailcore.processing.extractor import MIN_BATCH, ExtractionProcess, Pace
 from mailcore.store.history import History
 from tests.mailcore.engine_support import (
     Calls,
@@ -186,3 +186,34 @@ def test_extract_processes_is_zero_or_one() -> None:
     Settings(extract_processes=0).check()
     with pytest.raises(ConfigError, match="extract_processes must be 0"):
         Settings(extract_processes=2).check()
+
+
+def test_pace_tries_the_child_then_in_line_then_keeps_the_faster() -> None:
+    pace = Pace()
+    assert pace.child_next()  # nothing measured: the child
+    pace.record(True, 100, 1.0)  # 10 ms a message with the child
+    assert not pace.child_next()  # one in-line batch, to compare
+    pace.record(False, 100, 0.5)  # 5 ms in-line: faster (all cores busy)
+    ways = [pace.child_next() for _ in range(3 * Pace.PROBE_EVERY)]
+    assert ways.count(True) == 3  # only the probes
+    pace.record(True, 100, 0.1)  # a probe finds the child faster again (1 ms vs 5)
+    pace.record(True, 100, 0.1)
+    again = [pace.child_next() for _ in range(Pace.PROBE_EVERY)]
+    assert again.count(False) == 1  # the child again, in-line only as the probe
+
+
+def test_a_slow_child_hands_the_next_batch_back_in_line(tmp_path: Path) -> None:
+    box = MaildirMailbox(tmp_path / "mail")
+    history = History(f"sqlite:///{tmp_path / 'history.db'}")
+    engine = Engine(box, make_registry(Calls()), history, extract_processes=1)
+    try:
+        assert engine._extractor is not None
+        engine._extractor.pace.record(True, 1, 60.0)  # as if the child took a minute a mail
+        engine._extractor.pace.record(False, 1, 0.001)
+        deliver(box, *mixed_mails(40))
+        jobs = engine._extractor._job
+        assert len(engine.poll_once(40)) == 40
+        assert engine._extractor._job == jobs  # not handed to the child
+    finally:
+        engine.close()
+        history.close()
