@@ -208,15 +208,22 @@ class _Mailbox:
 
 def _address_list(value: str) -> tuple[list[tuple[str, str]], list[str]]:
     """(display name as written, addr-spec) pairs of an address list, and what was odd."""
-    out: list[tuple[str, str]] = []
-    problems: list[str] = []
-    box = _Mailbox()
     one = _ONE_MAILBOX.fullmatch(value)
-    if one is not None:  # the token loop below would meet the same words and <address>
+    if one is not None:  # the token loop would meet the same words and <address>
+        problems: list[str] = []
+        box = _Mailbox()
         words, box.angle = one.group(1, 2)
         box.words = _BLANKS.split(words) if words else []
         pair = _mailbox_pair(box, problems)
         return ([pair] if pair is not None else []), problems
+    return _token_list(value)
+
+
+def _token_list(value: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """`_address_list` by the token loop, whatever the header holds."""
+    out: list[tuple[str, str]] = []
+    problems: list[str] = []
+    box = _Mailbox()
     pos, n = 0, len(value)
 
     def close() -> None:
