@@ -438,11 +438,14 @@ def message_id(raw: bytes) -> str | None:
 def header_block(raw: bytes, limit: int = 256 * 1024) -> bytes:
     """The header block of a message (within its first `limit` bytes), its blank line kept."""
     window = raw[:limit]
-    ends = [(i, sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := window.find(sep)) >= 0]
-    if not ends:
-        return window
-    end, sep = min(ends)
-    return window[:end] + sep
+    crlf = window.find(b"\r\n\r\n")
+    # An LF blank line counts only before the CRLF one: not searched past it (the body).
+    lf = window.find(b"\n\n", 0, crlf + 1 if crlf >= 0 else len(window))
+    if lf >= 0:
+        return window[:lf] + b"\n\n"
+    if crlf >= 0:
+        return window[:crlf] + b"\r\n\r\n"
+    return window
 
 
 def parse_date(value: str | None) -> datetime | None:

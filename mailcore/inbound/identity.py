@@ -64,9 +64,16 @@ def message_key(raw: bytes) -> str:
     block = header_block(raw)
     kept: list[bytes] = []
     keep = True
+    trace_of = _TRACE_OF
     for line in block.replace(b"\r\n", b"\n").split(b"\n"):
         if line[:1] not in (b" ", b"\t"):  # a field starts; continuation lines follow it
-            keep = not _is_trace(line.partition(b":")[0])
+            name = line.partition(b":")[0]
+            trace = trace_of.get(name)
+            if trace is None:
+                trace = _is_trace(name)
+                if len(name) <= _MEMO_NAME and len(trace_of) < _MEMO_NAMES:
+                    trace_of[name] = trace
+            keep = not trace
         if keep:
             kept.append(line)
     digest = hashlib.sha256(b"mailcore-message-key-2\n")
@@ -74,6 +81,13 @@ def message_key(raw: bytes) -> str:
     digest.update(b"\n")
     _update_normalized(digest, memoryview(raw)[len(block) :])
     return digest.hexdigest()
+
+
+# Field names as written ("Received", "DKIM-Signature") -> whether they are trace fields: the
+# same few dozen names come in every mail. Bounded: short names, a few thousand of them.
+_TRACE_OF: dict[bytes, bool] = {}
+_MEMO_NAME = 64
+_MEMO_NAMES = 4096
 
 
 def _is_trace(name: bytes) -> bool:
