@@ -245,3 +245,13 @@ def test_state_rows_are_fitted_and_keep_their_json_on_both_databases(history: Hi
     assert one.received_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert (two.sender, two.subject, two.uid, two.errors, two.payload) == (None, "", None, [], None)
     assert two.received_at is None and not two.handled
+
+
+def test_keys_of_any_text_are_looked_up_exactly(history: History):
+    odd = ['a"b', "c\\d", "e,f", "{g}", "h i", "NULL", "é€"]
+    history.record_batch([], [{"message_key": k, "status": "processed"} for k in odd])
+    for k in odd[:3]:
+        history.mark_handled(k)
+    wanted = [*odd, "a", "b", "c", '"a"']
+    assert set(history.states(wanted)) == set(odd)
+    assert history.marked_keys(wanted) == set(odd[:3])
