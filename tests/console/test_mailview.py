@@ -236,7 +236,9 @@ def test_a_megabyte_of_hostile_html_is_sanitized_in_time(unit: str) -> None:
     hostile = unit * (1_000_000 // len(unit) + 1)
     started = time.perf_counter()
     safe = safe_html(hostile)
-    assert time.perf_counter() - started < 10  # generous guard against a blow-up
+    # A guard against a blow-up, not a timing: 3-6 s here for 250,000 anchors (html5lib is
+    # linear but slow; two loaded cores took 13.5 s once), quadratic would take hours.
+    assert time.perf_counter() - started < 40
     assert_inert(safe.html[:20_000].rsplit("<", 1)[0])
 
 
