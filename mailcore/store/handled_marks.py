@@ -64,7 +64,6 @@ from mailcore.store.tables import (
     messages_table,
     now,
     one_of,
-    reading,
 )
 
 if os.name == "posix":  # the journal's flock; elsewhere marks are rows of mc_handled
@@ -141,7 +140,7 @@ class HandledMarks:
         self.confirm()
         wanted = list(dict.fromkeys(keys))
         out: set[str] = set()
-        with reading(self._engine) as conn:
+        with self._engine.connect() as conn:
             h = handled_table
             for where in one_of(self._dialect, h.c.message_key, wanted):
                 out.update(conn.scalars(sa.select(h.c.message_key).where(where)))
@@ -153,7 +152,7 @@ class HandledMarks:
         """Which of these messages the history's state rows record as handled."""
         out: set[str] = set()
         m = messages_table
-        with reading(self._engine) as conn:
+        with self._engine.connect() as conn:
             for where in one_of(self._dialect, m.c.message_key, list(keys)):
                 out.update(conn.scalars(sa.select(m.c.message_key).where(where, m.c.handled)))
         return out

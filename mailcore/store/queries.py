@@ -21,7 +21,6 @@ from mailcore.store.tables import (
     fit_text,
     messages_table,
     one_of,
-    reading,
     utc,
 )
 
@@ -43,7 +42,7 @@ class HistoryQueries:
         """Current states by message_key (unknown keys are absent)."""
         out: dict[str, MessageState] = {}
         t = messages_table
-        with reading(self._engine) as conn:  # one statement on PostgreSQL: autocommit
+        with self._engine.connect() as conn:
             for where in one_of(self._dialect, t.c.message_key, list(dict.fromkeys(keys))):
                 for row in conn.execute(sa.select(t).where(where)):
                     out[row.message_key] = state_from_row(row)

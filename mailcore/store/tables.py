@@ -174,32 +174,13 @@ def one_of(
     """WHERE clauses that together select the rows whose text `column` is one of `keys`, for
     a database of `dialect`: on PostgreSQL one ``= ANY(array)``, a single parameter whatever
     the count (an IN-list of 500 is 500 parameters for the driver to send and the server to
-    parse: a few ms a read), sent as the array's text (psycopg's own array dumper runs a regex
-    per element, 1-2 ms for 500); elsewhere IN-lists of 500 (`chunks`), a size every database
-    takes."""
+    parse: a few ms a read); elsewhere IN-lists of 500 (`chunks`), a size every database takes."""
     if dialect == "postgresql":
         if keys:
-            array = sa.cast(sa.bindparam(None, _array_text(keys), type_=sa.Text), _TEXT_ARRAY)
-            yield column == sa.any_(array)
+            yield column == sa.any_(sa.bindparam(None, list(keys), type_=_TEXT_ARRAY))
         return
     for chunk in chunks(keys):
         yield column.in_(chunk)
 
 
-def _array_text(keys: Sequence[str]) -> str:
-    """PostgreSQL's text form of a text[] holding `keys` (each quoted, \\ and " escaped)."""
-    quoted = (k.replace("\\", "\\\\").replace('"', '\\"') for k in keys)
-    return "{" + ",".join(f'"{k}"' for k in quoted) + "}"
-
-
 _TEXT_ARRAY = postgresql.ARRAY(sa.Text)
-
-
-def reading(engine: sa.Engine) -> sa.Connection:
-    """A connection for reads of one statement each: on PostgreSQL in autocommit, which
-    spares the BEGIN and ROLLBACK round trips around it (and keeps psycopg's prepared
-    statements, which a ROLLBACK drops)."""
-    conn = engine.connect()
-    if engine.dialect.name == "postgresql":
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-    return conn
