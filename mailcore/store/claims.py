@@ -53,6 +53,8 @@ claims_table = sa.Table(
 )
 
 Slot = tuple[str, int, int]  # folder, UIDVALIDITY, UID
+# What a claim taken (or renewed) sets: everything but its key.
+_TAKEN_OVER = ("owner", "expires", "mailbox", "folder", "uidvalidity", "uid")
 
 
 def _clock(dialect: str) -> sa.ColumnElement[float]:
@@ -101,6 +103,9 @@ class Claims:
         with self._engine.begin() as conn:
             if self._arrays:
                 got = self._claim_arrays(conn, ordered, keys)
+            elif self._engine.dialect.name == "sqlite":
+                for chunk in chunks(ordered, 200):
+                    got |= self._claim_rows(conn, chunk, keys)
             else:
                 for chunk in chunks(ordered, 200):
                     got |= self._claim_chunk(conn, chunk, keys)
@@ -145,9 +150,34 @@ class Claims:
         )
         return {row[0] for row in conn.exec_driver_sql(self._claim_sql(), params)}
 
+    def _claim_rows(
+        self, conn: sa.Connection, chunk: Sequence[str], keys: Mapping[str, Slot]
+    ) -> set[str]:
+        """SQLite: a chunk in one multi-row upsert written by hand, RETURNING the keys taken
+        (SQLAlchemy's executemany built and bound a parameter dict per row, and sqlite3 binds
+        a None -- the default mailbox -- only after an adapter search: written NULL here)."""
+        if any(v is None for k in chunk for v in keys[k]):  # a slot without a UID: as before
+            return self._claim_chunk(conn, chunk, keys)
+        mailbox = "NULL" if self.mailbox is None else "?"
+        row = f"(?, ?, {self._now} + {float(self.lease)!r}, {mailbox}, ?, ?, ?)"
+        params: list[object] = []
+        for k in chunk:
+            folder, validity, uid = keys[k]
+            given = (k, self.owner, self.mailbox, folder, validity, uid)
+            params.extend(v for v in given if v is not None)
+        sql = (
+            "INSERT INTO mc_claims (message_key, owner, expires, mailbox, folder, uidvalidity,"
+            f" uid) VALUES {', '.join([row] * len(chunk))}"
+            " ON CONFLICT (message_key) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in _TAKEN_OVER)
+            + f" WHERE mc_claims.expires < {self._now} OR mc_claims.owner = excluded.owner"
+            " RETURNING message_key"
+        )
+        return {r[0] for r in conn.exec_driver_sql(sql, tuple(params))}
+
     def _claim_sql(self) -> str:
         now, lease = _clock(self._engine.dialect.name), repr(float(self.lease))
-        moved = ("owner", "expires", "mailbox", "folder", "uidvalidity", "uid")
+        moved = _TAKEN_OVER
         return (
             "INSERT INTO mc_claims (message_key, owner, expires, mailbox, folder, uidvalidity, uid)"
             f" SELECT t.k, %b::text, {now} + {lease}, %b::text, t.f, t.v, t.u"

@@ -101,3 +101,25 @@ def test_claims_of_dead_processes_on_mail_never_seen_again_are_forgotten(
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM mc_claims")) == 0
     engine.dispose()
+
+
+def test_a_claim_records_its_mailbox_and_slot_and_busy_looks_at_that_mailbox(
+    database_url: str,
+) -> None:
+    engine = connect(database_url)
+    named, default = Claims(engine, mailbox="sales"), Claims(engine)
+    assert named.claim({"k1": ("INBOX", 7, 5), "k2": ("INBOX", 7, 2**40)}) == {"k1", "k2"}
+    assert default.claim({"k3": ("INBOX", 7, 6)}) == {"k3"}
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT message_key, mailbox, folder, uidvalidity, uid FROM mc_claims")
+        ).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("k1", "sales", "INBOX", 7, 5),
+        ("k2", "sales", "INBOX", 7, 2**40),
+        ("k3", None, "INBOX", 7, 6),
+    ]
+    assert Claims(engine, mailbox="sales").busy("INBOX", 7) == {5, 2**40}
+    assert Claims(engine).busy("INBOX", 7) == {6}
+    engine.dispose()
