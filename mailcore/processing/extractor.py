@@ -359,4 +359,10 @@ def _serve(conn: Connection) -> None:
 
 
 if __name__ == "__main__":  # the child: python -m mailcore.processing.extractor FD
+    import gc
+
+    # Nothing lives here beyond one piece, and its objects hold no cycles worth collecting
+    # early: the collector walks what is loaded once, then rarely (10-15% of its CPU).
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 50)
     _serve(Connection(int(sys.argv[1])))
