@@ -205,10 +205,11 @@ class Engine:
         raws, keys = self._claimed(inbox, validity, self.mailbox.fetch(inbox, uids))
         try:
             uids = [u for u in uids if u in raws]
-            started, exs = time.monotonic(), self._extracting([(u, raws[u]) for u in uids])
+            if self._extractor is None:
+                return self._decide_and_file(inbox, validity, uids, raws, keys, None)
+            started, exs = time.monotonic(), self._extractor.start([(u, raws[u]) for u in uids])
             outcomes = self._decide_and_file(inbox, validity, uids, raws, keys, exs)
-            if self._extractor is not None and len(uids) >= MIN_BATCH:
-                self._extractor.done(exs, len(uids), time.monotonic() - started)
+            self._extractor.done(exs, len(uids), time.monotonic() - started)
             return outcomes
         finally:  # filed, or left for another round: either way no longer this process's
             self._claims.release(keys.values())
@@ -250,12 +251,6 @@ class Engine:
         mine = {uid: raw for uid, raw in raws.items() if keys[uid] in got and uid in present}
         self._claims.release(k for uid, k in keys.items() if k in got and uid not in mine)
         return mine, {uid: keys[uid] for uid in mine}
-
-    def _extracting(self, items: list[tuple[int, bytes]]) -> Extracting | None:
-        """The batch handed to the extraction child, when there is one and it is worth it."""
-        if self._extractor is None or len(items) < MIN_BATCH:
-            return None
-        return self._extractor.start(items)
 
     def _pipelined(
         self,

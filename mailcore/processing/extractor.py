@@ -179,8 +179,11 @@ class ExtractionProcess:
         self.pace = Pace()
 
     def start(self, items: Sequence[tuple[int, bytes]]) -> Extracting | None:
-        """Hand a batch to the child; None when it cannot take it or in-line is faster now
-        (`Pace`): the caller extracts. Tell `done` how long the batch took."""
+        """Hand a batch to the child; None when it is under MIN_BATCH, the child cannot take
+        it or in-line is faster now (`Pace`): the caller extracts. Tell `done` how long the
+        batch took."""
+        if len(items) < MIN_BATCH:
+            return None
         with self._lock:
             self._finish_current()
             if not self.pace.child_next():
@@ -208,8 +211,8 @@ class ExtractionProcess:
 
     def done(self, batch: Extracting | None, messages: int, seconds: float) -> None:
         """A batch of `messages` took `seconds`: `batch` if the child extracted it, None if the
-        caller did (see Pace)."""
-        if batch is None or not batch.fresh:
+        caller did (see Pace; a batch under MIN_BATCH is not counted)."""
+        if messages >= MIN_BATCH and (batch is None or not batch.fresh):
             self.pace.record(batch is not None, messages, seconds)
 
     def receive(self, batch: Extracting) -> bool:
@@ -237,7 +240,8 @@ class ExtractionProcess:
         return True
 
     def close(self) -> None:
-        """Stop the child (it is a daemon: it also ends with this process)."""
+        """Stop the child (left running, it ends when this process does: its end of the
+        socket closes, and it reads no more)."""
         with self._lock:
             self._stop()
 
