@@ -133,7 +133,9 @@ class Pace:
     time per message lately. A child helps only with a core to spare; on a machine whose
     cores are all busy it adds its hand-over to the same work (seen: 27% slower at load 4-5
     on 2 cores). Every `PROBE_EVERY`th batch tries the other way, so a change of load is
-    noticed; a child's first batch (its start-up) is not counted."""
+    noticed -- the first in-line one too: until then the child is taken to be faster (it is
+    whenever a core is free, and a backlog of a few batches should not pay for the
+    comparison); a child's first batch (its start-up) is not counted."""
 
     PROBE_EVERY = 8
 
@@ -147,10 +149,11 @@ class Pace:
         child, inline = self._cost[True], self._cost[False]
         if child is None:
             return True
+        probe = self._batches % self.PROBE_EVERY == 0
         if inline is None:
-            return False  # one in-line batch, to compare
+            return not probe  # in-line once in a while, to compare
         better = child <= inline
-        return not better if self._batches % self.PROBE_EVERY == 0 else better
+        return not better if probe else better
 
     def record(self, child: bool, messages: int, seconds: float) -> None:
         """How long a batch of `messages` took, extracted by the child or in-line."""

@@ -188,11 +188,12 @@ def test_extract_processes_is_zero_or_one() -> None:
         Settings(extract_processes=2).check()
 
 
-def test_pace_tries_the_child_then_in_line_then_keeps_the_faster() -> None:
+def test_pace_takes_the_child_then_probes_in_line_then_keeps_the_faster() -> None:
     pace = Pace()
     assert pace.child_next()  # nothing measured: the child
     pace.record(True, 100, 1.0)  # 10 ms a message with the child
-    assert not pace.child_next()  # one in-line batch, to compare
+    first = [pace.child_next() for _ in range(Pace.PROBE_EVERY - 1)]
+    assert first == [True] * (Pace.PROBE_EVERY - 2) + [False]  # in-line as the first probe
     pace.record(False, 100, 0.5)  # 5 ms in-line: faster (all cores busy)
     ways = [pace.child_next() for _ in range(3 * Pace.PROBE_EVERY)]
     assert ways.count(True) == 3  # only the probes
