@@ -2,8 +2,8 @@
 
 A poll takes a batch of UIDs from the inbox in one fetch and works it in chunks: decide every
 message of a chunk, write the chunk's history in one transaction, then move with ONE call per
-destination folder and record where each message went -- the move (and, with the history on
-PostgreSQL, both writes) in a second thread, overlapping the next chunk's work. Successes go to `processed`, auto-replies to `auto`, everything else to `failed`
+destination folder (in a second thread, overlapping the next chunk's work) and record where each
+message went. Successes go to `processed`, auto-replies to `auto`, everything else to `failed`
 with a reason an operator can act on; one bad message never stops a batch.
 
 Idempotency: a message is known by `message_key` (mailcore.inbound.identity: what the sender
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Unpack
 
@@ -43,7 +43,7 @@ from mailcore.inbound.extract import Extraction
 from mailcore.mailboxes.protocol import Mailbox
 from mailcore.processing.actions import Correction, FailedMail
 from mailcore.processing.extractor import MIN_BATCH, Extracting, ExtractionProcess
-from mailcore.processing.filing import Filing
+from mailcore.processing.filing import Filing, Transfer
 from mailcore.processing.gc_pause import relaxed_gc
 from mailcore.processing.outcomes import (
     NO_HANDLER,
@@ -261,56 +261,40 @@ class Engine:
         keys: dict[int, str],
         extractions: Mapping[int, Extraction] | None = None,
     ) -> list[Outcome]:
-        """A large batch in chunks, with one thread doing the waiting: moving the previous
-        chunk overlaps this chunk's extraction and handlers -- and, with the history on a
-        server, so do its two writes (`History.on_server`; SQLite's are CPU work here).
+        """A large batch in chunks, with one thread doing the mailbox's waiting: moving the
+        previous chunk overlaps this chunk's extraction and handlers.
 
         Each message still goes handled (and marked), recorded, moved, recorded -- in that
-        order: the second thread's job for a chunk (its write when overlapped, its move, the
-        record of the move when overlapped) is begun once the chunk's handlers' marks are
-        durable and does its steps in turn. The next chunk's reads of the history need not
-        wait for that write: a handled mark is dropped only once a write recording it has
-        committed, and the marks are read first.
+        order; only the mailbox is used from the second thread, the history never.
         """
         outcomes: list[Outcome] = []
-        moving: Future[Callable[[], list[Outcome]]] | None = None
-        overlap = self.history.on_server
+        moving: tuple[Future[Transfer], list[Work]] | None = None
         filing = self._filing
 
-        def file(works: list[Work]) -> Callable[[], list[Outcome]]:
-            """The second thread's job; what it returns records the move, in the caller's
-            thread when the history is not on a server."""
-            if not overlap:
-                transfer = filing.transfer(inbox, works)
-                return lambda: filing.record_moves(inbox, works, transfer, "engine")
-            self._pipeline.record(inbox, validity, works)
-            done = filing.move(inbox, works, "engine")
-            return lambda: done
-
         def settle() -> None:
-            """Finish the job in flight; cleared first, so a move error is not recorded twice."""
+            """Record the move in flight; cleared first, so a move error is not recorded twice."""
             nonlocal moving
             if moving is not None:
-                job, moving = moving, None
-                outcomes.extend(job.result()())
+                future, moved = moving
+                moving = None
+                outcomes.extend(filing.record_moves(inbox, moved, future.result(), "engine"))
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailcore-io") as io:
             try:
                 for chunk in chunks:
                     items = [(u, raws[u]) for u in chunk if u in raws]
                     works = self._pipeline.decide_batch(
-                        inbox, validity, items, "engine", message_keys=keys,
-                        extractions=extractions, record=not overlap,
-                    )  # fmt: skip
+                        inbox, validity, items, "engine", message_keys=keys, extractions=extractions
+                    )
                     settle()
-                    moving = io.submit(file, works)
+                    moving = (io.submit(filing.transfer, inbox, works), works)
                 settle()
             finally:
-                if moving is not None:  # stopped by an error: still finish the job in flight
+                if moving is not None:  # stopped by an error: still record the move in flight
                     try:
-                        moving.result()()
+                        filing.record_moves(inbox, moving[1], moving[0].result(), "engine")
                     except Exception:
-                        logger.exception("filing the moves of an interrupted poll failed")
+                        logger.exception("recording the moves of an interrupted poll failed")
         return outcomes
 
     # -- the failed folder: the operators' actions (actions.FailedMail) ------------------

@@ -2,8 +2,7 @@
 
 A batch's messages are moved with ONE mailbox call per destination folder (`Filing.transfer`,
 the mailbox part, which the engine may run in a second thread), then recorded
-(`Filing.record_moves`, the history part, in the thread that moved them when the history is
-on a server, else in the engine's).
+(`Filing.record_moves`, the history part, always in the caller's thread).
 
 Crash recovery: the Mailbox removes a source only once its copy is confirmed; filing itself
 removes (`Mailbox.discard`) only a message seen by an earlier run whose identical bytes it finds

@@ -138,12 +138,10 @@ class Pipeline:
         handler: str | None = None,
         extractions: Mapping[int, Extraction] | None = None,
         message_keys: Mapping[int, str] | None = None,
-        record: bool = True,
     ) -> list[Work]:
         """Decide every message, then record the batch's events and states in one write
         (`extractions`: messages already extracted, by UID, are not extracted again;
-        `message_keys`: their `message_key`s, when the caller has them; `record=False`: the
-        caller writes them, `record`, before it moves the messages)."""
+        `message_keys`: their `message_key`s, when the caller has them)."""
         given = message_keys or {}
         claims = {uid: given.get(uid) or self.scope.key(raw) for uid, raw in items}
         digests = {uid: legacy_message_key(raw) for uid, raw in items}
@@ -175,16 +173,11 @@ class Pipeline:
         works = [done[uid] for uid in order if not done[uid].abandoned]
         if any(w.status == Status.PROCESSED for w in works):
             self.history.sync_marks()  # durable before anything else is done with them
-        if record:
-            self.record(folder, validity, works)
-        return works
-
-    def record(self, folder: str, validity: int, works: Sequence[Work]) -> None:
-        """Write the works' events and states in one transaction."""
         self.history.record_batch(
             [e for w in works for e in w.events],
             [self._state_row(w, folder, validity) for w in works],
         )
+        return works
 
     def _known(
         self,

@@ -90,13 +90,6 @@ class History(HistoryQueries):
         """The SQLAlchemy engine; other stores (accounts, templates) share it."""
         return self._engine
 
-    @property
-    def on_server(self) -> bool:
-        """Whether the database is a server's (PostgreSQL): its writes are mostly waiting, so
-        a caller may overlap them with other work in a second thread (SQLite's are CPU work
-        in this process, and an in-memory database is one per thread)."""
-        return self._dialect != "sqlite"
-
     # -- writing -------------------------------------------------------------------------
 
     def record(self, kind: EventKind, **fields: Any) -> None:

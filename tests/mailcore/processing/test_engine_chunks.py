@@ -1,6 +1,6 @@
 """A large batch worked in chunks (the engine's second thread moving one chunk while the next
-is handled; with PostgreSQL it writes the chunk's history too): on both mailboxes and both
-databases, filed and recorded as one batch would be, and stopped cleanly by a failing step."""
+is handled): on both mailboxes and both databases, filed and recorded as one batch would be,
+and stopped cleanly by a failing move or history write."""
 
 from __future__ import annotations
 
