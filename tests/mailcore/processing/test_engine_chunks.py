@@ -4,7 +4,7 @@ and stopped cleanly by a failing move or history write."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -69,61 +69,54 @@ def test_a_batch_worked_in_chunks_files_and_records_like_one(
         assert state is not None and state.handled and state.uid == o.new_uid
 
 
-def test_a_chunked_poll_stopped_by_a_move_error_records_what_moved(
+def fail_second_call(
+    monkeypatch: pytest.MonkeyPatch,
+    owner: object,
+    name: str,
+    counts: Callable[..., bool] = lambda *args: True,
+) -> Callable[..., Any]:
+    """Make the second call of `owner.name` that `counts` raise ConnectionError; returns the
+    real method."""
+    real: Callable[..., Any] = getattr(owner, name)
+    seen = 0
+
+    def failing(*args: Any) -> Any:
+        nonlocal seen
+        if counts(*args):
+            seen += 1
+            if seen == 2:
+                raise ConnectionError(f"{name}: server gone")
+        return real(*args)
+
+    monkeypatch.setattr(owner, name, failing)
+    return real
+
+
+def handled(events: list[LogEvent], states: Any = ()) -> bool:
+    return any(e.kind == EventKind.HANDLED for e in events)  # a chunk's decisions
+
+
+@pytest.mark.parametrize("step", ["move", "history write"])
+def test_a_chunked_poll_stopped_by_a_failing_step_files_the_rest_next_time(
     engine: Engine,
     mailbox: Mailbox,
     history: History,
     calls: Calls,
     monkeypatch: pytest.MonkeyPatch,
+    step: str,
 ) -> None:
     deliver(mailbox, *requests(4))
-    moves = 0
-    real_move = mailbox.move
+    owner, name = (mailbox, "move") if step == "move" else (history, "record_batch")
+    real = fail_second_call(monkeypatch, owner, name, *([handled] if step != "move" else []))
 
-    def second_move_fails(folder: str, uids: Any, dest: str) -> Any:
-        nonlocal moves
-        moves += 1
-        if moves == 2:
-            raise ConnectionError("server gone")
-        return real_move(folder, uids, dest)
-
-    monkeypatch.setattr(mailbox, "move", second_move_fails)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ConnectionError, match="server gone"):
         engine.poll_once(batch_size=50)
-    assert len(calls) == 4
-    assert len(history.events(kind="moved")) == 2  # the first chunk's move was recorded
-    monkeypatch.setattr(mailbox, "move", real_move)
-    outcomes = engine.poll_once(batch_size=50)
-    assert [o.status for o in outcomes] == ["duplicate", "duplicate"] and len(calls) == 4
-    assert mailbox.uids(FOLDERS.inbox) == [] and len(mailbox.uids(FOLDERS.processed)) == 4
-
-
-def test_a_chunk_whose_history_write_fails_is_not_moved_nor_handled_again(
-    engine: Engine,
-    mailbox: Mailbox,
-    history: History,
-    calls: Calls,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    deliver(mailbox, *requests(4))
-    decisions = 0
-    real_record = history.record_batch
-
-    def second_chunk_fails(events: list[LogEvent], states: Any = ()) -> None:
-        nonlocal decisions
-        if any(e.kind == EventKind.HANDLED for e in events):
-            decisions += 1
-            if decisions == 2:
-                raise OSError("database gone")
-        real_record(events, states)
-
-    monkeypatch.setattr(history, "record_batch", second_chunk_fails)
-    with pytest.raises(OSError, match="database gone"):
-        engine.poll_once(batch_size=50)
-    assert len(calls) == 4  # the second chunk's handlers had run, and were marked
-    assert len(mailbox.uids(FOLDERS.inbox)) == 2  # ... but it was not moved unrecorded
+    assert len(calls) == 4  # the second chunk's handlers had run, and were marked ...
+    assert len(history.events(kind="moved")) == 2  # ... the first chunk's move recorded
+    assert len(mailbox.uids(FOLDERS.inbox)) == 2  # ... the second chunk not moved unrecorded
     assert len(mailbox.uids(FOLDERS.processed)) == 2
-    monkeypatch.setattr(history, "record_batch", real_record)
+
+    monkeypatch.setattr(owner, name, real)
     outcomes = engine.poll_once(batch_size=50)
     assert [o.status for o in outcomes] == ["duplicate", "duplicate"] and len(calls) == 4
     assert mailbox.uids(FOLDERS.inbox) == [] and len(mailbox.uids(FOLDERS.processed)) == 4
