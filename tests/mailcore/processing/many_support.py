@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
 
 from mailcore.errors import HandlerFailed
 from mailcore.inbound.identity import message_key
@@ -199,9 +200,15 @@ class Mover:
             while not self._stop.wait(self.every):
                 c.noop()
                 uids = c.search(["UNDELETED"])
-                if uids:
+                if not uids:
+                    continue
+                try:
                     c.move(uids[len(uids) // 2 : len(uids) // 2 + 1], "elsewhere")
-                    self.moved += 1
+                except IMAPClientError as exc:  # a poller moved it first: try another next time
+                    if "EXPUNGEISSUED" not in str(exc):
+                        raise
+                    continue
+                self.moved += 1
 
 
 @dataclass
