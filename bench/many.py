@@ -14,8 +14,8 @@ Printed: one row per setup -- mails, filed once (in exactly one folder), misfile
 nowhere), raced (mover only: mails in `elsewhere` and once in a poller's folder, Dovecot having
 carried out both the mover's and a poller's overlapping MOVE -- the server's race, which no
 client prevents, not counted as misfiled), handler successes twice or more, exit codes (-9:
-the killed one), seconds. The same
-runs at 90 mails are tests (tests/mailcore/processing/test_engine_many.py, MC_MANY_COUNT).
+the killed one), seconds. The same runs at 90 mails are tests
+(tests/mailcore/processing/test_engine_many.py, MC_MANY_COUNT).
 
 Run: .venv/bin/python bench/many.py [--messages 2000] [--history sqlite,postgresql]
      [--setups alone,mover,killed]

@@ -218,7 +218,9 @@ class Tally:
     mails: int  # delivered
     filed_once: int  # delivered mails found in exactly one folder, once
     misfiled: int  # found twice or more, or nowhere
-    misfiled_as: list[str]  # the folders each misfiled mail was found in (to debug)
+    # The folders each misfiled mail was found in ("processed+elsewhere"), after "N sent: "
+    # for a mail delivered N times, N > 1 (to debug, and for `forgiving_the_mover`).
+    misfiled_as: list[str]
     left_in_inbox: int
     extra_copies: int  # mails in the folders that were never delivered
     handled: int  # distinct messages whose handler succeeded
@@ -234,11 +236,12 @@ class Tally:
         )
 
     def forgiving_the_mover(self) -> Tally:
-        """This tally with the mails both in `elsewhere` and once in a poller's folder taken
-        as filed once: Dovecot carries out two sessions' overlapping MOVEs of one message both
-        (each links the file into its destination before either removes it; seen about once
-        in 20 runs), so a mail the mover took as a poller moved it may be in both places. No
-        client can prevent that; two copies in the pollers' own folders stay an error."""
+        """This tally with the mails delivered once and found both in `elsewhere` and once in
+        a poller's folder taken as filed once: Dovecot carries out two sessions' overlapping
+        MOVEs of one message both (each links the file into its destination before either
+        removes it; seen about once in 20 runs), so a mail the mover took as a poller moved
+        it may be in both places. No client can prevent that; two copies in the pollers' own
+        folders stay an error."""
         ours = {f"{f}+elsewhere" for f in FOLDERS if f not in ("INBOX", "elsewhere")}
         raced = sum(1 for where in self.misfiled_as if where in ours)
         rest = [where for where in self.misfiled_as if where not in ours]
@@ -260,7 +263,8 @@ def tally(account: Account, call_log: Path, mix: Mix) -> Tally:
         filed_once=sum(n for r, n in delivered.items() if filed[r] == n),
         misfiled=sum(n for r, n in delivered.items() if filed[r] != n),
         misfiled_as=sorted(
-            "+".join(f for f in FOLDERS for _ in range(each[f][r])) or "nowhere"
+            ("" if n == 1 else f"{n} sent: ")
+            + ("+".join(f for f in FOLDERS for _ in range(each[f][r])) or "nowhere")
             for r, n in delivered.items()
             if filed[r] != n
         ),

@@ -73,16 +73,16 @@ def fail_second_call(
     monkeypatch: pytest.MonkeyPatch,
     owner: object,
     name: str,
-    counts: Callable[..., bool] = lambda *args: True,
+    counts: Callable[..., bool] | None = None,
 ) -> Callable[..., Any]:
-    """Make the second call of `owner.name` that `counts` raise ConnectionError; returns the
-    real method."""
+    """Make the second call of `owner.name` (of those `counts`, if given) raise
+    ConnectionError; returns the real method."""
     real: Callable[..., Any] = getattr(owner, name)
     seen = 0
 
     def failing(*args: Any) -> Any:
         nonlocal seen
-        if counts(*args):
+        if counts is None or counts(*args):
             seen += 1
             if seen == 2:
                 raise ConnectionError(f"{name}: server gone")
@@ -106,8 +106,10 @@ def test_a_chunked_poll_stopped_by_a_failing_step_files_the_rest_next_time(
     step: str,
 ) -> None:
     deliver(mailbox, *requests(4))
-    owner, name = (mailbox, "move") if step == "move" else (history, "record_batch")
-    real = fail_second_call(monkeypatch, owner, name, *([handled] if step != "move" else []))
+    owner, name, counts = (
+        (mailbox, "move", None) if step == "move" else (history, "record_batch", handled)
+    )
+    real = fail_second_call(monkeypatch, owner, name, counts)
 
     with pytest.raises(ConnectionError, match="server gone"):
         engine.poll_once(batch_size=50)
