@@ -6,7 +6,10 @@ with the rest of the engine's work: routing, validation, the handlers, the marks
 history write of each message, which cost about as much again. A child process can. The
 engine hands it a large batch once claimed (`ExtractionProcess.start`) and reads each
 extraction when its message's turn comes (`Extracting.get`); the child sends them in order, a
-few at a time, so the engine waits only for the first.
+few at a time, so the engine waits only for the first. The two share the batch: pieces go to
+the child from its front, a few ahead of what it has answered (`_Queue`), and whenever the
+engine's thread would wait for an answer it extracts the batch's last message not yet sent
+instead. Neither core idles while the other has work; a busy child simply does less.
 
 Nothing here may lose or change a decision:
 - the child computes exactly what the engine's thread would (`bounded_extract`, the same
@@ -57,6 +60,7 @@ MIN_BATCH = 32  # messages; below this the engine's thread extracts them itself
 WAIT_SECONDS = 120.0  # for the child's next answer: a 1 MB hostile mail extracts in seconds
 RETRY_SECONDS = 300.0  # after the child failed, in-line until then (not a warning a poll)
 _PIECE = 8  # extractions per answer: few enough that the engine waits for the first only
+_AHEAD = 4  # pieces sent and not answered yet: enough that the child never waits for the next
 
 
 def _human_size(size: int) -> str:
@@ -86,22 +90,70 @@ def bounded_extract(raw: bytes, scheme: IdentScheme, max_size: int) -> Extractio
     return dataclasses.replace(ex, defects=[oversized, *ex.defects])
 
 
+class _Queue:
+    """The messages of a batch not yet sent to the child: the sender takes pieces from the
+    front, at most `_AHEAD` beyond those answered; the engine's thread takes single messages
+    from the back. Shared by those two threads, hence the lock."""
+
+    def __init__(self, raws: list[bytes]) -> None:
+        self.raws = raws
+        self.sent = 0  # pieces taken by the sender; final once `cancel` returned
+        self._front, self._back = 0, len(raws)
+        self._lock = threading.Lock()
+        self._credit = threading.Semaphore(_AHEAD)
+
+    def next_piece(self) -> tuple[int, list[bytes]] | None:
+        """The next piece for the child (its start and raws), once one more may be in flight;
+        None when nothing is left."""
+        self._credit.acquire()
+        with self._lock:
+            start, end = self._front, min(self._front + _PIECE, self._back)
+            if start >= end:
+                return None
+            self._front, self.sent = end, self.sent + 1
+            return start, self.raws[start:end]
+
+    def answered(self) -> None:
+        """The child answered a piece: one more may go."""
+        self._credit.release()
+
+    def steal(self) -> int | None:
+        """The position of the last message not sent, now the caller's; None if all are."""
+        with self._lock:
+            if self._back <= self._front:
+                return None
+            self._back -= 1
+            return self._back
+
+    def cancel(self) -> None:
+        """Send nothing more (a sender waiting for credit wakes and finds nothing)."""
+        with self._lock:
+            self._back = self._front
+        self._credit.release()
+
+
 class Extracting(Mapping[int, Extraction]):
     """The extractions of one batch, by UID, as the child sends them: looking one up waits
-    for it; a UID the child could not extract is absent (the caller extracts it itself)."""
+    for it -- extracting messages from the batch's end meanwhile; a UID the child could not
+    extract is absent (the caller extracts it itself)."""
 
-    def __init__(self, owner: ExtractionProcess, job: int, uids: Sequence[int]) -> None:
+    def __init__(
+        self, owner: ExtractionProcess, job: int, items: Sequence[tuple[int, bytes]]
+    ) -> None:
         self._owner = owner
         self._job = job
-        self._uids = list(uids)
-        self._wanted = set(uids)
+        self._uids = [uid for uid, _ in items]
+        self._wanted = set(self._uids)
         self._got: dict[int, Extraction | None] = {}
+        self._queue = _Queue([raw for _, raw in items])
+        self._answers = 0  # pieces the child answered
+        self.stolen = 0  # messages the engine's thread extracted while it waited
         self.fresh = False  # the child's first batch: its start-up in the time it took
 
     def __getitem__(self, uid: int) -> Extraction:
         if uid not in self._wanted:
             raise KeyError(uid)
-        while uid not in self._got and self._owner.receive(self):
+        while uid not in self._got and (self._steal() or self._owner.receive(self)):
             pass
         found = self._got.get(uid)
         if found is None:
@@ -115,15 +167,36 @@ class Extracting(Mapping[int, Extraction]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    def _complete(self) -> bool:
-        return len(self._got) >= len(self._uids)
+    def _steal(self) -> bool:
+        """Extract the last message not sent, if the child's next answer is not there yet."""
+        if self._owner.answer_ready(self):
+            return False
+        index = self._queue.steal()
+        if index is None:
+            return False
+        try:  # as the child would: the same function, None where it raises
+            ex: Extraction | None = self._owner.extract(self._queue.raws[index])
+        except Exception:
+            ex = None
+        self._got[self._uids[index]] = ex
+        self.stolen += 1
+        return True
 
     def _take(self, start: int, extractions: list[Extraction | None]) -> None:
+        self._answers += 1
+        self._queue.answered()
         for uid, ex in zip(self._uids[start:], extractions, strict=False):
             self._got[uid] = ex
 
+    def _unanswered(self) -> bool:
+        return self._answers < self._queue.sent
+
+    def _complete(self) -> bool:
+        return len(self._got) >= len(self._uids)
+
     def _give_up(self) -> None:
         """The child will send nothing more for this batch: the rest is the caller's."""
+        self._queue.cancel()
         for uid in self._uids:
             self._got.setdefault(uid, None)
 
@@ -192,7 +265,7 @@ class ExtractionProcess:
             if not self.pace.child_next():
                 return None
             self._job += 1
-            batch = Extracting(self, self._job, [uid for uid, _ in items])
+            batch = Extracting(self, self._job, items)
             try:
                 conn = self._connection()
                 batch.fresh, self._fresh = self._fresh, False
@@ -204,7 +277,7 @@ class ExtractionProcess:
             # (one thread writing both ways would wait on a full pipe with the child).
             self._sender = threading.Thread(
                 target=_send_pieces,
-                args=(conn, self._job, [raw for _, raw in items]),
+                args=(conn, self._job, batch._queue),
                 name="mailcore-extract-send",
                 daemon=True,
             )
@@ -217,6 +290,20 @@ class ExtractionProcess:
         caller did (see Pace; a batch under MIN_BATCH is not counted)."""
         if messages >= MIN_BATCH and (batch is None or not batch.fresh):
             self.pace.record(batch is not None, messages, seconds)
+
+    def extract(self, raw: bytes) -> Extraction:
+        """What the child computes for `raw` (the caller's thread extracting its share)."""
+        return bounded_extract(raw, self._scheme, self._max_size)
+
+    def answer_ready(self, batch: Extracting) -> bool:
+        """Whether reading `batch`'s next answer would not wait (or would fail at once)."""
+        with self._lock:
+            if batch is not self._current or self._conn is None:
+                return True
+            try:
+                return bool(self._conn.poll(0))
+            except Exception:  # closed or broken: receive says so
+                return True
 
     def receive(self, batch: Extracting) -> bool:
         """Read the child's next answer for `batch`; False once nothing more will come."""
@@ -252,7 +339,9 @@ class ExtractionProcess:
         """Read what the child still sends for an abandoned batch: a new batch sent while it
         writes answers nobody reads would leave both waiting on a full pipe."""
         current = self._current
-        while current is not None and not current._complete() and self._receive(current):
+        if current is not None:
+            current._queue.cancel()  # its unsent messages are left to the caller
+        while current is not None and current._unanswered() and self._receive(current):
             pass
         sender, self._sender = self._sender, None
         if sender is not None:
@@ -302,6 +391,8 @@ class ExtractionProcess:
         return conn
 
     def _stop(self) -> None:
+        if self._current is not None:
+            self._current._queue.cancel()  # a sender waiting for credit must not wait on
         process, conn, sender = self._process, self._conn, self._sender
         self._process, self._conn, self._current, self._sender = None, None, None, None
         if self._reaper is not None:
@@ -333,10 +424,10 @@ def _reap(
     conn.close()
 
 
-def _send_pieces(conn: Connection, job: int, raws: list[bytes]) -> None:
-    for start in range(0, len(raws), _PIECE):
+def _send_pieces(conn: Connection, job: int, queue: _Queue) -> None:
+    while (piece := queue.next_piece()) is not None:
         try:
-            conn.send_bytes(pickle.dumps((job, start, raws[start : start + _PIECE]), -1))
+            conn.send_bytes(pickle.dumps((job, *piece), -1))
         except OSError:  # closed: the child died or was stopped; the reader notices
             return
 
